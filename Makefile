@@ -1,0 +1,123 @@
+# tcpstate - build, test and install.
+#
+#   make            build ./tcpstate
+#   make run        install missing packages (as root), build, run `tcpstate list`
+#   make check      the same set-up, then every test; ends with "N passed, N failed"
+#   make SANITIZE=1 build (or check) with AddressSanitizer and UBSan
+#   make install    PREFIX=/usr/local, DESTDIR honoured
+#   make man        regenerate the generated parts of tcpstate.1 from the binary
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+VERSION := 0.1.0
+
+# Every library comes through pkg-config.
+PKGS := libnl-3.0
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
+        -Wpointer-arith -Wvla -Wundef
+# Warnings are errors in CI, and whenever WERROR=1.
+ifeq ($(CI),true)
+WERROR ?= 1
+endif
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+ifeq ($(SANITIZE),1)
+FLAVOR := san
+OPT    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_LDFLAGS := -fsanitize=address,undefined
+else
+FLAVOR := rel
+OPT    := -O2 -g
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  ?= $(OPT)
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(PKG_CFLAGS) -DTCPSTATE_VERSION='"$(VERSION)"' \
+             -Isrc -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS)
+
+O := build/$(FLAVOR)
+
+# The library: everything but the command-line front end.  Tests, fuzzers,
+# benchmarks and the binary all link it.
+LIB_SRCS := src/state.c src/filter.c src/diagmsg.c src/sockdiag.c src/addr.c src/out.c src/procmap.c \
+            src/netns.c src/store.c
+CLI_SRCS := src/main.c src/cmd.c src/cmdtab.c src/cmd_list.c
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+
+LIB_OBJS  := $(LIB_SRCS:%.c=$(O)/%.o)
+CLI_OBJS  := $(CLI_SRCS:%.c=$(O)/%.o)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/%.o)
+
+all: tcpstate
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/libtcpstate.a: $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/tcpstate: $(CLI_OBJS) $(O)/libtcpstate.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJS) $(O)/libtcpstate.a $(PKG_LIBS)
+
+# ./tcpstate is whichever flavour was built last.
+tcpstate: $(O)/tcpstate FORCE
+	@cmp -s $< $@ || cp $< $@
+
+$(O)/unit: $(UNIT_OBJS) $(O)/libtcpstate.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(O)/libtcpstate.a $(PKG_LIBS)
+
+deps:
+	@sh tools/deps.sh build
+
+deps-check:
+	@sh tools/deps.sh check
+
+run: deps
+	@$(MAKE) --no-print-directory tcpstate
+	./tcpstate $(or $(ARGS),list)
+
+check: deps-check
+	@$(MAKE) --no-print-directory tcpstate $(O)/unit
+	@TCPSTATE=$(CURDIR)/tcpstate UNIT=$(CURDIR)/$(O)/unit bash tests/run
+
+man: tcpstate
+	sh tools/genman.sh tcpstate.1 ./tcpstate
+
+install: tcpstate
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(DATADIR)/bash-completion/completions \
+	    $(DESTDIR)$(DATADIR)/zsh/site-functions \
+	    $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
+	install -m 0755 tcpstate $(DESTDIR)$(BINDIR)/tcpstate
+	install -m 0644 tcpstate.1 $(DESTDIR)$(MANDIR)/man1/tcpstate.1
+	install -m 0644 completions/tcpstate.bash \
+	    $(DESTDIR)$(DATADIR)/bash-completion/completions/tcpstate
+	install -m 0644 completions/_tcpstate $(DESTDIR)$(DATADIR)/zsh/site-functions/_tcpstate
+	install -m 0644 completions/tcpstate.fish \
+	    $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/tcpstate.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/tcpstate $(DESTDIR)$(MANDIR)/man1/tcpstate.1 \
+	    $(DESTDIR)$(DATADIR)/bash-completion/completions/tcpstate \
+	    $(DESTDIR)$(DATADIR)/zsh/site-functions/_tcpstate \
+	    $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/tcpstate.fish
+
+clean:
+	rm -rf build tcpstate
+
+FORCE:
+.PHONY: all deps deps-check run check man install uninstall clean FORCE
+
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)

@@ -1,0 +1,25 @@
+/*
+ * addr.h - IPv4/IPv6 addresses as the kernel stores them (16 bytes, IPv4 in
+ * the first 4), formatted without DNS and parsed for filters.
+ */
+#ifndef TCPSTATE_ADDR_H
+#define TCPSTATE_ADDR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Long enough for any IPv6 text form plus brackets, ':' and a port. */
+#define ADDR_STRLEN 56
+
+/* The address alone, NUL-terminated; returns its length. */
+size_t addr_format(char *buf, int family, const uint8_t *a);
+/* "addr:port", IPv6 in brackets; port 0 with star_port prints "*". */
+size_t addr_format_port(char *buf, int family, const uint8_t *a, uint16_t port, int star_port);
+
+/* Parse a numeric address; returns 0 and sets family (AF_INET/AF_INET6). */
+int addr_parse(const char *s, int *family, uint8_t a[16]);
+
+/* 1 if the first plen bits of a and b agree. */
+int addr_prefix_match(const uint8_t *a, const uint8_t *b, unsigned plen);
+
+#endif

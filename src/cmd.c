@@ -1,0 +1,380 @@
+/*
+ * cmd.c - what every subcommand shares: option parsing from its table,
+ * --help, error messages, and the hidden completion and man page helpers
+ * that read the same table.
+ */
+#include "cmd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter.h"
+#include "state.h"
+
+const struct cmd_entry *cmd_find(const char *name)
+{
+	/* Exact names only: a prefix may mean another command tomorrow. */
+	for (size_t i = 0; cmd_table[i]; i++)
+		if (strcmp(cmd_table[i]->name, name) == 0)
+			return cmd_table[i];
+	return NULL;
+}
+
+static void vmsg(const struct cmd_entry *cmd, const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	if (cmd)
+		fprintf(stderr, "%s %s: ", PROGNAME, cmd->name);
+	else
+		fprintf(stderr, "%s: ", PROGNAME);
+	vfprintf(stderr, fmt, ap);
+}
+
+void cmd_error(const struct cmd_entry *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(cmd, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(cmd, fmt, ap);
+	va_end(ap);
+	if (cmd)
+		fprintf(stderr, " (see '%s %s --help')\n", PROGNAME, cmd->name);
+	else
+		fprintf(stderr, " (see '%s --help')\n", PROGNAME);
+	return EXIT_USAGE;
+}
+
+int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static const struct opt_def help_opt = {-1, 'h', "help", NULL, "show this help and exit",
+					 COMPLETE_NONE};
+
+static const struct opt_def *find_short(const struct cmd_entry *cmd, char c)
+{
+	if (c == 'h')
+		return &help_opt;
+	for (const struct opt_def *o = cmd->opts; o && o->id; o++)
+		if (o->short_name == c)
+			return o;
+	return NULL;
+}
+
+static const struct opt_def *find_long(const struct cmd_entry *cmd, const char *name, size_t n)
+{
+	if (n == 4 && strncmp(name, "help", 4) == 0)
+		return &help_opt;
+	for (const struct opt_def *o = cmd->opts; o && o->id; o++)
+		if (o->long_name && strlen(o->long_name) == n && strncmp(o->long_name, name, n) == 0)
+			return o;
+	return NULL;
+}
+
+int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
+	      int (*fn)(void *st, int id, const char *arg), void *st, int *nargs, char ***args)
+{
+	int npos = 0, rc;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		char *a = argv[i];
+		const struct opt_def *o;
+		const char *val = NULL;
+
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (a[0] != '-' || a[1] == '\0') {
+			argv[1 + npos++] = a;
+			continue;
+		}
+		if (a[1] == '-') {
+			const char *name = a + 2, *eq = strchr(name, '=');
+			size_t n = eq ? (size_t)(eq - name) : strlen(name);
+			o = find_long(cmd, name, n);
+			if (!o)
+				return cmd_usage_error(cmd, "unknown option \"--%.*s\"", (int)n, name);
+			if (o->metavar) {
+				if (eq)
+					val = eq + 1;
+				else if (i + 1 < argc)
+					val = argv[++i];
+				else
+					return cmd_usage_error(cmd, "--%s needs an argument (%s)",
+							       o->long_name, o->metavar);
+			} else if (eq) {
+				return cmd_usage_error(cmd, "--%s takes no argument", o->long_name);
+			}
+			if (o == &help_opt) {
+				cmd_help(cmd);
+				return -1;
+			}
+			if ((rc = fn(st, o->id, val)) != 0)
+				return rc;
+			continue;
+		}
+		/* A bundle of short options: -tan, -N name, -Nname. */
+		for (const char *p = a + 1; *p; p++) {
+			o = find_short(cmd, *p);
+			if (!o)
+				return cmd_usage_error(cmd, "unknown option \"-%c\"", *p);
+			if (o == &help_opt) {
+				cmd_help(cmd);
+				return -1;
+			}
+			val = NULL;
+			if (o->metavar) {
+				if (p[1])
+					val = p + 1;
+				else if (i + 1 < argc)
+					val = argv[++i];
+				else
+					return cmd_usage_error(cmd, "-%c needs an argument (%s)", *p,
+							       o->metavar);
+			}
+			if ((rc = fn(st, o->id, val)) != 0)
+				return rc;
+			if (val)
+				break;
+		}
+	}
+	for (; i < argc; i++)
+		argv[1 + npos++] = argv[i];
+	if (npos < cmd->min_args)
+		return cmd_usage_error(cmd, "missing argument %s", cmd->args ? cmd->args : "");
+	if (cmd->max_args >= 0 && npos > cmd->max_args)
+		return cmd_usage_error(cmd, "unexpected argument \"%s\"", argv[1 + cmd->max_args]);
+	*nargs = npos;
+	*args = argv + 1;
+	return 0;
+}
+
+static void opt_label(char *buf, size_t len, const struct opt_def *o)
+{
+	int n = 0;
+
+	if (o->short_name)
+		n = snprintf(buf, len, "-%c%s", o->short_name, o->long_name ? ", " : "");
+	else
+		n = snprintf(buf, len, "    ");
+	if (o->long_name)
+		n += snprintf(buf + n, len - (size_t)n, "--%s", o->long_name);
+	if (o->metavar)
+		snprintf(buf + n, len - (size_t)n, " %s", o->metavar);
+}
+
+void cmd_help(const struct cmd_entry *cmd)
+{
+	char label[64];
+
+	printf("Usage: %s %s [OPTIONS]%s%s\n%s.\n\nOptions:\n", PROGNAME, cmd->name,
+	       cmd->args ? " " : "", cmd->args ? cmd->args : "", cmd->summary);
+	for (const struct opt_def *o = cmd->opts; o && o->id; o++) {
+		opt_label(label, sizeof(label), o);
+		printf("  %-24s %s\n", label, o->help);
+	}
+	opt_label(label, sizeof(label), &help_opt);
+	printf("  %-24s %s\n", label, help_opt.help);
+	if (cmd->help_tail)
+		printf("\n%s", cmd->help_tail);
+}
+
+/* ---- completion: `tcpstate __complete WORD... CUR` ---------------------- */
+
+static void cand(const char *word, const char *cur)
+{
+	if (strncmp(word, cur, strlen(cur)) == 0)
+		printf("%s\n", word);
+}
+
+static void list_dir(const char *dir, const char *cur)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			cand(de->d_name, cur);
+	closedir(d);
+}
+
+static void complete_kind(enum complete_kind k, const char *prev, const char *cur)
+{
+	switch (k) {
+	case COMPLETE_FILE:
+		printf("@file\n"); /* the shell completes file names itself */
+		break;
+	case COMPLETE_NETNS:
+		list_dir("/run/netns", cur);
+		break;
+	case COMPLETE_IFACE:
+		cand("any", cur);
+		list_dir("/sys/class/net", cur);
+		break;
+	case COMPLETE_FILTER:
+		if (prev && (strcmp(prev, "state") == 0 || strcmp(prev, "exclude") == 0)) {
+			for (const char *const *w = state_words(); *w; w++)
+				cand(*w, cur);
+		} else {
+			for (const char *const *w = filter_keywords(); *w; w++)
+				cand(*w, cur);
+		}
+		break;
+	case COMPLETE_NONE:
+		break;
+	}
+}
+
+static const struct opt_def *option_word(const struct cmd_entry *cmd, const char *w)
+{
+	if (w[0] != '-' || w[1] == '\0')
+		return NULL;
+	if (w[1] == '-')
+		return strchr(w, '=') ? NULL : find_long(cmd, w + 2, strlen(w + 2));
+	/* In a bundle, only the last letter can take the next word. */
+	return find_short(cmd, w[strlen(w) - 1]);
+}
+
+int cmd_complete(int argc, char **argv)
+{
+	const char *cur = argc > 0 ? argv[argc - 1] : "";
+	const struct cmd_entry *cmd;
+
+	if (argc <= 1) {
+		for (size_t i = 0; cmd_table[i]; i++)
+			cand(cmd_table[i]->name, cur);
+		cand("--help", cur);
+		cand("--version", cur);
+		return EXIT_OK;
+	}
+	cmd = cmd_find(argv[0]);
+	if (!cmd)
+		return EXIT_OK;
+	const char *prev = argc >= 2 ? argv[argc - 2] : NULL;
+	const struct opt_def *po = prev && argc > 2 ? option_word(cmd, prev) : NULL;
+	if (po && po->metavar) {
+		complete_kind(po->complete, prev, cur);
+		return EXIT_OK;
+	}
+	if (cur[0] == '-') {
+		for (const struct opt_def *o = cmd->opts; o && o->id; o++) {
+			char buf[64];
+			if (o->long_name) {
+				snprintf(buf, sizeof(buf), "--%s", o->long_name);
+				cand(buf, cur);
+			}
+			if (o->short_name) {
+				snprintf(buf, sizeof(buf), "-%c", o->short_name);
+				cand(buf, cur);
+			}
+		}
+		cand("--help", cur);
+		return EXIT_OK;
+	}
+	complete_kind(cmd->args_complete, prev, cur);
+	return EXIT_OK;
+}
+
+/* ---- man page fragments: `tcpstate __man` ------------------------------- */
+
+/* man(7) text: a leading '.' or '\'' and every '-' and '\' need escapes. */
+static void man_text(const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", stdout);
+	for (; *s; s++) {
+		if (*s == '-')
+			fputs("\\-", stdout);
+		else if (*s == '\\')
+			fputs("\\e", stdout);
+		else
+			putchar(*s);
+	}
+}
+
+static void man_opt(const struct opt_def *o)
+{
+	printf(".TP\n");
+	if (o->short_name) {
+		printf("\\fB\\-%c\\fR", o->short_name);
+		if (o->long_name)
+			printf(", ");
+	}
+	if (o->long_name)
+		printf("\\fB\\-\\-%s\\fR", o->long_name);
+	if (o->metavar) {
+		printf(" \\fI");
+		man_text(o->metavar);
+		printf("\\fR");
+	}
+	printf("\n");
+	man_text(o->help);
+	printf(".\n");
+}
+
+int cmd_man(void)
+{
+	printf(".\\\" BEGIN GENERATED SYNOPSIS\n");
+	for (size_t i = 0; cmd_table[i]; i++) {
+		const struct cmd_entry *c = cmd_table[i];
+		printf(".SY %s\n.B %s\n", PROGNAME, c->name);
+		printf(".OP \\-h\n");
+		for (const struct opt_def *o = c->opts; o && o->id; o++) {
+			printf(".OP ");
+			if (o->short_name)
+				printf("\\-%c", o->short_name);
+			else
+				printf("\\-\\-%s", o->long_name);
+			if (o->metavar) {
+				printf(" ");
+				man_text(o->metavar);
+			}
+			printf("\n");
+		}
+		if (c->args) {
+			printf(".I ");
+			man_text(c->args);
+			printf("\n");
+		}
+		printf(".YS\n");
+	}
+	printf(".\\\" END GENERATED SYNOPSIS\n");
+	for (size_t i = 0; cmd_table[i]; i++) {
+		const struct cmd_entry *c = cmd_table[i];
+		printf(".\\\" BEGIN GENERATED OPTIONS %s\n", c->name);
+		for (const struct opt_def *o = c->opts; o && o->id; o++)
+			man_opt(o);
+		man_opt(&help_opt);
+		printf(".\\\" END GENERATED OPTIONS %s\n", c->name);
+	}
+	return EXIT_OK;
+}

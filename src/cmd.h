@@ -1,0 +1,81 @@
+/*
+ * cmd.h - the table of subcommands and their options.
+ *
+ * Each subcommand lives in its own cmd_NAME.c and describes itself with a
+ * `const struct cmd_entry`, as tmux's cmd-*.c files do.  That one entry
+ * drives option parsing, --help, the man page's synopsis and option lists
+ * (`tcpstate __man`), and shell completion (`tcpstate __complete`), so none
+ * of them can drift from the code.
+ */
+#ifndef TCPSTATE_CMD_H
+#define TCPSTATE_CMD_H
+
+#include <stddef.h>
+
+/* Exit codes, documented in tcpstate.1. */
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+/* What the shell should offer for an option's argument or a positional. */
+enum complete_kind {
+	COMPLETE_NONE,
+	COMPLETE_FILE,
+	COMPLETE_NETNS,
+	COMPLETE_IFACE,
+	COMPLETE_FILTER, /* filter keywords, and state names after state/exclude */
+};
+
+struct opt_def {
+	int id;               /* handed to the command's option callback; 0 ends a table */
+	char short_name;      /* 0 when there is none */
+	const char *long_name; /* NULL when there is none */
+	const char *metavar;  /* the argument's name, or NULL for a flag */
+	const char *help;     /* one line, lower case, no full stop */
+	enum complete_kind complete;
+};
+
+struct cmd_entry {
+	const char *name;
+	const char *args;     /* synopsis of positionals, e.g. "[FILTER...]" */
+	const char *summary;  /* one line for `tcpstate --help` */
+	const char *help_tail; /* extra --help text after the options, or NULL */
+	const struct opt_def *opts;
+	int min_args, max_args; /* positional count; max -1 for no limit */
+	enum complete_kind args_complete;
+	int (*run)(const struct cmd_entry *cmd, int argc, char **argv);
+};
+
+/* The table, NULL-terminated (cmdtab.c). */
+extern const struct cmd_entry *const cmd_table[];
+
+const struct cmd_entry *cmd_find(const char *name);
+
+/*
+ * Parse argv (argv[0] is the subcommand) against cmd->opts.  For each option
+ * fn(st, id, arg) is called in order; it returns 0, or EXIT_USAGE after
+ * calling cmd_usage_error().  Positionals are gathered into *args / *nargs
+ * (pointing into argv, which is reordered).  Options may follow positionals;
+ * "--" ends options.  -h/--help prints help and returns -1.
+ * Returns 0, -1 (help printed: exit 0) or EXIT_USAGE.
+ */
+int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
+	      int (*fn)(void *st, int id, const char *arg), void *st, int *nargs, char ***args);
+
+void cmd_help(const struct cmd_entry *cmd);
+
+/* Print "tcpstate CMD: MESSAGE" (or "tcpstate: ..." with cmd NULL) to stderr. */
+void cmd_error(const struct cmd_entry *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The same, for usage errors: adds a pointer to --help.  Returns EXIT_USAGE. */
+int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Hidden entry points used by completions and the man page generator. */
+int cmd_complete(int argc, char **argv);
+int cmd_man(void);
+
+/* Number parsing with full range checks, as OpenBSD's strtonum. */
+int parse_long(const char *s, long min, long max, long *out);
+
+#define PROGNAME "tcpstate"
+
+#endif

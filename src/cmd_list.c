@@ -1,0 +1,1013 @@
+/*
+ * cmd_list.c - `tcpstate list`: a one-shot query of the kernel's TCP
+ * socket table, with ss-style filters, as an aligned table, JSON or CSV,
+ * or as a summary of states and ephemeral port use.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "cmd.h"
+#include "filter.h"
+#include "netns.h"
+#include "out.h"
+#include "procmap.h"
+#include "sockdiag.h"
+#include "state.h"
+#include "store.h"
+
+enum {
+	O_ALL = 1,
+	O_LISTEN,
+	O_PROC,
+	O_TIMERS,
+	O_INFO,
+	O_EXT,
+	O_V4,
+	O_V6,
+	O_NOHDR,
+	O_JSON,
+	O_CSV,
+	O_SUMMARY,
+	O_NETNS,
+	O_TCP,
+	O_NUMERIC,
+	O_SAVE,
+	O_LOAD,
+};
+
+static const struct opt_def list_opts[] = {
+	{O_ALL, 'a', "all", NULL, "show sockets in every state", COMPLETE_NONE},
+	{O_LISTEN, 'l', "listening", NULL, "show only listening sockets", COMPLETE_NONE},
+	{O_PROC, 'p', "processes", NULL, "show the processes holding each socket (pid, command, fd)",
+	 COMPLETE_NONE},
+	{O_TIMERS, 'o', "timers", NULL, "show timers, including the time left in TIME-WAIT",
+	 COMPLETE_NONE},
+	{O_INFO, 'i', "info", NULL,
+	 "show tcp_info: rtt, rttvar, cwnd, retransmits, bytes acked and received, delivery rate",
+	 COMPLETE_NONE},
+	{O_EXT, 'e', "extended", NULL, "show the owner's uid and the socket's inode", COMPLETE_NONE},
+	{O_V4, '4', "ipv4", NULL, "show only IPv4 sockets", COMPLETE_NONE},
+	{O_V6, '6', "ipv6", NULL, "show only IPv6 sockets", COMPLETE_NONE},
+	{O_NOHDR, 'H', "no-header", NULL, "do not print the header line", COMPLETE_NONE},
+	{O_JSON, 'j', "json", NULL, "print one JSON array of objects", COMPLETE_NONE},
+	{O_CSV, 0, "csv", NULL, "print comma-separated values", COMPLETE_NONE},
+	{O_SUMMARY, 's', "summary", NULL, "print counts per state and ephemeral port use",
+	 COMPLETE_NONE},
+	{O_NETNS, 'N', "netns", "NAME", "query the named network namespace, as ss -N does",
+	 COMPLETE_NETNS},
+	{O_TCP, 't', "tcp", NULL, "TCP sockets: the default, accepted for ss habits", COMPLETE_NONE},
+	{O_NUMERIC, 'n', "numeric", NULL, "numeric addresses and ports: always, accepted for ss habits",
+	 COMPLETE_NONE},
+	{O_SAVE, 0, "save-dump", "FILE", "also save the raw netlink replies to FILE", COMPLETE_FILE},
+	{O_LOAD, 0, "load-dump", "FILE", "read a saved dump instead of asking the kernel",
+	 COMPLETE_FILE},
+	{0, 0, NULL, NULL, NULL, COMPLETE_NONE},
+};
+
+static int run_list(const struct cmd_entry *cmd, int argc, char **argv);
+
+const struct cmd_entry cmd_list_entry = {
+	.name = "list",
+	.args = "[FILTER...]",
+	.summary = "Show the kernel's TCP sockets, like ss -tan",
+	.help_tail =
+		"Without -a or -l, and without a state in the filter, connected sockets are\n"
+		"shown except TIME-WAIT and SYN-RECEIVED, as ss does.\n"
+		"\n"
+		"Filter (the ss subset):\n"
+		"  state STATE | exclude STATE     STATE: a name in any spelling, or one of\n"
+		"                                  all connected synchronized bucket big\n"
+		"  sport|dport [OP] :PORT          OP: = != < <= > >= (or eq ne lt le gt ge)\n"
+		"  src|dst ADDR[/PREFIX][:PORT]    IPv6 with a port in brackets: [::1]:80\n"
+		"  and, or, not, ( )\n"
+		"Example: tcpstate list -p state close-wait '(' dport = :443 or dport = :80 ')'\n",
+	.opts = list_opts,
+	.min_args = 0,
+	.max_args = -1,
+	.args_complete = COMPLETE_FILTER,
+	.run = run_list,
+};
+
+enum format { FMT_TABLE, FMT_JSON, FMT_CSV };
+
+struct list_opts {
+	int all, listen, proc, timers, info, ext, family, header, summary;
+	enum format fmt;
+	const char *netns, *save, *load;
+};
+
+struct collect {
+	struct store *store;
+	const struct filter *filter;
+	state_mask states;
+	int oom;
+};
+
+static int on_opt(void *st, int id, const char *arg)
+{
+	struct list_opts *o = st;
+
+	switch (id) {
+	case O_ALL:
+		o->all = 1;
+		break;
+	case O_LISTEN:
+		o->listen = 1;
+		break;
+	case O_PROC:
+		o->proc = 1;
+		break;
+	case O_TIMERS:
+		o->timers = 1;
+		break;
+	case O_INFO:
+		o->info = 1;
+		break;
+	case O_EXT:
+		o->ext = 1;
+		break;
+	case O_V4:
+		o->family = o->family == AF_INET6 ? 0 : AF_INET;
+		break;
+	case O_V6:
+		o->family = o->family == AF_INET ? 0 : AF_INET6;
+		break;
+	case O_NOHDR:
+		o->header = 0;
+		break;
+	case O_JSON:
+		o->fmt = FMT_JSON;
+		break;
+	case O_CSV:
+		o->fmt = FMT_CSV;
+		break;
+	case O_SUMMARY:
+		o->summary = 1;
+		break;
+	case O_NETNS:
+		o->netns = arg;
+		break;
+	case O_SAVE:
+		o->save = arg;
+		break;
+	case O_LOAD:
+		o->load = arg;
+		break;
+	}
+	return 0;
+}
+
+static int collect_one(const struct sock_rec *rec, void *arg)
+{
+	struct collect *c = arg;
+	struct sock_rec *slot;
+
+	/* The kernel may send more than was asked (request sockets, races). */
+	if (!(c->states & SM(rec->state)) || !filter_match(c->filter, rec))
+		return 0;
+	slot = store_add(c->store);
+	if (!slot) {
+		c->oom = 1;
+		return 1;
+	}
+	*slot = *rec;
+	return 0;
+}
+
+/* ---- cells -------------------------------------------------------------- */
+
+enum col {
+	C_STATE,
+	C_RECVQ,
+	C_SENDQ,
+	C_LOCAL,
+	C_PEER,
+	C_TIMER,
+	C_UID,
+	C_INODE,
+	C_RTT,
+	C_CWND,
+	C_RETRANS,
+	C_ACKED,
+	C_RCVD,
+	C_RATE,
+	C_PROC,
+	C_MAX
+};
+
+static const struct {
+	const char *title;
+	int right; /* right-aligned (numbers) */
+} cols[C_MAX] = {
+	[C_STATE] = {"State", 0},      [C_RECVQ] = {"Recv-Q", 1},   [C_SENDQ] = {"Send-Q", 1},
+	[C_LOCAL] = {"Local", 0},      [C_PEER] = {"Peer", 0},      [C_TIMER] = {"Timer", 0},
+	[C_UID] = {"UID", 1},          [C_INODE] = {"Inode", 1},    [C_RTT] = {"RTT/var ms", 1},
+	[C_CWND] = {"Cwnd", 1},        [C_RETRANS] = {"Retrans", 1}, [C_ACKED] = {"Acked", 1},
+	[C_RCVD] = {"Rcvd", 1},        [C_RATE] = {"Rate", 1},      [C_PROC] = {"Process", 0},
+};
+
+static const char *timer_name(int t)
+{
+	switch (t) {
+	case TIMER_NONE:
+		return "off";
+	case TIMER_ON:
+		return "on";
+	case TIMER_KEEPALIVE:
+		return "keepalive";
+	case TIMER_TIMEWAIT:
+		return "timewait";
+	case TIMER_PERSIST:
+		return "persist";
+	}
+	return "unknown";
+}
+
+static size_t fmt_duration(char *buf, size_t len, uint64_t ms)
+{
+	int n;
+
+	if (ms < 1000)
+		n = snprintf(buf, len, "%ums", (unsigned)ms);
+	else if (ms < 60000)
+		n = snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
+	else if (ms < 3600000)
+		n = snprintf(buf, len, "%um%02us", (unsigned)(ms / 60000), (unsigned)(ms / 1000 % 60));
+	else
+		n = snprintf(buf, len, "%uh%02um", (unsigned)(ms / 3600000),
+			     (unsigned)(ms / 60000 % 60));
+	return n < 0 ? 0 : (size_t)n;
+}
+
+static size_t fmt_rate(char *buf, size_t len, uint64_t bytes_per_s)
+{
+	static const char *const unit[] = {"bps", "Kbps", "Mbps", "Gbps", "Tbps"};
+	double v = (double)bytes_per_s * 8;
+	int u = 0, n;
+
+	while (v >= 1000 && u < 4) {
+		v /= 1000;
+		u++;
+	}
+	n = u ? snprintf(buf, len, "%.1f%s", v, unit[u]) : snprintf(buf, len, "%.0f%s", v, unit[u]);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+struct view {
+	const struct list_opts *o;
+	const struct procmap *pm;
+};
+
+#define CELL_MAX 512
+
+static size_t fmt_procs(char *buf, const struct procmap *pm, uint32_t inode)
+{
+	size_t n = 0;
+
+	for (int i = procmap_first(pm, inode); i >= 0;) {
+		const struct proc_owner *po = procmap_owner(pm, i);
+		int k = snprintf(buf + n, CELL_MAX - n, "%s%s[%d]:%d", n ? "," : "", po->comm,
+				 (int)po->pid, po->fd);
+		if (k < 0 || (size_t)k >= CELL_MAX - n) {
+			n = CELL_MAX - 4;
+			memcpy(buf + n, "...", 4);
+			return n + 3;
+		}
+		n += (size_t)k;
+		i = po->next;
+	}
+	if (n == 0)
+		buf[n++] = '-';
+	buf[n] = '\0';
+	return n;
+}
+
+/* Format one cell into buf (CELL_MAX bytes); returns its length. */
+static size_t cell(const struct view *v, const struct sock_rec *r, enum col c, char *buf)
+{
+	int n = 0;
+
+	switch (c) {
+	case C_STATE:
+		n = snprintf(buf, CELL_MAX, "%s", state_name(r->state));
+		break;
+	case C_RECVQ:
+		return fmt_u64(buf, r->recv_q);
+	case C_SENDQ:
+		return fmt_u64(buf, r->send_q);
+	case C_LOCAL:
+		return addr_format_port(buf, r->family, r->laddr, r->lport, 0);
+	case C_PEER:
+		if (r->state == TS_LISTEN) {
+			memcpy(buf, "*:*", 4);
+			return 3;
+		}
+		return addr_format_port(buf, r->family, r->raddr, r->rport, 0);
+	case C_TIMER:
+		if (r->timer == TIMER_NONE) {
+			buf[0] = '-';
+			return 1;
+		} else {
+			size_t k = (size_t)snprintf(buf, CELL_MAX, "%s ", timer_name(r->timer));
+			k += fmt_duration(buf + k, CELL_MAX - k, r->expires_ms);
+			if (r->retrans)
+				k += (size_t)snprintf(buf + k, CELL_MAX - k, " r%u", r->retrans);
+			return k;
+		}
+	case C_UID:
+		return fmt_u64(buf, r->uid);
+	case C_INODE:
+		return fmt_u64(buf, r->inode);
+	case C_RTT:
+		if (!r->has_info)
+			break;
+		n = snprintf(buf, CELL_MAX, "%.3f/%.3f", r->info.rtt_us / 1000.0,
+			     r->info.rttvar_us / 1000.0);
+		break;
+	case C_CWND:
+		if (!r->has_info)
+			break;
+		return fmt_u64(buf, r->info.snd_cwnd);
+	case C_RETRANS:
+		if (!r->has_info)
+			break;
+		n = snprintf(buf, CELL_MAX, "%u/%u", r->retransmits, r->info.total_retrans);
+		break;
+	case C_ACKED:
+		if (!r->has_info)
+			break;
+		return fmt_u64(buf, r->info.bytes_acked);
+	case C_RCVD:
+		if (!r->has_info)
+			break;
+		return fmt_u64(buf, r->info.bytes_received);
+	case C_RATE:
+		if (!r->has_info)
+			break;
+		return fmt_rate(buf, CELL_MAX, r->info.delivery_rate);
+	case C_PROC:
+		return fmt_procs(buf, v->pm, r->inode);
+	case C_MAX:
+		break;
+	}
+	if (n <= 0) {
+		buf[0] = '-';
+		return 1;
+	}
+	return (size_t)n < CELL_MAX ? (size_t)n : CELL_MAX - 1;
+}
+
+static const char *state_color(int s)
+{
+	switch (s) {
+	case TS_ESTABLISHED:
+		return "\033[32m";
+	case TS_LISTEN:
+		return "\033[36m";
+	case TS_TIME_WAIT:
+		return "\033[33m";
+	case TS_CLOSE_WAIT:
+		return "\033[1;31m";
+	case TS_SYN_SENT:
+	case TS_SYN_RECV:
+		return "\033[35m";
+	default:
+		return "\033[33m";
+	}
+}
+
+static int use_color(void)
+{
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	/* no-color.org: NO_COLOR set and not empty turns colour off. */
+	if (nc && *nc)
+		return 0;
+	if (term && strcmp(term, "dumb") == 0)
+		return 0;
+	return isatty(STDOUT_FILENO);
+}
+
+static int term_width(void)
+{
+	struct winsize ws;
+
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 0; /* not a terminal: never cut */
+}
+
+static size_t choose_cols(const struct list_opts *o, enum col *cs)
+{
+	size_t n = 0;
+
+	cs[n++] = C_STATE;
+	cs[n++] = C_RECVQ;
+	cs[n++] = C_SENDQ;
+	cs[n++] = C_LOCAL;
+	cs[n++] = C_PEER;
+	if (o->timers)
+		cs[n++] = C_TIMER;
+	if (o->ext) {
+		cs[n++] = C_UID;
+		cs[n++] = C_INODE;
+	}
+	if (o->info) {
+		cs[n++] = C_RTT;
+		cs[n++] = C_CWND;
+		cs[n++] = C_RETRANS;
+		cs[n++] = C_ACKED;
+		cs[n++] = C_RCVD;
+		cs[n++] = C_RATE;
+	}
+	if (o->proc)
+		cs[n++] = C_PROC;
+	return n;
+}
+
+static void print_table(struct out *out, const struct view *v, const struct store *s)
+{
+	enum col cs[C_MAX];
+	size_t ncols = choose_cols(v->o, cs), width[C_MAX];
+	char buf[CELL_MAX];
+	int color = use_color(), tw = term_width();
+
+	/* Pass 1: the widest cell of each column, so nothing pads absurdly. */
+	for (size_t c = 0; c < ncols; c++)
+		width[c] = v->o->header ? strlen(cols[cs[c]].title) : 1;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct sock_rec *r = store_at(s, i);
+		for (size_t c = 0; c < ncols; c++) {
+			size_t k = cell(v, r, cs[c], buf);
+			if (k > width[c])
+				width[c] = k;
+		}
+	}
+	/* On a terminal the last column (processes, or the widest) is cut to fit. */
+	size_t last = ncols - 1, limit = 0;
+	if (tw > 0) {
+		size_t before = 0;
+		for (size_t c = 0; c < last; c++)
+			before += width[c] + 1;
+		if (before + width[last] > (size_t)tw && (size_t)tw > before + 8)
+			limit = (size_t)tw - before;
+	}
+	if (v->o->header) {
+		for (size_t c = 0; c < ncols; c++) {
+			const char *t = cols[cs[c]].title;
+			size_t k = strlen(t), w = limit && c == last ? limit : width[c];
+			if (cols[cs[c]].right)
+				out_pad(out, w - k);
+			out_str(out, t);
+			if (c != last) {
+				if (!cols[cs[c]].right)
+					out_pad(out, w - k);
+				out_char(out, ' ');
+			}
+		}
+		out_char(out, '\n');
+	}
+	/* Pass 2: print. */
+	for (size_t i = 0; i < s->n; i++) {
+		const struct sock_rec *r = store_at(s, i);
+		for (size_t c = 0; c < ncols; c++) {
+			size_t k = cell(v, r, cs[c], buf), w = width[c];
+			if (limit && c == last && k > limit) {
+				k = limit;
+				if (k > 3)
+					memcpy(buf + k - 3, "...", 3);
+			}
+			if (cols[cs[c]].right)
+				out_pad(out, w - k);
+			if (color && cs[c] == C_STATE) {
+				out_str(out, state_color(r->state));
+				out_write(out, buf, k);
+				out_str(out, "\033[0m");
+			} else {
+				out_write(out, buf, k);
+			}
+			if (c != last) {
+				if (!cols[cs[c]].right)
+					out_pad(out, w - k);
+				out_char(out, ' ');
+			}
+		}
+		out_char(out, '\n');
+	}
+}
+
+/* ---- JSON and CSV ------------------------------------------------------- */
+
+static void json_key(struct out *out, const char *k)
+{
+	out_char(out, ',');
+	out_json_str(out, k);
+	out_char(out, ':');
+}
+
+static void json_addr(struct out *out, const char *key, const struct sock_rec *r,
+		      const uint8_t *a, int star)
+{
+	char buf[ADDR_STRLEN];
+
+	json_key(out, key);
+	if (star) {
+		out_str(out, "\"*\"");
+		return;
+	}
+	addr_format(buf, r->family, a);
+	out_json_str(out, buf);
+}
+
+static void print_json_rec(struct out *out, const struct view *v, const struct sock_rec *r)
+{
+	int listen = r->state == TS_LISTEN;
+
+	out_str(out, "{\"state\":");
+	out_json_str(out, state_name(r->state));
+	json_key(out, "family");
+	out_str(out, r->family == AF_INET ? "\"ipv4\"" : "\"ipv6\"");
+	json_addr(out, "local_addr", r, r->laddr, 0);
+	json_key(out, "local_port");
+	out_u64(out, r->lport);
+	json_addr(out, "peer_addr", r, r->raddr, listen);
+	json_key(out, "peer_port");
+	out_u64(out, listen ? 0 : r->rport);
+	json_key(out, "recv_q");
+	out_u64(out, r->recv_q);
+	json_key(out, "send_q");
+	out_u64(out, r->send_q);
+	if (v->o->timers) {
+		json_key(out, "timer");
+		out_json_str(out, timer_name(r->timer));
+		json_key(out, "expires_ms");
+		out_u64(out, r->timer == TIMER_NONE ? 0 : r->expires_ms);
+		json_key(out, "retrans");
+		out_u64(out, r->retrans);
+	}
+	if (v->o->ext) {
+		json_key(out, "uid");
+		out_u64(out, r->uid);
+		json_key(out, "inode");
+		out_u64(out, r->inode);
+	}
+	if (v->o->info) {
+		json_key(out, "tcp_info");
+		if (!r->has_info) {
+			out_str(out, "null");
+		} else {
+			out_str(out, "{\"rtt_us\":");
+			out_u64(out, r->info.rtt_us);
+			json_key(out, "rttvar_us");
+			out_u64(out, r->info.rttvar_us);
+			json_key(out, "cwnd");
+			out_u64(out, r->info.snd_cwnd);
+			json_key(out, "retransmits");
+			out_u64(out, r->retransmits);
+			json_key(out, "total_retrans");
+			out_u64(out, r->info.total_retrans);
+			json_key(out, "bytes_acked");
+			out_u64(out, r->info.bytes_acked);
+			json_key(out, "bytes_received");
+			out_u64(out, r->info.bytes_received);
+			json_key(out, "delivery_rate");
+			out_u64(out, r->info.delivery_rate);
+			out_char(out, '}');
+		}
+	}
+	if (v->o->proc) {
+		json_key(out, "processes");
+		out_char(out, '[');
+		for (int i = procmap_first(v->pm, r->inode); i >= 0;) {
+			const struct proc_owner *po = procmap_owner(v->pm, i);
+			out_str(out, "{\"pid\":");
+			out_u64(out, (uint64_t)po->pid);
+			json_key(out, "comm");
+			out_json_str(out, po->comm);
+			json_key(out, "fd");
+			out_u64(out, (uint64_t)po->fd);
+			out_char(out, '}');
+			i = po->next;
+			if (i >= 0)
+				out_char(out, ',');
+		}
+		out_char(out, ']');
+	}
+	out_char(out, '}');
+}
+
+static void print_json(struct out *out, const struct view *v, const struct store *s)
+{
+	out_char(out, '[');
+	for (size_t i = 0; i < s->n; i++) {
+		out_str(out, i ? ",\n" : "\n");
+		print_json_rec(out, v, store_at(s, i));
+	}
+	out_str(out, s->n ? "\n]\n" : "]\n");
+}
+
+static void print_csv(struct out *out, const struct view *v, const struct store *s)
+{
+	char buf[CELL_MAX];
+
+	if (v->o->header) {
+		out_str(out, "state,family,local_addr,local_port,peer_addr,peer_port,recv_q,send_q");
+		if (v->o->timers)
+			out_str(out, ",timer,expires_ms,retrans");
+		if (v->o->ext)
+			out_str(out, ",uid,inode");
+		if (v->o->info)
+			out_str(out, ",rtt_us,rttvar_us,cwnd,retransmits,total_retrans,bytes_acked,"
+				     "bytes_received,delivery_rate");
+		if (v->o->proc)
+			out_str(out, ",processes");
+		out_char(out, '\n');
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		const struct sock_rec *r = store_at(s, i);
+		int listen = r->state == TS_LISTEN;
+		out_str(out, state_name(r->state));
+		out_str(out, r->family == AF_INET ? ",ipv4," : ",ipv6,");
+		addr_format(buf, r->family, r->laddr);
+		out_str(out, buf);
+		out_char(out, ',');
+		out_u64(out, r->lport);
+		out_char(out, ',');
+		if (listen) {
+			out_str(out, "*,0");
+		} else {
+			addr_format(buf, r->family, r->raddr);
+			out_str(out, buf);
+			out_char(out, ',');
+			out_u64(out, r->rport);
+		}
+		out_printf(out, ",%u,%u", r->recv_q, r->send_q);
+		if (v->o->timers)
+			out_printf(out, ",%s,%u,%u", timer_name(r->timer),
+				   r->timer == TIMER_NONE ? 0 : r->expires_ms, r->retrans);
+		if (v->o->ext)
+			out_printf(out, ",%u,%u", r->uid, r->inode);
+		if (v->o->info) {
+			if (r->has_info)
+				out_printf(out, ",%u,%u,%u,%u,%u,%llu,%llu,%llu", r->info.rtt_us,
+					   r->info.rttvar_us, r->info.snd_cwnd, r->retransmits,
+					   r->info.total_retrans,
+					   (unsigned long long)r->info.bytes_acked,
+					   (unsigned long long)r->info.bytes_received,
+					   (unsigned long long)r->info.delivery_rate);
+			else
+				out_str(out, ",,,,,,,,");
+		}
+		if (v->o->proc) {
+			/* pid:comm:fd, space-separated: one field however many owners. */
+			size_t n = 0;
+			buf[0] = '\0';
+			for (int k = procmap_first(v->pm, r->inode); k >= 0 && n < CELL_MAX - 64;) {
+				const struct proc_owner *po = procmap_owner(v->pm, k);
+				int w = snprintf(buf + n, CELL_MAX - n, "%s%d:%s:%d", n ? " " : "",
+						 (int)po->pid, po->comm, po->fd);
+				if (w < 0 || (size_t)w >= CELL_MAX - n)
+					break;
+				n += (size_t)w;
+				k = po->next;
+			}
+			out_char(out, ',');
+			out_csv_field(out, buf);
+		}
+		out_char(out, '\n');
+	}
+}
+
+/* ---- summary ------------------------------------------------------------ */
+
+struct dest {
+	uint8_t family;
+	uint8_t addr[16];
+	uint16_t port;
+	uint32_t in_use, time_wait;
+};
+
+static int dest_cmp(const void *a, const void *b)
+{
+	const struct sock_rec *x = *(const struct sock_rec *const *)a;
+	const struct sock_rec *y = *(const struct sock_rec *const *)b;
+	int c = (int)x->family - (int)y->family;
+
+	if (c)
+		return c;
+	c = memcmp(x->raddr, y->raddr, 16);
+	if (c)
+		return c;
+	return (int)x->rport - (int)y->rport;
+}
+
+static int dest_busier(const void *a, const void *b)
+{
+	const struct dest *x = a, *y = b;
+
+	if (x->in_use != y->in_use)
+		return x->in_use < y->in_use ? 1 : -1;
+	return x->time_wait < y->time_wait ? 1 : x->time_wait > y->time_wait ? -1 : 0;
+}
+
+static int read_port_range(const char *path, long *lo, long *hi)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%ld %ld", lo, hi) == 2;
+	fclose(f);
+	return ok && *lo >= 1 && *hi <= 65535 && *lo <= *hi ? 0 : -1;
+}
+
+#define TOP_DESTS 5
+
+static int print_summary(struct out *out, const struct list_opts *o, const struct store *s)
+{
+	uint64_t count[TS_MAX][2] = {{0}}, total[2] = {0, 0};
+	long lo = 0, hi = -1;
+	int have_range = read_port_range("/proc/sys/net/ipv4/ip_local_port_range", &lo, &hi) == 0;
+	uint64_t in_use = 0, tw = 0;
+	const struct sock_rec **eph = NULL;
+	struct dest top[TOP_DESTS];
+	size_t neph = 0, ntop = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct sock_rec *r = store_at(s, i);
+		int f6 = r->family == AF_INET6;
+		count[r->state][f6]++;
+		total[f6]++;
+	}
+	if (have_range) {
+		eph = malloc((s->n ? s->n : 1) * sizeof(*eph));
+		if (!eph)
+			return -1;
+		for (size_t i = 0; i < s->n; i++) {
+			const struct sock_rec *r = store_at(s, i);
+			if (r->state == TS_LISTEN || r->lport < lo || r->lport > hi)
+				continue;
+			eph[neph++] = r;
+			in_use++;
+			tw += r->state == TS_TIME_WAIT;
+		}
+		/* Group by destination, keep the busiest few. */
+		qsort(eph, neph, sizeof(*eph), dest_cmp);
+		for (size_t i = 0; i < neph;) {
+			struct dest d;
+			size_t j = i;
+			memset(&d, 0, sizeof(d));
+			d.family = eph[i]->family;
+			memcpy(d.addr, eph[i]->raddr, 16);
+			d.port = eph[i]->rport;
+			for (; j < neph && dest_cmp(&eph[i], &eph[j]) == 0; j++) {
+				d.in_use++;
+				d.time_wait += eph[j]->state == TS_TIME_WAIT;
+			}
+			i = j;
+			if (ntop < TOP_DESTS) {
+				top[ntop++] = d;
+			} else if (dest_busier(&d, &top[TOP_DESTS - 1]) < 0) {
+				top[TOP_DESTS - 1] = d;
+			} else {
+				continue;
+			}
+			qsort(top, ntop, sizeof(top[0]), dest_busier);
+		}
+		free(eph);
+	}
+	long range = hi - lo + 1;
+	char buf[ADDR_STRLEN];
+
+	if (o->fmt == FMT_JSON) {
+		out_printf(out, "{\"total\":%llu,\"ipv4\":%llu,\"ipv6\":%llu,\"states\":{",
+			   (unsigned long long)(total[0] + total[1]), (unsigned long long)total[0],
+			   (unsigned long long)total[1]);
+		int first = 1;
+		for (int st = 1; st < TS_MAX; st++) {
+			if (st == TS_NEW_SYN_RECV)
+				continue;
+			out_printf(out, "%s\"%s\":{\"ipv4\":%llu,\"ipv6\":%llu}", first ? "" : ",",
+				   state_name(st), (unsigned long long)count[st][0],
+				   (unsigned long long)count[st][1]);
+			first = 0;
+		}
+		out_str(out, "},\"ephemeral\":");
+		if (!have_range) {
+			out_str(out, "null}\n");
+			return 0;
+		}
+		out_printf(out,
+			   "{\"range_low\":%ld,\"range_high\":%ld,\"size\":%ld,\"in_use\":%llu,"
+			   "\"time_wait\":%llu,\"destinations\":[",
+			   lo, hi, range, (unsigned long long)in_use, (unsigned long long)tw);
+		for (size_t i = 0; i < ntop; i++) {
+			addr_format(buf, top[i].family, top[i].addr);
+			out_str(out, i ? ",{\"addr\":" : "{\"addr\":");
+			out_json_str(out, buf);
+			out_printf(out, ",\"port\":%u,\"in_use\":%u,\"time_wait\":%u}", top[i].port,
+				   top[i].in_use, top[i].time_wait);
+		}
+		out_str(out, "]}}\n");
+		return 0;
+	}
+	if (o->fmt == FMT_CSV) {
+		if (o->header)
+			out_str(out, "state,ipv4,ipv6,total\n");
+		for (int st = 1; st < TS_MAX; st++) {
+			if (st == TS_NEW_SYN_RECV)
+				continue;
+			out_printf(out, "%s,%llu,%llu,%llu\n", state_name(st),
+				   (unsigned long long)count[st][0], (unsigned long long)count[st][1],
+				   (unsigned long long)(count[st][0] + count[st][1]));
+		}
+		return 0;
+	}
+	out_printf(out, "TCP sockets: %llu (IPv4 %llu, IPv6 %llu)\n\n",
+		   (unsigned long long)(total[0] + total[1]), (unsigned long long)total[0],
+		   (unsigned long long)total[1]);
+	if (o->header)
+		out_printf(out, "%-13s %8s %8s %8s\n", "State", "IPv4", "IPv6", "Total");
+	for (int st = 1; st < TS_MAX; st++) {
+		if (st == TS_NEW_SYN_RECV)
+			continue;
+		out_printf(out, "%-13s %8llu %8llu %8llu\n", state_name(st),
+			   (unsigned long long)count[st][0], (unsigned long long)count[st][1],
+			   (unsigned long long)(count[st][0] + count[st][1]));
+	}
+	if (!have_range) {
+		out_str(out, "\nEphemeral ports: ip_local_port_range unreadable\n");
+		return 0;
+	}
+	out_printf(out,
+		   "\nEphemeral ports %ld-%ld (%ld per source address and destination):\n"
+		   "  %llu sockets on ephemeral ports, %llu of them in TIME-WAIT\n",
+		   lo, hi, range, (unsigned long long)in_use, (unsigned long long)tw);
+	if (ntop) {
+		size_t w = 11;
+		char dbuf[TOP_DESTS][ADDR_STRLEN];
+		for (size_t i = 0; i < ntop; i++) {
+			size_t k = addr_format_port(dbuf[i], top[i].family, top[i].addr, top[i].port,
+						    0);
+			if (k > w)
+				w = k;
+		}
+		out_printf(out, "  %-*s %8s %9s %8s\n", (int)w, "Destination", "In use", "TIME-WAIT",
+			   "Of range");
+		for (size_t i = 0; i < ntop; i++)
+			out_printf(out, "  %-*s %8u %9u %7.1f%%\n", (int)w, dbuf[i], top[i].in_use,
+				   top[i].time_wait, 100.0 * top[i].in_use / (double)range);
+	}
+	return 0;
+}
+
+/* ---- the command -------------------------------------------------------- */
+
+static int dump(const struct cmd_entry *cmd, const struct list_opts *o, struct collect *c)
+{
+	struct sockdiag_req req;
+	struct sockdiag_stats stats;
+	char err[256];
+
+	memset(&req, 0, sizeof(req));
+	req.states = c->states;
+	req.family = o->family;
+	req.want_info = o->info;
+	req.save_path = o->save;
+	req.load_path = o->load;
+	/*
+	 * NLM_F_DUMP_INTR means the table changed while the kernel walked it,
+	 * so a socket may be missing or doubled: ask again a few times.
+	 */
+	for (int attempt = 0;; attempt++) {
+		store_clear(c->store);
+		if (sockdiag_dump(&req, collect_one, c, &stats, err, sizeof(err)) < 0) {
+			cmd_error(cmd, "%s", err);
+			return EXIT_RUNTIME;
+		}
+		if (c->oom) {
+			cmd_error(cmd, "out of memory after %zu sockets", c->store->n);
+			return EXIT_RUNTIME;
+		}
+		if (!stats.intr || o->load)
+			break;
+		if (attempt == 2) {
+			cmd_error(cmd, "warning: the socket table kept changing during the dump; "
+				       "rows may be missing or repeated");
+			break;
+		}
+	}
+	if (stats.malformed)
+		cmd_error(cmd, "warning: %llu malformed netlink messages skipped",
+			  (unsigned long long)stats.malformed);
+	return EXIT_OK;
+}
+
+static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
+{
+	struct list_opts o;
+	struct filter *filter = NULL;
+	struct store store;
+	struct procmap *pm = NULL;
+	struct collect c;
+	struct out *out = NULL;
+	char **args;
+	int nargs, rc;
+	char err[256];
+
+	memset(&o, 0, sizeof(o));
+	o.header = 1;
+	rc = cmd_parse(cmd, argc, argv, on_opt, &o, &nargs, &args);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	if (nargs > 0) {
+		filter = filter_parse(nargs, args, err, sizeof(err));
+		if (!filter)
+			return cmd_usage_error(cmd, "%s", err);
+	}
+	if (o.netns && o.load)
+		return cmd_usage_error(cmd, "-N and --load-dump cannot be used together");
+	if (o.netns) {
+		int r = netns_enter(o.netns, err, sizeof(err));
+		if (r == -2) {
+			filter_free(filter);
+			return cmd_usage_error(cmd, "%s", err);
+		}
+		if (r < 0) {
+			filter_free(filter);
+			cmd_error(cmd, "%s", err);
+			return EXIT_RUNTIME;
+		}
+	}
+
+	/*
+	 * Which states to ask the kernel for: a filter that names states
+	 * decides alone (as ss's state filter does); otherwise -a, -l, or the
+	 * default.  A summary counts everything unless told otherwise.
+	 */
+	memset(&c, 0, sizeof(c));
+	if (filter_has_state(filter) || o.all || o.summary)
+		c.states = SM_ALL;
+	else if (o.listen)
+		c.states = SM(TS_LISTEN);
+	else
+		c.states = state_default_mask();
+	c.states &= filter_states(filter);
+	c.filter = filter;
+	store_init(&store);
+	c.store = &store;
+	rc = dump(cmd, &o, &c);
+	if (rc)
+		goto done;
+
+	if (o.proc && !o.summary) {
+		pm = procmap_new(store.n);
+		if (!pm)
+			goto oom;
+		for (size_t i = 0; i < store.n; i++)
+			if (procmap_want(pm, store_at(&store, i)->inode) < 0)
+				goto oom;
+		if (procmap_scan(pm, "/proc") < 0) {
+			cmd_error(cmd, "/proc: %s (is /proc mounted?)", strerror(errno));
+			rc = EXIT_RUNTIME;
+			goto done;
+		}
+	}
+
+	out = malloc(sizeof(*out));
+	if (!out)
+		goto oom;
+	out_init(out, STDOUT_FILENO);
+	struct view v = {&o, pm};
+	if (o.summary) {
+		if (print_summary(out, &o, &store) < 0)
+			goto oom;
+	} else if (o.fmt == FMT_JSON) {
+		print_json(out, &v, &store);
+	} else if (o.fmt == FMT_CSV) {
+		print_csv(out, &v, &store);
+	} else {
+		print_table(out, &v, &store);
+	}
+	if (out_flush(out) < 0) {
+		cmd_error(cmd, "write error: %s", strerror(out->err));
+		rc = EXIT_RUNTIME;
+	}
+	goto done;
+oom:
+	cmd_error(cmd, "out of memory");
+	rc = EXIT_RUNTIME;
+done:
+	free(out);
+	procmap_free(pm);
+	store_free(&store);
+	filter_free(filter);
+	return rc;
+}

@@ -1,0 +1,12 @@
+/*
+ * cmdtab.c - the list of subcommands.  Adding one means writing its
+ * cmd_NAME.c with a `const struct cmd_entry` and naming it here.
+ */
+#include "cmd.h"
+
+extern const struct cmd_entry cmd_list_entry;
+
+const struct cmd_entry *const cmd_table[] = {
+	&cmd_list_entry,
+	NULL,
+};

@@ -1,0 +1,44 @@
+/*
+ * filter.h - the ss filter language, the subset people type every day:
+ *
+ *   expr    := term { ("or" | "|" | "||") term }
+ *   term    := factor { ["and" | "&" | "&&"] factor }     (juxtaposition = and)
+ *   factor  := ("not" | "!") factor | "(" expr ")" | pred
+ *   pred    := "state" STATE | "exclude" STATE
+ *            | ("sport" | "dport") [OP] PORT
+ *            | ("src" | "dst") ADDR[/PREFIX][:PORT]
+ *   OP      := = | == | != | < | <= | > | >= | eq | neq | ne | lt | le | gt | ge
+ *
+ * A filter is parsed once and then matched against each socket.  It also
+ * says which states could possibly match, so the kernel can be asked for
+ * those alone (the dump request's state mask).
+ */
+#ifndef TCPSTATE_FILTER_H
+#define TCPSTATE_FILTER_H
+
+#include <stddef.h>
+
+#include "sockrec.h"
+#include "state.h"
+
+struct filter;
+
+/*
+ * Parse the words of a filter (they are joined with spaces, so "dport = :80"
+ * may come as one word or three).  Returns NULL with a one-line message in
+ * err naming the token it could not read.
+ */
+struct filter *filter_parse(int argc, char *const argv[], char *err, size_t errlen);
+void filter_free(struct filter *f);
+
+int filter_match(const struct filter *f, const struct sock_rec *rec);
+
+/* The states for which the filter can be true. */
+state_mask filter_states(const struct filter *f);
+/* 1 if the filter names a state ("state" or "exclude"). */
+int filter_has_state(const struct filter *f);
+
+/* Keywords, for completion. */
+const char *const *filter_keywords(void);
+
+#endif

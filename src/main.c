@@ -1,0 +1,55 @@
+/*
+ * main.c - tcpstate's entry point: global options and dispatch to a
+ * subcommand by exact name.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+#ifndef TCPSTATE_VERSION
+#define TCPSTATE_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: %s COMMAND [OPTIONS] [ARGS]\n"
+		   "Show, explain and tune TCP connection states.\n\nCommands:\n",
+		PROGNAME);
+	for (size_t i = 0; cmd_table[i]; i++)
+		fprintf(f, "  %-10s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
+	fprintf(f, "\nGlobal options:\n"
+		   "  -h, --help     show this help and exit\n"
+		   "  -V, --version  show the version and exit\n"
+		   "\nRun '%s COMMAND --help' for a command's options; see tcpstate(1).\n",
+		PROGNAME);
+}
+
+int main(int argc, char **argv)
+{
+	const struct cmd_entry *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_RUNTIME;
+	}
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("%s %s\n", PROGNAME, TCPSTATE_VERSION);
+		return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_RUNTIME;
+	}
+	/* Hidden helpers for the completion scripts and the man page. */
+	if (strcmp(argv[1], "__complete") == 0)
+		return cmd_complete(argc - 2, argv + 2);
+	if (strcmp(argv[1], "__man") == 0)
+		return cmd_man();
+	if (argv[1][0] == '-')
+		return cmd_usage_error(NULL, "unknown option \"%s\"", argv[1]);
+	cmd = cmd_find(argv[1]);
+	if (!cmd)
+		return cmd_usage_error(NULL, "unknown command \"%s\"", argv[1]);
+	return cmd->run(cmd, argc - 1, argv + 1);
+}

@@ -1,0 +1,161 @@
+/*
+ * out.c - buffered output and format escaping.
+ */
+#include "out.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+void out_init(struct out *o, int fd)
+{
+	o->fd = fd;
+	o->err = 0;
+	o->len = 0;
+}
+
+static void drain(struct out *o)
+{
+	const char *p = o->buf;
+	size_t n = o->len;
+
+	o->len = 0;
+	if (o->err)
+		return;
+	while (n > 0) {
+		ssize_t w = write(o->fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			o->err = errno;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void out_write(struct out *o, const void *p, size_t n)
+{
+	const char *s = p;
+
+	while (n > 0) {
+		size_t room = sizeof(o->buf) - o->len;
+		size_t k = n < room ? n : room;
+		memcpy(o->buf + o->len, s, k);
+		o->len += k;
+		s += k;
+		n -= k;
+		if (o->len == sizeof(o->buf))
+			drain(o);
+	}
+}
+
+void out_str(struct out *o, const char *s)
+{
+	out_write(o, s, strlen(s));
+}
+
+void out_char(struct out *o, char c)
+{
+	if (o->len == sizeof(o->buf))
+		drain(o);
+	o->buf[o->len++] = c;
+}
+
+size_t fmt_u64(char *buf, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	return n;
+}
+
+void out_u64(struct out *o, uint64_t v)
+{
+	char tmp[20];
+	out_write(o, tmp, fmt_u64(tmp, v));
+}
+
+void out_i64(struct out *o, int64_t v)
+{
+	if (v < 0) {
+		out_char(o, '-');
+		out_u64(o, (uint64_t)0 - (uint64_t)v);
+	} else {
+		out_u64(o, (uint64_t)v);
+	}
+}
+
+void out_pad(struct out *o, size_t n)
+{
+	static const char spaces[] = "                                ";
+
+	while (n > 0) {
+		size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
+		out_write(o, spaces, k);
+		n -= k;
+	}
+}
+
+void out_printf(struct out *o, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	out_write(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+void out_json_str(struct out *o, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	out_char(o, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			out_char(o, '\\');
+			out_char(o, (char)*p);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+			out_write(o, esc, sizeof(esc));
+		} else {
+			out_char(o, (char)*p);
+		}
+	}
+	out_char(o, '"');
+}
+
+void out_csv_field(struct out *o, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		out_str(o, s);
+		return;
+	}
+	out_char(o, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			out_char(o, '"');
+		out_char(o, *s);
+	}
+	out_char(o, '"');
+}
+
+int out_flush(struct out *o)
+{
+	drain(o);
+	return o->err ? -1 : 0;
+}

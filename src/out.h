@@ -1,0 +1,39 @@
+/*
+ * out.h - buffered output with write errors remembered, and the escaping
+ * rules of the formats tcpstate writes (JSON strings, CSV fields).
+ * Writing through one buffer instead of stdio's per-call locking keeps a
+ * 500k-row listing cheap; checking the error once at the end is how git
+ * and coreutils notice a full disk or a closed pipe.
+ */
+#ifndef TCPSTATE_OUT_H
+#define TCPSTATE_OUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct out {
+	int fd;
+	int err; /* errno of the first failed write, or 0 */
+	size_t len;
+	char buf[1 << 16];
+};
+
+void out_init(struct out *o, int fd);
+void out_write(struct out *o, const void *p, size_t n);
+void out_str(struct out *o, const char *s);
+void out_char(struct out *o, char c);
+void out_u64(struct out *o, uint64_t v);
+void out_i64(struct out *o, int64_t v);
+void out_pad(struct out *o, size_t n);
+void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A JSON string literal, quotes included. */
+void out_json_str(struct out *o, const char *s);
+/* A CSV field, quoted only when it must be (RFC 4180). */
+void out_csv_field(struct out *o, const char *s);
+/* Flush; returns 0, or -1 with o->err set. */
+int out_flush(struct out *o);
+
+/* Decimal digits of v into buf (no NUL); returns the length. */
+size_t fmt_u64(char *buf, uint64_t v);
+
+#endif
