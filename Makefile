@@ -78,6 +78,11 @@ tcpstate: $(O)/tcpstate FORCE
 $(O)/unit: $(UNIT_OBJS) $(O)/libtcpstate.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(O)/libtcpstate.a $(PKG_LIBS)
 
+# Fault injection for tests: a shim that makes netlink sockets fail.
+$(O)/nonetlink.so: tests/fault/nonetlink.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARN) -O2 -fPIC -shared -o $@ $< -ldl
+
 deps:
 	@sh tools/deps.sh build
 
@@ -89,8 +94,9 @@ run: deps
 	./tcpstate $(or $(ARGS),list)
 
 check: deps-check
-	@$(MAKE) --no-print-directory tcpstate $(O)/unit
-	@TCPSTATE=$(CURDIR)/tcpstate UNIT=$(CURDIR)/$(O)/unit bash tests/run
+	@$(MAKE) --no-print-directory tcpstate $(O)/unit $(O)/nonetlink.so
+	@TCPSTATE=$(CURDIR)/tcpstate UNIT=$(CURDIR)/$(O)/unit NONETLINK=$(CURDIR)/$(O)/nonetlink.so \
+	    bash tests/run
 
 man: tcpstate
 	sh tools/genman.sh tcpstate.1 ./tcpstate

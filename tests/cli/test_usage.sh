@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Usage, help, version and bad input: messages, exit codes, stdout kept clean.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/cli/lib.sh
+
+run "$TCPSTATE" --version
+[ "$rc" -eq 0 ] && [[ "$out" =~ ^tcpstate\ [0-9]+\.[0-9]+\.[0-9]+$ ]] && pass "--version" ||
+	fail "--version" "rc=$rc out=$out"
+
+run "$TCPSTATE" --help
+[ "$rc" -eq 0 ] && grep -q '^  list ' "$T/out" && [ ! -s "$T/err" ] && pass "--help lists commands on stdout" ||
+	fail "--help lists commands on stdout" "rc=$rc"
+
+run "$TCPSTATE"
+[ "$rc" -eq 2 ] && grep -q '^Usage:' "$T/err" && [ ! -s "$T/out" ] && pass "no command: usage on stderr, exit 2" ||
+	fail "no command: usage on stderr, exit 2" "rc=$rc"
+
+run "$TCPSTATE" frobnicate
+expect "unknown command" 2 '^tcpstate: unknown command "frobnicate"'
+
+# Subcommands match exactly, never by prefix.
+run "$TCPSTATE" lis
+expect "command prefix is not a command" 2 '^tcpstate: unknown command "lis"'
+
+run "$TCPSTATE" --frob
+expect "unknown global option" 2 '^tcpstate: unknown option "--frob"'
+
+for cmd in list; do
+	run "$TCPSTATE" "$cmd" --help
+	[ "$rc" -eq 0 ] && grep -q "^Usage: tcpstate $cmd" "$T/out" && [ ! -s "$T/err" ] &&
+		pass "$cmd --help" || fail "$cmd --help" "rc=$rc"
+	run "$TCPSTATE" "$cmd" -h
+	[ "$rc" -eq 0 ] && grep -q "^Usage: tcpstate $cmd" "$T/out" && pass "$cmd -h" || fail "$cmd -h" "rc=$rc"
+done
+
+run "$TCPSTATE" list --frob
+expect "list: unknown long option" 2 '^tcpstate list: unknown option "--frob" \(see .tcpstate list --help.\)$'
+[ -z "$out" ] || fail "list: unknown option prints nothing on stdout" "stdout not empty"
+
+run "$TCPSTATE" list -aZ
+expect "list: unknown short option in a bundle" 2 '^tcpstate list: unknown option "-Z"'
+
+# Long options match exactly too: --listen is not --listening.
+run "$TCPSTATE" list --listen
+expect "list: long option prefix refused" 2 'unknown option "--listen"'
+
+run "$TCPSTATE" list -N
+expect "list: -N without its argument" 2 '^tcpstate list: -N needs an argument \(NAME\)'
+
+run "$TCPSTATE" list --json=yes
+expect "list: flag given a value" 2 '^tcpstate list: --json takes no argument'
+
+run "$TCPSTATE" list -N ../etc
+expect "list: namespace name with a slash" 2 '^tcpstate list: -N: invalid namespace name "../etc"'
+
+run "$TCPSTATE" list -N x --load-dump tests/data/ns1.nldump
+expect "list: -N with --load-dump" 2 'cannot be used together'
+
+# Bad filters: exit 2, one line naming the token, nothing on stdout.
+while IFS='|' read -r filter re; do
+	# shellcheck disable=SC2086
+	run "$TCPSTATE" list --load-dump tests/data/ns1.nldump $filter
+	expect "bad filter: $filter" 2 "$re"
+	[ -z "$out" ] || fail "bad filter prints nothing: $filter" "stdout not empty"
+done <<'LIST'
+state bogus|^tcpstate list: filter: token 2 "bogus": unknown state name
+dport = :99999|token 3 ":99999": port must be a number from 0 to 65535
+src not.an.address|token 2 "not.an.address": "not.an.address" is not a numeric
+( state listen|at end: expected \)
+state listen ) |token 3 "\)": unexpected token
+dev lo|token 1 "dev": expected state, exclude, sport, dport, src, dst, not or \(
+LIST
+
+run "$TCPSTATE" list --load-dump /nonexistent/x.nldump
+expect "list: missing dump file is a runtime error" 1 '^tcpstate list: /nonexistent/x.nldump: No such file or directory$'
+
+printf 'garbage!' >"$T/bad.nldump"
+run "$TCPSTATE" list --load-dump "$T/bad.nldump"
+expect "list: not a dump file" 1 'not a tcpstate dump file'
+
+# A dump cut short mid-record: an error, never a partial listing.
+head -c 1000 tests/data/ns1.nldump >"$T/cut.nldump"
+run "$TCPSTATE" list -a --load-dump "$T/cut.nldump"
+expect "list: truncated dump file" 1 'truncated chunk'
+[ -z "$out" ] || fail "list: truncated dump prints no partial rows" "stdout not empty"
+
+# Output errors: a full disk is reported, exit 1.
+"$TCPSTATE" list -a --load-dump tests/data/ns1.nldump >/dev/full 2>"$T/err"
+rc=$?
+[ "$rc" -eq 1 ] && grep -q '^tcpstate list: write error: No space left on device$' "$T/err" &&
+	pass "list: write error on a full disk" || fail "list: write error on a full disk" "rc=$rc $(cat "$T/err")"
+
+# Netlink unavailable (shim makes AF_NETLINK sockets fail).
+if [ -n "${NONETLINK:-}" ] && [ -f "$NONETLINK" ]; then
+	ASAN_OPTIONS=verify_asan_link_order=0 LD_PRELOAD=$NONETLINK run "$TCPSTATE" list
+	expect "list: netlink unavailable" 1 '^tcpstate list: netlink: cannot open sock_diag socket'
+else
+	echo "SKIP: list: netlink unavailable: NONETLINK shim not built (run via make check)"
+fi
+
+finish

@@ -1,0 +1,222 @@
+/* Unit tests: the filter language, valid and invalid, and its state mask. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "filter.h"
+#include "unit.h"
+
+#define MAXW 32
+
+/* Split a string on spaces into argv, as a shell would. */
+static int split(char *s, char **argv)
+{
+	int n = 0;
+	for (char *t = strtok(s, " "); t && n < MAXW; t = strtok(NULL, " "))
+		argv[n++] = t;
+	return n;
+}
+
+static struct filter *parse(const char *expr, char *err, size_t errlen)
+{
+	char buf[512], *argv[MAXW];
+	snprintf(buf, sizeof(buf), "%s", expr);
+	int n = split(buf, argv);
+	err[0] = '\0';
+	return filter_parse(n, argv, err, errlen);
+}
+
+static struct sock_rec sock4(int state, const char *l, int lp, const char *r, int rp)
+{
+	struct sock_rec s;
+	memset(&s, 0, sizeof(s));
+	s.family = AF_INET;
+	s.state = (uint8_t)state;
+	inet_pton(AF_INET, l, s.laddr);
+	inet_pton(AF_INET, r, s.raddr);
+	s.lport = (uint16_t)lp;
+	s.rport = (uint16_t)rp;
+	return s;
+}
+
+static struct sock_rec sock6(int state, const char *l, int lp, const char *r, int rp)
+{
+	struct sock_rec s = sock4(state, "0.0.0.0", lp, "0.0.0.0", rp);
+	s.family = AF_INET6;
+	inet_pton(AF_INET6, l, s.laddr);
+	inet_pton(AF_INET6, r, s.raddr);
+	return s;
+}
+
+static int matches(const char *expr, const struct sock_rec *s)
+{
+	char err[256];
+	struct filter *f = parse(expr, err, sizeof(err));
+	if (!f) {
+		printf("  unexpected parse error for \"%s\": %s\n", expr, err);
+		unit_failed = 1;
+		return -1;
+	}
+	int m = filter_match(f, s);
+	filter_free(f);
+	return m;
+}
+
+static void matching(void)
+{
+	struct sock_rec est = sock4(TS_ESTABLISHED, "198.18.0.1", 40000, "198.18.1.7", 443);
+	struct sock_rec tw = sock4(TS_TIME_WAIT, "198.18.0.1", 40001, "198.18.1.7", 80);
+	struct sock_rec lst = sock4(TS_LISTEN, "0.0.0.0", 22, "0.0.0.0", 0);
+	struct sock_rec v6 = sock6(TS_ESTABLISHED, "fd00::1", 5000, "fd00::2", 41000);
+	struct sock_rec mapped = sock6(TS_ESTABLISHED, "::ffff:198.18.0.1", 8080, "::ffff:198.18.0.9", 1);
+	static const struct {
+		const char *expr;
+		int est, tw, lst, v6;
+	} cases[] = {
+		{"state established", 1, 0, 0, 1},
+		{"state ESTAB", 1, 0, 0, 1},
+		{"exclude time-wait", 1, 0, 1, 1},
+		{"state connected", 1, 1, 0, 1},
+		{"state synchronized", 1, 1, 0, 1},
+		{"state bucket", 0, 1, 0, 0},
+		{"state big", 1, 0, 1, 1},
+		{"state all", 1, 1, 1, 1},
+		{"state established state time-wait", 0, 0, 0, 0}, /* juxtaposition is and */
+		{"state established or state time-wait", 1, 1, 0, 1},
+		{"dport = :443", 1, 0, 0, 0},
+		{"dport == 443", 1, 0, 0, 0},
+		{"dport eq :https", 1, 0, 0, 0},
+		{"dport != :443", 0, 1, 1, 1},
+		{"dport < :100", 0, 1, 1, 0},
+		{"dport <= :80", 0, 1, 1, 0},
+		{"dport > :443", 0, 0, 0, 1},
+		{"dport >= :443", 1, 0, 0, 1},
+		{"dport gt :443", 0, 0, 0, 1},
+		{"sport le :22", 0, 0, 1, 0},
+		{"sport ge :40001", 0, 1, 0, 0},
+		{"sport :22", 0, 0, 1, 0},
+		{"src 198.18.0.1", 1, 1, 0, 0},
+		{"src 198.18.0.0/24", 1, 1, 0, 0},
+		{"src 198.18.0.0/24:40000", 1, 0, 0, 0},
+		{"dst 198.18.1.0/24", 1, 1, 0, 0},
+		{"dst 198.18.1.7:80", 0, 1, 0, 0},
+		{"dst *:443", 1, 0, 0, 0},
+		{"dst :443", 1, 0, 0, 0},
+		{"src fd00::1", 0, 0, 0, 1},
+		{"src fd00::/8", 0, 0, 0, 1},
+		{"src [fd00::1]:5000", 0, 0, 0, 1},
+		{"src [fd00::1]:5001", 0, 0, 0, 0},
+		{"src [fd00::]/16:5000", 0, 0, 0, 1},
+		{"not state listening", 1, 1, 0, 1},
+		{"! dport = :443", 0, 1, 1, 1},
+		{"( sport = :22 or dport = :80 )", 0, 1, 1, 0},
+		{"(sport = :22 || dport = :80)", 0, 1, 1, 0},
+		{"state established and dport = :443", 1, 0, 0, 0},
+		{"state established && dport = :443", 1, 0, 0, 0},
+		{"dport=:443", 1, 0, 0, 0},
+		{"not ( state established or state listen )", 0, 1, 0, 0},
+		{"dport = :80 or dport = :443 and state time-wait", 0, 1, 0, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got[4] = {matches(cases[i].expr, &est), matches(cases[i].expr, &tw),
+			      matches(cases[i].expr, &lst), matches(cases[i].expr, &v6)};
+		int want[4] = {cases[i].est, cases[i].tw, cases[i].lst, cases[i].v6};
+		if (memcmp(got, want, sizeof(got)) != 0) {
+			printf("  \"%s\": got %d%d%d%d want %d%d%d%d\n", cases[i].expr, got[0],
+			       got[1], got[2], got[3], want[0], want[1], want[2], want[3]);
+			unit_failed = 1;
+		}
+	}
+	/* An IPv4 condition matches an IPv4-mapped IPv6 socket. */
+	CHECK(matches("src 198.18.0.1", &mapped) == 1);
+	CHECK(matches("dst 198.18.0.0/24", &mapped) == 1);
+	CHECK(matches("src 198.18.0.2", &mapped) == 0);
+	/* No filter matches everything. */
+	CHECK(filter_match(NULL, &est) == 1);
+}
+
+static void errors_name_the_token(void)
+{
+	static const struct {
+		const char *expr;
+		const char *want; /* substring of the message */
+	} cases[] = {
+		{"state bogus", "token 2 \"bogus\": unknown state name"},
+		{"state", "at end: expected a state name"},
+		{"dport = :http-nonsense", "token 3 \":http-nonsense\": unknown port or service"},
+		{"dport = :70000", "token 3 \":70000\": port must be a number from 0 to 65535"},
+		{"dport =", "at end: expected a port"},
+		{"src example.com", "token 2 \"example.com\": \"example.com\" is not a numeric"},
+		{"src 198.18.0.0/33", "bad prefix length"},
+		{"src [fd00::1:80", "missing ]"},
+		{"( state listen", "at end: expected )"},
+		{"state listen )", "token 3 \")\": unexpected token"},
+		{"dev eth0", "token 1 \"dev\": expected state, exclude"},
+		{"and", "token 1 \"and\""},
+		{"state listen or", "at end: expected a condition"},
+		{"not", "at end: expected a condition"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[256];
+		struct filter *f = parse(cases[i].expr, err, sizeof(err));
+		if (f || !strstr(err, cases[i].want)) {
+			printf("  \"%s\": got %s \"%s\", want error containing \"%s\"\n",
+			       cases[i].expr, f ? "success" : "error", err, cases[i].want);
+			unit_failed = 1;
+		}
+		filter_free(f);
+	}
+	/* Deep nesting is refused, not a stack overflow. */
+	char deep[4096] = "";
+	for (int i = 0; i < 500; i++)
+		strcat(deep, "( ");
+	char err[256], *argv[1] = {deep};
+	struct filter *f = filter_parse(1, argv, err, sizeof(err));
+	CHECK(f == NULL && strstr(err, "nested too deeply"));
+	filter_free(f);
+	/* An empty expression is an error, not "match all". */
+	f = filter_parse(0, argv, err, sizeof(err));
+	CHECK(f == NULL && strstr(err, "empty"));
+}
+
+static void state_mask_for_kernel(void)
+{
+	char err[256];
+	struct {
+		const char *expr;
+		state_mask want;
+		int has_state;
+	} cases[] = {
+		{"state established", SM(TS_ESTABLISHED), 1},
+		{"exclude listening", SM_ALL & ~SM(TS_LISTEN), 1},
+		{"dport = :80", SM_ALL, 0},
+		{"state established or state time-wait", SM(TS_ESTABLISHED) | SM(TS_TIME_WAIT), 1},
+		{"state established and dport = :80", SM(TS_ESTABLISHED), 1},
+		{"state established or dport = :80", SM_ALL, 1},
+		/* not over a mixed test can be true anywhere */
+		{"not ( state listen and dport = :80 )", SM_ALL, 1},
+		{"not ( state listen or state established )",
+		 SM_ALL & ~(SM(TS_LISTEN) | SM(TS_ESTABLISHED)), 1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct filter *f = parse(cases[i].expr, err, sizeof(err));
+		CHECK(f != NULL);
+		if (!f)
+			continue;
+		if (filter_states(f) != cases[i].want || filter_has_state(f) != cases[i].has_state) {
+			printf("  \"%s\": mask %#x has_state %d, want %#x %d\n", cases[i].expr,
+			       filter_states(f), filter_has_state(f), cases[i].want,
+			       cases[i].has_state);
+			unit_failed = 1;
+		}
+		filter_free(f);
+	}
+	CHECK(filter_states(NULL) == SM_ALL);
+}
+
+const struct unit_test filter_tests[] = {
+	{"filter: matching", matching},
+	{"filter: errors name the token", errors_name_the_token},
+	{"filter: kernel state mask", state_mask_for_kernel},
+	{NULL, NULL},
+};

@@ -1,0 +1,112 @@
+/* Unit tests: output escaping, number formatting and write errors. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "out.h"
+#include "unit.h"
+
+/* Run fn into a pipe and return what it wrote. */
+static void capture(void (*fn)(struct out *), char *got, size_t len)
+{
+	int p[2];
+	struct out *o = malloc(sizeof(*o));
+	CHECK(pipe(p) == 0 && o);
+	out_init(o, p[1]);
+	fn(o);
+	CHECK(out_flush(o) == 0);
+	close(p[1]);
+	ssize_t n = read(p[0], got, len - 1);
+	got[n > 0 ? n : 0] = '\0';
+	close(p[0]);
+	free(o);
+}
+
+static void json_cases(struct out *o)
+{
+	out_json_str(o, "a\"b\\c\n\x01\x7f");
+	out_char(o, ' ');
+	out_json_str(o, "");
+}
+
+static void csv_cases(struct out *o)
+{
+	out_csv_field(o, "plain");
+	out_char(o, '|');
+	out_csv_field(o, "a,b");
+	out_char(o, '|');
+	out_csv_field(o, "say \"hi\"");
+}
+
+static void num_cases(struct out *o)
+{
+	out_u64(o, 0);
+	out_char(o, ' ');
+	out_u64(o, 18446744073709551615ULL);
+	out_char(o, ' ');
+	out_i64(o, -9223372036854775807LL - 1);
+	out_char(o, ' ');
+	out_pad(o, 40);
+	out_char(o, '.');
+}
+
+static void escaping(void)
+{
+	char got[256];
+	capture(json_cases, got, sizeof(got));
+	CHECK_STR(got, "\"a\\\"b\\\\c\\u000a\\u0001\\u007f\" \"\"");
+	capture(csv_cases, got, sizeof(got));
+	CHECK_STR(got, "plain|\"a,b\"|\"say \"\"hi\"\"\"");
+	capture(num_cases, got, sizeof(got));
+	CHECK(strncmp(got, "0 18446744073709551615 -9223372036854775808 ", 44) == 0);
+	CHECK(strlen(got) == 44 + 40 + 1);
+}
+
+static void write_error_remembered(void)
+{
+	struct out *o = malloc(sizeof(*o));
+	int fd = open("/dev/full", O_WRONLY);
+	CHECK(fd >= 0 && o);
+	out_init(o, fd);
+	for (int i = 0; i < 100000; i++)
+		out_str(o, "filling the disk ");
+	CHECK(out_flush(o) == -1 && o->err == ENOSPC);
+	close(fd);
+	free(o);
+}
+
+static void addresses(void)
+{
+	uint8_t a[16] = {198, 18, 0, 1};
+	char buf[ADDR_STRLEN];
+	addr_format_port(buf, AF_INET, a, 443, 0);
+	CHECK_STR(buf, "198.18.0.1:443");
+	uint8_t z[16] = {0};
+	addr_format_port(buf, AF_INET, z, 0, 1);
+	CHECK_STR(buf, "0.0.0.0:*");
+	int fam;
+	CHECK(addr_parse("fd00::1", &fam, a) == 0 && fam == AF_INET6);
+	addr_format_port(buf, AF_INET6, a, 80, 0);
+	CHECK_STR(buf, "[fd00::1]:80");
+	addr_format(buf, AF_INET6, a);
+	CHECK_STR(buf, "fd00::1");
+	CHECK(addr_parse("255.255.255.255", &fam, a) == 0 && fam == AF_INET);
+	addr_format(buf, AF_INET, a);
+	CHECK_STR(buf, "255.255.255.255");
+	CHECK(addr_parse("1.2.3", &fam, a) == -1);
+	CHECK(addr_parse("example.com", &fam, a) == -1);
+	uint8_t p1[16] = {10, 1, 2, 3}, p2[16] = {10, 1, 2, 200};
+	CHECK(addr_prefix_match(p1, p2, 24) == 1);
+	CHECK(addr_prefix_match(p1, p2, 25) == 0);
+	CHECK(addr_prefix_match(p1, p2, 0) == 1);
+}
+
+const struct unit_test out_tests[] = {
+	{"out: JSON, CSV and number formatting", escaping},
+	{"out: write error remembered", write_error_remembered},
+	{"addr: format and parse", addresses},
+	{NULL, NULL},
+};

@@ -1,0 +1,40 @@
+/*
+ * unit.h - a very small test harness: each test is a function, each failed
+ * CHECK prints the line and the expression, and main() (unit.c) prints one
+ * PASS or FAIL line per test in the form tests/run counts.
+ */
+#ifndef TCPSTATE_UNIT_H
+#define TCPSTATE_UNIT_H
+
+#include <stdio.h>
+#include <string.h>
+
+extern int unit_failed;
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			printf("  %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
+			unit_failed = 1;                                                           \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_STR(got, want)                                                                       \
+	do {                                                                                       \
+		const char *g_ = (got), *w_ = (want);                                              \
+		if (strcmp(g_, w_) != 0) {                                                         \
+			printf("  %s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__, g_, w_);   \
+			unit_failed = 1;                                                           \
+		}                                                                                  \
+	} while (0)
+
+struct unit_test {
+	const char *name;
+	void (*fn)(void);
+};
+
+/* Each test file exports a NULL-terminated table. */
+extern const struct unit_test state_tests[], filter_tests[], diagmsg_tests[], procmap_tests[],
+	out_tests[];
+
+#endif
