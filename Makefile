@@ -73,7 +73,7 @@ $(O)/tcpstate: $(CLI_OBJS) $(O)/libtcpstate.a
 
 # ./tcpstate is whichever flavour was built last.
 tcpstate: $(O)/tcpstate FORCE
-	@cmp -s $< $@ || cp $< $@
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
 $(O)/unit: $(UNIT_OBJS) $(O)/libtcpstate.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(O)/libtcpstate.a $(PKG_LIBS)

@@ -322,8 +322,8 @@ static int parse_pred(struct parser *p)
 			const char *w1, *w2, *w3;
 			enum cmp_op op;
 		} ops[] = {
-			{"=", "==", "eq", OP_EQ}, {"!=", "neq", "ne", OP_NE}, {"<", "lt", NULL, OP_LT},
-			{"<=", "le", NULL, OP_LE}, {">", "gt", NULL, OP_GT}, {">=", "ge", NULL, OP_GE},
+			{"=", "==", "eq", OP_EQ},   {"!=", "neq", "ne", OP_NE}, {"<", "lt", NULL, OP_LT},
+			{"<=", "le", "leq", OP_LE}, {">", "gt", NULL, OP_GT},   {">=", "ge", "geq", OP_GE},
 		};
 		enum cmp_op op = OP_EQ;
 		p->pos++;
@@ -366,6 +366,16 @@ static int parse_pred(struct parser *p)
 	return -1;
 }
 
+static int is_or(const char *t)
+{
+	return t && (strcmp(t, "or") == 0 || strcmp(t, "|") == 0 || strcmp(t, "||") == 0);
+}
+
+static int is_and(const char *t)
+{
+	return t && (strcmp(t, "and") == 0 || strcmp(t, "&") == 0 || strcmp(t, "&&") == 0);
+}
+
 static int parse_factor(struct parser *p, int depth)
 {
 	if (depth > 100) {
@@ -395,12 +405,6 @@ static int parse_factor(struct parser *p, int depth)
 	return parse_pred(p);
 }
 
-static int starts_factor(const char *t)
-{
-	return t && strcmp(t, ")") != 0 && strcmp(t, "or") != 0 && strcmp(t, "|") != 0 &&
-	       strcmp(t, "||") != 0;
-}
-
 static int binary(struct parser *p, enum node_kind k, int a, int b)
 {
 	int id = new_node(p, k);
@@ -411,32 +415,70 @@ static int binary(struct parser *p, enum node_kind k, int a, int b)
 	return id;
 }
 
-static int parse_term(struct parser *p, int depth)
+/*
+ * As in ss's grammar (misc/ssfilter.y), "and" and "or" have the same
+ * precedence and group from the left: "A or B and C" is "(A or B) and C".
+ * Two conditions side by side mean "and".
+ */
+static int parse_expr(struct parser *p, int depth)
 {
 	int a = parse_factor(p, depth);
 
 	while (a >= 0) {
-		if (!eat(p, "and", "&", "&&") && !starts_factor(peek(p)))
+		const char *t = peek(p);
+		enum node_kind k = N_AND;
+		if (!t || strcmp(t, ")") == 0)
 			break;
+		if (is_or(t)) {
+			k = N_OR;
+			p->pos++;
+		} else if (is_and(t)) {
+			p->pos++;
+		}
 		int b = parse_factor(p, depth);
 		if (b < 0)
 			return -1;
-		a = binary(p, N_AND, a, b);
+		a = binary(p, k, a, b);
 	}
 	return a;
 }
 
-static int parse_expr(struct parser *p, int depth)
+/*
+ * Leading "state" and "exclude" words combine as ss combines them: the
+ * first "state" starts from no states and each adds one; an "exclude" seen
+ * first starts from all states and each removes one.  So "state A state B"
+ * means A or B, and "exclude A state B" means every state but A, plus B.
+ * A run followed by "or" is left to the expression grammar instead, where
+ * "state S" is a condition like any other.
+ */
+static int parse_state_prefix(struct parser *p)
 {
-	int a = parse_term(p, depth);
+	int start = p->pos, saw = 0;
+	state_mask mask = 0;
 
-	while (a >= 0 && eat(p, "or", "|", "||")) {
-		int b = parse_term(p, depth);
-		if (b < 0)
-			return -1;
-		a = binary(p, N_OR, a, b);
+	while (p->pos + 1 < p->ntok) {
+		const char *t = p->tok[p->pos];
+		int excl = strcmp(t, "exclude") == 0;
+		state_mask m;
+		if (!excl && strcmp(t, "state") != 0)
+			break;
+		if (state_parse(p->tok[p->pos + 1], &m) < 0)
+			break; /* the expression parser reports it */
+		if (!saw)
+			mask = excl ? SM_ALL : 0;
+		mask = excl ? mask & ~m : mask | m;
+		saw = 1;
+		p->pos += 2;
 	}
-	return a;
+	if (!saw || is_or(peek(p))) {
+		p->pos = start;
+		return -1;
+	}
+	p->f->has_state = 1;
+	int id = new_node(p, N_STATE);
+	if (id >= 0)
+		p->f->nodes[id].mask = mask;
+	return id;
 }
 
 struct filter *filter_parse(int argc, char *const argv[], char *err, size_t errlen)
@@ -469,9 +511,16 @@ struct filter *filter_parse(int argc, char *const argv[], char *err, size_t errl
 		snprintf(err, errlen, "filter: empty expression");
 		goto bad;
 	}
-	p.f->root = parse_expr(&p, 0);
+	int prefix = parse_state_prefix(&p);
+	if (prefix >= 0 && p.pos < p.ntok && strcmp(p.tok[p.pos], ")") != 0) {
+		eat(&p, "and", "&", "&&");
+		int rest = parse_expr(&p, 0);
+		p.f->root = rest < 0 ? -1 : binary(&p, N_AND, prefix, rest);
+	} else {
+		p.f->root = prefix >= 0 ? prefix : parse_expr(&p, 0);
+	}
 	if (p.f->root >= 0 && p.pos < p.ntok)
-		fail(&p, "%s", "unexpected token");
+		fail(&p, "unexpected token");
 	if (p.failed || p.f->root < 0)
 		goto bad;
 	free(p.text);

@@ -1,13 +1,14 @@
 /*
  * filter.h - the ss filter language, the subset people type every day:
  *
- *   expr    := term { ("or" | "|" | "||") term }
- *   term    := factor { ["and" | "&" | "&&"] factor }     (juxtaposition = and)
+ *   filter  := { ("state" | "exclude") STATE } [["and"] expr]   (ss's leading words)
+ *   expr    := factor { [("and" | "&" | "&&") | ("or" | "|" | "||")] factor }
+ *              (one precedence, left to right, as in ss; side by side = and)
  *   factor  := ("not" | "!") factor | "(" expr ")" | pred
  *   pred    := "state" STATE | "exclude" STATE
  *            | ("sport" | "dport") [OP] PORT
  *            | ("src" | "dst") ADDR[/PREFIX][:PORT]
- *   OP      := = | == | != | < | <= | > | >= | eq | neq | ne | lt | le | gt | ge
+ *   OP      := = | == | != | < | <= | > | >= | eq | neq | ne | lt | le | leq | gt | ge | geq
  *
  * A filter is parsed once and then matched against each socket.  It also
  * says which states could possibly match, so the kernel can be asked for

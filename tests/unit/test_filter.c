@@ -81,7 +81,15 @@ static void matching(void)
 		{"state bucket", 0, 1, 0, 0},
 		{"state big", 1, 0, 1, 1},
 		{"state all", 1, 1, 1, 1},
-		{"state established state time-wait", 0, 0, 0, 0}, /* juxtaposition is and */
+		/* Leading state words combine as in ss. */
+		{"state established state time-wait", 1, 1, 0, 1},
+		{"exclude listening state established", 1, 1, 0, 1},
+		{"exclude listening exclude time-wait", 1, 0, 0, 1},
+		{"state listening state established dport = :443", 1, 0, 0, 0},
+		{"state listening state established and dport = :443", 1, 0, 0, 0},
+		/* Inside an expression, side by side means and. */
+		{"dport = :443 state established", 1, 0, 0, 0},
+		{"( state established state time-wait )", 0, 0, 0, 0},
 		{"state established or state time-wait", 1, 1, 0, 1},
 		{"dport = :443", 1, 0, 0, 0},
 		{"dport == 443", 1, 0, 0, 0},
@@ -116,6 +124,15 @@ static void matching(void)
 		{"dport=:443", 1, 0, 0, 0},
 		{"not ( state established or state listen )", 0, 1, 0, 0},
 		{"dport = :80 or dport = :443 and state time-wait", 0, 1, 0, 0},
+		/* and/or: one precedence, left to right, as in ss */
+		{"sport = :22 or dport = :80 and state time-wait", 0, 1, 0, 0},
+		/* Leading state words filter the whole expression, as in ss. */
+		{"state time-wait and dport = :80 or sport = :22", 0, 1, 0, 0},
+		{"dport = :80 or sport = :22 and state time-wait", 0, 1, 0, 0},
+		{"dport = :80 or sport = :22 or state time-wait", 0, 1, 1, 0},
+		{"sport = :22 or ( dport = :80 and state time-wait )", 0, 1, 1, 0},
+		{"dport leq :80", 0, 1, 1, 0},
+		{"dport geq :443", 1, 0, 0, 1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int got[4] = {matches(cases[i].expr, &est), matches(cases[i].expr, &tw),
@@ -191,6 +208,8 @@ static void state_mask_for_kernel(void)
 		{"exclude listening", SM_ALL & ~SM(TS_LISTEN), 1},
 		{"dport = :80", SM_ALL, 0},
 		{"state established or state time-wait", SM(TS_ESTABLISHED) | SM(TS_TIME_WAIT), 1},
+		{"state established state time-wait", SM(TS_ESTABLISHED) | SM(TS_TIME_WAIT), 1},
+		{"exclude listening state established", SM_ALL & ~SM(TS_LISTEN), 1},
 		{"state established and dport = :80", SM(TS_ESTABLISHED), 1},
 		{"state established or dport = :80", SM_ALL, 1},
 		/* not over a mixed test can be true anywhere */
