@@ -329,8 +329,11 @@ static void man_opt(const struct opt_def *o)
 		if (o->long_name)
 			printf(", ");
 	}
-	if (o->long_name)
-		printf("\\fB\\-\\-%s\\fR", o->long_name);
+	if (o->long_name) {
+		printf("\\fB\\-\\-");
+		man_text(o->long_name);
+		printf("\\fR");
+	}
 	if (o->metavar) {
 		printf(" \\fI");
 		man_text(o->metavar);
@@ -352,8 +355,10 @@ int cmd_man(void)
 			printf(".OP ");
 			if (o->short_name)
 				printf("\\-%c", o->short_name);
-			else
-				printf("\\-\\-%s", o->long_name);
+			else {
+				printf("\\-\\-");
+				man_text(o->long_name);
+			}
 			if (o->metavar) {
 				printf(" ");
 				man_text(o->metavar);

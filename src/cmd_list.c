@@ -49,7 +49,7 @@ static const struct opt_def list_opts[] = {
 	{O_TIMERS, 'o', "timers", NULL, "show timers, including the time left in TIME-WAIT",
 	 COMPLETE_NONE},
 	{O_INFO, 'i', "info", NULL,
-	 "show tcp_info: rtt, rttvar, cwnd, retransmits, bytes acked and received, delivery rate",
+	 "show tcp_info: rtt, cwnd, retransmits, bytes, delivery rate",
 	 COMPLETE_NONE},
 	{O_EXT, 'e', "extended", NULL, "show the owner's uid and the socket's inode", COMPLETE_NONE},
 	{O_V4, '4', "ipv4", NULL, "show only IPv4 sockets", COMPLETE_NONE},
@@ -85,7 +85,8 @@ const struct cmd_entry cmd_list_entry = {
 		"                                  all connected synchronized bucket big\n"
 		"  sport|dport [OP] :PORT          OP: = != < <= > >= (or eq ne lt le gt ge)\n"
 		"  src|dst ADDR[/PREFIX][:PORT]    IPv6 with a port in brackets: [::1]:80\n"
-		"  and, or, not, ( )\n"
+		"  and, or, not, ( )               and/or group left to right, as in ss\n"
+		"Leading state words combine as in ss: 'state A state B' shows both.\n"
 		"Example: tcpstate list -p state close-wait '(' dport = :443 or dport = :80 ')'\n",
 	.opts = list_opts,
 	.min_args = 0,

@@ -135,7 +135,7 @@ static int add_owner(struct procmap *m, struct slot *s, pid_t pid, int fd, const
 
 static const char *intern_comm(struct procmap *m, int procfd, const char *pidname)
 {
-	char path[64], buf[64];
+	char path[sizeof(((struct dirent *)0)->d_name) + 8], buf[64];
 	ssize_t n = -1;
 	int fd;
 
@@ -186,7 +186,7 @@ static uint32_t socket_inode(const char *link, ssize_t n)
 
 static int scan_pid(struct procmap *m, int procfd, const char *pidname, pid_t pid)
 {
-	char path[64];
+	char path[sizeof(((struct dirent *)0)->d_name) + 8];
 	const char *comm = NULL;
 	int fdd;
 	DIR *d;
