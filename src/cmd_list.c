@@ -20,6 +20,8 @@
 #include "sockdiag.h"
 #include "state.h"
 #include "store.h"
+#include "listwire.h"
+#include "wire.h"
 
 enum {
 	O_ALL = 1,
@@ -39,6 +41,8 @@ enum {
 	O_NUMERIC,
 	O_SAVE,
 	O_LOAD,
+	O_AT,
+	O_ZEEK,
 };
 
 static const struct opt_def list_opts[] = {
@@ -67,6 +71,12 @@ static const struct opt_def list_opts[] = {
 	{O_SAVE, 0, "save-dump", "FILE", "also save the raw netlink replies to FILE", COMPLETE_FILE},
 	{O_LOAD, 0, "load-dump", "FILE", "read a saved dump instead of asking the kernel",
 	 COMPLETE_FILE},
+	WIRE_OPT_FILE,
+	WIRE_OPTS_COMMON,
+	{O_AT, 0, "at", "TIME", "with -r: stop at TIME (epoch seconds, or +SECONDS from the start)",
+	 COMPLETE_NONE},
+	{O_ZEEK, 0, "zeek", NULL, "with -r: split and expire connections as Zeek does",
+	 COMPLETE_NONE},
 	{0, 0, NULL, NULL, NULL, COMPLETE_NONE},
 };
 
@@ -100,7 +110,9 @@ enum format { FMT_TABLE, FMT_JSON, FMT_CSV };
 struct list_opts {
 	int all, listen, proc, timers, info, ext, family, header, summary;
 	enum format fmt;
-	const char *netns, *save, *load;
+	const char *netns, *save, *load, *at;
+	struct wire_opts wire;
+	int wire_only; /* an option that only means something with -r */
 };
 
 struct collect {
@@ -160,8 +172,42 @@ static int on_opt(void *st, int id, const char *arg)
 	case O_LOAD:
 		o->load = arg;
 		break;
+	case O_AT:
+		o->at = arg;
+		o->wire_only = 1;
+		break;
+	case O_ZEEK:
+		o->wire.ecfg.zeek = 1;
+		o->wire_only = 1;
+		break;
+	default:
+		if (id != WO_FILE)
+			o->wire_only = 1;
+		return wire_opt(&cmd_list_entry, &o->wire, id, arg);
 	}
 	return 0;
+}
+
+/* `list -r FILE`: the wire view; kernel-only options make no sense there. */
+static int run_wire(const struct cmd_entry *cmd, const struct list_opts *o, int nargs)
+{
+	struct listwire_opts lw;
+
+	if (nargs > 0)
+		return cmd_usage_error(cmd, "filters apply to the kernel view, not to -r; "
+					    "use -f EXPR for a capture filter");
+	if (o->proc || o->timers || o->info || o->ext || o->netns || o->save || o->load ||
+	    o->listen || o->family)
+		return cmd_usage_error(cmd, "-r reads a capture: -p, -o, -i, -e, -l, -4, -6, -N and "
+					    "the dump options are for the kernel view");
+	memset(&lw, 0, sizeof(lw));
+	lw.w = o->wire;
+	lw.json = o->fmt == FMT_JSON;
+	lw.csv = o->fmt == FMT_CSV;
+	lw.header = o->header;
+	lw.summary = o->summary;
+	lw.at = o->at;
+	return listwire_run(cmd, &lw);
 }
 
 static int collect_one(const struct sock_rec *rec, void *arg)
@@ -925,9 +971,14 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.header = 1;
+	wire_opts_init(&o.wire);
 	rc = cmd_parse(cmd, argc, argv, on_opt, &o, &nargs, &args);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
+	if (o.wire.file)
+		return run_wire(cmd, &o, nargs);
+	if (o.wire_only)
+		return cmd_usage_error(cmd, "capture options (-f, --at, --zeek, ...) need -r FILE");
 	if (nargs > 0) {
 		filter = filter_parse(nargs, args, err, sizeof(err));
 		if (!filter)

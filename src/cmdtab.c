@@ -5,8 +5,10 @@
 #include "cmd.h"
 
 extern const struct cmd_entry cmd_list_entry;
+extern const struct cmd_entry cmd_watch_entry;
 
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_list_entry,
+	&cmd_watch_entry,
 	NULL,
 };

@@ -1,0 +1,50 @@
+/*
+ * capture.h - packets from libpcap: a live interface (or "any"), a pcap or
+ * pcapng file, or standard input.  This is the only part of tcpstate that
+ * sees pcap.h; the rest receives (time, bytes, lengths).
+ */
+#ifndef TCPSTATE_CAPTURE_H
+#define TCPSTATE_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct capture;
+
+struct capture_opts {
+	const char *iface;  /* live capture, or NULL */
+	const char *file;   /* a file, "-" for stdin, or NULL */
+	const char *filter; /* BPF expression, or NULL */
+	int snaplen;        /* 0: the default (262144) */
+	int immediate;      /* live: deliver each packet at once */
+};
+
+struct capture_stats {
+	uint64_t received; /* packets the kernel filter passed */
+	uint64_t dropped;  /* dropped by the kernel for lack of buffer */
+	uint64_t ifdropped; /* dropped by the interface or driver */
+	int valid;         /* live captures only */
+};
+
+typedef void (*capture_fn)(void *arg, uint64_t ts_us, const uint8_t *data, size_t caplen,
+			   size_t wirelen);
+
+struct capture *capture_open(const struct capture_opts *o, char *err, size_t errlen);
+int capture_linktype(const struct capture *c);
+const char *capture_linktype_name(const struct capture *c);
+int capture_is_live(const struct capture *c);
+/* A descriptor to poll for live captures, or -1. */
+int capture_fd(const struct capture *c);
+/*
+ * Deliver up to max packets (max <= 0: all that are ready, or the whole
+ * file).  Returns the number delivered, 0 at the end of a file, or -1 with
+ * a message in err (a read error, an interface that went away).
+ */
+int capture_dispatch(struct capture *c, int max, capture_fn fn, void *arg, char *err,
+		     size_t errlen);
+int capture_stats(struct capture *c, struct capture_stats *st);
+/* Ask a running capture_dispatch to return; safe from a signal handler. */
+void capture_break(struct capture *c);
+void capture_close(struct capture *c);
+
+#endif

@@ -1,0 +1,1395 @@
+/*
+ * engine.c - the wire state engine.
+ *
+ * Each connection has two endpoints, [0] the originator (the side that sent
+ * the first SYN) and [1] the responder.  A segment seen at the capture
+ * point is treated as sent by its source and, at the same moment, received
+ * by its destination: on a host or a loopback that is true, and it is what
+ * the kernel's own view shows at any quiet moment.  Where the segment
+ * itself proves otherwise (a FIN that does not acknowledge the peer's FIN
+ * that we saw go by), the state is corrected; doc/state-machine.md lists
+ * what a passive observer cannot know.
+ *
+ * Two machines run side by side on every segment:
+ *  - the RFC 9293 machine (ep.state), the point of tcpstate;
+ *  - Zeek's coarse endpoint machine and history letters (ep.z, conn.hist),
+ *    from which Zeek's conn_state is derived, so the engine can be checked
+ *    against Zeek's conn.log on real captures.
+ *
+ * The table is a chained hash over a pool of fixed-size entries in blocks
+ * (stable addresses, no copying on growth).  Timers are not kept in lists:
+ * a sweep once per second of capture time fires those that are due, and a
+ * connection's own timers are also checked whenever a packet arrives for it,
+ * so what a packet sees is always exact.
+ */
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
+#define SEQ_LEQ(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
+#define SEQ_GT(a, b) SEQ_LT(b, a)
+#define SEQ_GEQ(a, b) SEQ_LEQ(b, a)
+
+/* Zeek's endpoint states (TCP_Endpoint.h). */
+enum { Z_INACTIVE, Z_SYN_SENT, Z_SYN_ACK_SENT, Z_PARTIAL, Z_ESTABLISHED, Z_CLOSED, Z_RESET };
+
+/* Zeek's history bits (TCP_Endpoint.h), one set per endpoint. */
+enum {
+	H_SYN = 0x01,
+	H_FIN = 0x02,
+	H_RST = 0x04,
+	H_FIN_RST = 0x08,
+	H_DATA = 0x10,
+	H_ACK = 0x20,
+	H_MULTI = 0x40,
+};
+
+/* Endpoint flags. */
+enum {
+	EP_SEQ = 0x01,        /* isn and nxt are known */
+	EP_FIN = 0x02,        /* sent a FIN; fin_seq is valid */
+	EP_FIN_PENDING = 0x04, /* that FIN came after a gap: not yet known received */
+	EP_ACKED = 0x08,      /* ack is valid */
+	EP_WSCALE = 0x10,     /* offered window scaling */
+	EP_DID_CLOSE = 0x20,  /* Zeek: ConnectionClosed ran for this endpoint */
+	EP_FIN_CNT = 0x40,    /* Zeek: FIN_cnt > 0 */
+};
+
+struct ep {
+	uint32_t isn;     /* first sequence number (Zeek's start) */
+	uint32_t nxt;     /* one past the highest sequence number sent (Zeek's last) */
+	uint32_t fin_seq; /* the sequence number the FIN occupies */
+	uint32_t ack;     /* highest acknowledgment this endpoint sent */
+	uint32_t contig;  /* Zeek: data delivered in order up to here */
+	uint64_t bytes;   /* payload bytes sent */
+	uint32_t pkts;
+	uint32_t since_ms; /* entered its RFC state, ms after conn->first_us */
+	uint16_t win;     /* last window advertised, unscaled */
+	uint8_t state;    /* enum tcp_state */
+	uint8_t flags;    /* EP_* */
+	uint8_t wscale;
+	uint8_t z, zprev; /* Zeek state and previous state */
+	uint8_t hseen;    /* Zeek history bits already recorded */
+	uint16_t hist_syn, hist_fin, hist_rst; /* low bits of the last S/F/R keys */
+	uint16_t cnt_c, cnt_w, cnt_t, cnt_g;   /* scaled letters: C, W, T, G */
+};
+
+/* Connection flags. */
+enum {
+	C_MIDSTREAM = 0x01,
+	C_V6 = 0x02,
+	C_ESTABLISHED_ONCE = 0x04, /* Zeek: left the handshake states */
+	C_ATTEMPT = 0x08,          /* Zeek: attempt timer armed */
+	C_CLOSE_COMPLETE = 0x10,   /* Zeek: delete timer armed */
+	C_ZEEK_ACTIVE = 0x20,      /* Zeek: is_active */
+};
+
+struct conn {
+	struct ep ep[2];
+	uint64_t first_us, last_us;
+	uint64_t zlast_us;   /* Zeek's LastTime (not moved after both closed) */
+	uint32_t attempt_ms; /* Zeek attempt timer, ms after first_us */
+	uint32_t id;
+	uint32_t next;       /* hash chain, or free list: pool index + 1 */
+	uint16_t instance;
+	uint16_t cflags;
+	uint16_t port[2];
+	uint16_t vlan, vlan_inner;
+	uint8_t family;
+	uint8_t hlen;
+	char hist[22];
+	union {
+		uint8_t v4[2][4];
+		uint8_t (*v6)[16]; /* malloc'd [2][16] */
+	} addr;
+	uint32_t *dur; /* [2][TS_MAX] ms, with keep_durations */
+};
+
+#define BLOCK 4096
+
+struct engine {
+	struct engine_config cfg;
+	struct engine_hooks hooks;
+	struct engine_stats st;
+	struct conn **blocks;
+	uint32_t nblocks, capblocks;
+	uint32_t used;      /* pool slots handed out so far */
+	uint32_t free_head; /* index + 1, 0 when empty */
+	uint32_t *buckets;  /* index + 1 */
+	uint32_t nbuckets;  /* power of two */
+	uint32_t next_id;
+	uint32_t hand;      /* eviction clock hand */
+	uint64_t now_us;
+	uint64_t next_sweep_us;
+};
+
+static struct conn *at(const struct engine *e, uint32_t i)
+{
+	return &e->blocks[i / BLOCK][i % BLOCK];
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+static const struct {
+	const char *name, *rfc;
+} causes[CAUSE_MAX] = {
+	[CAUSE_SYN_SENT] = {"SYN sent", "RFC 9293 3.10.1 (active OPEN)"},
+	[CAUSE_SYN_RECEIVED] = {"SYN received", "RFC 9293 3.10.7.2 (LISTEN)"},
+	[CAUSE_SYNACK_SENT] = {"SYN-ACK sent", "RFC 9293 3.10.7.2 (LISTEN)"},
+	[CAUSE_SYNACK_RECEIVED] = {"SYN-ACK received", "RFC 9293 3.10.7.3 (SYN-SENT)"},
+	[CAUSE_ACK_OF_SYN] = {"ACK of SYN received", "RFC 9293 3.10.7.4 (SYN-RECEIVED, ACK)"},
+	[CAUSE_ACK_SENT_NO_SYNACK] = {"ACK sent (SYN-ACK not seen)", "RFC 9293 3.10.7.3"},
+	[CAUSE_FIN_SENT] = {"FIN sent", "RFC 9293 3.10.4 (CLOSE)"},
+	[CAUSE_FIN_RECEIVED] = {"FIN received", "RFC 9293 3.10.7.4 (FIN bit)"},
+	[CAUSE_ACK_OF_FIN] = {"ACK of FIN received", "RFC 9293 3.10.7.4 (ACK)"},
+	[CAUSE_FINS_CROSSED] = {"FINs crossed (simultaneous close)", "RFC 9293 3.6, figure 13"},
+	[CAUSE_RST_SENT] = {"RST sent", "RFC 9293 3.10.7.4 / 3.5.2"},
+	[CAUSE_RST_RECEIVED] = {"RST received", "RFC 9293 3.10.7.4, RFC 5961 3"},
+	[CAUSE_TIMEWAIT_EXPIRED] = {"2MSL timer", "RFC 9293 3.10.8 (time-wait timeout)"},
+	[CAUSE_TUPLE_REUSED] = {"new SYN reuses the tuple", "RFC 9293 3.10.7.4, RFC 6191"},
+	[CAUSE_SUPERSEDED] = {"superseded by a new SYN", "RFC 9293 3.10.7.3"},
+	[CAUSE_MIDSTREAM] = {"picked up mid-stream", "-"},
+};
+
+const char *engine_cause_name(enum cause c)
+{
+	return c < CAUSE_MAX ? causes[c].name : "?";
+}
+
+const char *engine_cause_rfc(enum cause c)
+{
+	return c < CAUSE_MAX ? causes[c].rfc : "?";
+}
+
+const char *engine_zeek_state_name(int zs)
+{
+	static const char *const n[] = {"INACTIVE", "SYN_SENT", "SYN_ACK_SENT", "PARTIAL",
+					"ESTABLISHED", "CLOSED", "RESET"};
+	return zs >= 0 && zs <= Z_RESET ? n[zs] : "?";
+}
+
+void engine_config_defaults(struct engine_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->time_wait_us = 60 * 1000000ull;
+	cfg->idle_timeout_us = 300 * 1000000ull;
+	cfg->max_conns = 1000000;
+}
+
+/* ---- table -------------------------------------------------------------- */
+
+static const uint8_t *addr_of(const struct conn *c, int side)
+{
+	return c->cflags & C_V6 ? c->addr.v6[side] : c->addr.v4[side];
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t hash_end(const uint8_t *a, int len, uint16_t port)
+{
+	uint64_t h = port;
+	for (int i = 0; i < len; i += 4) {
+		uint32_t w;
+		memcpy(&w, a + i, 4);
+		h = mix64(h ^ w);
+	}
+	return h;
+}
+
+/* Symmetric in the two ends, so both directions find the same bucket. */
+static uint32_t hash_key(int family, uint16_t vlan, uint16_t vlan_inner, const uint8_t *a1,
+			 uint16_t p1, const uint8_t *a2, uint16_t p2)
+{
+	int len = family == AF_INET6 ? 16 : 4;
+	uint64_t h = hash_end(a1, len, p1) + hash_end(a2, len, p2);
+	return (uint32_t)mix64(h ^ ((uint64_t)vlan << 16 | vlan_inner) ^ (uint64_t)family << 40);
+}
+
+static uint32_t conn_hash(const struct conn *c)
+{
+	return hash_key(c->family, c->vlan, c->vlan_inner, addr_of(c, 0), c->port[0], addr_of(c, 1),
+			c->port[1]);
+}
+
+static int grow_buckets(struct engine *e)
+{
+	uint32_t n = e->nbuckets ? e->nbuckets * 2 : 1024;
+	uint32_t *b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return -1;
+	for (uint32_t i = 0; i < e->nbuckets; i++) {
+		for (uint32_t k = e->buckets[i]; k;) {
+			struct conn *c = at(e, k - 1);
+			uint32_t next = c->next, h = conn_hash(c) & (n - 1);
+			c->next = b[h];
+			b[h] = k;
+			k = next;
+		}
+	}
+	free(e->buckets);
+	e->st.bytes += (uint64_t)(n - e->nbuckets) * sizeof(*b);
+	e->buckets = b;
+	e->nbuckets = n;
+	return 0;
+}
+
+/* Find the connection of a segment; *dir is 0 if the source is its originator. */
+static struct conn *lookup(struct engine *e, const struct segment *s, uint32_t h, int *dir)
+{
+	int len = s->family == AF_INET6 ? 16 : 4;
+
+	for (uint32_t k = e->buckets[h & (e->nbuckets - 1)]; k;) {
+		struct conn *c = at(e, k - 1);
+		if (c->family == s->family && c->vlan == s->vlan && c->vlan_inner == s->vlan_inner) {
+			if (c->port[0] == s->sport && c->port[1] == s->dport &&
+			    memcmp(addr_of(c, 0), s->saddr, len) == 0 &&
+			    memcmp(addr_of(c, 1), s->daddr, len) == 0) {
+				*dir = 0;
+				return c;
+			}
+			if (c->port[1] == s->sport && c->port[0] == s->dport &&
+			    memcmp(addr_of(c, 1), s->saddr, len) == 0 &&
+			    memcmp(addr_of(c, 0), s->daddr, len) == 0) {
+				*dir = 1;
+				return c;
+			}
+		}
+		k = c->next;
+	}
+	return NULL;
+}
+
+static uint32_t index_of(const struct engine *e, const struct conn *c)
+{
+	for (uint32_t b = 0; b < e->nblocks; b++)
+		if (c >= e->blocks[b] && c < e->blocks[b] + BLOCK)
+			return b * BLOCK + (uint32_t)(c - e->blocks[b]);
+	return UINT32_MAX;
+}
+
+static void unlink_conn(struct engine *e, struct conn *c, uint32_t idx)
+{
+	uint32_t *pp = &e->buckets[conn_hash(c) & (e->nbuckets - 1)];
+
+	while (*pp && *pp != idx + 1)
+		pp = &at(e, *pp - 1)->next;
+	if (*pp)
+		*pp = c->next;
+}
+
+static void free_conn(struct engine *e, struct conn *c, enum close_reason why)
+{
+	uint32_t idx = index_of(e, c);
+
+	if (e->hooks.closed)
+		e->hooks.closed(e->hooks.arg, c, why);
+	unlink_conn(e, c, idx);
+	if (c->cflags & C_V6) {
+		free(c->addr.v6);
+		e->st.bytes -= 32;
+	}
+	if (c->dur) {
+		free(c->dur);
+		e->st.bytes -= 2 * TS_MAX * sizeof(uint32_t);
+	}
+	memset(c, 0, sizeof(*c));
+	c->next = e->free_head;
+	e->free_head = idx + 1;
+	e->st.live--;
+}
+
+static struct conn *alloc_conn(struct engine *e)
+{
+	uint32_t idx;
+
+	if (e->free_head) {
+		idx = e->free_head - 1;
+		e->free_head = at(e, idx)->next;
+	} else {
+		if (e->used == e->nblocks * BLOCK) {
+			if (e->nblocks == e->capblocks) {
+				uint32_t cap = e->capblocks ? e->capblocks * 2 : 8;
+				struct conn **nb = realloc(e->blocks, cap * sizeof(*nb));
+				if (!nb)
+					return NULL;
+				e->blocks = nb;
+				e->capblocks = cap;
+			}
+			e->blocks[e->nblocks] = calloc(BLOCK, sizeof(struct conn));
+			if (!e->blocks[e->nblocks])
+				return NULL;
+			e->nblocks++;
+			e->st.bytes += BLOCK * sizeof(struct conn);
+		}
+		idx = e->used++;
+	}
+	struct conn *c = at(e, idx);
+	memset(c, 0, sizeof(*c));
+	return c;
+}
+
+/* ---- transitions -------------------------------------------------------- */
+
+static uint32_t rel_ms(const struct conn *c, uint64_t ts)
+{
+	return ts > c->first_us ? (uint32_t)((ts - c->first_us) / 1000) : 0;
+}
+
+static void emit(struct engine *e, struct conn *c, int side, int to, enum cause why, uint64_t ts)
+{
+	struct ep *p = &c->ep[side];
+	struct engine_event ev;
+
+	if (p->state == to)
+		return;
+	if (c->dur && p->state < TS_MAX) {
+		uint32_t now = rel_ms(c, ts);
+		c->dur[side * TS_MAX + p->state] += now - p->since_ms;
+	}
+	ev.ts_us = ts;
+	ev.conn = c;
+	ev.endpoint = (uint8_t)side;
+	ev.from = p->state;
+	ev.to = (uint8_t)to;
+	ev.cause = (uint8_t)why;
+	p->state = (uint8_t)to;
+	p->since_ms = rel_ms(c, ts);
+	e->st.transitions++;
+	if (e->hooks.event)
+		e->hooks.event(e->hooks.arg, &ev);
+}
+
+static int closedish(int s)
+{
+	return s == TS_CLOSE || s == TS_TIME_WAIT;
+}
+
+/* Fire the TIME-WAIT timers of one connection that are due by now. */
+static void fire_timewait(struct engine *e, struct conn *c, uint64_t now)
+{
+	for (int side = 0; side < 2; side++) {
+		struct ep *p = &c->ep[side];
+		if (p->state != TS_TIME_WAIT)
+			continue;
+		uint64_t due = c->first_us + (uint64_t)p->since_ms * 1000 + e->cfg.time_wait_us;
+		if (due <= now)
+			emit(e, c, side, TS_CLOSE, CAUSE_TIMEWAIT_EXPIRED, due);
+	}
+}
+
+/* ---- Zeek's machine ----------------------------------------------------- */
+
+static void zset(struct ep *p, int z)
+{
+	p->zprev = p->z;
+	p->z = (uint8_t)z;
+}
+
+/* Append a history letter: upper case from the originator. */
+static void add_hist(struct conn *c, int side, char letter)
+{
+	if ((size_t)c->hlen + 1 >= sizeof(c->hist))
+		return;
+	if (side == 1 && letter >= 'A' && letter <= 'Z')
+		letter = (char)(letter - 'A' + 'a');
+	c->hist[c->hlen++] = letter;
+	c->hist[c->hlen] = '\0';
+}
+
+/* CheckHistory: 1 the first time an endpoint sets this bit. */
+static int check_hist(struct conn *c, int side, uint8_t bit, char letter)
+{
+	struct ep *p = &c->ep[side];
+
+	if (p->hseen & bit)
+		return 0;
+	p->hseen |= bit;
+	add_hist(c, side, letter);
+	return 1;
+}
+
+/* Letters logged on a log10 scale: at the 1st, 10th, 100th ... event. */
+static void scaled_hist(struct conn *c, int side, uint16_t *cnt, char letter)
+{
+	if (*cnt == UINT16_MAX)
+		return;
+	uint16_t n = ++*cnt;
+	if (n == 1 || n == 10 || n == 100 || n == 1000 || n == 10000)
+		add_hist(c, side, letter);
+}
+
+static void zeek_flip(struct conn *c)
+{
+	struct ep t = c->ep[0];
+	uint16_t pt = c->port[0];
+
+	c->ep[0] = c->ep[1];
+	c->ep[1] = t;
+	c->port[0] = c->port[1];
+	c->port[1] = pt;
+	if (c->cflags & C_V6) {
+		uint8_t a[16];
+		memcpy(a, c->addr.v6[0], 16);
+		memcpy(c->addr.v6[0], c->addr.v6[1], 16);
+		memcpy(c->addr.v6[1], a, 16);
+	} else {
+		uint8_t a[4];
+		memcpy(a, c->addr.v4[0], 4);
+		memcpy(c->addr.v4[0], c->addr.v4[1], 4);
+		memcpy(c->addr.v4[1], a, 4);
+	}
+	if (c->dur) {
+		uint32_t tmp[TS_MAX];
+		memcpy(tmp, c->dur, sizeof(tmp));
+		memcpy(c->dur, c->dur + TS_MAX, sizeof(tmp));
+		memcpy(c->dur + TS_MAX, tmp, sizeof(tmp));
+	}
+	add_hist(c, 0, '^');
+}
+
+/* Zeek's UpdateStateMachine for the sending endpoint (TCPSessionAdapter.cc). */
+static void zeek_update(struct conn *c, int side, const struct segment *s, int *flipped)
+{
+	struct ep *p = &c->ep[side], *q = &c->ep[1 - side];
+	int syn = s->flags & TH_SYN, ack = s->flags & TH_ACK, fin = s->flags & TH_FIN,
+	    rst = s->flags & TH_RST;
+	int is_orig = side == 0;
+
+	*flipped = 0;
+	switch (p->z) {
+	case Z_INACTIVE:
+		if (syn) {
+			if (is_orig) {
+				zset(p, ack ? Z_SYN_ACK_SENT : Z_SYN_SENT);
+				c->cflags |= C_ATTEMPT;
+				c->attempt_ms = rel_ms(c, s->ts_us) + 5000;
+			} else {
+				if (!ack && q->z == Z_SYN_ACK_SENT && s->seq == p->isn) {
+					/* A SYN/SYN-ACK reversal: flip and establish. */
+					zeek_flip(c);
+					*flipped = 1;
+					/* After the flip we are the originator. */
+					p = &c->ep[0];
+					q = &c->ep[1];
+					zset(q, Z_ESTABLISHED);
+				}
+				if (q->z == Z_SYN_SENT)
+					zset(q, Z_ESTABLISHED);
+				zset(p, Z_ESTABLISHED);
+			}
+		}
+		if (fin)
+			zset(p, Z_CLOSED);
+		if (rst)
+			zset(p, Z_RESET);
+		if (p->z == Z_INACTIVE) {
+			if (!is_orig && s->payload_len == 0 && c->ep[0].z == Z_SYN_SENT)
+				; /* an ACK of the SYN before the SYN-ACK: not partial */
+			else if (ack && q->z == Z_ESTABLISHED)
+				zset(p, Z_ESTABLISHED);
+			else
+				zset(p, Z_PARTIAL);
+		}
+		break;
+	case Z_SYN_SENT:
+	case Z_SYN_ACK_SENT:
+		if (fin)
+			zset(p, Z_CLOSED);
+		if (rst)
+			zset(p, Z_RESET);
+		break;
+	case Z_ESTABLISHED:
+	case Z_PARTIAL:
+		if (syn && p->z == Z_PARTIAL && q->z == Z_INACTIVE && !ack)
+			zset(p, Z_SYN_SENT);
+		if (fin && !rst) {
+			zset(p, Z_CLOSED);
+			if (q->z == Z_RESET && q->zprev == Z_CLOSED)
+				zset(q, Z_CLOSED);
+		}
+		if (rst)
+			zset(p, Z_RESET);
+		break;
+	case Z_CLOSED:
+		if (rst && q->z != Z_CLOSED)
+			zset(p, Z_RESET);
+		break;
+	case Z_RESET:
+		break;
+	}
+}
+
+/* Zeek's TCP_Endpoint::Size(): bytes sent, from sequence numbers. */
+static uint64_t zeek_size(const struct conn *c, int side)
+{
+	const struct ep *p = &c->ep[side], *q = &c->ep[1 - side];
+
+	if (p->zprev == Z_SYN_SENT && p->z == Z_RESET && q->z == Z_INACTIVE)
+		return 0;
+	uint32_t top = p->nxt;
+	if ((q->flags & EP_ACKED) && SEQ_GT(q->ack, top))
+		top = q->ack;
+	uint64_t sz = (uint32_t)(top - p->isn);
+	if (sz)
+		sz--; /* the SYN */
+	if (sz && (p->flags & EP_FIN_CNT))
+		sz--;
+	return sz;
+}
+
+/* "^?S[^HAFGIQ]*R.*" matched against the whole history. */
+static int rstos0_history(const char *h)
+{
+	if (*h == '^')
+		h++;
+	if (*h != 'S')
+		return 0;
+	for (h++; *h; h++) {
+		if (*h == 'R')
+			return 1;
+		if (strchr("HAFGIQ", *h))
+			return 0;
+	}
+	return 0;
+}
+
+/* conn_state, as base/protocols/conn/main.zeek derives it. */
+static const char *zeek_conn_state(const struct conn *c)
+{
+	int os = c->ep[0].z, rs = c->ep[1].z;
+	int o_inact = os == Z_INACTIVE || os == Z_PARTIAL;
+	int r_inact = rs == Z_INACTIVE || rs == Z_PARTIAL;
+
+	if (rs == Z_RESET) {
+		if (os == Z_SYN_SENT || os == Z_SYN_ACK_SENT ||
+		    (os == Z_RESET && zeek_size(c, 0) == 0 && zeek_size(c, 1) == 0))
+			return "REJ";
+		return o_inact ? "RSTRH" : "RSTR";
+	}
+	if (os == Z_RESET) {
+		if (r_inact)
+			return rstos0_history(c->hist) ? "RSTOS0" : "OTH";
+		return "RSTO";
+	}
+	if (os == Z_CLOSED && rs == Z_CLOSED)
+		return "SF";
+	if (os == Z_CLOSED)
+		return r_inact ? "SH" : "S2";
+	if (rs == Z_CLOSED)
+		return o_inact ? "SHR" : "S3";
+	if (os == Z_SYN_SENT && rs == Z_INACTIVE)
+		return "S0";
+	if (os == Z_ESTABLISHED && rs == Z_ESTABLISHED)
+		return "S1";
+	return "OTH";
+}
+
+/* Zeek's history and sequence bookkeeping for one segment (Process()). */
+static void zeek_process(struct conn *c, int side, const struct segment *s, int *flipped)
+{
+	struct ep *p = &c->ep[side], *q = &c->ep[1 - side];
+	int syn = !!(s->flags & TH_SYN), fin = !!(s->flags & TH_FIN), rst = !!(s->flags & TH_RST);
+	uint32_t seg_len = s->payload_len + (uint32_t)syn + (uint32_t)fin;
+
+	if (rst)
+		seg_len -= s->payload_len;
+	uint32_t end = s->seq + seg_len;
+
+	/* init_endpoint */
+	switch (p->z) {
+	case Z_INACTIVE:
+		p->isn = syn ? s->seq : s->seq - 1;
+		p->nxt = syn ? end : s->seq;
+		p->contig = p->isn + 1;
+		p->flags |= EP_SEQ;
+		break;
+	case Z_SYN_SENT:
+	case Z_SYN_ACK_SENT:
+		if (syn && s->seq != p->isn) {
+			p->isn = s->seq;
+			p->nxt = end;
+			p->contig = p->isn + 1;
+		}
+		break;
+	case Z_ESTABLISHED:
+	case Z_PARTIAL:
+		if (syn) {
+			p->isn = s->seq;
+			p->nxt = end;
+			p->contig = p->isn + 1;
+		}
+		break;
+	case Z_RESET:
+		if (syn && p->zprev == Z_INACTIVE) {
+			p->isn = s->seq;
+			p->nxt = end;
+			p->contig = p->isn + 1;
+		}
+		break;
+	}
+	uint32_t rel = s->seq - p->isn;
+
+	/* update_history */
+	int bits = syn + fin + rst;
+	if (bits > 1) {
+		if (fin && rst)
+			check_hist(c, side, H_FIN_RST, 'I');
+		else
+			check_hist(c, side, H_MULTI, 'Q');
+	} else if (bits == 1) {
+		if (syn) {
+			char code = (s->flags & TH_ACK) ? 'H' : 'S';
+			uint16_t key = (uint16_t)rel;
+			int first = !(p->hseen & H_SYN);
+			p->hseen |= H_SYN;
+			if (first || key != p->hist_syn)
+				add_hist(c, side, code);
+			p->hist_syn = key;
+		}
+		if (fin) {
+			uint16_t key = (uint16_t)(rel + s->payload_len);
+			int first = !(p->hseen & H_FIN);
+			p->hseen |= H_FIN;
+			if (first || key != p->hist_fin)
+				add_hist(c, side, 'F');
+			p->hist_fin = key;
+		}
+		if (rst) {
+			uint16_t key = (uint16_t)rel;
+			int first = !(p->hseen & H_RST);
+			p->hseen |= H_RST;
+			if (first || key != p->hist_rst)
+				add_hist(c, side, 'R');
+			p->hist_rst = key;
+		}
+	} else if (s->payload_len) {
+		check_hist(c, side, H_DATA, 'D');
+	} else if (s->flags & TH_ACK) {
+		check_hist(c, side, H_ACK, 'A');
+	}
+
+	/* update_window: zero windows (W) */
+	uint32_t scale = (p->flags & EP_WSCALE) && (q->flags & EP_WSCALE) ? p->wscale : 0;
+	if (syn) {
+		scale = 0;
+	}
+	if (((uint32_t)s->win << scale) == 0 && !rst && q->z != Z_CLOSED && p->z != Z_RESET)
+		scaled_hist(c, side, &p->cnt_w, 'W');
+
+	if (fin) {
+		p->flags |= EP_FIN_CNT;
+		if (!(p->flags & EP_FIN)) {
+			p->flags |= EP_FIN;
+			p->fin_seq = s->seq + s->payload_len + (uint32_t)syn;
+		}
+	}
+
+	/* Acknowledgments: the peer's sequence space starts at ack - 1 if unknown. */
+	if (s->flags & TH_ACK) {
+		if (q->z == Z_INACTIVE) { /* init_peer */
+			q->isn = s->ack - 1;
+			q->nxt = s->ack - 1;
+			q->contig = s->ack;
+			q->flags |= EP_SEQ;
+		}
+		if (!rst && (!(p->flags & EP_ACKED) || SEQ_GT(s->ack, p->ack))) {
+			p->ack = s->ack;
+			p->flags |= EP_ACKED;
+		}
+	}
+
+	/* update_last_seq: retransmissions (T) */
+	int32_t delta = (int32_t)(end - p->nxt);
+	if ((syn || rst) && (delta > 1048576 || delta < -1048576))
+		;
+	else if (fin && p->nxt == p->isn + 1)
+		p->nxt = end;
+	else if (p->z == Z_RESET)
+		;
+	else if (delta > 0)
+		p->nxt = end;
+	else if (s->payload_len > 0)
+		scaled_hist(c, side, &p->cnt_t, 'T');
+
+	int before = c->ep[0].z <= Z_SYN_ACK_SENT && c->ep[1].z <= Z_SYN_ACK_SENT;
+	zeek_update(c, side, s, flipped);
+	if (*flipped)
+		side = 1 - side;
+	if (before && !(c->ep[0].z <= Z_SYN_ACK_SENT && c->ep[1].z <= Z_SYN_ACK_SENT))
+		c->cflags |= C_ESTABLISHED_ONCE;
+
+	p = &c->ep[side];
+	q = &c->ep[1 - side];
+
+	/*
+	 * Content gaps (G): the ACK covers peer data the capture never held.
+	 * Zeek's reassembler flags it only while both ends are established (or
+	 * closed from established), and clamps the ACK at the peer's FIN.
+	 */
+	if ((s->flags & TH_ACK) && (q->flags & EP_SEQ)) {
+		uint32_t upto = s->ack;
+		if ((q->flags & EP_FIN) && SEQ_LT(q->fin_seq, upto))
+			upto = q->fin_seq;
+		if (SEQ_GT(upto, q->contig)) {
+			int ok_p = p->z == Z_ESTABLISHED || (p->z == Z_CLOSED && p->zprev == Z_ESTABLISHED);
+			int ok_q = q->z == Z_ESTABLISHED || (q->z == Z_CLOSED && q->zprev == Z_ESTABLISHED);
+			int partial = (c->cflags & C_MIDSTREAM) && (uint32_t)(upto - q->isn) <= 2;
+			if (ok_p && ok_q && !partial)
+				scaled_hist(c, 1 - side, &q->cnt_g, 'G');
+			q->contig = upto;
+		}
+	}
+	/* This segment's own data, if the capture holds it whole. */
+	if (s->payload_len && !rst && s->payload_captured == s->payload_len) {
+		uint32_t dstart = s->seq + (uint32_t)syn, dend = dstart + s->payload_len;
+		if (SEQ_LEQ(dstart, p->contig) && SEQ_GT(dend, p->contig))
+			p->contig = dend;
+	}
+
+	/* ConnectionClosed */
+	int do_close = (fin && (p->z == Z_CLOSED)) || (rst && p->z == Z_RESET && p->zprev != Z_RESET);
+	if (do_close && !(p->flags & EP_DID_CLOSE)) {
+		p->flags |= EP_DID_CLOSE;
+		if (p->z == Z_RESET || (q->flags & EP_DID_CLOSE) || q->z == Z_INACTIVE)
+			c->cflags |= C_CLOSE_COMPLETE;
+	}
+}
+
+/* ---- the RFC machine ---------------------------------------------------- */
+
+/* The receiver side processes the peer's FIN (RFC 9293 3.10.7.4, eighth). */
+static void fin_received(struct engine *e, struct conn *c, int side, uint64_t ts)
+{
+	struct ep *p = &c->ep[side];
+
+	switch (p->state) {
+	case TS_ESTABLISHED:
+	case TS_SYN_RECV:
+		emit(e, c, side, TS_CLOSE_WAIT, CAUSE_FIN_RECEIVED, ts);
+		break;
+	case TS_FIN_WAIT1:
+		/* Our FIN is not yet acknowledged: both are closing at once. */
+		emit(e, c, side, TS_CLOSING, CAUSE_FIN_RECEIVED, ts);
+		break;
+	case TS_FIN_WAIT2:
+		emit(e, c, side, TS_TIME_WAIT, CAUSE_FIN_RECEIVED, ts);
+		break;
+	case TS_TIME_WAIT:
+		/* A retransmitted FIN restarts the 2MSL timer. */
+		p->since_ms = rel_ms(c, ts);
+		break;
+	default:
+		break;
+	}
+}
+
+/* RFC 5961 section 3 / RFC 9293 3.10.7.4: is this RST in the receiver's window? */
+static int rst_acceptable(const struct conn *c, int rcv, const struct segment *s, uint32_t snd_nxt,
+			  int snd_known)
+{
+	const struct ep *r = &c->ep[rcv];
+
+	if (r->state == TS_SYN_SENT) /* 3.10.7.3: only if it acknowledges our SYN */
+		return (s->flags & TH_ACK) && s->ack == r->isn + 1;
+	if (!snd_known)
+		return 1; /* nothing to check against: picked up mid-stream */
+	uint32_t wnd = r->win;
+	if ((r->flags & EP_WSCALE) && (c->ep[1 - rcv].flags & EP_WSCALE))
+		wnd <<= r->wscale;
+	if (wnd == 0)
+		wnd = 1;
+	/* One below rcv_nxt is allowed after a FIN, as Linux's tcp_reset_check. */
+	return SEQ_GEQ(s->seq, snd_nxt - 1) && SEQ_LT(s->seq, snd_nxt + wnd);
+}
+
+static void rfc_segment(struct engine *e, struct conn *c, int side, const struct segment *s,
+			uint32_t snd_nxt_before, int snd_known)
+{
+	struct ep *a = &c->ep[side], *b = &c->ep[1 - side];
+	int rcv = 1 - side;
+	uint64_t ts = s->ts_us;
+	int syn = s->flags & TH_SYN, ackf = s->flags & TH_ACK, fin = s->flags & TH_FIN,
+	    rst = s->flags & TH_RST;
+
+	/* A FIN of the peer's that we held back (a gap) is received once acked. */
+	if (ackf && (b->flags & EP_FIN_PENDING) && SEQ_GEQ(s->ack, b->fin_seq + 1)) {
+		b->flags &= (uint8_t)~EP_FIN_PENDING;
+		fin_received(e, c, side, ts);
+	}
+
+	if (rst) {
+		if (a->state != TS_CLOSE)
+			emit(e, c, side, TS_CLOSE, CAUSE_RST_SENT, ts);
+		if (b->state != TS_CLOSE) {
+			if (rst_acceptable(c, rcv, s, snd_nxt_before, snd_known))
+				emit(e, c, rcv, TS_CLOSE, CAUSE_RST_RECEIVED, ts);
+			else
+				e->st.rst_ignored++;
+		}
+		return;
+	}
+
+	/* --- the sender --- */
+	if (syn && !ackf) {
+		if (a->state == TS_NONE || a->state == TS_CLOSE || a->state == TS_LISTEN)
+			emit(e, c, side, TS_SYN_SENT, CAUSE_SYN_SENT, ts);
+		/* In SYN-RECEIVED already: a simultaneous open; it stays there. */
+	} else if (syn && ackf) {
+		if (a->state == TS_NONE || a->state == TS_CLOSE || a->state == TS_LISTEN ||
+		    a->state == TS_SYN_SENT)
+			emit(e, c, side, TS_SYN_RECV, CAUSE_SYNACK_SENT, ts);
+	}
+	if (!syn && ackf && a->state == TS_SYN_SENT) {
+		/* It acknowledges the peer's SYN, so it received a SYN-ACK we missed. */
+		emit(e, c, side, TS_ESTABLISHED, CAUSE_ACK_SENT_NO_SYNACK, ts);
+	}
+	if (fin) {
+		uint32_t fs = s->seq + s->payload_len + (syn ? 1 : 0);
+		if (!(a->flags & EP_FIN)) {
+			a->flags |= EP_FIN;
+			a->fin_seq = fs;
+		}
+		switch (a->state) {
+		case TS_ESTABLISHED:
+		case TS_SYN_RECV:
+			emit(e, c, side, TS_FIN_WAIT1, CAUSE_FIN_SENT, ts);
+			break;
+		case TS_CLOSE_WAIT:
+			/*
+			 * If this FIN does not acknowledge the peer's FIN, it was
+			 * sent before that FIN arrived: the two crossed, and this
+			 * side is CLOSING, not LAST-ACK (RFC 9293 figure 13).
+			 */
+			if (ackf && (b->flags & EP_FIN) && SEQ_LT(s->ack, b->fin_seq + 1))
+				emit(e, c, side, TS_CLOSING, CAUSE_FINS_CROSSED, ts);
+			else
+				emit(e, c, side, TS_LAST_ACK, CAUSE_FIN_SENT, ts);
+			break;
+		default:
+			break; /* a retransmission */
+		}
+	}
+
+	/* --- the receiver --- */
+	if (syn && !ackf) {
+		if (b->state == TS_NONE || b->state == TS_LISTEN || b->state == TS_CLOSE)
+			emit(e, c, rcv, TS_SYN_RECV, CAUSE_SYN_RECEIVED, ts);
+		else if (b->state == TS_SYN_SENT)
+			emit(e, c, rcv, TS_SYN_RECV, CAUSE_SYN_RECEIVED, ts);
+	} else if (syn && ackf) {
+		if (b->state == TS_SYN_SENT && (!(b->flags & EP_SEQ) || s->ack == b->isn + 1))
+			emit(e, c, rcv, TS_ESTABLISHED, CAUSE_SYNACK_RECEIVED, ts);
+		else if (b->state == TS_SYN_RECV && (b->flags & EP_SEQ) && SEQ_GT(s->ack, b->isn))
+			emit(e, c, rcv, TS_ESTABLISHED, CAUSE_SYNACK_RECEIVED, ts);
+	} else if (ackf) {
+		int fin_acked = (b->flags & EP_FIN) && SEQ_GEQ(s->ack, b->fin_seq + 1);
+		switch (b->state) {
+		case TS_SYN_RECV:
+			if ((b->flags & EP_SEQ) && SEQ_GT(s->ack, b->isn))
+				emit(e, c, rcv, TS_ESTABLISHED, CAUSE_ACK_OF_SYN, ts);
+			break;
+		case TS_FIN_WAIT1:
+			if (fin_acked)
+				emit(e, c, rcv, TS_FIN_WAIT2, CAUSE_ACK_OF_FIN, ts);
+			break;
+		case TS_CLOSING:
+			if (fin_acked)
+				emit(e, c, rcv, TS_TIME_WAIT, CAUSE_ACK_OF_FIN, ts);
+			break;
+		case TS_LAST_ACK:
+			if (fin_acked)
+				emit(e, c, rcv, TS_CLOSE, CAUSE_ACK_OF_FIN, ts);
+			break;
+		default:
+			break;
+		}
+	}
+	if (fin) {
+		/* In order if it starts at or before what the sender had sent. */
+		int in_order = !snd_known || SEQ_LEQ(s->seq, snd_nxt_before);
+		if (in_order)
+			fin_received(e, c, rcv, ts);
+		else
+			a->flags |= EP_FIN_PENDING;
+	}
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+/* Ports Zeek's full scripts register as likely servers (likely_server_ports). */
+static int likely_server_port(uint16_t p)
+{
+	static const uint16_t ports[] = {21,  22,  23,  25,  53,  80,   81,   88,   110,  135,
+					 139, 143, 389, 443, 445, 502,  563,  585,  587,  614,
+					 631, 636, 989, 990, 992, 993,  995,  1080, 1883, 2811,
+					 3128, 3268, 3389, 5222, 5223, 5269, 6666, 6667, 6668, 6669,
+					 8000, 8080, 8888, 20000};
+	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++)
+		if (ports[i] == p)
+			return 1;
+	return 0;
+}
+
+static int evict_one(struct engine *e);
+
+static struct conn *new_conn(struct engine *e, const struct segment *s, uint32_t h, int flip,
+			     uint16_t instance)
+{
+	struct conn *c;
+
+	if (e->st.live >= e->cfg.max_conns && evict_one(e) < 0)
+		return NULL;
+	if ((e->st.live + 1) > (uint64_t)e->nbuckets && grow_buckets(e) < 0)
+		return NULL;
+	c = alloc_conn(e);
+	if (!c)
+		return NULL;
+	int len = s->family == AF_INET6 ? 16 : 4;
+	const uint8_t *a0 = flip ? s->daddr : s->saddr, *a1 = flip ? s->saddr : s->daddr;
+	c->family = s->family;
+	c->vlan = s->vlan;
+	c->vlan_inner = s->vlan_inner;
+	c->port[0] = flip ? s->dport : s->sport;
+	c->port[1] = flip ? s->sport : s->dport;
+	if (s->family == AF_INET6) {
+		c->addr.v6 = malloc(32);
+		if (!c->addr.v6) {
+			c->next = e->free_head;
+			e->free_head = index_of(e, c) + 1;
+			return NULL;
+		}
+		c->cflags |= C_V6;
+		e->st.bytes += 32;
+	}
+	memcpy((uint8_t *)addr_of(c, 0), a0, (size_t)len);
+	memcpy((uint8_t *)addr_of(c, 1), a1, (size_t)len);
+	if (e->cfg.keep_durations) {
+		c->dur = calloc(2 * TS_MAX, sizeof(uint32_t));
+		if (c->dur)
+			e->st.bytes += 2 * TS_MAX * sizeof(uint32_t);
+	}
+	c->first_us = c->last_us = c->zlast_us = s->ts_us;
+	c->id = ++e->next_id;
+	c->instance = instance;
+	c->cflags |= C_ZEEK_ACTIVE;
+	uint32_t idx = index_of(e, c);
+	uint32_t b = h & (e->nbuckets - 1);
+	c->next = e->buckets[b];
+	e->buckets[b] = idx + 1;
+	e->st.conns++;
+	e->st.live++;
+	if (e->st.live > e->st.peak)
+		e->st.peak = e->st.live;
+	if (flip)
+		add_hist(c, 0, '^');
+	return c;
+}
+
+/*
+ * Which side is the originator of a connection first seen with this
+ * segment: the sender of a bare SYN; the receiver of a SYN-ACK; otherwise
+ * the side that is not on a well-known server port (Zeek's WantConnection).
+ */
+static int should_flip(const struct segment *s)
+{
+	int syn = s->flags & TH_SYN, ack = s->flags & TH_ACK;
+
+	if (syn && !ack)
+		return 0;
+	if (syn && ack)
+		return 1;
+	if (likely_server_port(s->sport))
+		return likely_server_port(s->dport) ? s->dport > s->sport : 1;
+	return 0;
+}
+
+/* Initial RFC states of a new connection, from the first segment. */
+static void start_states(struct engine *e, struct conn *c, int side, const struct segment *s)
+{
+	int syn = s->flags & TH_SYN, ack = s->flags & TH_ACK;
+
+	if (syn && !ack) {
+		c->ep[side].state = TS_CLOSE;
+		c->ep[1 - side].state = TS_LISTEN;
+	} else if (syn && ack) {
+		/* We missed the SYN: the originator must be waiting in SYN-SENT. */
+		c->ep[1 - side].state = TS_SYN_SENT;
+		c->ep[side].state = TS_LISTEN;
+		c->ep[1 - side].isn = s->ack - 1;
+		c->ep[1 - side].nxt = s->ack;
+		c->ep[1 - side].flags |= EP_SEQ;
+	} else {
+		/* Mid-stream: both ends start ESTABLISHED. */
+		c->cflags |= C_MIDSTREAM;
+		c->ep[0].state = c->ep[1].state = TS_NONE;
+		emit(e, c, 0, TS_ESTABLISHED, CAUSE_MIDSTREAM, s->ts_us);
+		emit(e, c, 1, TS_ESTABLISHED, CAUSE_MIDSTREAM, s->ts_us);
+	}
+}
+
+/*
+ * Zeek's timers, evaluated for one connection at time now: would Zeek have
+ * removed it before this moment?  (TCPSessionAdapter: AttemptTimer,
+ * ConnDeleteTimer, ExpireTimer; and the inactivity timeout.)
+ */
+static int zeek_expired(const struct engine *e, const struct conn *c, uint64_t now)
+{
+	const struct ep *o = &c->ep[0], *r = &c->ep[1];
+	uint64_t last = c->zlast_us;
+
+	if ((c->cflags & C_ATTEMPT) && c->first_us + (uint64_t)c->attempt_ms * 1000 <= now &&
+	    (o->z == Z_SYN_SENT || o->z == Z_SYN_ACK_SENT) && r->z == Z_INACTIVE)
+		return 1;
+	if ((c->cflags & C_CLOSE_COMPLETE) && last + 5000000 <= now)
+		return 1;
+	/* ExpireTimer runs 5 s after creation, then every 6 s. */
+	if (last + 5000000 < now) {
+		int odc = o->flags & EP_DID_CLOSE, rdc = r->flags & EP_DID_CLOSE;
+		int cond = ((odc || rdc) && ((odc && rdc) || o->z == Z_RESET || r->z == Z_RESET ||
+					     o->z == Z_INACTIVE || r->z == Z_INACTIVE)) ||
+			   (o->z == Z_INACTIVE && r->z == Z_INACTIVE);
+		if (cond) {
+			uint64_t t = c->first_us + 5000000;
+			if (t <= last + 5000000)
+				t += ((last + 5000000 - t) / 6000000 + 1) * 6000000;
+			if (t <= now)
+				return 1;
+		}
+	}
+	uint64_t idle = (c->cflags & C_ESTABLISHED_ONCE) ? e->cfg.idle_timeout_us : 60000000ull;
+	return last + idle <= now;
+}
+
+/* Zeek's IsReuse: does this SYN start a new connection on the tuple? */
+static int zeek_reuse(const struct conn *c, const struct segment *s)
+{
+	const struct ep *co = &c->ep[0];
+
+	if (!(s->flags & TH_SYN))
+		return 0;
+	if (s->flags & TH_ACK) {
+		if (c->ep[0].z != Z_INACTIVE)
+			return 0;
+		co = &c->ep[1];
+	}
+	int closed = (c->ep[0].flags & EP_DID_CLOSE) || (c->ep[1].flags & EP_DID_CLOSE);
+	if (!closed) {
+		if (s->seq == co->isn)
+			return 0;
+		if (!(s->flags & TH_ACK) && co->z == Z_SYN_ACK_SENT && c->ep[1].z == Z_INACTIVE &&
+		    s->seq == c->ep[1].isn)
+			return 0;
+	}
+	return 1;
+}
+
+/* Our own rule: a bare SYN on a finished tuple, or a new ISN for an
+ * unanswered attempt, starts a new instance. */
+static int rfc_reuse(const struct conn *c, int dir, const struct segment *s)
+{
+	const struct ep *a = &c->ep[dir];
+
+	if ((s->flags & (TH_SYN | TH_ACK | TH_RST)) != TH_SYN)
+		return 0;
+	if (closedish(c->ep[0].state) && closedish(c->ep[1].state))
+		return 1;
+	return a->state == TS_SYN_SENT && (a->flags & EP_SEQ) && s->seq != a->isn &&
+	       c->ep[1 - dir].state != TS_ESTABLISHED;
+}
+
+/* Close out an instance that a new SYN replaces. */
+static void end_instance(struct engine *e, struct conn *c, enum cause why, uint64_t ts)
+{
+	for (int side = 0; side < 2; side++)
+		if (c->ep[side].state != TS_CLOSE)
+			emit(e, c, side, TS_CLOSE, why, ts);
+	e->st.reused++;
+	free_conn(e, c, CLOSE_REUSED);
+}
+
+/* Should this connection leave the table at time now (default mode)? */
+static int rfc_expired(const struct engine *e, const struct conn *c, uint64_t now,
+		       enum close_reason *why)
+{
+	if (closedish(c->ep[0].state) && closedish(c->ep[1].state) &&
+	    c->ep[0].state == TS_CLOSE && c->ep[1].state == TS_CLOSE) {
+		/* Finished: linger 2MSL so late retransmissions find it. */
+		if (c->last_us + e->cfg.time_wait_us <= now) {
+			*why = CLOSE_FINISHED;
+			return 1;
+		}
+		return 0;
+	}
+	if (c->last_us + e->cfg.idle_timeout_us <= now) {
+		*why = CLOSE_IDLE;
+		return 1;
+	}
+	return 0;
+}
+
+static void sweep(struct engine *e, uint64_t now)
+{
+	for (uint32_t i = 0; i < e->used; i++) {
+		struct conn *c = at(e, i);
+		if (!c->id)
+			continue; /* free */
+		fire_timewait(e, c, now);
+		if (e->cfg.zeek) {
+			if (zeek_expired(e, c, now))
+				free_conn(e, c, CLOSE_ZEEK);
+			continue;
+		}
+		enum close_reason why;
+		if (rfc_expired(e, c, now, &why)) {
+			if (why == CLOSE_IDLE)
+				e->st.expired++;
+			free_conn(e, c, why);
+		}
+	}
+}
+
+static void maybe_sweep(struct engine *e, uint64_t now)
+{
+	if (now < e->next_sweep_us)
+		return;
+	if (e->next_sweep_us)
+		sweep(e, now);
+	e->next_sweep_us = now + 1000000;
+}
+
+/*
+ * The table is full: make room.  Look at a few entries from the clock hand
+ * and evict the best candidate: finished first, then half-open (never
+ * established both ways), then the longest idle.
+ */
+static int evict_one(struct engine *e)
+{
+	struct conn *best = NULL;
+	int best_rank = -1;
+
+	for (uint32_t n = 0; n < 64 && e->used; n++) {
+		struct conn *c = at(e, e->hand);
+		e->hand = (e->hand + 1) % e->used;
+		if (!c->id)
+			continue;
+		int rank;
+		if (closedish(c->ep[0].state) && closedish(c->ep[1].state))
+			rank = 3;
+		else if (c->ep[0].state != TS_ESTABLISHED || c->ep[1].state != TS_ESTABLISHED)
+			rank = 2;
+		else
+			rank = 1;
+		if (rank > best_rank || (rank == best_rank && c->last_us < best->last_us)) {
+			best = c;
+			best_rank = rank;
+		}
+	}
+	if (!best)
+		return -1;
+	e->st.evicted++;
+	free_conn(e, best, CLOSE_EVICTED);
+	return 0;
+}
+
+void engine_input(struct engine *e, const struct segment *seg)
+{
+	struct segment novlan;
+	const struct segment *s = seg;
+	struct conn *c;
+	int dir = 0;
+
+	if (e->cfg.ignore_vlan && (seg->vlan || seg->vlan_inner)) {
+		/* Some networks tag one direction only: key without the tags. */
+		novlan = *seg;
+		novlan.vlan = novlan.vlan_inner = 0;
+		s = &novlan;
+	}
+	uint32_t h = hash_key(s->family, s->vlan, s->vlan_inner, s->saddr, s->sport, s->daddr,
+			      s->dport);
+
+	if (s->ts_us > e->now_us)
+		e->now_us = s->ts_us;
+	maybe_sweep(e, e->now_us);
+	e->st.segments++;
+	if (!e->nbuckets && grow_buckets(e) < 0)
+		return;
+	c = lookup(e, s, h, &dir);
+	if (c) {
+		fire_timewait(e, c, s->ts_us);
+		if (e->cfg.zeek) {
+			if (zeek_expired(e, c, s->ts_us)) {
+				free_conn(e, c, CLOSE_ZEEK);
+				c = NULL;
+			} else if (zeek_reuse(c, s)) {
+				uint16_t inst = c->instance;
+				free_conn(e, c, CLOSE_REUSED);
+				e->st.reused++;
+				c = new_conn(e, s, h, should_flip(s), (uint16_t)(inst + 1));
+				if (!c)
+					return;
+				dir = (c->port[0] == s->sport && memcmp(addr_of(c, 0), s->saddr,
+									c->family == AF_INET6 ? 16 : 4) == 0)
+					      ? 0
+					      : 1;
+				start_states(e, c, dir, s);
+			}
+		} else {
+			enum close_reason why;
+			if (rfc_expired(e, c, s->ts_us, &why) && !(s->flags & TH_SYN)) {
+				/* Left over from a finished or idle instance: drop it first. */
+				free_conn(e, c, why);
+				c = NULL;
+			} else if (rfc_reuse(c, dir, s)) {
+				uint16_t inst = c->instance;
+				int finished = closedish(c->ep[0].state) && closedish(c->ep[1].state);
+				end_instance(e, c, finished ? CAUSE_TUPLE_REUSED : CAUSE_SUPERSEDED,
+					     s->ts_us);
+				c = new_conn(e, s, h, 0, (uint16_t)(inst + 1));
+				if (!c)
+					return;
+				dir = 0;
+				start_states(e, c, dir, s);
+			}
+		}
+	}
+	if (!c) {
+		int flip = should_flip(s);
+		c = new_conn(e, s, h, flip, 1);
+		if (!c)
+			return;
+		dir = flip;
+		start_states(e, c, dir, s);
+	}
+
+	struct ep *a = &c->ep[dir];
+	c->last_us = s->ts_us;
+	a->pkts++;
+	a->bytes += s->payload_len;
+
+	/* A segment with a bad checksum counts, and changes nothing else. */
+	if (e->cfg.verify_checksums && s->csum == 0) {
+		e->st.bad_csum++;
+		scaled_hist(c, dir, &a->cnt_c, 'C');
+		return;
+	}
+
+	if (!(c->ep[0].flags & EP_DID_CLOSE) || !(c->ep[1].flags & EP_DID_CLOSE))
+		c->zlast_us = s->ts_us;
+	if (s->flags & TH_SYN) {
+		if (s->has_wscale) {
+			a->flags |= EP_WSCALE;
+			a->wscale = s->wscale > 14 ? 14 : s->wscale;
+		}
+	}
+	a->win = s->win;
+
+	uint32_t snd_nxt = a->nxt;
+	int snd_known = (a->flags & EP_SEQ) != 0;
+	int flipped;
+	zeek_process(c, dir, s, &flipped);
+	if (flipped)
+		dir = 1 - dir;
+	rfc_segment(e, c, dir, s, snd_nxt, snd_known);
+}
+
+void engine_advance(struct engine *e, uint64_t now_us)
+{
+	if (now_us > e->now_us)
+		e->now_us = now_us;
+	maybe_sweep(e, e->now_us);
+}
+
+void engine_foreach(struct engine *e, void (*fn)(void *arg, const struct conn *c), void *arg)
+{
+	for (uint32_t i = 0; i < e->used; i++) {
+		struct conn *c = at(e, i);
+		if (c->id)
+			fn(arg, c);
+	}
+}
+
+const struct engine_stats *engine_stats(const struct engine *e)
+{
+	return &e->st;
+}
+
+struct engine *engine_new(const struct engine_config *cfg, const struct engine_hooks *hooks)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->cfg = *cfg;
+	if (!e->cfg.max_conns)
+		e->cfg.max_conns = 1;
+	if (hooks)
+		e->hooks = *hooks;
+	return e;
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	for (uint32_t i = 0; i < e->used; i++) {
+		struct conn *c = at(e, i);
+		if (!c->id)
+			continue;
+		if (c->cflags & C_V6)
+			free(c->addr.v6);
+		free(c->dur);
+	}
+	for (uint32_t b = 0; b < e->nblocks; b++)
+		free(e->blocks[b]);
+	free(e->blocks);
+	free(e->buckets);
+	free(e);
+}
+
+void engine_conn_info(const struct engine *e, const struct conn *c, struct conn_info *o)
+{
+	int len = c->family == AF_INET6 ? 16 : 4;
+
+	memset(o, 0, sizeof(*o));
+	o->id = c->id;
+	o->instance = c->instance;
+	o->family = c->family;
+	o->midstream = (c->cflags & C_MIDSTREAM) != 0;
+	o->vlan = c->vlan;
+	o->vlan_inner = c->vlan_inner;
+	for (int s = 0; s < 2; s++) {
+		const struct ep *p = &c->ep[s];
+		memcpy(o->addr[s], addr_of(c, s), (size_t)len);
+		o->port[s] = c->port[s];
+		o->state[s] = p->state == TS_NONE ? TS_CLOSE : p->state;
+		o->zeek_state[s] = p->z;
+		o->since_us[s] = c->first_us + (uint64_t)p->since_ms * 1000;
+		o->pkts[s] = p->pkts;
+		o->bytes[s] = p->bytes;
+		if (c->dur) {
+			memcpy(o->state_ms[s], c->dur + s * TS_MAX, sizeof(o->state_ms[s]));
+			/* The current state has lasted until the last packet or now. */
+			uint64_t end = e->now_us > c->last_us ? e->now_us : c->last_us;
+			if (p->state < TS_MAX && end >= o->since_us[s])
+				o->state_ms[s][p->state] += (uint32_t)((end - o->since_us[s]) / 1000);
+			o->have_durations = 1;
+		}
+	}
+	o->conn_state = zeek_conn_state(c);
+	memcpy(o->history, c->hist, sizeof(c->hist));
+	o->history[sizeof(c->hist)] = '\0';
+	o->first_us = c->first_us;
+	o->last_us = c->last_us;
+}
