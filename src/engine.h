@@ -103,7 +103,10 @@ void engine_free(struct engine *e);
 
 /* Feed one segment; its ts_us is the engine's "now". */
 void engine_input(struct engine *e, const struct segment *s);
-/* Let time pass without packets (live capture): fire timers up to now. */
+/*
+ * Let time pass without packets: every timer due by now fires.  This walks
+ * the whole table, so a live capture calls it about once a second.
+ */
 void engine_advance(struct engine *e, uint64_t now_us);
 /* Visit every connection in the table. */
 void engine_foreach(struct engine *e, void (*fn)(void *arg, const struct conn *c), void *arg);

@@ -18,6 +18,7 @@ struct wire {
 	int verify;
 	uint64_t first_us, last_us;
 	uint64_t stop_at_us;
+	uint64_t advanced_us; /* wall time of the last engine_advance (live) */
 	int stopped_at; /* a packet at or after stop_at_us was seen */
 };
 
@@ -174,7 +175,11 @@ int wire_poll(struct wire *w, int timeout_ms, int max_packets, char *err, size_t
 		}
 		n = capture_dispatch(w->cap, max_packets, on_packet, w, err, errlen);
 		/* Live timers follow the clock when the wire is quiet. */
-		engine_advance(w->eng, wall_us());
+		uint64_t now = wall_us();
+		if (now >= w->advanced_us + 1000000) {
+			engine_advance(w->eng, now);
+			w->advanced_us = now;
+		}
 		return n < 0 ? -1 : n;
 	}
 	n = capture_dispatch(w->cap, max_packets, on_packet, w, err, errlen);
@@ -199,8 +204,7 @@ int wire_run(struct wire *w, volatile sig_atomic_t *stop, uint64_t stop_at_us, c
 			break;
 	}
 	/* Timers fire up to the last packet (or --at), never past it. */
-	if (stop_at_us)
-		engine_advance(w->eng, stop_at_us);
+	engine_advance(w->eng, stop_at_us ? stop_at_us : w->last_us);
 	return 0;
 }
 
