@@ -795,6 +795,18 @@ static void fin_received(struct engine *e, struct conn *c, int side, uint64_t ts
 	}
 }
 
+/*
+ * RFC 9293 3.10.7.3: in SYN-SENT an ACK is acceptable if ISS < SEG.ACK <=
+ * SND.NXT; a SYN that carried data (TCP Fast Open) is acked beyond ISS + 1.
+ */
+static int syn_acked(const struct ep *p, uint32_t ack)
+{
+	if (!(p->flags & EP_SEQ))
+		return 1;
+	uint32_t top = SEQ_GT(p->nxt, p->isn + 1) ? p->nxt : p->isn + 1;
+	return SEQ_GT(ack, p->isn) && SEQ_LEQ(ack, top);
+}
+
 /* RFC 5961 section 3 / RFC 9293 3.10.7.4: is this RST in the receiver's window? */
 static int rst_acceptable(const struct conn *c, int rcv, const struct segment *s, uint32_t snd_nxt,
 			  int snd_known)
@@ -802,7 +814,7 @@ static int rst_acceptable(const struct conn *c, int rcv, const struct segment *s
 	const struct ep *r = &c->ep[rcv];
 
 	if (r->state == TS_SYN_SENT) /* 3.10.7.3: only if it acknowledges our SYN */
-		return (s->flags & TH_ACK) && s->ack == r->isn + 1;
+		return (s->flags & TH_ACK) && syn_acked(r, s->ack);
 	if (!snd_known)
 		return 1; /* nothing to check against: picked up mid-stream */
 	uint32_t wnd = r->win;
@@ -889,7 +901,7 @@ static void rfc_segment(struct engine *e, struct conn *c, int side, const struct
 		else if (b->state == TS_SYN_SENT)
 			emit(e, c, rcv, TS_SYN_RECV, CAUSE_SYN_RECEIVED, ts);
 	} else if (syn && ackf) {
-		if (b->state == TS_SYN_SENT && (!(b->flags & EP_SEQ) || s->ack == b->isn + 1))
+		if (b->state == TS_SYN_SENT && syn_acked(b, s->ack))
 			emit(e, c, rcv, TS_ESTABLISHED, CAUSE_SYNACK_RECEIVED, ts);
 		else if (b->state == TS_SYN_RECV && (b->flags & EP_SEQ) && SEQ_GT(s->ack, b->isn))
 			emit(e, c, rcv, TS_ESTABLISHED, CAUSE_SYNACK_RECEIVED, ts);

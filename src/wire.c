@@ -11,6 +11,7 @@
 #include <time.h>
 
 struct wire {
+	const char *src; /* the file or interface, for messages */
 	struct capture *cap;
 	struct engine *eng;
 	struct decode_stats dst;
@@ -113,6 +114,7 @@ struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hoo
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	w->src = o->file ? o->file : o->iface;
 	w->cap = capture_open(&co, err, errlen);
 	if (!w->cap) {
 		free(w);
@@ -163,6 +165,15 @@ static uint64_t wall_us(void)
 	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 }
 
+static int source_error(struct wire *w, char *err, size_t errlen)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s", err);
+	snprintf(err, errlen, "%s: %s", w->src, msg);
+	return -1;
+}
+
 int wire_poll(struct wire *w, int timeout_ms, int max_packets, char *err, size_t errlen)
 {
 	int n;
@@ -174,17 +185,19 @@ int wire_poll(struct wire *w, int timeout_ms, int max_packets, char *err, size_t
 			return -1;
 		}
 		n = capture_dispatch(w->cap, max_packets, on_packet, w, err, errlen);
+		if (n < 0)
+			return source_error(w, err, errlen);
 		/* Live timers follow the clock when the wire is quiet. */
 		uint64_t now = wall_us();
 		if (now >= w->advanced_us + 1000000) {
 			engine_advance(w->eng, now);
 			w->advanced_us = now;
 		}
-		return n < 0 ? -1 : n;
+		return n;
 	}
 	n = capture_dispatch(w->cap, max_packets, on_packet, w, err, errlen);
 	if (n < 0)
-		return -1;
+		return source_error(w, err, errlen);
 	if (n == 0 || w->stopped_at)
 		return 0;
 	return n;

@@ -219,6 +219,13 @@ static const struct tcase cases[] = {
 	 7, TS_FIN_WAIT2, TS_CLOSE_WAIT, "S2",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED A:FIN-WAIT-1 B:CLOSE-WAIT "
 	 "A:FIN-WAIT-2"},
+	{"TCP Fast Open: the SYN-ACK acknowledges the SYN's data too",
+	 {{A, S, 1000, 0, 50}, {B, S | K, 5000, 1051, 0}, {A, K, 1051, 5001, 0}},
+	 3, TS_ESTABLISHED, TS_ESTABLISHED, "S1",
+	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED"},
+	{"SYN-ACK acknowledging beyond what was sent is not acceptable",
+	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1051, 0}}, 2, TS_SYN_SENT, TS_SYN_RECV, "S1",
+	 "A:SYN-SENT B:SYN-RECEIVED"},
 	{"SYN-ACK seen first: the SYN was missed",
 	 {{B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0}}, 2, TS_ESTABLISHED, TS_ESTABLISHED,
 	 "S1", "B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED"},

@@ -1,0 +1,36 @@
+# tests/pcap/lib.sh: run one TESTLIST case, printing its combined output
+# (stdout, stderr, exit status) so it can be compared or regenerated.
+#   run_case INPUT ARGS...
+shared_dir() {
+	for d in "${TCPSTATE_CAPTURES:-}" "$REPO/../shared/captures"; do
+		[ -n "$d" ] && [ -f "$d/MANIFEST.tsv" ] && { echo "$d"; return 0; }
+	done
+	return 1
+}
+
+resolve_input() {
+	case $1 in
+	@shared/*) local d; d=$(shared_dir) || return 1; echo "$d/${1#@shared/}" ;;
+	*) echo "$REPO/tests/pcap/$1" ;;
+	esac
+}
+
+# The command line: "watch ARGS" reads with -r INPUT; "list -r ARGS" too.
+run_case() {
+	local input=$1 cmd=$2 rc
+	shift 2
+	local out err
+	out=$(mktemp) err=$(mktemp)
+	if [ "$cmd" = watch ]; then
+		TZ=UTC "$TCPSTATE" watch -r "$input" "$@" >"$out" 2>"$err"
+	else
+		TZ=UTC "$TCPSTATE" list "$1" "$input" "${@:2}" >"$out" 2>"$err"
+	fi
+	rc=$?
+	cat "$out"
+	echo "--- stderr"
+	# Paths differ between machines: show the file name only.
+	sed "s|$input|$(basename "$input")|g" "$err"
+	echo "--- exit $rc"
+	rm -f "$out" "$err"
+}

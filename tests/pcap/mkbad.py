@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Write the malformed captures under tests/pcap/data/ (run on purpose;
+the files are committed).  Each one breaks the pcap format in one way."""
+import os, struct
+
+D = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+os.makedirs(D, exist_ok=True)
+
+
+def header(linktype=1, snaplen=65535, magic=0xa1b2c3d4):
+    return struct.pack("<IHHiIII", magic, 2, 4, 0, 0, snaplen, linktype)
+
+
+def record(data, caplen=None, wirelen=None, ts=1700000000):
+    caplen = len(data) if caplen is None else caplen
+    wirelen = caplen if wirelen is None else wirelen
+    return struct.pack("<IIII", ts, 0, caplen, wirelen) + data
+
+
+def syn():
+    eth = b"\x00" * 12 + b"\x08\x00"
+    ip = bytes([0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2])
+    tcp = struct.pack("!HHIIBBHHH", 40000, 80, 1000, 0, 5 << 4, 0x02, 65535, 0, 0)
+    return eth + ip + tcp
+
+
+def write(name, data):
+    with open(os.path.join(D, name), "wb") as f:
+        f.write(data)
+
+
+write("bad-magic.pcap", b"NOTAPCAPFILE" + b"\x00" * 12)
+write("truncated-record.pcap", header() + record(syn())[:16 + 20])
+write("zero-caplen.pcap", header() + record(b"", caplen=0, wirelen=54) + record(syn()))
+write("huge-caplen.pcap", header() + struct.pack("<IIII", 1700000000, 0, 0x7fffffff, 60) + syn())
+write("unknown-linktype.pcap", header(linktype=147) + record(syn()))
+write("truncated-headers.pcap", header() + b"".join(record(syn()[:n], wirelen=54) for n in
+                                                    (10, 14, 20, 34, 40, 53)) + record(syn()))
+write("empty.pcap", header())
