@@ -329,7 +329,8 @@ int listwire_run(const struct cmd_entry *cmd, const struct listwire_opts *o)
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}
-	qsort(r.v, r.n, sizeof(*r.v), by_start);
+	if (r.n)
+		qsort(r.v, r.n, sizeof(*r.v), by_start);
 	out = malloc(sizeof(*out));
 	if (!out) {
 		snprintf(err, sizeof(err), "out of memory");
