@@ -40,12 +40,14 @@ static int set_filter(struct capture *c, const char *expr, char *err, size_t err
 	return 0;
 }
 
-struct capture *capture_open(const struct capture_opts *o, char *err, size_t errlen)
+struct capture *capture_open(const struct capture_opts *o, char *err, size_t errlen,
+			     int *bad_filter)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	struct capture *c = calloc(1, sizeof(*c));
 	int snap = o->snaplen > 0 ? o->snaplen : 262144;
 
+	*bad_filter = 0;
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -84,8 +86,11 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 			goto fail;
 		}
 	}
-	if (o->filter && *o->filter && set_filter(c, o->filter, err, errlen) < 0)
+	*bad_filter = 0;
+	if (o->filter && *o->filter && set_filter(c, o->filter, err, errlen) < 0) {
+		*bad_filter = 1;
 		goto fail;
+	}
 	return c;
 fail:
 	if (c->p)

@@ -29,7 +29,12 @@ struct capture_stats {
 typedef void (*capture_fn)(void *arg, uint64_t ts_us, const uint8_t *data, size_t caplen,
 			   size_t wirelen);
 
-struct capture *capture_open(const struct capture_opts *o, char *err, size_t errlen);
+/*
+ * Open the source.  On failure err says why, and *bad_filter is set when the
+ * BPF expression was at fault (a usage error, not a runtime one).
+ */
+struct capture *capture_open(const struct capture_opts *o, char *err, size_t errlen,
+			     int *bad_filter);
 int capture_linktype(const struct capture *c);
 const char *capture_linktype_name(const struct capture *c);
 int capture_is_live(const struct capture *c);

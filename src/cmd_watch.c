@@ -122,7 +122,7 @@ static int run_watch(const struct cmd_entry *cmd, int argc, char **argv)
 	struct watch w;
 	struct wire *wire;
 	char **args, err[512];
-	int nargs, rc;
+	int nargs, rc, usage;
 
 	memset(&w, 0, sizeof(w));
 	wire_opts_init(&w.w);
@@ -138,10 +138,12 @@ static int run_watch(const struct cmd_entry *cmd, int argc, char **argv)
 	}
 	out_init(w.out, STDOUT_FILENO);
 	struct engine_hooks hooks = {on_event, NULL, &w};
-	wire = wire_open(&w.w, &hooks, err, sizeof(err));
+	wire = wire_open(&w.w, &hooks, err, sizeof(err), &usage);
 	if (!wire) {
-		cmd_error(cmd, "%s", err);
 		free(w.out);
+		if (usage)
+			return cmd_usage_error(cmd, "%s", err);
+		cmd_error(cmd, "%s", err);
 		return EXIT_RUNTIME;
 	}
 	w.eng = wire_engine(wire);

@@ -299,7 +299,7 @@ int listwire_run(const struct cmd_entry *cmd, const struct listwire_opts *o)
 	struct wire *w;
 	struct out *out;
 	char err[512];
-	int rc = EXIT_OK, rel = 0;
+	int rc = EXIT_OK, rel = 0, usage;
 	uint64_t at = 0;
 
 	if (o->at && parse_at(o->at, &rel, &at) < 0)
@@ -310,8 +310,10 @@ int listwire_run(const struct cmd_entry *cmd, const struct listwire_opts *o)
 	struct wire_opts wo = o->w;
 	wo.ecfg.keep_durations = o->json;
 	struct engine_hooks hooks = {NULL, on_closed, &r};
-	w = wire_open(&wo, &hooks, err, sizeof(err));
+	w = wire_open(&wo, &hooks, err, sizeof(err), &usage);
 	if (!w) {
+		if (usage)
+			return cmd_usage_error(cmd, "%s", err);
 		cmd_error(cmd, "%s", err);
 		return EXIT_RUNTIME;
 	}

@@ -105,17 +105,18 @@ int wire_opts_check(const struct cmd_entry *cmd, const struct wire_opts *o, int 
 }
 
 struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hooks, char *err,
-		       size_t errlen)
+		       size_t errlen, int *usage)
 {
 	struct capture_opts co = {o->iface, o->file, o->filter, o->snaplen, 1};
 	struct wire *w = calloc(1, sizeof(*w));
 
+	*usage = 0;
 	if (!w) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	w->src = o->file ? o->file : o->iface;
-	w->cap = capture_open(&co, err, errlen);
+	w->cap = capture_open(&co, err, errlen, usage);
 	if (!w->cap) {
 		free(w);
 		return NULL;

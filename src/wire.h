@@ -66,8 +66,9 @@ int wire_opts_check(const struct cmd_entry *cmd, const struct wire_opts *o, int 
 
 struct wire;
 
+/* Returns NULL with err; *usage is set when the user's input was at fault. */
 struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hooks, char *err,
-		       size_t errlen);
+		       size_t errlen, int *usage);
 /*
  * Read packets until the file ends, *stop is set, or the first packet at or
  * after stop_at_us (0: never).  Live captures also advance the engine's

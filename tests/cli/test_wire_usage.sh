@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Bad input to the wire commands (watch, list -r): message, exit code,
+# nothing on stdout.  No root needed: files only.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/cli/lib.sh
+P=tests/pcap/data/zero-caplen.pcap
+
+run "$TCPSTATE" watch
+expect "watch: no packet source" 2 '^tcpstate watch: a packet source is needed: -i IFACE or -r FILE'
+run "$TCPSTATE" watch -i lo -r "$P"
+expect "watch: -i and -r together" 2 'cannot be used together'
+run "$TCPSTATE" watch -r "$P" extra
+expect "watch: a stray argument" 2 'unexpected argument "extra"'
+run "$TCPSTATE" watch -r "$P" --snaplen 10
+expect "watch: snaplen out of range" 2 '^tcpstate watch: --snaplen: invalid length "10" \(64 to 262144\)'
+run "$TCPSTATE" watch -r "$P" --time-wait abc
+expect "watch: bad --time-wait" 2 'invalid duration "abc"'
+run "$TCPSTATE" watch -r "$P" --idle-timeout 0
+expect "watch: --idle-timeout 0" 2 'invalid duration "0"'
+run "$TCPSTATE" watch -r "$P" --max-conns -5
+expect "watch: negative --max-conns" 2 'invalid count "-5"'
+run "$TCPSTATE" watch -r "$P" -f 'port x81'
+expect "watch: bad BPF expression" 2 '^tcpstate watch: -f: '
+[ -z "$out" ] || fail "watch: bad BPF prints nothing" "stdout not empty"
+run "$TCPSTATE" watch -r /nonexistent.pcap
+expect "watch: missing file" 1 '^tcpstate watch: /nonexistent.pcap: '
+run "$TCPSTATE" list -r "$P" state established
+expect "list -r: kernel filter refused" 2 'filters apply to the kernel view'
+run "$TCPSTATE" list -r "$P" -p
+expect "list -r: kernel option refused" 2 '-r reads a capture'
+run "$TCPSTATE" list --zeek
+expect "list: capture option without -r" 2 'need -r FILE'
+run "$TCPSTATE" list -r "$P" --at yesterday
+expect "list -r: bad --at" 2 '^tcpstate list: --at: invalid time "yesterday"'
+# From standard input.
+out=$("$TCPSTATE" list -r - -s <"$P" 2>"$T/err")
+rc=$?
+[ $rc -eq 0 ] && grep -q '^Connections: 1 ' <<<"$out" && pass "list -r - reads stdin" ||
+	fail "list -r - reads stdin" "rc=$rc $(cat "$T/err")"
+# A full disk while writing: reported, exit 1.
+"$TCPSTATE" watch -r "$P" >/dev/full 2>"$T/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q 'write error: No space left on device' "$T/err" &&
+	pass "watch: write error on a full disk" || fail "watch: write error on a full disk" "rc=$rc"
+# Live capture needs privilege: without it, one clear line (as nobody).
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$TCPSTATE" watch -i lo
+	expect "watch: live capture without privilege" 1 '^tcpstate watch: -i lo: '
+	run "$TCPSTATE" watch -i no-such-iface0
+	expect "watch: no such interface" 1 '^tcpstate watch: -i no-such-iface0: '
+else
+	echo "SKIP: watch: live capture errors: needs root and setpriv"
+fi
+finish
