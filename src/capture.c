@@ -85,6 +85,14 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 			snprintf(err, errlen, "-i %s: %s", o->iface, why);
 			goto fail;
 		}
+		/*
+		 * The caller polls the descriptor itself; in immediate mode a
+		 * blocking read would wait for a packet however long it takes.
+		 */
+		if (pcap_setnonblock(c->p, 1, ebuf) < 0) {
+			snprintf(err, errlen, "-i %s: %s", o->iface, ebuf);
+			goto fail;
+		}
 	}
 	*bad_filter = 0;
 	if (o->filter && *o->filter && set_filter(c, o->filter, err, errlen) < 0) {
