@@ -16,7 +16,7 @@ PKG_CONFIG ?= pkg-config
 VERSION := 0.1.0
 
 # Every library comes through pkg-config.
-PKGS := libnl-3.0 libpcap
+PKGS := libnl-3.0 libpcap ncursesw readline
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
         -Wpointer-arith -Wvla -Wundef
@@ -50,9 +50,9 @@ O := build/$(FLAVOR)
 # The library: everything but the command-line front end.  Tests, fuzzers,
 # benchmarks and the binary all link it.
 LIB_SRCS := src/state.c src/filter.c src/diagmsg.c src/sockdiag.c src/addr.c src/out.c src/procmap.c \
-            src/netns.c src/store.c src/decode.c src/engine.c
+            src/netns.c src/store.c src/decode.c src/engine.c src/topmodel.c
 CLI_SRCS := src/main.c src/cmd.c src/cmdtab.c src/cmd_list.c src/cmd_watch.c src/wire.c \
-            src/capture.c src/listwire.c
+            src/capture.c src/listwire.c src/cmd_top.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(O)/%.o)

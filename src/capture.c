@@ -137,7 +137,7 @@ int capture_dispatch(struct capture *c, int max, capture_fn fn, void *arg, char 
 	c->arg = arg;
 	n = pcap_dispatch(c->p, max <= 0 ? -1 : max, on_packet, (u_char *)c);
 	if (n == PCAP_ERROR_BREAK)
-		return 0;
+		return CAPTURE_BROKEN;
 	if (n < 0) {
 		snprintf(err, errlen, "%s", pcap_geterr(c->p));
 		return -1;

@@ -42,9 +42,11 @@ int capture_is_live(const struct capture *c);
 int capture_fd(const struct capture *c);
 /*
  * Deliver up to max packets (max <= 0: all that are ready, or the whole
- * file).  Returns the number delivered, 0 at the end of a file, or -1 with
- * a message in err (a read error, an interface that went away).
+ * file).  Returns the number delivered, 0 at the end of a file, -1 with a
+ * message in err (a read error, an interface that went away), or
+ * CAPTURE_BROKEN when capture_break() stopped it before any packet.
  */
+#define CAPTURE_BROKEN (-2)
 int capture_dispatch(struct capture *c, int max, capture_fn fn, void *arg, char *err,
 		     size_t errlen);
 int capture_stats(struct capture *c, struct capture_stats *st);

@@ -1339,6 +1339,11 @@ const struct engine_stats *engine_stats(const struct engine *e)
 	return &e->st;
 }
 
+uint64_t engine_now(const struct engine *e)
+{
+	return e->now_us;
+}
+
 struct engine *engine_new(const struct engine_config *cfg, const struct engine_hooks *hooks)
 {
 	struct engine *e = calloc(1, sizeof(*e));

@@ -111,6 +111,8 @@ void engine_advance(struct engine *e, uint64_t now_us);
 /* Visit every connection in the table. */
 void engine_foreach(struct engine *e, void (*fn)(void *arg, const struct conn *c), void *arg);
 const struct engine_stats *engine_stats(const struct engine *e);
+/* The engine's clock: the latest capture time it has been given. */
+uint64_t engine_now(const struct engine *e);
 
 /* Everything a view may want to know about a connection. */
 struct conn_info {

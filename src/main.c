@@ -3,6 +3,7 @@
  * subcommand by exact name.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -13,7 +14,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: %s COMMAND [OPTIONS] [ARGS]\n"
+	fprintf(f, "Usage: %s [COMMAND] [OPTIONS] [ARGS]\n"
 		   "Show, explain and tune TCP connection states.\n\nCommands:\n",
 		PROGNAME);
 	for (size_t i = 0; cmd_table[i]; i++)
@@ -21,7 +22,8 @@ static void usage(FILE *f)
 	fprintf(f, "\nGlobal options:\n"
 		   "  -h, --help     show this help and exit\n"
 		   "  -V, --version  show the version and exit\n"
-		   "\nRun '%s COMMAND --help' for a command's options; see tcpstate(1).\n",
+		   "\nWithout a command, or with only options, tcpstate runs top.\n"
+		   "Run '%s COMMAND --help' for a command's options; see tcpstate(1).\n",
 		PROGNAME);
 }
 
@@ -29,9 +31,22 @@ int main(int argc, char **argv)
 {
 	const struct cmd_entry *cmd;
 
-	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
+	/* No command: the monitor, as htop is what one types to look. */
+	if (argc < 2 || (argv[1][0] == '-' && cmd_find("top") &&
+			 strcmp(argv[1], "-h") && strcmp(argv[1], "--help") &&
+			 strcmp(argv[1], "-V") && strcmp(argv[1], "--version") &&
+			 strncmp(argv[1], "__", 2))) {
+		static char top[] = "top";
+		const struct cmd_entry *topcmd = cmd_find("top");
+		char **targv = calloc((size_t)argc + 1, sizeof(*targv));
+		if (!targv)
+			return EXIT_RUNTIME;
+		targv[0] = top;
+		for (int i = 1; i < argc; i++)
+			targv[i] = argv[i];
+		int rc = topcmd->run(topcmd, argc, targv);
+		free(targv);
+		return rc;
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
@@ -46,8 +61,6 @@ int main(int argc, char **argv)
 		return cmd_complete(argc - 2, argv + 2);
 	if (strcmp(argv[1], "__man") == 0)
 		return cmd_man();
-	if (argv[1][0] == '-')
-		return cmd_usage_error(NULL, "unknown option \"%s\"", argv[1]);
 	cmd = cmd_find(argv[1]);
 	if (!cmd)
 		return cmd_usage_error(NULL, "unknown command \"%s\"", argv[1]);

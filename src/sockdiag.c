@@ -19,6 +19,7 @@
 
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
@@ -256,4 +257,49 @@ out:
 	}
 	nl_socket_free(sk);
 	return rc;
+}
+
+int sockdiag_destroy(const struct sock_rec *rec, char *err, size_t errlen)
+{
+	struct inet_diag_req_v2 r;
+	struct nl_sock *sk = nl_socket_alloc();
+	int e;
+
+	if (!sk) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memset(&r, 0, sizeof(r));
+	r.sdiag_family = rec->family;
+	r.sdiag_protocol = IPPROTO_TCP;
+	r.idiag_states = SM_ALL;
+	r.id.idiag_sport = htons(rec->lport);
+	r.id.idiag_dport = htons(rec->rport);
+	memcpy(r.id.idiag_src, rec->laddr, 16);
+	memcpy(r.id.idiag_dst, rec->raddr, 16);
+	r.id.idiag_cookie[0] = (uint32_t)rec->cookie;
+	r.id.idiag_cookie[1] = (uint32_t)(rec->cookie >> 32);
+	e = nl_connect(sk, NETLINK_SOCK_DIAG);
+	if (e >= 0)
+		e = nl_send_simple(sk, SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, &r, sizeof(r));
+	if (e >= 0)
+		e = nl_wait_for_ack(sk);
+	nl_socket_free(sk);
+	if (e >= 0)
+		return 0;
+	/* libnl maps errnos onto its own codes; map back the ones we explain. */
+	switch (-e) {
+	case NLE_OPNOTSUPP:
+		snprintf(err, errlen, "this kernel cannot close sockets (SOCK_DESTROY needs "
+				      "CONFIG_INET_DIAG_DESTROY)");
+		return -EOPNOTSUPP;
+	case NLE_PERM:
+		snprintf(err, errlen, "closing a socket needs CAP_NET_ADMIN");
+		return -EPERM;
+	case NLE_OBJ_NOTFOUND:
+		snprintf(err, errlen, "the socket is already gone");
+		return -ENOENT;
+	}
+	snprintf(err, errlen, "SOCK_DESTROY: %s", nl_geterror(e));
+	return -EIO;
 }

@@ -70,4 +70,11 @@ struct sockdiag_req {
 int sockdiag_dump(const struct sockdiag_req *req, sockdiag_fn fn, void *arg,
 		  struct sockdiag_stats *stats, char *err, size_t errlen);
 
+/*
+ * Close one socket with SOCK_DESTROY (as ss -K does).  Returns 0, or a
+ * negative errno: -EOPNOTSUPP when the kernel lacks CONFIG_INET_DIAG_DESTROY,
+ * -EPERM without CAP_NET_ADMIN, -ENOENT when the socket is gone.
+ */
+int sockdiag_destroy(const struct sock_rec *rec, char *err, size_t errlen);
+
 #endif

@@ -21,6 +21,14 @@ struct wire {
 	uint64_t stop_at_us;
 	uint64_t advanced_us; /* wall time of the last engine_advance (live) */
 	int stopped_at; /* a packet at or after stop_at_us was seen */
+	/* replay pacing: one packet read but not yet due */
+	uint8_t *held;
+	size_t held_cap, held_caplen, held_wirelen;
+	uint64_t held_ts;
+	int have_held, eof;
+	uint64_t delivered;
+	uint64_t until_us;
+	int pacing;
 };
 
 void wire_opts_init(struct wire_opts *o)
@@ -140,9 +148,36 @@ struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hoo
 	return w;
 }
 
+static void deliver(struct wire *w, uint64_t ts, const uint8_t *data, size_t caplen,
+		    size_t wirelen);
+
 static void on_packet(void *arg, uint64_t ts, const uint8_t *data, size_t caplen, size_t wirelen)
 {
 	struct wire *w = arg;
+
+	if (w->pacing && ts >= w->until_us) {
+		/* Not due yet: keep a copy for the next call. */
+		if (caplen > w->held_cap) {
+			uint8_t *nb = realloc(w->held, caplen);
+			if (!nb)
+				return;
+			w->held = nb;
+			w->held_cap = caplen;
+		}
+		memcpy(w->held, data, caplen);
+		w->held_caplen = caplen;
+		w->held_wirelen = wirelen;
+		w->held_ts = ts;
+		w->have_held = 1;
+		capture_break(w->cap);
+		return;
+	}
+	deliver(w, ts, data, caplen, wirelen);
+}
+
+static void deliver(struct wire *w, uint64_t ts, const uint8_t *data, size_t caplen,
+		    size_t wirelen)
+{
 	struct segment seg;
 
 	if (w->stopped_at)
@@ -151,6 +186,7 @@ static void on_packet(void *arg, uint64_t ts, const uint8_t *data, size_t caplen
 		w->stopped_at = 1;
 		return;
 	}
+	w->delivered++;
 	if (!w->first_us)
 		w->first_us = ts;
 	w->last_us = ts;
@@ -186,6 +222,8 @@ int wire_poll(struct wire *w, int timeout_ms, int max_packets, char *err, size_t
 			return -1;
 		}
 		n = capture_dispatch(w->cap, max_packets, on_packet, w, err, errlen);
+		if (n == CAPTURE_BROKEN)
+			n = 0;
 		if (n < 0)
 			return source_error(w, err, errlen);
 		/* Live timers follow the clock when the wire is quiet. */
@@ -197,11 +235,47 @@ int wire_poll(struct wire *w, int timeout_ms, int max_packets, char *err, size_t
 		return n;
 	}
 	n = capture_dispatch(w->cap, max_packets, on_packet, w, err, errlen);
+	if (n == CAPTURE_BROKEN)
+		return 1;
 	if (n < 0)
 		return source_error(w, err, errlen);
 	if (n == 0 || w->stopped_at)
 		return 0;
 	return n;
+}
+
+int wire_replay_until(struct wire *w, uint64_t until_us, char *err, size_t errlen)
+{
+	uint64_t before = w->delivered;
+
+	if (w->have_held) {
+		if (w->held_ts >= until_us)
+			return 1; /* still waiting; not the end */
+		w->have_held = 0;
+		deliver(w, w->held_ts, w->held, w->held_caplen, w->held_wirelen);
+	}
+	w->pacing = 1;
+	w->until_us = until_us;
+	while (!w->have_held && !w->eof) {
+		int n = capture_dispatch(w->cap, 256, on_packet, w, err, errlen);
+		if (n == CAPTURE_BROKEN)
+			continue; /* a break left over from holding a packet */
+		if (n < 0) {
+			w->pacing = 0;
+			return source_error(w, err, errlen);
+		}
+		if (n == 0)
+			w->eof = 1;
+	}
+	w->pacing = 0;
+	if (w->delivered > before || w->have_held)
+		return (int)(w->delivered - before) + 1;
+	return 0;
+}
+
+uint64_t wire_next_us(const struct wire *w)
+{
+	return w->have_held ? w->held_ts : 0;
 }
 
 int wire_run(struct wire *w, volatile sig_atomic_t *stop, uint64_t stop_at_us, char *err,
@@ -278,5 +352,6 @@ void wire_close(struct wire *w)
 		return;
 	engine_free(w->eng);
 	capture_close(w->cap);
+	free(w->held);
 	free(w);
 }

@@ -79,6 +79,16 @@ int wire_run(struct wire *w, volatile sig_atomic_t *stop, uint64_t stop_at_us, c
 /* Read what is ready without blocking more than timeout_ms (live or file). */
 int wire_poll(struct wire *w, int timeout_ms, int max_packets, char *err, size_t errlen);
 
+/*
+ * Files only: deliver the packets captured before until_us (capture time),
+ * holding back the first one after it for the next call; for replaying a
+ * file at its own pace.  Returns packets delivered, 0 at the end of the
+ * file, -1 with err.
+ */
+int wire_replay_until(struct wire *w, uint64_t until_us, char *err, size_t errlen);
+/* Capture time of the next packet a replay would deliver (0: none known). */
+uint64_t wire_next_us(const struct wire *w);
+
 struct engine *wire_engine(struct wire *w);
 const struct decode_stats *wire_decode_stats(const struct wire *w);
 int wire_capture_stats(struct wire *w, struct capture_stats *st);

@@ -11,9 +11,12 @@ run "$TCPSTATE" --help
 [ "$rc" -eq 0 ] && grep -q '^  list ' "$T/out" && [ ! -s "$T/err" ] && pass "--help lists commands on stdout" ||
 	fail "--help lists commands on stdout" "rc=$rc"
 
+# No command runs top, which needs a terminal (tests have none): exit 2.
 run "$TCPSTATE"
-[ "$rc" -eq 2 ] && grep -q '^Usage:' "$T/err" && [ ! -s "$T/out" ] && pass "no command: usage on stderr, exit 2" ||
-	fail "no command: usage on stderr, exit 2" "rc=$rc"
+expect "no command runs top; without a terminal, exit 2" 2 '^tcpstate top: the screen needs a terminal; use -b'
+run "$TCPSTATE" -b -n 1 -d 0.1
+[ "$rc" -eq 0 ] && grep -q '^tcpstate top - ' "$T/out" && pass "options alone run top (-b -n 1)" ||
+	fail "options alone run top (-b -n 1)" "rc=$rc"
 
 run "$TCPSTATE" frobnicate
 expect "unknown command" 2 '^tcpstate: unknown command "frobnicate"'
@@ -23,9 +26,9 @@ run "$TCPSTATE" lis
 expect "command prefix is not a command" 2 '^tcpstate: unknown command "lis"'
 
 run "$TCPSTATE" --frob
-expect "unknown global option" 2 '^tcpstate: unknown option "--frob"'
+expect "unknown option goes to top and is refused" 2 '^tcpstate top: unknown option "--frob"'
 
-for cmd in list; do
+for cmd in top list watch; do
 	run "$TCPSTATE" "$cmd" --help
 	[ "$rc" -eq 0 ] && grep -q "^Usage: tcpstate $cmd" "$T/out" && [ ! -s "$T/err" ] &&
 		pass "$cmd --help" || fail "$cmd --help" "rc=$rc"

@@ -1,0 +1,1370 @@
+/*
+ * cmd_top.c - `tcpstate top`: the monitor.  Refreshes the kernel's socket
+ * table every -d seconds, joins it with the wire engine when capturing
+ * (-i) or replaying (-r), and shows it with htop's habits; or, with -b,
+ * prints frames to stdout as top -b does.
+ *
+ * The screen is a view over topmodel.c: keys change what is shown (filter,
+ * states, sort, grouping) and never the data.  Signal handlers only set
+ * flags.  Nothing is written to stderr while curses owns the terminal:
+ * messages go to the status line, and fatal ones are printed after endwin().
+ */
+#include <curses.h>
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <poll.h>
+#include <readline/history.h>
+#include <readline/readline.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "cmd.h"
+#include "filter.h"
+#include "netns.h"
+#include "sockdiag.h"
+#include "state.h"
+#include "topmodel.h"
+#include "wire.h"
+
+enum {
+	O_DELAY = 1,
+	O_BATCH,
+	O_FRAMES,
+	O_NETNS,
+	O_SPEED,
+};
+
+static const struct opt_def top_opts[] = {
+	{O_DELAY, 'd', "delay", "SECONDS", "refresh every SECONDS (default 1, fractions allowed)",
+	 COMPLETE_NONE},
+	{O_BATCH, 'b', "batch", NULL, "print frames to stdout instead of a screen, as top -b",
+	 COMPLETE_NONE},
+	{O_FRAMES, 'n', "frames", "COUNT", "stop after COUNT frames", COMPLETE_NONE},
+	{O_NETNS, 'N', "netns", "NAME", "watch the named network namespace", COMPLETE_NETNS},
+	WIRE_OPT_IFACE,
+	WIRE_OPT_FILE,
+	{O_SPEED, 0, "speed", "N", "with -r: replay N times faster than captured", COMPLETE_NONE},
+	WIRE_OPTS_COMMON,
+	{0, 0, NULL, NULL, NULL, COMPLETE_NONE},
+};
+
+static int run_top(const struct cmd_entry *cmd, int argc, char **argv);
+
+const struct cmd_entry cmd_top_entry = {
+	.name = "top",
+	.args = "[FILTER...]",
+	.summary = "Monitor TCP sockets live, joined with the wire's view of both ends",
+	.help_tail =
+		"Keys: arrows PgUp PgDn Home End move; < > or F6 choose the sort column, I\n"
+		"reverses it; / filters (as tcpstate list); 1-9 and 0 show or hide a state, s\n"
+		"cycles state presets; g groups by process, remote host or state; Enter shows\n"
+		"one connection; k closes it (SOCK_DESTROY); Space or Z pauses; h ? F1 help;\n"
+		"q F10 quit.\n"
+		"With -i or -r the wire engine runs alongside: each row then shows the state\n"
+		"the capture implies for the local end and for the peer, and rows where the\n"
+		"kernel and the wire disagree are marked with !.\n",
+	.opts = top_opts,
+	.min_args = 0,
+	.max_args = -1,
+	.args_complete = COMPLETE_FILTER,
+	.run = run_top,
+};
+
+/* ---- state ------------------------------------------------------------- */
+
+enum group { GROUP_NONE, GROUP_PROCESS, GROUP_HOST, GROUP_STATE, GROUP_MAX };
+enum mode { MODE_TABLE, MODE_DETAIL, MODE_HELP, MODE_FILTER, MODE_CONFIRM_KILL };
+
+struct top {
+	/* options */
+	uint64_t delay_us;
+	int batch;
+	long frames; /* 0: until stopped */
+	const char *netns;
+	double speed;
+	struct wire_opts w;
+	/* data */
+	struct topmodel *model;
+	struct wire *wire;
+	char wire_note[160]; /* why there is no wire view, or its source */
+	struct sock_rec *dump;
+	size_t ndump, capdump;
+	uint64_t replay_t0_wall, replay_t0_pkt;
+	/* view */
+	state_mask states;
+	struct filter *filter;
+	char filter_text[256];
+	enum top_sort sort;
+	int reverse;
+	enum group group;
+	int paused;
+	size_t cursor, offset;
+	struct sock_rec selected; /* the selected row's identity, followed across refreshes */
+	int have_selected;
+	enum mode mode;
+	char status[200];
+	uint64_t status_until;
+	int color;
+	int preset;
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static uint64_t wall_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+static int on_opt(void *st, int id, const char *arg)
+{
+	struct top *t = st;
+	char *end;
+	double v;
+	long n;
+
+	switch (id) {
+	case O_DELAY:
+		errno = 0;
+		v = strtod(arg, &end);
+		if (errno || *end || !(v >= 0.05 && v <= 3600))
+			return cmd_usage_error(&cmd_top_entry, "-d: invalid delay \"%s\" (0.05 to 3600 s)",
+					       arg);
+		t->delay_us = (uint64_t)(v * 1e6);
+		return 0;
+	case O_BATCH:
+		t->batch = 1;
+		return 0;
+	case O_FRAMES:
+		if (parse_long(arg, 1, 1000000000, &n) < 0)
+			return cmd_usage_error(&cmd_top_entry, "-n: invalid count \"%s\"", arg);
+		t->frames = n;
+		return 0;
+	case O_NETNS:
+		t->netns = arg;
+		return 0;
+	case O_SPEED:
+		errno = 0;
+		v = strtod(arg, &end);
+		if (errno || *end || !(v > 0 && v <= 1e6))
+			return cmd_usage_error(&cmd_top_entry, "--speed: invalid factor \"%s\"", arg);
+		t->speed = v;
+		return 0;
+	}
+	return wire_opt(&cmd_top_entry, &t->w, id, arg);
+}
+
+/* ---- data -------------------------------------------------------------- */
+
+static int take_sock(const struct sock_rec *r, void *arg)
+{
+	struct top *t = arg;
+
+	if (t->ndump == t->capdump) {
+		size_t cap = t->capdump ? t->capdump * 2 : 1024;
+		struct sock_rec *nd = realloc(t->dump, cap * sizeof(*nd));
+		if (!nd)
+			return 1;
+		t->dump = nd;
+		t->capdump = cap;
+	}
+	t->dump[t->ndump++] = *r;
+	return 0;
+}
+
+static void on_event(void *arg, const struct engine_event *ev)
+{
+	struct top *t = arg;
+	topmodel_event(t->model, wire_engine(t->wire), ev);
+}
+
+/* Read what the wire has for us, for up to timeout_ms. */
+static void pump_wire(struct top *t, int timeout_ms, char *err, size_t errlen)
+{
+	if (!t->wire)
+		return;
+	if (wire_is_live(t->wire)) {
+		if (wire_poll(t->wire, timeout_ms, -1, err, errlen) < 0) {
+			snprintf(t->wire_note, sizeof(t->wire_note), "capture stopped: %s", err);
+			wire_close(t->wire);
+			t->wire = NULL;
+		}
+		return;
+	}
+	/* A file replays at its own pace, times --speed. */
+	uint64_t now = wall_us();
+	if (!t->replay_t0_wall) {
+		t->replay_t0_wall = now;
+		if (wire_replay_until(t->wire, 1, err, errlen) >= 0) /* learn the first time */
+			t->replay_t0_pkt = wire_next_us(t->wire);
+	}
+	uint64_t until = t->replay_t0_pkt + (uint64_t)((double)(now - t->replay_t0_wall) * t->speed);
+	if (t->replay_t0_pkt && wire_replay_until(t->wire, until, err, errlen) < 0)
+		snprintf(t->wire_note, sizeof(t->wire_note), "replay stopped: %s", err);
+}
+
+static int refresh_data(struct top *t, char *err, size_t errlen)
+{
+	struct sockdiag_req req;
+	struct sockdiag_stats st;
+
+	memset(&req, 0, sizeof(req));
+	req.states = SM_ALL;
+	req.want_info = 1;
+	t->ndump = 0;
+	if (sockdiag_dump(&req, take_sock, t, &st, err, errlen) < 0)
+		return -1;
+	uint64_t now = wall_us();
+	if (topmodel_refresh(t->model, t->dump, t->ndump, now, 1, "/proc") < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (t->wire)
+		topmodel_join(t->model, wire_engine(t->wire), now);
+	return 0;
+}
+
+/* ---- formatting shared by the screen and batch mode --------------------- */
+
+static void fmt_age(char *buf, size_t len, uint64_t us)
+{
+	uint64_t s = us / 1000000;
+	if (s < 60)
+		snprintf(buf, len, "%llus", (unsigned long long)s);
+	else if (s < 3600)
+		snprintf(buf, len, "%llum%02llus", (unsigned long long)(s / 60),
+			 (unsigned long long)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, len, "%lluh%02llum", (unsigned long long)(s / 3600),
+			 (unsigned long long)(s / 60 % 60));
+	else
+		snprintf(buf, len, "%llud%02lluh", (unsigned long long)(s / 86400),
+			 (unsigned long long)(s / 3600 % 24));
+}
+
+static const char *abbrev(int s)
+{
+	static const char *const a[TS_MAX] = {
+		[TS_NONE] = "-",        [TS_ESTABLISHED] = "ESTAB", [TS_SYN_SENT] = "SYN-S",
+		[TS_SYN_RECV] = "SYN-R", [TS_FIN_WAIT1] = "FIN-W1", [TS_FIN_WAIT2] = "FIN-W2",
+		[TS_TIME_WAIT] = "TIME-W", [TS_CLOSE] = "CLOSED", [TS_CLOSE_WAIT] = "CLOSE-W",
+		[TS_LAST_ACK] = "LAST-A", [TS_LISTEN] = "LISTEN", [TS_CLOSING] = "CLOSING",
+		[TS_NEW_SYN_RECV] = "SYN-R"};
+	return s >= 0 && s < TS_MAX ? a[s] : "?";
+}
+
+static void sparkline(char *buf, size_t len, const uint16_t *h, int n, int width, int utf8)
+{
+	static const char *const bars[] = {"\u2581", "\u2582", "\u2583", "\u2584",
+					   "\u2585", "\u2586", "\u2587", "\u2588"};
+	static const char ascii[] = " .:-=+*#";
+	uint16_t max = 1;
+	int start = n > width ? n - width : 0;
+	size_t o = 0;
+
+	for (int i = start; i < n; i++)
+		if (h[i] > max)
+			max = h[i];
+	for (int i = start; i < n && o + 4 < len; i++) {
+		int lvl = h[i] ? 1 + (int)((double)(h[i] - 1) * 7 / max) : 0;
+		if (lvl > 7)
+			lvl = 7;
+		if (utf8) {
+			const char *b = h[i] ? bars[lvl] : " ";
+			size_t k = strlen(b);
+			memcpy(buf + o, b, k);
+			o += k;
+		} else {
+			buf[o++] = ascii[lvl];
+		}
+	}
+	buf[o] = '\0';
+}
+
+/* The header, as lines of text (the screen colours some of them). */
+static int header_lines(struct top *t, char lines[][256], int maxlines, int width, int utf8)
+{
+	const struct top_stats *st = topmodel_stats(t->model);
+	int n = 0;
+	char a[ADDR_STRLEN], age[32], spark[256];
+	time_t now = time(NULL);
+	struct tm tm;
+	char clock[16];
+
+	localtime_r(&now, &tm);
+	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
+	snprintf(lines[n++], 256, "tcpstate top - %s - %llu sockets - every %.1fs%s%s%.120s", clock,
+		 (unsigned long long)st->total, (double)t->delay_us / 1e6,
+		 t->paused ? " - PAUSED" : "", t->filter ? " - filter: " : "",
+		 t->filter ? t->filter_text : "");
+	/* Counts per state, with a sparkline each, two per line. */
+	static const int order[] = {TS_ESTABLISHED, TS_TIME_WAIT, TS_CLOSE_WAIT, TS_LISTEN,
+				    TS_SYN_SENT,    TS_SYN_RECV,  TS_FIN_WAIT1,  TS_FIN_WAIT2,
+				    TS_LAST_ACK,    TS_CLOSING};
+	int col = width >= 100 ? 3 : 2, sw = (width / col) - 22;
+	if (sw < 4)
+		sw = 4;
+	if (sw > TOP_HISTORY)
+		sw = TOP_HISTORY;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && n < maxlines; i += (size_t)col) {
+		size_t o = 0;
+		lines[n][0] = '\0';
+		for (int c = 0; c < col && i + (size_t)c < sizeof(order) / sizeof(order[0]); c++) {
+			int s = order[i + (size_t)c];
+			sparkline(spark, sizeof(spark), st->history[s], st->nhistory, sw, utf8);
+			int k = snprintf(lines[n] + o, 256 - o, "%-12s %7u %s%*s", state_name(s),
+					 st->count[s], spark, c + 1 < col ? 2 : 0, "");
+			if (k < 0 || (size_t)k >= 256 - o)
+				break;
+			o += (size_t)k;
+		}
+		n++;
+	}
+	if (n < maxlines) {
+		if (st->tw_max > 0)
+			snprintf(lines[n++], 256, "TIME-WAIT %u of tcp_max_tw_buckets %ld (%.1f%%)",
+				 st->count[TS_TIME_WAIT], st->tw_max,
+				 100.0 * st->count[TS_TIME_WAIT] / (double)st->tw_max);
+		else
+			snprintf(lines[n++], 256, "TIME-WAIT %u", st->count[TS_TIME_WAIT]);
+	}
+	if (n < maxlines && st->port_lo > 0) {
+		long range = st->port_hi - st->port_lo + 1;
+		int o = snprintf(lines[n], 256, "Ephemeral ports %u of %ld per destination", 
+				 st->ephemeral_in_use, range);
+		for (int i = 0; i < st->ndest && o > 0 && o < 200; i++) {
+			const struct top_dest *d = &st->dest[i];
+			addr_format_port(a, d->family, d->addr, d->port, 0);
+			if (d->exhaust_s >= 0)
+				fmt_age(age, sizeof(age), (uint64_t)(d->exhaust_s * 1e6));
+			o += snprintf(lines[n] + o, 256 - (size_t)o, "%s %s %u (%.0f%%)%s%s%s",
+				      i ? "," : " - busiest:", a, d->in_use, 100.0 * d->in_use / range,
+				      d->exhaust_s >= 0 ? " full in " : "",
+				      d->exhaust_s >= 0 ? age : "", "");
+		}
+		n++;
+	}
+	if (n < maxlines) {
+		int o = snprintf(lines[n], 256, "CLOSE-WAIT holders:");
+		if (!st->nholder)
+			snprintf(lines[n] + o, 256 - (size_t)o, " none");
+		uint64_t nowus = wall_us();
+		for (int i = 0; i < st->nholder && o > 0 && o < 200; i++) {
+			const struct top_holder *h = &st->holder[i];
+			fmt_age(age, sizeof(age), nowus > h->oldest_us ? nowus - h->oldest_us : 0);
+			o += snprintf(lines[n] + o, 256 - (size_t)o, "%s %s[%d] %u, oldest >=%s",
+				      i ? ";" : "", h->comm, (int)h->pid, h->count, age);
+		}
+		n++;
+	}
+	if (n < maxlines) {
+		struct capture_stats cs;
+		if (t->wire && wire_capture_stats(t->wire, &cs) == 0)
+			snprintf(lines[n++], 256, "Wire: %s - %llu packets, %llu dropped by the kernel",
+				 t->wire_note, (unsigned long long)cs.received,
+				 (unsigned long long)cs.dropped);
+		else if (t->wire)
+			snprintf(lines[n++], 256, "Wire: %s - %llu packets read, %llu connections",
+				 t->wire_note,
+				 (unsigned long long)wire_decode_stats(t->wire)->packets,
+				 (unsigned long long)engine_stats(wire_engine(t->wire))->live);
+		else
+			snprintf(lines[n++], 256, "Wire: %s", t->wire_note);
+	}
+	return n;
+}
+
+/* One table row as text, with the column widths used for the header. */
+struct colw {
+	int state, local, peer, wire, proc, age;
+};
+
+static void row_text(struct top *t, const struct top_row *r, const struct colw *w, char *buf,
+		     size_t len, uint64_t now)
+{
+	char l[ADDR_STRLEN], p[ADDR_STRLEN], age[32], wire[24], proc[40], rtt[16];
+
+	addr_format_port(l, r->s.family, r->s.laddr, r->s.lport, 0);
+	if (r->s.state == TS_LISTEN)
+		strcpy(p, "*:*");
+	else
+		addr_format_port(p, r->s.family, r->s.raddr, r->s.rport, 0);
+	(void)now;
+	age[0] = r->since_exact ? ' ' : '>';
+	fmt_age(age + 1, sizeof(age) - 1, r->age_us);
+	if (r->wire[0] || r->wire[1])
+		snprintf(wire, sizeof(wire), "%s/%s%s", abbrev(r->wire[0]), abbrev(r->wire[1]),
+			 r->disagree ? "!" : "");
+	else
+		strcpy(wire, "-");
+	if (r->pid)
+		snprintf(proc, sizeof(proc), "%s%s[%d]", r->remembered ? "~" : "", r->comm,
+			 (int)r->pid);
+	else
+		strcpy(proc, "-");
+	if (r->s.has_info)
+		snprintf(rtt, sizeof(rtt), "%.1f", r->s.info.rtt_us / 1000.0);
+	else
+		strcpy(rtt, "-");
+	snprintf(buf, len, "%-*s %-*s %-*s %-*s %-*s %*s %7u %7u %7s %5u", w->state,
+		 r->wire_only ? "(wire only)" : state_name(r->s.state), w->local, l, w->peer, p,
+		 w->wire, wire, w->proc, proc, w->age + 1, age, r->s.recv_q, r->s.send_q, rtt,
+		 r->s.info.total_retrans);
+	(void)t;
+}
+
+static void widths(struct top *t, const uint32_t *idx, size_t n, struct colw *w)
+{
+	char b[ADDR_STRLEN];
+
+	w->state = 12;
+	w->local = 5;
+	w->peer = 4;
+	w->wire = t->wire ? 13 : 4;
+	w->proc = 7;
+	w->age = 6;
+	for (size_t i = 0; i < n; i++) {
+		const struct top_row *r = topmodel_row(t->model, idx[i]);
+		int k = (int)addr_format_port(b, r->s.family, r->s.laddr, r->s.lport, 0);
+		if (k > w->local)
+			w->local = k;
+		k = (int)addr_format_port(b, r->s.family, r->s.raddr, r->s.rport, 0);
+		if (k > w->peer)
+			w->peer = k;
+		k = (int)strlen(r->comm) + 10;
+		if (r->pid && k > w->proc)
+			w->proc = k > 24 ? 24 : k;
+	}
+}
+
+static void header_row(const struct colw *w, char *buf, size_t len)
+{
+	snprintf(buf, len, "%-*s %-*s %-*s %-*s %-*s %*s %7s %7s %7s %5s", w->state, "State",
+		 w->local, "Local", w->peer, "Peer", w->wire, "Wire L/P", w->proc, "Process",
+		 w->age + 1, "Age", "Recv-Q", "Send-Q", "RTT ms", "Retr");
+}
+
+/* ---- grouping ---------------------------------------------------------- */
+
+struct grp {
+	char key[64];
+	uint32_t count;
+	uint32_t by_state[TS_MAX];
+	uint64_t oldest;
+};
+
+static size_t make_groups(struct top *t, struct grp **out)
+{
+	size_t n = topmodel_nrows(t->model), ng = 0, cap = 64;
+	struct grp *g = calloc(cap, sizeof(*g));
+	char key[64];
+
+	if (!g)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct top_row *r = topmodel_row(t->model, i);
+		if (!(t->states & SM(r->s.state)) || !filter_match(t->filter, &r->s))
+			continue;
+		if (t->group == GROUP_PROCESS)
+			snprintf(key, sizeof(key), "%s[%d]", r->pid ? r->comm : "?", (int)r->pid);
+		else if (t->group == GROUP_HOST)
+			addr_format(key, r->s.family, r->s.raddr);
+		else
+			snprintf(key, sizeof(key), "%s", state_name(r->s.state));
+		size_t k;
+		for (k = 0; k < ng; k++)
+			if (strcmp(g[k].key, key) == 0)
+				break;
+		if (k == ng) {
+			if (ng == cap) {
+				struct grp *ng2 = realloc(g, cap * 2 * sizeof(*g));
+				if (!ng2)
+					break;
+				g = ng2;
+				memset(g + cap, 0, cap * sizeof(*g));
+				cap *= 2;
+			}
+			snprintf(g[ng].key, sizeof(g[ng].key), "%s", key);
+			g[ng].oldest = r->since_us;
+			ng++;
+		}
+		g[k].count++;
+		g[k].by_state[r->s.state]++;
+		if (r->since_us < g[k].oldest)
+			g[k].oldest = r->since_us;
+	}
+	/* Biggest first. */
+	for (size_t a = 1; a < ng; a++)
+		for (size_t b = a; b > 0 && g[b].count > g[b - 1].count; b--) {
+			struct grp tmp = g[b];
+			g[b] = g[b - 1];
+			g[b - 1] = tmp;
+		}
+	*out = g;
+	return ng;
+}
+
+static void group_text(const struct grp *g, char *buf, size_t len, uint64_t now)
+{
+	char age[32];
+	int o;
+
+	fmt_age(age, sizeof(age), now > g->oldest ? now - g->oldest : 0);
+	o = snprintf(buf, len, "%-30s %7u  oldest %-8s ", g->key, g->count, age);
+	for (int s = 1; s < TS_MAX && o > 0 && (size_t)o < len; s++)
+		if (g->by_state[s])
+			o += snprintf(buf + o, len - (size_t)o, " %s %u", abbrev(s), g->by_state[s]);
+}
+
+static const char *group_name(enum group g)
+{
+	static const char *const n[] = {"", "process", "remote host", "state"};
+	return n[g];
+}
+
+/* ---- batch mode -------------------------------------------------------- */
+
+static int batch_frame(struct top *t, FILE *out)
+{
+	char lines[12][256], buf[512];
+	int nl = header_lines(t, lines, 12, 120, 0);
+	uint64_t now = wall_us();
+
+	for (int i = 0; i < nl; i++)
+		fprintf(out, "%s\n", lines[i]);
+	fputc('\n', out);
+	if (t->group != GROUP_NONE) {
+		struct grp *g = NULL;
+		size_t ng = make_groups(t, &g);
+		fprintf(out, "Grouped by %s\n", group_name(t->group));
+		for (size_t i = 0; i < ng; i++) {
+			group_text(&g[i], buf, sizeof(buf), now);
+			fprintf(out, "%s\n", buf);
+		}
+		free(g);
+	} else {
+		size_t total = topmodel_nrows(t->model), matching;
+		uint32_t *idx = malloc((total ? total : 1) * sizeof(*idx));
+		if (!idx)
+			return -1;
+		size_t n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse, 0,
+					 total, idx, &matching);
+		struct colw w;
+		widths(t, idx, n, &w);
+		header_row(&w, buf, sizeof(buf));
+		fprintf(out, "%s\n", buf);
+		for (size_t i = 0; i < n; i++) {
+			row_text(t, topmodel_row(t->model, idx[i]), &w, buf, sizeof(buf), now);
+			fprintf(out, "%s\n", buf);
+		}
+		free(idx);
+	}
+	fputc('\n', out);
+	fflush(out);
+	return ferror(out) ? -1 : 0;
+}
+
+/* ---- the screen -------------------------------------------------------- */
+
+enum { C_HDR = 1, C_EST, C_TW, C_CW, C_LISTEN, C_SYN, C_CLOSE, C_BAR, C_BAD };
+
+static int state_pair(int s)
+{
+	switch (s) {
+	case TS_ESTABLISHED:
+		return C_EST;
+	case TS_TIME_WAIT:
+		return C_TW;
+	case TS_CLOSE_WAIT:
+		return C_CW;
+	case TS_LISTEN:
+		return C_LISTEN;
+	case TS_SYN_SENT:
+	case TS_SYN_RECV:
+		return C_SYN;
+	default:
+		return C_CLOSE;
+	}
+}
+
+static void status(struct top *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void status(struct top *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->status, sizeof(t->status), fmt, ap);
+	va_end(ap);
+	t->status_until = wall_us() + 5000000;
+}
+
+/* Readline, driven one key at a time from curses (its callback interface). */
+static struct top *rl_top;
+static int rl_key, rl_have_key;
+
+static int rl_getc_cb(FILE *f)
+{
+	(void)f;
+	rl_have_key = 0;
+	return rl_key;
+}
+
+static int rl_avail_cb(void)
+{
+	return rl_have_key;
+}
+
+static void rl_redisplay_cb(void)
+{
+	int y = LINES - 1;
+	move(y, 0);
+	clrtoeol();
+	mvprintw(y, 0, "%s%s", rl_display_prompt ? rl_display_prompt : "", rl_line_buffer);
+	move(y, (int)strlen(rl_display_prompt ? rl_display_prompt : "") + rl_point);
+	refresh();
+}
+
+static void apply_filter(struct top *t, const char *text)
+{
+	char err[256];
+	char *argv[1] = {(char *)text};
+
+	if (!text || !*text) {
+		filter_free(t->filter);
+		t->filter = NULL;
+		t->filter_text[0] = '\0';
+		status(t, "filter cleared");
+		return;
+	}
+	struct filter *f = filter_parse(1, argv, err, sizeof(err));
+	if (!f) {
+		status(t, "%s", err);
+		return;
+	}
+	filter_free(t->filter);
+	t->filter = f;
+	snprintf(t->filter_text, sizeof(t->filter_text), "%s", text);
+	t->cursor = t->offset = 0;
+	t->have_selected = 0;
+}
+
+static void rl_line_cb(char *line)
+{
+	struct top *t = rl_top;
+	if (line) {
+		if (*line)
+			add_history(line);
+		apply_filter(t, line);
+		free(line);
+	}
+	rl_callback_handler_remove();
+	t->mode = MODE_TABLE;
+	curs_set(0);
+}
+
+static char *complete_word(const char *text, int state)
+{
+	static int i, j;
+	const char *const *kw = filter_keywords(), *const *sw = state_words();
+
+	if (!state)
+		i = j = 0;
+	while (kw[i]) {
+		const char *w = kw[i++];
+		if (strncmp(w, text, strlen(text)) == 0)
+			return strdup(w);
+	}
+	while (sw[j]) {
+		const char *w = sw[j++];
+		if (strncmp(w, text, strlen(text)) == 0)
+			return strdup(w);
+	}
+	return NULL;
+}
+
+static char **complete_filter(const char *text, int start, int end)
+{
+	(void)start;
+	(void)end;
+	rl_attempted_completion_over = 1;
+	return rl_completion_matches(text, complete_word);
+}
+
+static void start_filter_prompt(struct top *t)
+{
+	rl_top = t;
+	t->mode = MODE_FILTER;
+	curs_set(1);
+	rl_callback_handler_install("filter: ", rl_line_cb);
+	if (t->filter_text[0]) {
+		rl_insert_text(t->filter_text);
+		rl_redisplay();
+	}
+}
+
+/* Curses key codes to what readline expects. */
+static int rl_translate(int ch)
+{
+	switch (ch) {
+	case KEY_LEFT:
+		return 2; /* C-b */
+	case KEY_RIGHT:
+		return 6; /* C-f */
+	case KEY_UP:
+		return 16; /* C-p */
+	case KEY_DOWN:
+		return 14; /* C-n */
+	case KEY_HOME:
+		return 1;
+	case KEY_END:
+		return 5;
+	case KEY_BACKSPACE:
+	case 8:
+		return 127;
+	case KEY_DC:
+		return 4;
+	case KEY_ENTER:
+	case '\r':
+		return '\n';
+	}
+	return ch;
+}
+
+static void draw_detail(struct top *t, const struct top_row *r)
+{
+	char l[ADDR_STRLEN], p[ADDR_STRLEN], age[32];
+	int y = 0;
+	uint64_t now = wall_us();
+
+	erase();
+	addr_format_port(l, r->s.family, r->s.laddr, r->s.lport, 0);
+	addr_format_port(p, r->s.family, r->s.raddr, r->s.rport, 0);
+	attron(A_BOLD);
+	mvprintw(y++, 0, "Connection %s -> %s", l, p);
+	attroff(A_BOLD);
+	(void)now;
+	fmt_age(age, sizeof(age), r->age_us);
+	if (r->wire_only)
+		mvprintw(y++, 0, "Kernel: no socket (seen on the wire only; local = originator)");
+	else
+		mvprintw(y++, 0, "Kernel state: %s for %s%s", state_name(r->s.state),
+			 r->since_exact ? "" : ">= ", age);
+	if (r->wire[0] || r->wire[1])
+		mvprintw(y++, 0, "Wire: local %s, peer %s%s", state_name(r->wire[0]),
+			 state_name(r->wire[1]), r->disagree ? "  (disagrees with the kernel)" : "");
+	else
+		mvprintw(y++, 0, "Wire: %s", t->wire ? "not seen in the capture" : "no capture");
+	if (r->pid)
+		mvprintw(y++, 0, "Process: %s pid %d fd %d%s", r->comm, (int)r->pid, r->fd,
+			 r->remembered ? " (held it before; TIME-WAIT has no owner)" : "");
+	else
+		mvprintw(y++, 0, "Process: none visible");
+	mvprintw(y++, 0, "Queues: recv %u send %u; uid %u inode %u; timer %u ms", r->s.recv_q,
+		 r->s.send_q, r->s.uid, r->s.inode, r->s.expires_ms);
+	if (r->s.has_info)
+		mvprintw(y++, 0,
+			 "tcp_info: rtt %.3f/%.3f ms cwnd %u retrans %u/%u acked %llu received %llu",
+			 r->s.info.rtt_us / 1000.0, r->s.info.rttvar_us / 1000.0, r->s.info.snd_cwnd,
+			 r->s.retransmits, r->s.info.total_retrans,
+			 (unsigned long long)r->s.info.bytes_acked,
+			 (unsigned long long)r->s.info.bytes_received);
+	y++;
+	if (r->conn_id) {
+		struct top_event ev[TOP_EVENTS * 4];
+		int n = topmodel_events(t->model, r->conn_id, ev, TOP_EVENTS * 4);
+		attron(A_BOLD);
+		mvprintw(y++, 0, "Timeline (from the capture, connection #%u)", r->conn_id);
+		attroff(A_BOLD);
+		/* Which engine endpoint is the local one: the one whose state matches. */
+		for (int i = 0; i < n && y < LINES - 2; i++) {
+			time_t s = (time_t)(ev[i].ts_us / 1000000);
+			struct tm tm;
+			char tbuf[16];
+			localtime_r(&s, &tm);
+			strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
+			mvprintw(y++, 2, "%s.%06u  %s  %-12s -> %-12s  %s", tbuf,
+				 (unsigned)(ev[i].ts_us % 1000000), ev[i].local ? "resp" : "orig",
+				 state_name(ev[i].from ? ev[i].from : TS_CLOSE), state_name(ev[i].to),
+				 engine_cause_name(ev[i].cause));
+		}
+		if (!n)
+			mvprintw(y++, 2, "no transitions recorded");
+	} else {
+		mvprintw(y++, 0, "No timeline: run with -i IFACE or -r FILE to see one.");
+	}
+	mvprintw(LINES - 1, 0, "Esc or q: back   k: close this socket");
+	refresh();
+}
+
+static void draw_help(void)
+{
+	static const char *const lines[] = {
+		"tcpstate top - keys",
+		"",
+		"  Up Down PgUp PgDn Home End   move",
+		"  < > F6                       choose the sort column;  I  reverse it",
+		"  /                            filter, in tcpstate list's language (Tab completes)",
+		"  1-9 0                        show or hide ESTAB SYN-S SYN-R FIN-W1 FIN-W2",
+		"                               TIME-W CLOSE-W LAST-A LISTEN CLOSING",
+		"  s                            cycle state presets",
+		"  g                            group by process, remote host, state, or none",
+		"  Enter                        details and timeline of the selected connection",
+		"  k                            close the selected socket (SOCK_DESTROY)",
+		"  Space Z                      pause / resume",
+		"  h ? F1                       this help;  q F10  quit",
+		"",
+		"Columns: Age is the time in the current state; '>' marks a lower bound (first",
+		"seen then), exact ages come from the capture.  Wire L/P is the state the capture",
+		"implies for the local end and the peer; '!' marks a lasting disagreement with",
+		"the kernel.  '~' before a process: it held the socket before TIME-WAIT.",
+		"",
+		"Any key returns.",
+	};
+	erase();
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]) && (int)i < LINES; i++)
+		mvprintw((int)i, 0, "%s", lines[i]);
+	refresh();
+}
+
+static void draw(struct top *t, uint32_t *idx, size_t cap)
+{
+	char lines[12][256], buf[512];
+	int utf8 = 0;
+	uint64_t now = wall_us();
+	const char *cs = setlocale(LC_CTYPE, NULL);
+
+	if (cs && (strstr(cs, "UTF-8") || strstr(cs, "utf8")))
+		utf8 = 1;
+	erase();
+	if (COLS < 80 || LINES < 24) {
+		mvprintw(0, 0, "tcpstate top needs at least 80x24 (now %dx%d)", COLS, LINES);
+		refresh();
+		return;
+	}
+	int nl = header_lines(t, lines, 9, COLS, utf8);
+	for (int i = 0; i < nl; i++) {
+		if (i == 0)
+			attron(A_BOLD);
+		mvaddnstr(i, 0, lines[i], -1);
+		if (i == 0)
+			attroff(A_BOLD);
+	}
+	int top = nl + 1, bottom = LINES - 2, rows = bottom - top;
+	if (t->group != GROUP_NONE) {
+		struct grp *g = NULL;
+		size_t ng = make_groups(t, &g);
+		attron(A_REVERSE);
+		mvprintw(top - 1, 0, "%-*s", COLS, "");
+		mvprintw(top - 1, 0, "Grouped by %s: %zu groups", group_name(t->group), ng);
+		attroff(A_REVERSE);
+		if (t->cursor >= ng)
+			t->cursor = ng ? ng - 1 : 0;
+		if (t->cursor < t->offset)
+			t->offset = t->cursor;
+		if (t->cursor >= t->offset + (size_t)rows)
+			t->offset = t->cursor - (size_t)rows + 1;
+		for (int i = 0; i < rows && t->offset + (size_t)i < ng; i++) {
+			group_text(&g[t->offset + (size_t)i], buf, sizeof(buf), now);
+			if (t->offset + (size_t)i == t->cursor)
+				attron(A_REVERSE);
+			mvaddnstr(top + i, 0, buf, COLS);
+			if (t->offset + (size_t)i == t->cursor)
+				attroff(A_REVERSE);
+		}
+		free(g);
+	} else {
+		size_t matching;
+		if (t->cursor < t->offset)
+			t->offset = t->cursor;
+		if (t->cursor >= t->offset + (size_t)rows)
+			t->offset = t->cursor - (size_t)rows + 1;
+		size_t n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse,
+					 t->offset, (size_t)rows < cap ? (size_t)rows : cap, idx,
+					 &matching);
+		if (matching && t->cursor >= matching) {
+			t->cursor = matching - 1;
+			if (t->offset > t->cursor)
+				t->offset = t->cursor;
+			n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse,
+					  t->offset, (size_t)rows, idx, &matching);
+		}
+		struct colw w;
+		widths(t, idx, n, &w);
+		header_row(&w, buf, sizeof(buf));
+		attron(A_REVERSE);
+		mvprintw(top - 1, 0, "%-*.*s", COLS, COLS, buf);
+		attroff(A_REVERSE);
+		for (size_t i = 0; i < n; i++) {
+			const struct top_row *r = topmodel_row(t->model, idx[i]);
+			row_text(t, r, &w, buf, sizeof(buf), now);
+			int sel = t->offset + i == t->cursor;
+			if (sel) {
+				attron(A_REVERSE);
+				t->selected = r->s;
+				t->have_selected = 1;
+			}
+			mvaddnstr(top + (int)i, 0, buf, COLS);
+			if (t->color && !sel) {
+				mvchgat(top + (int)i, 0, w.state, A_NORMAL, (short)state_pair(r->s.state),
+					NULL);
+				if (r->disagree)
+					mvchgat(top + (int)i, w.state + w.local + w.peer + 3, w.wire,
+						A_BOLD, C_BAD, NULL);
+			}
+			if (sel)
+				attroff(A_REVERSE);
+		}
+		if (!n)
+			mvprintw(top, 0, matching ? "" : "(no sockets match)");
+		mvprintw(bottom, 0, "%zu of %zu sockets shown, sorted by %s%s", matching,
+			 topmodel_nrows(t->model), topmodel_sort_name(t->sort),
+			 t->reverse ? " (reversed)" : "");
+	}
+	/* The function bar, as htop's. */
+	if (t->status[0] && now < t->status_until) {
+		attron(A_BOLD);
+		mvaddnstr(LINES - 1, 0, t->status, COLS);
+		attroff(A_BOLD);
+	} else {
+		attron(A_REVERSE);
+		mvaddnstr(LINES - 1, 0,
+			  "F1/h Help  / Filter  F6/<> Sort  I Reverse  1-0 States  g Group  Enter Detail"
+			  "  k Kill  Space Pause  q Quit",
+			  COLS);
+		attroff(A_REVERSE);
+	}
+	refresh();
+}
+
+/* After a refresh, put the cursor back on the row it was on. */
+static void follow_selection(struct top *t)
+{
+	if (!t->have_selected || t->group != GROUP_NONE)
+		return;
+	size_t n = topmodel_nrows(t->model);
+	for (size_t i = 0; i < n; i++) {
+		const struct top_row *r = topmodel_row(t->model, i);
+		if (r->s.family == t->selected.family && r->s.lport == t->selected.lport &&
+		    r->s.rport == t->selected.rport && !memcmp(r->s.laddr, t->selected.laddr, 16) &&
+		    !memcmp(r->s.raddr, t->selected.raddr, 16)) {
+			/* Its rank in the current order: rows that sort before it. */
+			size_t matching, rank = 0;
+			uint32_t *idx = malloc((n ? n : 1) * sizeof(*idx));
+			if (!idx)
+				return;
+			size_t k = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse, 0,
+						 n, idx, &matching);
+			for (rank = 0; rank < k && idx[rank] != i; rank++)
+				;
+			free(idx);
+			if (rank < k) {
+				long shift = (long)rank - (long)t->cursor;
+				t->cursor = rank;
+				if (shift > 0 || (size_t)(-shift) <= t->offset)
+					t->offset = (size_t)((long)t->offset + shift);
+			}
+			return;
+		}
+	}
+}
+
+static const state_mask presets[] = {
+	SM_ALL,
+	SM(TS_ESTABLISHED),
+	SM(TS_CLOSE_WAIT),
+	SM(TS_TIME_WAIT),
+	SM(TS_LISTEN),
+	SM_ALL & ~SM(TS_LISTEN),
+};
+static const char *const preset_names[] = {"all",       "established", "close-wait",
+					   "time-wait", "listening",   "all but listening"};
+
+static const struct top_row *selected_row(struct top *t)
+{
+	if (!t->have_selected)
+		return NULL;
+	size_t n = topmodel_nrows(t->model);
+	for (size_t i = 0; i < n; i++) {
+		const struct top_row *r = topmodel_row(t->model, i);
+		if (r->s.family == t->selected.family && r->s.lport == t->selected.lport &&
+		    r->s.rport == t->selected.rport && !memcmp(r->s.laddr, t->selected.laddr, 16) &&
+		    !memcmp(r->s.raddr, t->selected.raddr, 16))
+			return r;
+	}
+	return NULL;
+}
+
+/* Returns 1 to quit. */
+static int handle_key(struct top *t, int ch, int page)
+{
+	static const int key_states[10] = {TS_CLOSING,  TS_ESTABLISHED, TS_SYN_SENT, TS_SYN_RECV,
+					   TS_FIN_WAIT1, TS_FIN_WAIT2,  TS_TIME_WAIT, TS_CLOSE_WAIT,
+					   TS_LAST_ACK, TS_LISTEN};
+
+	if (t->mode == MODE_FILTER) {
+		if (ch == 27) { /* Esc: give up */
+			rl_callback_handler_remove();
+			t->mode = MODE_TABLE;
+			curs_set(0);
+			return 0;
+		}
+		rl_key = rl_translate(ch);
+		rl_have_key = 1;
+		rl_callback_read_char();
+		return 0;
+	}
+	if (t->mode == MODE_HELP) {
+		t->mode = MODE_TABLE;
+		return 0;
+	}
+	if (t->mode == MODE_CONFIRM_KILL) {
+		t->mode = MODE_TABLE;
+		if (ch == 'y' || ch == 'Y') {
+			const struct top_row *r = selected_row(t);
+			char err[200];
+			if (!r)
+				status(t, "the socket is gone");
+			else if (sockdiag_destroy(&r->s, err, sizeof(err)) == 0)
+				status(t, "closed");
+			else
+				status(t, "%s", err);
+		} else {
+			status(t, "not closed");
+		}
+		return 0;
+	}
+	if (t->mode == MODE_DETAIL) {
+		if (ch == 'q' || ch == 27 || ch == KEY_LEFT || ch == '\n' || ch == KEY_ENTER)
+			t->mode = MODE_TABLE;
+		else if (ch == 'k')
+			t->mode = MODE_CONFIRM_KILL, status(t, "close this socket? (y/N)");
+		return 0;
+	}
+	switch (ch) {
+	case 'q':
+	case KEY_F(10):
+		return 1;
+	case KEY_UP:
+		if (t->cursor)
+			t->cursor--;
+		break;
+	case KEY_DOWN:
+		t->cursor++;
+		break;
+	case KEY_PPAGE:
+		t->cursor = t->cursor > (size_t)page ? t->cursor - (size_t)page : 0;
+		break;
+	case KEY_NPAGE:
+		t->cursor += (size_t)page;
+		break;
+	case KEY_HOME:
+		t->cursor = 0;
+		break;
+	case KEY_END:
+		t->cursor = (size_t)-1 / 2;
+		break;
+	case '<':
+		t->sort = (enum top_sort)((t->sort + SORT_MAX - 1) % SORT_MAX);
+		status(t, "sorted by %s", topmodel_sort_name(t->sort));
+		break;
+	case '>':
+	case KEY_F(6):
+		t->sort = (enum top_sort)((t->sort + 1) % SORT_MAX);
+		status(t, "sorted by %s", topmodel_sort_name(t->sort));
+		break;
+	case 'I':
+		t->reverse = !t->reverse;
+		break;
+	case '/':
+		start_filter_prompt(t);
+		break;
+	case ' ':
+	case 'Z':
+		t->paused = !t->paused;
+		break;
+	case 'h':
+	case '?':
+	case KEY_F(1):
+		t->mode = MODE_HELP;
+		break;
+	case 'g':
+		t->group = (enum group)((t->group + 1) % GROUP_MAX);
+		t->cursor = t->offset = 0;
+		status(t, t->group ? "grouped by %s" : "%sno grouping", group_name(t->group));
+		break;
+	case 's':
+		t->preset = (t->preset + 1) % (int)(sizeof(presets) / sizeof(presets[0]));
+		t->states = presets[t->preset];
+		status(t, "states: %s", preset_names[t->preset]);
+		break;
+	case '\n':
+	case '\r':
+	case KEY_ENTER:
+		if (t->group == GROUP_NONE && t->have_selected)
+			t->mode = MODE_DETAIL;
+		break;
+	case 'k':
+		if (t->have_selected && t->group == GROUP_NONE) {
+			t->mode = MODE_CONFIRM_KILL;
+			status(t, "close the selected socket? (y/N)");
+		}
+		break;
+	default:
+		if (ch >= '0' && ch <= '9') {
+			int s = key_states[ch - '0'];
+			t->states ^= SM(s);
+			if (s == TS_CLOSING)
+				t->states = (t->states & ~SM(TS_CLOSE)) | (t->states & SM(TS_CLOSING) ? SM(TS_CLOSE) : 0);
+			if (s == TS_SYN_RECV)
+				t->states = (t->states & ~SM(TS_NEW_SYN_RECV)) |
+					    (t->states & SM(TS_SYN_RECV) ? SM(TS_NEW_SYN_RECV) : 0);
+			status(t, "%s %s", state_name(s), t->states & SM(s) ? "shown" : "hidden");
+		}
+		break;
+	}
+	return 0;
+}
+
+static void init_colors(struct top *t)
+{
+	const char *nc = getenv("NO_COLOR");
+
+	t->color = has_colors() && !(nc && *nc);
+	if (!t->color)
+		return;
+	start_color();
+	use_default_colors();
+	init_pair(C_EST, COLOR_GREEN, -1);
+	init_pair(C_TW, COLOR_YELLOW, -1);
+	init_pair(C_CW, COLOR_RED, -1);
+	init_pair(C_LISTEN, COLOR_CYAN, -1);
+	init_pair(C_SYN, COLOR_MAGENTA, -1);
+	init_pair(C_CLOSE, COLOR_BLUE, -1);
+	init_pair(C_BAD, COLOR_RED, -1);
+}
+
+static int screen_loop(struct top *t, char *err, size_t errlen)
+{
+	uint32_t *idx = malloc(1024 * sizeof(*idx));
+	uint64_t next = 0;
+	long frames = 0;
+	int rc = 0;
+
+	if (!idx) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	setlocale(LC_ALL, "");
+	/* Readline must not touch the terminal or signals: curses owns them. */
+	rl_catch_signals = 0;
+	rl_catch_sigwinch = 0;
+	rl_prep_term_function = NULL;
+	rl_deprep_term_function = NULL;
+	rl_change_environment = 0;
+	rl_getc_function = rl_getc_cb;
+	rl_input_available_hook = rl_avail_cb;
+	rl_redisplay_function = rl_redisplay_cb;
+	rl_attempted_completion_function = complete_filter;
+	using_history();
+
+	initscr();
+	cbreak();
+	noecho();
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	curs_set(0);
+	set_escdelay(25);
+	init_colors(t);
+
+	while (!stop_flag) {
+		uint64_t now = wall_us();
+		if (now >= next && !t->paused && t->mode != MODE_FILTER) {
+			if (refresh_data(t, err, errlen) < 0) {
+				rc = -1;
+				break;
+			}
+			follow_selection(t);
+			next = now + t->delay_us;
+			frames++;
+		}
+		if (t->mode == MODE_DETAIL) {
+			const struct top_row *r = selected_row(t);
+			if (r)
+				draw_detail(t, r);
+			else
+				t->mode = MODE_TABLE;
+		}
+		if (t->mode == MODE_HELP)
+			draw_help();
+		else if (t->mode == MODE_TABLE || t->mode == MODE_CONFIRM_KILL)
+			draw(t, idx, 1024);
+		if (t->frames && frames >= t->frames)
+			break;
+		/* Wait for a key, packets, or the next refresh. */
+		uint64_t wait = next > now ? next - now : 0;
+		int ms = (int)(wait / 1000);
+		if (ms > 200)
+			ms = 200;
+		if (t->wire) {
+			pump_wire(t, 0, err, errlen);
+		}
+		struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+		poll(&pfd, 1, ms);
+		int ch, quit = 0;
+		while ((ch = getch()) != ERR) {
+			if (ch == KEY_RESIZE)
+				continue;
+			if (handle_key(t, ch, LINES - 14)) {
+				quit = 1;
+				break;
+			}
+		}
+		if (quit)
+			break;
+	}
+	if (t->mode == MODE_FILTER)
+		rl_callback_handler_remove();
+	endwin();
+	free(idx);
+	return rc;
+}
+
+static int batch_loop(struct top *t, char *err, size_t errlen)
+{
+	long frames = 0;
+
+	while (!stop_flag) {
+		uint64_t start = wall_us();
+		if (t->wire)
+			pump_wire(t, 0, err, errlen);
+		if (refresh_data(t, err, errlen) < 0)
+			return -1;
+		if (batch_frame(t, stdout) < 0) {
+			snprintf(err, errlen, "write error: %s", strerror(errno));
+			return -1;
+		}
+		if (t->frames && ++frames >= t->frames)
+			break;
+		/* Sleep until the next frame, feeding the engine meanwhile. */
+		while (!stop_flag) {
+			uint64_t now = wall_us();
+			if (now >= start + t->delay_us)
+				break;
+			uint64_t left = start + t->delay_us - now;
+			int ms = (int)(left / 1000 > 100 ? 100 : left / 1000);
+			if (t->wire && wire_is_live(t->wire))
+				pump_wire(t, ms, err, errlen);
+			else {
+				if (t->wire)
+					pump_wire(t, 0, err, errlen);
+				poll(NULL, 0, ms ? ms : 1);
+			}
+		}
+	}
+	return 0;
+}
+
+static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
+{
+	struct top t;
+	char **args, err[512];
+	int nargs, rc;
+
+	memset(&t, 0, sizeof(t));
+	t.delay_us = 1000000;
+	t.speed = 1;
+	t.states = SM_ALL;
+	t.sort = SORT_AGE;
+	wire_opts_init(&t.w);
+	rc = cmd_parse(cmd, argc, argv, on_opt, &t, &nargs, &args);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	if ((rc = wire_opts_check(cmd, &t.w, 0)) != 0)
+		return rc;
+	if (t.speed != 1 && !t.w.file)
+		return cmd_usage_error(cmd, "--speed applies to -r FILE");
+	if (nargs) {
+		t.filter = filter_parse(nargs, args, err, sizeof(err));
+		if (!t.filter)
+			return cmd_usage_error(cmd, "%s", err);
+		size_t o = 0;
+		for (int i = 0; i < nargs && o < sizeof(t.filter_text) - 1; i++)
+			o += (size_t)snprintf(t.filter_text + o, sizeof(t.filter_text) - o, "%s%s",
+					      i ? " " : "", args[i]);
+	}
+	if (!t.batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		filter_free(t.filter);
+		return cmd_usage_error(cmd, "the screen needs a terminal; use -b for batch output");
+	}
+	if (t.netns) {
+		int r = netns_enter(t.netns, err, sizeof(err));
+		if (r < 0) {
+			filter_free(t.filter);
+			if (r == -2)
+				return cmd_usage_error(cmd, "%s", err);
+			cmd_error(cmd, "%s", err);
+			return EXIT_RUNTIME;
+		}
+	}
+	t.model = topmodel_new();
+	if (!t.model) {
+		filter_free(t.filter);
+		cmd_error(cmd, "out of memory");
+		return EXIT_RUNTIME;
+	}
+	snprintf(t.wire_note, sizeof(t.wire_note), "off (use -i IFACE or -r FILE for both ends)");
+	if (t.w.iface || t.w.file) {
+		struct engine_hooks hooks = {on_event, NULL, &t};
+		int usage;
+		t.wire = wire_open(&t.w, &hooks, err, sizeof(err), &usage);
+		if (!t.wire && usage) {
+			topmodel_free(t.model);
+			filter_free(t.filter);
+			return cmd_usage_error(cmd, "%s", err);
+		}
+		if (!t.wire) {
+			/* Without capture privilege, the kernel view alone still helps. */
+			snprintf(t.wire_note, sizeof(t.wire_note), "off: %.150s", err);
+			if (t.batch)
+				fprintf(stderr, "tcpstate top: capture unavailable, kernel view only: %s\n",
+					err);
+		} else {
+			snprintf(t.wire_note, sizeof(t.wire_note), "%s %s",
+				 t.w.iface ? "capturing on" : "replaying", t.w.iface ? t.w.iface : t.w.file);
+		}
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = t.batch ? batch_loop(&t, err, sizeof(err)) : screen_loop(&t, err, sizeof(err));
+	/* Only now, with the terminal restored, may we speak. */
+	if (rc < 0)
+		cmd_error(cmd, "%s", err);
+	if (t.wire && wire_is_live(t.wire) && t.batch) {
+		wire_report(t.wire, err, sizeof(err));
+		fprintf(stderr, "%s\n", err);
+	}
+	wire_close(t.wire);
+	topmodel_free(t.model);
+	filter_free(t.filter);
+	free(t.dump);
+	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
+}

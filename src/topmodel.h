@@ -1,0 +1,125 @@
+/*
+ * topmodel.h - the data behind `tcpstate top`: the kernel's sockets at each
+ * refresh, joined with the wire engine's connections, with what top must
+ * remember between refreshes (when a socket entered its state, which process
+ * held a socket that is now in TIME-WAIT) and the header's figures.
+ *
+ * No terminal I/O and no clock: the caller passes the time in, so batch
+ * mode, the curses UI and the tests all drive the same model.
+ */
+#ifndef TCPSTATE_TOPMODEL_H
+#define TCPSTATE_TOPMODEL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "engine.h"
+#include "filter.h"
+#include "sockrec.h"
+#include "state.h"
+
+#define TOP_HISTORY 60 /* refreshes kept for the sparklines */
+#define TOP_EVENTS 24  /* transitions kept per connection for the detail view */
+
+struct top_row {
+	struct sock_rec s;
+	uint64_t since_us;  /* first seen in this state */
+	uint64_t age_us;    /* time in this state, on the clock it was seen by */
+	uint8_t since_exact; /* from the capture, not a lower bound */
+	uint8_t remembered; /* owner remembered from an earlier state */
+	uint8_t wire[2];    /* engine state of the local end and the peer (0: none) */
+	uint8_t disagree;   /* kernel and wire disagree (settled for a second) */
+	uint8_t wire_only;  /* seen on the wire, no kernel socket (s holds orig -> resp) */
+	uint32_t conn_id;   /* engine connection, or 0 */
+	pid_t pid;
+	int fd;
+	char comm[16];
+};
+
+struct top_event {
+	uint64_t ts_us;
+	uint8_t local; /* 1 if the local end changed, 0 the peer */
+	uint8_t from, to, cause;
+};
+
+struct top_dest {
+	uint8_t family;
+	uint8_t addr[16];
+	uint16_t port;
+	uint32_t in_use, time_wait;
+	double rate;       /* new connections per second */
+	double exhaust_s;  /* seconds to use up the range at that rate, or < 0 */
+};
+
+struct top_holder {
+	char comm[16];
+	pid_t pid;
+	uint32_t count;
+	uint64_t oldest_us;
+};
+
+struct top_stats {
+	uint32_t count[TS_MAX];
+	uint16_t history[TS_MAX][TOP_HISTORY]; /* counts, saturated, oldest first */
+	int nhistory;
+	uint64_t total;
+	long tw_max;          /* tcp_max_tw_buckets, or -1 */
+	long port_lo, port_hi; /* ip_local_port_range, or -1 */
+	uint32_t ephemeral_in_use;
+	struct top_dest dest[3];
+	int ndest;
+	struct top_holder holder[3];
+	int nholder;
+};
+
+struct topmodel;
+
+struct topmodel *topmodel_new(void);
+void topmodel_free(struct topmodel *m);
+
+/*
+ * Take a new kernel view.  rows/nrows: this refresh's sockets (the model
+ * copies them).  procs: whether to look up owners (costly; the model
+ * rescans /proc only when it sees inodes it has not resolved, at most every
+ * rescan_us).  now_us: the time of this refresh.
+ */
+int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nrows,
+		     uint64_t now_us, int procs, const char *procroot);
+
+/* Join with the wire engine (optional): call after topmodel_refresh. */
+void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us);
+/* Record an engine event (hook it to the engine's event callback). */
+void topmodel_event(struct topmodel *m, const struct engine *e, const struct engine_event *ev);
+
+size_t topmodel_nrows(const struct topmodel *m);
+const struct top_row *topmodel_row(const struct topmodel *m, size_t i);
+const struct top_stats *topmodel_stats(const struct topmodel *m);
+/* The transitions seen for a connection, oldest first. */
+int topmodel_events(const struct topmodel *m, uint32_t conn_id, struct top_event *out, int max);
+
+/* Which rows are shown: a state mask and a filter (may be NULL). */
+enum top_sort {
+	SORT_STATE,
+	SORT_LOCAL,
+	SORT_PEER,
+	SORT_PROCESS,
+	SORT_AGE,
+	SORT_RECVQ,
+	SORT_SENDQ,
+	SORT_RTT,
+	SORT_RETRANS,
+	SORT_MAX
+};
+const char *topmodel_sort_name(enum top_sort s);
+
+/*
+ * Fill out[] with the indexes of the rows to show, from the first-th to
+ * first+max-th in sort order.  Only those are sorted: the rest of the table
+ * is only partitioned.  Returns how many were written; *matching says how
+ * many rows pass the filter in all.
+ */
+size_t topmodel_view(const struct topmodel *m, state_mask states, const struct filter *f,
+		     enum top_sort sort, int reverse, size_t first, size_t max, uint32_t *out,
+		     size_t *matching);
+
+#endif
