@@ -464,7 +464,7 @@ struct grp {
 	char key[64];
 	uint32_t count;
 	uint32_t by_state[TS_MAX];
-	uint64_t oldest;
+	uint64_t max_age; /* the longest any of them has been in its state */
 };
 
 static size_t make_groups(struct top *t, struct grp **out)
@@ -499,13 +499,12 @@ static size_t make_groups(struct top *t, struct grp **out)
 				cap *= 2;
 			}
 			snprintf(g[ng].key, sizeof(g[ng].key), "%s", key);
-			g[ng].oldest = r->since_us;
 			ng++;
 		}
 		g[k].count++;
 		g[k].by_state[r->s.state]++;
-		if (r->since_us < g[k].oldest)
-			g[k].oldest = r->since_us;
+		if (r->age_us > g[k].max_age)
+			g[k].max_age = r->age_us;
 	}
 	/* Biggest first. */
 	for (size_t a = 1; a < ng; a++)
@@ -518,12 +517,12 @@ static size_t make_groups(struct top *t, struct grp **out)
 	return ng;
 }
 
-static void group_text(const struct grp *g, char *buf, size_t len, uint64_t now)
+static void group_text(const struct grp *g, char *buf, size_t len)
 {
 	char age[32];
 	int o;
 
-	fmt_age(age, sizeof(age), now > g->oldest ? now - g->oldest : 0);
+	fmt_age(age, sizeof(age), g->max_age);
 	o = snprintf(buf, len, "%-30s %7u  oldest %-8s ", g->key, g->count, age);
 	for (int s = 1; s < TS_MAX && o > 0 && (size_t)o < len; s++)
 		if (g->by_state[s])
@@ -552,7 +551,7 @@ static int batch_frame(struct top *t, FILE *out)
 		size_t ng = make_groups(t, &g);
 		fprintf(out, "Grouped by %s\n", group_name(t->group));
 		for (size_t i = 0; i < ng; i++) {
-			group_text(&g[i], buf, sizeof(buf), now);
+			group_text(&g[i], buf, sizeof(buf));
 			fprintf(out, "%s\n", buf);
 		}
 		free(g);
@@ -878,7 +877,7 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 		if (t->cursor >= t->offset + (size_t)rows)
 			t->offset = t->cursor - (size_t)rows + 1;
 		for (int i = 0; i < rows && t->offset + (size_t)i < ng; i++) {
-			group_text(&g[t->offset + (size_t)i], buf, sizeof(buf), now);
+			group_text(&g[t->offset + (size_t)i], buf, sizeof(buf));
 			if (t->offset + (size_t)i == t->cursor)
 				attron(A_REVERSE);
 			mvaddnstr(top + i, 0, buf, COLS);
@@ -1008,6 +1007,21 @@ static const struct top_row *selected_row(struct top *t)
 	return NULL;
 }
 
+/* The row under the cursor now (keys may have moved it since the last draw). */
+static void select_at_cursor(struct top *t)
+{
+	uint32_t idx;
+	size_t matching;
+
+	if (t->group != GROUP_NONE)
+		return;
+	if (topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse, t->cursor, 1, &idx,
+			  &matching) == 1) {
+		t->selected = topmodel_row(t->model, idx)->s;
+		t->have_selected = 1;
+	}
+}
+
 /* Returns 1 to quit. */
 static int handle_key(struct top *t, int ch, int page)
 {
@@ -1114,10 +1128,16 @@ static int handle_key(struct top *t, int ch, int page)
 	case '\n':
 	case '\r':
 	case KEY_ENTER:
+		select_at_cursor(t);
 		if (t->group == GROUP_NONE && t->have_selected)
 			t->mode = MODE_DETAIL;
 		break;
 	case 'k':
+		select_at_cursor(t);
+		if (t->have_selected && selected_row(t) && selected_row(t)->wire_only) {
+			status(t, "no kernel socket to close: this connection is seen on the wire only");
+			break;
+		}
 		if (t->have_selected && t->group == GROUP_NONE) {
 			t->mode = MODE_CONFIRM_KILL;
 			status(t, "close the selected socket? (y/N)");

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""tcpstate top, end to end, as root in a namespace of its own:
+ - the real UI in tmux: header counts match ss, a filter typed at / narrows
+   the rows, sorting changes their order, Enter shows a timeline when run
+   with -r on a capture, q exits 0 and restores the terminal;
+ - the join in batch mode with a live capture: a CLOSE-WAIT row names its
+   process, its age and the peer's FIN-WAIT-2; a TIME-WAIT row names the
+   process that produced it."""
+import os, re, shutil, signal, subprocess, sys, tempfile, time, uuid
+
+TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
+CASES = ["tmux_header_counts_match_ss", "tmux_filter_narrows_rows", "tmux_sort_changes_order",
+         "tmux_detail_shows_timeline", "tmux_q_exits_0_and_restores", "batch_join_close_wait",
+         "batch_join_time_wait_owner"]
+failed = False
+
+
+def report(ok, name, why=""):
+    global failed
+    print(("PASS: " if ok else "FAIL: ") + name + ("" if ok else ": " + why))
+    failed |= not ok
+
+
+if os.geteuid() != 0 or not shutil.which("tmux") or not shutil.which("ip") or not shutil.which("ss"):
+    for c in CASES:
+        print(f"SKIP: {c}: needs root, ip, ss and tmux")
+    sys.exit(0)
+
+NS = "tcpst-top-" + uuid.uuid4().hex[:8]
+SOCK = "tcpst-top-" + uuid.uuid4().hex[:8]
+tmp = tempfile.mkdtemp(prefix="tcpstate-top.")
+procs = []
+
+HOLDER = r"""
+import socket, sys, time
+def lis(port):
+    l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("127.0.0.1", port)); l.listen(64); return l
+keep = []
+a = lis(5001); b = lis(5002)
+keep += [a, b]
+for i in range(3):                       # 3 established pairs on 5001
+    c = socket.create_connection(("127.0.0.1", 5001)); s, _ = a.accept(); keep += [c, s]
+for i in range(2):                       # 2 TIME-WAIT (client closes first) on 5002
+    c = socket.create_connection(("127.0.0.1", 5002)); s, _ = b.accept()
+    c.close(); time.sleep(0.05); s.close()
+c = socket.create_connection(("127.0.0.1", 5002)); s, _ = b.accept()
+c.close(); keep.append(s)                # 1 CLOSE-WAIT (server never closes)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def ns(*cmd, **kw):
+    return subprocess.run(["ip", "netns", "exec", NS, *cmd], capture_output=True, text=True, **kw)
+
+
+def tmux(*args):
+    return subprocess.run(["tmux", "-L", SOCK, *args], capture_output=True, text=True)
+
+
+def screen():
+    return tmux("capture-pane", "-p", "-t", "t").stdout
+
+
+def wait_screen(pred, timeout=8.0, target="t"):
+    """The screen once pred holds on two captures in a row (not mid-redraw)."""
+    end = time.time() + timeout
+    s = ""
+    while time.time() < end:
+        s = tmux("capture-pane", "-p", "-t", target).stdout
+        if pred(s):
+            time.sleep(0.15)
+            s2 = tmux("capture-pane", "-p", "-t", target).stdout
+            if pred(s2):
+                return s2
+        time.sleep(0.2)
+    return s
+
+
+def ss_count(state):
+    out = ns("ss", "-tanH", "state", state).stdout
+    return len([l for l in out.splitlines() if l.strip()])
+
+
+def rows(s):
+    """Table rows: lines after the column header, up to the status line."""
+    lines = s.splitlines()
+    try:
+        start = next(i for i, l in enumerate(lines) if l.startswith("State ")) + 1
+    except StopIteration:
+        return []
+    return [l for l in lines[start:] if re.match(r"^(\S+)\s+\d|^\(wire only\)|^[A-Z-]+ +[0-9\[]", l)]
+
+
+try:
+    subprocess.run(["ip", "netns", "add", NS], check=True)
+    subprocess.run(["ip", "-n", NS, "link", "set", "lo", "up"], check=True)
+    holder = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-c", HOLDER],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    procs.append(holder)
+    if holder.stdout.readline().strip() != "ready":
+        raise RuntimeError("socket holder did not start")
+
+    # --- the UI in tmux -----------------------------------------------------
+    tmux("new-session", "-d", "-s", "t", "-x", "132", "-y", "40",
+         f"ip netns exec {NS} {TCPSTATE} top -d 0.5; echo EXIT=$?; sleep 60")
+    s = wait_screen(lambda s: "ESTABLISHED" in s and "Recv-Q" in s)
+    want = {"ESTABLISHED": ss_count("established"), "TIME-WAIT": ss_count("time-wait"),
+            "CLOSE-WAIT": ss_count("close-wait"), "LISTEN": ss_count("listening")}
+    got = {}
+    for name in want:
+        m = re.search(rf"{name}\s+(\d+)", s)
+        got[name] = int(m.group(1)) if m else None
+    report(got == want and want["ESTABLISHED"] == 6, CASES[0], f"screen {got}, ss {want}")
+
+    before = rows(s)
+    tmux("send-keys", "-t", "t", "/")
+    time.sleep(0.3)
+    tmux("send-keys", "-t", "t", "state close-wait", "Enter")
+    s = wait_screen(lambda s: "filter: state close-wait" in s and len(rows(s)) == 1)
+    r = rows(s)
+    report(len(before) >= 9 and len(r) == 1 and r[0].startswith("CLOSE-WAIT"), CASES[1],
+           f"{len(before)} rows before, after: {r}")
+    # Clear the filter, then sort by peer and compare the order.
+    tmux("send-keys", "-t", "t", "/")
+    time.sleep(0.3)
+    tmux("send-keys", "-t", "t", "C-a", "C-k", "Enter")
+    wait_screen(lambda s: "filter:" not in s.splitlines()[0])
+    time.sleep(0.6)
+    def peers(s):
+        return [l.split()[2] for l in rows(s)]
+    def key(a):
+        host, port = a.rsplit(":", 1)
+        return (tuple(int(p) for p in host.split(".")) if host != "*" else (), int(port) if port != "*" else 0)
+    for _ in range(12):
+        if "sorted by peer" in screen():
+            break
+        tmux("send-keys", "-t", "t", ">")
+        time.sleep(0.3)
+    s = wait_screen(lambda s: "sorted by peer" in s and "reversed" not in s)
+    asc = peers(s)
+    tmux("send-keys", "-t", "t", "I")
+    s = wait_screen(lambda s: "sorted by peer (reversed)" in s)
+    desc = peers(s)
+    real = [p for p in asc if p != "*:*"]
+    report(len(asc) >= 9 and real == sorted(real, key=key) and desc == list(reversed(asc)),
+           CASES[2], f"by peer {asc}; reversed {desc}")
+    tmux("send-keys", "-t", "t", "q")
+    s = wait_screen(lambda s: "EXIT=" in s)
+    alt = tmux("display", "-p", "-t", "t", "#{alternate_on}").stdout.strip()
+    report("EXIT=0" in s and alt == "0", CASES[4], f"exit line {re.findall('EXIT=.*', s)}, alternate screen {alt}")
+
+    # --- the detail view on a capture ----------------------------------------
+    pcap = os.path.join(tmp, "lo.pcap")
+    dump = subprocess.Popen(["ip", "netns", "exec", NS, "tcpdump", "-i", "lo", "-U",
+                             "--immediate-mode", "-w", pcap, "tcp port 5003"],
+                            stderr=subprocess.PIPE, text=True)
+    procs.append(dump)
+    line = dump.stderr.readline()  # "listening on lo ..." once it captures
+    if "listening" not in line:
+        raise RuntimeError("tcpdump did not start: " + line)
+    time.sleep(0.3)
+    ns(sys.executable, "-c", "import socket,time\nl=socket.socket();l.bind(('127.0.0.1',5003));l.listen()\n"
+       "c=socket.create_connection(('127.0.0.1',5003));s,_=l.accept();c.send(b'x');s.recv(1);"
+       "c.close();time.sleep(0.1);s.close();time.sleep(0.3)")
+    time.sleep(0.5)
+    dump.send_signal(signal.SIGINT)
+    dump.wait(5)
+    tmux("new-session", "-d", "-s", "bad", "-x", "132", "-y", "40",
+         f"{TCPSTATE} top -r {pcap} --speed 1000 -d 0.3 port; echo EXIT=$?; sleep 60")
+    # The positional 'port' is not a filter: top must refuse it, exit 2.
+    end = time.time() + 5
+    while time.time() < end and "EXIT=" not in tmux("capture-pane", "-p", "-t", "bad").stdout:
+        time.sleep(0.2)
+    bad_filter_ok = "EXIT=2" in tmux("capture-pane", "-p", "-t", "bad").stdout
+    tmux("new-session", "-d", "-s", "d", "-x", "132", "-y", "40",
+         f"{TCPSTATE} top -r {pcap} --speed 1000 -d 0.3 dport = :5003; echo EXIT=$?; sleep 60")
+    def dscreen():
+        return tmux("capture-pane", "-p", "-t", "d").stdout
+    wait_screen(lambda s: "(wire only)" in s, 8, "d")
+    tmux("send-keys", "-t", "d", "Enter")
+    s = wait_screen(lambda s: "Timeline" in s and "FIN" in s, 5, "d")
+    report(bad_filter_ok and "Timeline" in s and "SYN sent" in s and "FIN" in s, CASES[3],
+           f"bad filter refused: {bad_filter_ok}; screen: {s[:400]!r}")
+    tmux("send-keys", "-t", "d", "q", "q")
+
+    # --- the join, batch mode with a live capture ------------------------------
+    top = subprocess.Popen(["ip", "netns", "exec", NS, TCPSTATE, "top", "-b", "-d", "0.5", "-n", "12",
+                            "-i", "lo", "sport", "=", ":6001", "or", "dport", "=", ":6001"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs.append(top)
+    time.sleep(1.0)
+    join = ns(sys.executable, "-c", r"""
+import socket, time, os, sys
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", 6001)); l.listen()
+c = socket.create_connection(("127.0.0.1", 6001)); s, _ = l.accept()
+c.close()                                  # server in CLOSE-WAIT, client FIN-WAIT-2
+c2 = socket.create_connection(("127.0.0.1", 6001)); s2, _ = l.accept()
+time.sleep(1.2)                            # top sees c2 alive, with its owner
+s2.close(); time.sleep(0.1); c2.close()    # server closed first: server side TIME-WAIT
+print(os.getpid(), flush=True)
+time.sleep(4)
+""", timeout=30)
+    out, err = top.communicate(timeout=30)
+    pid = join.stdout.strip()
+    frames = [f for f in out.split("tcpstate top - ") if f.strip()]
+    last = frames[-1] if frames else ""
+    cw = [l for l in last.splitlines() if l.startswith("CLOSE-WAIT ") and "holders" not in l]
+    ok = (len(cw) == 1 and f"python3[{pid}]" in cw[0] and "CLOSE-W/FIN-W2" in cw[0]
+          and re.search(r"\b\d+s\b", cw[0]) is not None)
+    report(ok, CASES[5], f"pid {pid}; CLOSE-WAIT rows: {cw}; stderr {err.strip()[:200]}")
+    tw = [l for l in last.splitlines() if l.startswith("TIME-WAIT") and ":6001 " in l + " "]
+    ok = any(f"~python3[{pid}]" in l and "TIME-W/" in l for l in tw)
+    report(ok, CASES[6], f"TIME-WAIT rows: {tw}")
+except Exception as e:
+    report(False, "top", f"{type(e).__name__}: {e}")
+finally:
+    tmux("kill-server")
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+    subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+sys.exit(1 if failed else 0)
