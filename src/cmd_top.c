@@ -434,7 +434,7 @@ static void widths(struct top *t, const uint32_t *idx, size_t n, struct colw *w)
 	w->state = 12;
 	w->local = 5;
 	w->peer = 4;
-	w->wire = t->wire ? 13 : 4;
+	w->wire = t->wire ? 15 : 4;
 	w->proc = 7;
 	w->age = 6;
 	for (size_t i = 0; i < n; i++) {
