@@ -1,7 +1,7 @@
 # tcpstate - build, test and install.
 #
 #   make            build ./tcpstate
-#   make run        install missing packages (as root), build, run `tcpstate list`
+#   make run        install missing packages (as root), build, run tcpstate (ARGS=...)
 #   make check      the same set-up, then every test; ends with "N passed, N failed"
 #   make SANITIZE=1 build (or check) with AddressSanitizer and UBSan
 #   make install    PREFIX=/usr/local, DESTDIR honoured
@@ -90,9 +90,10 @@ deps:
 deps-check:
 	@sh tools/deps.sh check
 
+# The monitor on a terminal; elsewhere (no screen to draw on) the listing.
 run: deps
 	@$(MAKE) --no-print-directory tcpstate
-	./tcpstate $(or $(ARGS),list)
+	@if [ -t 0 ] && [ -t 1 ]; then ./tcpstate $(ARGS); else ./tcpstate $(or $(ARGS),list); fi
 
 check: deps-check
 	@$(MAKE) --no-print-directory tcpstate $(O)/unit $(O)/nonetlink.so
