@@ -105,7 +105,13 @@ struct conn {
 		uint8_t v4[2][4];
 		uint8_t (*v6)[16]; /* malloc'd [2][16] */
 	} addr;
-	uint32_t *dur; /* [2][TS_MAX] ms, with keep_durations */
+	uint32_t self; /* own pool index */
+};
+
+/* A timer due at a known time: TIME-WAIT's end, or a finished connection's linger. */
+struct timer {
+	uint64_t due;
+	uint32_t idx, id;
 };
 
 #define BLOCK 4096
@@ -115,6 +121,14 @@ struct engine {
 	struct engine_hooks hooks;
 	struct engine_stats st;
 	struct conn **blocks;
+	uint32_t **durblocks; /* [block][BLOCK][2][TS_MAX] ms, with keep_durations */
+	/*
+	 * TIME-WAIT lasts the same for everyone, so its timers fall due in the
+	 * order they were set: a FIFO, not a heap.  The linger of finished
+	 * connections uses the same span and the same queue.
+	 */
+	struct timer *tq;
+	size_t tq_head, tq_len, tq_cap;
 	uint32_t nblocks, capblocks;
 	uint32_t used;      /* pool slots handed out so far */
 	uint32_t free_head; /* index + 1, 0 when empty */
@@ -129,6 +143,35 @@ struct engine {
 static struct conn *at(const struct engine *e, uint32_t i)
 {
 	return &e->blocks[i / BLOCK][i % BLOCK];
+}
+
+/* The time-in-state counters of a connection, or NULL. */
+static uint32_t *dur_of(const struct engine *e, const struct conn *c)
+{
+	if (!e->durblocks)
+		return NULL;
+	return e->durblocks[c->self / BLOCK] + (size_t)(c->self % BLOCK) * 2 * TS_MAX;
+}
+
+static void timer_push(struct engine *e, const struct conn *c, uint64_t due)
+{
+	if (e->tq_len == e->tq_cap) {
+		size_t cap = e->tq_cap ? e->tq_cap * 2 : 1024;
+		struct timer *nq = malloc(cap * sizeof(*nq));
+		if (!nq)
+			return; /* the periodic sweep still catches it, later */
+		for (size_t i = 0; i < e->tq_len; i++)
+			nq[i] = e->tq[(e->tq_head + i) % e->tq_cap];
+		free(e->tq);
+		e->st.bytes += (cap - e->tq_cap) * sizeof(*nq);
+		e->tq = nq;
+		e->tq_cap = cap;
+		e->tq_head = 0;
+	}
+	struct timer *t = &e->tq[(e->tq_head + e->tq_len++) % e->tq_cap];
+	t->due = due;
+	t->idx = c->self;
+	t->id = c->id;
 }
 
 /* ---- names -------------------------------------------------------------- */
@@ -271,14 +314,6 @@ static struct conn *lookup(struct engine *e, const struct segment *s, uint32_t h
 	return NULL;
 }
 
-static uint32_t index_of(const struct engine *e, const struct conn *c)
-{
-	for (uint32_t b = 0; b < e->nblocks; b++)
-		if (c >= e->blocks[b] && c < e->blocks[b] + BLOCK)
-			return b * BLOCK + (uint32_t)(c - e->blocks[b]);
-	return UINT32_MAX;
-}
-
 static void unlink_conn(struct engine *e, struct conn *c, uint32_t idx)
 {
 	uint32_t *pp = &e->buckets[conn_hash(c) & (e->nbuckets - 1)];
@@ -291,7 +326,7 @@ static void unlink_conn(struct engine *e, struct conn *c, uint32_t idx)
 
 static void free_conn(struct engine *e, struct conn *c, enum close_reason why)
 {
-	uint32_t idx = index_of(e, c);
+	uint32_t idx = c->self;
 
 	if (e->hooks.closed)
 		e->hooks.closed(e->hooks.arg, c, why);
@@ -300,10 +335,9 @@ static void free_conn(struct engine *e, struct conn *c, enum close_reason why)
 		free(c->addr.v6);
 		e->st.bytes -= 32;
 	}
-	if (c->dur) {
-		free(c->dur);
-		e->st.bytes -= 2 * TS_MAX * sizeof(uint32_t);
-	}
+	uint32_t *dur = dur_of(e, c);
+	if (dur)
+		memset(dur, 0, 2 * TS_MAX * sizeof(uint32_t));
 	memset(c, 0, sizeof(*c));
 	c->next = e->free_head;
 	e->free_head = idx + 1;
@@ -330,6 +364,16 @@ static struct conn *alloc_conn(struct engine *e)
 			e->blocks[e->nblocks] = calloc(BLOCK, sizeof(struct conn));
 			if (!e->blocks[e->nblocks])
 				return NULL;
+			if (e->cfg.keep_durations) {
+				uint32_t **nd = realloc(e->durblocks, e->capblocks * sizeof(*nd));
+				if (!nd)
+					return NULL;
+				e->durblocks = nd;
+				nd[e->nblocks] = calloc((size_t)BLOCK * 2 * TS_MAX, sizeof(uint32_t));
+				if (!nd[e->nblocks])
+					return NULL;
+				e->st.bytes += (uint64_t)BLOCK * 2 * TS_MAX * sizeof(uint32_t);
+			}
 			e->nblocks++;
 			e->st.bytes += BLOCK * sizeof(struct conn);
 		}
@@ -337,6 +381,7 @@ static struct conn *alloc_conn(struct engine *e)
 	}
 	struct conn *c = at(e, idx);
 	memset(c, 0, sizeof(*c));
+	c->self = idx;
 	return c;
 }
 
@@ -354,9 +399,10 @@ static void emit(struct engine *e, struct conn *c, int side, int to, enum cause 
 
 	if (p->state == to)
 		return;
-	if (c->dur && p->state < TS_MAX) {
+	uint32_t *dur = dur_of(e, c);
+	if (dur && p->state < TS_MAX) {
 		uint32_t now = rel_ms(c, ts);
-		c->dur[side * TS_MAX + p->state] += now - p->since_ms;
+		dur[side * TS_MAX + p->state] += now - p->since_ms;
 	}
 	ev.ts_us = ts;
 	ev.conn = c;
@@ -367,6 +413,10 @@ static void emit(struct engine *e, struct conn *c, int side, int to, enum cause 
 	p->state = (uint8_t)to;
 	p->since_ms = rel_ms(c, ts);
 	e->st.transitions++;
+	if (to == TS_TIME_WAIT)
+		timer_push(e, c, ts + e->cfg.time_wait_us);
+	else if (to == TS_CLOSE && c->ep[1 - side].state == TS_CLOSE)
+		timer_push(e, c, c->last_us + e->cfg.time_wait_us); /* finished: linger */
 	if (e->hooks.event)
 		e->hooks.event(e->hooks.arg, &ev);
 }
@@ -430,7 +480,7 @@ static void scaled_hist(struct conn *c, int side, uint16_t *cnt, char letter)
 		add_hist(c, side, letter);
 }
 
-static void zeek_flip(struct conn *c)
+static void zeek_flip(struct conn *c, uint32_t *dur)
 {
 	struct ep t = c->ep[0];
 	uint16_t pt = c->port[0];
@@ -450,17 +500,18 @@ static void zeek_flip(struct conn *c)
 		memcpy(c->addr.v4[0], c->addr.v4[1], 4);
 		memcpy(c->addr.v4[1], a, 4);
 	}
-	if (c->dur) {
+	if (dur) {
 		uint32_t tmp[TS_MAX];
-		memcpy(tmp, c->dur, sizeof(tmp));
-		memcpy(c->dur, c->dur + TS_MAX, sizeof(tmp));
-		memcpy(c->dur + TS_MAX, tmp, sizeof(tmp));
+		memcpy(tmp, dur, sizeof(tmp));
+		memcpy(dur, dur + TS_MAX, sizeof(tmp));
+		memcpy(dur + TS_MAX, tmp, sizeof(tmp));
 	}
 	add_hist(c, 0, '^');
 }
 
 /* Zeek's UpdateStateMachine for the sending endpoint (TCPSessionAdapter.cc). */
-static void zeek_update(struct conn *c, int side, const struct segment *s, int *flipped)
+static void zeek_update(struct conn *c, uint32_t *dur, int side, const struct segment *s,
+			int *flipped)
 {
 	struct ep *p = &c->ep[side], *q = &c->ep[1 - side];
 	int syn = s->flags & TH_SYN, ack = s->flags & TH_ACK, fin = s->flags & TH_FIN,
@@ -478,7 +529,7 @@ static void zeek_update(struct conn *c, int side, const struct segment *s, int *
 			} else {
 				if (!ack && q->z == Z_SYN_ACK_SENT && s->seq == p->isn) {
 					/* A SYN/SYN-ACK reversal: flip and establish. */
-					zeek_flip(c);
+					zeek_flip(c, dur);
 					*flipped = 1;
 					/* After the flip we are the originator. */
 					p = &c->ep[0];
@@ -597,7 +648,8 @@ static const char *zeek_conn_state(const struct conn *c)
 }
 
 /* Zeek's history and sequence bookkeeping for one segment (Process()). */
-static void zeek_process(struct conn *c, int side, const struct segment *s, int *flipped)
+static void zeek_process(struct conn *c, uint32_t *dur, int side, const struct segment *s,
+			 int *flipped)
 {
 	struct ep *p = &c->ep[side], *q = &c->ep[1 - side];
 	int syn = !!(s->flags & TH_SYN), fin = !!(s->flags & TH_FIN), rst = !!(s->flags & TH_RST);
@@ -724,7 +776,7 @@ static void zeek_process(struct conn *c, int side, const struct segment *s, int 
 		scaled_hist(c, side, &p->cnt_t, 'T');
 
 	int before = c->ep[0].z <= Z_SYN_ACK_SENT && c->ep[1].z <= Z_SYN_ACK_SENT;
-	zeek_update(c, side, s, flipped);
+	zeek_update(c, dur, side, s, flipped);
 	if (*flipped)
 		side = 1 - side;
 	if (before && !(c->ep[0].z <= Z_SYN_ACK_SENT && c->ep[1].z <= Z_SYN_ACK_SENT))
@@ -789,6 +841,7 @@ static void fin_received(struct engine *e, struct conn *c, int side, uint64_t ts
 	case TS_TIME_WAIT:
 		/* A retransmitted FIN restarts the 2MSL timer. */
 		p->since_ms = rel_ms(c, ts);
+		timer_push(e, c, ts + e->cfg.time_wait_us);
 		break;
 	default:
 		break;
@@ -979,7 +1032,7 @@ static struct conn *new_conn(struct engine *e, const struct segment *s, uint32_t
 		c->addr.v6 = malloc(32);
 		if (!c->addr.v6) {
 			c->next = e->free_head;
-			e->free_head = index_of(e, c) + 1;
+			e->free_head = c->self + 1;
 			return NULL;
 		}
 		c->cflags |= C_V6;
@@ -987,19 +1040,13 @@ static struct conn *new_conn(struct engine *e, const struct segment *s, uint32_t
 	}
 	memcpy((uint8_t *)addr_of(c, 0), a0, (size_t)len);
 	memcpy((uint8_t *)addr_of(c, 1), a1, (size_t)len);
-	if (e->cfg.keep_durations) {
-		c->dur = calloc(2 * TS_MAX, sizeof(uint32_t));
-		if (c->dur)
-			e->st.bytes += 2 * TS_MAX * sizeof(uint32_t);
-	}
 	c->first_us = c->last_us = c->zlast_us = s->ts_us;
 	c->id = ++e->next_id;
 	c->instance = instance;
 	c->cflags |= C_ZEEK_ACTIVE;
-	uint32_t idx = index_of(e, c);
 	uint32_t b = h & (e->nbuckets - 1);
 	c->next = e->buckets[b];
-	e->buckets[b] = idx + 1;
+	e->buckets[b] = c->self + 1;
 	e->st.conns++;
 	e->st.live++;
 	if (e->st.live > e->st.peak)
@@ -1151,13 +1198,36 @@ static int rfc_expired(const struct engine *e, const struct conn *c, uint64_t no
 	return 0;
 }
 
+/* Fire the queued timers due by now: TIME-WAIT ends, finished connections leave. */
+static void run_timers(struct engine *e, uint64_t now)
+{
+	while (e->tq_len) {
+		struct timer t = e->tq[e->tq_head];
+		if (t.due > now)
+			break;
+		e->tq_head = (e->tq_head + 1) % e->tq_cap;
+		e->tq_len--;
+		struct conn *c = at(e, t.idx);
+		if (c->id != t.id)
+			continue; /* that connection is gone */
+		fire_timewait(e, c, now);
+		if (!e->cfg.zeek && c->ep[0].state == TS_CLOSE && c->ep[1].state == TS_CLOSE) {
+			if (c->last_us + e->cfg.time_wait_us <= now)
+				free_conn(e, c, CLOSE_FINISHED);
+			else /* a late packet moved its linger on */
+				timer_push(e, c, c->last_us + e->cfg.time_wait_us);
+		}
+	}
+}
+
+/* Walk the table for the timers not queued: idle expiry, and Zeek's. */
 static void sweep(struct engine *e, uint64_t now)
 {
+	run_timers(e, now);
 	for (uint32_t i = 0; i < e->used; i++) {
 		struct conn *c = at(e, i);
 		if (!c->id)
 			continue; /* free */
-		fire_timewait(e, c, now);
 		if (e->cfg.zeek) {
 			if (zeek_expired(e, c, now))
 				free_conn(e, c, CLOSE_ZEEK);
@@ -1172,13 +1242,20 @@ static void sweep(struct engine *e, uint64_t now)
 	}
 }
 
+/*
+ * Timers in the queue run on every packet's time; the full walk, for idle
+ * connections, only every eighth of the idle timeout (at least a second),
+ * so its cost does not grow with the length of a capture.
+ */
 static void maybe_sweep(struct engine *e, uint64_t now)
 {
+	run_timers(e, now);
 	if (now < e->next_sweep_us)
 		return;
 	if (e->next_sweep_us)
 		sweep(e, now);
-	e->next_sweep_us = now + 1000000;
+	uint64_t every = e->cfg.zeek ? 1000000 : e->cfg.idle_timeout_us / 8;
+	e->next_sweep_us = now + (every > 1000000 ? every : 1000000);
 }
 
 /*
@@ -1191,7 +1268,7 @@ static int evict_one(struct engine *e)
 	struct conn *best = NULL;
 	int best_rank = -1;
 
-	for (uint32_t n = 0; n < 64 && e->used; n++) {
+	for (uint32_t n = 0; n < 16 && e->used; n++) {
 		struct conn *c = at(e, e->hand);
 		e->hand = (e->hand + 1) % e->used;
 		if (!c->id)
@@ -1310,7 +1387,7 @@ void engine_input(struct engine *e, const struct segment *seg)
 	uint32_t snd_nxt = a->nxt;
 	int snd_known = (a->flags & EP_SEQ) != 0;
 	int flipped;
-	zeek_process(c, dir, s, &flipped);
+	zeek_process(c, dur_of(e, c), dir, s, &flipped);
 	if (flipped)
 		dir = 1 - dir;
 	rfc_segment(e, c, dir, s, snd_nxt, snd_known);
@@ -1322,7 +1399,6 @@ void engine_advance(struct engine *e, uint64_t now_us)
 		e->now_us = now_us;
 	/* Asked for explicitly: every timer due by now fires. */
 	sweep(e, e->now_us);
-	e->next_sweep_us = e->now_us + 1000000;
 }
 
 void engine_foreach(struct engine *e, void (*fn)(void *arg, const struct conn *c), void *arg)
@@ -1368,10 +1444,14 @@ void engine_free(struct engine *e)
 			continue;
 		if (c->cflags & C_V6)
 			free(c->addr.v6);
-		free(c->dur);
 	}
-	for (uint32_t b = 0; b < e->nblocks; b++)
+	for (uint32_t b = 0; b < e->nblocks; b++) {
 		free(e->blocks[b]);
+		if (e->durblocks)
+			free(e->durblocks[b]);
+	}
+	free(e->durblocks);
+	free(e->tq);
 	free(e->blocks);
 	free(e->buckets);
 	free(e);
@@ -1397,8 +1477,9 @@ void engine_conn_info(const struct engine *e, const struct conn *c, struct conn_
 		o->since_us[s] = c->first_us + (uint64_t)p->since_ms * 1000;
 		o->pkts[s] = p->pkts;
 		o->bytes[s] = p->bytes;
-		if (c->dur) {
-			memcpy(o->state_ms[s], c->dur + s * TS_MAX, sizeof(o->state_ms[s]));
+		const uint32_t *dur = dur_of(e, c);
+		if (dur) {
+			memcpy(o->state_ms[s], dur + s * TS_MAX, sizeof(o->state_ms[s]));
 			/* The current state has lasted until the last packet or now. */
 			uint64_t end = e->now_us > c->last_us ? e->now_us : c->last_us;
 			if (p->state < TS_MAX && end >= o->since_us[s])

@@ -1,0 +1,49 @@
+/*
+ * knobs.h - the kernel settings that bear on TIME-WAIT and ephemeral ports:
+ * what each means, what values it takes, and since when it exists; and the
+ * knobs people are told to set that are gone or never did what is claimed.
+ * Pure data and validation: reading and writing /proc/sys is sysctl.c's.
+ */
+#ifndef TCPSTATE_KNOBS_H
+#define TCPSTATE_KNOBS_H
+
+#include <stddef.h>
+
+enum knob_type {
+	KNOB_INT,        /* one integer in [min, max] */
+	KNOB_PORT_RANGE, /* "LOW HIGH" */
+	KNOB_PORT_LIST,  /* "80,8000-8100" or empty */
+	KNOB_MYTH,       /* gone or misattributed: explain, never write */
+};
+
+struct knob {
+	const char *name;  /* sysctl name, e.g. net.ipv4.tcp_tw_reuse */
+	const char *alias; /* short name, e.g. tw-reuse */
+	enum knob_type type;
+	long min, max;
+	const char *unit;
+	const char *def;   /* the kernel's default, as text */
+	int per_netns;
+	const char *since; /* kernel version it appeared (or became per-netns) */
+	const char *meaning;
+};
+
+/* Every entry, NULL-terminated by name. */
+extern const struct knob knob_table[];
+
+/* By full name, name without "net.ipv4.", path form, or alias. */
+const struct knob *knob_find(const char *name);
+/* The closest known name, for "did you mean" (NULL if nothing is close). */
+const char *knob_suggest(const char *name);
+/* /proc/sys path of a knob, into buf. */
+void knob_path(const struct knob *k, char *buf, size_t len);
+
+/*
+ * Check a value.  unpriv_start is ip_unprivileged_port_start (or -1 when
+ * unknown).  Returns 0; or -1 with the reason in err.  *warn gets a
+ * warning that does not stop the change (or "").
+ */
+int knob_validate(const struct knob *k, const char *value, long unpriv_start, char *norm,
+		  size_t normlen, char *err, size_t errlen, char *warn, size_t warnlen);
+
+#endif
