@@ -229,7 +229,9 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 	if (sockdiag_dump(&req, take_sock, t, &st, err, errlen) < 0)
 		return -1;
 	uint64_t now = wall_us();
-	if (topmodel_refresh(t->model, t->dump, t->ndump, now, 1, "/proc") < 0) {
+	/* New sockets' owners are looked up at most once per refresh interval. */
+	uint64_t rescan = t->delay_us > 500000 ? t->delay_us : 500000;
+	if (topmodel_refresh(t->model, t->dump, t->ndump, now, rescan, "/proc") < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -970,12 +972,9 @@ static void follow_selection(struct top *t)
 			for (rank = 0; rank < k && idx[rank] != i; rank++)
 				;
 			free(idx);
-			if (rank < k) {
-				long shift = (long)rank - (long)t->cursor;
+			/* The cursor follows; draw() scrolls only if it left the screen. */
+			if (rank < k)
 				t->cursor = rank;
-				if (shift > 0 || (size_t)(-shift) <= t->offset)
-					t->offset = (size_t)((long)t->offset + shift);
-			}
 			return;
 		}
 	}

@@ -17,7 +17,6 @@
 
 #include "procmap.h"
 
-#define RESCAN_US 2000000u
 #define EVENT_RING 262144u
 
 struct memo {
@@ -324,7 +323,7 @@ static void header_stats(struct topmodel *m, double dt, const uint8_t *is_new)
 }
 
 int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nrows,
-		     uint64_t now_us, int procs, const char *procroot)
+		     uint64_t now_us, uint64_t rescan_us, const char *procroot)
 {
 	double dt = m->last_refresh_us ? (double)(now_us - m->last_refresh_us) / 1e6 : 0;
 	int first = m->last_refresh_us == 0;
@@ -379,7 +378,7 @@ int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nro
 	free(m->memo);
 	m->memo = fresh;
 	m->memo_cap = cap;
-	if (procs && unknown && now_us >= m->last_scan_us + RESCAN_US) {
+	if (procroot && unknown && now_us >= m->last_scan_us + rescan_us) {
 		resolve_owners(m, procroot);
 		m->last_scan_us = now_us;
 	}

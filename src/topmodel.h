@@ -79,12 +79,12 @@ void topmodel_free(struct topmodel *m);
 
 /*
  * Take a new kernel view.  rows/nrows: this refresh's sockets (the model
- * copies them).  procs: whether to look up owners (costly; the model
- * rescans /proc only when it sees inodes it has not resolved, at most every
- * rescan_us).  now_us: the time of this refresh.
+ * copies them).  Owners are looked up in procroot ("/proc"; NULL: not at
+ * all), which is costly: only when sockets with unknown owners appear, and
+ * at most every rescan_us.  now_us: the time of this refresh.
  */
 int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nrows,
-		     uint64_t now_us, int procs, const char *procroot);
+		     uint64_t now_us, uint64_t rescan_us, const char *procroot);
 
 /* Join with the wire engine (optional): call after topmodel_refresh. */
 void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us);

@@ -186,7 +186,7 @@ try:
     tmux("send-keys", "-t", "d", "q", "q")
 
     # --- the join, batch mode with a live capture ------------------------------
-    top = subprocess.Popen(["ip", "netns", "exec", NS, TCPSTATE, "top", "-b", "-d", "0.5", "-n", "12",
+    top = subprocess.Popen(["ip", "netns", "exec", NS, TCPSTATE, "top", "-b", "-d", "0.5", "-n", "16",
                             "-i", "lo", "sport", "=", ":6001", "or", "dport", "=", ":6001"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     procs.append(top)
@@ -198,12 +198,12 @@ l.bind(("127.0.0.1", 6001)); l.listen()
 c = socket.create_connection(("127.0.0.1", 6001)); s, _ = l.accept()
 c.close()                                  # server in CLOSE-WAIT, client FIN-WAIT-2
 c2 = socket.create_connection(("127.0.0.1", 6001)); s2, _ = l.accept()
-time.sleep(1.2)                            # top sees c2 alive, with its owner
+time.sleep(2.5)                            # top sees c2 alive, with its owner
 s2.close(); time.sleep(0.1); c2.close()    # server closed first: server side TIME-WAIT
 print(os.getpid(), flush=True)
 time.sleep(4)
-""", timeout=30)
-    out, err = top.communicate(timeout=30)
+""", timeout=40)
+    out, err = top.communicate(timeout=40)
     pid = join.stdout.strip()
     frames = [f for f in out.split("tcpstate top - ") if f.strip()]
     last = frames[-1] if frames else ""
