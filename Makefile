@@ -50,9 +50,10 @@ O := build/$(FLAVOR)
 # The library: everything but the command-line front end.  Tests, fuzzers,
 # benchmarks and the binary all link it.
 LIB_SRCS := src/state.c src/filter.c src/diagmsg.c src/sockdiag.c src/addr.c src/out.c src/procmap.c \
-            src/netns.c src/store.c src/decode.c src/engine.c src/topmodel.c
+            src/netns.c src/store.c src/decode.c src/engine.c src/topmodel.c \
+            src/knobs.c src/sysctl.c
 CLI_SRCS := src/main.c src/cmd.c src/cmdtab.c src/cmd_list.c src/cmd_watch.c src/wire.c \
-            src/capture.c src/listwire.c src/cmd_top.c
+            src/capture.c src/listwire.c src/cmd_top.c src/cmd_tune.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(O)/%.o)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "filter.h"
+#include "knobs.h"
 #include "state.h"
 
 const struct cmd_entry *cmd_find(const char *name)
@@ -248,6 +249,28 @@ static void complete_kind(enum complete_kind k, const char *prev, const char *cu
 			for (const char *const *w = filter_keywords(); *w; w++)
 				cand(*w, cur);
 		}
+		break;
+	case COMPLETE_TUNE:
+		if (prev && strcmp(prev, "tune") == 0) {
+			static const char *const actions[] = {"show", "set", "revert", "guide", NULL};
+			for (int i = 0; actions[i]; i++)
+				cand(actions[i], cur);
+		} else {
+			for (const struct knob *kn = knob_table; kn->name; kn++) {
+				cand(kn->name, cur);
+				cand(kn->alias, cur);
+			}
+		}
+		break;
+	case COMPLETE_OS: {
+		static const char *const os[] = {"linux", "windows", "macos", "freebsd", NULL};
+		for (int i = 0; os[i]; i++)
+			cand(os[i], cur);
+		break;
+	}
+	case COMPLETE_COMMAND:
+		for (size_t i = 0; cmd_table[i]; i++)
+			cand(cmd_table[i]->name, cur);
 		break;
 	case COMPLETE_NONE:
 		break;

@@ -22,6 +22,9 @@ enum complete_kind {
 	COMPLETE_NETNS,
 	COMPLETE_IFACE,
 	COMPLETE_FILTER, /* filter keywords, and state names after state/exclude */
+	COMPLETE_TUNE,   /* tune's action, then knob names */
+	COMPLETE_OS,     /* linux windows macos freebsd */
+	COMPLETE_COMMAND, /* a subcommand name (shell's help) */
 };
 
 struct opt_def {

@@ -95,11 +95,14 @@ const struct knob *knob_find(const char *name)
 
 	if (n >= sizeof(norm))
 		return NULL;
-	/* sysctl accepts '/' for '.'; so do we. */
-	for (size_t i = 0; i <= n; i++)
+	/* sysctl accepts '/' for '.'; so do we.  Aliases take '_' for '-'. */
+	char alias[128];
+	for (size_t i = 0; i <= n; i++) {
 		norm[i] = name[i] == '/' ? '.' : name[i];
+		alias[i] = name[i] == '_' ? '-' : name[i];
+	}
 	for (const struct knob *k = knob_table; k->name; k++)
-		if (strcmp(norm, k->name) == 0 || strcmp(norm, k->alias) == 0 ||
+		if (strcmp(norm, k->name) == 0 || strcmp(alias, k->alias) == 0 ||
 		    strcmp(norm, short_name(k->name)) == 0)
 			return k;
 	return NULL;

@@ -1,0 +1,34 @@
+/*
+ * sysctl.h - reading and writing the knobs' files under /proc/sys, and the
+ * files tune keeps: the rollback record and the sysctl.d fragment, written
+ * atomically (temporary file, fsync, rename) and never through a symlink.
+ */
+#ifndef TCPSTATE_SYSCTL_H
+#define TCPSTATE_SYSCTL_H
+
+#include <stddef.h>
+
+#include "knobs.h"
+
+/* The value, whitespace folded to single spaces.  0, or a negative errno. */
+int sysctl_read(const struct knob *k, char *buf, size_t len);
+/* Write a (validated) value.  0, or a negative errno. */
+int sysctl_write(const struct knob *k, const char *value);
+/* Whether this knob exists here (kernel, namespace, modules). */
+int sysctl_exists(const struct knob *k);
+
+struct setting {
+	const struct knob *knob;
+	char value[256];
+};
+
+/*
+ * Replace path with content, atomically, mode `mode`, refusing a symlink.
+ * The directory is created (0700 when `private`) if missing.  0 or -errno.
+ */
+int file_replace(const char *path, const char *content, size_t len, int mode, int private_dir);
+
+/* Read a whole small file (at most 1 MiB) into a malloc'd, NUL-terminated buffer. */
+int file_read(const char *path, char **out, size_t *len);
+
+#endif
