@@ -209,10 +209,20 @@ void cmd_help(const struct cmd_entry *cmd)
 
 /* ---- completion: `tcpstate __complete WORD... CUR` ---------------------- */
 
+/* Where candidates go: printed for the shells' scripts, collected for `shell`. */
+static void (*cand_fn)(const char *cand, void *arg);
+static void *cand_arg;
+
 static void cand(const char *word, const char *cur)
 {
 	if (strncmp(word, cur, strlen(cur)) == 0)
-		printf("%s\n", word);
+		cand_fn(word, cand_arg);
+}
+
+static void print_cand(const char *word, void *arg)
+{
+	(void)arg;
+	printf("%s\n", word);
 }
 
 static void list_dir(const char *dir, const char *cur)
@@ -232,7 +242,7 @@ static void complete_kind(enum complete_kind k, const char *prev, const char *cu
 {
 	switch (k) {
 	case COMPLETE_FILE:
-		printf("@file\n"); /* the shell completes file names itself */
+		cand_fn("@file", cand_arg); /* the shell completes file names itself */
 		break;
 	case COMPLETE_NETNS:
 		list_dir("/run/netns", cur);
@@ -287,7 +297,7 @@ static const struct opt_def *option_word(const struct cmd_entry *cmd, const char
 	return find_short(cmd, w[strlen(w) - 1]);
 }
 
-int cmd_complete(int argc, char **argv)
+static void candidates(int argc, char **argv)
 {
 	const char *cur = argc > 0 ? argv[argc - 1] : "";
 	const struct cmd_entry *cmd;
@@ -297,16 +307,16 @@ int cmd_complete(int argc, char **argv)
 			cand(cmd_table[i]->name, cur);
 		cand("--help", cur);
 		cand("--version", cur);
-		return EXIT_OK;
+		return;
 	}
 	cmd = cmd_find(argv[0]);
 	if (!cmd)
-		return EXIT_OK;
+		return;
 	const char *prev = argc >= 2 ? argv[argc - 2] : NULL;
 	const struct opt_def *po = prev && argc > 2 ? option_word(cmd, prev) : NULL;
 	if (po && po->metavar) {
 		complete_kind(po->complete, prev, cur);
-		return EXIT_OK;
+		return;
 	}
 	if (cur[0] == '-') {
 		for (const struct opt_def *o = cmd->opts; o && o->id; o++) {
@@ -321,9 +331,21 @@ int cmd_complete(int argc, char **argv)
 			}
 		}
 		cand("--help", cur);
-		return EXIT_OK;
+		return;
 	}
 	complete_kind(cmd->args_complete, prev, cur);
+}
+
+void cmd_candidates(int n, char **words, void (*fn)(const char *cand, void *arg), void *arg)
+{
+	cand_fn = fn;
+	cand_arg = arg;
+	candidates(n, words);
+}
+
+int cmd_complete(int argc, char **argv)
+{
+	cmd_candidates(argc, argv, print_cand, NULL);
 	return EXIT_OK;
 }
 

@@ -72,6 +72,13 @@ void cmd_error(const struct cmd_entry *cmd, const char *fmt, ...)
 int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * Completion candidates for a command line: words[0..n-1], the last one the
+ * word being completed (possibly empty).  fn gets each candidate; "@file"
+ * means "complete a file name".
+ */
+void cmd_candidates(int n, char **words, void (*fn)(const char *cand, void *arg), void *arg);
+
 /* Hidden entry points used by completions and the man page generator. */
 int cmd_complete(int argc, char **argv);
 int cmd_man(void);
