@@ -278,6 +278,15 @@ static void complete_kind(enum complete_kind k, const char *prev, const char *cu
 			cand(os[i], cur);
 		break;
 	}
+	case COMPLETE_EXPLAIN: {
+		static const char *const topics[] = {"handshake", "close", "myths", "all", NULL};
+		for (int i = 0; topics[i]; i++)
+			cand(topics[i], cur);
+		for (const char *const *w = state_words(); *w; w++)
+			if (strcmp(*w, "all") != 0)
+				cand(*w, cur);
+		break;
+	}
 	case COMPLETE_COMMAND:
 		for (size_t i = 0; cmd_table[i]; i++)
 			cand(cmd_table[i]->name, cur);

@@ -25,6 +25,7 @@ enum complete_kind {
 	COMPLETE_TUNE,   /* tune's action, then knob names */
 	COMPLETE_OS,     /* linux windows macos freebsd */
 	COMPLETE_COMMAND, /* a subcommand name (shell's help) */
+	COMPLETE_EXPLAIN, /* explain's topics: states, handshake, close, myths, all */
 };
 
 struct opt_def {

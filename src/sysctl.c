@@ -120,8 +120,13 @@ int file_replace(const char *path, const char *content, size_t len, int mode, in
 	r = ensure_dir(dirname(dirbuf), private_dir);
 	if (r < 0)
 		return r;
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
-		return -ELOOP; /* never write through a symlink */
+	if (lstat(path, &st) == 0) {
+		if (S_ISLNK(st.st_mode))
+			return -ELOOP; /* never write through a symlink */
+		/* Nor replace a device, a directory or a FIFO with a file. */
+		if (!S_ISREG(st.st_mode))
+			return -EINVAL;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)

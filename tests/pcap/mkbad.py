@@ -37,3 +37,29 @@ write("unknown-linktype.pcap", header(linktype=147) + record(syn()))
 write("truncated-headers.pcap", header() + b"".join(record(syn()[:n], wirelen=54) for n in
                                                     (10, 14, 20, 34, 40, 53)) + record(syn()))
 write("empty.pcap", header())
+
+
+def seg(src, dst, sport, dport, flags, seq, ack, payload=b"", ts=1700000000, usec=0):
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0,
+                     bytes(src), bytes(dst))
+    data = b"\x00" * 12 + b"\x08\x00" + ip + tcp
+    return struct.pack("<IIII", ts, usec, len(data), len(data)) + data
+
+
+# One whole connection: handshake, a request, a reply, and a close by the
+# client (who ends in TIME-WAIT).  For explain --conn and other tests.
+C, S = (198, 18, 0, 1), (198, 18, 0, 2)
+F, SY, R, P, A = 0x01, 0x02, 0x04, 0x08, 0x10
+pkts = [
+    seg(C, S, 40000, 80, SY, 1000, 0, usec=0),
+    seg(S, C, 80, 40000, SY | A, 5000, 1001, usec=100),
+    seg(C, S, 40000, 80, A, 1001, 5001, usec=200),
+    seg(C, S, 40000, 80, P | A, 1001, 5001, b"GET / HTTP/1.0\r\n\r\n", usec=300),
+    seg(S, C, 80, 40000, P | A, 5001, 1019, b"HTTP/1.0 200 OK\r\n\r\n", usec=400),
+    seg(C, S, 40000, 80, F | A, 1019, 5020, usec=500),
+    seg(S, C, 80, 40000, A, 5020, 1020, usec=600),
+    seg(S, C, 80, 40000, F | A, 5020, 1020, usec=700),
+    seg(C, S, 40000, 80, A, 1020, 5021, usec=800),
+]
+write("one-connection.pcap", header() + b"".join(pkts))

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# tcpstate explain: every state has an entry with the four parts, the facts
+# about TIME-WAIT are right, the diagrams and the narration of a capture.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/cli/lib.sh
+
+for s in LISTEN SYN-SENT SYN-RECEIVED ESTABLISHED FIN-WAIT-1 FIN-WAIT-2 CLOSE-WAIT CLOSING \
+	LAST-ACK TIME-WAIT CLOSED; do
+	run "$TCPSTATE" explain "$s"
+	if [ "$rc" -eq 0 ] && [ "$(head -1 "$T/out")" = "$s" ] && grep -q '^  Means:' "$T/out" &&
+		grep -q '^  Who:' "$T/out" && grep -q '^  Lasts:' "$T/out" &&
+		grep -q '^  If many:' "$T/out"; then
+		pass "explain $s: meaning, who, how long, what to do"
+	else
+		fail "explain $s" "rc=$rc"
+	fi
+done
+# Any spelling a filter accepts.
+run "$TCPSTATE" explain time_wait
+[ "$rc" -eq 0 ] && [ "$(head -1 "$T/out")" = TIME-WAIT ] && pass "explain accepts time_wait" ||
+	fail "explain accepts time_wait" "rc=$rc"
+
+run "$TCPSTATE" explain tw
+tw=$(tr '\n' ' ' <"$T/out" | tr -s ' ')
+grep -q '2 x MSL' <<<"$tw" && grep -q 'MSL to 2 minutes' <<<"$tw" &&
+	grep -q 'Linux fixes it at 60 s' <<<"$tw" && grep -q 'tcpstate tune' <<<"$tw" &&
+	pass "TIME-WAIT: 2 x MSL, MSL 2 minutes, Linux 60 s, points to tune" ||
+	fail "TIME-WAIT facts" "$tw"
+# Never the myths: no claim that MSL is four minutes or that fin_timeout shortens it.
+! grep -qi 'four minutes known as' <<<"$tw" && ! grep -qi 'vs.timeout_timewait' <<<"$tw" &&
+	pass "TIME-WAIT entry repeats no myth" || fail "TIME-WAIT entry repeats no myth" "$tw"
+run "$TCPSTATE" explain close-wait
+cw=$(tr '\n' ' ' <"$T/out" | tr -s ' ')
+grep -q 'tcpstate list -p state close-wait' <<<"$cw" && grep -q 'No sysctl fixes it' <<<"$cw" &&
+	pass "CLOSE-WAIT: an application bug, how to find the owner" || fail "CLOSE-WAIT advice" ""
+
+run "$TCPSTATE" explain all
+n=0
+for s in LISTEN SYN-SENT SYN-RECEIVED ESTABLISHED FIN-WAIT-1 FIN-WAIT-2 CLOSE-WAIT CLOSING \
+	LAST-ACK TIME-WAIT CLOSED; do
+	grep -qx "$s" "$T/out" && n=$((n + 1))
+done
+[ "$rc" -eq 0 ] && [ $n -eq 11 ] && grep -q 'Three-way handshake' "$T/out" &&
+	grep -q 'Simultaneous close' "$T/out" && grep -q '^Myths' "$T/out" &&
+	pass "explain all: 11 states, diagrams, myths" || fail "explain all" "$n states"
+
+run "$TCPSTATE" explain handshake
+grep -q 'SEQ=A><CTL=SYN>' "$T/out" && grep -q 'SEQ=B><ACK=A+1>' "$T/out" &&
+	grep -q 'SEQ=A+1><ACK=B+1>' "$T/out" && grep -q 'RFC 9293 section 3.5' "$T/out" &&
+	pass "handshake: seq A, ack A+1, seq B, ack B+1" || fail "handshake" ""
+run "$TCPSTATE" explain close
+grep -q 'Normal close' "$T/out" && grep -q 'Simultaneous close' "$T/out" &&
+	grep -q 'Half close' "$T/out" && grep -q 'CLOSING' "$T/out" &&
+	pass "close: normal, simultaneous and half close" || fail "close diagrams" ""
+run "$TCPSTATE" explain myths
+grep -q 'tcp_fin_timeout' "$T/out" && grep -q 'IPVS' "$T/out" && grep -q '4.12' "$T/out" &&
+	grep -q 'Linux does not follow it' "$T/out" &&
+	pass "myths: each with its origin and the truth" || fail "myths" ""
+
+# The story of one connection in a capture.
+run env TZ=UTC "$TCPSTATE" explain -r tests/pcap/data/one-connection.pcap --conn 1
+[ "$rc" -eq 0 ] && grep -q '^Connection 1: 198.18.0.1:40000' "$T/out" &&
+	grep -q 'orig: FIN-WAIT-2 -> TIME-WAIT, because: FIN received' "$T/out" &&
+	grep -q 'resp: LAST-ACK -> CLOSED, because: ACK of FIN received' "$T/out" &&
+	pass "explain --conn narrates a capture's connection" || fail "explain --conn" "rc=$rc"
+
+# Bad input.
+run "$TCPSTATE" explain nonsense
+expect "unknown topic" 2 '^tcpstate explain: unknown topic "nonsense"'
+run "$TCPSTATE" explain --conn 1
+expect "--conn without -r" 2 '--conn ID and -r FILE go together'
+run "$TCPSTATE" explain -r tests/pcap/data/one-connection.pcap --conn 7
+expect "no such connection" 1 'no connection 7'
+run "$TCPSTATE" explain -r tests/pcap/data/one-connection.pcap --conn x
+expect "bad connection id" 2 'invalid connection id "x"'
+run "$TCPSTATE" explain a b
+expect "two topics" 2 'unexpected argument "b"'
+finish

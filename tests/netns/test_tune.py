@@ -1,0 +1,892 @@
+#!/usr/bin/env python3
+"""Root-only end-to-end tests for `tcpstate tune`.
+
+Every change happens inside throw-away network namespaces created here
+(`ip netns add`), through `tcpstate tune ... -N NAME` (or, for the cases
+that need it, `ip netns exec NAME ...`); values are checked with
+`ip netns exec NAME sysctl`.  The rollback and sysctl.d files always live
+in a temporary directory.  The host's values of the knobs involved are
+snapshotted before and after every case and at the end of the file: any
+change is a FAIL.
+
+Env: TCPSTATE = path of the binary (default <repo>/tcpstate).
+Prints PASS/FAIL/SKIP lines; exits 1 if any FAIL.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nslib  # noqa: E402
+from nslib import Fail, Skip, fmt_cmd  # noqa: E402
+
+TCPSTATE = nslib.TCPSTATE
+
+CASES = [
+    "show_json_agrees_with_sysctl",
+    "show_text_agrees_with_sysctl",
+    "set_changes_exactly_what_was_asked",
+    "dry_run_changes_nothing",
+    "invalid_value_in_batch_changes_nothing",
+    "kernel_refused_write_rolls_back",
+    "failed_write_rolls_back_readonly_proc",
+    "revert_restores_and_deletes_rollback",
+    "persist_writes_valid_file",
+    "persist_creates_new_file_0644",
+    "unknown_knob_suggests_name",
+    "myths_refused_nothing_changed",
+    "unprivileged_set_refused",
+    "cap_net_admin_without_root_can_set",
+    "confirm_prompt_on_terminal",
+    "guide_per_os",
+    "show_missing_netns_and_bad_action",
+    "host_sysctls_unchanged",
+]
+
+# Host knobs that must never change (the brief's list).
+HOST_KNOBS = ["net.ipv4.tcp_tw_reuse", "net.ipv4.ip_local_port_range",
+              "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_max_tw_buckets",
+              "net.ipv4.tcp_timestamps", "net.ipv4.ip_local_reserved_ports"]
+# ...plus every other real knob tcpstate knows about, best effort.
+HOST_EXTRA = ["net.ipv4.tcp_tw_reuse_delay", "net.ipv4.tcp_max_orphans",
+              "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
+              "net.ipv4.tcp_keepalive_time"]
+HOST_FILES = ["/var/lib/tcpstate", "/etc/sysctl.d/90-tcpstate.conf"]
+
+# alias -> full name of every real knob.
+KNOBS = {
+    "tw-reuse": "net.ipv4.tcp_tw_reuse",
+    "tw-reuse-delay": "net.ipv4.tcp_tw_reuse_delay",
+    "max-tw": "net.ipv4.tcp_max_tw_buckets",
+    "fin-timeout": "net.ipv4.tcp_fin_timeout",
+    "port-range": "net.ipv4.ip_local_port_range",
+    "reserved-ports": "net.ipv4.ip_local_reserved_ports",
+    "timestamps": "net.ipv4.tcp_timestamps",
+    "max-orphans": "net.ipv4.tcp_max_orphans",
+    "ct-time-wait": "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
+}
+MYTHS = {
+    "tw-recycle": "net.ipv4.tcp_tw_recycle",
+    "vs-timewait": "net.ipv4.vs.timeout_timewait",
+    "time-wait": "net.ipv4.tcp_timewait_len",
+}
+
+TMP = None
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+
+def fold(v):
+    return " ".join(v.split())
+
+
+def host_sysctl(name):
+    r = subprocess.run(["sysctl", "-n", name], capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=10)
+    return fold(r.stdout) if r.returncode == 0 else None
+
+
+def host_snapshot():
+    snap = {}
+    # The brief's exact command, all at once...
+    r = subprocess.run(["sysctl", "-n"] + HOST_KNOBS, capture_output=True,
+                       text=True, stdin=subprocess.DEVNULL, timeout=10)
+    snap["<sysctl -n batch>"] = (r.returncode, r.stdout)
+    # ...and one by one, so a difference can be named.
+    for k in HOST_KNOBS + HOST_EXTRA:
+        snap[k] = host_sysctl(k)
+    for f in HOST_FILES:
+        try:
+            st = os.lstat(f)
+            snap[f] = (st.st_mode, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            snap[f] = None
+    return snap
+
+
+def snap_diff(a, b):
+    return ["%s: %r -> %r" % (k, a.get(k), b.get(k))
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+class Res:
+    def __init__(self, argv, p):
+        self.argv = argv
+        self.rc = p.returncode
+        self.stdout = p.stdout
+        self.stderr = p.stderr
+
+    def __str__(self):
+        return "`%s` rc=%s stdout=%r stderr=%r" % (
+            fmt_cmd(self.argv), self.rc, self.stdout[-400:], self.stderr.strip()[-400:])
+
+
+def run(argv, timeout=20, input=None):
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                           input=input,
+                           stdin=None if input is not None else subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise Fail("`%s` timed out after %ds" % (fmt_cmd(argv), timeout))
+    return Res(argv, p)
+
+
+def tune(*args, **kw):
+    if not (os.path.isfile(TCPSTATE) and os.access(TCPSTATE, os.X_OK)):
+        raise Fail("tcpstate binary not found or not executable: %s" % TCPSTATE)
+    return run([TCPSTATE, "tune"] + list(args), **kw)
+
+
+def expect_rc(res, rc):
+    if res.rc != rc:
+        raise Fail("%s; expected rc=%d" % (res, rc))
+
+
+def expect_err_lines(res):
+    """Every stderr line of tune is `tcpstate tune: ...`; returns the lines."""
+    lines = res.stderr.splitlines()
+    if not lines:
+        raise Fail("%s; expected an error message on stderr" % res)
+    bad = [l for l in lines if not l.startswith("tcpstate tune:")]
+    if bad:
+        raise Fail("%s; stderr lines not starting 'tcpstate tune:': %r" % (res, bad))
+    return lines
+
+
+def ns_value(ns, name):
+    r = run(["ip", "netns", "exec", ns.name, "sysctl", "-n", name])
+    return fold(r.stdout) if r.rc == 0 else None
+
+
+def ns_values(ns):
+    return {name: ns_value(ns, name) for name in KNOBS.values()}
+
+
+def ns_set(ns, name, value):
+    r = run(["ip", "netns", "exec", ns.name, "sysctl", "-q", "-w", "%s=%s" % (name, value)])
+    if r.rc != 0:
+        raise RuntimeError("cannot prepare %s=%s in %s: %s" % (name, value, ns.name, r.stderr))
+
+
+def expect_unchanged(ns, before, what):
+    after = ns_values(ns)
+    diff = ["%s: %r -> %r" % (k, before[k], after[k]) for k in before if before[k] != after[k]]
+    if diff:
+        raise Fail("%s: namespace values changed: %s" % (what, "; ".join(diff)))
+
+
+def tmpdir():
+    return tempfile.mkdtemp(dir=TMP)
+
+
+def other_value(cur, choices):
+    for c in choices:
+        if c != cur:
+            return c
+    raise RuntimeError("no value differs from %r" % cur)
+
+
+def names_knob(text, name):
+    alias = {v: k for k, v in KNOBS.items()}.get(name) or \
+        {v: k for k, v in MYTHS.items()}.get(name)
+    short = name.split(".", 2)[-1] if name.startswith("net.ipv4.") else name
+    return name in text or short in text or (alias is not None and alias in text)
+
+
+# --------------------------------------------------------------------------
+# cases
+
+
+def show_json_agrees_with_sysctl(ns):
+    truth = ns_values(ns)
+    if truth["net.ipv4.tcp_tw_reuse"] is None:
+        raise RuntimeError("sysctl cannot read tcp_tw_reuse in %s" % ns.name)
+    res = tune("show", "-N", ns.name, "--json")
+    expect_rc(res, 0)
+    try:
+        data = json.loads(res.stdout)
+    except ValueError as e:
+        raise Fail("%s; invalid JSON: %s" % (res, e))
+    if not isinstance(data, dict) or not isinstance(data.get("knobs"), list) \
+            or not isinstance(data.get("advice"), list):
+        raise Fail("%s; expected {\"knobs\": [...], \"advice\": [...]}" % res)
+    by = {}
+    keys = {"name", "alias", "myth", "exists", "value", "default", "min", "max", "unit",
+            "path", "per_netns", "since", "meaning"}
+    probs = []
+    for o in data["knobs"]:
+        miss = keys - set(o) - {"min", "max"}  # min/max only for numbers
+        if miss:
+            probs.append("%s lacks %s" % (o.get("name"), sorted(miss)))
+        by[o.get("name")] = o
+    for alias, name in KNOBS.items():
+        o = by.get(name)
+        if o is None:
+            probs.append("%s missing from the JSON" % name)
+            continue
+        if o.get("alias") != alias:
+            probs.append("%s alias %r, expected %r" % (name, o.get("alias"), alias))
+        if o.get("myth") is not False:
+            probs.append("%s myth=%r" % (name, o.get("myth")))
+        want_exists = truth[name] is not None
+        if o.get("exists") is not want_exists:
+            probs.append("%s exists=%r but sysctl %s" % (
+                name, o.get("exists"), "reads %r" % truth[name] if want_exists else "lacks it"))
+        if want_exists:
+            got = o.get("value")
+            if not isinstance(got, str) or fold(got) != truth[name]:
+                probs.append("%s value %r, sysctl says %r" % (name, got, truth[name]))
+        elif o.get("value") is not None:
+            probs.append("%s absent but value %r" % (name, o.get("value")))
+    for alias, name in MYTHS.items():
+        o = by.get(name)
+        if o is None:
+            probs.append("myth %s missing from the JSON" % name)
+            continue
+        if o.get("myth") is not True or o.get("exists") is not False or o.get("alias") != alias:
+            probs.append("myth %s: myth=%r exists=%r alias=%r" % (
+                name, o.get("myth"), o.get("exists"), o.get("alias")))
+        if not o.get("meaning"):
+            probs.append("myth %s has no explanation" % name)
+    # The namespace is not the initial one: tcp_max_orphans must be absent.
+    if truth["net.ipv4.tcp_max_orphans"] is None and by.get("net.ipv4.tcp_max_orphans", {}).get("exists") is not False:
+        probs.append("tcp_max_orphans is absent in %s but reported present" % ns.name)
+    # Selected knobs, by alias/short name: exactly those.
+    res2 = tune("show", "-N", ns.name, "--json", "port-range", "tcp_fin_timeout")
+    expect_rc(res2, 0)
+    try:
+        sel = [o.get("name") for o in json.loads(res2.stdout)["knobs"]]
+    except (ValueError, KeyError, TypeError) as e:
+        raise Fail("%s; bad JSON: %s" % (res2, e))
+    if sorted(sel) != sorted(["net.ipv4.ip_local_port_range", "net.ipv4.tcp_fin_timeout"]):
+        probs.append("`tune show --json port-range tcp_fin_timeout` listed %r" % sel)
+    if probs:
+        raise Fail("`%s`: %s" % (fmt_cmd(res.argv), "; ".join(probs)))
+
+
+def show_text_agrees_with_sysctl(ns):
+    # Make the values interesting: a folded range and a non-empty list.
+    ns_set(ns, "net.ipv4.ip_local_reserved_ports", "8080,9000-9100")
+    truth = ns_values(ns)
+    res = tune("show", "-N", ns.name)
+    expect_rc(res, 0)
+    got, absent = {}, set()
+    for line in res.stdout.splitlines():
+        m = re.match(r"^(\S+) \((\S+)\) = (.*)$", line)
+        if m:
+            got[m.group(1)] = (m.group(2), m.group(3).rstrip())
+            continue
+        m = re.match(r"^(\S+) \((\S+)\): not available here$", line)
+        if m:
+            absent.add(m.group(1))
+    probs = []
+    for alias, name in KNOBS.items():
+        if truth[name] is None:
+            if name not in absent:
+                probs.append("%s: sysctl lacks it, expected '%s (%s): not available here'"
+                             % (name, name, alias))
+            continue
+        if name not in got:
+            probs.append("no '%s (%s) = ...' line" % (name, alias))
+        elif got[name] != (alias, truth[name]):
+            probs.append("%s shown as %r, sysctl says %r" % (name, got[name], (alias, truth[name])))
+    for alias, name in MYTHS.items():
+        if name not in res.stdout:
+            probs.append("myth %s not explained" % name)
+    if "32768 60999" not in res.stdout and truth["net.ipv4.ip_local_port_range"] == "32768 60999":
+        probs.append("port range not folded to '32768 60999'")
+    if probs:
+        raise Fail("`%s`: %s; stdout head %r" % (fmt_cmd(res.argv), "; ".join(probs),
+                                                 res.stdout[:300]))
+
+
+def set_changes_exactly_what_was_asked(ns):
+    d = tmpdir()
+    rb = os.path.join(d, "rb")
+    before = ns_values(ns)
+    reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
+    rng = other_value(before["net.ipv4.ip_local_port_range"], ["20000 60001", "20001 60002"])
+    res = tune("set", "-N", ns.name, "--rollback-file", rb, "tw-reuse=" + reuse,
+               "port-range=" + rng)
+    expect_rc(res, 0)
+    after = ns_values(ns)
+    want = dict(before)
+    want["net.ipv4.tcp_tw_reuse"] = reuse
+    want["net.ipv4.ip_local_port_range"] = rng
+    diff = ["%s: before %r, after %r, wanted %r" % (k, before[k], after[k], want[k])
+            for k in want if after[k] != want[k]]
+    if diff:
+        raise Fail("%s; %s" % (res, "; ".join(diff)))
+    for name, new in (("net.ipv4.tcp_tw_reuse", reuse), ("net.ipv4.ip_local_port_range", rng)):
+        line = "set %s: %s -> %s" % (name, before[name], new)
+        if line not in res.stdout.splitlines():
+            raise Fail("%s; stdout lacks the line %r" % (res, line))
+    # The rollback file: comments, then `name = old` for exactly those two.
+    if not os.path.isfile(rb):
+        raise Fail("%s; rollback file %s was not written" % (res, rb))
+    recorded = {}
+    with open(rb) as f:
+        text = f.read()
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        m = re.match(r"^(\S+) = (.*)$", line)
+        if not m:
+            raise Fail("rollback file %s: bad line %r in %r" % (rb, line, text))
+        recorded[m.group(1)] = fold(m.group(2))
+    wantrec = {"net.ipv4.tcp_tw_reuse": before["net.ipv4.tcp_tw_reuse"],
+               "net.ipv4.ip_local_port_range": before["net.ipv4.ip_local_port_range"]}
+    if recorded != wantrec:
+        raise Fail("rollback file %s records %r, expected %r" % (rb, recorded, wantrec))
+
+
+def dry_run_changes_nothing(ns):
+    d = tmpdir()
+    rb, sc = os.path.join(d, "rb"), os.path.join(d, "sc.conf")
+    before = ns_values(ns)
+    reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
+    fin = other_value(before["net.ipv4.tcp_fin_timeout"], ["30", "31"])
+    for opt in ("-n", "--dry-run"):
+        res = tune("set", opt, "-p", "--sysctl-file", sc, "-N", ns.name, "--rollback-file", rb,
+                   "tw-reuse=" + reuse, "fin-timeout=" + fin)
+        expect_rc(res, 0)
+        for name, new in (("net.ipv4.tcp_tw_reuse", reuse), ("net.ipv4.tcp_fin_timeout", fin)):
+            line = "would set %s: %s -> %s" % (name, before[name], new)
+            if line not in res.stdout.splitlines():
+                raise Fail("%s; stdout lacks %r" % (res, line))
+        expect_unchanged(ns, before, str(res))
+        for f in (rb, sc):
+            if os.path.exists(f):
+                raise Fail("%s; dry run created %s" % (res, f))
+
+
+def invalid_value_in_batch_changes_nothing(ns):
+    d = tmpdir()
+    rb = os.path.join(d, "rb")
+    before = ns_values(ns)
+    unpriv = ns_value(ns, "net.ipv4.ip_unprivileged_port_start")
+    if unpriv is None or int(unpriv) <= 100:
+        raise RuntimeError("ip_unprivileged_port_start in %s is %r" % (ns.name, unpriv))
+    reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["0", "1"])
+    batches = [
+        (["tw-reuse=" + reuse, "fin-timeout=abc"], "net.ipv4.tcp_fin_timeout", "abc"),
+        (["fin-timeout=abc", "tw-reuse=" + reuse], "net.ipv4.tcp_fin_timeout", "abc"),
+        (["tw-reuse=" + reuse, "port-range=100 2000"], "net.ipv4.ip_local_port_range", "100"),
+        (["port-range=20000 60001", "tw-reuse=3"], "net.ipv4.tcp_tw_reuse", "3"),
+        (["tw-reuse=" + reuse, "max-tw=-5"], "net.ipv4.tcp_max_tw_buckets", "-5"),
+        (["tw-reuse=" + reuse, "reserved-ports=70000"], "net.ipv4.ip_local_reserved_ports",
+         "70000"),
+        (["tw-reuse=" + reuse, "port-range=60001 20000"], "net.ipv4.ip_local_port_range",
+         "60001"),
+        (["tw-reuse=" + reuse, "tw-reuse-delay=0"], "net.ipv4.tcp_tw_reuse_delay", "0"),
+    ]
+    for args, bad, value in batches:
+        res = tune("set", "-N", ns.name, "--rollback-file", rb, *args)
+        expect_rc(res, 2)
+        lines = expect_err_lines(res)
+        err = lines[-1]
+        if not names_knob(err, bad) or value not in err:
+            raise Fail("%s; the error should name %s and %r" % (res, bad, value))
+        if "nothing was changed" not in err:
+            raise Fail("%s; the error should say 'nothing was changed'" % res)
+        expect_unchanged(ns, before, str(res))
+        if os.path.exists(rb):
+            raise Fail("%s; rollback file %s was written" % (res, rb))
+
+
+def kernel_refused_write_rolls_back(ns):
+    """ct-time-wait takes seconds up to 2^31-1 in tcpstate's table, but the
+    kernel converts to jiffies and refuses anything above INT_MAX/HZ."""
+    d = tmpdir()
+    rb = os.path.join(d, "rb")
+    before = ns_values(ns)
+    ct = "net.netfilter.nf_conntrack_tcp_timeout_time_wait"
+    if before[ct] is None:
+        raise Skip("no value tcpstate accepts that the kernel refuses: the only one found "
+                   "(ct-time-wait=2147483647, above INT_MAX/HZ) needs nf_conntrack, which "
+                   "is not loaded in this namespace; see failed_write_rolls_back_readonly_proc")
+    # Confirm the kernel really refuses it (in the namespace, never the host).
+    probe = run(["ip", "netns", "exec", ns.name, "sh", "-c",
+                 "echo 2147483647 > /proc/sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait"])
+    if probe.rc == 0:
+        ns_set(ns, ct, before[ct])
+        raise Skip("this kernel accepts ct-time-wait=2147483647; no kernel-refused value known")
+    reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
+    rng = other_value(before["net.ipv4.ip_local_port_range"], ["20000 60001", "20001 60002"])
+    res = tune("set", "-N", ns.name, "--rollback-file", rb, "tw-reuse=" + reuse,
+               "port-range=" + rng, "ct-time-wait=2147483647")
+    expect_rc(res, 1)
+    lines = expect_err_lines(res)
+    if not names_knob(lines[-1], ct) or "2147483647" not in lines[-1]:
+        raise Fail("%s; the error should name %s and its value" % (res, ct))
+    expect_unchanged(ns, before, str(res))
+
+
+def failed_write_rolls_back_readonly_proc(ns):
+    """A write that fails halfway (the last knob's /proc file bind-mounted
+    read-only in a private mount namespace): the earlier ones are restored."""
+    d = tmpdir()
+    rb = os.path.join(d, "rb")
+    before = ns_values(ns)
+    reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
+    rng = other_value(before["net.ipv4.ip_local_port_range"], ["20000 60001", "20001 60002"])
+    fin = other_value(before["net.ipv4.tcp_fin_timeout"], ["30", "31"])
+    f = "/proc/sys/net/ipv4/tcp_fin_timeout"
+    script = ('mount --bind {f} {f} && mount -o remount,bind,ro {f} || exit 99; '
+              'exec "$@"').format(f=f)
+    argv = ["ip", "netns", "exec", ns.name, "unshare", "-m", "sh", "-c", script, "sh",
+            TCPSTATE, "tune", "set", "--rollback-file", rb, "tw-reuse=" + reuse,
+            "port-range=" + rng, "fin-timeout=" + fin]
+    res = run(argv)
+    if res.rc == 99:
+        raise Skip("cannot bind-mount %s read-only: %s" % (f, res.stderr.strip()[:200]))
+    expect_rc(res, 1)
+    lines = expect_err_lines(res)
+    if not names_knob(lines[-1], "net.ipv4.tcp_fin_timeout"):
+        raise Fail("%s; the error should name tcp_fin_timeout" % res)
+    expect_unchanged(ns, before, str(res))
+
+
+def revert_restores_and_deletes_rollback(ns):
+    d = tmpdir()
+    rb = os.path.join(d, "rb")
+    before = ns_values(ns)
+    reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
+    fin = other_value(before["net.ipv4.tcp_fin_timeout"], ["30", "31"])
+    rng = other_value(before["net.ipv4.ip_local_port_range"], ["20000 60001", "20001 60002"])
+    res = tune("set", "-N", ns.name, "--rollback-file", rb, "tw-reuse=" + reuse,
+               "fin-timeout=" + fin, "port-range=" + rng)
+    expect_rc(res, 0)
+    mid = ns_values(ns)
+    if (mid["net.ipv4.tcp_tw_reuse"], mid["net.ipv4.tcp_fin_timeout"],
+            mid["net.ipv4.ip_local_port_range"]) != (reuse, fin, rng):
+        raise Fail("%s; values after set: %r" % (res, mid))
+    if not os.path.isfile(rb):
+        raise Fail("%s; no rollback file %s" % (res, rb))
+    # A dry-run revert changes nothing and keeps the file.
+    res = tune("revert", "-n", "-N", ns.name, "--rollback-file", rb)
+    expect_rc(res, 0)
+    if "would set" not in res.stdout:
+        raise Fail("%s; dry-run revert should print 'would set'" % res)
+    expect_unchanged(ns, mid, str(res))
+    if not os.path.isfile(rb):
+        raise Fail("%s; dry-run revert removed %s" % (res, rb))
+    res = tune("revert", "-N", ns.name, "--rollback-file", rb)
+    expect_rc(res, 0)
+    expect_unchanged(ns, before, "after `%s` (values should be back to the original)"
+                     % fmt_cmd(res.argv))
+    if os.path.exists(rb):
+        raise Fail("%s; rollback file %s still exists" % (res, rb))
+    res = tune("revert", "-N", ns.name, "--rollback-file", rb)
+    expect_rc(res, 1)
+    lines = expect_err_lines(res)
+    if "nothing to revert" not in lines[-1]:
+        raise Fail("%s; expected 'nothing to revert'" % res)
+    expect_unchanged(ns, before, str(res))
+
+
+def _persist_lines(path):
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+def _key_of(line):
+    s = line.strip()
+    if not s or s[0] in "#;":
+        return None
+    s = s.lstrip("-")
+    return s.split("=", 1)[0].strip().replace("/", ".")
+
+
+def persist_writes_valid_file(ns):
+    d = tmpdir()
+    rb, sc = os.path.join(d, "rb"), os.path.join(d, "90-test.conf")
+    seed = ("# my own comment, keep me\n"
+            "net.ipv4.tcp_keepalive_time = 600\n"
+            "net.ipv4.tcp_tw_reuse = 0\n"
+            "; another comment\n")
+    with open(sc, "w") as f:
+        f.write(seed)
+    os.chmod(sc, 0o644)
+    ns_set(ns, "net.ipv4.tcp_tw_reuse", "0")
+    before = ns_values(ns)
+    rng = other_value(before["net.ipv4.ip_local_port_range"], ["20000 60001", "20001 60002"])
+    res = tune("set", "--persist", "--sysctl-file", sc, "-N", ns.name, "--rollback-file", rb,
+               "tw-reuse=1", "port-range=" + rng)
+    expect_rc(res, 0)
+    after = ns_values(ns)
+    if after["net.ipv4.tcp_tw_reuse"] != "1" or after["net.ipv4.ip_local_port_range"] != rng:
+        raise Fail("%s; running values %r" % (res, after))
+    mode = stat.S_IMODE(os.stat(sc).st_mode)
+    lines = _persist_lines(sc)
+    probs = []
+    if mode != 0o644:
+        probs.append("mode %o, expected 644" % mode)
+    for keep in ("# my own comment, keep me", "net.ipv4.tcp_keepalive_time = 600",
+                 "; another comment"):
+        if keep not in lines:
+            probs.append("line %r was not kept" % keep)
+    reuse_lines = [l for l in lines if _key_of(l) == "net.ipv4.tcp_tw_reuse"]
+    if len(reuse_lines) != 1 or fold(reuse_lines[0].split("=", 1)[1]) != "1":
+        probs.append("tcp_tw_reuse lines %r, expected one with value 1" % reuse_lines)
+    rng_lines = [l for l in lines if _key_of(l) == "net.ipv4.ip_local_port_range"]
+    if len(rng_lines) != 1 or fold(rng_lines[0].split("=", 1)[1]) != rng:
+        probs.append("ip_local_port_range lines %r, expected one with value %r" % (rng_lines, rng))
+    if probs:
+        raise Fail("%s; %s: %s; file %r" % (res, sc, "; ".join(probs), lines))
+    # The file must load with sysctl -p, in the namespace, and set the values.
+    ns_set(ns, "net.ipv4.tcp_tw_reuse", "0")
+    ns_set(ns, "net.ipv4.ip_local_port_range", before["net.ipv4.ip_local_port_range"])
+    p = run(["ip", "netns", "exec", ns.name, "sysctl", "-p", sc])
+    if p.rc != 0:
+        raise Fail("%s; file %r" % (p, lines))
+    got = (ns_value(ns, "net.ipv4.tcp_tw_reuse"), ns_value(ns, "net.ipv4.ip_local_port_range"),
+           ns_value(ns, "net.ipv4.tcp_keepalive_time"))
+    if got != ("1", rng, "600"):
+        raise Fail("%s; after it, (tw_reuse, port_range, keepalive) = %r" % (p, got))
+
+
+def persist_creates_new_file_0644(ns):
+    d = tmpdir()
+    rb, sc = os.path.join(d, "rb"), os.path.join(d, "sub", "dir", "new.conf")
+    old_umask = os.umask(0o077)  # tcpstate must not inherit a private umask for this file
+    try:
+        before = ns_values(ns)
+        fin = other_value(before["net.ipv4.tcp_fin_timeout"], ["30", "31"])
+        res = tune("set", "-p", "--sysctl-file", sc, "-N", ns.name, "--rollback-file", rb,
+                   "fin-timeout=" + fin)
+    finally:
+        os.umask(old_umask)
+    expect_rc(res, 0)
+    if not os.path.isfile(sc):
+        raise Fail("%s; %s not created" % (res, sc))
+    mode = stat.S_IMODE(os.stat(sc).st_mode)
+    lines = _persist_lines(sc)
+    if mode != 0o644:
+        raise Fail("%s; %s mode %o, expected 644" % (res, sc, mode))
+    fl = [l for l in lines if _key_of(l) == "net.ipv4.tcp_fin_timeout"]
+    if len(fl) != 1 or fold(fl[0].split("=", 1)[1]) != fin:
+        raise Fail("%s; %s lines %r" % (res, sc, lines))
+    ns_set(ns, "net.ipv4.tcp_fin_timeout", before["net.ipv4.tcp_fin_timeout"])
+    p = run(["ip", "netns", "exec", ns.name, "sysctl", "-p", sc])
+    if p.rc != 0 or ns_value(ns, "net.ipv4.tcp_fin_timeout") != fin:
+        raise Fail("%s; file %r" % (p, lines))
+
+
+def unknown_knob_suggests_name(ns):
+    d = tmpdir()
+    rb = os.path.join(d, "rb")
+    before = ns_values(ns)
+    res = tune("set", "-N", ns.name, "--rollback-file", rb, "tw_reuze=1")
+    expect_rc(res, 2)
+    lines = expect_err_lines(res)
+    if "did you mean net.ipv4.tcp_tw_reuse" not in lines[-1]:
+        raise Fail("%s; expected 'did you mean net.ipv4.tcp_tw_reuse'" % res)
+    # In a batch, after a valid one: still nothing changed.
+    reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
+    res = tune("set", "-N", ns.name, "--rollback-file", rb, "tw-reuse=" + reuse,
+               "tw_reuze=1")
+    expect_rc(res, 2)
+    expect_unchanged(ns, before, str(res))
+    if os.path.exists(rb):
+        raise Fail("%s; rollback file written" % res)
+    res = tune("show", "-N", ns.name, "fin_timout")
+    expect_rc(res, 2)
+    if "did you mean net.ipv4.tcp_fin_timeout" not in res.stderr:
+        raise Fail("%s; expected 'did you mean net.ipv4.tcp_fin_timeout'" % res)
+
+
+def myths_refused_nothing_changed(ns):
+    d = tmpdir()
+    rb = os.path.join(d, "rb")
+    before = ns_values(ns)
+    reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
+    cases = [("tw-recycle=0", ["4.12"]),
+             ("vs-timewait=10", ["IPVS", "ipvsadm"]),
+             ("time-wait=30", ["60 s"]),
+             ("net.ipv4.tcp_tw_recycle=1", ["4.12"])]
+    for arg, words in cases:
+        for args in ([arg], ["tw-reuse=" + reuse, arg]):
+            res = tune("set", "-N", ns.name, "--rollback-file", rb, *args)
+            expect_rc(res, 2)
+            lines = expect_err_lines(res)
+            missing = [w for w in words if w not in res.stderr]
+            if missing:
+                raise Fail("%s; explanation lacks %r" % (res, missing))
+            if len(lines) != 1:
+                raise Fail("%s; expected one stderr line" % res)
+            expect_unchanged(ns, before, str(res))
+            if os.path.exists(rb):
+                raise Fail("%s; rollback file %s written" % (res, rb))
+    # No stray files were created under /proc either.
+    for name in MYTHS.values():
+        if ns_value(ns, name) is not None:
+            raise Fail("myth %s now exists in %s?" % (name, ns.name))
+
+
+def _binary_for(uid_dir):
+    """A copy of the binary any uid can run (the repo path may be private)."""
+    os.chmod(uid_dir, 0o755)
+    dst = os.path.join(uid_dir, "tcpstate")
+    if not os.path.exists(dst):
+        shutil.copy2(TCPSTATE, dst)
+        os.chmod(dst, 0o755)
+    return dst
+
+
+def unprivileged_set_refused(ns):
+    if not shutil.which("setpriv"):
+        raise Skip("setpriv not installed")
+    d = tmpdir()
+    rb = os.path.join(d, "rb")
+    binp = _binary_for(d)
+    before = ns_values(ns)
+    reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
+    argv = ["ip", "netns", "exec", ns.name, "setpriv", "--reuid=65534", "--regid=65534",
+            "--clear-groups", "--inh-caps=-all", binp, "tune", "set",
+            "tw-reuse=" + reuse, "port-range=20000 60001", "--rollback-file", rb]
+    res = run(argv)
+    expect_rc(res, 1)
+    lines = expect_err_lines(res)
+    if "root" not in lines[-1] or "CAP_NET_ADMIN" not in lines[-1]:
+        raise Fail("%s; expected a message naming root and CAP_NET_ADMIN" % res)
+    if "nothing was changed" not in lines[-1]:
+        raise Fail("%s; expected 'nothing was changed'" % res)
+    expect_unchanged(ns, before, str(res))
+    if os.path.exists(rb):
+        raise Fail("%s; rollback file written" % res)
+    # revert, unprivileged, with something to revert: refused too.
+    with open(rb, "w") as f:
+        f.write("# test\nnet.ipv4.tcp_tw_reuse = %s\n" % reuse)
+    os.chmod(rb, 0o644)
+    argv = argv[:argv.index("set")] + ["revert", "--rollback-file", rb]
+    res = run(argv)
+    expect_rc(res, 1)
+    if "CAP_NET_ADMIN" not in res.stderr:
+        raise Fail("%s; expected the CAP_NET_ADMIN message" % res)
+    expect_unchanged(ns, before, str(res))
+    if not os.path.exists(rb):
+        raise Fail("%s; refused revert deleted the rollback file" % res)
+
+
+def cap_net_admin_without_root_can_set(ns):
+    if not shutil.which("setpriv"):
+        raise Skip("setpriv not installed")
+    d = tmpdir()
+    binp = _binary_for(d)
+    own = os.path.join(d, "nobody")
+    os.mkdir(own, 0o700)
+    os.chown(own, 65534, 65534)
+    rb = os.path.join(own, "rb")
+    before = ns_values(ns)
+    reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
+    argv = ["ip", "netns", "exec", ns.name, "setpriv", "--reuid=65534", "--regid=65534",
+            "--clear-groups", "--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin",
+            "--bounding-set=-all,+net_admin", binp, "tune", "set", "tw-reuse=" + reuse,
+            "--rollback-file", rb]
+    res = run(argv)
+    if res.rc != 0 and "setpriv:" in res.stderr:
+        raise Skip("setpriv cannot grant an ambient CAP_NET_ADMIN here: %s"
+                   % res.stderr.strip()[:200])
+    expect_rc(res, 0)
+    if ns_value(ns, "net.ipv4.tcp_tw_reuse") != reuse:
+        raise Fail("%s; tcp_tw_reuse is %r, expected %r" % (
+            res, ns_value(ns, "net.ipv4.tcp_tw_reuse"), reuse))
+
+
+def confirm_prompt_on_terminal(ns):
+    """On a terminal, set asks; anything but y changes nothing; -y does not ask."""
+    d = tmpdir()
+    rb = os.path.join(d, "rb")
+    before = ns_values(ns)
+    reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
+    sock = "tcpst-tune-%d" % os.getpid()
+    cmd = "%s tune set -N %s --rollback-file %s tw-reuse=%s; echo EXIT=$?; sleep 30" % (
+        TCPSTATE, ns.name, rb, reuse)
+
+    def tmux(*a):
+        return subprocess.run(["tmux", "-L", sock, "-f", "/dev/null"] + list(a),
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+    def screen():
+        return tmux("capture-pane", "-p", "-t", "t").stdout
+
+    def wait(pred, timeout=8.0):
+        end = time.time() + timeout
+        s = ""
+        while time.time() < end:
+            s = screen()
+            if pred(s):
+                return s
+            time.sleep(0.1)
+        return s
+
+    def start(c):
+        r = tmux("new-session", "-d", "-s", "t", "-x", "150", "-y", "30", c)
+        if r.returncode != 0:
+            raise RuntimeError("tmux new-session failed: %s" % r.stderr.strip())
+
+    try:
+        start(cmd)
+        s = wait(lambda s: "[y/N]" in s or "EXIT=" in s)
+        if "[y/N]" not in s:
+            ls = tmux("list-sessions")
+            raise Fail("on a terminal `%s` did not ask for confirmation; screen %r; "
+                       "tmux sessions %r %r" % (cmd, s, ls.stdout, ls.stderr))
+        if ns_value(ns, "net.ipv4.tcp_tw_reuse") != before["net.ipv4.tcp_tw_reuse"]:
+            raise Fail("value changed before the answer; screen %r" % s)
+        tmux("send-keys", "-t", "t", "n", "Enter")
+        s = wait(lambda s: "EXIT=" in s)
+        if "EXIT=1" not in s:
+            raise Fail("answering n: expected EXIT=1; screen %r" % s)
+        expect_unchanged(ns, before, "after answering n")
+        if os.path.exists(rb):
+            raise Fail("answering n wrote the rollback file; screen %r" % s)
+        tmux("kill-session", "-t", "t")
+        cmd_y = cmd.replace(" tune set ", " tune set -y ")
+        start(cmd_y)
+        s = wait(lambda s: "EXIT=" in s)
+        if "EXIT=0" not in s or "[y/N]" in s:
+            raise Fail("`%s` on a terminal: expected no question and EXIT=0; screen %r"
+                       % (cmd_y, s))
+        if ns_value(ns, "net.ipv4.tcp_tw_reuse") != reuse:
+            raise Fail("`%s` did not set the value" % cmd_y)
+    finally:
+        tmux("kill-server")
+
+
+def guide_per_os(ns):
+    want = {
+        "windows": ["TcpTimedWaitDelay", "REG_DWORD", "30 to 300",
+                    "netsh int ipv4 set dynamicport tcp", "MaxUserPort"],
+        "macos": ["net.inet.tcp.msl", "net.inet.ip.portrange"],
+        "freebsd": ["net.inet.tcp.msl", "net.inet.ip.portrange", "nolocaltimewait",
+                    "fast_finwait2_recycle"],
+        "linux": ["tcp_tw_reuse"],
+    }
+    probs = []
+    outs = {}
+    for os_name, words in want.items():
+        res = tune("guide", "--os", os_name)
+        if res.rc != 0:
+            probs.append(str(res))
+            continue
+        outs[os_name] = res.stdout
+        miss = [w for w in words if w not in res.stdout]
+        if miss:
+            probs.append("`%s` lacks %r" % (fmt_cmd(res.argv), miss))
+    # One system's guide only: windows must not print FreeBSD's.
+    if "nolocaltimewait" in outs.get("windows", "") or "TcpTimedWaitDelay" in outs.get("freebsd", ""):
+        probs.append("--os prints other systems' guides too")
+    res = tune("guide")
+    if res.rc != 0:
+        probs.append(str(res))
+    else:
+        miss = [w for ws in want.values() for w in ws if w not in res.stdout]
+        if miss:
+            probs.append("`tcpstate tune guide` (all systems) lacks %r" % miss)
+    res = tune("guide", "--os", "plan9")
+    if res.rc != 2 or not res.stderr.startswith("tcpstate tune:") or "plan9" not in res.stderr:
+        probs.append("%s; expected rc=2 and an error naming plan9" % res)
+    if probs:
+        raise Fail("; ".join(probs))
+
+
+def show_missing_netns_and_bad_action(ns):
+    missing = "tcpst-nosuch-%d" % os.getpid()
+    if os.path.exists("/run/netns/" + missing):
+        raise RuntimeError("%s exists" % missing)
+    res = tune("show", "-N", missing)
+    expect_rc(res, 1)
+    lines = expect_err_lines(res)
+    if len(lines) != 1 or missing not in lines[0]:
+        raise Fail("%s; expected one line naming %s" % (res, missing))
+    res = tune("set", "-N", missing, "--rollback-file", os.path.join(tmpdir(), "rb"),
+               "tw-reuse=1")
+    expect_rc(res, 1)
+    if missing not in res.stderr:
+        raise Fail("%s; expected the error to name %s" % (res, missing))
+    res = tune("frob")
+    expect_rc(res, 2)
+    lines = expect_err_lines(res)
+    if "frob" not in lines[0]:
+        raise Fail("%s; expected the error to name frob" % res)
+    # An unknown option and a bad option combination: usage errors too.
+    for args in (["show", "--frobnicate"], ["guide", "--json"], ["show", "--os", "linux"]):
+        res = tune(*args)
+        expect_rc(res, 2)
+        expect_err_lines(res)
+
+
+# --------------------------------------------------------------------------
+
+
+def main():
+    global TMP
+    nslib.install_signal_handlers()
+    rep = nslib.Reporter("test_tune")
+    missing = [t for t in ("ip", "sysctl", "tmux") if shutil.which(t) is None]
+    if os.geteuid() != 0 or missing:
+        rep.skip_all(CASES, "needs root and ip, sysctl, tmux" +
+                     (" (missing: %s)" % ", ".join(missing) if missing else " (not root)"))
+        rep.exit()
+    TMP = tempfile.mkdtemp(prefix="tcpstate-tune.")
+    os.chmod(TMP, 0o755)  # uid 65534 must reach its own subdirectory (case dirs stay 0700)
+    expired = []
+
+    def on_alarm(signum, frame):
+        expired.append(1)
+        raise TimeoutError("test watchdog expired after 57s")
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(57)
+    host0 = host_snapshot()
+    try:
+        for name in CASES[:-1]:
+            if expired:
+                rep.fail_rest(CASES[:-1], "not run: the file's 57 s watchdog expired")
+                break
+            ns = None
+            pre = host_snapshot()
+
+            def one(name=name):
+                nonlocal ns
+                ns = nslib.Netns()
+                globals()[name](ns)
+                post = host_snapshot()
+                d = snap_diff(pre, post)
+                if d:
+                    raise Fail("HOST values changed during this case: %s" % "; ".join(d))
+
+            try:
+                rep.case(name, one)
+            finally:
+                if ns is not None:
+                    ns.destroy()
+    except TimeoutError as e:
+        rep.fail_rest(CASES[:-1], str(e))
+    finally:
+        nslib.stop_watchdog()
+        host1 = host_snapshot()
+        d = snap_diff(host0, host1)
+        if d:
+            rep.emit("FAIL", "host_sysctls_unchanged",
+                     "host values changed over the file: %s" % "; ".join(d))
+        else:
+            rep.emit("PASS", "host_sysctls_unchanged")
+        nslib._cleanup_all()
+        shutil.rmtree(TMP, ignore_errors=True)
+    rep.exit()
+
+
+if __name__ == "__main__":
+    main()
