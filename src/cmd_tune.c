@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -571,6 +572,14 @@ static int tune_apply(const struct cmd_entry *cmd, struct tune *t, struct settin
 	}
 	if (t->persist) {
 		const char *path = t->sysctlfile ? t->sysctlfile : "/etc/sysctl.d/90-tcpstate.conf";
+		struct stat pst;
+		if (lstat(path, &pst) == 0 && !S_ISREG(pst.st_mode)) {
+			int ignored;
+			apply_all(old, want, n, &ignored);
+			cmd_error(cmd, "%s: not a regular file; the running values were restored",
+				  path);
+			return EXIT_RUNTIME;
+		}
 		r = persist(path, want, n);
 		if (r < 0) {
 			int ignored;
