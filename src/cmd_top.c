@@ -10,6 +10,7 @@
  * messages go to the status line, and fatal ones are printed after endwin().
  */
 #include <curses.h>
+#include <linux/capability.h>
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
@@ -1347,6 +1348,10 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	}
 	snprintf(t.wire_note, sizeof(t.wire_note), "off (use -i IFACE or -r FILE for both ends)");
 	if (t.w.iface || t.w.file) {
+		/* As nobody, top still reads other users' /proc/PID/fd and may close sockets. */
+		static const int keep[] = {CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN};
+		t.w.keep_caps = keep;
+		t.w.nkeep_caps = 3;
 		struct engine_hooks hooks = {on_event, NULL, &t};
 		int usage;
 		t.wire = wire_open(&t.w, &hooks, err, sizeof(err), &usage);

@@ -3,6 +3,8 @@
  */
 #include "wire.h"
 
+#include "privdrop.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -99,6 +101,9 @@ int wire_opt(const struct cmd_entry *cmd, struct wire_opts *o, int id, const cha
 	case WO_NOVLAN:
 		o->ecfg.ignore_vlan = 1;
 		return 0;
+	case WO_USER:
+		o->user = arg;
+		return 0;
 	}
 	return 1;
 }
@@ -126,6 +131,13 @@ struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hoo
 	w->src = o->file ? o->file : o->iface;
 	w->cap = capture_open(&co, err, errlen, usage);
 	if (!w->cap) {
+		free(w);
+		return NULL;
+	}
+	/* The device is open: root is no longer needed (tcpdump -Z). */
+	if (o->iface && privdrop(o->user ? o->user : "nobody", o->keep_caps, o->nkeep_caps, err,
+				 errlen) < 0) {
+		capture_close(w->cap);
 		free(w);
 		return NULL;
 	}

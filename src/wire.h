@@ -26,11 +26,15 @@ enum {
 	WO_MAXCONNS,
 	WO_ZEEK,
 	WO_NOVLAN,
+	WO_USER,
 };
 
 /* The capture options, for a command's opt_def table. */
 #define WIRE_OPT_IFACE                                                                             \
-	{WO_IFACE, 'i', "interface", "IFACE", "capture live on IFACE, or any", COMPLETE_IFACE}
+	{WO_IFACE, 'i', "interface", "IFACE", "capture live on IFACE, or any", COMPLETE_IFACE},   \
+	{WO_USER, 'Z', "user", "USER",                                                             \
+	 "after opening the capture, run as USER (default nobody; root keeps root)",             \
+	 COMPLETE_NONE}
 #define WIRE_OPT_FILE                                                                              \
 	{WO_FILE, 'r', "read", "FILE", "read a pcap or pcapng file (- for stdin)", COMPLETE_FILE}
 #define WIRE_OPTS_COMMON                                                                           \
@@ -51,6 +55,9 @@ enum {
 
 struct wire_opts {
 	const char *iface, *file, *filter;
+	const char *user;      /* -Z: whom to become after opening a live capture */
+	const int *keep_caps;  /* capabilities the command still needs as that user */
+	int nkeep_caps;
 	int snaplen;
 	struct engine_config ecfg;
 };

@@ -39,6 +39,8 @@ CASES = [
     "kernel_refused_write_rolls_back",
     "failed_write_rolls_back_readonly_proc",
     "revert_restores_and_deletes_rollback",
+    "revert_restores_empty_reserved_ports",
+    "long_reserved_ports_list",
     "persist_writes_valid_file",
     "persist_creates_new_file_0644",
     "unknown_knob_suggests_name",
@@ -493,6 +495,103 @@ def revert_restores_and_deletes_rollback(ns):
     if "nothing to revert" not in lines[-1]:
         raise Fail("%s; expected 'nothing to revert'" % res)
     expect_unchanged(ns, before, str(res))
+
+
+def revert_restores_empty_reserved_ports(ns):
+    """The default ip_local_reserved_ports is empty: set, then revert, must
+    bring the empty list back."""
+    d = tmpdir()
+    rb = os.path.join(d, "rb")
+    ns_set(ns, "net.ipv4.ip_local_reserved_ports", "")
+    before = ns_values(ns)
+    if before["net.ipv4.ip_local_reserved_ports"] != "":
+        raise RuntimeError("cannot empty ip_local_reserved_ports: %r"
+                           % before["net.ipv4.ip_local_reserved_ports"])
+    res = tune("set", "-N", ns.name, "--rollback-file", rb, "reserved-ports=8080,9000-9100")
+    expect_rc(res, 0)
+    got = ns_value(ns, "net.ipv4.ip_local_reserved_ports")
+    if got != "8080,9000-9100":
+        raise Fail("%s; reserved ports now %r" % (res, got))
+    with open(rb) as f:
+        recorded = f.read()
+    res = tune("revert", "-N", ns.name, "--rollback-file", rb)
+    if res.rc != 0:
+        raise Fail("%s; expected rc=0 (rollback file %r)" % (res, recorded))
+    expect_unchanged(ns, before, "after `%s` (rollback file %r)" % (fmt_cmd(res.argv), recorded))
+    if os.path.exists(rb):
+        raise Fail("%s; rollback file %s still exists" % (res, rb))
+
+
+def _port_set(text):
+    ports = set()
+    for tok in re.split(r"[,\s]+", text.strip()):
+        if not tok:
+            continue
+        if "-" in tok:
+            a, b = tok.split("-", 1)
+            ports.update(range(int(a), int(b) + 1))
+        else:
+            ports.add(int(tok))
+    return ports
+
+
+def long_reserved_ports_list(ns):
+    """Lists longer than 255 characters: shown whole, recorded whole and
+    restored whole by revert, and set whole (or refused, changing nothing)."""
+    d = tmpdir()
+    rb = os.path.join(d, "rb")
+    long1 = ",".join(str(p) for p in range(10000, 10120, 2))   # 60 ports, 359 chars
+    ns_set(ns, "net.ipv4.ip_local_reserved_ports", long1)
+    before = ns_values(ns)
+    if _port_set(before["net.ipv4.ip_local_reserved_ports"]) != _port_set(long1):
+        raise RuntimeError("cannot prepare a long reserved list: %r"
+                           % before["net.ipv4.ip_local_reserved_ports"])
+    probs = []
+    # show
+    res = tune("show", "-N", ns.name, "--json", "reserved-ports")
+    try:
+        shown = json.loads(res.stdout)["knobs"][0]["value"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        shown = None
+    if res.rc != 0 or shown != before["net.ipv4.ip_local_reserved_ports"]:
+        probs.append("`%s` rc=%d shows %r, sysctl says %r" % (
+            fmt_cmd(res.argv), res.rc, shown, before["net.ipv4.ip_local_reserved_ports"]))
+    # set + revert
+    res = tune("set", "-N", ns.name, "--rollback-file", rb, "reserved-ports=8080")
+    if res.rc != 0:
+        probs.append("%s; expected rc=0" % res)
+    else:
+        rec = open(rb).read() if os.path.exists(rb) else None
+        res = tune("revert", "-N", ns.name, "--rollback-file", rb)
+        now = ns_value(ns, "net.ipv4.ip_local_reserved_ports") or ""
+        if res.rc != 0 or _port_set(now) != _port_set(long1):
+            probs.append("set reserved-ports=8080 then `%s` (rc=%d, stderr %r): reserved "
+                         "ports now %r, expected %r; lost %s, gained %s; rollback file "
+                         "recorded %r" % (
+                             fmt_cmd(res.argv), res.rc, res.stderr.strip()[:200], now,
+                             before["net.ipv4.ip_local_reserved_ports"],
+                             sorted(_port_set(long1) - _port_set(now)),
+                             sorted(_port_set(now) - _port_set(long1)), rec))
+    ns_set(ns, "net.ipv4.ip_local_reserved_ports", long1)
+    # set a long list
+    long2 = ",".join(str(p) for p in range(20000, 20060))       # 60 ports, 359 chars
+    if os.path.exists(rb):
+        os.unlink(rb)
+    res = tune("set", "-N", ns.name, "--rollback-file", rb, "reserved-ports=" + long2)
+    now = ns_value(ns, "net.ipv4.ip_local_reserved_ports") or ""
+    if res.rc == 0:
+        if _port_set(now) != _port_set(long2):
+            probs.append("%s: reserved ports now %r, expected ports 20000-20059; "
+                         "missing %s, unexpected %s" % (
+                             res, now, sorted(_port_set(long2) - _port_set(now)),
+                             sorted(_port_set(now) - _port_set(long2))))
+    elif res.rc in (1, 2):
+        if _port_set(now) != _port_set(long1):
+            probs.append("%s: refused but reserved ports changed to %r" % (res, now))
+    else:
+        probs.append("%s: expected rc 0, or 1/2 with nothing changed" % res)
+    if probs:
+        raise Fail(" || ".join(probs))
 
 
 def _persist_lines(path):

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Least privilege: a live capture opens the device as root, then runs as an
+unprivileged user (-Z, default nobody) with no capabilities (watch), or
+only those it still uses (top: SYS_PTRACE, DAC_READ_SEARCH, NET_ADMIN).
+Checked from /proc/PID/status.  Root only."""
+import os, signal, subprocess, sys, time, uuid
+
+TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
+CASES = ["watch_default_drops_to_nobody", "watch_Z_named_user", "top_keeps_only_its_caps",
+         "Z_unknown_user"]
+failed = False
+
+
+def report(ok, name, why=""):
+    global failed
+    print(("PASS: " if ok else "FAIL: ") + name + ("" if ok else ": " + why))
+    failed |= not ok
+
+
+if os.geteuid() != 0:
+    for c in CASES:
+        print(f"SKIP: {c}: needs root")
+    sys.exit(0)
+
+NS = "tcpst-priv-" + uuid.uuid4().hex[:8]
+
+
+def status_of(pid):
+    st = {}
+    for line in open(f"/proc/{pid}/status"):
+        k, _, v = line.partition(":")
+        st[k] = v.split()
+    return st
+
+
+def run_and_inspect(args):
+    p = subprocess.Popen(["ip", "netns", "exec", NS, TCPSTATE, *args], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)
+        st = status_of(p.pid)
+    finally:
+        p.send_signal(signal.SIGINT)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    return st, p.returncode
+
+
+try:
+    subprocess.run(["ip", "netns", "add", NS], check=True)
+    subprocess.run(["ip", "-n", NS, "link", "set", "lo", "up"], check=True)
+    st, rc = run_and_inspect(["watch", "-i", "lo"])
+    ok = (st["Uid"] == ["65534"] * 4 and st["Gid"] == ["65534"] * 4 and
+          int(st["CapEff"][0], 16) == 0 and int(st["CapPrm"][0], 16) == 0 and
+          int(st["CapBnd"][0], 16) == 0 and st.get("NoNewPrivs") == ["1"] and rc == 0)
+    report(ok, CASES[0], f"status {st.get('Uid')} {st.get('CapEff')} {st.get('CapPrm')}, exit {rc}")
+
+    st, rc = run_and_inspect(["watch", "-i", "lo", "-Z", "daemon"])
+    import pwd
+    uid = str(pwd.getpwnam("daemon").pw_uid)
+    report(st["Uid"] == [uid] * 4 and int(st["CapEff"][0], 16) == 0, CASES[1],
+           f"want uid {uid}, status {st.get('Uid')} {st.get('CapEff')}")
+
+    st, rc = run_and_inspect(["top", "-b", "-d", "0.5", "-n", "10", "-i", "lo"])
+    want = (1 << 19) | (1 << 2) | (1 << 12)  # SYS_PTRACE, DAC_READ_SEARCH, NET_ADMIN
+    ok = (st["Uid"] == ["65534"] * 4 and int(st["CapEff"][0], 16) == want and
+          int(st["CapPrm"][0], 16) == want)
+    report(ok, CASES[2], f"status {st.get('Uid')} CapEff {st.get('CapEff')}, want {want:x}")
+
+    p = subprocess.run(["ip", "netns", "exec", NS, TCPSTATE, "watch", "-i", "lo", "-Z",
+                        "no-such-user-xyz"], capture_output=True, text=True, timeout=10)
+    report(p.returncode == 1 and p.stderr.strip() ==
+           'tcpstate watch: -Z: no user "no-such-user-xyz"' and not p.stdout, CASES[3],
+           f"exit {p.returncode}, stderr {p.stderr!r}")
+except Exception as e:
+    report(False, "privdrop", f"{type(e).__name__}: {e}")
+finally:
+    subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+sys.exit(1 if failed else 0)
