@@ -659,10 +659,8 @@ static void print_json(struct out *out, const struct view *v, const struct store
 	out_str(out, s->n ? "\n]\n" : "]\n");
 }
 
-static void print_csv(struct out *out, const struct view *v, const struct store *s)
+static void print_csv_header(struct out *out, const struct view *v)
 {
-	char buf[CELL_MAX];
-
 	if (v->o->header) {
 		out_str(out, "state,family,local_addr,local_port,peer_addr,peer_port,recv_q,send_q");
 		if (v->o->timers)
@@ -676,59 +674,98 @@ static void print_csv(struct out *out, const struct view *v, const struct store 
 			out_str(out, ",processes");
 		out_char(out, '\n');
 	}
-	for (size_t i = 0; i < s->n; i++) {
-		const struct sock_rec *r = store_at(s, i);
-		int listen = r->state == TS_LISTEN;
-		out_str(out, state_name(r->state));
-		out_str(out, r->family == AF_INET ? ",ipv4," : ",ipv6,");
-		addr_format(buf, r->family, r->laddr);
+}
+
+static void print_csv_rec(struct out *out, const struct view *v, const struct sock_rec *r)
+{
+	char buf[CELL_MAX];
+
+	int listen = r->state == TS_LISTEN;
+	out_str(out, state_name(r->state));
+	out_str(out, r->family == AF_INET ? ",ipv4," : ",ipv6,");
+	addr_format(buf, r->family, r->laddr);
+	out_str(out, buf);
+	out_char(out, ',');
+	out_u64(out, r->lport);
+	out_char(out, ',');
+	if (listen) {
+		out_str(out, "*,0");
+	} else {
+		addr_format(buf, r->family, r->raddr);
 		out_str(out, buf);
 		out_char(out, ',');
-		out_u64(out, r->lport);
-		out_char(out, ',');
-		if (listen) {
-			out_str(out, "*,0");
-		} else {
-			addr_format(buf, r->family, r->raddr);
-			out_str(out, buf);
-			out_char(out, ',');
-			out_u64(out, r->rport);
-		}
-		out_printf(out, ",%u,%u", r->recv_q, r->send_q);
-		if (v->o->timers)
-			out_printf(out, ",%s,%u,%u", timer_name(r->timer),
-				   r->timer == TIMER_NONE ? 0 : r->expires_ms, r->retrans);
-		if (v->o->ext)
-			out_printf(out, ",%u,%u", r->uid, r->inode);
-		if (v->o->info) {
-			if (r->has_info)
-				out_printf(out, ",%u,%u,%u,%u,%u,%llu,%llu,%llu", r->info.rtt_us,
-					   r->info.rttvar_us, r->info.snd_cwnd, r->retransmits,
-					   r->info.total_retrans,
-					   (unsigned long long)r->info.bytes_acked,
-					   (unsigned long long)r->info.bytes_received,
-					   (unsigned long long)r->info.delivery_rate);
-			else
-				out_str(out, ",,,,,,,,");
-		}
-		if (v->o->proc) {
-			/* pid:comm:fd, space-separated: one field however many owners. */
-			size_t n = 0;
-			buf[0] = '\0';
-			for (int k = procmap_first(v->pm, r->inode); k >= 0 && n < CELL_MAX - 64;) {
-				const struct proc_owner *po = procmap_owner(v->pm, k);
-				int w = snprintf(buf + n, CELL_MAX - n, "%s%d:%s:%d", n ? " " : "",
-						 (int)po->pid, po->comm, po->fd);
-				if (w < 0 || (size_t)w >= CELL_MAX - n)
-					break;
-				n += (size_t)w;
-				k = po->next;
-			}
-			out_char(out, ',');
-			out_csv_field(out, buf);
-		}
-		out_char(out, '\n');
+		out_u64(out, r->rport);
 	}
+	out_printf(out, ",%u,%u", r->recv_q, r->send_q);
+	if (v->o->timers)
+		out_printf(out, ",%s,%u,%u", timer_name(r->timer),
+			   r->timer == TIMER_NONE ? 0 : r->expires_ms, r->retrans);
+	if (v->o->ext)
+		out_printf(out, ",%u,%u", r->uid, r->inode);
+	if (v->o->info) {
+		if (r->has_info)
+			out_printf(out, ",%u,%u,%u,%u,%u,%llu,%llu,%llu", r->info.rtt_us,
+				   r->info.rttvar_us, r->info.snd_cwnd, r->retransmits,
+				   r->info.total_retrans,
+				   (unsigned long long)r->info.bytes_acked,
+				   (unsigned long long)r->info.bytes_received,
+				   (unsigned long long)r->info.delivery_rate);
+		else
+			out_str(out, ",,,,,,,,");
+	}
+	if (v->o->proc) {
+		/* pid:comm:fd, space-separated: one field however many owners. */
+		size_t n = 0;
+		buf[0] = '\0';
+		for (int k = procmap_first(v->pm, r->inode); k >= 0 && n < CELL_MAX - 64;) {
+			const struct proc_owner *po = procmap_owner(v->pm, k);
+			int w = snprintf(buf + n, CELL_MAX - n, "%s%d:%s:%d", n ? " " : "",
+					 (int)po->pid, po->comm, po->fd);
+			if (w < 0 || (size_t)w >= CELL_MAX - n)
+				break;
+			n += (size_t)w;
+			k = po->next;
+		}
+		out_char(out, ',');
+		out_csv_field(out, buf);
+	}
+	out_char(out, '\n');
+}
+
+static void print_csv(struct out *out, const struct view *v, const struct store *s)
+{
+	print_csv_header(out, v);
+	for (size_t i = 0; i < s->n; i++)
+		print_csv_rec(out, v, store_at(s, i));
+}
+
+/*
+ * JSON and CSV without -p need no second pass: each socket is written as it
+ * arrives, so a million sockets cost no memory.  (A table needs its widths,
+ * -p needs every inode before it walks /proc.)
+ */
+struct streamer {
+	struct out *out;
+	const struct view *v;
+	const struct filter *filter;
+	state_mask states;
+	size_t n;
+};
+
+static int stream_one(const struct sock_rec *rec, void *arg)
+{
+	struct streamer *st = arg;
+
+	if (!(st->states & SM(rec->state)) || !filter_match(st->filter, rec))
+		return 0;
+	if (st->v->o->fmt == FMT_JSON) {
+		out_str(st->out, st->n ? ",\n" : "\n");
+		print_json_rec(st->out, st->v, rec);
+	} else {
+		print_csv_rec(st->out, st->v, rec);
+	}
+	st->n++;
+	return st->out->err != 0; /* stop on a write error */
 }
 
 /* ---- summary ------------------------------------------------------------ */
@@ -957,6 +994,57 @@ static int dump(const struct cmd_entry *cmd, const struct list_opts *o, struct c
 	return EXIT_OK;
 }
 
+/* Write JSON or CSV while the dump arrives (see struct streamer). */
+static int stream(const struct cmd_entry *cmd, const struct list_opts *o, struct collect *c)
+{
+	struct sockdiag_req req;
+	struct sockdiag_stats stats;
+	struct view v = {o, NULL};
+	struct out *out = malloc(sizeof(*out));
+	struct streamer st;
+	char err[256];
+	int rc = EXIT_OK;
+
+	if (!out) {
+		cmd_error(cmd, "out of memory");
+		return EXIT_RUNTIME;
+	}
+	out_init(out, STDOUT_FILENO);
+	memset(&req, 0, sizeof(req));
+	req.states = c->states;
+	req.family = o->family;
+	req.want_info = o->info;
+	req.save_path = o->save;
+	req.load_path = o->load;
+	memset(&st, 0, sizeof(st));
+	st.out = out;
+	st.v = &v;
+	st.filter = c->filter;
+	st.states = c->states;
+	if (o->fmt == FMT_JSON)
+		out_char(out, '[');
+	else
+		print_csv_header(out, &v);
+	if (sockdiag_dump(&req, stream_one, &st, &stats, err, sizeof(err)) < 0) {
+		out_flush(out);
+		cmd_error(cmd, "%s", err);
+		free(out);
+		return EXIT_RUNTIME;
+	}
+	if (o->fmt == FMT_JSON)
+		out_str(out, st.n ? "\n]\n" : "]\n");
+	if (out_flush(out) < 0) {
+		cmd_error(cmd, "write error: %s", strerror(out->err));
+		rc = EXIT_RUNTIME;
+	} else if (stats.intr && !o->load) {
+		/* Already written: it cannot be asked again, only said. */
+		cmd_error(cmd, "warning: the socket table changed during the dump; rows may be "
+			       "missing or repeated");
+	}
+	free(out);
+	return rc;
+}
+
 static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 {
 	struct list_opts o;
@@ -1015,6 +1103,10 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	c.filter = filter;
 	store_init(&store);
 	c.store = &store;
+	if (!o.proc && !o.summary && (o.fmt == FMT_JSON || o.fmt == FMT_CSV)) {
+		rc = stream(cmd, &o, &c);
+		goto done;
+	}
 	rc = dump(cmd, &o, &c);
 	if (rc)
 		goto done;
