@@ -115,6 +115,9 @@ static void on_event(void *arg, const struct engine_event *ev)
 	/* Live output is for people watching: don't sit on it. */
 	if (w->w.iface)
 		out_flush(w->out);
+	/* Nobody is reading any more (closed pipe, full disk): stop. */
+	if (w->out->err)
+		stop = 1;
 }
 
 static int run_watch(const struct cmd_entry *cmd, int argc, char **argv)

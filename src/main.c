@@ -2,6 +2,7 @@
  * main.c - tcpstate's entry point: global options and dispatch to a
  * subcommand by exact name.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,12 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	const struct cmd_entry *cmd;
+
+	/*
+	 * A closed pipe (| head) is an output error like a full disk: reported
+	 * by the writer with one line and exit 1, not a silent death.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 
 	/* No command: the monitor, as htop is what one types to look. */
 	if (argc < 2 || (argv[1][0] == '-' && cmd_find("top") &&

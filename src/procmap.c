@@ -237,6 +237,12 @@ int procmap_scan(struct procmap *m, const char *procroot)
 
 	if (procfd < 0)
 		return -1;
+	/* An empty directory where /proc should be is not "no processes". */
+	if (faccessat(procfd, "self", F_OK, 0) < 0) {
+		close(procfd);
+		errno = ENOENT;
+		return -1;
+	}
 	d = fdopendir(dup(procfd));
 	if (!d) {
 		close(procfd);

@@ -809,12 +809,12 @@ def confirm_prompt_on_terminal(ns):
     rb = os.path.join(d, "rb")
     before = ns_values(ns)
     reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
-    sock = "tcpst-tune-%d" % os.getpid()
+    sock = os.path.join(d, "tmux.sock")  # removed with d; kill-server leaves it behind
     cmd = "%s tune set -N %s --rollback-file %s tw-reuse=%s; echo EXIT=$?; sleep 30" % (
         TCPSTATE, ns.name, rb, reuse)
 
     def tmux(*a):
-        return subprocess.run(["tmux", "-L", sock, "-f", "/dev/null"] + list(a),
+        return subprocess.run(["tmux", "-S", sock, "-f", "/dev/null"] + list(a),
                               capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
     def screen():

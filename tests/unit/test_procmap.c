@@ -46,7 +46,7 @@ static void fake_proc(void)
 	mk("100/fd", 1);
 	mk("200", 1);
 	mk("200/fd", 1);
-	mk("self", 1); /* not a pid: ignored */
+	mk("self", 1); /* not a pid: ignored, but its presence says /proc is mounted */
 	mk("300", 1);  /* no fd directory: skipped */
 	write_comm("100", "nginx");
 	write_comm("200", "curl");
@@ -98,6 +98,11 @@ static void missing_proc_fails(void)
 {
 	struct procmap *m = procmap_new(1);
 	CHECK(procmap_scan(m, "/nonexistent-proc") == -1);
+	/* An empty directory (procfs not mounted on it) fails too. */
+	char empty[] = "/tmp/tcpstate-noproc-XXXXXX";
+	CHECK(mkdtemp(empty) != NULL);
+	CHECK(procmap_scan(m, empty) == -1);
+	rmdir(empty);
 	procmap_free(m);
 }
 

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Faults: each gets one clear line naming the problem, an exit code, and no
+partial state (sysctls unchanged, persisted file intact).  Root only: uses a
+network namespace and private mount namespaces of its own; never the host's
+sysctls or files."""
+import os, shutil, signal, subprocess, sys, tempfile, time, uuid
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TCPSTATE = os.environ.get("TCPSTATE", os.path.join(REPO, "tcpstate"))
+CASES = ["interface_vanishes", "proc_not_mounted_list_p", "proc_sys_not_mounted_tune",
+         "kernel_refuses_write_rolls_back", "readonly_etc_persist", "full_disk_persist",
+         "sigpipe_head"]
+failed = False
+
+
+def report(ok, name, why=""):
+    global failed
+    print(("PASS: " if ok else "FAIL: ") + name + ("" if ok else ": " + why))
+    failed |= not ok
+
+
+if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+    for c in CASES:
+        print(f"SKIP: {c}: needs root, ip and unshare")
+    sys.exit(0)
+
+NS = "tcpst-fault-" + uuid.uuid4().hex[:8]
+tmp = tempfile.mkdtemp(prefix="tcpstate-faults.")
+
+
+def ns_sh(script, timeout=30):
+    """Run a shell script inside the namespace, in a private mount namespace."""
+    return subprocess.run(["ip", "netns", "exec", NS, "unshare", "-m", "--propagation", "private",
+                           "sh", "-c", script], capture_output=True, text=True, timeout=timeout)
+
+
+def sysctl(name):
+    return subprocess.run(["ip", "netns", "exec", NS, "sysctl", "-n", name], capture_output=True,
+                          text=True).stdout.split()
+
+
+def one_line(err, start):
+    lines = err.strip().splitlines()
+    return len(lines) == 1 and lines[0].startswith(start)
+
+
+try:
+    subprocess.run(["ip", "netns", "add", NS], check=True)
+    subprocess.run(["ip", "-n", NS, "link", "set", "lo", "up"], check=True)
+    T = TCPSTATE
+
+    # An interface that goes away under a live capture.
+    subprocess.run(["ip", "-n", NS, "link", "add", "d0", "type", "veth", "peer", "name", "d1"],
+                   check=True)
+    subprocess.run(["ip", "-n", NS, "link", "set", "d0", "up"], check=True)
+    w = subprocess.Popen(["ip", "netns", "exec", NS, T, "watch", "-i", "d0"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    subprocess.run(["ip", "-n", NS, "link", "del", "d0"], check=True)
+    try:
+        out, err = w.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        w.kill()
+        out, err = w.communicate()
+    first = err.strip().splitlines()[0] if err.strip() else ""
+    report(w.returncode == 1 and first.startswith("tcpstate watch: d0: "), CASES[0],
+           f"exit {w.returncode}, stderr {err!r}")
+
+    # /proc not mounted: -p cannot find owners, tune cannot find the knobs.
+    r = ns_sh(f"umount -l /proc && {T} list -a -p")
+    report(r.returncode == 1 and one_line(r.stderr, "tcpstate list: /proc: ") and
+           "mounted" in r.stderr and not r.stdout, CASES[1],
+           f"exit {r.returncode}, stderr {r.stderr!r}, stdout {r.stdout[:80]!r}")
+    r = ns_sh(f"umount -l /proc && {T} tune show")
+    report(r.returncode == 1 and one_line(r.stderr, "tcpstate tune: /proc/sys/net: ") and
+           not r.stdout, CASES[2], f"exit {r.returncode}, stderr {r.stderr!r}")
+
+    # The kernel refuses the second of two writes: the first is undone.
+    before = (sysctl("net.ipv4.tcp_tw_reuse"), sysctl("net.ipv4.tcp_fin_timeout"))
+    rb = os.path.join(tmp, "rb")
+    r = ns_sh("mount --bind /proc/sys/net/ipv4/tcp_fin_timeout /proc/sys/net/ipv4/tcp_fin_timeout"
+              " && mount -o remount,bind,ro /proc/sys/net/ipv4/tcp_fin_timeout && "
+              f"{T} tune set tw-reuse=1 fin-timeout=30 --yes --rollback-file {rb}")
+    after = (sysctl("net.ipv4.tcp_tw_reuse"), sysctl("net.ipv4.tcp_fin_timeout"))
+    report(r.returncode == 1 and "net.ipv4.tcp_fin_timeout: the kernel refused" in r.stderr and
+           "all values restored" in r.stderr and after == before, CASES[3],
+           f"exit {r.returncode}, stderr {r.stderr!r}, before {before}, after {after}")
+
+    # --persist on a read-only /etc and on a full disk: nothing half-done.
+    for case, mount in ((CASES[4], "mount -t tmpfs -o size=64k tmpfs {d} && "
+                                   "cp {seed} {d}/90-tcpstate.conf && mount -o remount,ro {d}"),
+                        (CASES[5], "mount -t tmpfs -o size=4k tmpfs {d} && "
+                                   "cp {seed} {d}/90-tcpstate.conf && "
+                                   "(dd if=/dev/zero of={d}/fill bs=1k count=64 2>/dev/null; true)")):
+        d = os.path.join(tmp, case)
+        os.mkdir(d)
+        seed = os.path.join(tmp, "seed.conf")
+        with open(seed, "w") as f:
+            f.write("# mine\nnet.ipv4.tcp_keepalive_time = 600\nnet.ipv4.tcp_tw_reuse = 0\n")
+        before = sysctl("net.ipv4.tcp_tw_reuse")
+        script = (mount.format(d=d, seed=seed) +
+                  f" && {T} tune set tw-reuse=1 --persist --yes --sysctl-file {d}/90-tcpstate.conf"
+                  f" --rollback-file {os.path.join(tmp, case + '.rb')}; rc=$?; "
+                  f"cat {d}/90-tcpstate.conf; ls {d}; exit $rc")
+        r = ns_sh(script)
+        report(r.returncode == 1 and f"{d}/90-tcpstate.conf: " in r.stderr and
+               "the running values were restored and the file is unchanged" in r.stderr and
+               sysctl("net.ipv4.tcp_tw_reuse") == before and
+               "# mine\nnet.ipv4.tcp_keepalive_time = 600\nnet.ipv4.tcp_tw_reuse = 0\n" in r.stdout
+               and ".tmp." not in r.stdout, case,
+               f"exit {r.returncode}, stderr {r.stderr!r}, stdout {r.stdout!r}")
+
+    # SIGPIPE: output into a pipe closed early.
+    gen = os.path.join(tmp, "mktrace")
+    subprocess.run(["cc", "-O2", "-o", gen, os.path.join(REPO, "bench", "mktrace.c")], check=True)
+    trace = os.path.join(tmp, "syns.pcap")
+    subprocess.run([gen, "-F", "50000", trace], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    r = subprocess.run(["bash", "-c", f"{T} list -r {trace} --csv | head -1 >/dev/null; "
+                                      "echo ${PIPESTATUS[0]} >&2"],
+                       capture_output=True, text=True, timeout=60)
+    lines = r.stderr.strip().splitlines()
+    report(len(lines) == 2 and lines[0] == "tcpstate list: write error: Broken pipe" and
+           lines[1] == "1", CASES[6], f"stderr {r.stderr!r}")
+except Exception as e:
+    report(False, "faults", f"{type(e).__name__}: {e}")
+finally:
+    subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+sys.exit(1 if failed else 0)

@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""Root-only end-to-end tests for `tcpstate shell`.
+
+Batch mode (stdin not a terminal) runs inside a throw-away network namespace
+(`ip netns exec`), so any command that reaches for a sysctl acts there, and
+`tune set` always gets a --rollback-file in a temporary directory.  The
+interactive prompt runs in a private tmux server with XDG_STATE_HOME and HOME
+pointing into a temporary directory.  The host's values of the tune knobs are
+compared before and after the file.
+
+Env: TCPSTATE = path of the binary (default <repo>/tcpstate).
+Prints PASS/FAIL/SKIP lines; exits 1 if any FAIL.
+"""
+
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nslib  # noqa: E402
+from nslib import Fail, Skip, fmt_cmd  # noqa: E402
+
+TCPSTATE = nslib.TCPSTATE
+
+CASES = [
+    "batch_runs_each_line",
+    "batch_failure_sets_status_and_continues",
+    "batch_comments_prefix_help",
+    "tmux_completion_history",
+    "tmux_history_file_option",
+    "host_sysctls_unchanged",
+]
+
+HOST_KNOBS = ["net.ipv4.tcp_tw_reuse", "net.ipv4.ip_local_port_range",
+              "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_max_tw_buckets",
+              "net.ipv4.tcp_timestamps", "net.ipv4.ip_local_reserved_ports"]
+PORT = 5999
+TMP = None
+NS = None
+
+
+class Res:
+    def __init__(self, desc, p):
+        self.desc = desc
+        self.rc = p.returncode
+        self.stdout = p.stdout
+        self.stderr = p.stderr
+
+    def __str__(self):
+        return "%s: rc=%s stdout=%r stderr=%r" % (self.desc, self.rc, self.stdout[-500:],
+                                                 self.stderr.strip()[-400:])
+
+
+def host_snapshot():
+    r = subprocess.run(["sysctl", "-n"] + HOST_KNOBS, capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=10)
+    snap = {"<batch>": (r.returncode, r.stdout)}
+    for f in ("/var/lib/tcpstate", "/etc/sysctl.d/90-tcpstate.conf"):
+        try:
+            st = os.lstat(f)
+            snap[f] = (st.st_mode, st.st_mtime_ns)
+        except FileNotFoundError:
+            snap[f] = None
+    return snap
+
+
+def shell_batch(text, timeout=30):
+    """Feed `text` to `tcpstate shell` on a pipe, inside the test namespace."""
+    if not (os.path.isfile(TCPSTATE) and os.access(TCPSTATE, os.X_OK)):
+        raise Fail("tcpstate binary not found or not executable: %s" % TCPSTATE)
+    argv = ["ip", "netns", "exec", NS.name, TCPSTATE, "shell"]
+    desc = "printf %r | %s" % (text, fmt_cmd(argv))
+    try:
+        p = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Fail("%s timed out after %ds" % (desc, timeout))
+    return Res(desc, p)
+
+
+def direct(args):
+    """The same command run directly (for comparing outputs)."""
+    argv = ["ip", "netns", "exec", NS.name, TCPSTATE] + args
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=20,
+                       stdin=subprocess.DEVNULL)
+    return Res(fmt_cmd(argv), p)
+
+
+# --------------------------------------------------------------------------
+# batch
+
+
+def batch_runs_each_line():
+    list_out = direct(["list", "-l", "-H"])
+    guide_out = direct(["tune", "guide", "--os", "windows"])
+    if list_out.rc != 0 or "%d" % PORT not in list_out.stdout:
+        raise RuntimeError("control `list -l -H` failed or misses the listener: %s" % list_out)
+    res = shell_batch("list -l -H\ntune guide --os windows\n")
+    if res.rc != 0:
+        raise Fail("%s; expected rc=0" % res)
+    probs = []
+    if list_out.stdout not in res.stdout:
+        probs.append("the output of `list -l -H` (%r) is missing" % list_out.stdout)
+    if guide_out.stdout not in res.stdout:
+        probs.append("the output of `tune guide --os windows` is missing")
+    for w in ("LISTEN", "127.0.0.1:%d" % PORT, "TcpTimedWaitDelay"):
+        if w not in res.stdout:
+            probs.append("%r not in stdout" % w)
+    if not probs and res.stdout.find("127.0.0.1:%d" % PORT) > res.stdout.find("TcpTimedWaitDelay"):
+        probs.append("outputs are out of order")
+    if probs:
+        raise Fail("%s; %s" % (res, "; ".join(probs)))
+
+
+def batch_failure_sets_status_and_continues():
+    rb = os.path.join(TMP, "rb")
+    missing = "tcpst-nosuch-%d" % os.getpid()
+    # tw-recycle is a myth: usage error (2), nothing written.  Later lines run.
+    text = ("tune set tw-recycle=1 --rollback-file %s\n"
+            "tune guide --os macos\n"
+            "tune show -N %s\n"
+            "tune guide --os freebsd\n" % (rb, missing))
+    res = shell_batch(text)
+    probs = []
+    if res.rc != 2:
+        probs.append("exit status %s, expected 2 (the first failure's)" % res.rc)
+    if "net.inet.tcp.msl" not in res.stdout or "nolocaltimewait" not in res.stdout:
+        probs.append("the lines after the failure did not all run")
+    if "4.12" not in res.stderr:
+        probs.append("no tw-recycle explanation on stderr")
+    if missing not in res.stderr:
+        probs.append("the third line's error (naming %s) is missing" % missing)
+    if os.path.exists(rb):
+        probs.append("a rollback file was written")
+    if probs:
+        raise Fail("%s; %s" % (res, "; ".join(probs)))
+    # The first failure's status wins, whatever comes later.
+    text = "tune show -N %s\ntune frob\nfrobnicate\ntune guide --os linux\n" % missing
+    res = shell_batch(text)
+    if res.rc != 1:
+        raise Fail("%s; expected rc=1 (the first failing line exits 1, later ones 2)" % res)
+    if "frobnicate" not in res.stderr or "tcp_tw_reuse" not in res.stdout:
+        raise Fail("%s; expected an error naming frobnicate and the last line's output" % res)
+    # An unknown command alone: usage error.
+    res = shell_batch("frobnicate --now\n")
+    if res.rc != 2 or "frobnicate" not in res.stderr:
+        raise Fail("%s; expected rc=2 naming frobnicate" % res)
+    # All good: 0.
+    res = shell_batch("tune guide --os windows\ntune guide --os macos\n")
+    if res.rc != 0:
+        raise Fail("%s; expected rc=0" % res)
+
+
+def batch_comments_prefix_help():
+    list_out = direct(["list", "-l", "-H"])
+    if list_out.rc != 0 or not list_out.stdout.strip():
+        raise RuntimeError("control `list -l -H` failed: %s" % list_out)
+    text = ("# a comment line\n"
+            "\n"
+            "   \n"
+            "\t# an indented comment\n"
+            "tcpstate list -l -H\n")
+    res = shell_batch(text)
+    if res.rc != 0 or res.stdout != list_out.stdout or res.stderr:
+        raise Fail("%s; expected rc=0, exactly the output of `list -l -H` (%r), empty stderr"
+                   % (res, list_out.stdout))
+    res = shell_batch("help\n")
+    if res.rc != 0:
+        raise Fail("%s; expected rc=0" % res)
+    miss = [c for c in ("list", "top", "watch", "tune", "explain", "exit")
+            if not re.search(r"^\s*%s\b" % c, res.stdout, re.M)]
+    if miss:
+        raise Fail("%s; `help` does not list %r" % (res, miss))
+    res = shell_batch("help tune\n")
+    if res.rc != 0 or "tune" not in res.stdout or "--rollback-file" not in res.stdout:
+        raise Fail("%s; `help tune` should show tune's options" % res)
+    # Quoting works as on the command line.
+    res = shell_batch("tune set -n --rollback-file %s port-range='20000 60001'\n"
+                      % os.path.join(TMP, "rb-q"))
+    if res.rc != 0 or "-> 20000 60001" not in res.stdout:
+        raise Fail("%s; a quoted value should reach tune as one word" % res)
+
+
+# --------------------------------------------------------------------------
+# tmux
+
+
+def tmux(*args):
+    # The socket lives in TMP, so removing TMP removes it (kill-server leaves it).
+    return subprocess.run(["tmux", "-S", os.path.join(TMP, "tmux.sock"), "-f", "/dev/null"]
+                          + list(args),
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+def screen(target="t"):
+    return tmux("capture-pane", "-p", "-t", target).stdout
+
+
+def wait_screen(pred, timeout=6.0, target="t"):
+    end = time.time() + timeout
+    s = ""
+    while time.time() < end:
+        s = screen(target)
+        if pred(s):
+            return s
+        time.sleep(0.1)
+    return s
+
+
+def last_line(s):
+    lines = [l for l in s.splitlines() if l.strip()]
+    return lines[-1] if lines else ""
+
+
+def start_shell(env, extra=""):
+    cmd = ("env %s ip netns exec %s %s shell %s; echo EXIT=$?; sleep 60" % (
+        " ".join("%s=%s" % kv for kv in env.items()), NS.name, TCPSTATE, extra))
+    tmux("kill-session", "-t", "t")
+    r = tmux("new-session", "-d", "-s", "t", "-x", "160", "-y", "40", cmd)
+    if r.returncode != 0:
+        raise RuntimeError("tmux new-session failed: %s" % r.stderr.strip())
+    s = wait_screen(lambda s: last_line(s) == "tcpstate>")  # capture trims the blank
+    if last_line(s) != "tcpstate>":
+        raise Fail("no `tcpstate> ` prompt from `%s`; screen %r" % (cmd, s))
+    return cmd
+
+
+def type_tab(text):
+    """Type text, press Tab, type a marker; return the prompt line."""
+    tmux("send-keys", "-t", "t", "C-u")
+    tmux("send-keys", "-t", "t", "-l", text)
+    time.sleep(0.15)
+    tmux("send-keys", "-t", "t", "Tab")
+    time.sleep(0.3)
+    tmux("send-keys", "-t", "t", "-l", "@")
+    s = wait_screen(lambda s: last_line(s).endswith("@"))
+    line = last_line(s)
+    tmux("send-keys", "-t", "t", "C-u")
+    time.sleep(0.15)
+    return line
+
+
+def tmux_completion_history():
+    state = os.path.join(TMP, "state")
+    home = os.path.join(TMP, "home")
+    os.makedirs(home)
+    env = {"XDG_STATE_HOME": state, "HOME": home, "TERM": "xterm"}
+    hist = os.path.join(state, "tcpstate", "history")
+    try:
+        cmd = start_shell(env)
+        probs = []
+        for typed, want in (("tu", "tcpstate> tune @"),
+                            ("tune show tw-reuse-d", "tcpstate> tune show tw-reuse-delay @"),
+                            ("list state close-w", "tcpstate> list state close-wait @"),
+                            ("tune set max-o", "tcpstate> tune set max-orphans@"),
+                            ("tune --ro", "tcpstate> tune --rollback-file @")):
+            got = type_tab(typed)
+            if typed == "tune set max-o":
+                # after `tune set`, a knob name is followed by = or a space
+                if not re.match(r"^tcpstate> tune set max-orphans[= ]?@$", got):
+                    probs.append("%r + Tab gave %r, expected max-orphans" % (typed, got))
+                continue
+            if got != want.rstrip() and got != want:
+                probs.append("%r + Tab gave %r, expected %r" % (typed, got, want))
+        if probs:
+            raise Fail("in `%s`: %s" % (cmd, "; ".join(probs)))
+        first = "tune guide --os freebsd"
+        tmux("send-keys", "-t", "t", "-l", first)
+        tmux("send-keys", "-t", "t", "Enter")
+        s = wait_screen(lambda s: "fast_finwait2_recycle" in s and last_line(s) == "tcpstate>")
+        if "fast_finwait2_recycle" not in s:
+            raise Fail("`%s` at the prompt printed no guide; screen %r" % (first, s))
+        tmux("send-keys", "-t", "t", "-l", "exit")
+        tmux("send-keys", "-t", "t", "Enter")
+        s = wait_screen(lambda s: "EXIT=" in s)
+        if "EXIT=0" not in s:
+            raise Fail("`exit` at the prompt: expected the shell to end with status 0; "
+                       "screen %r" % s)
+        if not os.path.isfile(hist):
+            raise Fail("no history file %s after the session; %s holds %r" % (
+                hist, state, [os.path.join(r, f) for r, _, fs in os.walk(state) for f in fs]))
+        mode = stat.S_IMODE(os.stat(hist).st_mode)
+        with open(hist) as f:
+            entries = [l for l in f.read().splitlines() if l and not l.startswith("#")]
+        if mode != 0o600:
+            raise Fail("history file %s has mode %o, expected 600" % (hist, mode))
+        if first not in entries:
+            raise Fail("history file %s lacks %r: %r" % (hist, first, entries))
+        # A new shell: Up brings back the last command, Up again the one before.
+        start_shell(env)
+        tmux("send-keys", "-t", "t", "Up")
+        want1 = "tcpstate> " + entries[-1]
+        s = wait_screen(lambda s: last_line(s) == want1)
+        if last_line(s) != want1:
+            raise Fail("Up in a new shell shows %r, expected %r (history %r)" % (
+                last_line(s), want1, entries))
+        if entries[-1] != first:
+            tmux("send-keys", "-t", "t", "Up")
+            want2 = "tcpstate> " + first
+            s = wait_screen(lambda s: last_line(s) == want2)
+            if last_line(s) != want2:
+                raise Fail("Up twice in a new shell shows %r, expected %r (history %r)" % (
+                    last_line(s), want2, entries))
+        # Ctrl-D on an empty line leaves with status 0.
+        tmux("send-keys", "-t", "t", "C-u")
+        tmux("send-keys", "-t", "t", "C-d")
+        s = wait_screen(lambda s: "EXIT=" in s)
+        if "EXIT=0" not in s:
+            raise Fail("Ctrl-D: expected the shell to end with status 0; screen %r" % s)
+    finally:
+        tmux("kill-session", "-t", "t")
+
+
+def tmux_history_file_option():
+    state = os.path.join(TMP, "state2")
+    home = os.path.join(TMP, "home2")
+    os.makedirs(home)
+    hf = os.path.join(TMP, "hist-dir", "my-history")
+    env = {"XDG_STATE_HOME": state, "HOME": home, "TERM": "xterm"}
+    try:
+        cmd = start_shell(env, "--history-file " + hf)
+        line = "list -l -H"
+        tmux("send-keys", "-t", "t", "-l", line)
+        tmux("send-keys", "-t", "t", "Enter")
+        s = wait_screen(lambda s: "127.0.0.1:%d" % PORT in s)
+        if "127.0.0.1:%d" % PORT not in s:
+            raise Fail("`%s` at the prompt of `%s` did not show the listener; screen %r"
+                       % (line, cmd, s))
+        tmux("send-keys", "-t", "t", "-l", "quit")
+        tmux("send-keys", "-t", "t", "Enter")
+        s = wait_screen(lambda s: "EXIT=" in s)
+        if "EXIT=0" not in s:
+            raise Fail("`quit`: expected status 0; screen %r" % s)
+        if not os.path.isfile(hf):
+            raise Fail("--history-file %s was not written" % hf)
+        with open(hf) as f:
+            text = f.read()
+        mode = stat.S_IMODE(os.stat(hf).st_mode)
+        if line not in text.splitlines() or mode != 0o600:
+            raise Fail("--history-file %s: mode %o, content %r" % (hf, mode, text))
+        if os.path.exists(os.path.join(state, "tcpstate", "history")):
+            raise Fail("with --history-file, the default history file was written too")
+    finally:
+        tmux("kill-session", "-t", "t")
+
+
+# --------------------------------------------------------------------------
+
+HOLDER = r"""
+import socket, sys
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", %d)); l.listen(8)
+print("ready", flush=True)
+sys.stdin.read()
+""" % PORT
+
+
+def main():
+    global TMP, NS
+    nslib.install_signal_handlers()
+    rep = nslib.Reporter("test_shell")
+    missing = [t for t in ("ip", "sysctl", "tmux") if shutil.which(t) is None]
+    if os.geteuid() != 0 or missing:
+        rep.skip_all(CASES, "needs root and ip, sysctl, tmux" +
+                     (" (missing: %s)" % ", ".join(missing) if missing else " (not root)"))
+        rep.exit()
+    TMP = tempfile.mkdtemp(prefix="tcpstate-shell.")
+    expired = []
+
+    def on_alarm(signum, frame):
+        expired.append(1)
+        raise TimeoutError("test watchdog expired after 55s")
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(55)
+    host0 = host_snapshot()
+    holder = None
+    try:
+        NS = nslib.Netns()
+        holder = subprocess.Popen(["ip", "netns", "exec", NS.name, sys.executable, "-c", HOLDER],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if holder.stdout.readline().strip() != "ready":
+            raise RuntimeError("the listener in %s did not start" % NS.name)
+        for name in CASES[:-1]:
+            if expired:
+                rep.fail_rest(CASES[:-1], "not run: the file's 55 s watchdog expired")
+                break
+            rep.case(name, globals()[name])
+    except Exception as e:
+        rep.fail_rest(CASES[:-1], "%s: %s" % (type(e).__name__, e))
+    finally:
+        signal.alarm(0)
+        tmux("kill-server")
+        if holder is not None:
+            holder.kill()
+            holder.wait()
+        nslib._cleanup_all()
+        host1 = host_snapshot()
+        if host1 != host0:
+            rep.emit("FAIL", "host_sysctls_unchanged", "host values changed: %r -> %r"
+                     % (host0, host1))
+        else:
+            rep.emit("PASS", "host_sysctls_unchanged")
+        shutil.rmtree(TMP, ignore_errors=True)
+    rep.exit()
+
+
+if __name__ == "__main__":
+    main()
