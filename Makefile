@@ -102,6 +102,14 @@ check: deps-check
 	@TCPSTATE=$(CURDIR)/tcpstate UNIT=$(CURDIR)/$(O)/unit NONETLINK=$(CURDIR)/$(O)/nonetlink.so \
 	    bash tests/run
 
+# The unit, CLI and pcap tests again, under valgrind: no errors, no leaks.
+check-valgrind: deps-check
+	@$(MAKE) --no-print-directory tcpstate $(O)/unit $(O)/nonetlink.so
+	@VG_TCPSTATE=$(CURDIR)/tcpstate TCPSTATE=$(CURDIR)/tests/vg-tcpstate \
+	    UNIT="$(CURDIR)/tests/vg-tcpstate-unit" VG_UNIT=$(CURDIR)/$(O)/unit \
+	    TESTS='unit|test_replay|test_usage|test_explain|test_testlist|test_oracles|test_wire' \
+	    NONETLINK= bash tests/run
+
 man: tcpstate
 	sh tools/genman.sh tcpstate.1 ./tcpstate
 
@@ -128,6 +136,6 @@ clean:
 	rm -rf build tcpstate
 
 FORCE:
-.PHONY: all deps deps-check run check man install uninstall clean FORCE
+.PHONY: all deps deps-check run check check-valgrind man install uninstall clean FORCE
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)

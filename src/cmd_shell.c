@@ -104,17 +104,17 @@ static int split_words(const char *line, char *buf, char **words, int max)
 	return n;
 }
 
-static void help(const char *name)
+static int help(const char *name)
 {
 	const struct cmd_entry *c = name ? cmd_find(name) : NULL;
 
 	if (name && !c) {
-		printf("no command \"%s\"\n", name);
-		return;
+		fprintf(stderr, "tcpstate shell: help: no command \"%s\"\n", name);
+		return EXIT_USAGE;
 	}
 	if (c) {
 		cmd_help(c);
-		return;
+		return EXIT_OK;
 	}
 	printf("Commands:\n");
 	for (size_t i = 0; cmd_table[i]; i++)
@@ -122,6 +122,7 @@ static void help(const char *name)
 			printf("  %-8s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
 	printf("  %-8s %s\n  %-8s %s\n", "help", "this list, or help CMD", "exit",
 	       "leave (also quit, Ctrl-D)");
+	return EXIT_OK;
 }
 
 /* Run one line; returns its exit status, or -1 for "exit". */
@@ -153,10 +154,10 @@ static int run_line(const char *line)
 		return -1;
 	}
 	if (!strcmp(name, "help") || !strcmp(name, "?")) {
-		help(n - first > 1 ? words[first + 1] : NULL);
+		int rc = help(n - first > 1 ? words[first + 1] : NULL);
 		fflush(stdout);
 		free(buf);
-		return EXIT_OK;
+		return rc;
 	}
 	const struct cmd_entry *c = cmd_find(name);
 	if (!c) {

@@ -26,6 +26,9 @@
 #include "sockdiag.h"
 #include "sysctl.h"
 
+/* There are fewer knobs than this; it bounds the stack, at 4 KiB a value. */
+#define MAX_SETTINGS 16
+
 enum { O_JSON = 1, O_DRYRUN, O_PERSIST, O_YES, O_NETNS, O_ROLLBACK, O_SYSCTLFILE, O_OS };
 
 static const struct opt_def tune_opts[] = {
@@ -313,7 +316,7 @@ static int tune_show(const struct cmd_entry *cmd, struct tune *t, int argc, char
 		int first = 1;
 		for (int i = 0; i < nsel; i++) {
 			const struct knob *k = sel[i];
-			char v[256], path[256];
+			char v[SYSCTL_VALUE_MAX], path[256];
 			int exists = k->type != KNOB_MYTH && sysctl_exists(k);
 			knob_path(k, path, sizeof(path));
 			printf("%s\n{\"name\":", first ? "" : ",");
@@ -353,7 +356,7 @@ static int tune_show(const struct cmd_entry *cmd, struct tune *t, int argc, char
 	} else {
 		for (int i = 0; i < nsel; i++) {
 			const struct knob *k = sel[i];
-			char v[256];
+			char v[SYSCTL_VALUE_MAX];
 			if (k->type == KNOB_MYTH) {
 				printf("%s (%s): not a knob - %s\n", k->name, k->alias, k->since);
 				wrap(stdout, k->meaning, 4);
@@ -457,7 +460,7 @@ static const char *rollback_path(struct tune *t)
 
 static int record_rollback(struct tune *t, const struct setting *old, int n)
 {
-	char buf[8192];
+	char buf[MAX_SETTINGS * (SYSCTL_VALUE_MAX + 128) + 256];
 	size_t o = 0;
 	time_t now = time(NULL);
 
@@ -482,7 +485,7 @@ static int persist(const char *path, const struct setting *want, int n)
 
 	if (r < 0 && r != -ENOENT)
 		return r;
-	out = malloc(oldlen + (size_t)n * 300 + 256);
+	out = malloc(oldlen + (size_t)n * (SYSCTL_VALUE_MAX + 128) + 256);
 	if (!out) {
 		free(old);
 		return -ENOMEM;
@@ -532,18 +535,18 @@ static int plan(const struct cmd_entry *cmd, int n, const struct setting *want,
 static int tune_apply(const struct cmd_entry *cmd, struct tune *t, struct setting *want, int n,
 		      int is_revert)
 {
-	struct setting old[64];
+	struct setting old[MAX_SETTINGS];
 	int rc = plan(cmd, n, want, old), failed = 0;
 
 	if (rc)
 		return rc;
-	int changes = 0;
-	for (int i = 0; i < n; i++) {
-		int same = strcmp(old[i].value, want[i].value) == 0;
-		printf("%s %s: %s -> %s%s\n", t->dry ? "would set" : "set", want[i].knob->name,
-		       old[i].value, want[i].value, same ? " (unchanged)" : "");
-		changes += !same;
-	}
+	int asking = !t->yes && isatty(STDIN_FILENO);
+	/* The plan is shown before a dry run ends or a question is asked. */
+	if (t->dry || (asking && has_privilege()))
+		for (int i = 0; i < n; i++)
+			printf("%s %s: %s -> %s%s\n", t->dry ? "would set" : "will set",
+			       want[i].knob->name, old[i].value, want[i].value,
+			       strcmp(old[i].value, want[i].value) ? "" : " (unchanged)");
 	fflush(stdout);
 	if (t->dry)
 		return EXIT_OK;
@@ -589,24 +592,29 @@ static int tune_apply(const struct cmd_entry *cmd, struct tune *t, struct settin
 				  path, strerror(-r));
 			return EXIT_RUNTIME;
 		}
-		printf("persisted in %s\n", path);
 	}
+	/* Only now is it true. */
+	for (int i = 0; i < n; i++)
+		printf("set %s: %s -> %s%s\n", want[i].knob->name, old[i].value, want[i].value,
+		       strcmp(old[i].value, want[i].value) ? "" : " (unchanged)");
+	if (t->persist)
+		printf("persisted in %s\n",
+		       t->sysctlfile ? t->sysctlfile : "/etc/sysctl.d/90-tcpstate.conf");
 	if (is_revert)
 		unlink(rollback_path(t));
-	(void)changes;
 	return EXIT_OK;
 }
 
 static int tune_set(const struct cmd_entry *cmd, struct tune *t, int argc, char **argv)
 {
-	struct setting want[64];
+	struct setting want[MAX_SETTINGS];
 	int n = 0;
 	long unpriv = unpriv_port_start();
 
 	if (argc == 0)
 		return cmd_usage_error(cmd, "set needs KNOB=VALUE");
-	if (argc > 64)
-		return cmd_usage_error(cmd, "too many settings (at most 64)");
+	if (argc > MAX_SETTINGS)
+		return cmd_usage_error(cmd, "too many settings (at most %d)", MAX_SETTINGS);
 	/* Every value is checked before anything is written. */
 	for (int i = 0; i < argc; i++) {
 		char name[128], err[512], warn[256];
@@ -647,7 +655,7 @@ static int tune_set(const struct cmd_entry *cmd, struct tune *t, int argc, char 
 
 static int tune_revert(const struct cmd_entry *cmd, struct tune *t)
 {
-	struct setting want[64];
+	struct setting want[MAX_SETTINGS];
 	int n = 0;
 	char *buf = NULL;
 	size_t len;
@@ -662,14 +670,27 @@ static int tune_revert(const struct cmd_entry *cmd, struct tune *t)
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
-		char name[128], value[256];
+		char name[128];
 		if (line[0] == '#' || !line[0])
 			continue;
-		if (sscanf(line, "%127s = %255[^\n]", name, value) != 2 || n == 64) {
+		/* "name = value", the value possibly empty (an empty port list). */
+		char *eq = strchr(line, '=');
+		const char *value = eq ? eq + 1 : NULL;
+		if (eq) {
+			char *e = eq;
+			while (e > line && (e[-1] == ' ' || e[-1] == '\t'))
+				e--;
+			*e = '\0';
+			while (*value == ' ' || *value == '\t')
+				value++;
+		}
+		if (!eq || !line[0] || strlen(line) >= sizeof(name) ||
+		    strlen(value) >= SYSCTL_VALUE_MAX || n == MAX_SETTINGS) {
 			cmd_error(cmd, "%s: cannot read \"%s\"; nothing was changed", path, line);
 			free(buf);
 			return EXIT_RUNTIME;
 		}
+		snprintf(name, sizeof(name), "%s", line);
 		const struct knob *k = knob_find(name);
 		if (!k || k->type == KNOB_MYTH) {
 			cmd_error(cmd, "%s: unknown knob \"%s\"; nothing was changed", path, name);
@@ -678,6 +699,14 @@ static int tune_revert(const struct cmd_entry *cmd, struct tune *t)
 		}
 		want[n].knob = k;
 		snprintf(want[n].value, sizeof(want[n].value), "%s", value);
+		/* What was read must be valid for the knob too. */
+		char norm[SYSCTL_VALUE_MAX], err[512], warn[256];
+		if (knob_validate(k, value, -1, norm, sizeof(norm), err, sizeof(err), warn,
+				  sizeof(warn)) < 0) {
+			cmd_error(cmd, "%s: %s; nothing was changed", path, err);
+			free(buf);
+			return EXIT_RUNTIME;
+		}
 		n++;
 	}
 	free(buf);

@@ -187,7 +187,7 @@ int knob_validate(const struct knob *k, const char *value, long unpriv_start, ch
 		  size_t normlen, char *err, size_t errlen, char *warn, size_t warnlen)
 {
 	long lo, hi, v;
-	char buf[256], *sp;
+	char buf[4096], *sp;
 
 	warn[0] = '\0';
 	switch (k->type) {
@@ -246,6 +246,10 @@ int knob_validate(const struct knob *k, const char *value, long unpriv_start, ch
 		return 0;
 	case KNOB_PORT_LIST: {
 		size_t o = 0;
+		if (strlen(value) >= sizeof(buf)) {
+			snprintf(err, errlen, "%s: list too long", k->name);
+			return -1;
+		}
 		snprintf(buf, sizeof(buf), "%s", value);
 		norm[0] = '\0';
 		for (char *tok = strtok(buf, ", \t"); tok; tok = strtok(NULL, ", \t")) {

@@ -15,7 +15,7 @@
 
 int sysctl_read(const struct knob *k, char *buf, size_t len)
 {
-	char path[256], raw[512];
+	char path[256], raw[SYSCTL_VALUE_MAX + 2];
 	int fd;
 	ssize_t n;
 
@@ -28,6 +28,8 @@ int sysctl_read(const struct knob *k, char *buf, size_t len)
 	close(fd);
 	if (n < 0)
 		return -e;
+	if ((size_t)n >= sizeof(raw) - 1)
+		return -E2BIG;
 	raw[n] = '\0';
 	/* "32768\t60999\n" -> "32768 60999" */
 	size_t o = 0;
@@ -46,12 +48,14 @@ int sysctl_read(const struct knob *k, char *buf, size_t len)
 			buf[o++] = c;
 	}
 	buf[o] = '\0';
+	if (o + 1 >= len)
+		return -E2BIG;
 	return 0;
 }
 
 int sysctl_write(const struct knob *k, const char *value)
 {
-	char path[256], line[300];
+	char path[256], line[SYSCTL_VALUE_MAX + 2];
 	int fd, n;
 
 	knob_path(k, path, sizeof(path));

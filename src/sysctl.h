@@ -10,16 +10,22 @@
 
 #include "knobs.h"
 
-/* The value, whitespace folded to single spaces.  0, or a negative errno. */
+/*
+ * The value, whitespace folded to single spaces.  0, or a negative errno
+ * (-E2BIG when it does not fit in len: never a silently cut value).
+ */
 int sysctl_read(const struct knob *k, char *buf, size_t len);
 /* Write a (validated) value.  0, or a negative errno. */
 int sysctl_write(const struct knob *k, const char *value);
 /* Whether this knob exists here (kernel, namespace, modules). */
 int sysctl_exists(const struct knob *k);
 
+/* Longest value handled: a long ip_local_reserved_ports list. */
+#define SYSCTL_VALUE_MAX 4096
+
 struct setting {
 	const struct knob *knob;
-	char value[256];
+	char value[SYSCTL_VALUE_MAX];
 };
 
 /*
