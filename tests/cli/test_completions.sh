@@ -24,7 +24,7 @@ if command -v zsh >/dev/null; then
 	[ "$r" = tw-reuse-delay ] && pass "zsh: knob names" || fail "zsh: knob names" "got '$r'"
 	r=$(zc tcpstate watch -r tr)
 	[ "$r" = @files ] && pass "zsh: files after -r" || fail "zsh: files after -r" "got '$r'"
-	zsh -f -c 'autoload -Uz compinit && compinit -u -d /dev/null; fpath=(completions $fpath); autoload -Uz _tcpstate && whence -w _tcpstate' >"$T/z" 2>&1 &&
+	ZDUMP=$T/zcompdump zsh -f -c 'autoload -Uz compinit && compinit -u -d $ZDUMP; fpath=(completions $fpath); autoload -Uz _tcpstate && whence -w _tcpstate' >"$T/z" 2>&1 &&
 		grep -q 'function' "$T/z" && pass "zsh: _tcpstate autoloads from fpath" ||
 		fail "zsh: _tcpstate autoloads from fpath" "$(cat "$T/z")"
 else
