@@ -318,7 +318,8 @@ static int header_lines(struct top *t, char lines[][256], int maxlines, int widt
 	static const int order[] = {TS_ESTABLISHED, TS_TIME_WAIT, TS_CLOSE_WAIT, TS_LISTEN,
 				    TS_SYN_SENT,    TS_SYN_RECV,  TS_FIN_WAIT1,  TS_FIN_WAIT2,
 				    TS_LAST_ACK,    TS_CLOSING};
-	int col = width >= 100 ? 3 : 2, sw = (width / col) - 22;
+	/* Each column: name 12, count 7, sparkline, and 3 spaces; never past width. */
+	int col = width >= 100 ? 3 : 2, sw = (width / col) - 23;
 	if (sw < 4)
 		sw = 4;
 	if (sw > TOP_HISTORY)
@@ -859,9 +860,13 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 	}
 	int nl = header_lines(t, lines, 9, COLS, utf8);
 	for (int i = 0; i < nl; i++) {
+		/* Lines with sparklines are built to fit; cut the others at the edge. */
+		int utf = 0;
+		for (const char *c = lines[i]; *c; c++)
+			utf |= (unsigned char)*c >= 0x80;
 		if (i == 0)
 			attron(A_BOLD);
-		mvaddnstr(i, 0, lines[i], -1);
+		mvaddnstr(i, 0, lines[i], utf ? -1 : COLS);
 		if (i == 0)
 			attroff(A_BOLD);
 	}

@@ -79,7 +79,7 @@ fuzz-run: fuzz-build
 	        -artifact_prefix=$(FUZZ_OUT)/artifacts/$$t/ $$dict $(FUZZ_FLAGS) \
 	        $(FUZZ_OUT)/new/$$t tests/fuzz/corpus/$$t >$(FUZZ_OUT)/$$t.log 2>&1; \
 	    rc=$$?; \
-	    grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^(#[0-9]+ +DONE|Done )' \
+	    grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+[[:space:]]+DONE' \
 	        $(FUZZ_OUT)/$$t.log | sed "s/^/    $$t: /"; \
 	    for a in $(FUZZ_OUT)/artifacts/$$t/crash-* $(FUZZ_OUT)/artifacts/$$t/leak-* \
 	             $(FUZZ_OUT)/artifacts/$$t/timeout-* $(FUZZ_OUT)/artifacts/$$t/oom-*; do \

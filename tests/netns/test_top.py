@@ -10,6 +10,7 @@ import os, re, shutil, signal, subprocess, sys, tempfile, time, uuid
 
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 CASES = ["tmux_header_counts_match_ss", "tmux_filter_narrows_rows", "tmux_sort_changes_order",
+         "tmux_k_closes_selected_socket", "tmux_survives_resizes",
          "tmux_detail_shows_timeline", "tmux_q_exits_0_and_restores", "batch_join_close_wait",
          "batch_join_time_wait_owner"]
 failed = False
@@ -112,7 +113,7 @@ try:
     for name in want:
         m = re.search(rf"{name}\s+(\d+)", s)
         got[name] = int(m.group(1)) if m else None
-    report(got == want and want["ESTABLISHED"] == 6, CASES[0], f"screen {got}, ss {want}")
+    report(got == want and want["ESTABLISHED"] == 6, "tmux_header_counts_match_ss", f"screen {got}, ss {want}")
 
     before = rows(s)
     tmux("send-keys", "-t", "t", "/")
@@ -120,8 +121,19 @@ try:
     tmux("send-keys", "-t", "t", "state close-wait", "Enter")
     s = wait_screen(lambda s: "filter: state close-wait" in s and len(rows(s)) == 1)
     r = rows(s)
-    report(len(before) >= 9 and len(r) == 1 and r[0].startswith("CLOSE-WAIT"), CASES[1],
+    report(len(before) >= 9 and len(r) == 1 and r[0].startswith("CLOSE-WAIT"), "tmux_filter_narrows_rows",
            f"{len(before)} rows before, after: {r}")
+    # k on the CLOSE-WAIT row, confirmed: the kernel closes it (SOCK_DESTROY).
+    tmux("send-keys", "-t", "t", "k")
+    s = wait_screen(lambda s: "close the selected socket? (y/N)" in s, 5)
+    asked = "close the selected socket? (y/N)" in s
+    tmux("send-keys", "-t", "t", "y")
+    end = time.time() + 5
+    while time.time() < end and ss_count("close-wait"):
+        time.sleep(0.2)
+    s = wait_screen(lambda s: "closed" in s.splitlines()[-1], 3)
+    report(asked and ss_count("close-wait") == 0, "tmux_k_closes_selected_socket",
+           f"asked {asked}, close-wait left {ss_count('close-wait')}, status {s.splitlines()[-1]!r}")
     # Clear the filter, then sort by peer and compare the order.
     tmux("send-keys", "-t", "t", "/")
     time.sleep(0.3)
@@ -145,11 +157,21 @@ try:
     desc = peers(s)
     real = [p for p in asc if p != "*:*"]
     report(len(asc) >= 9 and real == sorted(real, key=key) and desc == list(reversed(asc)),
-           CASES[2], f"by peer {asc}; reversed {desc}")
+           "tmux_sort_changes_order", f"by peer {asc}; reversed {desc}")
+    # Resizes: small but legal, too small, and back.
+    tmux("resize-window", "-t", "t", "-x", "80", "-y", "24")
+    s80 = wait_screen(lambda s: "Recv-Q" in s and "tcpstate top" in s, 4)
+    tmux("resize-window", "-t", "t", "-x", "60", "-y", "20")
+    s60 = wait_screen(lambda s: "needs at least 80x24" in s, 4)
+    tmux("resize-window", "-t", "t", "-x", "132", "-y", "40")
+    s132 = wait_screen(lambda s: "Recv-Q" in s, 4)
+    report("Recv-Q" in s80 and max(len(l) for l in s80.splitlines()) <= 80 and
+           "needs at least 80x24" in s60 and "Recv-Q" in s132, "tmux_survives_resizes",
+           f"80x24 longest: {max(s80.splitlines(), key=len)!r} 60x20: {s60[:80]!r}")
     tmux("send-keys", "-t", "t", "q")
     s = wait_screen(lambda s: "EXIT=" in s)
     alt = tmux("display", "-p", "-t", "t", "#{alternate_on}").stdout.strip()
-    report("EXIT=0" in s and alt == "0", CASES[4], f"exit line {re.findall('EXIT=.*', s)}, alternate screen {alt}")
+    report("EXIT=0" in s and alt == "0", "tmux_q_exits_0_and_restores", f"exit line {re.findall('EXIT=.*', s)}, alternate screen {alt}")
 
     # --- the detail view on a capture ----------------------------------------
     pcap = os.path.join(tmp, "lo.pcap")
@@ -181,7 +203,7 @@ try:
     wait_screen(lambda s: "(wire only)" in s, 8, "d")
     tmux("send-keys", "-t", "d", "Enter")
     s = wait_screen(lambda s: "Timeline" in s and "FIN" in s, 5, "d")
-    report(bad_filter_ok and "Timeline" in s and "SYN sent" in s and "FIN" in s, CASES[3],
+    report(bad_filter_ok and "Timeline" in s and "SYN sent" in s and "FIN" in s, "tmux_detail_shows_timeline",
            f"bad filter refused: {bad_filter_ok}; screen: {s[:400]!r}")
     tmux("send-keys", "-t", "d", "q", "q")
 
@@ -210,10 +232,10 @@ time.sleep(4)
     cw = [l for l in last.splitlines() if l.startswith("CLOSE-WAIT ") and "holders" not in l]
     ok = (len(cw) == 1 and f"python3[{pid}]" in cw[0] and "CLOSE-W/FIN-W2" in cw[0]
           and re.search(r"\b\d+s\b", cw[0]) is not None)
-    report(ok, CASES[5], f"pid {pid}; CLOSE-WAIT rows: {cw}; stderr {err.strip()[:200]}")
+    report(ok, "batch_join_close_wait", f"pid {pid}; CLOSE-WAIT rows: {cw}; stderr {err.strip()[:200]}")
     tw = [l for l in last.splitlines() if l.startswith("TIME-WAIT") and ":6001 " in l + " "]
     ok = any(f"~python3[{pid}]" in l and "TIME-W/" in l for l in tw)
-    report(ok, CASES[6], f"TIME-WAIT rows: {tw}")
+    report(ok, "batch_join_time_wait_owner", f"TIME-WAIT rows: {tw}")
 except Exception as e:
     report(False, "top", f"{type(e).__name__}: {e}")
 finally:
