@@ -10,6 +10,7 @@
  */
 #include "sockdiag.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -130,6 +131,14 @@ void sockdiag_parser_init(struct sockdiag_parser *p, uint32_t seq, uint32_t pid,
 	p->stats = stats;
 }
 
+/* An errno from a message's (negative) error code; INT32_MIN has no negation. */
+static int errno_of(int32_t e)
+{
+	if (e == INT32_MIN)
+		return EIO;
+	return e < 0 ? -e : e;
+}
+
 int sockdiag_parse(struct sockdiag_parser *p, const uint8_t *buf, size_t len)
 {
 	struct cursor c = cur_make(buf, len);
@@ -161,9 +170,9 @@ int sockdiag_parse(struct sockdiag_parser *p, const uint8_t *buf, size_t len)
 			if (mlen >= NLHDR_SIZE + 4) {
 				int32_t e = (int32_t)get_h32(&c, NLHDR_SIZE);
 				if (e < 0) {
-					p->error = -e;
+					p->error = errno_of(e);
 					snprintf(p->errmsg, sizeof(p->errmsg), "netlink dump: %s",
-						 strerror(-e));
+						 strerror(p->error));
 					return -1;
 				}
 			}
@@ -180,7 +189,7 @@ int sockdiag_parse(struct sockdiag_parser *p, const uint8_t *buf, size_t len)
 				p->done = 1;
 				return 1;
 			}
-			p->error = e < 0 ? -e : e;
+			p->error = errno_of(e);
 			snprintf(p->errmsg, sizeof(p->errmsg), "netlink: %s", strerror(p->error));
 			return -1;
 		}

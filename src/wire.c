@@ -176,7 +176,8 @@ static void on_packet(void *arg, uint64_t ts, const uint8_t *data, size_t caplen
 			w->held = nb;
 			w->held_cap = caplen;
 		}
-		memcpy(w->held, data, caplen);
+		if (caplen)
+			memcpy(w->held, data, caplen);
 		w->held_caplen = caplen;
 		w->held_wirelen = wirelen;
 		w->held_ts = ts;
