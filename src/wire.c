@@ -265,7 +265,9 @@ int wire_replay_until(struct wire *w, uint64_t until_us, char *err, size_t errle
 		if (w->held_ts >= until_us)
 			return 1; /* still waiting; not the end */
 		w->have_held = 0;
-		deliver(w, w->held_ts, w->held, w->held_caplen, w->held_wirelen);
+		/* An empty packet has no buffer; give the decoder a valid pointer. */
+		deliver(w, w->held_ts, w->held ? w->held : (const uint8_t *)"", w->held_caplen,
+			w->held_wirelen);
 	}
 	w->pacing = 1;
 	w->until_us = until_us;
