@@ -98,9 +98,9 @@ run: deps
 	@if [ -t 0 ] && [ -t 1 ]; then ./tcpstate $(ARGS); else ./tcpstate $(or $(ARGS),list); fi
 
 check: deps-check
-	@$(MAKE) --no-print-directory tcpstate $(O)/unit $(O)/nonetlink.so
+	@$(MAKE) --no-print-directory tcpstate $(O)/unit $(O)/nonetlink.so fuzz-replay
 	@TCPSTATE=$(CURDIR)/tcpstate UNIT=$(CURDIR)/$(O)/unit NONETLINK=$(CURDIR)/$(O)/nonetlink.so \
-	    bash tests/run
+	    FUZZ_REPLAY_DIR=$(CURDIR)/$(O) bash tests/run
 
 # The unit, CLI and pcap tests again, under valgrind: no errors, no leaks.
 check-valgrind: deps-check
@@ -136,6 +136,10 @@ clean:
 	rm -rf build tcpstate
 
 FORCE:
-.PHONY: all deps deps-check run check check-valgrind man install uninstall clean FORCE
+.PHONY: all deps deps-check run check check-valgrind man install uninstall clean FORCE \
+	fuzz-replay fuzz-build fuzz-run
+
+# Fuzz targets: replay binaries for `make check`, libFuzzer builds and runs.
+include tests/fuzz/build.mk
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)

@@ -1,6 +1,7 @@
 # tests/fuzz/build.mk - fuzz targets; included from the main Makefile, whose
 # variables it uses: O, CC, AR, PKG_CONFIG, VERSION, ALL_CFLAGS, ALL_LDFLAGS,
-# PKG_LIBS, LIB_SRCS and the rule that builds $(O)/%.o from %.c.
+# PKG_LIBS, LIB_SRCS and the rule that builds $(O)/%.o from %.c.  Include it
+# after O and LIB_SRCS are set (target names are expanded when it is read).
 #
 #   make fuzz-replay      build/<flavor>/fuzz-replay-T: each target with the
 #                         project's compiler and flags, plus a main() that
@@ -14,6 +15,9 @@
 #
 # T is each of FUZZ_TARGETS; its seeds are tests/fuzz/corpus/T (rebuilt by
 # tests/fuzz/mkseeds.py), and tests/fuzz/T.dict is its dictionary if present.
+
+# Whatever the place of the include, the main Makefile keeps its default goal.
+FUZZ_PREV_GOAL := $(.DEFAULT_GOAL)
 
 FUZZ_TARGETS := decode pcap filter diag
 FUZZ_SECONDS ?= 60
@@ -96,3 +100,7 @@ fuzz-run: fuzz-build
 .PHONY: fuzz-replay fuzz-build fuzz-run
 
 -include $(wildcard $(O)/tests/fuzz/*.d $(FUZZ_OUT)/obj/src/*.d $(FUZZ_OUT)/obj/tests/fuzz/*.d)
+
+ifeq ($(FUZZ_PREV_GOAL),)
+.DEFAULT_GOAL :=
+endif
