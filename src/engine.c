@@ -24,6 +24,8 @@
  */
 #include "engine.h"
 
+#include "hash.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -229,23 +231,13 @@ static const uint8_t *addr_of(const struct conn *c, int side)
 	return c->cflags & C_V6 ? c->addr.v6[side] : c->addr.v4[side];
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
 static uint64_t hash_end(const uint8_t *a, int len, uint16_t port)
 {
 	uint64_t h = port;
 	for (int i = 0; i < len; i += 4) {
 		uint32_t w;
 		memcpy(&w, a + i, 4);
-		h = mix64(h ^ w);
+		h = hash_mix64(h ^ w);
 	}
 	return h;
 }
@@ -256,7 +248,7 @@ static uint32_t hash_key(int family, uint16_t vlan, uint16_t vlan_inner, const u
 {
 	int len = family == AF_INET6 ? 16 : 4;
 	uint64_t h = hash_end(a1, len, p1) + hash_end(a2, len, p2);
-	return (uint32_t)mix64(h ^ ((uint64_t)vlan << 16 | vlan_inner) ^ (uint64_t)family << 40);
+	return (uint32_t)hash_mix64(h ^ ((uint64_t)vlan << 16 | vlan_inner) ^ (uint64_t)family << 40);
 }
 
 static uint32_t conn_hash(const struct conn *c)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "hash.h"
 #include "procmap.h"
 
 #define EVENT_RING 262144u
@@ -51,16 +52,6 @@ struct topmodel {
 	int nprev_dest;
 };
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 31;
-	x *= 0x7fb5d329728ea185ull;
-	x ^= x >> 27;
-	x *= 0x81dadef4bc2dd44dull;
-	x ^= x >> 33;
-	return x;
-}
-
 static size_t tuple_hash(int family, const uint8_t *la, uint16_t lp, const uint8_t *ra,
 			 uint16_t rp)
 {
@@ -69,9 +60,9 @@ static size_t tuple_hash(int family, const uint8_t *la, uint16_t lp, const uint8
 		uint64_t a, b;
 		memcpy(&a, la + i, 8);
 		memcpy(&b, ra + i, 8);
-		h = mix(h ^ a) + mix(b);
+		h = hash_mix64(h ^ a) + hash_mix64(b);
 	}
-	return (size_t)mix(h);
+	return (size_t)hash_mix64(h);
 }
 
 static struct memo *memo_find(struct memo *t, size_t cap, const struct sock_rec *r, int insert)
