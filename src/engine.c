@@ -281,22 +281,28 @@ static int grow_buckets(struct engine *e)
 }
 
 /* Find the connection of a segment; *dir is 0 if the source is its originator. */
+/* Addresses equal?  Fixed sizes, so the compiler inlines the compare. */
+static int same_addr(const uint8_t *a, const uint8_t *b, int v6)
+{
+	return v6 ? memcmp(a, b, 16) == 0 : memcmp(a, b, 4) == 0;
+}
+
 static struct conn *lookup(struct engine *e, const struct segment *s, uint32_t h, int *dir)
 {
-	int len = s->family == AF_INET6 ? 16 : 4;
+	int v6 = s->family == AF_INET6;
 
 	for (uint32_t k = e->buckets[h & (e->nbuckets - 1)]; k;) {
 		struct conn *c = at(e, k - 1);
 		if (c->family == s->family && c->vlan == s->vlan && c->vlan_inner == s->vlan_inner) {
 			if (c->port[0] == s->sport && c->port[1] == s->dport &&
-			    memcmp(addr_of(c, 0), s->saddr, len) == 0 &&
-			    memcmp(addr_of(c, 1), s->daddr, len) == 0) {
+			    same_addr(addr_of(c, 0), s->saddr, v6) &&
+			    same_addr(addr_of(c, 1), s->daddr, v6)) {
 				*dir = 0;
 				return c;
 			}
 			if (c->port[1] == s->sport && c->port[0] == s->dport &&
-			    memcmp(addr_of(c, 1), s->saddr, len) == 0 &&
-			    memcmp(addr_of(c, 0), s->daddr, len) == 0) {
+			    same_addr(addr_of(c, 1), s->saddr, v6) &&
+			    same_addr(addr_of(c, 0), s->daddr, v6)) {
 				*dir = 1;
 				return c;
 			}
