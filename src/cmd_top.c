@@ -968,18 +968,10 @@ static void follow_selection(struct top *t)
 		if (r->s.family == t->selected.family && r->s.lport == t->selected.lport &&
 		    r->s.rport == t->selected.rport && !memcmp(r->s.laddr, t->selected.laddr, 16) &&
 		    !memcmp(r->s.raddr, t->selected.raddr, 16)) {
-			/* Its rank in the current order: rows that sort before it. */
-			size_t matching, rank = 0;
-			uint32_t *idx = malloc((n ? n : 1) * sizeof(*idx));
-			if (!idx)
-				return;
-			size_t k = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse, 0,
-						 n, idx, &matching);
-			for (rank = 0; rank < k && idx[rank] != i; rank++)
-				;
-			free(idx);
-			/* The cursor follows; draw() scrolls only if it left the screen. */
-			if (rank < k)
+			/* Its rank, counted in one pass; draw() scrolls only if needed. */
+			size_t rank = topmodel_rank(t->model, t->states, t->filter, t->sort,
+						    t->reverse, i);
+			if (rank != (size_t)-1)
 				t->cursor = rank;
 			return;
 		}

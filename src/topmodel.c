@@ -41,8 +41,8 @@ struct ring_event {
 struct topmodel {
 	struct top_row *rows;
 	size_t nrows, caprows;
-	struct memo *memo, *memo_old;
-	size_t memo_cap, memo_old_cap;
+	struct memo *memo, *spare; /* this refresh's table, and the last one's, reused */
+	size_t memo_cap, spare_cap;
 	uint64_t last_scan_us, last_refresh_us;
 	struct top_stats st;
 	struct ring_event *ring;
@@ -111,7 +111,7 @@ void topmodel_free(struct topmodel *m)
 		return;
 	free(m->rows);
 	free(m->memo);
-	free(m->memo_old);
+	free(m->spare);
 	free(m->ring);
 	free(m);
 }
@@ -331,7 +331,16 @@ int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nro
 	size_t cap = 64;
 	while (cap < nrows * 2)
 		cap <<= 1;
-	struct memo *fresh = calloc(cap, sizeof(*fresh));
+	/* The table of two refreshes ago is the right size most of the time. */
+	struct memo *fresh;
+	if (m->spare && m->spare_cap == cap) {
+		fresh = m->spare;
+		memset(fresh, 0, cap * sizeof(*fresh));
+	} else {
+		free(m->spare);
+		fresh = calloc(cap, sizeof(*fresh));
+	}
+	m->spare = NULL;
 	uint8_t *is_new = malloc(nrows ? nrows : 1);
 	if (!fresh || !is_new) {
 		free(fresh);
@@ -366,7 +375,8 @@ int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nro
 			unknown++;
 		}
 	}
-	free(m->memo);
+	m->spare = m->memo;
+	m->spare_cap = m->memo_cap;
 	m->memo = fresh;
 	m->memo_cap = cap;
 	if (procroot && unknown && now_us >= m->last_scan_us + rescan_us) {
@@ -709,4 +719,22 @@ size_t topmodel_view(const struct topmodel *m, state_mask states, const struct f
 	free(heap);
 	*matching = match;
 	return w;
+}
+
+size_t topmodel_rank(const struct topmodel *m, state_mask states, const struct filter *f,
+		     enum top_sort sort, int reverse, size_t i)
+{
+	struct sortctx c = {m, sort, reverse};
+	const struct top_row *sel = &m->rows[i];
+	size_t rank = 0;
+
+	if (!(states & SM(sel->s.state)) || !filter_match(f, &sel->s))
+		return (size_t)-1;
+	for (size_t j = 0; j < m->nrows; j++) {
+		const struct top_row *r = &m->rows[j];
+		if (j == i || !(states & SM(r->s.state)) || !filter_match(f, &r->s))
+			continue;
+		rank += cmp_rows(&c, (uint32_t)j, (uint32_t)i) < 0;
+	}
+	return rank;
 }

@@ -122,4 +122,11 @@ size_t topmodel_view(const struct topmodel *m, state_mask states, const struct f
 		     enum top_sort sort, int reverse, size_t first, size_t max, uint32_t *out,
 		     size_t *matching);
 
+/*
+ * The position of row i in that order (how many shown rows sort before it),
+ * found in one pass without sorting; or (size_t)-1 if it is not shown.
+ */
+size_t topmodel_rank(const struct topmodel *m, state_mask states, const struct filter *f,
+		     enum top_sort sort, int reverse, size_t i);
+
 #endif
