@@ -3,7 +3,7 @@
 
     python3 tests/fuzz/mkseeds.py [--captures DIR]
 
-Sources: the test captures (../shared/captures/pcap, or --captures), the
+Sources: the test captures (tests/pcap/captures/pcap, or --captures), the
 pcaps of tests/pcap/data, the recorded netlink dump tests/data/ns1.nldump,
 and the filter expressions of tests/unit/test_filter.c.  Each corpus
 directory is emptied and rewritten, so the result depends only on those
@@ -235,7 +235,7 @@ def put(d, name, data):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--captures", default=os.path.join(REPO, "..", "shared", "captures", "pcap"))
+    ap.add_argument("--captures", default=os.path.join(REPO, "tests", "pcap", "captures", "pcap"))
     args = ap.parse_args()
     args.captures = os.path.abspath(args.captures)
 

@@ -2,7 +2,7 @@
 # (stdout, stderr, exit status) so it can be compared or regenerated.
 #   run_case INPUT ARGS...
 shared_dir() {
-	for d in "${TCPSTATE_CAPTURES:-}" "$REPO/../shared/captures"; do
+	for d in "${TCPSTATE_CAPTURES:-}" "$REPO/tests/pcap/captures" "$REPO/../shared/captures"; do
 		[ -n "$d" ] && [ -f "$d/MANIFEST.tsv" ] && { echo "$d"; return 0; }
 	done
 	return 1

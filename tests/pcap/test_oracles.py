@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Real captures with independent oracles (../shared/captures): for every
+"""Real captures with independent oracles (tests/pcap/captures, a copy of ../shared/captures): for every
 TCP connection, tcpstate list -r must give the conn_state Zeek's conn.log
 gives, and the history where the baseline has one; and the responder's
 state where Suricata's eve flow records name one.
@@ -16,6 +16,7 @@ import collections, csv, json, os, subprocess, sys
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TCPSTATE = os.environ.get("TCPSTATE", os.path.join(REPO, "tcpstate"))
 CANDIDATES = [os.environ.get("TCPSTATE_CAPTURES", ""),
+              os.path.join(REPO, "tests", "pcap", "captures"),
               os.path.join(REPO, "..", "shared", "captures")]
 ROOT = next((c for c in CANDIDATES if c and os.path.isfile(os.path.join(c, "MANIFEST.tsv"))), None)
 failed = False
@@ -28,7 +29,7 @@ def report(ok, name, why=""):
 
 
 if ROOT is None:
-    print("SKIP: oracles: ../shared/captures not found (set TCPSTATE_CAPTURES)")
+    print("SKIP: oracles: tests/pcap/captures not found (set TCPSTATE_CAPTURES)")
     sys.exit(0)
 
 manifest = list(csv.DictReader(open(os.path.join(ROOT, "MANIFEST.tsv")), delimiter="\t"))

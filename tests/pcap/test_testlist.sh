@@ -7,7 +7,7 @@ failed=0
 while read -r name input args; do
 	case $name in '' | '#'*) continue ;; esac
 	if ! path=$(resolve_input "$input"); then
-		echo "SKIP: pcap $name: ../shared/captures not found"
+		echo "SKIP: pcap $name: tests/pcap/captures not found"
 		continue
 	fi
 	# shellcheck disable=SC2086
