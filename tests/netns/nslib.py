@@ -177,7 +177,7 @@ def fmt_cmd(argv):
 # Socket holder child
 
 HOLDER_SRC = r'''
-import errno, json, os, socket, sys
+import errno, json, os, socket, struct, sys
 socks = {}
 nid = [0]
 def reply(**kw):
@@ -191,7 +191,11 @@ def info(i):
         peer = endpoint(s.getpeername())
     except OSError:
         peer = None
-    return dict(ok=True, id=i, fd=s.fileno(), local=endpoint(s.getsockname()), peer=peer)
+    try:
+        local = endpoint(s.getsockname())
+    except OSError:
+        local = None
+    return dict(ok=True, id=i, fd=s.fileno(), local=local, peer=peer)
 def add(s):
     nid[0] += 1
     socks[nid[0]] = s
@@ -209,6 +213,7 @@ def newsock(c):
     if fam == socket.AF_INET6 and c.get("v6only") is not None:
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(c["v6only"]))
     return s
+HOW = {"rd": socket.SHUT_RD, "wr": socket.SHUT_WR, "rdwr": socket.SHUT_RDWR}
 for line in sys.stdin:
     try:
         c = json.loads(line)
@@ -223,12 +228,16 @@ for line in sys.stdin:
             reply(**info(add(s)))
         elif op == "connect":
             s = newsock(c)
+            if c.get("reuseaddr"):
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if c.get("bind"):
                 s.bind(tuple(c["bind"]))
             if c.get("nonblock"):
                 s.setblocking(False)
                 err = s.connect_ex((c["addr"], c["port"]))
-                if err not in (0, errno.EINPROGRESS):
+                # refused_ok: a refusal is what the caller is testing for.
+                if err not in (0, errno.EINPROGRESS) and not (
+                        c.get("refused_ok") and err == errno.ECONNREFUSED):
                     raise OSError(err, os.strerror(err))
             else:
                 s.settimeout(c.get("timeout", 5))
@@ -244,13 +253,26 @@ for line in sys.stdin:
         elif op == "send":
             socks[c["id"]].sendall(c["data"].encode())
             reply(ok=True)
+        elif op == "recv":
+            s = socks[c["id"]]
+            s.settimeout(c.get("timeout", 5))
+            got = b""
+            while len(got) < c["n"]:
+                b = s.recv(c["n"] - len(got))
+                if not b:
+                    break
+                got += b
+            s.settimeout(None)
+            reply(ok=True, n=len(got))
         elif op == "shutdown":
-            how = {"rd": socket.SHUT_RD, "wr": socket.SHUT_WR,
-                   "rdwr": socket.SHUT_RDWR}[c["how"]]
-            socks[c["id"]].shutdown(how)
+            socks[c["id"]].shutdown(HOW[c["how"]])
+            reply(ok=True)
+        elif op == "shutdown_many":
+            # Back to back, so that the kernel arms both timers together.
+            for i in c["ids"]:
+                socks[i].shutdown(HOW[c["how"]])
             reply(ok=True)
         elif op == "linger0":
-            import struct
             socks[c["id"]].setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                       struct.pack("ii", 1, 0))
             reply(ok=True)
