@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../src/hash.h"
 
 struct key {
 	uint8_t a[16], b[16]; /* lower endpoint first */
@@ -44,15 +45,6 @@ static struct {
 	size_t cap, n;
 } g;
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
 
 static uint64_t key_hash(const struct key *k)
 {
@@ -61,7 +53,7 @@ static uint64_t key_hash(const struct key *k)
 	memcpy(w, k->a, 16);
 	memcpy(w + 2, k->b, 16);
 	for (int i = 0; i < 4; i++)
-		h = mix64(h ^ w[i]);
+		h = hash_mix64(h ^ w[i]);
 	return h;
 }
 

@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../src/hash.h"
 
 enum kind { K_CFIN, K_SFIN, K_SIM, K_RSTC, K_RSTS, K_REFUSED, K_UNANSWERED, K_HALF, K_MAX };
 
@@ -71,19 +72,10 @@ static uint64_t ts_us, gap_us = 100, npackets;
 static uint32_t snaplen = 96, seed = 1;
 static uint16_t ip_id;
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
 
 static uint64_t h64(uint64_t i, uint64_t salt)
 {
-	return mix64(i * 0x9e3779b97f4a7c15ull + salt + (uint64_t)seed * 0x632be59bd9b4e019ull);
+	return hash_mix64(i * 0x9e3779b97f4a7c15ull + salt + (uint64_t)seed * 0x632be59bd9b4e019ull);
 }
 
 static void die(const char *what)

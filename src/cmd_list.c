@@ -954,18 +954,24 @@ static int print_summary(struct out *out, const struct list_opts *o, const struc
 
 /* ---- the command -------------------------------------------------------- */
 
+/* The dump request both ways of listing send: the states go to the kernel's mask. */
+static void list_req(struct sockdiag_req *req, const struct list_opts *o, state_mask states)
+{
+	memset(req, 0, sizeof(*req));
+	req->states = states;
+	req->family = o->family;
+	req->want_info = o->info;
+	req->save_path = o->save;
+	req->load_path = o->load;
+}
+
 static int dump(const struct cmd_entry *cmd, const struct list_opts *o, struct collect *c)
 {
 	struct sockdiag_req req;
 	struct sockdiag_stats stats;
 	char err[256];
 
-	memset(&req, 0, sizeof(req));
-	req.states = c->states;
-	req.family = o->family;
-	req.want_info = o->info;
-	req.save_path = o->save;
-	req.load_path = o->load;
+	list_req(&req, o, c->states);
 	/*
 	 * NLM_F_DUMP_INTR means the table changed while the kernel walked it,
 	 * so a socket may be missing or doubled: ask again a few times.
@@ -1010,12 +1016,7 @@ static int stream(const struct cmd_entry *cmd, const struct list_opts *o, struct
 		return EXIT_RUNTIME;
 	}
 	out_init(out, STDOUT_FILENO);
-	memset(&req, 0, sizeof(req));
-	req.states = c->states;
-	req.family = o->family;
-	req.want_info = o->info;
-	req.save_path = o->save;
-	req.load_path = o->load;
+	list_req(&req, o, c->states);
 	memset(&st, 0, sizeof(st));
 	st.out = out;
 	st.v = &v;

@@ -199,6 +199,14 @@ static void print_table(struct out *o, const struct rows *r, int header)
 	}
 }
 
+/* One decode counter per layer, as the members of a JSON object. */
+static void json_per_layer(struct out *o, const uint64_t *v)
+{
+	for (int i = 0; i < DL_MAX; i++)
+		out_printf(o, "%s\"%s\":%llu", i ? "," : "", decode_layer_name(i),
+			   (unsigned long long)v[i]);
+}
+
 static void print_summary(struct out *o, const struct rows *r, struct wire *w, int json)
 {
 	const struct decode_stats *d = wire_decode_stats(w);
@@ -232,13 +240,9 @@ static void print_summary(struct out *o, const struct rows *r, struct wire *w, i
 			   (unsigned long long)d->packets, (unsigned long long)d->tcp,
 			   (unsigned long long)d->not_tcp, (unsigned long long)d->fragments,
 			   (unsigned long long)d->bad_csum, (unsigned long long)d->unknown_link);
-		for (int i = 0; i < DL_MAX; i++)
-			out_printf(o, "%s\"%s\":%llu", i ? "," : "", decode_layer_name(i),
-				   (unsigned long long)d->truncated[i]);
+		json_per_layer(o, d->truncated);
 		out_str(o, "},\"invalid\":{");
-		for (int i = 0; i < DL_MAX; i++)
-			out_printf(o, "%s\"%s\":%llu", i ? "," : "", decode_layer_name(i),
-				   (unsigned long long)d->invalid[i]);
+		json_per_layer(o, d->invalid);
 		out_printf(o,
 			   "}},\"engine\":{\"segments\":%llu,\"peak\":%llu,\"evicted\":%llu,"
 			   "\"idle_expired\":%llu,\"reused\":%llu,\"rst_ignored\":%llu,"
