@@ -29,6 +29,7 @@
 #include "cmd.h"
 #include "filter.h"
 #include "netns.h"
+#include "out.h"
 #include "sockdiag.h"
 #include "state.h"
 #include "topmodel.h"
@@ -40,6 +41,8 @@ enum {
 	O_FRAMES,
 	O_NETNS,
 	O_SPEED,
+	O_ROWS,
+	O_SORT,
 };
 
 static const struct opt_def top_opts[] = {
@@ -52,6 +55,11 @@ static const struct opt_def top_opts[] = {
 	WIRE_OPT_IFACE,
 	WIRE_OPT_FILE,
 	{O_SPEED, 0, "speed", "N", "with -r: replay N times faster than captured", COMPLETE_NONE},
+	{O_SORT, 0, "sort", "COLUMN",
+	 "by age (default), state, local, peer, process, recv-q, send-q, rtt, retrans",
+	 COMPLETE_NONE},
+	{O_ROWS, 0, "rows", "N", "with -b: print the first N rows of each frame (default all)",
+	 COMPLETE_NONE},
 	WIRE_OPTS_COMMON,
 	{0, 0, NULL, NULL, NULL, COMPLETE_NONE},
 };
@@ -88,6 +96,7 @@ struct top {
 	uint64_t delay_us;
 	int batch;
 	long frames; /* 0: until stopped */
+	long rows_max; /* batch: rows per frame, 0 for all */
 	const char *netns;
 	double speed;
 	struct wire_opts w;
@@ -95,8 +104,8 @@ struct top {
 	struct topmodel *model;
 	struct wire *wire;
 	char wire_note[160]; /* why there is no wire view, or its source */
-	struct sock_rec *dump;
-	size_t ndump, capdump;
+	int oom; /* the model could not take a socket */
+	int refresh_now; /* the next loop turn refreshes, whatever the delay */
 	uint64_t replay_t0_wall, replay_t0_pkt;
 	/* view */
 	state_mask states;
@@ -158,6 +167,19 @@ static int on_opt(void *st, int id, const char *arg)
 	case O_NETNS:
 		t->netns = arg;
 		return 0;
+	case O_ROWS:
+		if (parse_long(arg, 1, 1000000000, &n) < 0)
+			return cmd_usage_error(&cmd_top_entry, "--rows: invalid count \"%s\"", arg);
+		t->rows_max = n;
+		return 0;
+	case O_SORT:
+		t->sort = topmodel_sort_by_name(arg);
+		if (t->sort == SORT_MAX)
+			return cmd_usage_error(&cmd_top_entry,
+					       "--sort: unknown column \"%s\" (state, local, peer, "
+					       "process, age, recv-q, send-q, rtt, retrans)",
+					       arg);
+		return 0;
 	case O_SPEED:
 		errno = 0;
 		v = strtod(arg, &end);
@@ -171,19 +193,15 @@ static int on_opt(void *st, int id, const char *arg)
 
 /* ---- data -------------------------------------------------------------- */
 
+/* Each socket goes into the model as the dump delivers it. */
 static int take_sock(const struct sock_rec *r, void *arg)
 {
 	struct top *t = arg;
 
-	if (t->ndump == t->capdump) {
-		size_t cap = t->capdump ? t->capdump * 2 : 1024;
-		struct sock_rec *nd = realloc(t->dump, cap * sizeof(*nd));
-		if (!nd)
-			return 1;
-		t->dump = nd;
-		t->capdump = cap;
+	if (topmodel_add(t->model, r) < 0) {
+		t->oom = 1;
+		return 1;
 	}
-	t->dump[t->ndump++] = *r;
 	return 0;
 }
 
@@ -225,17 +243,27 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 
 	memset(&req, 0, sizeof(req));
 	req.states = SM_ALL;
-	req.want_info = 1;
-	t->ndump = 0;
+	/*
+	 * tcp_info costs the kernel a socket lock and ~230 bytes per socket,
+	 * a fifth more than the bare dump.  Only the rows on screen show it,
+	 * so it is asked for them alone (fill_info), unless every row needs it:
+	 * a sort by rtt or retransmits, or batch output of every row.
+	 */
+	req.want_info = topmodel_sort_needs_info(t->sort) || (t->batch && !t->rows_max);
+	t->refresh_now = 0;
+	/* The refresh's time is taken before the dump, so ages never run ahead. */
+	uint64_t now = wall_us();
+	t->oom = 0;
+	topmodel_begin(t->model, now);
 	if (sockdiag_dump(&req, take_sock, t, &st, err, errlen) < 0)
 		return -1;
-	uint64_t now = wall_us();
-	/* New sockets' owners are looked up at most once per refresh interval. */
-	uint64_t rescan = t->delay_us > 500000 ? t->delay_us : 500000;
-	if (topmodel_refresh(t->model, t->dump, t->ndump, now, rescan, "/proc") < 0) {
+	if (t->oom) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	/* New sockets' owners are looked up at most once per refresh interval. */
+	uint64_t rescan = t->delay_us > 500000 ? t->delay_us : 500000;
+	topmodel_end(t->model, rescan, "/proc");
 	if (t->wire)
 		topmodel_join(t->model, wire_engine(t->wire), now);
 	return 0;
@@ -243,20 +271,44 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 
 /* ---- formatting shared by the screen and batch mode --------------------- */
 
+/* Two digits, zero-padded. */
+static size_t put2(char *b, uint64_t v)
+{
+	b[0] = (char)('0' + v / 10 % 10);
+	b[1] = (char)('0' + v % 10);
+	return 2;
+}
+
+/*
+ * An age as 42s, 3m07s, 5h02m or 2d03h.  By hand rather than snprintf:
+ * batch mode formats one per row, 100k rows a frame.
+ */
 static void fmt_age(char *buf, size_t len, uint64_t us)
 {
-	uint64_t s = us / 1000000;
-	if (s < 60)
-		snprintf(buf, len, "%llus", (unsigned long long)s);
-	else if (s < 3600)
-		snprintf(buf, len, "%llum%02llus", (unsigned long long)(s / 60),
-			 (unsigned long long)(s % 60));
-	else if (s < 86400)
-		snprintf(buf, len, "%lluh%02llum", (unsigned long long)(s / 3600),
-			 (unsigned long long)(s / 60 % 60));
-	else
-		snprintf(buf, len, "%llud%02lluh", (unsigned long long)(s / 86400),
-			 (unsigned long long)(s / 3600 % 24));
+	char tmp[40];
+	uint64_t s = us / 1000000, big, small;
+	char u1, u2;
+	size_t n;
+
+	if (s < 60) {
+		n = fmt_u64(tmp, s);
+		tmp[n++] = 's';
+	} else {
+		if (s < 3600)
+			big = s / 60, small = s % 60, u1 = 'm', u2 = 's';
+		else if (s < 86400)
+			big = s / 3600, small = s / 60 % 60, u1 = 'h', u2 = 'm';
+		else
+			big = s / 86400, small = s / 3600 % 24, u1 = 'd', u2 = 'h';
+		n = fmt_u64(tmp, big);
+		tmp[n++] = u1;
+		n += put2(tmp + n, small);
+		tmp[n++] = u2;
+	}
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, tmp, n);
+	buf[n] = '\0';
 }
 
 static const char *abbrev(int s)
@@ -397,38 +449,119 @@ struct colw {
 	int state, local, peer, wire, proc, age;
 };
 
+/* A line under construction: appends never run past the end. */
+struct line {
+	char *b;
+	size_t n, cap;
+};
+
+static void put(struct line *l, const char *s, size_t n)
+{
+	if (n > l->cap - 1 - l->n)
+		n = l->cap - 1 - l->n;
+	memcpy(l->b + l->n, s, n);
+	l->n += n;
+}
+
+static void pad(struct line *l, size_t have, int width)
+{
+	while ((int)have++ < width && l->n < l->cap - 1)
+		l->b[l->n++] = ' ';
+}
+
+/* s left-aligned in width, then a space (printf's "%-*s "). */
+static void put_left(struct line *l, const char *s, size_t n, int width)
+{
+	put(l, s, n);
+	pad(l, n, width);
+	put(l, " ", 1);
+}
+
+/* s right-aligned in width (printf's "%*s"). */
+static void put_right(struct line *l, const char *s, size_t n, int width)
+{
+	pad(l, n, width);
+	put(l, s, n);
+}
+
+static void put_num(struct line *l, uint64_t v, int width)
+{
+	char d[24];
+	put_right(l, d, fmt_u64(d, v), width);
+}
+
+/*
+ * One table row as text, with the column widths used for the header.  Built
+ * by hand, not with snprintf: batch mode formats every row of every frame,
+ * and printf's parsing of its format was most of that.
+ */
 static void row_text(struct top *t, const struct top_row *r, const struct colw *w, char *buf,
 		     size_t len, uint64_t now)
 {
-	char l[ADDR_STRLEN], p[ADDR_STRLEN], age[32], wire[24], proc[40], rtt[16];
+	char a[ADDR_STRLEN + 8], age[32];
+	struct line l = {buf, 0, len};
+	const char *st = r->wire_only ? "(wire only)" : state_name(r->s.state);
+	size_t n;
 
-	addr_format_port(l, r->s.family, r->s.laddr, r->s.lport, 0);
-	if (r->s.state == TS_LISTEN)
-		strcpy(p, "*:*");
-	else
-		addr_format_port(p, r->s.family, r->s.raddr, r->s.rport, 0);
+	(void)t;
 	(void)now;
+	put_left(&l, st, strlen(st), w->state);
+	n = addr_format_port(a, r->s.family, r->s.laddr, r->s.lport, 0);
+	put_left(&l, a, n, w->local);
+	if (r->s.state == TS_LISTEN)
+		put_left(&l, "*:*", 3, w->peer);
+	else
+		put_left(&l, a, addr_format_port(a, r->s.family, r->s.raddr, r->s.rport, 0),
+			 w->peer);
+	if (r->wire[0] || r->wire[1]) {
+		const char *x = abbrev(r->wire[0]), *y = abbrev(r->wire[1]);
+		n = 0;
+		memcpy(a, x, strlen(x));
+		n += strlen(x);
+		a[n++] = '/';
+		memcpy(a + n, y, strlen(y));
+		n += strlen(y);
+		if (r->disagree)
+			a[n++] = '!';
+		put_left(&l, a, n, w->wire);
+	} else {
+		put_left(&l, "-", 1, w->wire);
+	}
+	if (r->pid) {
+		size_t c = strnlen(r->comm, sizeof(r->comm));
+		n = 0;
+		if (r->remembered)
+			a[n++] = '~';
+		memcpy(a + n, r->comm, c);
+		n += c;
+		a[n++] = '[';
+		n += fmt_u64(a + n, (uint64_t)r->pid);
+		a[n++] = ']';
+		put_left(&l, a, n, w->proc);
+	} else {
+		put_left(&l, "-", 1, w->proc);
+	}
 	age[0] = r->since_exact ? ' ' : '>';
 	fmt_age(age + 1, sizeof(age) - 1, r->age_us);
-	if (r->wire[0] || r->wire[1])
-		snprintf(wire, sizeof(wire), "%s/%s%s", abbrev(r->wire[0]), abbrev(r->wire[1]),
-			 r->disagree ? "!" : "");
-	else
-		strcpy(wire, "-");
-	if (r->pid)
-		snprintf(proc, sizeof(proc), "%s%s[%d]", r->remembered ? "~" : "", r->comm,
-			 (int)r->pid);
-	else
-		strcpy(proc, "-");
-	if (r->s.has_info)
-		snprintf(rtt, sizeof(rtt), "%.1f", r->s.info.rtt_us / 1000.0);
-	else
-		strcpy(rtt, "-");
-	snprintf(buf, len, "%-*s %-*s %-*s %-*s %-*s %*s %7u %7u %7s %5u", w->state,
-		 r->wire_only ? "(wire only)" : state_name(r->s.state), w->local, l, w->peer, p,
-		 w->wire, wire, w->proc, proc, w->age + 1, age, r->s.recv_q, r->s.send_q, rtt,
-		 r->s.info.total_retrans);
-	(void)t;
+	put_right(&l, age, strlen(age), w->age + 1);
+	put(&l, " ", 1);
+	put_num(&l, r->s.recv_q, 7);
+	put(&l, " ", 1);
+	put_num(&l, r->s.send_q, 7);
+	put(&l, " ", 1);
+	if (r->s.has_info) {
+		/* Milliseconds with one decimal, rounded half up. */
+		uint64_t tenths = ((uint64_t)r->s.info.rtt_us + 50) / 100;
+		n = fmt_u64(a, tenths / 10);
+		a[n++] = '.';
+		a[n++] = (char)('0' + tenths % 10);
+		put_right(&l, a, n, 7);
+	} else {
+		put_right(&l, "-", 1, 7);
+	}
+	put(&l, " ", 1);
+	put_num(&l, r->s.info.total_retrans, 5);
+	l.b[l.n] = '\0';
 }
 
 static void widths(struct top *t, const uint32_t *idx, size_t n, struct colw *w)
@@ -539,6 +672,34 @@ static const char *group_name(enum group g)
 	return n[g];
 }
 
+/*
+ * tcp_info for the rows about to be shown, when the dump left it out: one
+ * request per socket, by its id and cookie.  Sockets in TIME-WAIT and
+ * request sockets have none; a socket gone since the dump keeps "-".
+ */
+static void fill_info(struct top *t, const uint32_t *idx, size_t n)
+{
+	struct sock_rec *need[256];
+	size_t k = 0;
+	char err[256];
+
+	for (size_t i = 0; i < n; i++) {
+		struct top_row *r = topmodel_row_mut(t->model, idx[i]);
+		if (r->s.has_info || r->info_asked || r->wire_only || r->s.state == TS_TIME_WAIT ||
+		    r->s.state == TS_SYN_RECV)
+			continue;
+		r->info_asked = 1;
+		need[k++] = &r->s;
+		if (k == sizeof(need) / sizeof(need[0])) {
+			/* Failure only leaves the cells empty; the rows are still right. */
+			(void)sockdiag_info(need, k, err, sizeof(err));
+			k = 0;
+		}
+	}
+	if (k)
+		(void)sockdiag_info(need, k, err, sizeof(err));
+}
+
 /* ---- batch mode -------------------------------------------------------- */
 
 static int batch_frame(struct top *t, FILE *out)
@@ -564,8 +725,10 @@ static int batch_frame(struct top *t, FILE *out)
 		uint32_t *idx = malloc((total ? total : 1) * sizeof(*idx));
 		if (!idx)
 			return -1;
+		size_t want = t->rows_max && (size_t)t->rows_max < total ? (size_t)t->rows_max : total;
 		size_t n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse, 0,
-					 total, idx, &matching);
+					 want, idx, &matching);
+		fill_info(t, idx, n);
 		struct colw w;
 		widths(t, idx, n, &w);
 		header_row(&w, buf, sizeof(buf));
@@ -909,6 +1072,7 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 			n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse,
 					  t->offset, (size_t)rows, idx, &matching);
 		}
+		fill_info(t, idx, n);
 		struct colw w;
 		widths(t, idx, n, &w);
 		header_row(&w, buf, sizeof(buf));
@@ -1090,11 +1254,15 @@ static int handle_key(struct top *t, int ch, int page)
 		break;
 	case '<':
 		t->sort = (enum top_sort)((t->sort + SORT_MAX - 1) % SORT_MAX);
+		/* A dump without tcp_info cannot be sorted by it. */
+		t->refresh_now = topmodel_sort_needs_info(t->sort);
 		status(t, "sorted by %s", topmodel_sort_name(t->sort));
 		break;
 	case '>':
 	case KEY_F(6):
 		t->sort = (enum top_sort)((t->sort + 1) % SORT_MAX);
+		/* A dump without tcp_info cannot be sorted by it. */
+		t->refresh_now = topmodel_sort_needs_info(t->sort);
 		status(t, "sorted by %s", topmodel_sort_name(t->sort));
 		break;
 	case 'I':
@@ -1209,7 +1377,7 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 
 	while (!stop_flag) {
 		uint64_t now = wall_us();
-		if (now >= next && !t->paused && t->mode != MODE_FILTER) {
+		if ((now >= next || t->refresh_now) && !t->paused && t->mode != MODE_FILTER) {
 			if (refresh_data(t, err, errlen) < 0) {
 				rc = -1;
 				break;
@@ -1220,8 +1388,11 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 		}
 		if (t->mode == MODE_DETAIL) {
 			const struct top_row *r = selected_row(t);
-			if (r)
+			if (r) {
+				uint32_t at = (uint32_t)(r - topmodel_row(t->model, 0));
+				fill_info(t, &at, 1);
 				draw_detail(t, r);
+			}
 			else
 				t->mode = MODE_TABLE;
 		}
@@ -1314,6 +1485,8 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 		return rc;
 	if (t.speed != 1 && !t.w.file)
 		return cmd_usage_error(cmd, "--speed applies to -r FILE");
+	if (t.rows_max && !t.batch)
+		return cmd_usage_error(cmd, "--rows applies to batch mode (-b)");
 	if (nargs) {
 		t.filter = filter_parse(nargs, args, err, sizeof(err));
 		if (!t.filter)
@@ -1386,6 +1559,5 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	wire_close(t.wire);
 	topmodel_free(t.model);
 	filter_free(t.filter);
-	free(t.dump);
 	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
 }

@@ -76,7 +76,14 @@ int sockdiag_parse_msg(const uint8_t *buf, size_t len, struct sock_rec *rec, int
 	struct cursor c = cur_make(buf, len);
 
 	*info_short = 0;
-	memset(rec, 0, sizeof(*rec));
+	/*
+	 * Every field is set below or here; no memset, which compiles to a
+	 * "rep stos" that was over half of this function's time in a dump of
+	 * 100k sockets.
+	 */
+	rec->has_info = 0;
+	rec->retransmits = 0;
+	memset(&rec->info, 0, sizeof(rec->info));
 	if (!cur_has(&c, 0, DM_SIZE))
 		return -1;
 	rec->family = get_u8(&c, DM_FAMILY);
@@ -185,6 +192,10 @@ int sockdiag_parse(struct sockdiag_parser *p, const uint8_t *buf, size_t len)
 				return -1;
 			}
 			int32_t e = (int32_t)get_h32(&c, NLHDR_SIZE);
+			if (p->expect) { /* one request failed; the others stand */
+				p->stats->skipped++;
+				goto answered;
+			}
 			if (e == 0) { /* an ACK: nothing more will come */
 				p->done = 1;
 				return 1;
@@ -199,12 +210,17 @@ int sockdiag_parse(struct sockdiag_parser *p, const uint8_t *buf, size_t len)
 		}
 		if (sockdiag_parse_msg(c.p + NLHDR_SIZE, mlen - NLHDR_SIZE, &rec, &info_short) < 0) {
 			p->stats->malformed++;
-			goto next;
+			goto answered; /* in a dump, the next message */
 		}
 		p->stats->info_short += (uint64_t)info_short;
 		p->stats->sockets++;
 		if (p->fn(&rec, p->arg)) {
 			p->stopped = 1;
+			return 1;
+		}
+answered:
+		if (p->expect && ++p->answered == p->expect) {
+			p->done = 1;
 			return 1;
 		}
 next:

@@ -129,6 +129,71 @@ out:
 	return rc;
 }
 
+/*
+ * Receive until the parser has all it asked for (a dump's NLMSG_DONE, or as
+ * many answers as requests).  save_fd >= 0 also records each chunk.
+ */
+static int recv_replies(struct nl_sock *sk, struct sockdiag_parser *p, int save_fd,
+			uint32_t family, const char *save_path, char *err, size_t errlen)
+{
+	for (;;) {
+		struct sockaddr_nl from;
+		unsigned char *buf = NULL;
+		int n = nl_recv(sk, &from, &buf, NULL);
+
+		if (n < 0) {
+			snprintf(err, errlen, "netlink receive: %s", nl_geterror(n));
+			return -1;
+		}
+		if (n == 0) {
+			free(buf);
+			snprintf(err, errlen, "netlink: replies ended early");
+			return -1;
+		}
+		if (from.nl_pid != 0) { /* only the kernel may answer */
+			free(buf);
+			continue;
+		}
+		if (save_fd >= 0 && save_chunk(save_fd, family, p->seq, p->pid, buf, (size_t)n)) {
+			free(buf);
+			snprintf(err, errlen, "%s: %s", save_path, strerror(errno));
+			return -1;
+		}
+		int r = sockdiag_parse(p, buf, (size_t)n);
+		free(buf);
+		if (r < 0) {
+			snprintf(err, errlen, "%s", p->errmsg);
+			return -1;
+		}
+		if (r > 0)
+			return 0;
+	}
+}
+
+/* A sock_diag socket, ready; NULL with a message in err. */
+static struct nl_sock *open_diag(char *err, size_t errlen)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+
+	if (!sk) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	/*
+	 * The kernel fills dump replies up to ~32 KiB each; a 64 KiB buffer
+	 * takes any of them whole, so peeking for the size is wasted work.
+	 */
+	nl_socket_disable_msg_peek(sk);
+	nl_socket_set_msg_buf_size(sk, 65536);
+	int e = nl_connect(sk, NETLINK_SOCK_DIAG);
+	if (e < 0) {
+		snprintf(err, errlen, "netlink: cannot open sock_diag socket: %s", nl_geterror(e));
+		nl_socket_free(sk);
+		return NULL;
+	}
+	return sk;
+}
+
 static int dump_family(struct nl_sock *sk, int family, const struct sockdiag_req *req,
 		       int save_fd, sockdiag_fn fn, void *arg, struct sockdiag_stats *stats,
 		       char *err, size_t errlen)
@@ -165,38 +230,8 @@ static int dump_family(struct nl_sock *sk, int family, const struct sockdiag_req
 	}
 	seq = nlmsg_hdr(msg)->nlmsg_seq;
 	sockdiag_parser_init(&p, seq, pid, fn, arg, stats);
-	for (;;) {
-		struct sockaddr_nl from;
-		unsigned char *buf = NULL;
-		int n = nl_recv(sk, &from, &buf, NULL);
-
-		if (n < 0) {
-			snprintf(err, errlen, "netlink receive: %s", nl_geterror(n));
-			goto out;
-		}
-		if (n == 0) {
-			free(buf);
-			snprintf(err, errlen, "netlink: dump ended early");
-			goto out;
-		}
-		if (from.nl_pid != 0) { /* only the kernel may answer */
-			free(buf);
-			continue;
-		}
-		if (save_fd >= 0 && save_chunk(save_fd, (uint32_t)family, seq, pid, buf, (size_t)n)) {
-			free(buf);
-			snprintf(err, errlen, "%s: %s", req->save_path, strerror(errno));
-			goto out;
-		}
-		int r2 = sockdiag_parse(&p, buf, (size_t)n);
-		free(buf);
-		if (r2 < 0) {
-			snprintf(err, errlen, "%s", p.errmsg);
-			goto out;
-		}
-		if (r2 > 0)
-			break;
-	}
+	if (recv_replies(sk, &p, save_fd, (uint32_t)family, req->save_path, err, errlen) < 0)
+		goto out;
 	/*
 	 * A callback that stopped early leaves replies queued; they carry this
 	 * request's seq and a fresh socket is used per dump, so they are dropped
@@ -219,22 +254,9 @@ int sockdiag_dump(const struct sockdiag_req *req, sockdiag_fn fn, void *arg,
 	if (req->load_path)
 		return replay_dump(req, fn, arg, stats, err, errlen);
 
-	sk = nl_socket_alloc();
-	if (!sk) {
-		snprintf(err, errlen, "out of memory");
+	sk = open_diag(err, errlen);
+	if (!sk)
 		return -1;
-	}
-	/*
-	 * The kernel fills dump replies up to ~32 KiB each; a 64 KiB buffer
-	 * takes any of them whole, so peeking for the size is wasted work.
-	 */
-	nl_socket_disable_msg_peek(sk);
-	nl_socket_set_msg_buf_size(sk, 65536);
-	int e = nl_connect(sk, NETLINK_SOCK_DIAG);
-	if (e < 0) {
-		snprintf(err, errlen, "netlink: cannot open sock_diag socket: %s", nl_geterror(e));
-		goto out;
-	}
 	if (req->save_path) {
 		save_fd = open(req->save_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 			       0644);
@@ -259,6 +281,104 @@ out:
 	return rc;
 }
 
+/* The request naming one socket exactly: its tuple and its cookie. */
+static void req_for(struct inet_diag_req_v2 *r, const struct sock_rec *rec)
+{
+	memset(r, 0, sizeof(*r));
+	r->sdiag_family = rec->family;
+	r->sdiag_protocol = IPPROTO_TCP;
+	r->idiag_states = SM_ALL;
+	r->id.idiag_sport = htons(rec->lport);
+	r->id.idiag_dport = htons(rec->rport);
+	memcpy(r->id.idiag_src, rec->laddr, 16);
+	memcpy(r->id.idiag_dst, rec->raddr, 16);
+	r->id.idiag_cookie[0] = (uint32_t)rec->cookie;
+	r->id.idiag_cookie[1] = (uint32_t)(rec->cookie >> 32);
+}
+
+struct info_ctx {
+	struct sock_rec *const *recs;
+	size_t n;
+	int filled;
+};
+
+static int take_info(const struct sock_rec *got, void *arg)
+{
+	struct info_ctx *c = arg;
+
+	for (size_t i = 0; i < c->n; i++) {
+		struct sock_rec *r = c->recs[i];
+		if (r->cookie == got->cookie && r->family == got->family && got->has_info) {
+			r->has_info = 1;
+			r->retransmits = got->retransmits;
+			r->info = got->info;
+			c->filled++;
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Requests go out in batches, each answered in full before the next is
+ * sent, so the replies never outgrow the socket's receive buffer: each
+ * reply is charged at its buffer's true size (a few KiB), and 64 of them
+ * overran the default 208 KiB with ENOBUFS.
+ */
+#define INFO_BATCH 16
+
+int sockdiag_info(struct sock_rec *const *recs, size_t n, char *err, size_t errlen)
+{
+	struct nl_sock *sk;
+	struct info_ctx ctx = {recs, n, 0};
+	struct sockdiag_stats stats;
+	int rc = -1;
+
+	if (!n)
+		return 0;
+	sk = open_diag(err, errlen);
+	if (!sk)
+		return -1;
+	/* One answer per request: the socket, or an error.  No ACKs after them. */
+	nl_socket_disable_auto_ack(sk);
+	memset(&stats, 0, sizeof(stats));
+	uint32_t pid = nl_socket_get_local_port(sk);
+	for (size_t first = 0; first < n; first += INFO_BATCH) {
+		size_t count = n - first < INFO_BATCH ? n - first : INFO_BATCH;
+		uint32_t seq = nl_socket_use_seq(sk); /* one seq for the whole batch */
+		struct sockdiag_parser p;
+
+		for (size_t i = first; i < first + count; i++) {
+			struct inet_diag_req_v2 r;
+			struct nl_msg *msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST);
+
+			if (!msg) {
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+			req_for(&r, recs[i]);
+			r.idiag_ext = 1u << (INET_DIAG_INFO - 1);
+			nlmsg_hdr(msg)->nlmsg_seq = seq;
+			int e = nlmsg_append(msg, &r, sizeof(r), NLMSG_ALIGNTO);
+			if (e >= 0)
+				e = nl_send_auto(sk, msg);
+			nlmsg_free(msg);
+			if (e < 0) {
+				snprintf(err, errlen, "netlink send: %s", nl_geterror(e));
+				goto out;
+			}
+		}
+		sockdiag_parser_init(&p, seq, pid, take_info, &ctx, &stats);
+		p.expect = (uint32_t)count;
+		if (recv_replies(sk, &p, -1, 0, NULL, err, errlen) < 0)
+			goto out;
+	}
+	rc = ctx.filled;
+out:
+	nl_socket_free(sk);
+	return rc;
+}
+
 int sockdiag_destroy(const struct sock_rec *rec, char *err, size_t errlen)
 {
 	struct inet_diag_req_v2 r;
@@ -269,16 +389,7 @@ int sockdiag_destroy(const struct sock_rec *rec, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	memset(&r, 0, sizeof(r));
-	r.sdiag_family = rec->family;
-	r.sdiag_protocol = IPPROTO_TCP;
-	r.idiag_states = SM_ALL;
-	r.id.idiag_sport = htons(rec->lport);
-	r.id.idiag_dport = htons(rec->rport);
-	memcpy(r.id.idiag_src, rec->laddr, 16);
-	memcpy(r.id.idiag_dst, rec->raddr, 16);
-	r.id.idiag_cookie[0] = (uint32_t)rec->cookie;
-	r.id.idiag_cookie[1] = (uint32_t)(rec->cookie >> 32);
+	req_for(&r, rec);
 	e = nl_connect(sk, NETLINK_SOCK_DIAG);
 	if (e >= 0)
 		e = nl_send_simple(sk, SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, &r, sizeof(r));

@@ -40,6 +40,12 @@ struct sockdiag_parser {
 	int stopped;     /* callback asked to stop */
 	int error;       /* errno from NLMSG_ERROR, or 0 */
 	char errmsg[128];
+	/*
+	 * Non-zero: the replies answer that many single-socket requests, not
+	 * a dump.  Each answer is a socket or an error (a socket that has gone
+	 * is ENOENT); errors are counted in stats->skipped, not fatal.
+	 */
+	uint32_t expect, answered;
 };
 
 void sockdiag_parser_init(struct sockdiag_parser *p, uint32_t seq, uint32_t pid, sockdiag_fn fn,
@@ -69,6 +75,15 @@ struct sockdiag_req {
  */
 int sockdiag_dump(const struct sockdiag_req *req, sockdiag_fn fn, void *arg,
 		  struct sockdiag_stats *stats, char *err, size_t errlen);
+
+/*
+ * Fill in tcp_info (has_info, retransmits, info) for n sockets of an earlier
+ * dump, asking for each by its id and cookie: what `top` does for the rows on
+ * screen, so that its dump of every socket can leave tcp_info out.  Sockets
+ * that have gone since are left as they were.  Returns how many were
+ * filled, or -1 with a message in err.
+ */
+int sockdiag_info(struct sock_rec *const *recs, size_t n, char *err, size_t errlen);
 
 /*
  * Close one socket with SOCK_DESTROY (as ss -K does).  Returns 0, or a

@@ -8,6 +8,7 @@
  * scanned only when sockets with unknown owners appear, at most every two
  * seconds: at 100k sockets a scan costs more than a refresh.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include "topmodel.h"
 
 #include <stdio.h>
@@ -20,29 +21,58 @@
 
 #define EVENT_RING 262144u
 
-struct memo {
-	uint8_t used;
-	uint8_t family;
-	uint8_t state;
-	uint8_t has_owner;
-	uint16_t lport, rport;
-	uint8_t laddr[16], raddr[16];
-	uint64_t since_us;
-	pid_t pid;
-	int fd;
-	char comm[16];
-};
-
 struct ring_event {
 	uint32_t conn_id;
 	struct top_event ev;
 };
 
+/*
+ * Ephemeral ports in use, counted per destination in a hash table: one
+ * pass over the rows, no sort (a sort of every outgoing socket by address
+ * was a fifth of a refresh at 100k sockets).
+ */
+struct dagg {
+	uint8_t used, family;
+	uint16_t port;
+	uint8_t addr[16];
+	uint32_t in_use, time_wait, fresh;
+};
+
+/*
+ * The join with the last refresh.  Each row carries what must be remembered
+ * of its socket (since when it is in its state, its owner), keyed by the
+ * 4-tuple, not the socket cookie: the TIME-WAIT socket that follows a closed
+ * one is a different kernel object, and it must inherit the owner.
+ *
+ * The kernel walks its hash tables in the same order every time, so this
+ * refresh's sockets arrive, nearly all, in the order of the last refresh's
+ * rows.  They are matched with a cursor into the last refresh's rows,
+ * reading both arrays front to back.  Only a socket that is not where the
+ * cursor expects it (new, or moved) is looked up in a hash index of the
+ * last refresh, built the first time one is needed.  This replaced a hash
+ * table probed twice per socket, whose cache misses were most of top's own
+ * time at 100k sockets.
+ */
 struct topmodel {
-	struct top_row *rows;
+	struct top_row *rows, *prev; /* this refresh's and the last one's, in dump order */
 	size_t nrows, caprows;
-	struct memo *memo, *spare; /* this refresh's table, and the last one's, reused */
-	size_t memo_cap, spare_cap;
+	size_t nprev, capprev;    /* nprev: the last refresh's kernel rows */
+	size_t cursor;            /* next expected position in prev[] */
+	uint32_t *index;          /* prev position + 1, by tuple hash; 0 = empty */
+	size_t index_cap, index_alloc;
+	int index_built;
+	size_t unknown;           /* rows with an inode but no known owner */
+	/*
+	 * The header's counts are taken as each socket arrives, while its row
+	 * is in cache: a pass over 100k rows afterwards costs a trip to memory
+	 * per row.
+	 */
+	struct dagg *dtab;        /* ephemeral ports per destination */
+	size_t dcap, dn;
+	uint32_t *cw;             /* rows in CLOSE-WAIT */
+	size_t ncw, capcw;
+	uint64_t now_us;
+	int first;
 	uint64_t last_scan_us, last_refresh_us;
 	struct top_stats st;
 	struct ring_event *ring;
@@ -65,30 +95,63 @@ static size_t tuple_hash(int family, const uint8_t *la, uint16_t lp, const uint8
 	return (size_t)hash_mix64(h);
 }
 
-static struct memo *memo_find(struct memo *t, size_t cap, const struct sock_rec *r, int insert)
+static int same_tuple(const struct sock_rec *a, const struct sock_rec *b)
 {
-	if (!cap)
-		return NULL;
-	size_t i = tuple_hash(r->family, r->laddr, r->lport, r->raddr, r->rport) & (cap - 1);
-	for (;; i = (i + 1) & (cap - 1)) {
-		struct memo *m = &t[i];
-		if (!m->used) {
-			if (!insert)
-				return NULL;
-			memset(m, 0, sizeof(*m));
-			m->used = 1;
-			m->family = r->family;
-			m->lport = r->lport;
-			m->rport = r->rport;
-			memcpy(m->laddr, r->laddr, 16);
-			memcpy(m->raddr, r->raddr, 16);
-			m->state = 0;
-			return m;
-		}
-		if (m->family == r->family && m->lport == r->lport && m->rport == r->rport &&
-		    memcmp(m->laddr, r->laddr, 16) == 0 && memcmp(m->raddr, r->raddr, 16) == 0)
-			return m;
+	return a->family == b->family && a->lport == b->lport && a->rport == b->rport &&
+	       memcmp(a->laddr, b->laddr, 16) == 0 && memcmp(a->raddr, b->raddr, 16) == 0;
+}
+
+static size_t rec_hash(const struct sock_rec *r)
+{
+	return tuple_hash(r->family, r->laddr, r->lport, r->raddr, r->rport);
+}
+
+/* Index prev[] by tuple; on failure the join falls back to "all new". */
+static int build_index(struct topmodel *m)
+{
+	size_t cap = 64;
+	while (cap < m->nprev * 2)
+		cap <<= 1;
+	if (cap > m->index_alloc) {
+		uint32_t *ni = realloc(m->index, cap * sizeof(*ni));
+		if (!ni)
+			return -1;
+		m->index = ni;
+		m->index_alloc = cap;
 	}
+	m->index_cap = cap;
+	memset(m->index, 0, cap * sizeof(*m->index));
+	for (size_t p = 0; p < m->nprev; p++) {
+		size_t i = rec_hash(&m->prev[p].s) & (cap - 1);
+		while (m->index[i])
+			i = (i + 1) & (cap - 1);
+		m->index[i] = (uint32_t)(p + 1);
+	}
+	m->index_built = 1;
+	return 0;
+}
+
+/* The last refresh's row for this socket's tuple, or NULL. */
+static const struct top_row *match_prev(struct topmodel *m, const struct sock_rec *k)
+{
+	/* Where the cursor expects it, or just past sockets that went away. */
+	for (size_t d = 0; d < 4 && m->cursor + d < m->nprev; d++)
+		if (same_tuple(&m->prev[m->cursor + d].s, k)) {
+			m->cursor += d + 1;
+			return &m->prev[m->cursor - 1];
+		}
+	if (!m->nprev || (!m->index_built && build_index(m) < 0))
+		return NULL;
+	for (size_t i = rec_hash(k) & (m->index_cap - 1); m->index[i];
+	     i = (i + 1) & (m->index_cap - 1)) {
+		size_t p = m->index[i] - 1;
+		if (same_tuple(&m->prev[p].s, k)) {
+			if (p >= m->cursor) /* many went away at once: follow */
+				m->cursor = p + 1;
+			return &m->prev[p];
+		}
+	}
+	return NULL;
 }
 
 struct topmodel *topmodel_new(void)
@@ -110,8 +173,10 @@ void topmodel_free(struct topmodel *m)
 	if (!m)
 		return;
 	free(m->rows);
-	free(m->memo);
-	free(m->spare);
+	free(m->prev);
+	free(m->index);
+	free(m->dtab);
+	free(m->cw);
 	free(m->ring);
 	free(m);
 }
@@ -150,42 +215,78 @@ static void resolve_owners(struct topmodel *m, const char *procroot)
 			r->fd = o->fd;
 			snprintf(r->comm, sizeof(r->comm), "%s", o->comm);
 			r->remembered = 0;
-			struct memo *me = memo_find(m->memo, m->memo_cap, &r->s, 0);
-			if (me) {
-				me->has_owner = 1;
-				me->pid = r->pid;
-				me->fd = r->fd;
-				memcpy(me->comm, r->comm, sizeof(me->comm));
-			}
+			r->has_owner = 1;
 		}
 	}
 	procmap_free(pm);
 }
 
-static int by_dest(const void *a, const void *b)
+static struct dagg *dagg_slot(struct dagg *t, size_t cap, const struct top_row *r)
 {
-	const struct top_row *x = *(const struct top_row *const *)a;
-	const struct top_row *y = *(const struct top_row *const *)b;
-	int c = (int)x->s.family - (int)y->s.family;
-	if (c)
-		return c;
-	c = memcmp(x->s.raddr, y->s.raddr, 16);
-	return c ? c : (int)x->s.rport - (int)y->s.rport;
+	uint64_t a, b;
+	memcpy(&a, r->s.raddr, 8);
+	memcpy(&b, r->s.raddr + 8, 8);
+	size_t i = (size_t)hash_mix64(a ^ hash_mix64(b ^ ((uint64_t)r->s.family << 16 | r->s.rport))) &
+		   (cap - 1);
+	for (;; i = (i + 1) & (cap - 1)) {
+		struct dagg *d = &t[i];
+		if (!d->used) {
+			d->used = 1;
+			d->family = r->s.family;
+			d->port = r->s.rport;
+			memcpy(d->addr, r->s.raddr, 16);
+			return d;
+		}
+		if (d->family == r->s.family && d->port == r->s.rport &&
+		    memcmp(d->addr, r->s.raddr, 16) == 0)
+			return d;
+	}
 }
 
-static void header_stats(struct topmodel *m, double dt, const uint8_t *is_new)
+/* Count one outgoing socket against its destination. */
+static int dagg_add(struct topmodel *m, const struct top_row *r, int fresh)
+{
+	if (m->dn * 2 >= m->dcap) { /* start, or grow and rehash */
+		size_t ncap = m->dcap ? m->dcap * 2 : 64;
+		struct dagg *nt = calloc(ncap, sizeof(*nt));
+		if (!nt)
+			return -1;
+		for (size_t k = 0; k < m->dcap; k++)
+			if (m->dtab[k].used) {
+				struct top_row tr;
+				tr.s.family = m->dtab[k].family;
+				tr.s.rport = m->dtab[k].port;
+				memcpy(tr.s.raddr, m->dtab[k].addr, 16);
+				*dagg_slot(nt, ncap, &tr) = m->dtab[k];
+			}
+		free(m->dtab);
+		m->dtab = nt;
+		m->dcap = ncap;
+	}
+	struct dagg *d = dagg_slot(m->dtab, m->dcap, r);
+	m->dn += d->in_use == 0;
+	d->in_use++;
+	d->time_wait += r->s.state == TS_TIME_WAIT;
+	d->fresh += (uint32_t)fresh;
+	return 0;
+}
+
+/* More ports in use first; ties in address order, so the header is stable. */
+static int dest_before(const struct top_dest *a, const struct top_dest *b)
+{
+	if (a->in_use != b->in_use)
+		return a->in_use > b->in_use;
+	if (a->family != b->family)
+		return a->family < b->family;
+	int c = memcmp(a->addr, b->addr, 16);
+	return c ? c < 0 : a->port < b->port;
+}
+
+static void header_stats(struct topmodel *m, double dt)
 {
 	struct top_stats *st = &m->st;
-	long hi = -1;
 
-	memset(st->count, 0, sizeof(st->count));
 	st->total = m->nrows;
-	st->tw_max = read_long("/proc/sys/net/ipv4/tcp_max_tw_buckets", NULL);
-	st->port_lo = read_long("/proc/sys/net/ipv4/ip_local_port_range", &hi);
-	st->port_hi = hi;
-	st->ephemeral_in_use = 0;
-	for (size_t i = 0; i < m->nrows; i++)
-		st->count[m->rows[i].s.state]++;
 	/* Sparkline history: shift left once per refresh. */
 	if (st->nhistory == TOP_HISTORY)
 		for (int s = 0; s < TS_MAX; s++)
@@ -197,47 +298,30 @@ static void header_stats(struct topmodel *m, double dt, const uint8_t *is_new)
 		st->history[s][st->nhistory - 1] =
 			(uint16_t)(st->count[s] > UINT16_MAX ? UINT16_MAX : st->count[s]);
 
-	/* Ephemeral ports, grouped by destination. */
-	const struct top_row **eph = malloc((m->nrows ? m->nrows : 1) * sizeof(*eph));
-	size_t n = 0;
-	if (!eph)
-		return;
-	if (st->port_lo > 0) {
-		for (size_t i = 0; i < m->nrows; i++) {
-			const struct top_row *r = &m->rows[i];
-			if (r->s.state == TS_LISTEN || r->s.lport < st->port_lo || r->s.lport > hi)
-				continue;
-			eph[n++] = r;
-		}
-	}
-	st->ephemeral_in_use = (uint32_t)n;
-	/* Group by destination; a row's index gives back its is_new flag. */
-	if (n)
-		qsort(eph, n, sizeof(*eph), by_dest);
+	long hi = st->port_hi;
+	size_t cap = m->dcap;
+	struct dagg *tab = m->dtab;
 	struct top_dest top[3];
 	int ntop = 0;
 	double range = st->port_lo > 0 ? (double)(hi - st->port_lo + 1) : 0;
-	for (size_t i = 0; i < n;) {
+	for (size_t i = 0; tab && i < cap; i++) {
+		if (!tab[i].used)
+			continue;
 		struct top_dest d;
-		size_t j = i, fresh = 0;
 		memset(&d, 0, sizeof(d));
-		d.family = eph[i]->s.family;
-		memcpy(d.addr, eph[i]->s.raddr, 16);
-		d.port = eph[i]->s.rport;
-		for (; j < n && by_dest(&eph[i], &eph[j]) == 0; j++) {
-			d.in_use++;
-			d.time_wait += eph[j]->s.state == TS_TIME_WAIT;
-			fresh += is_new[eph[j] - m->rows];
-		}
-		i = j;
-		d.rate = dt > 0 ? (double)fresh / dt : 0;
+		d.family = tab[i].family;
+		memcpy(d.addr, tab[i].addr, 16);
+		d.port = tab[i].port;
+		d.in_use = tab[i].in_use;
+		d.time_wait = tab[i].time_wait;
+		d.rate = dt > 0 ? (double)tab[i].fresh / dt : 0;
 		int slot = ntop < 3 ? ntop++ : -1;
 		if (slot < 0) {
 			int worst = 0;
 			for (int k = 1; k < 3; k++)
-				if (top[k].in_use < top[worst].in_use)
+				if (dest_before(&top[worst], &top[k]))
 					worst = k;
-			if (top[worst].in_use >= d.in_use)
+			if (!dest_before(&d, &top[worst]))
 				continue;
 			slot = worst;
 		}
@@ -245,7 +329,7 @@ static void header_stats(struct topmodel *m, double dt, const uint8_t *is_new)
 	}
 	for (int a = 0; a < ntop; a++)
 		for (int b = a + 1; b < ntop; b++)
-			if (top[b].in_use > top[a].in_use) {
+			if (dest_before(&top[b], &top[a])) {
 				struct top_dest t = top[a];
 				top[a] = top[b];
 				top[b] = t;
@@ -274,16 +358,13 @@ static void header_stats(struct topmodel *m, double dt, const uint8_t *is_new)
 	st->ndest = ntop;
 	memcpy(m->prev_dest, top, sizeof(top[0]) * (size_t)ntop);
 	m->nprev_dest = ntop;
-	free(eph);
 
 	/* Who holds the CLOSE-WAIT sockets, and since when. */
 	st->nholder = 0;
 	struct top_holder h[64];
 	int nh = 0;
-	for (size_t i = 0; i < m->nrows; i++) {
-		const struct top_row *r = &m->rows[i];
-		if (r->s.state != TS_CLOSE_WAIT)
-			continue;
+	for (size_t c = 0; c < m->ncw; c++) {
+		const struct top_row *r = &m->rows[m->cw[c]];
 		int k;
 		for (k = 0; k < nh; k++)
 			if (h[k].pid == r->pid)
@@ -313,79 +394,148 @@ static void header_stats(struct topmodel *m, double dt, const uint8_t *is_new)
 	}
 }
 
-int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nrows,
-		     uint64_t now_us, uint64_t rescan_us, const char *procroot)
+/* Room for one more row. */
+static int grow(struct topmodel *m)
 {
-	double dt = m->last_refresh_us ? (double)(now_us - m->last_refresh_us) / 1e6 : 0;
-	int first = m->last_refresh_us == 0;
-
-	if (nrows > m->caprows) {
-		size_t cap = nrows + nrows / 4 + 64;
-		struct top_row *nr = realloc(m->rows, cap * sizeof(*nr));
-		if (!nr)
-			return -1;
-		m->rows = nr;
-		m->caprows = cap;
-	}
-	/* The new memo table: sized for this refresh, at most half full. */
-	size_t cap = 64;
-	while (cap < nrows * 2)
-		cap <<= 1;
-	/* The table of two refreshes ago is the right size most of the time. */
-	struct memo *fresh;
-	if (m->spare && m->spare_cap == cap) {
-		fresh = m->spare;
-		memset(fresh, 0, cap * sizeof(*fresh));
-	} else {
-		free(m->spare);
-		fresh = calloc(cap, sizeof(*fresh));
-	}
-	m->spare = NULL;
-	uint8_t *is_new = malloc(nrows ? nrows : 1);
-	if (!fresh || !is_new) {
-		free(fresh);
-		free(is_new);
+	if (m->nrows < m->caprows)
+		return 0;
+	size_t cap = m->caprows ? m->caprows + m->caprows / 2 : 1024;
+	struct top_row *nr = realloc(m->rows, cap * sizeof(*nr));
+	if (!nr)
 		return -1;
+	m->rows = nr;
+	m->caprows = cap;
+	return 0;
+}
+
+void topmodel_begin(struct topmodel *m, uint64_t now_us)
+{
+	/* The last refresh's rows become prev[]; this one's are written over the older. */
+	struct top_row *t = m->prev;
+	size_t tc = m->capprev;
+	m->prev = m->rows;
+	m->capprev = m->caprows;
+	m->rows = t;
+	m->caprows = tc;
+	m->nrows = 0;
+	m->cursor = 0;
+	m->index_built = 0;
+	m->unknown = 0;
+	m->now_us = now_us;
+	m->first = m->last_refresh_us == 0;
+
+	struct top_stats *st = &m->st;
+	long hi = -1;
+	memset(st->count, 0, sizeof(st->count));
+	st->tw_max = read_long("/proc/sys/net/ipv4/tcp_max_tw_buckets", NULL);
+	st->port_lo = read_long("/proc/sys/net/ipv4/ip_local_port_range", &hi);
+	st->port_hi = hi;
+	st->ephemeral_in_use = 0;
+	if (m->dtab)
+		memset(m->dtab, 0, m->dcap * sizeof(*m->dtab));
+	m->dn = 0;
+	m->ncw = 0;
+}
+
+int topmodel_add(struct topmodel *m, const struct sock_rec *rec)
+{
+	if (grow(m) < 0)
+		return -1;
+	size_t i = m->nrows++;
+
+	/* The streams are sequential; ask for them a few sockets ahead. */
+	if (m->cursor + 8 < m->nprev) {
+		const char *p = (const char *)&m->prev[m->cursor + 8];
+		for (size_t o = 0; o < sizeof(struct top_row); o += 64)
+			__builtin_prefetch(p + o);
 	}
-	size_t unknown = 0;
-	m->nrows = nrows;
-	for (size_t i = 0; i < nrows; i++) {
-		struct top_row *r = &m->rows[i];
-		memset(r, 0, sizeof(*r));
-		r->s = rows[i];
-		const struct memo *old = memo_find(m->memo, m->memo_cap, &rows[i], 0);
-		struct memo *me = memo_find(fresh, cap, &rows[i], 1);
-		is_new[i] = !old && !first;
-		if (old) {
-			*me = *old;
-		}
-		if (!old || old->state != rows[i].state) {
-			me->state = rows[i].state;
-			me->since_us = now_us;
-		}
-		r->since_us = me->since_us;
-		r->age_us = now_us > me->since_us ? now_us - me->since_us : 0;
-		if (me->has_owner) {
-			r->pid = me->pid;
-			r->fd = me->fd;
-			memcpy(r->comm, me->comm, sizeof(r->comm));
-			/* The kernel no longer names an owner: this is memory. */
-			r->remembered = rows[i].inode == 0;
-		} else if (rows[i].inode) {
-			unknown++;
-		}
+	if (i + 8 < m->caprows) {
+		const char *p = (const char *)&m->rows[i + 8];
+		for (size_t o = 0; o < sizeof(struct top_row); o += 64)
+			__builtin_prefetch(p + o, 1);
 	}
-	m->spare = m->memo;
-	m->spare_cap = m->memo_cap;
-	m->memo = fresh;
-	m->memo_cap = cap;
-	if (procroot && unknown && now_us >= m->last_scan_us + rescan_us) {
+	const struct top_row *old = match_prev(m, rec);
+	/*
+	 * The row is built on the stack and stored whole: rows[] is written
+	 * front to back once per refresh, and a store that is not a plain copy
+	 * (memset, then fields) costs the CPU far more there.
+	 */
+	struct top_row nr;
+	/* Every field, one by one: a memset here compiles to a slow "rep stos". */
+	nr.s = *rec;
+	nr.is_new = !old && !m->first;
+	nr.seen_us = old && old->s.state == rec->state ? old->seen_us : m->now_us;
+	nr.since_us = nr.seen_us;
+	nr.age_us = m->now_us > nr.seen_us ? m->now_us - nr.seen_us : 0;
+	nr.since_exact = 0;
+	nr.wire[0] = nr.wire[1] = 0;
+	nr.disagree = 0;
+	nr.wire_only = 0;
+	nr.info_asked = 0;
+	nr.conn_id = 0;
+	if (old && old->has_owner) {
+		nr.has_owner = 1;
+		nr.pid = old->pid;
+		nr.fd = old->fd;
+		memcpy(nr.comm, old->comm, sizeof(nr.comm));
+		/* The kernel no longer names an owner: this is memory. */
+		nr.remembered = rec->inode == 0;
+	} else {
+		nr.has_owner = 0;
+		nr.pid = 0;
+		nr.fd = 0;
+		memset(nr.comm, 0, sizeof(nr.comm));
+		nr.remembered = 0;
+		m->unknown += rec->inode != 0;
+	}
+	struct top_row *r = &m->rows[i];
+	*r = nr;
+
+	struct top_stats *st = &m->st;
+	st->count[rec->state]++;
+	if (rec->state == TS_CLOSE_WAIT) {
+		if (m->ncw == m->capcw) {
+			size_t cap = m->capcw ? m->capcw * 2 : 256;
+			uint32_t *nc = realloc(m->cw, cap * sizeof(*nc));
+			if (!nc)
+				return -1;
+			m->cw = nc;
+			m->capcw = cap;
+		}
+		m->cw[m->ncw++] = (uint32_t)i;
+	}
+	if (st->port_lo > 0 && rec->state != TS_LISTEN && rec->lport >= st->port_lo &&
+	    rec->lport <= st->port_hi) {
+		if (dagg_add(m, r, nr.is_new) < 0)
+			return -1;
+		st->ephemeral_in_use++;
+	}
+	return 0;
+}
+
+void topmodel_end(struct topmodel *m, uint64_t rescan_us, const char *procroot)
+{
+	uint64_t now_us = m->now_us;
+	double dt = m->last_refresh_us ? (double)(now_us - m->last_refresh_us) / 1e6 : 0;
+
+	if (procroot && m->unknown && now_us >= m->last_scan_us + rescan_us) {
 		resolve_owners(m, procroot);
 		m->last_scan_us = now_us;
 	}
-	header_stats(m, dt, is_new);
-	free(is_new);
+	header_stats(m, dt);
+	/* Rows the wire adds after this are not the kernel's: not matched next time. */
+	m->nprev = m->nrows;
 	m->last_refresh_us = now_us;
+}
+
+int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nrows,
+		     uint64_t now_us, uint64_t rescan_us, const char *procroot)
+{
+	topmodel_begin(m, now_us);
+	for (size_t i = 0; i < nrows; i++)
+		if (topmodel_add(m, &rows[i]) < 0)
+			return -1;
+	topmodel_end(m, rescan_us, procroot);
 	return 0;
 }
 
@@ -570,6 +720,11 @@ const struct top_row *topmodel_row(const struct topmodel *m, size_t i)
 	return &m->rows[i];
 }
 
+struct top_row *topmodel_row_mut(struct topmodel *m, size_t i)
+{
+	return &m->rows[i];
+}
+
 const struct top_stats *topmodel_stats(const struct topmodel *m)
 {
 	return &m->st;
@@ -577,11 +732,25 @@ const struct top_stats *topmodel_stats(const struct topmodel *m)
 
 /* ---- the view: filter, then sort only what is shown -------------------- */
 
+static const char *const sort_names[SORT_MAX] = {
+	"state", "local", "peer", "process", "age", "recv-q", "send-q", "rtt", "retrans"};
+
 const char *topmodel_sort_name(enum top_sort s)
 {
-	static const char *const n[SORT_MAX] = {"state", "local", "peer",   "process", "age",
-						"recv-q", "send-q", "rtt", "retrans"};
-	return s < SORT_MAX ? n[s] : "?";
+	return s < SORT_MAX ? sort_names[s] : "?";
+}
+
+enum top_sort topmodel_sort_by_name(const char *name)
+{
+	for (int s = 0; s < SORT_MAX; s++)
+		if (strcmp(name, sort_names[s]) == 0)
+			return (enum top_sort)s;
+	return SORT_MAX;
+}
+
+int topmodel_sort_needs_info(enum top_sort s)
+{
+	return s == SORT_RTT || s == SORT_RETRANS;
 }
 
 struct sortctx {
@@ -648,6 +817,72 @@ static int cmp_rows(const struct sortctx *c, uint32_t ia, uint32_t ib)
 	return c->reverse ? -r : r;
 }
 
+static int cmp_idx(const void *a, const void *b, void *ctx)
+{
+	return cmp_rows(ctx, *(const uint32_t *)a, *(const uint32_t *)b);
+}
+
+/*
+ * For a sort of the whole table, numeric columns are sorted as compact
+ * keys: the column (made ascending) and the ports, cmp_rows' first
+ * tie-breaks.  The sort then reads 16-byte keys instead of rows scattered
+ * over the table, and a row is looked at only when both keys tie.
+ */
+struct skey {
+	uint64_t k1;
+	uint32_t k2, idx;
+};
+
+static int sort_keyed(enum top_sort s)
+{
+	return s != SORT_LOCAL && s != SORT_PEER && s != SORT_PROCESS;
+}
+
+static void skey_of(struct skey *k, const struct top_row *r, enum top_sort s, uint32_t idx)
+{
+	uint64_t v = 0;
+	switch (s) {
+	case SORT_STATE:
+		v = r->s.state;
+		break;
+	case SORT_AGE: /* the larger first, so the key is inverted */
+		v = UINT64_MAX - r->age_us;
+		break;
+	case SORT_RECVQ:
+		v = UINT64_MAX - r->s.recv_q;
+		break;
+	case SORT_SENDQ:
+		v = UINT64_MAX - r->s.send_q;
+		break;
+	case SORT_RTT:
+		v = UINT64_MAX - r->s.info.rtt_us;
+		break;
+	case SORT_RETRANS:
+		v = UINT64_MAX - r->s.info.total_retrans;
+		break;
+	default:
+		break;
+	}
+	k->k1 = v;
+	k->k2 = (uint32_t)r->s.lport << 16 | r->s.rport;
+	k->idx = idx;
+}
+
+static int cmp_skey(const void *pa, const void *pb, void *ctx)
+{
+	const struct skey *a = pa, *b = pb;
+	const struct sortctx *c = ctx;
+	int r;
+
+	if (a->k1 != b->k1)
+		r = a->k1 < b->k1 ? -1 : 1;
+	else if (a->k2 != b->k2)
+		r = a->k2 < b->k2 ? -1 : 1;
+	else
+		return cmp_rows(c, a->idx, b->idx); /* applies reverse itself */
+	return c->reverse ? -r : r;
+}
+
 /* Max-heap on cmp_rows: the worst of the kept rows sits on top. */
 static void sift_down(const struct sortctx *c, uint32_t *h, size_t n, size_t i)
 {
@@ -690,6 +925,35 @@ size_t topmodel_view(const struct topmodel *m, state_mask states, const struct f
 	if (!heap) {
 		*matching = 0;
 		return 0;
+	}
+	if (k >= m->nrows) {
+		/*
+		 * Every row may be shown (batch mode): a plain sort does about half
+		 * the comparisons of a heap as large as the table.
+		 */
+		struct skey *keys = malloc((m->nrows ? m->nrows : 1) * sizeof(*keys));
+		for (size_t i = 0; i < m->nrows; i++) {
+			const struct top_row *r = &m->rows[i];
+			if (!(states & SM(r->s.state)) || !filter_match(f, &r->s))
+				continue;
+			if (keys)
+				skey_of(&keys[n], r, sort, (uint32_t)i);
+			heap[n++] = (uint32_t)i;
+		}
+		if (keys && sort_keyed(sort)) {
+			qsort_r(keys, n, sizeof(*keys), cmp_skey, &c);
+			for (size_t i = 0; i < n; i++)
+				heap[i] = keys[i].idx;
+		} else {
+			qsort_r(heap, n, sizeof(*heap), cmp_idx, &c);
+		}
+		free(keys);
+		size_t w = 0;
+		for (size_t i = first; i < n; i++)
+			out[w++] = heap[i];
+		free(heap);
+		*matching = n;
+		return w;
 	}
 	for (size_t i = 0; i < m->nrows; i++) {
 		const struct top_row *r = &m->rows[i];

@@ -22,14 +22,19 @@
 #define TOP_EVENTS 24  /* transitions kept per connection for the detail view */
 
 struct top_row {
-	struct sock_rec s;
-	uint64_t since_us;  /* first seen in this state */
 	uint64_t age_us;    /* time in this state, on the clock it was seen by */
+	/* First, with age_us: the fields a view's filter and sort read for every row. */
+	struct sock_rec s;
+	uint64_t since_us;  /* in this state since (from the capture, if since_exact) */
+	uint64_t seen_us;   /* first seen in this state by a refresh */
 	uint8_t since_exact; /* from the capture, not a lower bound */
+	uint8_t has_owner;  /* pid, fd and comm are known (now, or from an earlier state) */
 	uint8_t remembered; /* owner remembered from an earlier state */
+	uint8_t is_new;     /* the last refresh did not have this tuple */
 	uint8_t wire[2];    /* engine state of the local end and the peer (0: none) */
 	uint8_t disagree;   /* kernel and wire disagree (settled for a second) */
 	uint8_t wire_only;  /* seen on the wire, no kernel socket (s holds orig -> resp) */
+	uint8_t info_asked; /* tcp_info was asked for since the dump (see sockdiag_info) */
 	uint32_t conn_id;   /* engine connection, or 0 */
 	pid_t pid;
 	int fd;
@@ -85,6 +90,14 @@ void topmodel_free(struct topmodel *m);
  */
 int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nrows,
 		     uint64_t now_us, uint64_t rescan_us, const char *procroot);
+/*
+ * The same, one socket at a time, straight from the dump's callback: begin,
+ * add each socket (-1: out of memory), end.  Feeding sockets in the kernel's
+ * dump order is what makes the join with the last refresh cheap.
+ */
+void topmodel_begin(struct topmodel *m, uint64_t now_us);
+int topmodel_add(struct topmodel *m, const struct sock_rec *rec);
+void topmodel_end(struct topmodel *m, uint64_t rescan_us, const char *procroot);
 
 /* Join with the wire engine (optional): call after topmodel_refresh. */
 void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us);
@@ -93,6 +106,8 @@ void topmodel_event(struct topmodel *m, const struct engine *e, const struct eng
 
 size_t topmodel_nrows(const struct topmodel *m);
 const struct top_row *topmodel_row(const struct topmodel *m, size_t i);
+/* The same row, to fill in what the dump left out (tcp_info). */
+struct top_row *topmodel_row_mut(struct topmodel *m, size_t i);
 const struct top_stats *topmodel_stats(const struct topmodel *m);
 /* The transitions seen for a connection, oldest first. */
 int topmodel_events(const struct topmodel *m, uint32_t conn_id, struct top_event *out, int max);
@@ -111,6 +126,10 @@ enum top_sort {
 	SORT_MAX
 };
 const char *topmodel_sort_name(enum top_sort s);
+/* The column named name, or SORT_MAX. */
+enum top_sort topmodel_sort_by_name(const char *name);
+/* Whether sorting by s needs every socket's tcp_info. */
+int topmodel_sort_needs_info(enum top_sort s);
 
 /*
  * Fill out[] with the indexes of the rows to show, from the first-th to

@@ -28,6 +28,14 @@ expect "command prefix is not a command" 2 '^tcpstate: unknown command "lis"'
 run "$TCPSTATE" --frob
 expect "unknown option goes to top and is refused" 2 '^tcpstate top: unknown option "--frob"'
 
+run "$TCPSTATE" top --rows 5
+expect "top: --rows without -b" 2 '^tcpstate top: --rows applies to batch mode \(-b\)'
+run "$TCPSTATE" top -b --rows 0
+expect "top: --rows 0" 2 '^tcpstate top: --rows: invalid count "0"'
+run "$TCPSTATE" top -b -n 1 --sort frob
+expect "top: --sort with an unknown column names the columns" 2 '^tcpstate top: --sort: unknown column "frob" \(state, local, peer, process, age, recv-q, send-q, rtt, retrans\)'
+[ -z "$out" ] || fail "top: bad --sort prints nothing on stdout" "stdout not empty"
+
 for cmd in top list watch; do
 	run "$TCPSTATE" "$cmd" --help
 	[ "$rc" -eq 0 ] && grep -q "^Usage: tcpstate $cmd" "$T/out" && [ ! -s "$T/err" ] &&

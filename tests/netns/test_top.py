@@ -12,7 +12,7 @@ TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 CASES = ["tmux_header_counts_match_ss", "tmux_filter_narrows_rows", "tmux_sort_changes_order",
          "tmux_k_closes_selected_socket", "tmux_survives_resizes",
          "tmux_detail_shows_timeline", "tmux_q_exits_0_and_restores", "batch_join_close_wait",
-         "batch_join_time_wait_owner"]
+         "batch_join_time_wait_owner", "batch_rows_ask_tcp_info_per_socket"]
 failed = False
 
 
@@ -236,6 +236,33 @@ time.sleep(4)
     tw = [l for l in last.splitlines() if l.startswith("TIME-WAIT") and ":6001 " in l + " "]
     ok = any(f"~python3[{pid}]" in l and "TIME-W/" in l for l in tw)
     report(ok, "batch_join_time_wait_owner", f"TIME-WAIT rows: {tw}")
+
+    # --- tcp_info on demand ----------------------------------------------------
+    # With --rows the dump leaves tcp_info out and top asks the kernel for the
+    # shown sockets alone (by id and cookie).  The rows are the first of the
+    # full table, and their RTT is the kernel's (ss -ti), never "-".
+    full = ns(TCPSTATE, "top", "-b", "-n", "1", "--sort", "local", "state", "established")
+    part = ns(TCPSTATE, "top", "-b", "-n", "1", "--rows", "4", "--sort", "local", "state", "established")
+    sst = ns("ss", "-tinH", "state", "established").stdout.splitlines()
+    ssrtt = {}
+    for i, l in enumerate(sst):
+        f = l.split()
+        if len(f) >= 4 and f[2].count(":") == 1 and i + 1 < len(sst):
+            m = re.search(r"\brtt:([0-9.]+)/", sst[i + 1])
+            if m:
+                ssrtt[(f[2], f[3])] = float(m.group(1))
+    fr, pr = rows(full.stdout), rows(part.stdout)
+    def cols(r):
+        f = r.split()
+        return (f[1], f[2], f[8])
+    ok = (full.returncode == 0 and part.returncode == 0 and len(fr) >= 6 and len(pr) == 4
+          and [cols(r)[:2] for r in pr] == [cols(r)[:2] for r in fr[:4]])
+    for r in pr:
+        loc, peer, rtt = cols(r)
+        want = ssrtt.get((loc, peer))
+        ok = ok and want is not None and rtt != "-" and abs(float(rtt) - want) <= 0.15
+    report(ok, "batch_rows_ask_tcp_info_per_socket",
+           f"rows {pr}; first of full {fr[:4]}; ss rtt {ssrtt}; rc {full.returncode}/{part.returncode} {part.stderr[:200]}")
 except Exception as e:
     report(False, "top", f"{type(e).__name__}: {e}")
 finally:

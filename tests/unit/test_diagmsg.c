@@ -403,7 +403,49 @@ static void bad_dump_files(void)
 	CHECK(strstr(err, "No such file") != NULL);
 }
 
+/*
+ * Answers to single-socket requests (top's tcp_info for the rows on
+ * screen): one message per request, a gone socket answered by ENOENT, no
+ * NLMSG_DONE.  The parser is done after exactly as many answers as were
+ * asked for, and an error answers its request without failing the batch.
+ */
+static void answers_to_single_requests(void)
+{
+	struct buf b = {.n = 0};
+	struct diag_payload d;
+	struct got g = {.n = 0};
+	struct sockdiag_stats st;
+	struct sockdiag_parser p;
+	struct nlmsgerr e;
+
+	diag_init(&d, AF_INET, TS_ESTABLISHED, 1, 2);
+	diag_msg(&b, &d, 77, 1234, 0);
+	memset(&e, 0, sizeof(e));
+	e.error = -ENOENT;
+	nlmsg(&b, NLMSG_ERROR, 0, 77, 1234, &e, sizeof(e));
+	size_t two = b.n;
+	diag_init(&d, AF_INET, TS_LISTEN, 3, 0);
+	diag_msg(&b, &d, 77, 1234, 0);
+
+	/* Split after the second answer: the parser must ask for more. */
+	memset(&st, 0, sizeof(st));
+	sockdiag_parser_init(&p, 77, 1234, take, &g, &st);
+	p.expect = 3;
+	CHECK(sockdiag_parse(&p, b.b, two) == 0);
+	CHECK(p.answered == 2 && g.n == 1 && st.skipped == 1 && !p.done);
+	CHECK(sockdiag_parse(&p, b.b + two, b.n - two) == 1);
+	CHECK(p.done && p.answered == 3 && g.n == 2);
+	CHECK(g.recs[0].lport == 1 && g.recs[1].lport == 3);
+
+	/* The same bytes as a dump: the error is fatal there. */
+	g.n = 0;
+	memset(&st, 0, sizeof(st));
+	sockdiag_parser_init(&p, 77, 1234, take, &g, &st);
+	CHECK(sockdiag_parse(&p, b.b, b.n) == -1 && strstr(p.errmsg, "No such file"));
+}
+
 const struct unit_test diagmsg_tests[] = {
+	{"diagmsg: answers to single-socket requests", answers_to_single_requests},
 	{"diagmsg: one socket, every field", one_socket},
 	{"diagmsg: request socket shows SYN-RECEIVED", request_socket_is_syn_recv},
 	{"diagmsg: foreign and stale replies skipped", foreign_and_stale_replies_skipped},

@@ -5,6 +5,8 @@
  */
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "topmodel.h"
 #include "unit.h"
@@ -87,7 +89,144 @@ static void view_rank_and_memory(void)
 	topmodel_free(m);
 }
 
+/*
+ * The join with the last refresh follows the kernel's dump order with a
+ * cursor and falls back to a hash index: whatever the order of the second
+ * dump (the same, reversed, with sockets gone and new ones, with duplicate
+ * tuples), every socket must find its own past.
+ */
+static char proc_root[] = "/tmp/tcpstate-topmodel-XXXXXX";
+
+static void fake_owner(int n)
+{
+	char p[256];
+	CHECK(mkdtemp(proc_root) != NULL);
+	snprintf(p, sizeof(p), "%s/self", proc_root); /* what a mounted /proc has */
+	CHECK(mkdir(p, 0755) == 0);
+	snprintf(p, sizeof(p), "%s/4242", proc_root);
+	CHECK(mkdir(p, 0755) == 0);
+	snprintf(p, sizeof(p), "%s/4242/fd", proc_root);
+	CHECK(mkdir(p, 0755) == 0);
+	snprintf(p, sizeof(p), "%s/4242/comm", proc_root);
+	FILE *f = fopen(p, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("holder\n", f);
+		fclose(f);
+	}
+	for (int i = 0; i < n; i++) {
+		char target[64];
+		snprintf(p, sizeof(p), "%s/4242/fd/%d", proc_root, i + 3);
+		snprintf(target, sizeof(target), "socket:[%d]", 1000 + i);
+		CHECK(symlink(target, p) == 0);
+	}
+}
+
+static void rm_fake_owner(int n)
+{
+	char p[256];
+	for (int i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "%s/4242/fd/%d", proc_root, i + 3);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/4242/comm", proc_root);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/4242/fd", proc_root);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/4242", proc_root);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/self", proc_root);
+	rmdir(p);
+	rmdir(proc_root);
+}
+
+/* The row for lport, or NULL. */
+static const struct top_row *by_lport(const struct topmodel *m, uint16_t lport)
+{
+	for (size_t i = 0; i < topmodel_nrows(m); i++)
+		if (topmodel_row(m, i)->s.lport == lport)
+			return topmodel_row(m, i);
+	return NULL;
+}
+
+static void join_follows_any_order(void)
+{
+	enum { N = 400 };
+	static struct sock_rec a[N], b[N + 50];
+	struct topmodel *m = topmodel_new();
+
+	CHECK(m != NULL);
+	fake_owner(N);
+	rows(a, N, 11, 0);
+	for (int i = 0; i < N; i++) {
+		a[i].state = TS_ESTABLISHED;
+		a[i].inode = (uint32_t)(1000 + i);
+	}
+	/* Two listeners on one tuple (SO_REUSEPORT): duplicates in one dump. */
+	a[N - 1] = a[N - 2];
+	a[N - 1].inode = (uint32_t)(1000 + N - 1);
+	CHECK(topmodel_refresh(m, a, N, 1000000, 0, proc_root) == 0);
+	CHECK(topmodel_stats(m)->count[TS_ESTABLISHED] == N);
+	CHECK(by_lport(m, a[5].lport)->pid == 4242);
+
+	for (int round = 0; round < 3; round++) {
+		/*
+		 * round 0: the same order; 1: reversed; 2: a block of 40 gone,
+		 * 50 new ones in the middle.  Each time the sockets with i % 5 == 0
+		 * move to TIME-WAIT, which has no owner in the kernel.
+		 */
+		int nb = 0;
+		for (int i = 0; i < N; i++) {
+			int j = round == 1 ? N - 1 - i : i;
+			if (round == 2 && j >= 100 && j < 140)
+				continue;
+			if (round == 2 && j == 200)
+				for (int k = 0; k < 50; k++) {
+					b[nb] = a[0];
+					b[nb].lport = (uint16_t)(30000 + k);
+					b[nb].inode = 0;
+					nb++;
+				}
+			b[nb] = a[j];
+			if (j % 5 == 0 && j < N - 2) {
+				b[nb].state = TS_TIME_WAIT;
+				b[nb].inode = 0;
+			}
+			nb++;
+		}
+		uint64_t now = 2000000 + (uint64_t)round * 1000000;
+		CHECK(topmodel_refresh(m, b, (size_t)nb, now, 0, NULL) == 0);
+		CHECK(topmodel_nrows(m) == (size_t)nb);
+		int bad = 0;
+		for (int i = 0; i < N - 2; i++) {
+			const struct top_row *r = by_lport(m, a[i].lport);
+			if (round == 2 && i >= 100 && i < 140) {
+				bad += r != NULL;
+				continue;
+			}
+			uint64_t since = i % 5 == 0 ? 2000000 : 1000000;
+			bad += !r || r->since_us != since || r->age_us != now - since ||
+			       r->pid != 4242 || strcmp(r->comm, "holder") != 0 ||
+			       r->remembered != (i % 5 == 0) || r->is_new;
+			if (r && bad == 1 && (r->since_us != since || r->pid != 4242)) {
+				printf("  round %d socket %d: since %llu pid %d\n", round, i,
+				       (unsigned long long)r->since_us, (int)r->pid);
+				bad++;
+			}
+		}
+		CHECK(bad == 0);
+		if (round == 2) {
+			const struct top_row *r = by_lport(m, 30000);
+			CHECK(r && r->is_new && r->since_us == now && r->pid == 0);
+		}
+		CHECK(topmodel_stats(m)->count[TS_TIME_WAIT] == (round == 2 ? 72u : 80u));
+	}
+	topmodel_free(m);
+	rm_fake_owner(N);
+}
+
 const struct unit_test topmodel_tests[] = {
 	{"topmodel: bounded view, rank and time in state", view_rank_and_memory},
+	{"topmodel: the join with the last refresh, in any order", join_follows_any_order},
 	{NULL, NULL},
 };
