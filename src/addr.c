@@ -29,6 +29,20 @@ size_t addr_format(char *buf, int family, const uint8_t *a)
 	return strlen(buf);
 }
 
+/* Decimal digits of v. */
+static size_t digits(unsigned v)
+{
+	return v >= 10000 ? 5 : v >= 1000 ? 4 : v >= 100 ? 3 : v >= 10 ? 2 : 1;
+}
+
+size_t addr_port_len(int family, const uint8_t *a, uint16_t port)
+{
+	if (family == AF_INET)
+		return digits(a[0]) + digits(a[1]) + digits(a[2]) + digits(a[3]) + 4 + digits(port);
+	char b[ADDR_STRLEN];
+	return addr_format_port(b, family, a, port, 0);
+}
+
 size_t addr_format_port(char *buf, int family, const uint8_t *a, uint16_t port, int star_port)
 {
 	size_t n = 0;

@@ -15,6 +15,8 @@
 size_t addr_format(char *buf, int family, const uint8_t *a);
 /* "addr:port", IPv6 in brackets; port 0 with star_port prints "*". */
 size_t addr_format_port(char *buf, int family, const uint8_t *a, uint16_t port, int star_port);
+/* strlen of addr_format_port(..., 0), without formatting an IPv4 address. */
+size_t addr_port_len(int family, const uint8_t *a, uint16_t port);
 
 /* Parse a numeric address; returns 0 and sets family (AF_INET/AF_INET6). */
 int addr_parse(const char *s, int *family, uint8_t a[16]);

@@ -566,8 +566,6 @@ static void row_text(struct top *t, const struct top_row *r, const struct colw *
 
 static void widths(struct top *t, const uint32_t *idx, size_t n, struct colw *w)
 {
-	char b[ADDR_STRLEN];
-
 	w->state = 12;
 	w->local = 5;
 	w->peer = 4;
@@ -576,10 +574,10 @@ static void widths(struct top *t, const uint32_t *idx, size_t n, struct colw *w)
 	w->age = 6;
 	for (size_t i = 0; i < n; i++) {
 		const struct top_row *r = topmodel_row(t->model, idx[i]);
-		int k = (int)addr_format_port(b, r->s.family, r->s.laddr, r->s.lport, 0);
+		int k = (int)addr_port_len(r->s.family, r->s.laddr, r->s.lport);
 		if (k > w->local)
 			w->local = k;
-		k = (int)addr_format_port(b, r->s.family, r->s.raddr, r->s.rport, 0);
+		k = (int)addr_port_len(r->s.family, r->s.raddr, r->s.rport);
 		if (k > w->peer)
 			w->peer = k;
 		k = (int)strlen(r->comm) + 10;
@@ -735,7 +733,8 @@ static int batch_frame(struct top *t, FILE *out)
 		fprintf(out, "%s\n", buf);
 		for (size_t i = 0; i < n; i++) {
 			row_text(t, topmodel_row(t->model, idx[i]), &w, buf, sizeof(buf), now);
-			fprintf(out, "%s\n", buf);
+			fputs(buf, out);
+			putc('\n', out);
 		}
 		free(idx);
 	}

@@ -213,7 +213,9 @@ static void resolve_owners(struct topmodel *m, const char *procroot)
 			const struct proc_owner *o = procmap_owner(pm, k);
 			r->pid = o->pid;
 			r->fd = o->fd;
-			snprintf(r->comm, sizeof(r->comm), "%s", o->comm);
+			/* comm is at most 15 characters (TASK_COMM_LEN); strncpy pads with NULs. */
+			strncpy(r->comm, o->comm, sizeof(r->comm) - 1);
+			r->comm[sizeof(r->comm) - 1] = '\0';
 			r->remembered = 0;
 			r->has_owner = 1;
 		}

@@ -1,6 +1,8 @@
 /* Unit tests: output escaping, number formatting and write errors. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -104,7 +106,34 @@ static void addresses(void)
 	CHECK(addr_prefix_match(p1, p2, 0) == 1);
 }
 
+/* fmt_u64 against printf, and addr_port_len against the formatted length. */
+static void numbers_and_lengths(void)
+{
+	static const uint64_t v[] = {0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 65535, 99999,
+				     100000, 1234567890123ULL, UINT64_MAX};
+	char got[32], want[32], b[ADDR_STRLEN];
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		size_t n = fmt_u64(got, v[i]);
+		got[n] = '\0';
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
+		CHECK_STR(got, want);
+	}
+	static const uint8_t a4[][4] = {{0, 0, 0, 0}, {9, 10, 99, 100}, {255, 255, 255, 255},
+					{198, 18, 0, 1}};
+	static const uint16_t ports[] = {0, 9, 10, 443, 9999, 10000, 65535};
+	for (size_t i = 0; i < sizeof(a4) / sizeof(a4[0]); i++) {
+		uint8_t a[16] = {0};
+		memcpy(a, a4[i], 4);
+		for (size_t k = 0; k < sizeof(ports) / sizeof(ports[0]); k++)
+			CHECK(addr_port_len(AF_INET, a, ports[k]) ==
+			      addr_format_port(b, AF_INET, a, ports[k], 0));
+	}
+	uint8_t a6[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	CHECK(addr_port_len(AF_INET6, a6, 443) == addr_format_port(b, AF_INET6, a6, 443, 0));
+}
+
 const struct unit_test out_tests[] = {
+	{"out: fmt_u64 and address lengths", numbers_and_lengths},
 	{"out: JSON, CSV and number formatting", escaping},
 	{"out: write error remembered", write_error_remembered},
 	{"addr: format and parse", addresses},
