@@ -1290,7 +1290,36 @@ static int evict_one(struct engine *e)
 	return 0;
 }
 
+uint32_t engine_hash(const struct engine *e, const struct segment *s)
+{
+	/* Some networks tag one direction only: --ignore-vlan keys without the tags. */
+	int tags = !e->cfg.ignore_vlan;
+	return hash_key(s->family, tags ? s->vlan : 0, tags ? s->vlan_inner : 0, s->saddr, s->sport,
+			s->daddr, s->dport);
+}
+
+void engine_prefetch(const struct engine *e, uint32_t h, int stage)
+{
+	if (!e->nbuckets)
+		return;
+	const uint32_t *b = &e->buckets[h & (e->nbuckets - 1)];
+	if (stage == 0) {
+		__builtin_prefetch(b);
+		return;
+	}
+	if (*b) {
+		const char *c = (const char *)at(e, *b - 1);
+		for (size_t o = 0; o < sizeof(struct conn); o += 64)
+			__builtin_prefetch(c + o, 1);
+	}
+}
+
 void engine_input(struct engine *e, const struct segment *seg)
+{
+	engine_input_hashed(e, seg, engine_hash(e, seg));
+}
+
+void engine_input_hashed(struct engine *e, const struct segment *seg, uint32_t h)
 {
 	struct segment novlan;
 	const struct segment *s = seg;
@@ -1298,13 +1327,10 @@ void engine_input(struct engine *e, const struct segment *seg)
 	int dir = 0;
 
 	if (e->cfg.ignore_vlan && (seg->vlan || seg->vlan_inner)) {
-		/* Some networks tag one direction only: key without the tags. */
 		novlan = *seg;
 		novlan.vlan = novlan.vlan_inner = 0;
 		s = &novlan;
 	}
-	uint32_t h = hash_key(s->family, s->vlan, s->vlan_inner, s->saddr, s->sport, s->daddr,
-			      s->dport);
 
 	if (s->ts_us > e->now_us)
 		e->now_us = s->ts_us;

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#define PIPE 8 /* segments in flight: enough to cover two memory latencies */
+
 struct wire {
 	const char *src; /* the file or interface, for messages */
 	struct capture *cap;
@@ -31,6 +33,17 @@ struct wire {
 	uint64_t delivered;
 	uint64_t until_us;
 	int pacing;
+	/*
+	 * Decoded segments wait here for a few packets before the engine takes
+	 * them, so that their table entries can be prefetched meanwhile (see
+	 * engine_prefetch).  Order is kept; every call that returns to the
+	 * caller first empties it (flush), so no caller ever sees the delay.
+	 */
+	struct pending {
+		struct segment s;
+		uint32_t h;
+	} pipe[PIPE];
+	unsigned phead, plen;
 };
 
 void wire_opts_init(struct wire_opts *o)
@@ -162,6 +175,8 @@ struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hoo
 
 static void deliver(struct wire *w, uint64_t ts, const uint8_t *data, size_t caplen,
 		    size_t wirelen);
+static void take_one(struct wire *w);
+static void flush(struct wire *w);
 
 static void on_packet(void *arg, uint64_t ts, const uint8_t *data, size_t caplen, size_t wirelen)
 {
@@ -203,8 +218,31 @@ static void deliver(struct wire *w, uint64_t ts, const uint8_t *data, size_t cap
 	if (!w->first_us)
 		w->first_us = ts;
 	w->last_us = ts;
-	if (decode_packet(w->dlt, data, caplen, wirelen, ts, w->verify, &seg, &w->dst) == DEC_TCP)
-		engine_input(w->eng, &seg);
+	if (decode_packet(w->dlt, data, caplen, wirelen, ts, w->verify, &seg, &w->dst) != DEC_TCP)
+		return;
+	if (w->plen == PIPE)
+		take_one(w);
+	struct pending *p = &w->pipe[(w->phead + w->plen++) % PIPE];
+	p->s = seg;
+	p->h = engine_hash(w->eng, &seg);
+	engine_prefetch(w->eng, p->h, 0);
+}
+
+/* The oldest waiting segment into the engine; the bucket of a later one is in cache by now. */
+static void take_one(struct wire *w)
+{
+	struct pending *p = &w->pipe[w->phead];
+	if (w->plen > PIPE / 2)
+		engine_prefetch(w->eng, w->pipe[(w->phead + PIPE / 2) % PIPE].h, 1);
+	engine_input_hashed(w->eng, &p->s, p->h);
+	w->phead = (w->phead + 1) % PIPE;
+	w->plen--;
+}
+
+static void flush(struct wire *w)
+{
+	while (w->plen)
+		take_one(w);
 }
 
 static uint64_t wall_us(void)
@@ -235,6 +273,7 @@ int wire_poll(struct wire *w, int timeout_ms, int max_packets, char *err, size_t
 			return -1;
 		}
 		n = capture_dispatch(w->cap, max_packets, on_packet, w, err, errlen);
+		flush(w);
 		if (n == CAPTURE_BROKEN)
 			n = 0;
 		if (n < 0)
@@ -248,6 +287,7 @@ int wire_poll(struct wire *w, int timeout_ms, int max_packets, char *err, size_t
 		return n;
 	}
 	n = capture_dispatch(w->cap, max_packets, on_packet, w, err, errlen);
+	flush(w);
 	if (n == CAPTURE_BROKEN)
 		return 1;
 	if (n < 0)
@@ -277,12 +317,14 @@ int wire_replay_until(struct wire *w, uint64_t until_us, char *err, size_t errle
 			continue; /* a break left over from holding a packet */
 		if (n < 0) {
 			w->pacing = 0;
+			flush(w);
 			return source_error(w, err, errlen);
 		}
 		if (n == 0)
 			w->eof = 1;
 	}
 	w->pacing = 0;
+	flush(w);
 	if (w->delivered > before || w->have_held)
 		return (int)(w->delivered - before) + 1;
 	return 0;
