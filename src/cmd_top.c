@@ -542,7 +542,7 @@ static void row_text(struct top *t, const struct top_row *r, const struct colw *
 		put_left(&l, "-", 1, w->proc);
 	}
 	age[0] = r->since_exact ? ' ' : '>';
-	fmt_age(age + 1, sizeof(age) - 1, r->age_us);
+	fmt_age(age + 1, sizeof(age) - 1, topmodel_age(t->model, r));
 	put_right(&l, age, strlen(age), w->age + 1);
 	put(&l, " ", 1);
 	put_num(&l, r->s.recv_q, 7);
@@ -638,8 +638,9 @@ static size_t make_groups(struct top *t, struct grp **out)
 		}
 		g[k].count++;
 		g[k].by_state[r->s.state]++;
-		if (r->age_us > g[k].max_age)
-			g[k].max_age = r->age_us;
+		uint64_t age = topmodel_age(t->model, r);
+		if (age > g[k].max_age)
+			g[k].max_age = age;
 	}
 	/* Biggest first. */
 	for (size_t a = 1; a < ng; a++)
@@ -922,7 +923,7 @@ static void draw_detail(struct top *t, const struct top_row *r)
 	mvprintw(y++, 0, "Connection %s -> %s", l, p);
 	attroff(A_BOLD);
 	(void)now;
-	fmt_age(age, sizeof(age), r->age_us);
+	fmt_age(age, sizeof(age), topmodel_age(t->model, r));
 	if (r->wire_only)
 		mvprintw(y++, 0, "Kernel: no socket (seen on the wire only; local = originator)");
 	else

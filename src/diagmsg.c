@@ -83,6 +83,7 @@ int sockdiag_parse_msg(const uint8_t *buf, size_t len, struct sock_rec *rec, int
 	 */
 	rec->has_info = 0;
 	rec->retransmits = 0;
+	rec->spare = 0;
 	memset(&rec->info, 0, sizeof(rec->info));
 	if (!cur_has(&c, 0, DM_SIZE))
 		return -1;

@@ -37,6 +37,7 @@ struct sock_rec {
 	uint8_t retransmits; /* tcpi_retransmits: unrecovered RTO timeouts */
 	uint16_t lport, rport;
 	uint8_t laddr[16], raddr[16]; /* IPv4 uses the first 4 bytes */
+	uint16_t spare;     /* zero: the record has no padding (top compares rows whole) */
 	uint32_t recv_q, send_q;
 	uint32_t uid;
 	uint32_t inode;

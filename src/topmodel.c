@@ -21,6 +21,10 @@
 
 #define EVENT_RING 262144u
 
+/* Rows are compared whole (memcmp): no padding bytes, whose values are undefined. */
+_Static_assert(sizeof(struct sock_rec) == 112, "struct sock_rec has padding");
+_Static_assert(sizeof(struct top_row) == 168, "struct top_row has padding");
+
 struct ring_event {
 	uint32_t conn_id;
 	struct top_event ev;
@@ -57,6 +61,28 @@ struct topmodel {
 	struct top_row *rows, *prev; /* this refresh's and the last one's, in dump order */
 	size_t nrows, caprows;
 	size_t nprev, capprev;    /* nprev: the last refresh's kernel rows */
+	/*
+	 * While the dump repeats the last one's order, rows and prev are the
+	 * same array and each row is updated in place, written only if it
+	 * changed: a refresh of an unchanged table then only reads it.  At the
+	 * first socket out of order the rows so far are copied to the other
+	 * array and the refresh goes on from there (switch_to_copy).
+	 */
+	int inplace;
+	struct top_row *spare;    /* the third array, kept for the next switch */
+	size_t capspare;
+	/*
+	 * Per row, apart from the rows: what the default view reads for every
+	 * row (state, age, ports for ties), 16 bytes instead of a row's 168,
+	 * and the age, which changes every refresh while the row mostly does not.
+	 */
+	struct vrow {
+		uint64_t age;   /* time in its state */
+		uint32_t ports; /* lport << 16 | rport: the first tie-breaks */
+		uint8_t state;
+		uint8_t pad[3];
+	} *v;
+	size_t capage;
 	size_t cursor;            /* next expected position in prev[] */
 	uint32_t *index;          /* prev position + 1, by tuple hash; 0 = empty */
 	size_t index_cap, index_alloc;
@@ -173,7 +199,10 @@ void topmodel_free(struct topmodel *m)
 	if (!m)
 		return;
 	free(m->rows);
-	free(m->prev);
+	if (m->prev != m->rows)
+		free(m->prev);
+	free(m->spare);
+	free(m->v);
 	free(m->index);
 	free(m->dtab);
 	free(m->cw);
@@ -396,12 +425,38 @@ static void header_stats(struct topmodel *m, double dt)
 	}
 }
 
-/* Room for one more row. */
+static void set_v(struct topmodel *m, size_t i, const struct top_row *r, uint64_t age)
+{
+	struct vrow *v = &m->v[i];
+	v->age = age;
+	v->ports = (uint32_t)r->s.lport << 16 | r->s.rport;
+	v->state = r->s.state;
+	v->pad[0] = v->pad[1] = v->pad[2] = 0;
+}
+
+/* Room for one more row (and its age). */
 static int grow(struct topmodel *m)
 {
+	if (m->nrows == m->capage) {
+		size_t cap = m->capage ? m->capage + m->capage / 2 : 1024;
+		struct vrow *nv = realloc(m->v, cap * sizeof(*nv));
+		if (!nv)
+			return -1;
+		m->v = nv;
+		m->capage = cap;
+	}
 	if (m->nrows < m->caprows)
 		return 0;
 	size_t cap = m->caprows ? m->caprows + m->caprows / 2 : 1024;
+	if (m->rows == m->prev) {
+		/* One array for both (in place): move both pointers. */
+		struct top_row *nr = realloc(m->rows, cap * sizeof(*nr));
+		if (!nr)
+			return -1;
+		m->rows = m->prev = nr;
+		m->caprows = m->capprev = cap;
+		return 0;
+	}
 	struct top_row *nr = realloc(m->rows, cap * sizeof(*nr));
 	if (!nr)
 		return -1;
@@ -412,13 +467,16 @@ static int grow(struct topmodel *m)
 
 void topmodel_begin(struct topmodel *m, uint64_t now_us)
 {
-	/* The last refresh's rows become prev[]; this one's are written over the older. */
-	struct top_row *t = m->prev;
-	size_t tc = m->capprev;
+	/* The last refresh's rows are prev[], and (in place) this one's too. */
+	if (m->rows != m->prev) {
+		/* The last refresh left the order: its prev[] is spare now. */
+		free(m->spare);
+		m->spare = m->prev;
+		m->capspare = m->capprev;
+	}
 	m->prev = m->rows;
 	m->capprev = m->caprows;
-	m->rows = t;
-	m->caprows = tc;
+	m->inplace = 1;
 	m->nrows = 0;
 	m->cursor = 0;
 	m->index_built = 0;
@@ -439,41 +497,82 @@ void topmodel_begin(struct topmodel *m, uint64_t now_us)
 	m->ncw = 0;
 }
 
+/*
+ * The dump left the last refresh's order: keep prev[] as it is, and write
+ * this refresh's rows, those so far first, into the other array.
+ */
+static int switch_to_copy(struct topmodel *m)
+{
+	struct top_row *other = m->spare;
+	size_t cap = m->capspare;
+	size_t need = m->nprev > m->nrows + 1 ? m->nprev : m->nrows + 1;
+	if (cap < need) {
+		cap = need + need / 2;
+		other = realloc(other, cap * sizeof(*other));
+		if (!other)
+			return -1;
+	}
+	memcpy(other, m->rows, m->nrows * sizeof(*other));
+	m->spare = NULL;
+	m->capspare = 0;
+	m->rows = other;
+	m->caprows = cap;
+	m->inplace = 0;
+	return 0;
+}
+
 int topmodel_add(struct topmodel *m, const struct sock_rec *rec)
 {
+	size_t i = m->nrows;
+
+	/* In place while the socket is where the last refresh had it. */
+	if (m->inplace && !(i < m->nprev && same_tuple(&m->prev[i].s, rec))) {
+		if (i < m->nprev) {
+			if (switch_to_copy(m) < 0)
+				return -1;
+		} else {
+			m->inplace = 0; /* past the end: rows == prev grows, nothing to keep */
+		}
+	}
 	if (grow(m) < 0)
 		return -1;
-	size_t i = m->nrows++;
+	m->nrows++;
 
 	/* The streams are sequential; ask for them a few sockets ahead. */
-	if (m->cursor + 8 < m->nprev) {
-		const char *p = (const char *)&m->prev[m->cursor + 8];
+	if (m->cursor + 16 < m->nprev) {
+		const char *p = (const char *)&m->prev[m->cursor + 16];
 		for (size_t o = 0; o < sizeof(struct top_row); o += 64)
 			__builtin_prefetch(p + o);
 	}
-	if (i + 8 < m->caprows) {
-		const char *p = (const char *)&m->rows[i + 8];
-		for (size_t o = 0; o < sizeof(struct top_row); o += 64)
-			__builtin_prefetch(p + o, 1);
+	const struct top_row *old;
+	if (m->inplace) {
+		old = &m->prev[i];
+		m->cursor = i + 1;
+	} else {
+		if (i + 8 < m->caprows) {
+			const char *p = (const char *)&m->rows[i + 8];
+			for (size_t o = 0; o < sizeof(struct top_row); o += 64)
+				__builtin_prefetch(p + o, 1);
+		}
+		old = match_prev(m, rec);
 	}
-	const struct top_row *old = match_prev(m, rec);
 	/*
-	 * The row is built on the stack and stored whole: rows[] is written
-	 * front to back once per refresh, and a store that is not a plain copy
-	 * (memset, then fields) costs the CPU far more there.
+	 * The row is built on the stack, every field one by one (a memset
+	 * compiles to a slow "rep stos"; top_row has no padding, see
+	 * topmodel.h), and stored only if it differs from what is there.
 	 */
 	struct top_row nr;
-	/* Every field, one by one: a memset here compiles to a slow "rep stos". */
 	nr.s = *rec;
 	nr.is_new = !old && !m->first;
 	nr.seen_us = old && old->s.state == rec->state ? old->seen_us : m->now_us;
 	nr.since_us = nr.seen_us;
-	nr.age_us = m->now_us > nr.seen_us ? m->now_us - nr.seen_us : 0;
 	nr.since_exact = 0;
 	nr.wire[0] = nr.wire[1] = 0;
 	nr.disagree = 0;
 	nr.wire_only = 0;
 	nr.info_asked = 0;
+	nr.spare = 0;
+	nr.spare2 = 0;
 	nr.conn_id = 0;
 	if (old && old->has_owner) {
 		nr.has_owner = 1;
@@ -491,7 +590,9 @@ int topmodel_add(struct topmodel *m, const struct sock_rec *rec)
 		m->unknown += rec->inode != 0;
 	}
 	struct top_row *r = &m->rows[i];
-	*r = nr;
+	if (!m->inplace || memcmp(r, &nr, sizeof(nr)) != 0)
+		*r = nr;
+	set_v(m, i, r, m->now_us > nr.seen_us ? m->now_us - nr.seen_us : 0);
 
 	struct top_stats *st = &m->st;
 	st->count[rec->state]++;
@@ -636,7 +737,7 @@ void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us)
 			r->wire[1] = k->state[1 - local];
 			if (k->state[local] == r->s.state && k->since[local] <= r->since_us) {
 				r->since_us = k->since[local];
-				r->age_us = now_us > r->since_us ? now_us - r->since_us : 0;
+				m->v[i].age = now_us > r->since_us ? now_us - r->since_us : 0;
 				r->since_exact = 1;
 			}
 			/* A disagreement that has lasted a second is worth a flag. */
@@ -656,14 +757,8 @@ void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us)
 		struct wkey *k = &j.t[h];
 		if (!k->used || k->matched)
 			continue;
-		if (m->nrows == m->caprows) {
-			size_t cap = m->caprows ? m->caprows * 2 : 256;
-			struct top_row *nr = realloc(m->rows, cap * sizeof(*nr));
-			if (!nr)
-				break;
-			m->rows = nr;
-			m->caprows = cap;
-		}
+		if (grow(m) < 0)
+			break;
 		struct top_row *r = &m->rows[m->nrows++];
 		memset(r, 0, sizeof(*r));
 		r->s.family = k->family;
@@ -677,7 +772,7 @@ void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us)
 		r->wire_only = 1;
 		r->conn_id = k->id;
 		r->since_us = k->since[0];
-		r->age_us = wnow > k->since[0] ? wnow - k->since[0] : 0;
+		set_v(m, m->nrows - 1, r, wnow > k->since[0] ? wnow - k->since[0] : 0);
 		r->since_exact = 1;
 	}
 	free(j.t);
@@ -720,6 +815,11 @@ size_t topmodel_nrows(const struct topmodel *m)
 const struct top_row *topmodel_row(const struct topmodel *m, size_t i)
 {
 	return &m->rows[i];
+}
+
+uint64_t topmodel_age(const struct topmodel *m, const struct top_row *r)
+{
+	return m->v[r - m->rows].age;
 }
 
 struct top_row *topmodel_row_mut(struct topmodel *m, size_t i)
@@ -790,7 +890,7 @@ static int cmp_rows(const struct sortctx *c, uint32_t ia, uint32_t ib)
 			r = a->pid - b->pid;
 		break;
 	case SORT_AGE: /* longest in its state first */
-		r = a->age_us > b->age_us ? -1 : a->age_us < b->age_us;
+		r = c->m->v[ia].age > c->m->v[ib].age ? -1 : c->m->v[ia].age < c->m->v[ib].age;
 		break;
 	case SORT_RECVQ:
 		r = a->s.recv_q > b->s.recv_q ? -1 : a->s.recv_q < b->s.recv_q;
@@ -819,9 +919,11 @@ static int cmp_rows(const struct sortctx *c, uint32_t ia, uint32_t ib)
 	return c->reverse ? -r : r;
 }
 
+static int cmp_fast(const struct sortctx *c, uint32_t ia, uint32_t ib);
+
 static int cmp_idx(const void *a, const void *b, void *ctx)
 {
-	return cmp_rows(ctx, *(const uint32_t *)a, *(const uint32_t *)b);
+	return cmp_fast(ctx, *(const uint32_t *)a, *(const uint32_t *)b);
 }
 
 /*
@@ -840,7 +942,8 @@ static int sort_keyed(enum top_sort s)
 	return s != SORT_LOCAL && s != SORT_PEER && s != SORT_PROCESS;
 }
 
-static void skey_of(struct skey *k, const struct top_row *r, enum top_sort s, uint32_t idx)
+static void skey_of(struct skey *k, const struct top_row *r, uint64_t age, enum top_sort s,
+		   uint32_t idx)
 {
 	uint64_t v = 0;
 	switch (s) {
@@ -848,7 +951,7 @@ static void skey_of(struct skey *k, const struct top_row *r, enum top_sort s, ui
 		v = r->s.state;
 		break;
 	case SORT_AGE: /* the larger first, so the key is inverted */
-		v = UINT64_MAX - r->age_us;
+		v = UINT64_MAX - age;
 		break;
 	case SORT_RECVQ:
 		v = UINT64_MAX - r->s.recv_q;
@@ -885,14 +988,42 @@ static int cmp_skey(const void *pa, const void *pb, void *ctx)
 	return c->reverse ? -r : r;
 }
 
+/*
+ * cmp_rows, answered from the compact per-row data when the column is there
+ * (age, state) and the ports break the tie: the rows themselves are read
+ * only for a full tie.
+ */
+static int cmp_fast(const struct sortctx *c, uint32_t ia, uint32_t ib)
+{
+	if (c->sort != SORT_AGE && c->sort != SORT_STATE)
+		return cmp_rows(c, ia, ib);
+	const struct vrow *a = &c->m->v[ia], *b = &c->m->v[ib];
+	uint64_t ka = c->sort == SORT_AGE ? UINT64_MAX - a->age : a->state;
+	uint64_t kb = c->sort == SORT_AGE ? UINT64_MAX - b->age : b->state;
+	int r;
+	if (ka != kb)
+		r = ka < kb ? -1 : 1;
+	else if (a->ports != b->ports)
+		r = a->ports < b->ports ? -1 : 1;
+	else
+		return cmp_rows(c, ia, ib); /* applies reverse itself */
+	return c->reverse ? -r : r;
+}
+
+/* Whether row i is shown: the state from the compact data, the filter from the row. */
+static int shown(const struct topmodel *m, state_mask states, const struct filter *f, size_t i)
+{
+	return (states & SM(m->v[i].state)) && (!f || filter_match(f, &m->rows[i].s));
+}
+
 /* Max-heap on cmp_rows: the worst of the kept rows sits on top. */
 static void sift_down(const struct sortctx *c, uint32_t *h, size_t n, size_t i)
 {
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, big = i;
-		if (l < n && cmp_rows(c, h[l], h[big]) > 0)
+		if (l < n && cmp_fast(c, h[l], h[big]) > 0)
 			big = l;
-		if (r < n && cmp_rows(c, h[r], h[big]) > 0)
+		if (r < n && cmp_fast(c, h[r], h[big]) > 0)
 			big = r;
 		if (big == i)
 			return;
@@ -907,7 +1038,7 @@ static void sift_up(const struct sortctx *c, uint32_t *h, size_t i)
 {
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
-		if (cmp_rows(c, h[i], h[p]) <= 0)
+		if (cmp_fast(c, h[i], h[p]) <= 0)
 			return;
 		uint32_t t = h[i];
 		h[i] = h[p];
@@ -936,10 +1067,10 @@ size_t topmodel_view(const struct topmodel *m, state_mask states, const struct f
 		struct skey *keys = malloc((m->nrows ? m->nrows : 1) * sizeof(*keys));
 		for (size_t i = 0; i < m->nrows; i++) {
 			const struct top_row *r = &m->rows[i];
-			if (!(states & SM(r->s.state)) || !filter_match(f, &r->s))
+			if (!shown(m, states, f, i))
 				continue;
 			if (keys)
-				skey_of(&keys[n], r, sort, (uint32_t)i);
+				skey_of(&keys[n], r, m->v[i].age, sort, (uint32_t)i);
 			heap[n++] = (uint32_t)i;
 		}
 		if (keys && sort_keyed(sort)) {
@@ -958,8 +1089,7 @@ size_t topmodel_view(const struct topmodel *m, state_mask states, const struct f
 		return w;
 	}
 	for (size_t i = 0; i < m->nrows; i++) {
-		const struct top_row *r = &m->rows[i];
-		if (!(states & SM(r->s.state)) || !filter_match(f, &r->s))
+		if (!shown(m, states, f, i))
 			continue;
 		match++;
 		if (!k)
@@ -967,7 +1097,7 @@ size_t topmodel_view(const struct topmodel *m, state_mask states, const struct f
 		if (n < k) {
 			heap[n] = (uint32_t)i;
 			sift_up(&c, heap, n++);
-		} else if (cmp_rows(&c, (uint32_t)i, heap[0]) < 0) {
+		} else if (cmp_fast(&c, (uint32_t)i, heap[0]) < 0) {
 			heap[0] = (uint32_t)i;
 			sift_down(&c, heap, n, 0);
 		}
@@ -991,16 +1121,14 @@ size_t topmodel_rank(const struct topmodel *m, state_mask states, const struct f
 		     enum top_sort sort, int reverse, size_t i)
 {
 	struct sortctx c = {m, sort, reverse};
-	const struct top_row *sel = &m->rows[i];
 	size_t rank = 0;
 
-	if (!(states & SM(sel->s.state)) || !filter_match(f, &sel->s))
+	if (!shown(m, states, f, i))
 		return (size_t)-1;
 	for (size_t j = 0; j < m->nrows; j++) {
-		const struct top_row *r = &m->rows[j];
-		if (j == i || !(states & SM(r->s.state)) || !filter_match(f, &r->s))
+		if (j == i || !shown(m, states, f, j))
 			continue;
-		rank += cmp_rows(&c, (uint32_t)j, (uint32_t)i) < 0;
+		rank += cmp_fast(&c, (uint32_t)j, (uint32_t)i) < 0;
 	}
 	return rank;
 }

@@ -21,10 +21,12 @@
 #define TOP_HISTORY 60 /* refreshes kept for the sparklines */
 #define TOP_EVENTS 24  /* transitions kept per connection for the detail view */
 
+/*
+ * One row.  No padding anywhere (checked in topmodel.c): a refresh writes a
+ * row only if it changed, comparing it whole with memcmp.
+ */
 struct top_row {
-	uint64_t age_us;    /* time in this state, on the clock it was seen by */
-	/* First, with age_us: the fields a view's filter and sort read for every row. */
-	struct sock_rec s;
+	struct sock_rec s;  /* first: what a view's filter and sort read for every row */
 	uint64_t since_us;  /* in this state since (from the capture, if since_exact) */
 	uint64_t seen_us;   /* first seen in this state by a refresh */
 	uint8_t since_exact; /* from the capture, not a lower bound */
@@ -35,6 +37,8 @@ struct top_row {
 	uint8_t disagree;   /* kernel and wire disagree (settled for a second) */
 	uint8_t wire_only;  /* seen on the wire, no kernel socket (s holds orig -> resp) */
 	uint8_t info_asked; /* tcp_info was asked for since the dump (see sockdiag_info) */
+	uint8_t spare;
+	uint16_t spare2;
 	uint32_t conn_id;   /* engine connection, or 0 */
 	pid_t pid;
 	int fd;
@@ -106,6 +110,11 @@ void topmodel_event(struct topmodel *m, const struct engine *e, const struct eng
 
 size_t topmodel_nrows(const struct topmodel *m);
 const struct top_row *topmodel_row(const struct topmodel *m, size_t i);
+/*
+ * A row's time in its state (kept apart from the row: it changes every
+ * refresh, the rest of a row mostly does not).
+ */
+uint64_t topmodel_age(const struct topmodel *m, const struct top_row *r);
 /* The same row, to fill in what the dump left out (tcp_info). */
 struct top_row *topmodel_row_mut(struct topmodel *m, size_t i);
 const struct top_stats *topmodel_stats(const struct topmodel *m);

@@ -49,9 +49,9 @@ static void view_rank_and_memory(void)
 	for (size_t i = 0; i < topmodel_nrows(m); i++) {
 		const struct top_row *row = topmodel_row(m, i);
 		uint64_t want = i % 3 == 0 ? 6000000 : 1000000;
-		if (row->since_us != want || row->age_us != 6000000 - want) {
+		if (row->since_us != want || topmodel_age(m, row) != 6000000 - want) {
 			printf("  row %zu: since %llu age %llu\n", i, (unsigned long long)row->since_us,
-			       (unsigned long long)row->age_us);
+			       (unsigned long long)topmodel_age(m, row));
 			unit_failed = 1;
 			break;
 		}
@@ -205,7 +205,7 @@ static void join_follows_any_order(void)
 				continue;
 			}
 			uint64_t since = i % 5 == 0 ? 2000000 : 1000000;
-			bad += !r || r->since_us != since || r->age_us != now - since ||
+			bad += !r || r->since_us != since || topmodel_age(m, r) != now - since ||
 			       r->pid != 4242 || strcmp(r->comm, "holder") != 0 ||
 			       r->remembered != (i % 5 == 0) || r->is_new;
 			if (r && bad == 1 && (r->since_us != since || r->pid != 4242)) {
@@ -221,6 +221,31 @@ static void join_follows_any_order(void)
 		}
 		CHECK(topmodel_stats(m)->count[TS_TIME_WAIT] == (round == 2 ? 72u : 80u));
 	}
+	/*
+	 * The same dump again, then with 700 sockets more at its end: the rows
+	 * are updated in place, and the table grows past its first allocation
+	 * while the last refresh's rows are the same array.
+	 */
+	enum { MORE = 700 };
+	static struct sock_rec c[N + 50 + MORE];
+	size_t nc = topmodel_nrows(m);
+	for (size_t i = 0; i < nc; i++)
+		c[i] = topmodel_row(m, i)->s;
+	CHECK(topmodel_refresh(m, c, nc, 6000000, 0, NULL) == 0);
+	for (int k = 0; k < MORE; k++) {
+		c[nc + (size_t)k] = a[1];
+		c[nc + (size_t)k].lport = (uint16_t)(40000 + k);
+		c[nc + (size_t)k].inode = 0;
+	}
+	CHECK(topmodel_refresh(m, c, nc + MORE, 7000000, 0, NULL) == 0);
+	CHECK(topmodel_nrows(m) == nc + MORE);
+	const struct top_row *r = by_lport(m, a[7].lport);
+	CHECK(r && r->since_us == 1000000 && r->pid == 4242 && !r->is_new &&
+	      topmodel_age(m, r) == 6000000);
+	r = by_lport(m, 40000 + MORE - 1);
+	CHECK(r && r->is_new && r->since_us == 7000000 && topmodel_age(m, r) == 0);
+	r = by_lport(m, 30000);
+	CHECK(r && !r->is_new && r->since_us == 4000000);
 	topmodel_free(m);
 	rm_fake_owner(N);
 }
