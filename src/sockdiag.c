@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <linux/inet_diag.h>
+#include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -348,25 +349,27 @@ int sockdiag_info(struct sock_rec *const *recs, size_t n, char *err, size_t errl
 		uint32_t seq = nl_socket_use_seq(sk); /* one seq for the whole batch */
 		struct sockdiag_parser p;
 
-		for (size_t i = first; i < first + count; i++) {
+		/* One send for the batch: the kernel answers each message in turn. */
+		struct {
+			struct nlmsghdr h;
 			struct inet_diag_req_v2 r;
-			struct nl_msg *msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST);
-
-			if (!msg) {
-				snprintf(err, errlen, "out of memory");
-				goto out;
-			}
-			req_for(&r, recs[i]);
-			r.idiag_ext = 1u << (INET_DIAG_INFO - 1);
-			nlmsg_hdr(msg)->nlmsg_seq = seq;
-			int e = nlmsg_append(msg, &r, sizeof(r), NLMSG_ALIGNTO);
-			if (e >= 0)
-				e = nl_send_auto(sk, msg);
-			nlmsg_free(msg);
-			if (e < 0) {
-				snprintf(err, errlen, "netlink send: %s", nl_geterror(e));
-				goto out;
-			}
+		} msgs[INFO_BATCH];
+		_Static_assert(sizeof(msgs[0]) == NLMSG_LENGTH(sizeof(struct inet_diag_req_v2)),
+			       "one request per message, no padding between");
+		memset(msgs, 0, sizeof(msgs));
+		for (size_t i = 0; i < count; i++) {
+			msgs[i].h.nlmsg_len = sizeof(msgs[i]);
+			msgs[i].h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+			msgs[i].h.nlmsg_flags = NLM_F_REQUEST;
+			msgs[i].h.nlmsg_seq = seq;
+			msgs[i].h.nlmsg_pid = pid;
+			req_for(&msgs[i].r, recs[first + i]);
+			msgs[i].r.idiag_ext = 1u << (INET_DIAG_INFO - 1);
+		}
+		int e = nl_sendto(sk, msgs, count * sizeof(msgs[0]));
+		if (e < 0) {
+			snprintf(err, errlen, "netlink send: %s", nl_geterror(e));
+			goto out;
 		}
 		sockdiag_parser_init(&p, seq, pid, take_info, &ctx, &stats);
 		p.expect = (uint32_t)count;
