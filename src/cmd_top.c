@@ -249,15 +249,21 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 	 * so it is asked for them alone (fill_info), unless every row needs it:
 	 * a sort by rtt or retransmits, or batch output of every row.
 	 */
-	req.want_info = topmodel_sort_needs_info(t->sort) || (t->batch && !t->rows_max);
+	size_t last = topmodel_nrows(t->model); /* 0 before the first refresh */
+	req.want_info = topmodel_sort_needs_info(t->sort) ||
+			(t->batch && t->group == GROUP_NONE &&
+			 (!t->rows_max || (last && (size_t)t->rows_max >= last)));
 	t->refresh_now = 0;
 	/* The refresh's time is taken before the dump, so ages never run ahead. */
 	uint64_t now = wall_us();
 	t->oom = 0;
 	topmodel_begin(t->model, now);
-	if (sockdiag_dump(&req, take_sock, t, &st, err, errlen) < 0)
+	if (sockdiag_dump(&req, take_sock, t, &st, err, errlen) < 0) {
+		topmodel_abort(t->model);
 		return -1;
+	}
 	if (t->oom) {
+		topmodel_abort(t->model);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -684,8 +690,15 @@ static void fill_info(struct top *t, const uint32_t *idx, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		struct top_row *r = topmodel_row_mut(t->model, idx[i]);
+		/*
+		 * None to ask for: TIME-WAIT and request sockets have no tcp_info
+		 * (nor FIN-WAIT-2 kept as a timewait socket, timer 3); a
+		 * listener's is all zeros, and an exact lookup finds only one
+		 * member of a SO_REUSEPORT group.
+		 */
 		if (r->s.has_info || r->info_asked || r->wire_only || r->s.state == TS_TIME_WAIT ||
-		    r->s.state == TS_SYN_RECV)
+		    r->s.state == TS_SYN_RECV || r->s.state == TS_LISTEN ||
+		    r->s.timer == TIMER_TIMEWAIT)
 			continue;
 		r->info_asked = 1;
 		need[k++] = &r->s;
@@ -1070,7 +1083,8 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 			if (t->offset > t->cursor)
 				t->offset = t->cursor;
 			n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse,
-					  t->offset, (size_t)rows, idx, &matching);
+					  t->offset, (size_t)rows < cap ? (size_t)rows : cap, idx,
+					  &matching);
 		}
 		fill_info(t, idx, n);
 		struct colw w;

@@ -32,6 +32,7 @@ enum {
 	DM_DPORT = 6,
 	DM_SRC = 8,
 	DM_DST = 24,
+	DM_IF = 40,
 	DM_COOKIE = 44,
 	DM_EXPIRES = 52,
 	DM_RQUEUE = 56,
@@ -84,6 +85,7 @@ int sockdiag_parse_msg(const uint8_t *buf, size_t len, struct sock_rec *rec, int
 	rec->has_info = 0;
 	rec->retransmits = 0;
 	rec->spare = 0;
+	rec->spare2 = 0;
 	memset(&rec->info, 0, sizeof(rec->info));
 	if (!cur_has(&c, 0, DM_SIZE))
 		return -1;
@@ -105,6 +107,7 @@ int sockdiag_parse_msg(const uint8_t *buf, size_t len, struct sock_rec *rec, int
 	rec->send_q = get_h32(&c, DM_WQUEUE);
 	rec->uid = get_h32(&c, DM_UID);
 	rec->inode = get_h32(&c, DM_INODE);
+	rec->ifindex = get_h32(&c, DM_IF);
 	if (rec->family == AF_INET) {
 		/* IPv4 sockets carry their address in the first word only. */
 		memset(rec->laddr + 4, 0, 12);

@@ -293,6 +293,8 @@ static void req_for(struct inet_diag_req_v2 *r, const struct sock_rec *rec)
 	r->id.idiag_dport = htons(rec->rport);
 	memcpy(r->id.idiag_src, rec->laddr, 16);
 	memcpy(r->id.idiag_dst, rec->raddr, 16);
+	/* A socket bound to a device is found only with its device. */
+	r->id.idiag_if = rec->ifindex;
 	r->id.idiag_cookie[0] = (uint32_t)rec->cookie;
 	r->id.idiag_cookie[1] = (uint32_t)(rec->cookie >> 32);
 }

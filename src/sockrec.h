@@ -38,10 +38,12 @@ struct sock_rec {
 	uint16_t lport, rport;
 	uint8_t laddr[16], raddr[16]; /* IPv4 uses the first 4 bytes */
 	uint16_t spare;     /* zero: the record has no padding (top compares rows whole) */
+	uint32_t ifindex;   /* bound device (SO_BINDTODEVICE, VRF, IPv6 link-local), or 0 */
 	uint32_t recv_q, send_q;
 	uint32_t uid;
 	uint32_t inode;
 	uint32_t expires_ms;
+	uint32_t spare2;    /* zero, as spare */
 	uint64_t cookie;
 	struct sock_info info;
 };

@@ -22,8 +22,8 @@
 #define EVENT_RING 262144u
 
 /* Rows are compared whole (memcmp): no padding bytes, whose values are undefined. */
-_Static_assert(sizeof(struct sock_rec) == 112, "struct sock_rec has padding");
-_Static_assert(sizeof(struct top_row) == 168, "struct top_row has padding");
+_Static_assert(sizeof(struct sock_rec) == 120, "struct sock_rec has padding");
+_Static_assert(sizeof(struct top_row) == 176, "struct top_row has padding");
 
 struct ring_event {
 	uint32_t conn_id;
@@ -574,7 +574,12 @@ int topmodel_add(struct topmodel *m, const struct sock_rec *rec)
 	nr.spare = 0;
 	nr.spare2 = 0;
 	nr.conn_id = 0;
-	if (old && old->has_owner) {
+	/*
+	 * The owner carries over to the same socket (same inode), and to the
+	 * TIME-WAIT socket that follows it (no inode): not to a new socket that
+	 * reuses the tuple, whose owner may be anyone.
+	 */
+	if (old && old->has_owner && (rec->inode == 0 || rec->inode == old->s.inode)) {
 		nr.has_owner = 1;
 		nr.pid = old->pid;
 		nr.fd = old->fd;
@@ -614,6 +619,11 @@ int topmodel_add(struct topmodel *m, const struct sock_rec *rec)
 		st->ephemeral_in_use++;
 	}
 	return 0;
+}
+
+void topmodel_abort(struct topmodel *m)
+{
+	m->nprev = m->nrows;
 }
 
 void topmodel_end(struct topmodel *m, uint64_t rescan_us, const char *procroot)

@@ -102,6 +102,8 @@ int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nro
 void topmodel_begin(struct topmodel *m, uint64_t now_us);
 int topmodel_add(struct topmodel *m, const struct sock_rec *rec);
 void topmodel_end(struct topmodel *m, uint64_t rescan_us, const char *procroot);
+/* A refresh that cannot be finished (the dump failed): keep what arrived, consistently. */
+void topmodel_abort(struct topmodel *m);
 
 /* Join with the wire engine (optional): call after topmodel_refresh. */
 void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us);

@@ -100,6 +100,7 @@ static char proc_root[] = "/tmp/tcpstate-topmodel-XXXXXX";
 static void fake_owner(int n)
 {
 	char p[256];
+	strcpy(proc_root, "/tmp/tcpstate-topmodel-XXXXXX");
 	CHECK(mkdtemp(proc_root) != NULL);
 	snprintf(p, sizeof(p), "%s/self", proc_root); /* what a mounted /proc has */
 	CHECK(mkdir(p, 0755) == 0);
@@ -250,8 +251,44 @@ static void join_follows_any_order(void)
 	rm_fake_owner(N);
 }
 
+/*
+ * An owner carries over to the same socket and to the TIME-WAIT socket
+ * that follows it, not to a new socket that reuses the tuple.
+ */
+static void owner_not_carried_to_a_new_socket(void)
+{
+	enum { N = 3 };
+	struct sock_rec a[N];
+	struct topmodel *m = topmodel_new();
+
+	CHECK(m != NULL);
+	fake_owner(N);
+	rows(a, N, 5, 0);
+	for (int i = 0; i < N; i++) {
+		a[i].state = TS_ESTABLISHED;
+		a[i].inode = (uint32_t)(1000 + i);
+	}
+	CHECK(topmodel_refresh(m, a, N, 1000000, 0, proc_root) == 0);
+	CHECK(by_lport(m, a[0].lport)->pid == 4242 && by_lport(m, a[1].lport)->pid == 4242);
+	a[0].state = TS_TIME_WAIT; /* the same connection, closed: no inode */
+	a[0].inode = 0;
+	a[1].inode = 777777;       /* a new socket on the same tuple, owner unknown */
+	/* No /proc this time: what is shown comes from memory only. */
+	CHECK(topmodel_refresh(m, a, N, 2000000, 0, NULL) == 0);
+	const struct top_row *r = by_lport(m, a[0].lport);
+	CHECK(r && r->pid == 4242 && r->remembered);
+	r = by_lport(m, a[1].lport);
+	CHECK(r && r->pid == 0 && !r->has_owner);
+	r = by_lport(m, a[2].lport);
+	CHECK(r && r->pid == 4242 && !r->remembered);
+	topmodel_free(m);
+	rm_fake_owner(N);
+}
+
 const struct unit_test topmodel_tests[] = {
 	{"topmodel: bounded view, rank and time in state", view_rank_and_memory},
 	{"topmodel: the join with the last refresh, in any order", join_follows_any_order},
+	{"topmodel: an owner is not carried to a new socket on the tuple",
+	 owner_not_carried_to_a_new_socket},
 	{NULL, NULL},
 };
