@@ -1042,6 +1042,9 @@ static int stream(const struct cmd_entry *cmd, const struct list_opts *o, struct
 		cmd_error(cmd, "warning: the socket table changed during the dump; rows may be "
 			       "missing or repeated");
 	}
+	if (stats.malformed)
+		cmd_error(cmd, "warning: %llu malformed netlink messages skipped",
+			  (unsigned long long)stats.malformed);
 	free(out);
 	return rc;
 }
