@@ -13,6 +13,8 @@ _tcpstate() {
 		COMPREPLY=($(compgen -f -- "$cur"))
 	else
 		COMPREPLY=("${cands[@]}")
+		# "knob=" (tune set) waits for its value: no space after it.
+		[[ ${cands[0]-} == *= ]] && compopt -o nospace 2>/dev/null
 	fi
 }
 complete -F _tcpstate tcpstate

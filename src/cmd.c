@@ -238,7 +238,9 @@ static void list_dir(const char *dir, const char *cur)
 	closedir(d);
 }
 
-static void complete_kind(enum complete_kind k, const char *prev, const char *cur)
+/* first: the command's first positional word so far (tune's action), or NULL. */
+static void complete_kind(enum complete_kind k, const char *prev, const char *cur,
+			  const char *first)
 {
 	switch (k) {
 	case COMPLETE_FILE:
@@ -265,6 +267,17 @@ static void complete_kind(enum complete_kind k, const char *prev, const char *cu
 			static const char *const actions[] = {"show", "set", "revert", "guide", NULL};
 			for (int i = 0; actions[i]; i++)
 				cand(actions[i], cur);
+		} else if (first && strcmp(first, "set") == 0) {
+			/* set takes KNOB=VALUE: offer "knob=", and the shell adds no space. */
+			if (strchr(cur, '='))
+				break;
+			for (const struct knob *kn = knob_table; kn->name; kn++) {
+				char buf[128];
+				snprintf(buf, sizeof(buf), "%s=", kn->name);
+				cand(buf, cur);
+				snprintf(buf, sizeof(buf), "%s=", kn->alias);
+				cand(buf, cur);
+			}
 		} else {
 			for (const struct knob *kn = knob_table; kn->name; kn++) {
 				cand(kn->name, cur);
@@ -324,7 +337,7 @@ static void candidates(int argc, char **argv)
 	const char *prev = argc >= 2 ? argv[argc - 2] : NULL;
 	const struct opt_def *po = prev && argc > 2 ? option_word(cmd, prev) : NULL;
 	if (po && po->metavar) {
-		complete_kind(po->complete, prev, cur);
+		complete_kind(po->complete, prev, cur, NULL);
 		return;
 	}
 	if (cur[0] == '-') {
@@ -342,7 +355,16 @@ static void candidates(int argc, char **argv)
 		cand("--help", cur);
 		return;
 	}
-	complete_kind(cmd->args_complete, prev, cur);
+	/* The first positional word before the cursor, skipping options and their arguments. */
+	const char *first = NULL;
+	for (int i = 1; i < argc - 1 && !first; i++) {
+		const struct opt_def *o = option_word(cmd, argv[i]);
+		if (o && o->metavar)
+			i++; /* its argument */
+		else if (argv[i][0] != '-')
+			first = argv[i];
+	}
+	complete_kind(cmd->args_complete, prev, cur, first);
 }
 
 void cmd_candidates(int n, char **words, void (*fn)(const char *cand, void *arg), void *arg)

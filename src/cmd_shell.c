@@ -273,6 +273,9 @@ static char **complete(const char *text, int start, int end)
 	rl_attempted_completion_over = !found.want_files;
 	if (!found.n)
 		return NULL;
+	/* "knob=" (tune set) waits for its value: no space after it. */
+	const char *last = found.v[found.n - 1];
+	rl_completion_append_character = *last && last[strlen(last) - 1] == '=' ? '\0' : ' ';
 	return rl_completion_matches(text, next_found);
 }
 

@@ -20,8 +20,16 @@ if command -v zsh >/dev/null; then
 	[ "$r" = list ] && pass "zsh: subcommand" || fail "zsh: subcommand" "got '$r'"
 	r=$(zc tcpstate list state clos | tr '\n' ' ')
 	[ "$r" = "closed close-wait closing " ] && pass "zsh: state names" || fail "zsh: state names" "got '$r'"
-	r=$(zc tcpstate tune set tw-reuse-d)
+	r=$(zc tcpstate tune show tw-reuse-d)
 	[ "$r" = tw-reuse-delay ] && pass "zsh: knob names" || fail "zsh: knob names" "got '$r'"
+	# tune set takes KNOB=VALUE: the knob comes with its '=' and no space after it.
+	r=$(PATH=$BIN_DIR:$PATH zsh -f -c '
+		compadd() { local s=" "; [[ $1 == -S ]] && { s=$2; shift 2; }; [[ $1 == -- ]] && shift; print -l -- "$@$s"; }
+		_files() { print -- "@files"; }
+		words=("$@"); CURRENT=$#
+		source completions/_tcpstate' zsh tcpstate tune set tw-reuse-d)
+	[ "$r" = "tw-reuse-delay=" ] && pass "zsh: tune set offers knob= with no space" ||
+		fail "zsh: tune set offers knob= with no space" "got '$r'"
 	r=$(zc tcpstate watch -r tr)
 	[ "$r" = @files ] && pass "zsh: files after -r" || fail "zsh: files after -r" "got '$r'"
 	ZDUMP=$T/zcompdump zsh -f -c 'autoload -Uz compinit && compinit -u -d $ZDUMP; fpath=(completions $fpath); autoload -Uz _tcpstate && whence -w _tcpstate' >"$T/z" 2>&1 &&

@@ -51,6 +51,8 @@ PATH=$(dirname "$TCPSTATE"):$PATH bash -c '
 	r=$(c tcpstate list --sum);        [[ $r == --summary ]] && echo "PASS: bash: long option" || echo "FAIL: bash: long option: $r"
 	r=$(c tcpstate list sp);           [[ $r == sport ]] && echo "PASS: bash: filter keyword" || echo "FAIL: bash: filter keyword: $r"
 	r=$(c tcpstate list --load-dump tests/data/ns1.nl); [[ $r == tests/data/ns1.nldump ]] && echo "PASS: bash: file after --load-dump" || echo "FAIL: bash: files: $r"
+	r=$(c tcpstate tune set fin-t);    [[ $r == fin-timeout= ]] && echo "PASS: bash: tune set offers knob=" || echo "FAIL: bash: tune set: $r"
+	r=$(c tcpstate tune show fin-t);   [[ $r == fin-timeout ]] && echo "PASS: bash: tune show offers the knob" || echo "FAIL: bash: tune show: $r"
 ' >"$T/bash.out" 2>&1
 cat "$T/bash.out"
 grep -q '^FAIL' "$T/bash.out" && failed=1
