@@ -263,7 +263,7 @@ static void complete_kind(enum complete_kind k, const char *prev, const char *cu
 		}
 		break;
 	case COMPLETE_TUNE:
-		if (prev && strcmp(prev, "tune") == 0) {
+		if (!first) {
 			static const char *const actions[] = {"show", "set", "revert", "guide", NULL};
 			for (int i = 0; actions[i]; i++)
 				cand(actions[i], cur);
@@ -360,7 +360,8 @@ static void candidates(int argc, char **argv)
 	for (int i = 1; i < argc - 1 && !first; i++) {
 		const struct opt_def *o = option_word(cmd, argv[i]);
 		if (o && o->metavar)
-			i++; /* its argument */
+			/* its argument; bash splits --opt=arg into --opt, =, arg */
+			i += i + 2 < argc - 1 && strcmp(argv[i + 1], "=") == 0 ? 2 : 1;
 		else if (argv[i][0] != '-')
 			first = argv[i];
 	}

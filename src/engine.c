@@ -90,7 +90,7 @@ enum {
 };
 
 struct conn {
-	/* What a lookup compares comes first, in one cache line with the clocks. */
+	/* What a lookup compares comes first, then the clocks. */
 	uint8_t family;
 	uint8_t hlen;
 	uint16_t cflags;
@@ -232,21 +232,22 @@ static const uint8_t *addr_of(const struct conn *c, int side)
 	return c->cflags & C_V6 ? c->addr.v6[side] : c->addr.v4[side];
 }
 
-/* One end as a 64-bit word: a v4 address and port exactly, a v6 one folded. */
+/*
+ * One end as a 64-bit word: a v4 address and port exactly, a v6 one mixed
+ * whole (every one of its 128 bits and the port reach the word: a scan
+ * from one /112 varies only the last 16).
+ */
 static uint64_t end_word(const uint8_t *a, int len, uint16_t port)
 {
-	uint64_t w;
 	if (len == 4) {
 		uint32_t v;
 		memcpy(&v, a, 4);
-		w = v;
-	} else {
-		uint64_t x, y;
-		memcpy(&x, a, 8);
-		memcpy(&y, a + 8, 8);
-		w = hash_mix64(x) ^ y;
+		return (uint64_t)v << 16 | port;
 	}
-	return w << 16 ^ port;
+	uint64_t x, y;
+	memcpy(&x, a, 8);
+	memcpy(&y, a + 8, 8);
+	return hash_mix64(x ^ hash_mix64(y ^ port));
 }
 
 /*

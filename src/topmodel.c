@@ -73,7 +73,7 @@ struct topmodel {
 	size_t capspare;
 	/*
 	 * Per row, apart from the rows: what the default view reads for every
-	 * row (state, age, ports for ties), 16 bytes instead of a row's 168,
+	 * row (state, age, ports for ties), 16 bytes instead of a row's 176,
 	 * and the age, which changes every refresh while the row mostly does not.
 	 */
 	struct vrow {
@@ -563,6 +563,16 @@ int topmodel_add(struct topmodel *m, const struct sock_rec *rec)
 	 */
 	struct top_row nr;
 	nr.s = *rec;
+	/*
+	 * A listener's tcp_info is all zeros, and it is asked for only when
+	 * the dump carries everyone's: drop it, so that a listener reads the
+	 * same ("-") whichever way tcp_info came.
+	 */
+	if (rec->state == TS_LISTEN) {
+		nr.s.has_info = 0;
+		nr.s.retransmits = 0;
+		memset(&nr.s.info, 0, sizeof(nr.s.info));
+	}
 	nr.is_new = !old && !m->first;
 	nr.seen_us = old && old->s.state == rec->state ? old->seen_us : m->now_us;
 	nr.since_us = nr.seen_us;
@@ -646,8 +656,10 @@ int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nro
 {
 	topmodel_begin(m, now_us);
 	for (size_t i = 0; i < nrows; i++)
-		if (topmodel_add(m, &rows[i]) < 0)
+		if (topmodel_add(m, &rows[i]) < 0) {
+			topmodel_abort(m);
 			return -1;
+		}
 	topmodel_end(m, rescan_us, procroot);
 	return 0;
 }

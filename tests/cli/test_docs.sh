@@ -53,6 +53,9 @@ PATH=$(dirname "$TCPSTATE"):$PATH bash -c '
 	r=$(c tcpstate list --load-dump tests/data/ns1.nl); [[ $r == tests/data/ns1.nldump ]] && echo "PASS: bash: file after --load-dump" || echo "FAIL: bash: files: $r"
 	r=$(c tcpstate tune set fin-t);    [[ $r == fin-timeout= ]] && echo "PASS: bash: tune set offers knob=" || echo "FAIL: bash: tune set: $r"
 	r=$(c tcpstate tune show fin-t);   [[ $r == fin-timeout ]] && echo "PASS: bash: tune show offers the knob" || echo "FAIL: bash: tune show: $r"
+	# bash splits --opt=arg at "=": the scan for the tune action must not take arg for it.
+	r=$(c tcpstate tune --rollback-file = /tmp/x set fin-t); [[ $r == fin-timeout= ]] && echo "PASS: bash: tune --opt=arg set offers knob=" || echo "FAIL: bash: tune --opt=arg set: $r"
+	r=$(c tcpstate tune -n "");        [[ $r == "show set revert guide" ]] && echo "PASS: bash: tune actions after a flag" || echo "FAIL: bash: tune -n: $r"
 ' >"$T/bash.out" 2>&1
 cat "$T/bash.out"
 grep -q '^FAIL' "$T/bash.out" && failed=1

@@ -9,9 +9,11 @@
 
 #include <arpa/inet.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "engine.h"
+#include "segment.h"
 #include "unit.h"
 
 #define A 0
@@ -386,7 +388,84 @@ static void zeek_history_letters(void)
 	engine_free(e);
 }
 
+/*
+ * The connection key's hash: the same both ways, and spread over the low
+ * bits (the bucket index) when tuples differ in only a few bits: the last
+ * 16 bits of an IPv6 source (a scan from one /112), the last byte of an
+ * IPv4 source, or the source port.  A hash that dropped them put a whole
+ * scan in one bucket.
+ */
+static size_t distinct_low16(const uint32_t *h, size_t n)
+{
+	static uint8_t seen[65536];
+	size_t d = 0;
+	memset(seen, 0, sizeof(seen));
+	for (size_t i = 0; i < n; i++)
+		if (!seen[h[i] & 0xffff]++)
+			d++;
+	return d;
+}
+
+static void key_hash_symmetric_and_spread(void)
+{
+	enum { N = 4096 };
+	static uint32_t h[3][N];
+	struct engine_config cfg;
+	engine_config_defaults(&cfg);
+	struct engine *e = engine_new(&cfg, NULL);
+	CHECK(e != NULL);
+	if (!e)
+		return;
+	int asym = 0;
+	for (int i = 0; i < N; i++) {
+		struct segment s, r;
+		memset(&s, 0, sizeof(s));
+		s.family = AF_INET6;
+		s.saddr[0] = 0xfd;
+		s.saddr[14] = (uint8_t)(i >> 8);
+		s.saddr[15] = (uint8_t)i;
+		s.daddr[0] = 0xfd;
+		s.daddr[15] = 1;
+		s.sport = 40000;
+		s.dport = 443;
+		h[0][i] = engine_hash(e, &s);
+		r = s; /* the other direction */
+		memcpy(r.saddr, s.daddr, 16);
+		memcpy(r.daddr, s.saddr, 16);
+		r.sport = s.dport;
+		r.dport = s.sport;
+		asym += engine_hash(e, &r) != h[0][i];
+		memset(&s, 0, sizeof(s));
+		s.family = AF_INET;
+		s.saddr[0] = 198;
+		s.saddr[1] = 18;
+		s.saddr[2] = (uint8_t)(i >> 8);
+		s.saddr[3] = (uint8_t)i;
+		s.daddr[0] = 198;
+		s.daddr[1] = 19;
+		s.daddr[3] = 1;
+		s.sport = 40000;
+		s.dport = 443;
+		h[1][i] = engine_hash(e, &s);
+		s.saddr[2] = 0;
+		s.saddr[3] = 7;
+		s.sport = (uint16_t)(30000 + i);
+		h[2][i] = engine_hash(e, &s);
+	}
+	CHECK(asym == 0);
+	/* 4096 random values fill about 3970 of 65536 buckets; ask for 3500. */
+	for (int k = 0; k < 3; k++) {
+		size_t d = distinct_low16(h[k], N);
+		if (d < 3500) {
+			printf("  case %d: %zu distinct buckets of %d keys\n", k, d, N);
+			unit_failed = 1;
+		}
+	}
+	engine_free(e);
+}
+
 const struct unit_test engine_tests[] = {
+	{"engine: key hash symmetric and spread", key_hash_symmetric_and_spread},
 	{"engine: transition table on crafted segments", transitions},
 	{"engine: TIME-WAIT lasts 2MSL, settable", timewait_expires_after_2msl},
 	{"engine: SYN on a TIME-WAIT tuple starts instance 2", tuple_reuse_starts_new_instance},

@@ -281,6 +281,13 @@ static void owner_not_carried_to_a_new_socket(void)
 	CHECK(r && r->pid == 0 && !r->has_owner);
 	r = by_lport(m, a[2].lport);
 	CHECK(r && r->pid == 4242 && !r->remembered);
+	/* A listener's all-zero tcp_info is dropped: it reads the same either way. */
+	a[2].state = TS_LISTEN;
+	a[2].has_info = 1;
+	a[2].info.rtt_us = 5;
+	CHECK(topmodel_refresh(m, a, N, 3000000, 0, NULL) == 0);
+	r = by_lport(m, a[2].lport);
+	CHECK(r && !r->s.has_info && r->s.info.rtt_us == 0);
 	topmodel_free(m);
 	rm_fake_owner(N);
 }
