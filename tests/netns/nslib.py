@@ -146,6 +146,19 @@ def start_watchdog(seconds):
     signal.alarm(seconds)
 
 
+def begin(prefix, cases, watchdog=55, ready=prereqs_ok, why=SKIP_REASON):
+    """How every test here starts: its Reporter; when the machine cannot run
+    it (not root, tools missing), every case skipped, visibly, and exit;
+    otherwise signals turned into exits (so cleanup runs) and a watchdog."""
+    rep = Reporter(prefix)
+    if not ready():
+        rep.skip_all(cases, why)
+        rep.exit()
+    install_signal_handlers()
+    start_watchdog(watchdog)
+    return rep
+
+
 def stop_watchdog():
     signal.alarm(0)
 

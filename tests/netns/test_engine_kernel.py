@@ -1011,12 +1011,7 @@ def prereqs_ok():
 
 
 def main():
-    rep = nslib.Reporter(PREFIX)
-    if not prereqs_ok():
-        rep.skip_all(CASES, "needs root and ip/nft/ss/tcpdump")
-        rep.exit()
-    nslib.install_signal_handlers()
-    nslib.start_watchdog(WATCHDOG)
+    rep = nslib.begin(PREFIX, CASES, WATCHDOG, prereqs_ok, "needs root and ip/nft/ss/tcpdump")
     run = Run(rep)
     atexit.register(run.cleanup)
     try:

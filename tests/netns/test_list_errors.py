@@ -85,12 +85,7 @@ class Tests:
 
 
 def main():
-    rep = nslib.Reporter("list_errors")
-    if not nslib.prereqs_ok():
-        rep.skip_all(CASES)
-        rep.exit()
-    nslib.install_signal_handlers()
-    nslib.start_watchdog(55)
+    rep = nslib.begin("list_errors", CASES)
     ns = None
     try:
         ns = nslib.Netns()

@@ -109,12 +109,7 @@ NAMES = [c[0] for c in CASES]
 
 
 def main():
-    rep = nslib.Reporter("list_filters")
-    if not nslib.prereqs_ok():
-        rep.skip_all(NAMES)
-        rep.exit()
-    nslib.install_signal_handlers()
-    nslib.start_watchdog(55)
+    rep = nslib.begin("list_filters", NAMES)
     ns = None
     try:
         ns = nslib.Netns()

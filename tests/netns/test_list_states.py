@@ -40,12 +40,7 @@ CASES = [
 
 
 def main():
-    rep = nslib.Reporter("list_states")
-    if not nslib.prereqs_ok():
-        rep.skip_all(CASES)
-        rep.exit()
-    nslib.install_signal_handlers()
-    nslib.start_watchdog(55)
+    rep = nslib.begin("list_states", CASES)
     ns = None
     try:
         ns = nslib.Netns()
