@@ -82,7 +82,7 @@ struct topmodel {
 		uint8_t state;
 		uint8_t pad[3];
 	} *v;
-	size_t capage;
+	size_t capv;
 	size_t cursor;            /* next expected position in prev[] */
 	uint32_t *index;          /* prev position + 1, by tuple hash; 0 = empty */
 	size_t index_cap, index_alloc;
@@ -252,24 +252,25 @@ static void resolve_owners(struct topmodel *m, const char *procroot)
 	procmap_free(pm);
 }
 
-static struct dagg *dagg_slot(struct dagg *t, size_t cap, const struct top_row *r)
+/* The slot of a destination, claimed if it is new. */
+static struct dagg *dagg_slot(struct dagg *t, size_t cap, uint8_t family, const uint8_t *addr,
+			      uint16_t port)
 {
 	uint64_t a, b;
-	memcpy(&a, r->s.raddr, 8);
-	memcpy(&b, r->s.raddr + 8, 8);
-	size_t i = (size_t)hash_mix64(a ^ hash_mix64(b ^ ((uint64_t)r->s.family << 16 | r->s.rport))) &
+	memcpy(&a, addr, 8);
+	memcpy(&b, addr + 8, 8);
+	size_t i = (size_t)hash_mix64(a ^ hash_mix64(b ^ ((uint64_t)family << 16 | port))) &
 		   (cap - 1);
 	for (;; i = (i + 1) & (cap - 1)) {
 		struct dagg *d = &t[i];
 		if (!d->used) {
 			d->used = 1;
-			d->family = r->s.family;
-			d->port = r->s.rport;
-			memcpy(d->addr, r->s.raddr, 16);
+			d->family = family;
+			d->port = port;
+			memcpy(d->addr, addr, 16);
 			return d;
 		}
-		if (d->family == r->s.family && d->port == r->s.rport &&
-		    memcmp(d->addr, r->s.raddr, 16) == 0)
+		if (d->family == family && d->port == port && memcmp(d->addr, addr, 16) == 0)
 			return d;
 	}
 }
@@ -282,19 +283,16 @@ static int dagg_add(struct topmodel *m, const struct top_row *r, int fresh)
 		struct dagg *nt = calloc(ncap, sizeof(*nt));
 		if (!nt)
 			return -1;
-		for (size_t k = 0; k < m->dcap; k++)
-			if (m->dtab[k].used) {
-				struct top_row tr;
-				tr.s.family = m->dtab[k].family;
-				tr.s.rport = m->dtab[k].port;
-				memcpy(tr.s.raddr, m->dtab[k].addr, 16);
-				*dagg_slot(nt, ncap, &tr) = m->dtab[k];
-			}
+		for (size_t k = 0; k < m->dcap; k++) {
+			const struct dagg *o = &m->dtab[k];
+			if (o->used)
+				*dagg_slot(nt, ncap, o->family, o->addr, o->port) = *o;
+		}
 		free(m->dtab);
 		m->dtab = nt;
 		m->dcap = ncap;
 	}
-	struct dagg *d = dagg_slot(m->dtab, m->dcap, r);
+	struct dagg *d = dagg_slot(m->dtab, m->dcap, r->s.family, r->s.raddr, r->s.rport);
 	m->dn += d->in_use == 0;
 	d->in_use++;
 	d->time_wait += r->s.state == TS_TIME_WAIT;
@@ -437,29 +435,24 @@ static void set_v(struct topmodel *m, size_t i, const struct top_row *r, uint64_
 /* Room for one more row (and its age). */
 static int grow(struct topmodel *m)
 {
-	if (m->nrows == m->capage) {
-		size_t cap = m->capage ? m->capage + m->capage / 2 : 1024;
+	if (m->nrows == m->capv) {
+		size_t cap = m->capv ? m->capv + m->capv / 2 : 1024;
 		struct vrow *nv = realloc(m->v, cap * sizeof(*nv));
 		if (!nv)
 			return -1;
 		m->v = nv;
-		m->capage = cap;
+		m->capv = cap;
 	}
 	if (m->nrows < m->caprows)
 		return 0;
 	size_t cap = m->caprows ? m->caprows + m->caprows / 2 : 1024;
-	if (m->rows == m->prev) {
-		/* One array for both (in place): move both pointers. */
-		struct top_row *nr = realloc(m->rows, cap * sizeof(*nr));
-		if (!nr)
-			return -1;
-		m->rows = m->prev = nr;
-		m->caprows = m->capprev = cap;
-		return 0;
-	}
 	struct top_row *nr = realloc(m->rows, cap * sizeof(*nr));
 	if (!nr)
 		return -1;
+	if (m->rows == m->prev) { /* one array for both (in place): move both */
+		m->prev = nr;
+		m->capprev = cap;
+	}
 	m->rows = nr;
 	m->caprows = cap;
 	return 0;

@@ -292,9 +292,57 @@ static void owner_not_carried_to_a_new_socket(void)
 	rm_fake_owner(N);
 }
 
+/*
+ * Ephemeral ports per destination: 300 destinations (the table grows and
+ * rehashes several times), destination k holding k % 7 + 1 sockets; the
+ * busiest three come out in order, ties in address order.
+ */
+static void busiest_destinations(void)
+{
+	long lo = -1, hi = -1;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (!f || fscanf(f, "%ld %ld", &lo, &hi) != 2 || hi - lo < 3000) {
+		if (f)
+			fclose(f);
+		printf("  no usable ip_local_port_range; nothing to check\n");
+		unit_failed = 1;
+		return;
+	}
+	fclose(f);
+	enum { DESTS = 300 };
+	static struct sock_rec r[DESTS * 7];
+	size_t n = 0, want = 0;
+	memset(r, 0, sizeof(r));
+	for (int k = 0; k < DESTS; k++)
+		for (int j = 0; j < k % 7 + 1; j++) {
+			struct sock_rec *x = &r[n++];
+			x->family = AF_INET;
+			x->state = TS_ESTABLISHED;
+			x->laddr[0] = 198, x->laddr[1] = 18, x->laddr[3] = 1;
+			x->raddr[0] = 198, x->raddr[1] = 19;
+			x->raddr[2] = (uint8_t)(k >> 8), x->raddr[3] = (uint8_t)k;
+			x->rport = 443;
+			x->lport = (uint16_t)(lo + (long)n);
+			want++;
+		}
+	struct topmodel *m = topmodel_new();
+	CHECK(m != NULL && topmodel_refresh(m, r, n, 1000000, 0, NULL) == 0);
+	const struct top_stats *st = topmodel_stats(m);
+	CHECK(st->ephemeral_in_use == want);
+	CHECK(st->ndest == 3);
+	/* Seven sockets: k = 6, 13, 20, ...; the first three by address. */
+	for (int d = 0; d < st->ndest && d < 3; d++) {
+		int k = 6 + 7 * d;
+		CHECK(st->dest[d].in_use == 7 && st->dest[d].port == 443 &&
+		      st->dest[d].addr[2] == (uint8_t)(k >> 8) && st->dest[d].addr[3] == (uint8_t)k);
+	}
+	topmodel_free(m);
+}
+
 const struct unit_test topmodel_tests[] = {
 	{"topmodel: bounded view, rank and time in state", view_rank_and_memory},
 	{"topmodel: the join with the last refresh, in any order", join_follows_any_order},
+	{"topmodel: ephemeral ports per destination, busiest first", busiest_destinations},
 	{"topmodel: an owner is not carried to a new socket on the tuple",
 	 owner_not_carried_to_a_new_socket},
 	{NULL, NULL},
