@@ -78,7 +78,7 @@ class Reporter:
         self.done = set()
 
     def _name(self, name):
-        return "%s.%s" % (self.prefix, name)
+        return name if self.prefix is None else "%s.%s" % (self.prefix, name)
 
     def emit(self, kind, name, reason=None):
         self.done.add(name)
@@ -101,6 +101,16 @@ class Reporter:
             self.emit("FAIL", name, "%s: %s" % (type(e).__name__, e))
         else:
             self.emit("PASS", name)
+
+    def check(self, ok, name, why=""):
+        """One case that is one test: PASS, or FAIL with why."""
+        self.emit("PASS" if ok else "FAIL", name, None if ok else why)
+
+    def skip_unless(self, ready, names, reason):
+        """Skip every case, visibly, and exit, when the machine cannot run them."""
+        if not ready:
+            self.skip_all(names, reason)
+            self.exit()
 
     def fail_rest(self, names, reason):
         for n in names:

@@ -5,24 +5,18 @@ network namespace and private mount namespaces of its own; never the host's
 sysctls or files."""
 import os, re, shutil, signal, subprocess, sys, tempfile, time, uuid
 
+import nslib
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TCPSTATE = os.environ.get("TCPSTATE", os.path.join(REPO, "tcpstate"))
 CASES = ["interface_vanishes", "proc_not_mounted_list_p", "proc_sys_not_mounted_tune",
          "kernel_refuses_write_rolls_back", "readonly_etc_persist", "full_disk_persist",
          "sigpipe_head"]
-failed = False
+rep = nslib.Reporter(None)  # case names as they are
+report = rep.check
 
-
-def report(ok, name, why=""):
-    global failed
-    print(("PASS: " if ok else "FAIL: ") + name + ("" if ok else ": " + why))
-    failed |= not ok
-
-
-if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
-    for c in CASES:
-        print(f"SKIP: {c}: needs root, ip and unshare")
-    sys.exit(0)
+rep.skip_unless(os.geteuid() == 0 and all(shutil.which(t) for t in ("unshare", "ip")),
+                CASES, "needs root, ip and unshare")
 
 NS = "tcpst-fault-" + uuid.uuid4().hex[:8]
 tmp = tempfile.mkdtemp(prefix="tcpstate-faults.")
@@ -140,4 +134,4 @@ except Exception as e:
 finally:
     subprocess.run(["ip", "netns", "del", NS], capture_output=True)
     shutil.rmtree(tmp, ignore_errors=True)
-sys.exit(1 if failed else 0)
+rep.exit()

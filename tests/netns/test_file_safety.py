@@ -5,22 +5,15 @@ the sysctl.d fragment (0644), the shell's history (0600); --save-dump refuses
 a symlink too.  Root only (tune acts on a namespace of its own)."""
 import os, stat, subprocess, sys, tempfile, shutil, uuid
 
+import nslib
+
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 CASES = ["rollback_symlink_refused", "persist_symlink_refused", "rollback_modes",
          "history_symlink_not_followed", "save_dump_symlink_refused"]
-failed = False
+rep = nslib.Reporter(None)  # case names as they are
+report = rep.check
 
-
-def report(ok, name, why=""):
-    global failed
-    print(("PASS: " if ok else "FAIL: ") + name + ("" if ok else ": " + why))
-    failed |= not ok
-
-
-if os.geteuid() != 0:
-    for c in CASES:
-        print(f"SKIP: {c}: needs root")
-    sys.exit(0)
+rep.skip_unless(os.geteuid() == 0, CASES, "needs root")
 NS = "tcpst-files-" + uuid.uuid4().hex[:8]
 tmp = tempfile.mkdtemp(prefix="tcpstate-files.")
 
@@ -100,4 +93,4 @@ except Exception as e:
 finally:
     subprocess.run(["ip", "netns", "del", NS], capture_output=True)
     shutil.rmtree(tmp, ignore_errors=True)
-sys.exit(1 if failed else 0)
+rep.exit()

@@ -5,22 +5,15 @@ only those it still uses (top: SYS_PTRACE, DAC_READ_SEARCH, NET_ADMIN).
 Checked from /proc/PID/status.  Root only."""
 import os, signal, subprocess, sys, time, uuid
 
+import nslib
+
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 CASES = ["watch_default_drops_to_nobody", "watch_Z_named_user", "top_keeps_only_its_caps",
          "Z_unknown_user"]
-failed = False
+rep = nslib.Reporter(None)  # case names as they are
+report = rep.check
 
-
-def report(ok, name, why=""):
-    global failed
-    print(("PASS: " if ok else "FAIL: ") + name + ("" if ok else ": " + why))
-    failed |= not ok
-
-
-if os.geteuid() != 0:
-    for c in CASES:
-        print(f"SKIP: {c}: needs root")
-    sys.exit(0)
+rep.skip_unless(os.geteuid() == 0, CASES, "needs root")
 
 NS = "tcpst-priv-" + uuid.uuid4().hex[:8]
 
@@ -78,4 +71,4 @@ except Exception as e:
     report(False, "privdrop", f"{type(e).__name__}: {e}")
 finally:
     subprocess.run(["ip", "netns", "del", NS], capture_output=True)
-sys.exit(1 if failed else 0)
+rep.exit()

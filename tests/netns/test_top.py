@@ -8,24 +8,18 @@
    process that produced it."""
 import os, re, shutil, signal, subprocess, sys, tempfile, time, uuid
 
+import nslib
+
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 CASES = ["tmux_header_counts_match_ss", "tmux_filter_narrows_rows", "tmux_sort_changes_order",
          "tmux_k_closes_selected_socket", "tmux_survives_resizes",
          "tmux_detail_shows_timeline", "tmux_q_exits_0_and_restores", "batch_join_close_wait",
          "batch_join_time_wait_owner", "batch_rows_ask_tcp_info_per_socket"]
-failed = False
+rep = nslib.Reporter(None)  # case names as they are
+report = rep.check
 
-
-def report(ok, name, why=""):
-    global failed
-    print(("PASS: " if ok else "FAIL: ") + name + ("" if ok else ": " + why))
-    failed |= not ok
-
-
-if os.geteuid() != 0 or not shutil.which("tmux") or not shutil.which("ip") or not shutil.which("ss"):
-    for c in CASES:
-        print(f"SKIP: {c}: needs root, ip, ss and tmux")
-    sys.exit(0)
+rep.skip_unless(os.geteuid() == 0 and all(shutil.which(t) for t in ("tmux", "ip", "ss")),
+                CASES, "needs root, ip, ss and tmux")
 
 NS = "tcpst-top-" + uuid.uuid4().hex[:8]
 SOCK = "tcpst-top-" + uuid.uuid4().hex[:8]
@@ -288,4 +282,4 @@ finally:
             p.kill()
     subprocess.run(["ip", "netns", "del", NS], capture_output=True)
     shutil.rmtree(tmp, ignore_errors=True)
-sys.exit(1 if failed else 0)
+rep.exit()
