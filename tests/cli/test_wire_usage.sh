@@ -23,7 +23,9 @@ run "$TCPSTATE" watch -r "$P" -f 'port x81'
 expect "watch: bad BPF expression" 2 '^tcpstate watch: -f: '
 [ -z "$out" ] || fail "watch: bad BPF prints nothing" "stdout not empty"
 run "$TCPSTATE" watch -r /nonexistent.pcap
-expect "watch: missing file" 1 '^tcpstate watch: /nonexistent.pcap: '
+expect "watch: missing file" 1 '^tcpstate watch: /nonexistent.pcap: No such file or directory$'
+run "$TCPSTATE" list -r /tmp
+expect "list -r: a directory" 1 '^tcpstate list: /tmp: .*Is a directory$'
 run "$TCPSTATE" list -r "$P" state established
 expect "list -r: kernel filter refused" 2 'filters apply to the kernel view'
 run "$TCPSTATE" list -r "$P" -p
