@@ -41,9 +41,9 @@ PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
 CFLAGS  ?= $(OPT)
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(PKG_CFLAGS) -DTCPSTATE_VERSION='"$(VERSION)"' \
+ALL_CFLAGS = -std=gnu11 -pthread $(WARN) $(CFLAGS) $(PKG_CFLAGS) -DTCPSTATE_VERSION='"$(VERSION)"' \
              -Isrc -MMD -MP
-ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS)
+ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN_LDFLAGS)
 
 O := build/$(FLAVOR)
 

@@ -9,6 +9,7 @@
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct capture {
 	pcap_t *p;
@@ -169,6 +170,14 @@ int capture_stats(struct capture *c, struct capture_stats *st)
 	st->ifdropped = ps.ps_ifdrop;
 	st->valid = 1;
 	return 0;
+}
+
+int capture_is_regular_file(const struct capture *c)
+{
+	struct stat st;
+	FILE *f = c->live ? NULL : pcap_file(c->p);
+
+	return f && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 void capture_break(struct capture *c)

@@ -16,15 +16,16 @@ resolve_input() {
 }
 
 # The command line: "watch ARGS" reads with -r INPUT; "list -r ARGS" too.
+# WRAP, if set, is a command to run it under (taskset -c 0).
 run_case() {
 	local input=$1 cmd=$2 rc
 	shift 2
 	local out err
 	out=$(mktemp) err=$(mktemp)
 	if [ "$cmd" = watch ]; then
-		TZ=UTC "$TCPSTATE" watch -r "$input" "$@" >"$out" 2>"$err"
+		TZ=UTC ${WRAP:-} "$TCPSTATE" watch -r "$input" "$@" >"$out" 2>"$err"
 	else
-		TZ=UTC "$TCPSTATE" list "$1" "$input" "${@:2}" >"$out" 2>"$err"
+		TZ=UTC ${WRAP:-} "$TCPSTATE" list "$1" "$input" "${@:2}" >"$out" 2>"$err"
 	fi
 	rc=$?
 	cat "$out"
