@@ -1321,11 +1321,13 @@ void engine_prefetch(const struct engine *e, uint32_t h, int stage)
 		__builtin_prefetch(b);
 		return;
 	}
-	if (*b) {
-		const char *c = (const char *)at(e, *b - 1);
-		for (size_t o = 0; o < sizeof(struct conn); o += 64)
-			__builtin_prefetch(c + o, 1);
-	}
+	if (!*b)
+		return;
+	/* Entries are not line-aligned: the last byte may be a line further. */
+	const char *c = (const char *)at(e, *b - 1);
+	for (size_t o = 0; o < sizeof(struct conn); o += 64)
+		__builtin_prefetch(c + o, 1);
+	__builtin_prefetch(c + sizeof(struct conn) - 1, 1);
 }
 
 void engine_input(struct engine *e, const struct segment *seg)
