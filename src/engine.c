@@ -1053,7 +1053,10 @@ static struct conn *new_conn(struct engine *e, const struct segment *s, uint32_t
 	memcpy((uint8_t *)addr_of(c, 0), a0, (size_t)len);
 	memcpy((uint8_t *)addr_of(c, 1), a1, (size_t)len);
 	c->first_us = c->last_us = c->zlast_us = s->ts_us;
-	c->id = ++e->next_id;
+	/* 0 marks a free entry: after 2^32 connections (days of a busy live capture) skip it. */
+	if (!++e->next_id)
+		++e->next_id;
+	c->id = e->next_id;
 	c->instance = instance;
 	c->cflags |= C_ZEEK_ACTIVE;
 	uint32_t b = h & (e->nbuckets - 1);
