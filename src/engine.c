@@ -173,11 +173,19 @@ struct ext {
 	uint16_t cnt[2][4]; /* C, W, T, G */
 };
 
-/* A timer due at a known time: TIME-WAIT's end, or a finished connection's linger. */
+/*
+ * A timer due at a known time: TIME-WAIT's end, or a finished connection's
+ * linger.  One is queued for nearly every connection that closes, so it is
+ * kept small: its due time counts from the one queued before it.  A jump
+ * too far for 32 bits is carried by a marker entry (idx TQ_MARK, the due
+ * time whole in dued and id) that falls due at the same moment.
+ */
 struct timer {
-	uint64_t due;
+	uint32_t dued; /* due - the previous entry's due, as int32_t */
 	uint32_t idx, id;
 };
+
+#define TQ_MARK UINT32_MAX
 
 #define BLOCK 4096
 
@@ -196,6 +204,7 @@ struct engine {
 	 */
 	struct timer *tq;
 	size_t tq_head, tq_len, tq_cap;
+	uint64_t tq_head_due, tq_tail_due; /* due times of the first and last entries */
 	uint32_t nblocks, capblocks;
 	uint32_t used;      /* pool slots handed out so far */
 	uint32_t free_head; /* index + 1, 0 when empty */
@@ -220,25 +229,68 @@ static uint32_t *dur_of(const struct engine *e, const struct wc *c)
 	return e->durblocks[c->self / BLOCK] + (size_t)(c->self % BLOCK) * 2 * TS_MAX;
 }
 
+/* Grow the queue in place by half (realloc, then unwrap the ring). */
+static int tq_grow(struct engine *e)
+{
+	size_t cap = e->tq_cap ? e->tq_cap + e->tq_cap / 2 : 1024;
+	struct timer *nq = realloc(e->tq, cap * sizeof(*nq));
+
+	if (!nq)
+		return -1;
+	if (e->tq_head + e->tq_len > e->tq_cap) {
+		/* Wrapped: the older part moves to the new end. */
+		size_t n = e->tq_cap - e->tq_head;
+		memmove(nq + cap - n, nq + e->tq_head, n * sizeof(*nq));
+		e->tq_head = cap - n;
+	}
+	e->st.bytes += (cap - e->tq_cap) * sizeof(*nq);
+	e->tq = nq;
+	e->tq_cap = cap;
+	return 0;
+}
+
+static void tq_append(struct engine *e, uint32_t dued, uint32_t idx, uint32_t id)
+{
+	struct timer *t = &e->tq[(e->tq_head + e->tq_len++) % e->tq_cap];
+
+	t->dued = dued;
+	t->idx = idx;
+	t->id = id;
+}
+
 static void timer_push(struct engine *e, const struct wc *c, uint64_t due)
 {
-	if (e->tq_len == e->tq_cap) {
-		size_t cap = e->tq_cap ? e->tq_cap * 2 : 1024;
-		struct timer *nq = malloc(cap * sizeof(*nq));
-		if (!nq)
+	int64_t d = (int64_t)(due - e->tq_tail_due);
+	int mark = e->tq_len && (d < INT32_MIN || d > INT32_MAX);
+
+	while (e->tq_len + 1 + (size_t)mark > e->tq_cap)
+		if (tq_grow(e) < 0)
 			return; /* the periodic sweep still catches it, later */
-		for (size_t i = 0; i < e->tq_len; i++)
-			nq[i] = e->tq[(e->tq_head + i) % e->tq_cap];
-		free(e->tq);
-		e->st.bytes += (cap - e->tq_cap) * sizeof(*nq);
-		e->tq = nq;
-		e->tq_cap = cap;
-		e->tq_head = 0;
+	if (!e->tq_len) {
+		e->tq_head_due = due;
+		d = 0;
+	} else if (mark) {
+		tq_append(e, (uint32_t)due, TQ_MARK, (uint32_t)(due >> 32));
+		d = 0;
 	}
-	struct timer *t = &e->tq[(e->tq_head + e->tq_len++) % e->tq_cap];
-	t->due = due;
-	t->idx = c->self;
-	t->id = c->id;
+	tq_append(e, (uint32_t)(int32_t)d, c->self, c->id);
+	e->tq_tail_due = due;
+}
+
+/* Take the first entry; the next one's due time follows from it. */
+static struct timer tq_pop(struct engine *e)
+{
+	struct timer t = e->tq[e->tq_head];
+
+	e->tq_head = (e->tq_head + 1) % e->tq_cap;
+	if (--e->tq_len) {
+		const struct timer *n = &e->tq[e->tq_head];
+		if (n->idx == TQ_MARK)
+			e->tq_head_due = (uint64_t)n->id << 32 | n->dued;
+		else
+			e->tq_head_due += (uint64_t)(int64_t)(int32_t)n->dued;
+	}
+	return t;
 }
 
 /* ---- names -------------------------------------------------------------- */
@@ -1648,11 +1700,11 @@ static int rfc_expired(const struct engine *e, const struct wc *c, uint64_t now,
 static void run_timers(struct engine *e, uint64_t now)
 {
 	while (e->tq_len) {
-		struct timer t = e->tq[e->tq_head];
-		if (t.due > now)
+		if (e->tq_head_due > now)
 			break;
-		e->tq_head = (e->tq_head + 1) % e->tq_cap;
-		e->tq_len--;
+		struct timer t = tq_pop(e);
+		if (t.idx == TQ_MARK)
+			continue;
 		struct conn *slot = at(e, t.idx);
 		if (slot->id != t.id)
 			continue; /* that connection is gone */
