@@ -28,6 +28,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
@@ -147,14 +148,13 @@ struct conn {
 	uint16_t port[2];
 	uint8_t addr[8]; /* two v4 addresses, or a pointer to [2][16] (C_V6) */
 	uint32_t ext;    /* extension record, 0 for none */
-	uint32_t self;
 	uint32_t first_lo, first_hi;
 	uint64_t hw : 55, cf : 9; /* the first HIST_WORD letters; cflags */
 	uint32_t lastd, zlastd;    /* short form: last_us, zlast_us - first_us */
 	struct pep ep[2];
 } __attribute__((packed, aligned(4)));
 
-_Static_assert(sizeof(struct conn) <= 112, "struct conn grew: memory per connection");
+_Static_assert(sizeof(struct conn) <= 108, "struct conn grew: memory per connection");
 
 /*
  * The extension: every field the short form may lack, at full width.  When
@@ -187,7 +187,17 @@ struct timer {
 
 #define TQ_MARK UINT32_MAX
 
+/*
+ * The pool is in blocks of BLOCK entries, each block alone in a span of
+ * BLOCK_SPAN bytes aligned to its size, behind a header that holds its
+ * number: an entry's own index follows from its address (self_of()), so
+ * the entry need not hold it.
+ */
 #define BLOCK 4096
+#define BLOCK_SPAN ((uintptr_t)1 << 19)
+#define BLOCK_HDR 64
+
+_Static_assert(BLOCK_HDR + BLOCK * sizeof(struct conn) <= BLOCK_SPAN, "a block outgrew its span");
 
 struct engine {
 	struct engine_config cfg;
@@ -219,6 +229,37 @@ struct engine {
 static struct conn *at(const struct engine *e, uint32_t i)
 {
 	return &e->blocks[i / BLOCK][i % BLOCK];
+}
+
+static uint32_t self_of(const struct conn *c)
+{
+	uintptr_t base = (uintptr_t)c & ~(BLOCK_SPAN - 1);
+	uint32_t block;
+
+	memcpy(&block, (const void *)base, sizeof(block));
+	return block * BLOCK +
+	       (uint32_t)(((uintptr_t)c - base - BLOCK_HDR) / sizeof(struct conn));
+}
+
+/* A zeroed block, number n; its pages are touched only as entries are used. */
+static struct conn *block_new(uint32_t n)
+{
+	uint8_t *p = mmap(NULL, 2 * BLOCK_SPAN, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	uint8_t *b = (uint8_t *)(((uintptr_t)p + BLOCK_SPAN - 1) & ~(BLOCK_SPAN - 1));
+	if (b > p)
+		munmap(p, (size_t)(b - p));
+	munmap(b + BLOCK_SPAN, (size_t)(p + BLOCK_SPAN - b));
+	memcpy(b, &n, sizeof(n));
+	return (struct conn *)(b + BLOCK_HDR);
+}
+
+static void block_free(struct conn *c)
+{
+	munmap((uint8_t *)c - BLOCK_HDR, BLOCK_SPAN);
 }
 
 /* The time-in-state counters of a connection, or NULL. */
@@ -640,7 +681,6 @@ static int store(struct engine *e, const struct wc *w)
 	if (full && !c->ext && !(c->ext = ext_alloc(e)))
 		return -1;
 	c->id = w->id;
-	c->self = w->self;
 	c->port[0] = w->port[0];
 	c->port[1] = w->port[1];
 	if (w->cflags & C_V6)
@@ -713,7 +753,7 @@ static int store(struct engine *e, const struct wc *w)
 static void load(const struct engine *e, const struct conn *c, struct wc *w)
 {
 	w->slot = (struct conn *)c;
-	w->self = c->self;
+	w->self = self_of(c);
 	w->id = c->id;
 	w->family = (uint8_t)slot_family(e, c);
 	w->cflags = c->cf & ~(C_VLAN | C_FAMILY);
@@ -837,7 +877,7 @@ static struct conn *alloc_conn(struct engine *e, struct wc *w)
 				e->blocks = nb;
 				e->capblocks = cap;
 			}
-			e->blocks[e->nblocks] = calloc(BLOCK, sizeof(struct conn));
+			e->blocks[e->nblocks] = block_new(e->nblocks);
 			if (!e->blocks[e->nblocks])
 				return NULL;
 			if (e->cfg.keep_durations) {
@@ -1982,7 +2022,7 @@ void engine_free(struct engine *e)
 			free((void *)slot_addr(c, 0));
 	}
 	for (uint32_t b = 0; b < e->nblocks; b++) {
-		free(e->blocks[b]);
+		block_free(e->blocks[b]);
 		if (e->durblocks)
 			free(e->durblocks[b]);
 	}
