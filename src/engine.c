@@ -28,6 +28,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #define SEQ_LT(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
@@ -87,43 +88,148 @@ enum {
 	C_ATTEMPT = 0x08,          /* Zeek: attempt timer armed */
 	C_CLOSE_COMPLETE = 0x10,   /* Zeek: delete timer armed */
 	C_ZEEK_ACTIVE = 0x20,      /* Zeek: is_active */
+	C_VLAN = 0x40,             /* in the table only: tagged, the tags are in the extension */
+	C_FAMILY = 0x80,           /* in the table only: neither AF_INET nor AF_INET6 (extension) */
 };
 
-struct conn {
-	/* What a lookup compares comes first, then the clocks. */
+/* History letters: at most 21, as Zeek's field in conn.log is cut. */
+#define HIST_MAX 21
+#define HIST_WORD 11 /* letters per 64-bit word, 5 bits each */
+
+/*
+ * A connection as the machines work on it: every field at full width.  It
+ * lives on the stack while a segment or a timer is processed; the table
+ * holds the packed form below, and load() and store() convert.
+ */
+struct wc {
+	struct conn *slot; /* its entry in the table */
+	uint32_t self;     /* that entry's pool index */
+	uint32_t id;
 	uint8_t family;
 	uint8_t hlen;
 	uint16_t cflags;
 	uint16_t port[2];
 	uint16_t vlan, vlan_inner;
-	uint32_t next;       /* hash chain, or free list: pool index + 1 */
 	union {
 		uint8_t v4[2][4];
 		uint8_t (*v6)[16]; /* malloc'd [2][16] */
 	} addr;
-	uint32_t id;
-	uint32_t self; /* own pool index */
 	uint64_t first_us, last_us;
 	uint64_t zlast_us;   /* Zeek's LastTime (not moved after both closed) */
 	uint32_t attempt_ms; /* Zeek attempt timer, ms after first_us */
 	uint16_t instance;
-	char hist[22];
+	uint64_t hw[2];      /* history letters, 5-bit codes, HIST_WORD a word */
 	struct ep ep[2];
 };
 
-/* A timer due at a known time: TIME-WAIT's end, or a finished connection's linger. */
+/*
+ * The table's entry.  Most connections are small, young and clean: their
+ * fields fit in less than half of struct wc, relative to one another.  What
+ * does not fit (long or big connections, retransmissions, zero windows,
+ * gaps, VLAN tags, reused tuples, long histories) goes whole to an
+ * extension record, allocated on demand and freed with the connection.
+ * store() checks every rule before it uses the short form, so load() gives
+ * back exactly what was stored.
+ */
+struct pep {
+	uint32_t isn, nxt, since_ms;
+	uint32_t bytes;  /* short form: bytes sent */
+	uint16_t win;
+	int16_t ackd;    /* short form: peer's nxt - ack, when EP_ACKED (else ack is 0) */
+	/*
+	 * Small fields packed by hand, not as bitfields: store() builds each
+	 * word in a register and writes it once.  (Bitfields made it read back
+	 * bytes it had just written, and wait for them: a fifth of its time.)
+	 */
+	uint32_t w1;  /* PEP_PKTS (short form) | PEP_FIND (nxt - fin_seq, when EP_FIN) | PEP_STATE */
+	uint32_t w2;  /* PEP_CONTIGD | PEP_FLAGS | PEP_WSCALE | PEP_Z | PEP_ZPREV | PEP_HSEEN */
+	uint16_t cnt; /* short form: scaled letters C, W, T, G */
+} __attribute__((packed));
+
+/* Fields of struct pep's words: shift and width. */
+#define PEP_FIELD_(word, shift, bits) (((word) >> (shift)) & ((1u << (bits)) - 1))
+#define PEP_PUT_(v, shift, bits) (((uint32_t)(v) & ((1u << (bits)) - 1)) << (shift))
+#define PEP_FIELD(word, f) PEP_FIELD_(word, f)
+#define PEP_PUT(v, f) PEP_PUT_(v, f)
+#define PEP_PKTS 0, 20
+#define PEP_FIND 20, 8
+#define PEP_STATE 28, 4
+#define PEP_CONTIGD 0, 8
+#define PEP_FLAGS 8, 7
+#define PEP_WSCALE 15, 4
+#define PEP_Z 19, 3
+#define PEP_ZPREV 22, 3
+#define PEP_HSEEN 25, 7
+#define PEP_CNT_G 0, 8
+#define PEP_CNT_T 8, 4
+#define PEP_CNT_W 12, 2
+#define PEP_CNT_C 14, 2
+
+struct conn {
+	/* What a lookup compares comes first. */
+	uint32_t next; /* hash chain, or free list: pool index + 1 */
+	uint32_t id;   /* 0 when free */
+	uint16_t port[2];
+	uint8_t addr[8]; /* two v4 addresses, or a pointer to [2][16] (C_V6) */
+	uint32_t ext;    /* extension record, 0 for none */
+	uint32_t first_lo, first_hi;
+	uint64_t hw : 55, cf : 9; /* the first HIST_WORD letters; cflags */
+	uint32_t lastd, zlastd;    /* short form: last_us, zlast_us - first_us */
+	struct pep ep[2];
+} __attribute__((packed, aligned(4)));
+
+_Static_assert(sizeof(struct conn) <= 108, "struct conn grew: memory per connection");
+
+/*
+ * The extension: every field the short form may lack, at full width.  When
+ * a connection has one, these are the true values and the short-form fields
+ * are unused.
+ */
+struct ext {
+	uint64_t last_us, zlast_us; /* last_us: the free list's next while free */
+	uint64_t bytes[2];
+	uint64_t hw1; /* history letters HIST_WORD and on */
+	uint32_t pkts[2], fin_seq[2], ack[2], contig[2];
+	uint32_t attempt_ms;
+	uint16_t instance, vlan, vlan_inner;
+	uint8_t family;
+	uint16_t hist_syn[2], hist_fin[2], hist_rst[2];
+	uint16_t cnt[2][4]; /* C, W, T, G */
+};
+
+/*
+ * A timer due at a known time: TIME-WAIT's end, or a finished connection's
+ * linger.  One is queued for nearly every connection that closes, so it is
+ * kept small: its due time counts from the one queued before it.  A jump
+ * too far for 32 bits is carried by a marker entry (idx TQ_MARK, the due
+ * time whole in dued and id) that falls due at the same moment.
+ */
 struct timer {
-	uint64_t due;
+	uint32_t dued; /* due - the previous entry's due, as int32_t */
 	uint32_t idx, id;
 };
 
+#define TQ_MARK UINT32_MAX
+
+/*
+ * The pool is in blocks of BLOCK entries, each block alone in a span of
+ * BLOCK_SPAN bytes aligned to its size, behind a header that holds its
+ * number: an entry's own index follows from its address (self_of()), so
+ * the entry need not hold it.
+ */
 #define BLOCK 4096
+#define BLOCK_SPAN ((uintptr_t)1 << 19)
+#define BLOCK_HDR 64
+
+_Static_assert(BLOCK_HDR + BLOCK * sizeof(struct conn) <= BLOCK_SPAN, "a block outgrew its span");
 
 struct engine {
 	struct engine_config cfg;
 	struct engine_hooks hooks;
 	struct engine_stats st;
 	struct conn **blocks;
+	struct ext *xs;       /* extension records; [0] unused */
+	uint32_t xcap, xfree; /* xfree: a free record's index, 0 when none */
 	uint32_t **durblocks; /* [block][BLOCK][2][TS_MAX] ms, with keep_durations */
 	/*
 	 * TIME-WAIT lasts the same for everyone, so its timers fall due in the
@@ -132,6 +238,7 @@ struct engine {
 	 */
 	struct timer *tq;
 	size_t tq_head, tq_len, tq_cap;
+	uint64_t tq_head_due, tq_tail_due; /* due times of the first and last entries */
 	uint32_t nblocks, capblocks;
 	uint32_t used;      /* pool slots handed out so far */
 	uint32_t free_head; /* index + 1, 0 when empty */
@@ -148,33 +255,107 @@ static struct conn *at(const struct engine *e, uint32_t i)
 	return &e->blocks[i / BLOCK][i % BLOCK];
 }
 
+static uint32_t self_of(const struct conn *c)
+{
+	uintptr_t base = (uintptr_t)c & ~(BLOCK_SPAN - 1);
+	uint32_t block;
+
+	memcpy(&block, (const void *)base, sizeof(block));
+	return block * BLOCK +
+	       (uint32_t)(((uintptr_t)c - base - BLOCK_HDR) / sizeof(struct conn));
+}
+
+/* A zeroed block, number n; its pages are touched only as entries are used. */
+static struct conn *block_new(uint32_t n)
+{
+	uint8_t *p = mmap(NULL, 2 * BLOCK_SPAN, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	uint8_t *b = (uint8_t *)(((uintptr_t)p + BLOCK_SPAN - 1) & ~(BLOCK_SPAN - 1));
+	if (b > p)
+		munmap(p, (size_t)(b - p));
+	munmap(b + BLOCK_SPAN, (size_t)(p + BLOCK_SPAN - b));
+	memcpy(b, &n, sizeof(n));
+	return (struct conn *)(b + BLOCK_HDR);
+}
+
+static void block_free(struct conn *c)
+{
+	munmap((uint8_t *)c - BLOCK_HDR, BLOCK_SPAN);
+}
+
 /* The time-in-state counters of a connection, or NULL. */
-static uint32_t *dur_of(const struct engine *e, const struct conn *c)
+static uint32_t *dur_of(const struct engine *e, const struct wc *c)
 {
 	if (!e->durblocks)
 		return NULL;
 	return e->durblocks[c->self / BLOCK] + (size_t)(c->self % BLOCK) * 2 * TS_MAX;
 }
 
-static void timer_push(struct engine *e, const struct conn *c, uint64_t due)
+/* Grow the queue in place by half (realloc, then unwrap the ring). */
+static int tq_grow(struct engine *e)
 {
-	if (e->tq_len == e->tq_cap) {
-		size_t cap = e->tq_cap ? e->tq_cap * 2 : 1024;
-		struct timer *nq = malloc(cap * sizeof(*nq));
-		if (!nq)
-			return; /* the periodic sweep still catches it, later */
-		for (size_t i = 0; i < e->tq_len; i++)
-			nq[i] = e->tq[(e->tq_head + i) % e->tq_cap];
-		free(e->tq);
-		e->st.bytes += (cap - e->tq_cap) * sizeof(*nq);
-		e->tq = nq;
-		e->tq_cap = cap;
-		e->tq_head = 0;
+	size_t cap = e->tq_cap ? e->tq_cap + e->tq_cap / 2 : 1024;
+	struct timer *nq = realloc(e->tq, cap * sizeof(*nq));
+
+	if (!nq)
+		return -1;
+	if (e->tq_head + e->tq_len > e->tq_cap) {
+		/* Wrapped: the older part moves to the new end. */
+		size_t n = e->tq_cap - e->tq_head;
+		memmove(nq + cap - n, nq + e->tq_head, n * sizeof(*nq));
+		e->tq_head = cap - n;
 	}
+	e->st.bytes += (cap - e->tq_cap) * sizeof(*nq);
+	e->tq = nq;
+	e->tq_cap = cap;
+	return 0;
+}
+
+static void tq_append(struct engine *e, uint32_t dued, uint32_t idx, uint32_t id)
+{
 	struct timer *t = &e->tq[(e->tq_head + e->tq_len++) % e->tq_cap];
-	t->due = due;
-	t->idx = c->self;
-	t->id = c->id;
+
+	t->dued = dued;
+	t->idx = idx;
+	t->id = id;
+}
+
+static void timer_push(struct engine *e, const struct wc *c, uint64_t due)
+{
+	int64_t d = (int64_t)(due - e->tq_tail_due);
+	int mark = e->tq_len && (d < INT32_MIN || d > INT32_MAX);
+
+	while (e->tq_len + 1 + (size_t)mark > e->tq_cap)
+		if (tq_grow(e) < 0)
+			return; /* the periodic sweep still catches it, later */
+	if (!e->tq_len) {
+		e->tq_head_due = due;
+		d = 0;
+	} else if (mark) {
+		tq_append(e, (uint32_t)due, TQ_MARK, (uint32_t)(due >> 32));
+		d = 0;
+	}
+	tq_append(e, (uint32_t)(int32_t)d, c->self, c->id);
+	e->tq_tail_due = due;
+}
+
+/* Take the first entry; the next one's due time follows from it. */
+static struct timer tq_pop(struct engine *e)
+{
+	struct timer t = e->tq[e->tq_head];
+
+	e->tq_head = (e->tq_head + 1) % e->tq_cap;
+	if (--e->tq_len) {
+		const struct timer *n = &e->tq[e->tq_head];
+		if (n->idx == TQ_MARK)
+			e->tq_head_due = (uint64_t)n->id << 32 | n->dued;
+		else
+			e->tq_head_due += (uint64_t)(int64_t)(int32_t)n->dued;
+	}
+	return t;
 }
 
 /* ---- names -------------------------------------------------------------- */
@@ -227,7 +408,7 @@ void engine_config_defaults(struct engine_config *cfg)
 
 /* ---- table -------------------------------------------------------------- */
 
-static const uint8_t *addr_of(const struct conn *c, int side)
+static const uint8_t *addr_of(const struct wc *c, int side)
 {
 	return c->cflags & C_V6 ? c->addr.v6[side] : c->addr.v4[side];
 }
@@ -265,9 +446,42 @@ static uint32_t hash_key(int family, uint16_t vlan, uint16_t vlan_inner, const u
 	return (uint32_t)hash_mix64(lo * 0x9e3779b97f4a7c15ULL ^ hi ^ k << 48 ^ k);
 }
 
-static uint32_t conn_hash(const struct conn *c)
+/* An address of a table entry. */
+static const uint8_t *slot_addr(const struct conn *c, int side)
 {
-	return hash_key(c->family, c->vlan, c->vlan_inner, addr_of(c, 0), c->port[0], addr_of(c, 1),
+	if (c->cf & C_V6) {
+		uint8_t(*v6)[16];
+		memcpy(&v6, c->addr, sizeof(v6));
+		return v6[side];
+	}
+	return c->addr + 4 * side;
+}
+
+/* Its VLAN tags: in the extension, when it has any. */
+static void slot_vlan(const struct engine *e, const struct conn *c, uint16_t *vlan,
+		      uint16_t *inner)
+{
+	*vlan = *inner = 0;
+	if (c->cf & C_VLAN) {
+		*vlan = e->xs[c->ext].vlan;
+		*inner = e->xs[c->ext].vlan_inner;
+	}
+}
+
+/* Its address family: AF_INET6 or AF_INET, or an odd one in the extension. */
+static int slot_family(const struct engine *e, const struct conn *c)
+{
+	if (c->cf & C_FAMILY)
+		return e->xs[c->ext].family;
+	return c->cf & C_V6 ? AF_INET6 : AF_INET;
+}
+
+static uint32_t conn_hash(const struct engine *e, const struct conn *c)
+{
+	uint16_t vlan, inner;
+
+	slot_vlan(e, c, &vlan, &inner);
+	return hash_key(slot_family(e, c), vlan, inner, slot_addr(c, 0), c->port[0], slot_addr(c, 1),
 			c->port[1]);
 }
 
@@ -281,7 +495,7 @@ static int grow_buckets(struct engine *e)
 	for (uint32_t i = 0; i < e->nbuckets; i++) {
 		for (uint32_t k = e->buckets[i]; k;) {
 			struct conn *c = at(e, k - 1);
-			uint32_t next = c->next, h = conn_hash(c) & (n - 1);
+			uint32_t next = c->next, h = conn_hash(e, c) & (n - 1);
 			c->next = b[h];
 			b[h] = k;
 			k = next;
@@ -301,22 +515,32 @@ static int same_addr(const uint8_t *a, const uint8_t *b, int v6)
 	return v6 ? memcmp(a, b, 16) == 0 : memcmp(a, b, 4) == 0;
 }
 
+static int same_vlan(const struct engine *e, const struct conn *c, const struct segment *s)
+{
+	uint16_t vlan, inner;
+
+	if (!(c->cf & C_VLAN)) /* the common case: no need to reach the extension */
+		return !(s->vlan | s->vlan_inner);
+	slot_vlan(e, c, &vlan, &inner);
+	return vlan == s->vlan && inner == s->vlan_inner;
+}
+
 static struct conn *lookup(struct engine *e, const struct segment *s, uint32_t h, int *dir)
 {
 	int v6 = s->family == AF_INET6;
 
 	for (uint32_t k = e->buckets[h & (e->nbuckets - 1)]; k;) {
 		struct conn *c = at(e, k - 1);
-		if (c->family == s->family && c->vlan == s->vlan && c->vlan_inner == s->vlan_inner) {
+		if (slot_family(e, c) == s->family && same_vlan(e, c, s)) {
 			if (c->port[0] == s->sport && c->port[1] == s->dport &&
-			    same_addr(addr_of(c, 0), s->saddr, v6) &&
-			    same_addr(addr_of(c, 1), s->daddr, v6)) {
+			    same_addr(slot_addr(c, 0), s->saddr, v6) &&
+			    same_addr(slot_addr(c, 1), s->daddr, v6)) {
 				*dir = 0;
 				return c;
 			}
 			if (c->port[1] == s->sport && c->port[0] == s->dport &&
-			    same_addr(addr_of(c, 1), s->saddr, v6) &&
-			    same_addr(addr_of(c, 0), s->daddr, v6)) {
+			    same_addr(slot_addr(c, 1), s->saddr, v6) &&
+			    same_addr(slot_addr(c, 0), s->daddr, v6)) {
 				*dir = 1;
 				return c;
 			}
@@ -328,7 +552,7 @@ static struct conn *lookup(struct engine *e, const struct segment *s, uint32_t h
 
 static void unlink_conn(struct engine *e, struct conn *c, uint32_t idx)
 {
-	uint32_t *pp = &e->buckets[conn_hash(c) & (e->nbuckets - 1)];
+	uint32_t *pp = &e->buckets[conn_hash(e, c) & (e->nbuckets - 1)];
 
 	while (*pp && *pp != idx + 1)
 		pp = &at(e, *pp - 1)->next;
@@ -336,18 +560,327 @@ static void unlink_conn(struct engine *e, struct conn *c, uint32_t idx)
 		*pp = c->next;
 }
 
-static void free_conn(struct engine *e, struct conn *c, enum close_reason why)
-{
-	uint32_t idx = c->self;
+/* ---- extension records -------------------------------------------------- */
 
-	if (e->hooks.closed)
+/* Make room for more; the free list runs through last_us. */
+static int ext_grow(struct engine *e)
+{
+	uint32_t cap = e->xcap ? e->xcap * 2 : 64;
+	struct ext *nx;
+
+	if (cap <= e->xcap)
+		return -1;
+	nx = realloc(e->xs, (size_t)cap * sizeof(*nx));
+	if (!nx)
+		return -1;
+	for (uint32_t i = cap - 1; i >= (e->xcap ? e->xcap : 1); i--) {
+		nx[i].last_us = e->xfree;
+		e->xfree = i;
+	}
+	e->st.bytes += (uint64_t)(cap - e->xcap) * sizeof(*nx);
+	e->xs = nx;
+	e->xcap = cap;
+	return 0;
+}
+
+static uint32_t ext_alloc(struct engine *e)
+{
+	if (!e->xfree && ext_grow(e) < 0)
+		return 0;
+	uint32_t x = e->xfree;
+	e->xfree = (uint32_t)e->xs[x].last_us;
+	memset(&e->xs[x], 0, sizeof(e->xs[x]));
+	return x;
+}
+
+static void ext_free(struct engine *e, uint32_t x)
+{
+	e->xs[x].last_us = e->xfree;
+	e->xfree = x;
+}
+
+/* ---- packing ------------------------------------------------------------ */
+
+/* The history alphabet; a letter's code is its place here plus one (0: none). */
+static const char hist_abc[] = "SHADFRCGTWIQshadfrcgtwiq^";
+
+static unsigned word_letters(uint64_t w)
+{
+	return w ? (unsigned)(63 - __builtin_clzll(w)) / 5 + 1 : 0;
+}
+
+static unsigned hist_len(const uint64_t hw[2])
+{
+	return hw[1] ? HIST_WORD + word_letters(hw[1]) : word_letters(hw[0]);
+}
+
+/* The history as a string; out holds HIST_MAX + 1. */
+static void hist_string(const struct wc *c, char *out)
+{
+	for (unsigned i = 0; i < c->hlen; i++)
+		out[i] = hist_abc[((c->hw[i / HIST_WORD] >> 5 * (i % HIST_WORD)) & 31) - 1];
+	out[c->hlen] = '\0';
+}
+
+/* The keys of the last S, F and R letters, as they usually are (see fits()). */
+static uint16_t usual_hist_fin(const struct ep *p)
+{
+	return (p->hseen & H_FIN) ? (uint16_t)(p->fin_seq - p->isn) : 0;
+}
+
+static uint16_t usual_hist_rst(const struct ep *p)
+{
+	return (p->hseen & H_RST) ? (uint16_t)(p->nxt - p->isn) : 0;
+}
+
+/*
+ * Zeek's in-order point: near what this end sent, or, when the capture
+ * lacks the payload (a short snaplen), where the peer's ACKs have taken it.
+ * A 7-bit distance from one of the two, and which (bit 0); -1 if neither.
+ */
+static int contig_code(const struct ep *p, const struct ep *q)
+{
+	int32_t d = (int32_t)(p->nxt - p->contig);
+
+	if (d >= -64 && d < 64)
+		return (int)((uint32_t)d << 1 & 0xfe);
+	d = (int32_t)(q->ack - p->contig);
+	if (d >= -64 && d < 64)
+		return (int)((uint32_t)d << 1 & 0xfe) | 1;
+	return -1;
+}
+
+static uint32_t contig_decode(const struct ep *p, const struct ep *q, uint8_t code)
+{
+	uint32_t d = (uint32_t)(int32_t)((int8_t)(code & 0xfe) / 2);
+
+	return ((code & 1) ? q->ack : p->nxt) - d;
+}
+
+/*
+ * Does the short form hold this connection exactly?  Each rule is the
+ * inverse of what load() computes without an extension.
+ */
+static int fits(const struct wc *w)
+{
+	if (w->last_us < w->first_us || w->last_us - w->first_us > UINT32_MAX)
+		return 0;
+	if (w->zlast_us < w->first_us || w->zlast_us - w->first_us > UINT32_MAX)
+		return 0;
+	if (w->family != ((w->cflags & C_V6) ? AF_INET6 : AF_INET))
+		return 0;
+	if (w->attempt_ms != ((w->cflags & C_ATTEMPT) ? 5000u : 0))
+		return 0;
+	if (w->instance != 1 || w->vlan || w->vlan_inner || w->hw[1])
+		return 0;
+	for (int side = 0; side < 2; side++) {
+		const struct ep *p = &w->ep[side], *q = &w->ep[1 - side];
+		uint32_t ackd = q->nxt - p->ack;
+		if (p->bytes > UINT32_MAX || p->pkts >= 1u << 20)
+			return 0;
+		if ((p->flags & EP_FIN) ? p->nxt - p->fin_seq > 255 : p->fin_seq != 0)
+			return 0;
+		if ((p->flags & EP_ACKED) ? (int32_t)ackd != (int16_t)ackd : p->ack != 0)
+			return 0;
+		if (contig_code(p, q) < 0)
+			return 0;
+		if (p->hist_syn || p->hist_fin != usual_hist_fin(p) ||
+		    p->hist_rst != usual_hist_rst(p))
+			return 0;
+		if (p->cnt_c > 3 || p->cnt_w > 3 || p->cnt_t > 15 || p->cnt_g > 255)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Write a connection back to its table entry.  Fails only if it needs an
+ * extension and none can be had (engine_input_hashed keeps one in reserve).
+ */
+static int store(struct engine *e, const struct wc *w)
+{
+	struct conn *c = w->slot;
+	int full = c->ext || !fits(w);
+
+	if (full && !c->ext && !(c->ext = ext_alloc(e)))
+		return -1;
+	c->id = w->id;
+	c->port[0] = w->port[0];
+	c->port[1] = w->port[1];
+	if (w->cflags & C_V6)
+		memcpy(c->addr, &w->addr.v6, sizeof(w->addr.v6));
+	else
+		memcpy(c->addr, w->addr.v4, sizeof(c->addr));
+	c->cf = (uint16_t)(w->cflags | ((w->vlan | w->vlan_inner) ? C_VLAN : 0) |
+			   (w->family != AF_INET && w->family != AF_INET6 ? C_FAMILY : 0)) &
+		0x1ff;
+	c->first_lo = (uint32_t)w->first_us;
+	c->first_hi = (uint32_t)(w->first_us >> 32);
+	c->hw = w->hw[0];
+	for (int side = 0; side < 2; side++) {
+		const struct ep *p = &w->ep[side], *q = &w->ep[1 - side];
+		struct pep pp;
+		pp.isn = p->isn;
+		pp.nxt = p->nxt;
+		pp.since_ms = p->since_ms;
+		pp.win = p->win;
+		pp.w1 = PEP_PUT(p->state, PEP_STATE);
+		pp.w2 = PEP_PUT(p->flags, PEP_FLAGS) | PEP_PUT(p->wscale, PEP_WSCALE) |
+			PEP_PUT(p->z, PEP_Z) | PEP_PUT(p->zprev, PEP_ZPREV) |
+			PEP_PUT(p->hseen, PEP_HSEEN);
+		pp.bytes = 0;
+		pp.ackd = 0;
+		pp.cnt = 0;
+		if (!full) {
+			pp.bytes = (uint32_t)p->bytes;
+			pp.w1 |= PEP_PUT(p->pkts, PEP_PKTS);
+			if (p->flags & EP_FIN)
+				pp.w1 |= PEP_PUT(p->nxt - p->fin_seq, PEP_FIND);
+			if (p->flags & EP_ACKED)
+				pp.ackd = (int16_t)(q->nxt - p->ack);
+			pp.w2 |= PEP_PUT(contig_code(p, q), PEP_CONTIGD);
+			pp.cnt = (uint16_t)(PEP_PUT(p->cnt_c, PEP_CNT_C) | PEP_PUT(p->cnt_w, PEP_CNT_W) |
+					    PEP_PUT(p->cnt_t, PEP_CNT_T) |
+					    PEP_PUT(p->cnt_g, PEP_CNT_G));
+		}
+		c->ep[side] = pp;
+	}
+	if (!full) {
+		c->lastd = (uint32_t)(w->last_us - w->first_us);
+		c->zlastd = (uint32_t)(w->zlast_us - w->first_us);
+		return 0;
+	}
+	c->lastd = c->zlastd = 0;
+	struct ext *x = &e->xs[c->ext];
+	x->last_us = w->last_us;
+	x->zlast_us = w->zlast_us;
+	x->hw1 = w->hw[1];
+	x->attempt_ms = w->attempt_ms;
+	x->instance = w->instance;
+	x->vlan = w->vlan;
+	x->vlan_inner = w->vlan_inner;
+	x->family = w->family;
+	for (int side = 0; side < 2; side++) {
+		const struct ep *p = &w->ep[side];
+		x->bytes[side] = p->bytes;
+		x->pkts[side] = p->pkts;
+		x->fin_seq[side] = p->fin_seq;
+		x->ack[side] = p->ack;
+		x->contig[side] = p->contig;
+		x->hist_syn[side] = p->hist_syn;
+		x->hist_fin[side] = p->hist_fin;
+		x->hist_rst[side] = p->hist_rst;
+		x->cnt[side][0] = p->cnt_c;
+		x->cnt[side][1] = p->cnt_w;
+		x->cnt[side][2] = p->cnt_t;
+		x->cnt[side][3] = p->cnt_g;
+	}
+	return 0;
+}
+
+/* Read a table entry into a working copy. */
+static void load(const struct engine *e, const struct conn *c, struct wc *w)
+{
+	w->slot = (struct conn *)c;
+	w->self = self_of(c);
+	w->id = c->id;
+	w->family = (uint8_t)slot_family(e, c);
+	w->cflags = c->cf & ~(C_VLAN | C_FAMILY);
+	w->port[0] = c->port[0];
+	w->port[1] = c->port[1];
+	if (c->cf & C_V6)
+		memcpy(&w->addr.v6, c->addr, sizeof(w->addr.v6));
+	else
+		memcpy(w->addr.v4, c->addr, sizeof(c->addr));
+	w->first_us = (uint64_t)c->first_hi << 32 | c->first_lo;
+	w->hw[0] = c->hw;
+	for (int side = 0; side < 2; side++) {
+		const struct pep *pp = &c->ep[side];
+		struct ep *p = &w->ep[side];
+		p->isn = pp->isn;
+		p->nxt = pp->nxt;
+		p->since_ms = pp->since_ms;
+		p->win = pp->win;
+		p->state = (uint8_t)PEP_FIELD(pp->w1, PEP_STATE);
+		p->flags = (uint8_t)PEP_FIELD(pp->w2, PEP_FLAGS);
+		p->wscale = (uint8_t)PEP_FIELD(pp->w2, PEP_WSCALE);
+		p->z = (uint8_t)PEP_FIELD(pp->w2, PEP_Z);
+		p->zprev = (uint8_t)PEP_FIELD(pp->w2, PEP_ZPREV);
+		p->hseen = (uint8_t)PEP_FIELD(pp->w2, PEP_HSEEN);
+	}
+	if (c->ext) {
+		const struct ext *x = &e->xs[c->ext];
+		w->last_us = x->last_us;
+		w->zlast_us = x->zlast_us;
+		w->hw[1] = x->hw1;
+		w->attempt_ms = x->attempt_ms;
+		w->instance = x->instance;
+		w->vlan = x->vlan;
+		w->vlan_inner = x->vlan_inner;
+		for (int side = 0; side < 2; side++) {
+			struct ep *p = &w->ep[side];
+			p->bytes = x->bytes[side];
+			p->pkts = x->pkts[side];
+			p->fin_seq = x->fin_seq[side];
+			p->ack = x->ack[side];
+			p->contig = x->contig[side];
+			p->hist_syn = x->hist_syn[side];
+			p->hist_fin = x->hist_fin[side];
+			p->hist_rst = x->hist_rst[side];
+			p->cnt_c = x->cnt[side][0];
+			p->cnt_w = x->cnt[side][1];
+			p->cnt_t = x->cnt[side][2];
+			p->cnt_g = x->cnt[side][3];
+		}
+	} else {
+		w->last_us = w->first_us + c->lastd;
+		w->zlast_us = w->first_us + c->zlastd;
+		w->hw[1] = 0;
+		w->attempt_ms = (w->cflags & C_ATTEMPT) ? 5000 : 0;
+		w->instance = 1;
+		w->vlan = w->vlan_inner = 0;
+		for (int side = 0; side < 2; side++) {
+			const struct pep *pp = &c->ep[side];
+			struct ep *p = &w->ep[side];
+			const struct ep *q = &w->ep[1 - side];
+			p->bytes = pp->bytes;
+			p->pkts = PEP_FIELD(pp->w1, PEP_PKTS);
+			p->fin_seq = (p->flags & EP_FIN) ? p->nxt - PEP_FIELD(pp->w1, PEP_FIND) : 0;
+			p->ack = (p->flags & EP_ACKED) ? q->nxt - (uint32_t)(int32_t)pp->ackd : 0;
+			p->hist_syn = 0;
+			p->hist_fin = usual_hist_fin(p);
+			p->hist_rst = usual_hist_rst(p);
+			p->cnt_c = (uint16_t)PEP_FIELD(pp->cnt, PEP_CNT_C);
+			p->cnt_w = (uint16_t)PEP_FIELD(pp->cnt, PEP_CNT_W);
+			p->cnt_t = (uint16_t)PEP_FIELD(pp->cnt, PEP_CNT_T);
+			p->cnt_g = (uint16_t)PEP_FIELD(pp->cnt, PEP_CNT_G);
+		}
+		/* The in-order points last: they may count from the ACKs. */
+		for (int side = 0; side < 2; side++)
+			w->ep[side].contig =
+				contig_decode(&w->ep[side], &w->ep[1 - side],
+					      (uint8_t)PEP_FIELD(c->ep[side].w2, PEP_CONTIGD));
+	}
+	w->hlen = (uint8_t)hist_len(w->hw);
+}
+
+static void free_conn(struct engine *e, struct wc *w, enum close_reason why)
+{
+	struct conn *c = w->slot;
+	uint32_t idx = w->self;
+
+	if (e->hooks.closed) {
+		store(e, w);
 		e->hooks.closed(e->hooks.arg, c, why);
+	}
 	unlink_conn(e, c, idx);
-	if (c->cflags & C_V6) {
-		free(c->addr.v6);
+	if (w->cflags & C_V6) {
+		free(w->addr.v6);
 		e->st.bytes -= 32;
 	}
-	uint32_t *dur = dur_of(e, c);
+	if (c->ext)
+		ext_free(e, c->ext);
+	uint32_t *dur = dur_of(e, w);
 	if (dur)
 		memset(dur, 0, 2 * TS_MAX * sizeof(uint32_t));
 	memset(c, 0, sizeof(*c));
@@ -356,7 +889,8 @@ static void free_conn(struct engine *e, struct conn *c, enum close_reason why)
 	e->st.live--;
 }
 
-static struct conn *alloc_conn(struct engine *e)
+/* A free entry, and a blank working copy for it. */
+static struct conn *alloc_conn(struct engine *e, struct wc *w)
 {
 	uint32_t idx;
 
@@ -373,7 +907,7 @@ static struct conn *alloc_conn(struct engine *e)
 				e->blocks = nb;
 				e->capblocks = cap;
 			}
-			e->blocks[e->nblocks] = calloc(BLOCK, sizeof(struct conn));
+			e->blocks[e->nblocks] = block_new(e->nblocks);
 			if (!e->blocks[e->nblocks])
 				return NULL;
 			if (e->cfg.keep_durations) {
@@ -393,18 +927,20 @@ static struct conn *alloc_conn(struct engine *e)
 	}
 	struct conn *c = at(e, idx);
 	memset(c, 0, sizeof(*c));
-	c->self = idx;
+	memset(w, 0, sizeof(*w));
+	w->slot = c;
+	w->self = idx;
 	return c;
 }
 
 /* ---- transitions -------------------------------------------------------- */
 
-static uint32_t rel_ms(const struct conn *c, uint64_t ts)
+static uint32_t rel_ms(const struct wc *c, uint64_t ts)
 {
 	return ts > c->first_us ? (uint32_t)((ts - c->first_us) / 1000) : 0;
 }
 
-static void emit(struct engine *e, struct conn *c, int side, int to, enum cause why, uint64_t ts)
+static void emit(struct engine *e, struct wc *c, int side, int to, enum cause why, uint64_t ts)
 {
 	struct ep *p = &c->ep[side];
 	struct engine_event ev;
@@ -417,7 +953,6 @@ static void emit(struct engine *e, struct conn *c, int side, int to, enum cause 
 		dur[side * TS_MAX + p->state] += now - p->since_ms;
 	}
 	ev.ts_us = ts;
-	ev.conn = c;
 	ev.endpoint = (uint8_t)side;
 	ev.from = p->state;
 	ev.to = (uint8_t)to;
@@ -429,8 +964,12 @@ static void emit(struct engine *e, struct conn *c, int side, int to, enum cause 
 		timer_push(e, c, ts + e->cfg.time_wait_us);
 	else if (to == TS_CLOSE && c->ep[1 - side].state == TS_CLOSE)
 		timer_push(e, c, c->last_us + e->cfg.time_wait_us); /* finished: linger */
-	if (e->hooks.event)
+	if (e->hooks.event) {
+		/* The hook reads the table's entry: bring it up to date. */
+		store(e, c);
+		ev.conn = c->slot;
 		e->hooks.event(e->hooks.arg, &ev);
+	}
 }
 
 static int closedish(int s)
@@ -439,7 +978,7 @@ static int closedish(int s)
 }
 
 /* Fire the TIME-WAIT timers of one connection that are due by now. */
-static void fire_timewait(struct engine *e, struct conn *c, uint64_t now)
+static void fire_timewait(struct engine *e, struct wc *c, uint64_t now)
 {
 	for (int side = 0; side < 2; side++) {
 		struct ep *p = &c->ep[side];
@@ -460,18 +999,19 @@ static void zset(struct ep *p, int z)
 }
 
 /* Append a history letter: upper case from the originator. */
-static void add_hist(struct conn *c, int side, char letter)
+static void add_hist(struct wc *c, int side, char letter)
 {
-	if ((size_t)c->hlen + 1 >= sizeof(c->hist))
+	if (c->hlen >= HIST_MAX)
 		return;
 	if (side == 1 && letter >= 'A' && letter <= 'Z')
 		letter = (char)(letter - 'A' + 'a');
-	c->hist[c->hlen++] = letter;
-	c->hist[c->hlen] = '\0';
+	uint64_t code = (uint64_t)(strchr(hist_abc, letter) - hist_abc + 1);
+	c->hw[c->hlen / HIST_WORD] |= code << 5 * (c->hlen % HIST_WORD);
+	c->hlen++;
 }
 
 /* CheckHistory: 1 the first time an endpoint sets this bit. */
-static int check_hist(struct conn *c, int side, uint8_t bit, char letter)
+static int check_hist(struct wc *c, int side, uint8_t bit, char letter)
 {
 	struct ep *p = &c->ep[side];
 
@@ -483,7 +1023,7 @@ static int check_hist(struct conn *c, int side, uint8_t bit, char letter)
 }
 
 /* Letters logged on a log10 scale: at the 1st, 10th, 100th ... event. */
-static void scaled_hist(struct conn *c, int side, uint16_t *cnt, char letter)
+static void scaled_hist(struct wc *c, int side, uint16_t *cnt, char letter)
 {
 	if (*cnt == UINT16_MAX)
 		return;
@@ -492,7 +1032,7 @@ static void scaled_hist(struct conn *c, int side, uint16_t *cnt, char letter)
 		add_hist(c, side, letter);
 }
 
-static void zeek_flip(struct conn *c, uint32_t *dur)
+static void zeek_flip(struct wc *c, uint32_t *dur)
 {
 	struct ep t = c->ep[0];
 	uint16_t pt = c->port[0];
@@ -522,7 +1062,7 @@ static void zeek_flip(struct conn *c, uint32_t *dur)
 }
 
 /* Zeek's UpdateStateMachine for the sending endpoint (TCPSessionAdapter.cc). */
-static void zeek_update(struct conn *c, uint32_t *dur, int side, const struct segment *s,
+static void zeek_update(struct wc *c, uint32_t *dur, int side, const struct segment *s,
 			int *flipped)
 {
 	struct ep *p = &c->ep[side], *q = &c->ep[1 - side];
@@ -595,7 +1135,7 @@ static void zeek_update(struct conn *c, uint32_t *dur, int side, const struct se
 }
 
 /* Zeek's TCP_Endpoint::Size(): bytes sent, from sequence numbers. */
-static uint64_t zeek_size(const struct conn *c, int side)
+static uint64_t zeek_size(const struct wc *c, int side)
 {
 	const struct ep *p = &c->ep[side], *q = &c->ep[1 - side];
 
@@ -629,7 +1169,7 @@ static int rstos0_history(const char *h)
 }
 
 /* conn_state, as base/protocols/conn/main.zeek derives it. */
-static const char *zeek_conn_state(const struct conn *c)
+static const char *zeek_conn_state(const struct wc *c)
 {
 	int os = c->ep[0].z, rs = c->ep[1].z;
 	int o_inact = os == Z_INACTIVE || os == Z_PARTIAL;
@@ -642,8 +1182,11 @@ static const char *zeek_conn_state(const struct conn *c)
 		return o_inact ? "RSTRH" : "RSTR";
 	}
 	if (os == Z_RESET) {
-		if (r_inact)
-			return rstos0_history(c->hist) ? "RSTOS0" : "OTH";
+		if (r_inact) {
+			char h[HIST_MAX + 1];
+			hist_string(c, h);
+			return rstos0_history(h) ? "RSTOS0" : "OTH";
+		}
 		return "RSTO";
 	}
 	if (os == Z_CLOSED && rs == Z_CLOSED)
@@ -660,7 +1203,7 @@ static const char *zeek_conn_state(const struct conn *c)
 }
 
 /* Zeek's history and sequence bookkeeping for one segment (Process()). */
-static void zeek_process(struct conn *c, uint32_t *dur, int side, const struct segment *s,
+static void zeek_process(struct wc *c, uint32_t *dur, int side, const struct segment *s,
 			 int *flipped)
 {
 	struct ep *p = &c->ep[side], *q = &c->ep[1 - side];
@@ -834,7 +1377,7 @@ static void zeek_process(struct conn *c, uint32_t *dur, int side, const struct s
 /* ---- the RFC machine ---------------------------------------------------- */
 
 /* The receiver side processes the peer's FIN (RFC 9293 3.10.7.4, eighth). */
-static void fin_received(struct engine *e, struct conn *c, int side, uint64_t ts)
+static void fin_received(struct engine *e, struct wc *c, int side, uint64_t ts)
 {
 	struct ep *p = &c->ep[side];
 
@@ -873,7 +1416,7 @@ static int syn_acked(const struct ep *p, uint32_t ack)
 }
 
 /* RFC 5961 section 3 / RFC 9293 3.10.7.4: is this RST in the receiver's window? */
-static int rst_acceptable(const struct conn *c, int rcv, const struct segment *s, uint32_t snd_nxt,
+static int rst_acceptable(const struct wc *c, int rcv, const struct segment *s, uint32_t snd_nxt,
 			  int snd_known)
 {
 	const struct ep *r = &c->ep[rcv];
@@ -891,7 +1434,7 @@ static int rst_acceptable(const struct conn *c, int rcv, const struct segment *s
 	return SEQ_GEQ(s->seq, snd_nxt - 1) && SEQ_LT(s->seq, snd_nxt + wnd);
 }
 
-static void rfc_segment(struct engine *e, struct conn *c, int side, const struct segment *s,
+static void rfc_segment(struct engine *e, struct wc *c, int side, const struct segment *s,
 			uint32_t snd_nxt_before, int snd_known)
 {
 	struct ep *a = &c->ep[side], *b = &c->ep[1 - side];
@@ -1021,18 +1564,19 @@ static int likely_server_port(uint16_t p)
 
 static int evict_one(struct engine *e);
 
-static struct conn *new_conn(struct engine *e, const struct segment *s, uint32_t h, int flip,
-			     uint16_t instance)
+/* A new connection in *c, in the table; -1 if there is no room. */
+static int new_conn(struct engine *e, const struct segment *s, uint32_t h, int flip,
+		    uint16_t instance, struct wc *c)
 {
-	struct conn *c;
+	struct conn *slot;
 
 	if (e->st.live >= e->cfg.max_conns && evict_one(e) < 0)
-		return NULL;
+		return -1;
 	if ((e->st.live + 1) > (uint64_t)e->nbuckets && grow_buckets(e) < 0)
-		return NULL;
-	c = alloc_conn(e);
-	if (!c)
-		return NULL;
+		return -1;
+	slot = alloc_conn(e, c);
+	if (!slot)
+		return -1;
 	int len = s->family == AF_INET6 ? 16 : 4;
 	const uint8_t *a0 = flip ? s->daddr : s->saddr, *a1 = flip ? s->saddr : s->daddr;
 	c->family = s->family;
@@ -1043,9 +1587,9 @@ static struct conn *new_conn(struct engine *e, const struct segment *s, uint32_t
 	if (s->family == AF_INET6) {
 		c->addr.v6 = malloc(32);
 		if (!c->addr.v6) {
-			c->next = e->free_head;
+			slot->next = e->free_head;
 			e->free_head = c->self + 1;
-			return NULL;
+			return -1;
 		}
 		c->cflags |= C_V6;
 		e->st.bytes += 32;
@@ -1059,16 +1603,28 @@ static struct conn *new_conn(struct engine *e, const struct segment *s, uint32_t
 	c->id = e->next_id;
 	c->instance = instance;
 	c->cflags |= C_ZEEK_ACTIVE;
+	if (flip)
+		add_hist(c, 0, '^');
+	/* The entry is complete before it is linked (lookups read its tags). */
+	if (store(e, c) < 0) {
+		if (c->cflags & C_V6) {
+			free(c->addr.v6);
+			e->st.bytes -= 32;
+		}
+		memset(slot, 0, sizeof(*slot));
+		slot->next = e->free_head;
+		e->free_head = c->self + 1;
+		e->next_id--;
+		return -1;
+	}
 	uint32_t b = h & (e->nbuckets - 1);
-	c->next = e->buckets[b];
+	slot->next = e->buckets[b];
 	e->buckets[b] = c->self + 1;
 	e->st.conns++;
 	e->st.live++;
 	if (e->st.live > e->st.peak)
 		e->st.peak = e->st.live;
-	if (flip)
-		add_hist(c, 0, '^');
-	return c;
+	return 0;
 }
 
 /*
@@ -1090,7 +1646,7 @@ static int should_flip(const struct segment *s)
 }
 
 /* Initial RFC states of a new connection, from the first segment. */
-static void start_states(struct engine *e, struct conn *c, int side, const struct segment *s)
+static void start_states(struct engine *e, struct wc *c, int side, const struct segment *s)
 {
 	int syn = s->flags & TH_SYN, ack = s->flags & TH_ACK;
 
@@ -1118,7 +1674,7 @@ static void start_states(struct engine *e, struct conn *c, int side, const struc
  * removed it before this moment?  (TCPSessionAdapter: AttemptTimer,
  * ConnDeleteTimer, ExpireTimer; and the inactivity timeout.)
  */
-static int zeek_expired(const struct engine *e, const struct conn *c, uint64_t now)
+static int zeek_expired(const struct engine *e, const struct wc *c, uint64_t now)
 {
 	const struct ep *o = &c->ep[0], *r = &c->ep[1];
 	uint64_t last = c->zlast_us;
@@ -1147,7 +1703,7 @@ static int zeek_expired(const struct engine *e, const struct conn *c, uint64_t n
 }
 
 /* Zeek's IsReuse: does this SYN start a new connection on the tuple? */
-static int zeek_reuse(const struct conn *c, const struct segment *s)
+static int zeek_reuse(const struct wc *c, const struct segment *s)
 {
 	const struct ep *co = &c->ep[0];
 
@@ -1171,7 +1727,7 @@ static int zeek_reuse(const struct conn *c, const struct segment *s)
 
 /* Our own rule: a bare SYN on a finished tuple, or a new ISN for an
  * unanswered attempt, starts a new instance. */
-static int rfc_reuse(const struct conn *c, int dir, const struct segment *s)
+static int rfc_reuse(const struct wc *c, int dir, const struct segment *s)
 {
 	const struct ep *a = &c->ep[dir];
 
@@ -1184,7 +1740,7 @@ static int rfc_reuse(const struct conn *c, int dir, const struct segment *s)
 }
 
 /* Close out an instance that a new SYN replaces. */
-static void end_instance(struct engine *e, struct conn *c, enum cause why, uint64_t ts)
+static void end_instance(struct engine *e, struct wc *c, enum cause why, uint64_t ts)
 {
 	for (int side = 0; side < 2; side++)
 		if (c->ep[side].state != TS_CLOSE)
@@ -1194,7 +1750,7 @@ static void end_instance(struct engine *e, struct conn *c, enum cause why, uint6
 }
 
 /* Should this connection leave the table at time now (default mode)? */
-static int rfc_expired(const struct engine *e, const struct conn *c, uint64_t now,
+static int rfc_expired(const struct engine *e, const struct wc *c, uint64_t now,
 		       enum close_reason *why)
 {
 	if (closedish(c->ep[0].state) && closedish(c->ep[1].state) &&
@@ -1217,21 +1773,26 @@ static int rfc_expired(const struct engine *e, const struct conn *c, uint64_t no
 static void run_timers(struct engine *e, uint64_t now)
 {
 	while (e->tq_len) {
-		struct timer t = e->tq[e->tq_head];
-		if (t.due > now)
+		if (e->tq_head_due > now)
 			break;
-		e->tq_head = (e->tq_head + 1) % e->tq_cap;
-		e->tq_len--;
-		struct conn *c = at(e, t.idx);
-		if (c->id != t.id)
+		struct timer t = tq_pop(e);
+		if (t.idx == TQ_MARK)
+			continue;
+		struct conn *slot = at(e, t.idx);
+		if (slot->id != t.id)
 			continue; /* that connection is gone */
+		struct wc w, *c = &w;
+		load(e, slot, c);
 		fire_timewait(e, c, now);
 		if (!e->cfg.zeek && c->ep[0].state == TS_CLOSE && c->ep[1].state == TS_CLOSE) {
-			if (c->last_us + e->cfg.time_wait_us <= now)
+			if (c->last_us + e->cfg.time_wait_us <= now) {
 				free_conn(e, c, CLOSE_FINISHED);
-			else /* a late packet moved its linger on */
-				timer_push(e, c, c->last_us + e->cfg.time_wait_us);
+				continue;
+			}
+			/* a late packet moved its linger on */
+			timer_push(e, c, c->last_us + e->cfg.time_wait_us);
 		}
+		store(e, c);
 	}
 }
 
@@ -1240,9 +1801,11 @@ static void sweep(struct engine *e, uint64_t now)
 {
 	run_timers(e, now);
 	for (uint32_t i = 0; i < e->used; i++) {
-		struct conn *c = at(e, i);
-		if (!c->id)
+		struct conn *slot = at(e, i);
+		if (!slot->id)
 			continue; /* free */
+		struct wc w, *c = &w;
+		load(e, slot, c);
 		if (e->cfg.zeek) {
 			if (zeek_expired(e, c, now))
 				free_conn(e, c, CLOSE_ZEEK);
@@ -1280,14 +1843,15 @@ static void maybe_sweep(struct engine *e, uint64_t now)
  */
 static int evict_one(struct engine *e)
 {
-	struct conn *best = NULL;
+	struct wc best, w, *c = &w;
 	int best_rank = -1;
 
 	for (uint32_t n = 0; n < 16 && e->used; n++) {
-		struct conn *c = at(e, e->hand);
+		struct conn *slot = at(e, e->hand);
 		e->hand = (e->hand + 1) % e->used;
-		if (!c->id)
+		if (!slot->id)
 			continue;
+		load(e, slot, c);
 		int rank;
 		if (closedish(c->ep[0].state) && closedish(c->ep[1].state))
 			rank = 3;
@@ -1295,15 +1859,15 @@ static int evict_one(struct engine *e)
 			rank = 2;
 		else
 			rank = 1;
-		if (rank > best_rank || (rank == best_rank && c->last_us < best->last_us)) {
-			best = c;
+		if (rank > best_rank || (rank == best_rank && c->last_us < best.last_us)) {
+			best = w;
 			best_rank = rank;
 		}
 	}
-	if (!best)
+	if (best_rank < 0)
 		return -1;
 	e->st.evicted++;
-	free_conn(e, best, CLOSE_EVICTED);
+	free_conn(e, &best, CLOSE_EVICTED);
 	return 0;
 }
 
@@ -1342,7 +1906,8 @@ void engine_input_hashed(struct engine *e, const struct segment *seg, uint32_t h
 {
 	struct segment novlan;
 	const struct segment *s = seg;
-	struct conn *c;
+	struct wc w, *c = NULL;
+	struct conn *slot;
 	int dir = 0;
 
 	if (e->cfg.ignore_vlan && (seg->vlan || seg->vlan_inner)) {
@@ -1357,8 +1922,13 @@ void engine_input_hashed(struct engine *e, const struct segment *seg, uint32_t h
 	e->st.segments++;
 	if (!e->nbuckets && grow_buckets(e) < 0)
 		return;
-	c = lookup(e, s, h, &dir);
-	if (c) {
+	/* One extension in reserve: the store()s below cannot fail. */
+	if (!e->xfree && ext_grow(e) < 0)
+		return;
+	slot = lookup(e, s, h, &dir);
+	if (slot) {
+		c = &w;
+		load(e, slot, c);
 		fire_timewait(e, c, s->ts_us);
 		if (e->cfg.zeek) {
 			if (zeek_expired(e, c, s->ts_us)) {
@@ -1368,8 +1938,7 @@ void engine_input_hashed(struct engine *e, const struct segment *seg, uint32_t h
 				uint16_t inst = c->instance;
 				free_conn(e, c, CLOSE_REUSED);
 				e->st.reused++;
-				c = new_conn(e, s, h, should_flip(s), (uint16_t)(inst + 1));
-				if (!c)
+				if (new_conn(e, s, h, should_flip(s), (uint16_t)(inst + 1), c) < 0)
 					return;
 				dir = (c->port[0] == s->sport && memcmp(addr_of(c, 0), s->saddr,
 									c->family == AF_INET6 ? 16 : 4) == 0)
@@ -1388,8 +1957,7 @@ void engine_input_hashed(struct engine *e, const struct segment *seg, uint32_t h
 				int finished = closedish(c->ep[0].state) && closedish(c->ep[1].state);
 				end_instance(e, c, finished ? CAUSE_TUPLE_REUSED : CAUSE_SUPERSEDED,
 					     s->ts_us);
-				c = new_conn(e, s, h, 0, (uint16_t)(inst + 1));
-				if (!c)
+				if (new_conn(e, s, h, 0, (uint16_t)(inst + 1), c) < 0)
 					return;
 				dir = 0;
 				start_states(e, c, dir, s);
@@ -1398,8 +1966,8 @@ void engine_input_hashed(struct engine *e, const struct segment *seg, uint32_t h
 	}
 	if (!c) {
 		int flip = should_flip(s);
-		c = new_conn(e, s, h, flip, 1);
-		if (!c)
+		c = &w;
+		if (new_conn(e, s, h, flip, 1, c) < 0)
 			return;
 		dir = flip;
 		start_states(e, c, dir, s);
@@ -1414,6 +1982,7 @@ void engine_input_hashed(struct engine *e, const struct segment *seg, uint32_t h
 	if (e->cfg.verify_checksums && s->csum == 0) {
 		e->st.bad_csum++;
 		scaled_hist(c, dir, &a->cnt_c, 'C');
+		store(e, c);
 		return;
 	}
 
@@ -1434,6 +2003,7 @@ void engine_input_hashed(struct engine *e, const struct segment *seg, uint32_t h
 	if (flipped)
 		dir = 1 - dir;
 	rfc_segment(e, c, dir, s, snd_nxt, snd_known);
+	store(e, c);
 }
 
 void engine_advance(struct engine *e, uint64_t now_us)
@@ -1483,25 +2053,27 @@ void engine_free(struct engine *e)
 		return;
 	for (uint32_t i = 0; i < e->used; i++) {
 		struct conn *c = at(e, i);
-		if (!c->id)
-			continue;
-		if (c->cflags & C_V6)
-			free(c->addr.v6);
+		if (c->id && (c->cf & C_V6))
+			free((void *)slot_addr(c, 0));
 	}
 	for (uint32_t b = 0; b < e->nblocks; b++) {
-		free(e->blocks[b]);
+		block_free(e->blocks[b]);
 		if (e->durblocks)
 			free(e->durblocks[b]);
 	}
 	free(e->durblocks);
+	free(e->xs);
 	free(e->tq);
 	free(e->blocks);
 	free(e->buckets);
 	free(e);
 }
 
-void engine_conn_info(const struct engine *e, const struct conn *c, struct conn_info *o)
+void engine_conn_info(const struct engine *e, const struct conn *slot, struct conn_info *o)
 {
+	struct wc w, *c = &w;
+
+	load(e, slot, c);
 	int len = c->family == AF_INET6 ? 16 : 4;
 
 	memset(o, 0, sizeof(*o));
@@ -1531,8 +2103,7 @@ void engine_conn_info(const struct engine *e, const struct conn *c, struct conn_
 		}
 	}
 	o->conn_state = zeek_conn_state(c);
-	memcpy(o->history, c->hist, sizeof(c->hist));
-	o->history[sizeof(c->hist)] = '\0';
+	hist_string(c, o->history);
 	o->first_us = c->first_us;
 	o->last_us = c->last_us;
 }

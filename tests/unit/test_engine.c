@@ -26,7 +26,7 @@
 struct seg {
 	int from, flags;
 	uint32_t seq, ack, len;
-	int win; /* 0 means 65535 */
+	int win; /* 0 means 65535, -1 means 0 */
 	uint64_t at_ms; /* 0: 1 ms after the previous */
 };
 
@@ -106,7 +106,8 @@ static struct engine *play(const struct seg *segs, size_t n, struct log *l, stru
 		s.seq = segs[i].seq;
 		s.ack = segs[i].ack;
 		s.payload_len = s.payload_captured = segs[i].len;
-		s.win = (uint16_t)(segs[i].win ? segs[i].win : 65535);
+		/* 0 means 65535, and -1 a shut window */
+		s.win = (uint16_t)(segs[i].win < 0 ? 0 : segs[i].win ? segs[i].win : 65535);
 		s.csum = -1;
 		engine_input(e, &s);
 	}
@@ -464,6 +465,51 @@ static void key_hash_symmetric_and_spread(void)
 	engine_free(e);
 }
 
+/*
+ * The table packs what a connection usually holds into a short form and
+ * the rest into an extension record: histories past the letters kept
+ * inline, up to the 21-letter cap, and scaled letters counted far beyond
+ * the short form's counters must come back exactly.
+ */
+static void long_histories_and_counts(void)
+{
+	enum { N = 10000 };
+	static struct seg segs[4 + 2 * N + 2];
+	size_t n = 0;
+
+	segs[n++] = (struct seg){A, S, 1000, 0, 0, 0, 0};
+	segs[n++] = (struct seg){B, S | K, 5000, 1001, 0, 0, 0};
+	segs[n++] = (struct seg){A, K, 1001, 5001, 0, 0, 0};
+	segs[n++] = (struct seg){A, K, 1001, 5001, 10, 0, 0};
+	for (int i = 0; i < N; i++) {
+		/* A retransmits its data (T), B's window stays shut (W). */
+		segs[n++] = (struct seg){A, K, 1001, 5001, 10, 0, 0};
+		segs[n++] = (struct seg){B, K, 5001, 1011, 0, -1, 0};
+	}
+	segs[n++] = (struct seg){A, F | K, 1011, 5001, 0, 0, 0};
+	segs[n++] = (struct seg){B, F | K, 5001, 1012, 0, 0, 0};
+	struct log l;
+	struct result r;
+	struct engine *e = play(segs, n, &l, &r, NULL);
+	CHECK(r.conns == 1);
+	/* T and w at the 1st, 10th, 100th, 1000th and 10000th; cut at 21 letters. */
+	CHECK_STR(r.history, "ShADTawTwTwTwTwFf");
+	engine_free(e);
+
+	/* The cap: 21 letters, the rest dropped. */
+	n = 0;
+	segs[n++] = (struct seg){A, S, 1000, 0, 0, 0, 0};
+	segs[n++] = (struct seg){B, S | K, 5000, 1001, 0, 0, 0};
+	for (int i = 0; i < 12; i++) {
+		/* A new ISN each time: a new S and h each time (their keys differ). */
+		segs[n++] = (struct seg){A, S, 1000 + 100000 * (uint32_t)i, 0, 0, 0, 0};
+		segs[n++] = (struct seg){B, S | K, 5000 + 100000 * (uint32_t)i, 1001 + 100000 * (uint32_t)i, 0, 0, 0};
+	}
+	e = play(segs, n, &l, &r, NULL);
+	CHECK(strlen(r.history) <= 21);
+	engine_free(e);
+}
+
 const struct unit_test engine_tests[] = {
 	{"engine: key hash symmetric and spread", key_hash_symmetric_and_spread},
 	{"engine: transition table on crafted segments", transitions},
@@ -472,5 +518,6 @@ const struct unit_test engine_tests[] = {
 	{"engine: idle connections expire", idle_connections_expire},
 	{"engine: --max-conns evicts under a SYN flood", max_conns_evicts},
 	{"engine: Zeek history letters", zeek_history_letters},
+	{"engine: long histories and scaled counts kept exactly", long_histories_and_counts},
 	{NULL, NULL},
 };
