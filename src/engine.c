@@ -201,15 +201,22 @@ struct ext {
  * A timer due at a known time: TIME-WAIT's end, or a finished connection's
  * linger.  One is queued for nearly every connection that closes, so it is
  * kept small: its due time counts from the one queued before it.  A jump
- * too far for 32 bits is carried by a marker entry (idx TQ_MARK, the due
- * time whole in dued and id) that falls due at the same moment.
+ * too far for 32 bits is carried by two marker entries (idx TQ_MARK with
+ * the due time's low half, then TQ_MARK_HI with its high half) that fall
+ * due at the same moment.
+ *
+ * A timer names a table entry, not a connection: the entry may hold
+ * another connection by the time it falls due.  That is harmless, because
+ * a timer only wakes its entry up; run_timers() then acts on the entry's
+ * own due times alone, which are exact.
  */
 struct timer {
 	uint32_t dued; /* due - the previous entry's due, as int32_t */
-	uint32_t idx, id;
+	uint32_t idx;
 };
 
 #define TQ_MARK UINT32_MAX
+#define TQ_MARK_HI (UINT32_MAX - 1)
 
 /*
  * The pool is in blocks of BLOCK entries, each block alone in a span of
@@ -314,13 +321,12 @@ static int tq_grow(struct engine *e)
 	return 0;
 }
 
-static void tq_append(struct engine *e, uint32_t dued, uint32_t idx, uint32_t id)
+static void tq_append(struct engine *e, uint32_t dued, uint32_t idx)
 {
 	struct timer *t = &e->tq[(e->tq_head + e->tq_len++) % e->tq_cap];
 
 	t->dued = dued;
 	t->idx = idx;
-	t->id = id;
 }
 
 static void timer_push(struct engine *e, const struct wc *c, uint64_t due)
@@ -328,17 +334,18 @@ static void timer_push(struct engine *e, const struct wc *c, uint64_t due)
 	int64_t d = (int64_t)(due - e->tq_tail_due);
 	int mark = e->tq_len && (d < INT32_MIN || d > INT32_MAX);
 
-	while (e->tq_len + 1 + (size_t)mark > e->tq_cap)
+	while (e->tq_len + 1 + 2 * (size_t)mark > e->tq_cap)
 		if (tq_grow(e) < 0)
 			return; /* the periodic sweep still catches it, later */
 	if (!e->tq_len) {
 		e->tq_head_due = due;
 		d = 0;
 	} else if (mark) {
-		tq_append(e, (uint32_t)due, TQ_MARK, (uint32_t)(due >> 32));
+		tq_append(e, (uint32_t)due, TQ_MARK);
+		tq_append(e, (uint32_t)(due >> 32), TQ_MARK_HI);
 		d = 0;
 	}
-	tq_append(e, (uint32_t)(int32_t)d, c->self, c->id);
+	tq_append(e, (uint32_t)(int32_t)d, c->self);
 	e->tq_tail_due = due;
 }
 
@@ -350,9 +357,10 @@ static struct timer tq_pop(struct engine *e)
 	e->tq_head = (e->tq_head + 1) % e->tq_cap;
 	if (--e->tq_len) {
 		const struct timer *n = &e->tq[e->tq_head];
-		if (n->idx == TQ_MARK)
-			e->tq_head_due = (uint64_t)n->id << 32 | n->dued;
-		else
+		if (n->idx == TQ_MARK) /* the high half follows it */
+			e->tq_head_due = (uint64_t)e->tq[(e->tq_head + 1) % e->tq_cap].dued << 32 |
+					 n->dued;
+		else if (n->idx != TQ_MARK_HI) /* which falls due with the TQ_MARK before it */
 			e->tq_head_due += (uint64_t)(int64_t)(int32_t)n->dued;
 	}
 	return t;
@@ -1776,11 +1784,11 @@ static void run_timers(struct engine *e, uint64_t now)
 		if (e->tq_head_due > now)
 			break;
 		struct timer t = tq_pop(e);
-		if (t.idx == TQ_MARK)
+		if (t.idx == TQ_MARK || t.idx == TQ_MARK_HI)
 			continue;
 		struct conn *slot = at(e, t.idx);
-		if (slot->id != t.id)
-			continue; /* that connection is gone */
+		if (!slot->id)
+			continue; /* free: that connection is gone */
 		struct wc w, *c = &w;
 		load(e, slot, c);
 		fire_timewait(e, c, now);

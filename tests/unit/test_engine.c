@@ -295,6 +295,37 @@ static void timewait_expires_after_2msl(void)
 	engine_free(e);
 }
 
+/*
+ * Timers queued far apart: with a 3-hour 2MSL, a FIN retransmitted an hour
+ * into TIME-WAIT queues a timer an hour after the one before it, too far
+ * for the queue's 32-bit steps (it takes a marker).  The restarted timer
+ * must fire exactly 3 hours after that FIN, not before and not never.
+ */
+static void timers_queued_far_apart(void)
+{
+	const uint64_t hour_ms = 3600 * 1000, base = 1700000000000000ull;
+	struct seg segs[] = {
+		{A, S, 1000, 0, 0, 0, 1},        {B, S | K, 5000, 1001, 0, 0, 2},
+		{A, K, 1001, 5001, 0, 0, 3},     {A, F | K, 1001, 5001, 0, 0, 4},
+		{B, F | K, 5001, 1002, 0, 0, 5}, {A, K, 1002, 5002, 0, 0, 6},
+		{B, F | K, 5001, 1002, 0, 0, hour_ms},
+	};
+	struct engine_config cfg;
+	struct log l;
+	struct result r;
+	engine_config_defaults(&cfg);
+	cfg.time_wait_us = 3 * hour_ms * 1000;
+	cfg.idle_timeout_us = 24 * hour_ms * 1000;
+	struct engine *e = play(segs, 7, &l, &r, &cfg);
+	uint64_t due = base + 4 * hour_ms * 1000;
+	engine_advance(e, base + 3 * hour_ms * 1000 + 1000000); /* the first timer, now stale */
+	engine_advance(e, due - 1);
+	CHECK(strstr(l.buf, "A:TIME-WAIT B:CLOSED") != NULL && !strstr(l.buf, "B:CLOSED A:CLOSED"));
+	engine_advance(e, due);
+	CHECK(strstr(l.buf, "B:CLOSED A:CLOSED") != NULL);
+	engine_free(e);
+}
+
 static void tuple_reuse_starts_new_instance(void)
 {
 	struct seg segs[] = {
@@ -514,6 +545,7 @@ const struct unit_test engine_tests[] = {
 	{"engine: key hash symmetric and spread", key_hash_symmetric_and_spread},
 	{"engine: transition table on crafted segments", transitions},
 	{"engine: TIME-WAIT lasts 2MSL, settable", timewait_expires_after_2msl},
+	{"engine: timers queued more than 35 minutes apart", timers_queued_far_apart},
 	{"engine: SYN on a TIME-WAIT tuple starts instance 2", tuple_reuse_starts_new_instance},
 	{"engine: idle connections expire", idle_connections_expire},
 	{"engine: --max-conns evicts under a SYN flood", max_conns_evicts},
