@@ -17,7 +17,7 @@
 
 #define PIPE 8 /* segments in flight: enough to cover two memory latencies */
 #define BATCH 256 /* segments per hand-over from the reader thread */
-#define NBATCH 16 /* hand-overs in flight: about 360 KiB, well inside L2 */
+#define NBATCH 8 /* hand-overs in flight: 192 KiB, well inside L2 */
 
 struct pending {
 	struct segment s;
