@@ -200,20 +200,19 @@ struct ext {
 /*
  * A timer due at a known time: TIME-WAIT's end, or a finished connection's
  * linger.  One is queued for nearly every connection that closes, so it is
- * kept small: its due time counts from the one queued before it.  A jump
- * too far for 32 bits is carried by two marker entries (idx TQ_MARK with
- * the due time's low half, then TQ_MARK_HI with its high half) that fall
- * due at the same moment.
- *
- * A timer names a table entry, not a connection: the entry may hold
- * another connection by the time it falls due.  That is harmless, because
- * a timer only wakes its entry up; run_timers() then acts on the entry's
- * own due times alone, which are exact.
+ * kept small: its due time counts from the one queued before it, and it
+ * names its connection by table entry and the low 16 bits of its id (the
+ * entry may hold another connection by the time the timer falls due; that
+ * one's own timers come later in the queue, and acting on it early would
+ * put its events out of time order).  A jump too far for 32 bits is carried
+ * by two marker entries (idx TQ_MARK with the due time's low half, then
+ * TQ_MARK_HI with its high half) that fall due at the same moment.
  */
 struct timer {
 	uint32_t dued; /* due - the previous entry's due, as int32_t */
 	uint32_t idx;
-};
+	uint16_t tag;  /* the connection's id, low 16 bits */
+} __attribute__((packed));
 
 #define TQ_MARK UINT32_MAX
 #define TQ_MARK_HI (UINT32_MAX - 1)
@@ -321,12 +320,13 @@ static int tq_grow(struct engine *e)
 	return 0;
 }
 
-static void tq_append(struct engine *e, uint32_t dued, uint32_t idx)
+static void tq_append(struct engine *e, uint32_t dued, uint32_t idx, uint32_t id)
 {
 	struct timer *t = &e->tq[(e->tq_head + e->tq_len++) % e->tq_cap];
 
 	t->dued = dued;
 	t->idx = idx;
+	t->tag = (uint16_t)id;
 }
 
 static void timer_push(struct engine *e, const struct wc *c, uint64_t due)
@@ -341,11 +341,11 @@ static void timer_push(struct engine *e, const struct wc *c, uint64_t due)
 		e->tq_head_due = due;
 		d = 0;
 	} else if (mark) {
-		tq_append(e, (uint32_t)due, TQ_MARK);
-		tq_append(e, (uint32_t)(due >> 32), TQ_MARK_HI);
+		tq_append(e, (uint32_t)due, TQ_MARK, 0);
+		tq_append(e, (uint32_t)(due >> 32), TQ_MARK_HI, 0);
 		d = 0;
 	}
-	tq_append(e, (uint32_t)(int32_t)d, c->self);
+	tq_append(e, (uint32_t)(int32_t)d, c->self, c->id);
 	e->tq_tail_due = due;
 }
 
@@ -920,12 +920,14 @@ static struct conn *alloc_conn(struct engine *e, struct wc *w)
 				return NULL;
 			if (e->cfg.keep_durations) {
 				uint32_t **nd = realloc(e->durblocks, e->capblocks * sizeof(*nd));
-				if (!nd)
+				if (nd)
+					e->durblocks = nd;
+				if (!nd || !(nd[e->nblocks] = calloc((size_t)BLOCK * 2 * TS_MAX,
+								     sizeof(uint32_t)))) {
+					/* Not counted in nblocks yet: give it back. */
+					block_free(e->blocks[e->nblocks]);
 					return NULL;
-				e->durblocks = nd;
-				nd[e->nblocks] = calloc((size_t)BLOCK * 2 * TS_MAX, sizeof(uint32_t));
-				if (!nd[e->nblocks])
-					return NULL;
+				}
 				e->st.bytes += (uint64_t)BLOCK * 2 * TS_MAX * sizeof(uint32_t);
 			}
 			e->nblocks++;
@@ -1787,8 +1789,8 @@ static void run_timers(struct engine *e, uint64_t now)
 		if (t.idx == TQ_MARK || t.idx == TQ_MARK_HI)
 			continue;
 		struct conn *slot = at(e, t.idx);
-		if (!slot->id)
-			continue; /* free: that connection is gone */
+		if (!slot->id || (uint16_t)slot->id != t.tag)
+			continue; /* that connection is gone */
 		struct wc w, *c = &w;
 		load(e, slot, c);
 		fire_timewait(e, c, now);

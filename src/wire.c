@@ -424,12 +424,8 @@ static void *reader_main(void *arg)
 {
 	struct wire *w = arg;
 	struct reader *r = w->rd;
-	sigset_t all;
 	int rc = 0;
 
-	/* Signals are the caller's thread's business (it checks its stop flag). */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		int n = capture_dispatch(w->cap, 4096, on_packet, w, r->err, sizeof(r->err));
 		if (n < 0 && n != CAPTURE_BROKEN) {
@@ -494,10 +490,25 @@ static int run_threaded(struct wire *w, volatile sig_atomic_t *stop, char *err, 
 		free(r);
 		return 1;
 	}
+	/* The wait below is timed on CLOCK_MONOTONIC: a wall-clock step cannot stretch it. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv, NULL);
+	pthread_cond_init(&r->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	w->rd = r;
-	if (pthread_create(&r->th, NULL, reader_main, w) != 0) {
+	/*
+	 * Signals are the caller's thread's business (it checks its stop flag):
+	 * the reader starts with all of them blocked, so none lands on it even
+	 * before it runs.
+	 */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int started = pthread_create(&r->th, NULL, reader_main, w) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!started) {
 		w->rd = NULL;
 		pthread_cond_destroy(&r->cv);
 		pthread_mutex_destroy(&r->mu);
@@ -517,7 +528,7 @@ static int run_threaded(struct wire *w, volatile sig_atomic_t *stop, char *err, 
 				break;
 			/* Woken by the producer, or every 200 ms to look at *stop. */
 			struct timespec t;
-			clock_gettime(CLOCK_REALTIME, &t);
+			clock_gettime(CLOCK_MONOTONIC, &t);
 			t.tv_nsec += 200 * 1000000L;
 			if (t.tv_nsec >= 1000000000L) {
 				t.tv_sec++;

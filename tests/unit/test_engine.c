@@ -326,6 +326,68 @@ static void timers_queued_far_apart(void)
 	engine_free(e);
 }
 
+struct tslog {
+	uint64_t ts[64];
+	int n;
+};
+
+static void on_event_ts(void *arg, const struct engine_event *ev)
+{
+	struct tslog *l = arg;
+	if (ev->cause == CAUSE_TIMEWAIT_EXPIRED && l->n < 64)
+		l->ts[l->n++] = ev->ts_us;
+}
+
+/* One connection of A's from port sport, opened and closed by A at t0 ms. */
+static void open_close(struct engine *e, uint16_t sport, uint64_t t0_ms)
+{
+	static const struct seg c[] = {
+		{A, S, 1000, 0, 0},        {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
+		{A, F | K, 1001, 5001, 0}, {B, F | K, 5001, 1002, 0}, {A, K, 1002, 5002, 0},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct segment s;
+		memset(&s, 0, sizeof(s));
+		s.ts_us = 1700000000000000ull + (t0_ms + i) * 1000;
+		s.family = AF_INET;
+		uint8_t a[4] = {198, 18, 0, 1}, b[4] = {198, 18, 0, 2};
+		memcpy(s.saddr, c[i].from == A ? a : b, 4);
+		memcpy(s.daddr, c[i].from == A ? b : a, 4);
+		s.sport = c[i].from == A ? sport : 80;
+		s.dport = c[i].from == A ? 80 : sport;
+		s.flags = (uint8_t)c[i].flags;
+		s.seq = c[i].seq;
+		s.ack = c[i].ack;
+		s.win = 65535;
+		s.csum = -1;
+		engine_input(e, &s);
+	}
+}
+
+/*
+ * A connection's table entry is taken by a new instance of its tuple while
+ * the old one's 2MSL timer is still queued.  When timers run late (here all
+ * at once), the 2MSL ends must still come out in time order: the old timer
+ * must not fire the new instance's, which is due after another connection's.
+ */
+static void timers_in_time_order_across_reuse(void)
+{
+	struct engine_config cfg;
+	struct tslog l = {{0}, 0};
+	struct engine_hooks hooks = {on_event_ts, NULL, &l};
+
+	engine_config_defaults(&cfg);
+	struct engine *e = engine_new(&cfg, &hooks);
+	open_close(e, 40000, 0);    /* A in TIME-WAIT from 0.004 s */
+	open_close(e, 40001, 500);  /* another, from 0.504 s */
+	open_close(e, 40000, 2000); /* reuses the first tuple (and its entry) */
+	engine_advance(e, 1700000000000000ull + 100 * 1000000ull);
+	CHECK(l.n == 2); /* the first instance's 2MSL ended when its tuple was reused */
+	for (int i = 1; i < l.n; i++)
+		CHECK(l.ts[i] >= l.ts[i - 1]);
+	engine_free(e);
+}
+
 static void tuple_reuse_starts_new_instance(void)
 {
 	struct seg segs[] = {
@@ -546,6 +608,7 @@ const struct unit_test engine_tests[] = {
 	{"engine: transition table on crafted segments", transitions},
 	{"engine: TIME-WAIT lasts 2MSL, settable", timewait_expires_after_2msl},
 	{"engine: timers queued more than 35 minutes apart", timers_queued_far_apart},
+	{"engine: 2MSL ends in time order when an entry is reused", timers_in_time_order_across_reuse},
 	{"engine: SYN on a TIME-WAIT tuple starts instance 2", tuple_reuse_starts_new_instance},
 	{"engine: idle connections expire", idle_connections_expire},
 	{"engine: --max-conns evicts under a SYN flood", max_conns_evicts},
