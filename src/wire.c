@@ -569,9 +569,8 @@ int wire_run(struct wire *w, volatile sig_atomic_t *stop, uint64_t stop_at_us, c
 	int rc = want_reader(w) ? run_threaded(w, stop, err, errlen) : 1;
 	if (rc < 0)
 		return -1;
-	while (rc > 0) {
-		if (stop && *stop)
-			return 0;
+	/* In-line: live capture, or a file the reader thread did not take. */
+	while (rc > 0 && !(stop && *stop)) {
 		int n = wire_poll(w, 200, capture_is_live(w->cap) ? -1 : 10000, err, errlen);
 		if (n < 0)
 			return -1;
