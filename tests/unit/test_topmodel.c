@@ -31,6 +31,16 @@ static void rows(struct sock_rec *r, int n, uint32_t seed, int state_shift)
 	}
 }
 
+/* n rows, all ESTABLISHED, with inodes 1000, 1001, ... (owned through fake_owner). */
+static void established_rows(struct sock_rec *r, int n, uint32_t seed)
+{
+	rows(r, n, seed, 0);
+	for (int i = 0; i < n; i++) {
+		r[i].state = TS_ESTABLISHED;
+		r[i].inode = (uint32_t)(1000 + i);
+	}
+}
+
 static void view_rank_and_memory(void)
 {
 	enum { N = 300 };
@@ -158,11 +168,7 @@ static void join_follows_any_order(void)
 
 	CHECK(m != NULL);
 	fake_owner(N);
-	rows(a, N, 11, 0);
-	for (int i = 0; i < N; i++) {
-		a[i].state = TS_ESTABLISHED;
-		a[i].inode = (uint32_t)(1000 + i);
-	}
+	established_rows(a, N, 11);
 	/* Two listeners on one tuple (SO_REUSEPORT): duplicates in one dump. */
 	a[N - 1] = a[N - 2];
 	a[N - 1].inode = (uint32_t)(1000 + N - 1);
@@ -263,11 +269,7 @@ static void owner_not_carried_to_a_new_socket(void)
 
 	CHECK(m != NULL);
 	fake_owner(N);
-	rows(a, N, 5, 0);
-	for (int i = 0; i < N; i++) {
-		a[i].state = TS_ESTABLISHED;
-		a[i].inode = (uint32_t)(1000 + i);
-	}
+	established_rows(a, N, 5);
 	CHECK(topmodel_refresh(m, a, N, 1000000, 0, proc_root) == 0);
 	CHECK(by_lport(m, a[0].lport)->pid == 4242 && by_lport(m, a[1].lport)->pid == 4242);
 	a[0].state = TS_TIME_WAIT; /* the same connection, closed: no inode */
