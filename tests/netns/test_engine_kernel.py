@@ -634,9 +634,13 @@ class Run:
                          check=True)
 
     def start_capture(self, marker_holder):
+        # -B: in immediate mode the kernel ring holds whole snaplen-sized
+        # frames, so the default 2 MiB buffer is about eight packets; a busy
+        # machine that delays tcpdump for a moment loses some (seen in CI as
+        # "10 packets dropped by kernel", failing every scenario at once).
         argv = ["ip", "netns", "exec", self.ns.name, "tcpdump", "-i", "lo",
-                "-U", "-n", "-s", "0", "--immediate-mode", "-Z", "root",
-                "-w", self.pcap]
+                "-U", "-n", "-s", "0", "--immediate-mode", "-B", "65536",
+                "-Z", "root", "-w", self.pcap]
         err = open(self.tcpdump_err, "w")
         self.tcpdump = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
                                         stderr=err)
