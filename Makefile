@@ -81,6 +81,16 @@ tcpstate: $(O)/tcpstate FORCE
 $(O)/unit: $(UNIT_OBJS) $(O)/libtcpstate.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(O)/libtcpstate.a $(PKG_LIBS)
 
+# The engine's fast path checked against its full path on every segment it
+# takes (engine.c, fast_taken; tests/pcap/test_fastpath.sh).
+$(O)/fastcheck/engine.o: src/engine.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DENGINE_FASTCHECK -c -o $@ $<
+
+$(O)/tcpstate-fastcheck: $(CLI_OBJS) $(filter-out $(O)/src/engine.o,$(LIB_OBJS)) \
+                         $(O)/fastcheck/engine.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # Fault injection for tests: a shim that makes netlink sockets fail.
 $(O)/nonetlink.so: tests/fault/nonetlink.c
 	@mkdir -p $(@D)
@@ -98,8 +108,10 @@ run: deps
 	@if [ -t 0 ] && [ -t 1 ]; then ./tcpstate $(ARGS); else ./tcpstate $(or $(ARGS),list); fi
 
 check: deps-check
-	@$(MAKE) --no-print-directory tcpstate $(O)/unit $(O)/nonetlink.so fuzz-replay
+	@$(MAKE) --no-print-directory tcpstate $(O)/unit $(O)/nonetlink.so $(O)/tcpstate-fastcheck \
+	    fuzz-replay
 	@TCPSTATE=$(CURDIR)/tcpstate UNIT=$(CURDIR)/$(O)/unit NONETLINK=$(CURDIR)/$(O)/nonetlink.so \
+	    FASTCHECK=$(CURDIR)/$(O)/tcpstate-fastcheck \
 	    FUZZ_REPLAY_DIR=$(CURDIR)/$(O) bash tests/run
 
 # The unit, CLI and pcap tests again, under valgrind: no errors, no leaks.
@@ -142,4 +154,4 @@ FORCE:
 # Fuzz targets: replay binaries for `make check`, libFuzzer builds and runs.
 include tests/fuzz/build.mk
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(O)/fastcheck/engine.d

@@ -26,6 +26,9 @@
 
 #include "hash.h"
 
+#ifdef ENGINE_FASTCHECK
+#include <stdio.h> /* the check build reports a mismatch */
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -254,6 +257,9 @@ struct engine {
 	uint32_t hand;      /* eviction clock hand */
 	uint64_t now_us;
 	uint64_t next_sweep_us;
+#ifdef ENGINE_FASTCHECK
+	uint64_t fast_checked; /* segments fast_ack() took, each checked */
+#endif
 };
 
 static struct conn *at(const struct engine *e, uint32_t i)
@@ -646,23 +652,33 @@ static uint16_t usual_hist_rst(const struct ep *p)
  * lacks the payload (a short snaplen), where the peer's ACKs have taken it.
  * A 7-bit distance from one of the two, and which (bit 0); -1 if neither.
  */
-static int contig_code(const struct ep *p, const struct ep *q)
+static int contig_encode(uint32_t nxt, uint32_t contig, uint32_t peer_ack)
 {
-	int32_t d = (int32_t)(p->nxt - p->contig);
+	int32_t d = (int32_t)(nxt - contig);
 
 	if (d >= -64 && d < 64)
 		return (int)((uint32_t)d << 1 & 0xfe);
-	d = (int32_t)(q->ack - p->contig);
+	d = (int32_t)(peer_ack - contig);
 	if (d >= -64 && d < 64)
 		return (int)((uint32_t)d << 1 & 0xfe) | 1;
 	return -1;
 }
 
-static uint32_t contig_decode(const struct ep *p, const struct ep *q, uint8_t code)
+static uint32_t contig_from(uint32_t nxt, uint32_t peer_ack, uint8_t code)
 {
 	uint32_t d = (uint32_t)(int32_t)((int8_t)(code & 0xfe) / 2);
 
-	return ((code & 1) ? q->ack : p->nxt) - d;
+	return ((code & 1) ? peer_ack : nxt) - d;
+}
+
+static int contig_code(const struct ep *p, const struct ep *q)
+{
+	return contig_encode(p->nxt, p->contig, q->ack);
+}
+
+static uint32_t contig_decode(const struct ep *p, const struct ep *q, uint8_t code)
+{
+	return contig_from(p->nxt, q->ack, code);
 }
 
 /*
@@ -1881,6 +1897,184 @@ static int evict_one(struct engine *e)
 	return 0;
 }
 
+/* add_hist() for fast_ack(): -1 if the letter would not go in the entry's first word. */
+static int fast_letter(uint64_t *hw, int side, char letter)
+{
+	unsigned n = word_letters(*hw);
+
+	if (n >= HIST_WORD) /* (HIST_WORD < HIST_MAX: the letter is due) */
+		return -1;
+	if (side == 1)
+		letter = (char)(letter - 'A' + 'a');
+	*hw |= (uint64_t)(strchr(hist_abc, letter) - hist_abc + 1) << 5 * n;
+	return 0;
+}
+
+/*
+ * The common segment, on the table's entry itself: an ACK, with or without
+ * data, between two ends both ESTABLISHED (and, in Zeek's machine,
+ * established or partial), that moves nothing but counters, sequence
+ * points, times and perhaps a history letter.  Going through load(),
+ * the machines and store() cost over three times as much, and most
+ * segments of most connections are of this kind.  Every condition under
+ * which the machines would do more (a transition, a letter past the
+ * entry's first history word, a retransmission, a gap, a zero window, an expiry, a value the short form
+ * cannot hold) is checked first; then this returns 0 having changed
+ * nothing, and the caller takes the full path.  Built with
+ * -DENGINE_FASTCHECK, every segment taken here is also run through the
+ * full path and the two entries compared (tests/pcap/test_fastpath.sh).
+ */
+static int fast_ack(const struct engine *e, struct conn *c, int dir, const struct segment *s)
+{
+	struct pep *pa = &c->ep[dir], *pb = &c->ep[1 - dir];
+	const uint32_t a1 = pa->w1, a2 = pa->w2, b2 = pb->w2;
+	const unsigned af = PEP_FIELD(a2, PEP_FLAGS), bf = PEP_FIELD(b2, PEP_FLAGS);
+	const unsigned ahs = PEP_FIELD(a2, PEP_HSEEN);
+	const uint32_t len = s->payload_len;
+
+	if (c->ext || (s->flags & (TH_SYN | TH_FIN | TH_RST | TH_ACK)) != TH_ACK)
+		return 0;
+	if (e->cfg.verify_checksums && s->csum == 0)
+		return 0;
+	if (PEP_FIELD(a1, PEP_STATE) != TS_ESTABLISHED || PEP_FIELD(pb->w1, PEP_STATE) != TS_ESTABLISHED)
+		return 0;
+	/* Zeek's machine: established, or partial (picked up mid-stream). */
+	unsigned az = PEP_FIELD(a2, PEP_Z), bz = PEP_FIELD(b2, PEP_Z);
+	if ((az != Z_ESTABLISHED && az != Z_PARTIAL) || (bz != Z_ESTABLISHED && bz != Z_PARTIAL))
+		return 0;
+	/* No FIN on either side (EP_FIN_PENDING comes with EP_FIN); both sequence spaces known. */
+	if (((af | bf) & (EP_FIN | EP_DID_CLOSE)) || !(af & bf & EP_SEQ))
+		return 0;
+	/* No F or R key that follows nxt (see fits()). */
+	if (ahs & (H_FIN | H_RST))
+		return 0;
+
+	uint64_t first = (uint64_t)c->first_hi << 32 | c->first_lo;
+	if (s->ts_us - first > UINT32_MAX) /* (a time before first wraps, and fails too) */
+		return 0;
+	/*
+	 * Expiry, as zeek_expired() and rfc_expired() would find it.  Zeek's
+	 * idle timeout is the long one: both ends are past the handshake, so
+	 * C_ESTABLISHED_ONCE is set, and with no EP_DID_CLOSE neither is
+	 * C_CLOSE_COMPLETE.
+	 */
+	if (e->cfg.zeek) {
+		if (first + c->zlastd + e->cfg.idle_timeout_us <= s->ts_us)
+			return 0;
+	} else if (first + c->lastd + e->cfg.idle_timeout_us <= s->ts_us) {
+		return 0;
+	}
+	uint32_t scale = (af & EP_WSCALE) && (bf & EP_WSCALE) ? PEP_FIELD(a2, PEP_WSCALE) : 0;
+	if (((uint32_t)s->win << scale) == 0)
+		return 0; /* a zero window: W */
+	uint32_t pkts = PEP_FIELD(a1, PEP_PKTS) + 1;
+	uint64_t bytes = (uint64_t)pa->bytes + len;
+	if (pkts >= 1u << 20 || bytes > UINT32_MAX)
+		return 0;
+
+	/* The sequence points at full width, as load() gives them. */
+	struct {
+		uint32_t nxt, ack, contig;
+	} a, b;
+	a.nxt = pa->nxt;
+	b.nxt = pb->nxt;
+	a.ack = (af & EP_ACKED) ? b.nxt - (uint32_t)(int32_t)pa->ackd : 0;
+	b.ack = (bf & EP_ACKED) ? a.nxt - (uint32_t)(int32_t)pb->ackd : 0;
+	a.contig = contig_from(a.nxt, b.ack, (uint8_t)PEP_FIELD(a2, PEP_CONTIGD));
+	b.contig = contig_from(b.nxt, a.ack, (uint8_t)PEP_FIELD(b2, PEP_CONTIGD));
+
+	/* zeek_process, for this segment: the first D or A of this end. */
+	uint64_t hw = c->hw;
+	unsigned seen = len ? H_DATA : H_ACK;
+	if (!(ahs & seen) && fast_letter(&hw, dir, len ? 'D' : 'A') < 0)
+		return 0;
+	if (!(af & EP_ACKED) || SEQ_GT(s->ack, a.ack))
+		a.ack = s->ack;
+	uint32_t end = s->seq + len;
+	if ((int32_t)(end - a.nxt) > 0)
+		a.nxt = end;
+	else if (len)
+		return 0; /* a retransmission: T */
+	uint32_t gaps = PEP_FIELD(pb->cnt, PEP_CNT_G);
+	if (SEQ_GT(s->ack, b.contig)) {
+		/*
+		 * The ACK covers data the capture lacks (a short snaplen does
+		 * it to every segment): a gap, counted while both ends are
+		 * established, unless the capture began inside the handshake.
+		 * G is logged at the 1st, 10th and 100th.
+		 */
+		if (az == Z_ESTABLISHED && bz == Z_ESTABLISHED &&
+		    (!(c->cf & C_MIDSTREAM) || (uint32_t)(s->ack - pb->isn) > 2)) {
+			gaps++;
+			if (gaps > 255)
+				return 0;
+			if ((gaps == 1 || gaps == 10 || gaps == 100) &&
+			    fast_letter(&hw, 1 - dir, 'G') < 0)
+				return 0;
+		}
+		b.contig = s->ack;
+	}
+	if (len && s->payload_captured == len && SEQ_LEQ(s->seq, a.contig) &&
+	    SEQ_GT(end, a.contig))
+		a.contig = end;
+
+	/* store()'s rules for what changed. */
+	int32_t ad = (int32_t)(b.nxt - a.ack), bd = (int32_t)(a.nxt - b.ack);
+	int acode = contig_encode(a.nxt, a.contig, b.ack), bcode = contig_encode(b.nxt, b.contig, a.ack);
+	if (ad != (int16_t)ad || ((bf & EP_ACKED) && bd != (int16_t)bd) || acode < 0 || bcode < 0)
+		return 0;
+
+	pa->nxt = a.nxt;
+	pa->bytes = (uint32_t)bytes;
+	pa->win = s->win;
+	pa->ackd = (int16_t)ad;
+	pa->w1 = (a1 & ~PEP_PUT(~0u, PEP_PKTS)) | PEP_PUT(pkts, PEP_PKTS);
+	pa->w2 = (a2 & ~(PEP_PUT(~0u, PEP_FLAGS) | PEP_PUT(~0u, PEP_CONTIGD))) |
+		 PEP_PUT(af | EP_ACKED, PEP_FLAGS) | PEP_PUT(acode, PEP_CONTIGD);
+	pa->w2 |= PEP_PUT(seen, PEP_HSEEN);
+	c->hw = hw;
+	if (bf & EP_ACKED)
+		pb->ackd = (int16_t)bd;
+	pb->w2 = (b2 & ~PEP_PUT(~0u, PEP_CONTIGD)) | PEP_PUT(bcode, PEP_CONTIGD);
+	pb->cnt = (uint16_t)((pb->cnt & ~PEP_PUT(~0u, PEP_CNT_G)) | PEP_PUT(gaps, PEP_CNT_G));
+	c->lastd = c->zlastd = (uint32_t)(s->ts_us - first);
+	return 1;
+}
+
+
+static void input_full(struct engine *e, const struct segment *s, uint32_t h, struct conn *slot,
+		       int dir);
+
+#ifndef ENGINE_FASTCHECK
+static int fast_taken(struct engine *e, const struct segment *s, uint32_t h, struct conn *slot,
+		      int dir)
+{
+	(void)h;
+	return fast_ack(e, slot, dir, s);
+}
+#else
+/* The check build: what fast_ack() did must be what the full path does. */
+static int fast_taken(struct engine *e, const struct segment *s, uint32_t h, struct conn *slot,
+		      int dir)
+{
+	struct conn before = *slot, fast;
+	struct engine_stats st = e->st;
+
+	if (!fast_ack(e, slot, dir, s))
+		return 0;
+	fast = *slot;
+	*slot = before;
+	input_full(e, s, h, slot, dir);
+	if (memcmp(slot, &fast, sizeof(fast)) != 0 || memcmp(&st, &e->st, sizeof(st)) != 0) {
+		fprintf(stderr, "ENGINE_FASTCHECK: fast path differs at segment %llu\n",
+			(unsigned long long)e->st.segments);
+		abort();
+	}
+	e->fast_checked++;
+	return 1;
+}
+#endif
+
 uint32_t engine_hash(const struct engine *e, const struct segment *s)
 {
 	/* Some networks tag one direction only: --ignore-vlan keys without the tags. */
@@ -1916,7 +2110,6 @@ void engine_input_hashed(struct engine *e, const struct segment *seg, uint32_t h
 {
 	struct segment novlan;
 	const struct segment *s = seg;
-	struct wc w, *c = NULL;
 	struct conn *slot;
 	int dir = 0;
 
@@ -1936,6 +2129,17 @@ void engine_input_hashed(struct engine *e, const struct segment *seg, uint32_t h
 	if (!e->xfree && ext_grow(e) < 0)
 		return;
 	slot = lookup(e, s, h, &dir);
+	if (slot && fast_taken(e, s, h, slot, dir))
+		return;
+	input_full(e, s, h, slot, dir);
+}
+
+/* A segment through the machines, on a working copy: slot is its entry, or NULL. */
+static void input_full(struct engine *e, const struct segment *s, uint32_t h, struct conn *slot,
+		       int dir)
+{
+	struct wc w, *c = NULL;
+
 	if (slot) {
 		c = &w;
 		load(e, slot, c);
@@ -2061,6 +2265,11 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
+#ifdef ENGINE_FASTCHECK
+	if (e->st.segments) /* (the reader thread's hashing engine takes none) */
+		fprintf(stderr, "ENGINE_FASTCHECK: %llu of %llu segments took the fast path\n",
+			(unsigned long long)e->fast_checked, (unsigned long long)e->st.segments);
+#endif
 	for (uint32_t i = 0; i < e->used; i++) {
 		struct conn *c = at(e, i);
 		if (c->id && (c->cf & C_V6))
