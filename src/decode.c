@@ -162,10 +162,9 @@ static void parse_options(struct ctx *x, struct cursor o)
 
 /*
  * The TCP header.  c starts at it; seglen is the TCP length the IP header
- * claims; pseudo is the pseudo-header sum for the checksum.
+ * claims.  The addresses are in the segment already.
  */
-static enum decode_result decode_tcp(struct ctx *x, struct cursor c, size_t seglen,
-				     uint32_t pseudo)
+static enum decode_result decode_tcp(struct ctx *x, struct cursor c, size_t seglen)
 {
 	struct segment *s = x->seg;
 
@@ -191,7 +190,11 @@ static enum decode_result decode_tcp(struct ctx *x, struct cursor c, size_t segl
 	parse_options(x, o);
 	s->csum = -1;
 	if (x->verify && cur_has(&c, 0, seglen)) {
-		uint32_t sum = csum_add(pseudo, c.p, seglen);
+		/* The pseudo-header (RFC 9293 3.1, RFC 8200 8.1), then the segment. */
+		size_t alen = s->family == AF_INET6 ? 16 : 4;
+		uint32_t sum = csum_add(0, s->saddr, alen);
+		sum = csum_add(sum, s->daddr, alen) + 6 + (uint32_t)seglen;
+		sum = csum_add(sum, c.p, seglen);
 		s->csum = (int8_t)csum_ok(sum);
 		if (!s->csum)
 			x->st->bad_csum++;
@@ -228,12 +231,8 @@ static enum decode_result decode_ipv4(struct ctx *x, struct cursor c, size_t wir
 	s->family = AF_INET;
 	memcpy(s->saddr, c.p + 12, 4);
 	memcpy(s->daddr, c.p + 16, 4);
-	size_t seglen = total - ihl;
-	uint32_t pseudo = 0;
-	pseudo = csum_add(pseudo, c.p + 12, 8);
-	pseudo += 6 + (uint32_t)seglen;
 	cur_skip(&c, ihl);
-	return decode_tcp(x, c, seglen, pseudo);
+	return decode_tcp(x, c, total - ihl);
 }
 
 static enum decode_result decode_ipv6(struct ctx *x, struct cursor c, size_t wirelen)
@@ -253,15 +252,13 @@ static enum decode_result decode_ipv6(struct ctx *x, struct cursor c, size_t wir
 	s->family = AF_INET6;
 	memcpy(s->saddr, c.p + 8, 16);
 	memcpy(s->daddr, c.p + 24, 16);
-	uint32_t pseudo = csum_add(0, c.p + 8, 32);
 	cur_skip(&c, 40);
 	/* Extension headers (RFC 8200 section 4). */
 	for (int n = 0; n < 16; n++) {
 		size_t len;
 		switch (next) {
 		case 6:
-			pseudo += 6 + (uint32_t)plen;
-			return decode_tcp(x, c, plen, pseudo);
+			return decode_tcp(x, c, plen);
 		case 0:  /* hop-by-hop */
 		case 43: /* routing */
 		case 60: /* destination options */
