@@ -1823,13 +1823,40 @@ static void run_timers(struct engine *e, uint64_t now)
 }
 
 /* Walk the table for the timers not queued: idle expiry, and Zeek's. */
+/*
+ * Could this entry expire by now?  What rfc_expired() and zeek_expired()
+ * need first, read from the entry as it is: nothing expires before its
+ * last packet is older than the shortest of their timeouts, or its attempt
+ * timer is due.  The sweep loads only the entries that pass, so that it
+ * does not stall the engine for a walk through a large table (the file's
+ * reader thread waits meanwhile).
+ */
+static int may_expire(const struct engine *e, const struct conn *c, uint64_t now)
+{
+	uint64_t first = (uint64_t)c->first_hi << 32 | c->first_lo;
+	const struct ext *x = c->ext ? &e->xs[c->ext] : NULL;
+
+	if (e->cfg.zeek) {
+		uint64_t attempt_ms = x ? x->attempt_ms : 5000; /* as load() gives it */
+		if ((c->cf & C_ATTEMPT) && first + attempt_ms * 1000 <= now)
+			return 1;
+		uint64_t zlast = x ? x->zlast_us : first + c->zlastd;
+		uint64_t soon = e->cfg.idle_timeout_us < 5000000 ? e->cfg.idle_timeout_us : 5000000;
+		return zlast + soon <= now;
+	}
+	uint64_t last = x ? x->last_us : first + c->lastd;
+	uint64_t soon = e->cfg.idle_timeout_us < e->cfg.time_wait_us ? e->cfg.idle_timeout_us
+								       : e->cfg.time_wait_us;
+	return last + soon <= now;
+}
+
 static void sweep(struct engine *e, uint64_t now)
 {
 	run_timers(e, now);
 	for (uint32_t i = 0; i < e->used; i++) {
 		struct conn *slot = at(e, i);
-		if (!slot->id)
-			continue; /* free */
+		if (!slot->id || !may_expire(e, slot, now))
+			continue; /* free, or in use by now */
 		struct wc w, *c = &w;
 		load(e, slot, c);
 		if (e->cfg.zeek) {
@@ -2075,12 +2102,17 @@ static int fast_taken(struct engine *e, const struct segment *s, uint32_t h, str
 }
 #endif
 
-uint32_t engine_hash(const struct engine *e, const struct segment *s)
+uint32_t engine_hash_config(const struct engine_config *cfg, const struct segment *s)
 {
 	/* Some networks tag one direction only: --ignore-vlan keys without the tags. */
-	int tags = !e->cfg.ignore_vlan;
+	int tags = !cfg->ignore_vlan;
 	return hash_key(s->family, tags ? s->vlan : 0, tags ? s->vlan_inner : 0, s->saddr, s->sport,
 			s->daddr, s->dport);
+}
+
+uint32_t engine_hash(const struct engine *e, const struct segment *s)
+{
+	return engine_hash_config(&e->cfg, s);
 }
 
 void engine_prefetch(const struct engine *e, uint32_t h, int stage)

@@ -112,6 +112,8 @@ void engine_input(struct engine *e, const struct segment *s);
  * those two loads was most of the engine's time.
  */
 uint32_t engine_hash(const struct engine *e, const struct segment *s);
+/* The same hash from the configuration alone, for a thread that must not touch the engine. */
+uint32_t engine_hash_config(const struct engine_config *cfg, const struct segment *s);
 void engine_prefetch(const struct engine *e, uint32_t h, int stage);
 void engine_input_hashed(struct engine *e, const struct segment *s, uint32_t h);
 /*

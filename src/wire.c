@@ -18,6 +18,7 @@
 #define PIPE 8 /* segments in flight: enough to cover two memory latencies */
 #define BATCH 256 /* segments per hand-over from the reader thread */
 #define NBATCH 8 /* hand-overs in flight: 192 KiB, well inside L2 */
+#define SPIN 2000 /* pauses before a side sleeps: some tens of microseconds */
 
 struct pending {
 	struct segment s;
@@ -35,21 +36,25 @@ struct reader {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	/* Line-aligned: the batch being filled shares no line with one being read. */
 	struct batch {
 		unsigned n;
-		struct pending seg[BATCH];
-	} ring[NBATCH];
-	unsigned head, tail; /* consumer takes ring[head], producer fills ring[tail] */
+		struct segment seg[BATCH];
+		uint32_t h[BATCH]; /* seg[i]'s hash (engine_hash) */
+	} __attribute__((aligned(64))) ring[NBATCH];
+	struct batch *fill; /* the producer's own: ring[tail] */
+	/*
+	 * Written under mu, by atomic stores: a side about to sleep first
+	 * spins on the other's counter without the lock (spin_until()).  On
+	 * a line of their own, apart from what the producer touches for
+	 * every packet.
+	 */
+	unsigned head __attribute__((aligned(64)));
+	unsigned tail;       /* consumer takes ring[head], producer fills ring[tail] */
 	int done;            /* the producer has stopped (end, error, --at or quit) */
 	int quit;            /* the consumer asks the producer to stop */
 	int waiting;         /* a side sleeps on cv */
 	int rc;              /* producer's result: 0, or -1 with err */
-	/*
-	 * The producer hashes with an engine of its own, never fed: the same
-	 * configuration, but no cache line shared with the engine the other
-	 * thread writes on every packet.
-	 */
-	struct engine *hasher;
 	char err[256];
 };
 
@@ -383,16 +388,43 @@ uint64_t wire_next_us(const struct wire *w)
 
 /* ---- the reader thread (wire_run on a file) ------------------------------- */
 
+/*
+ * Called with mu held, by a side that would otherwise sleep until *ctr
+ * moves from its value now (or *flag is set): spin a while without the
+ * lock first.  The two threads keep about the same pace, so the wait is
+ * usually shorter than a batch; sleeping on cv and being woken cost both
+ * threads a futex call for most batches, more than a tenth of their time.
+ * Returns 1 if it moved (mu is held again either way).
+ */
+static int spin_until(struct reader *r, const unsigned *ctr, const int *flag)
+{
+	unsigned from = *ctr;
+	int moved = 0;
+
+	pthread_mutex_unlock(&r->mu);
+	for (int i = 0; i < SPIN && !moved; i++) {
+		moved = __atomic_load_n(ctr, __ATOMIC_ACQUIRE) != from ||
+			__atomic_load_n(flag, __ATOMIC_ACQUIRE);
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+	pthread_mutex_lock(&r->mu);
+	return moved;
+}
+
 /* Producer: hand the full batch over, and wait while the ring is full. */
 static void reader_publish(struct wire *w)
 {
 	struct reader *r = w->rd;
 
 	pthread_mutex_lock(&r->mu);
-	r->tail++;
+	__atomic_store_n(&r->tail, r->tail + 1, __ATOMIC_RELEASE);
 	if (r->waiting)
 		pthread_cond_broadcast(&r->cv);
 	while (r->tail - r->head == NBATCH && !r->quit) {
+		if (spin_until(r, &r->head, &r->quit))
+			continue;
 		r->waiting++;
 		pthread_cond_wait(&r->cv, &r->mu);
 		r->waiting--;
@@ -400,7 +432,8 @@ static void reader_publish(struct wire *w)
 	int quit = r->quit;
 	pthread_mutex_unlock(&r->mu);
 	/* Only this thread moves tail; ring[tail] is free once head passed it. */
-	r->ring[r->tail % NBATCH].n = 0;
+	r->fill = &r->ring[r->tail % NBATCH];
+	r->fill->n = 0;
 	if (quit)
 		capture_break(w->cap);
 }
@@ -410,12 +443,12 @@ static void reader_push(struct wire *w, uint64_t ts, const uint8_t *data, size_t
 			size_t wirelen)
 {
 	struct reader *r = w->rd;
-	struct batch *b = &r->ring[r->tail % NBATCH];
-	struct pending *p = &b->seg[b->n];
-
-	if (decode_packet(w->dlt, data, caplen, wirelen, ts, w->verify, &p->s, &w->dst) != DEC_TCP)
+	struct batch *b = r->fill;
+	if (decode_packet(w->dlt, data, caplen, wirelen, ts, w->verify, &b->seg[b->n], &w->dst) !=
+	    DEC_TCP)
 		return;
-	p->h = engine_hash(r->hasher, &p->s);
+	/* Hashed here: the engine's thread has more to do per segment. */
+	b->h[b->n] = engine_hash_config(&w->ecfg, &b->seg[b->n]);
 	if (++b->n == BATCH)
 		reader_publish(w);
 }
@@ -441,9 +474,9 @@ static void *reader_main(void *arg)
 			break;
 	}
 	pthread_mutex_lock(&r->mu);
-	if (r->ring[r->tail % NBATCH].n)
-		r->tail++; /* the last, partial batch */
-	r->done = 1;
+	if (r->fill->n) /* the last, partial batch */
+		__atomic_store_n(&r->tail, r->tail + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
 	r->rc = rc;
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
@@ -455,10 +488,10 @@ static void feed_batch(struct engine *e, const struct batch *b)
 {
 	for (unsigned i = 0; i < b->n; i++) {
 		if (i + PIPE < b->n)
-			engine_prefetch(e, b->seg[i + PIPE].h, 0);
+			engine_prefetch(e, b->h[i + PIPE], 0);
 		if (i + PIPE / 2 < b->n)
-			engine_prefetch(e, b->seg[i + PIPE / 2].h, 1);
-		engine_input_hashed(e, &b->seg[i].s, b->seg[i].h);
+			engine_prefetch(e, b->h[i + PIPE / 2], 1);
+		engine_input_hashed(e, &b->seg[i], b->h[i]);
 	}
 }
 
@@ -485,11 +518,6 @@ static int run_threaded(struct wire *w, volatile sig_atomic_t *stop, char *err, 
 
 	if (!r)
 		return 1;
-	r->hasher = engine_new(&w->ecfg, NULL);
-	if (!r->hasher) {
-		free(r);
-		return 1;
-	}
 	/* The wait below is timed on CLOCK_MONOTONIC: a wall-clock step cannot stretch it. */
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -497,6 +525,7 @@ static int run_threaded(struct wire *w, volatile sig_atomic_t *stop, char *err, 
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, &ca);
 	pthread_condattr_destroy(&ca);
+	r->fill = &r->ring[0];
 	w->rd = r;
 	/*
 	 * Signals are the caller's thread's business (it checks its stop flag):
@@ -512,20 +541,21 @@ static int run_threaded(struct wire *w, volatile sig_atomic_t *stop, char *err, 
 		w->rd = NULL;
 		pthread_cond_destroy(&r->cv);
 		pthread_mutex_destroy(&r->mu);
-		engine_free(r->hasher);
 		free(r);
 		return 1;
 	}
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
 		if (stop && *stop) {
-			r->quit = 1;
+			__atomic_store_n(&r->quit, 1, __ATOMIC_RELEASE);
 			pthread_cond_broadcast(&r->cv);
 			break;
 		}
 		if (r->head == r->tail) {
 			if (r->done)
 				break;
+			if (spin_until(r, &r->tail, &r->done))
+				continue;
 			/* Woken by the producer, or every 200 ms to look at *stop. */
 			struct timespec t;
 			clock_gettime(CLOCK_MONOTONIC, &t);
@@ -543,7 +573,7 @@ static int run_threaded(struct wire *w, volatile sig_atomic_t *stop, char *err, 
 		pthread_mutex_unlock(&r->mu);
 		feed_batch(w->eng, b);
 		pthread_mutex_lock(&r->mu);
-		r->head++;
+		__atomic_store_n(&r->head, r->head + 1, __ATOMIC_RELEASE);
 		if (r->waiting)
 			pthread_cond_broadcast(&r->cv);
 	}
@@ -557,7 +587,6 @@ static int run_threaded(struct wire *w, volatile sig_atomic_t *stop, char *err, 
 	}
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
-	engine_free(r->hasher);
 	free(r);
 	return rc;
 }
