@@ -64,9 +64,10 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 		/*
 		 * libpcap reads a file with two freads per packet.  Taking the
 		 * stream's lock for each was a fifth of a bare read loop's time
-		 * (we are its only user), and a bigger buffer means fewer reads.
+		 * (we are its only user), and a bigger buffer means fewer reads;
+		 * not too big, or each read stalls the reader thread for long.
 		 */
-		setvbuf(f, NULL, _IOFBF, 1 << 20);
+		setvbuf(f, NULL, _IOFBF, 1 << 17);
 		__fsetlocking(f, FSETLOCKING_BYCALLER);
 		/* Microsecond stamps whatever the file's resolution (pcapng may be ns). */
 		c->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);

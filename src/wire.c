@@ -17,7 +17,7 @@
 
 #define PIPE 8 /* segments in flight: enough to cover two memory latencies */
 #define BATCH 256 /* segments per hand-over from the reader thread */
-#define NBATCH 8 /* hand-overs in flight: 192 KiB, well inside L2 */
+#define NBATCH 64 /* hand-overs in flight: 1.5 MiB, to ride out either side's hiccups */
 #define SPIN 2000 /* pauses before a side sleeps: some tens of microseconds */
 
 struct pending {

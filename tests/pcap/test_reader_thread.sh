@@ -3,8 +3,9 @@
 # run_threaded).  Everything it prints must be what the single-threaded path
 # prints (taskset -c 0 leaves one CPU, so tcpstate reads in-line): here on a
 # generated trace of many hand-overs between the threads (the ring holds
-# 2048 segments), with --at cutting it short mid-file, and on a file cut
-# short mid-record (a read error inside the reader thread).
+# 16384 segments: the trace goes round it six times), with --at cutting it
+# short mid-file, and on a file cut short mid-record (a read error inside
+# the reader thread).
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 : "${TCPSTATE:=$REPO/tcpstate}"
 T=$(mktemp -d /tmp/tcpstate-reader.XXXXXX)
