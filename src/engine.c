@@ -618,6 +618,16 @@ static void ext_free(struct engine *e, uint32_t x)
 /* The history alphabet; a letter's code is its place here plus one (0: none). */
 static const char hist_abc[] = "SHADFRCGTWIQshadfrcgtwiq^";
 
+/* A letter's 5-bit code: its place in hist_abc, from 1 (0 ends a history). */
+static inline uint64_t hist_code(char letter)
+{
+	/* A loop the compiler can see through, not strchr(): letters are mostly constants. */
+	unsigned i = 0;
+	while (hist_abc[i] && hist_abc[i] != letter)
+		i++;
+	return i + 1;
+}
+
 static unsigned word_letters(uint64_t w)
 {
 	return w ? (unsigned)(63 - __builtin_clzll(w)) / 5 + 1 : 0;
@@ -636,7 +646,7 @@ static void hist_string(const struct wc *c, char *out)
 	out[c->hlen] = '\0';
 }
 
-/* The keys of the last S, F and R letters, as they usually are (see fits()). */
+/* The keys of the last S, F and R letters, as they usually are (see pack_short()). */
 static uint16_t usual_hist_fin(const struct ep *p)
 {
 	return (p->hseen & H_FIN) ? (uint16_t)(p->fin_seq - p->isn) : 0;
@@ -681,39 +691,71 @@ static uint32_t contig_decode(const struct ep *p, const struct ep *q, uint8_t co
 	return contig_from(p->nxt, q->ack, code);
 }
 
-/*
- * Does the short form hold this connection exactly?  Each rule is the
- * inverse of what load() computes without an extension.
- */
-static int fits(const struct wc *w)
+/* An endpoint's fields that every entry holds, the short-form ones left 0. */
+static void pack_base(struct pep *pp, const struct ep *p)
 {
-	if (w->last_us < w->first_us || w->last_us - w->first_us > UINT32_MAX)
+	pp->isn = p->isn;
+	pp->nxt = p->nxt;
+	pp->since_ms = p->since_ms;
+	pp->win = p->win;
+	pp->w1 = PEP_PUT(p->state, PEP_STATE);
+	pp->w2 = PEP_PUT(p->flags, PEP_FLAGS) | PEP_PUT(p->wscale, PEP_WSCALE) | PEP_PUT(p->z, PEP_Z) |
+		 PEP_PUT(p->zprev, PEP_ZPREV) | PEP_PUT(p->hseen, PEP_HSEEN);
+	pp->bytes = 0;
+	pp->ackd = 0;
+	pp->cnt = 0;
+}
+
+/*
+ * The short form of a connection's endpoints and times, if it holds them
+ * exactly; 0 if not.  Each rule is the inverse of what load() computes
+ * without an extension.  Checking and packing in one pass: store() runs
+ * for every segment that takes the full path.
+ */
+static int pack_short(const struct wc *w, struct pep pp[2], uint32_t *lastd, uint32_t *zlastd)
+{
+	uint64_t last = w->last_us - w->first_us, zlast = w->zlast_us - w->first_us;
+
+	/* (A time before first_us wraps, and fails as too far.) */
+	if (last > UINT32_MAX || zlast > UINT32_MAX)
 		return 0;
-	if (w->zlast_us < w->first_us || w->zlast_us - w->first_us > UINT32_MAX)
-		return 0;
-	if (w->family != ((w->cflags & C_V6) ? AF_INET6 : AF_INET))
-		return 0;
-	if (w->attempt_ms != ((w->cflags & C_ATTEMPT) ? 5000u : 0))
+	if (w->family != ((w->cflags & C_V6) ? AF_INET6 : AF_INET) ||
+	    w->attempt_ms != ((w->cflags & C_ATTEMPT) ? 5000u : 0))
 		return 0;
 	if (w->instance != 1 || w->vlan || w->vlan_inner || w->hw[1])
 		return 0;
 	for (int side = 0; side < 2; side++) {
 		const struct ep *p = &w->ep[side], *q = &w->ep[1 - side];
-		uint32_t ackd = q->nxt - p->ack;
+		uint32_t find = p->nxt - p->fin_seq;
+		int32_t ackd = (int32_t)(q->nxt - p->ack);
 		if (p->bytes > UINT32_MAX || p->pkts >= 1u << 20)
 			return 0;
-		if ((p->flags & EP_FIN) ? p->nxt - p->fin_seq > 255 : p->fin_seq != 0)
+		if ((p->flags & EP_FIN) ? find > 255 : p->fin_seq != 0)
 			return 0;
-		if ((p->flags & EP_ACKED) ? (int32_t)ackd != (int16_t)ackd : p->ack != 0)
-			return 0;
-		if (contig_code(p, q) < 0)
+		if ((p->flags & EP_ACKED) ? ackd != (int16_t)ackd : p->ack != 0)
 			return 0;
 		if (p->hist_syn || p->hist_fin != usual_hist_fin(p) ||
 		    p->hist_rst != usual_hist_rst(p))
 			return 0;
 		if (p->cnt_c > 3 || p->cnt_w > 3 || p->cnt_t > 15 || p->cnt_g > 255)
 			return 0;
+		int code = contig_code(p, q);
+		if (code < 0)
+			return 0;
+		struct pep *o = &pp[side];
+		pack_base(o, p);
+		o->bytes = (uint32_t)p->bytes;
+		o->w1 |= PEP_PUT(p->pkts, PEP_PKTS);
+		if (p->flags & EP_FIN)
+			o->w1 |= PEP_PUT(find, PEP_FIND);
+		if (p->flags & EP_ACKED)
+			o->ackd = (int16_t)ackd;
+		o->w2 |= PEP_PUT(code, PEP_CONTIGD);
+		o->cnt = (uint16_t)(PEP_PUT(p->cnt_c, PEP_CNT_C) | PEP_PUT(p->cnt_w, PEP_CNT_W) |
+				    PEP_PUT(p->cnt_t, PEP_CNT_T) | PEP_PUT(p->cnt_g, PEP_CNT_G));
 	}
+	*lastd = (uint32_t)last;
+	*zlastd = (uint32_t)zlast;
 	return 1;
 }
 
@@ -724,10 +766,16 @@ static int fits(const struct wc *w)
 static int store(struct engine *e, const struct wc *w)
 {
 	struct conn *c = w->slot;
-	int full = c->ext || !fits(w);
+	struct pep pp[2];
+	uint32_t lastd = 0, zlastd = 0;
+	int full = c->ext || !pack_short(w, pp, &lastd, &zlastd);
 
-	if (full && !c->ext && !(c->ext = ext_alloc(e)))
-		return -1;
+	if (full) {
+		if (!c->ext && !(c->ext = ext_alloc(e)))
+			return -1;
+		pack_base(&pp[0], &w->ep[0]);
+		pack_base(&pp[1], &w->ep[1]);
+	}
 	c->id = w->id;
 	c->port[0] = w->port[0];
 	c->port[1] = w->port[1];
@@ -741,40 +789,12 @@ static int store(struct engine *e, const struct wc *w)
 	c->first_lo = (uint32_t)w->first_us;
 	c->first_hi = (uint32_t)(w->first_us >> 32);
 	c->hw = w->hw[0];
-	for (int side = 0; side < 2; side++) {
-		const struct ep *p = &w->ep[side], *q = &w->ep[1 - side];
-		struct pep pp;
-		pp.isn = p->isn;
-		pp.nxt = p->nxt;
-		pp.since_ms = p->since_ms;
-		pp.win = p->win;
-		pp.w1 = PEP_PUT(p->state, PEP_STATE);
-		pp.w2 = PEP_PUT(p->flags, PEP_FLAGS) | PEP_PUT(p->wscale, PEP_WSCALE) |
-			PEP_PUT(p->z, PEP_Z) | PEP_PUT(p->zprev, PEP_ZPREV) |
-			PEP_PUT(p->hseen, PEP_HSEEN);
-		pp.bytes = 0;
-		pp.ackd = 0;
-		pp.cnt = 0;
-		if (!full) {
-			pp.bytes = (uint32_t)p->bytes;
-			pp.w1 |= PEP_PUT(p->pkts, PEP_PKTS);
-			if (p->flags & EP_FIN)
-				pp.w1 |= PEP_PUT(p->nxt - p->fin_seq, PEP_FIND);
-			if (p->flags & EP_ACKED)
-				pp.ackd = (int16_t)(q->nxt - p->ack);
-			pp.w2 |= PEP_PUT(contig_code(p, q), PEP_CONTIGD);
-			pp.cnt = (uint16_t)(PEP_PUT(p->cnt_c, PEP_CNT_C) | PEP_PUT(p->cnt_w, PEP_CNT_W) |
-					    PEP_PUT(p->cnt_t, PEP_CNT_T) |
-					    PEP_PUT(p->cnt_g, PEP_CNT_G));
-		}
-		c->ep[side] = pp;
-	}
-	if (!full) {
-		c->lastd = (uint32_t)(w->last_us - w->first_us);
-		c->zlastd = (uint32_t)(w->zlast_us - w->first_us);
+	c->ep[0] = pp[0];
+	c->ep[1] = pp[1];
+	c->lastd = lastd;
+	c->zlastd = zlastd;
+	if (!full)
 		return 0;
-	}
-	c->lastd = c->zlastd = 0;
 	struct ext *x = &e->xs[c->ext];
 	x->last_us = w->last_us;
 	x->zlast_us = w->zlast_us;
@@ -1031,7 +1051,7 @@ static void add_hist(struct wc *c, int side, char letter)
 		return;
 	if (side == 1 && letter >= 'A' && letter <= 'Z')
 		letter = (char)(letter - 'A' + 'a');
-	uint64_t code = (uint64_t)(strchr(hist_abc, letter) - hist_abc + 1);
+	uint64_t code = hist_code(letter);
 	c->hw[c->hlen / HIST_WORD] |= code << 5 * (c->hlen % HIST_WORD);
 	c->hlen++;
 }
@@ -1933,7 +1953,7 @@ static int fast_letter(uint64_t *hw, int side, char letter)
 		return -1;
 	if (side == 1)
 		letter = (char)(letter - 'A' + 'a');
-	*hw |= (uint64_t)(strchr(hist_abc, letter) - hist_abc + 1) << 5 * n;
+	*hw |= hist_code(letter) << 5 * n;
 	return 0;
 }
 
@@ -1972,7 +1992,7 @@ static int fast_ack(const struct engine *e, struct conn *c, int dir, const struc
 	/* No FIN on either side (EP_FIN_PENDING comes with EP_FIN); both sequence spaces known. */
 	if (((af | bf) & (EP_FIN | EP_DID_CLOSE)) || !(af & bf & EP_SEQ))
 		return 0;
-	/* No F or R key that follows nxt (see fits()). */
+	/* No F or R key that follows nxt (see pack_short()). */
 	if (ahs & (H_FIN | H_RST))
 		return 0;
 
@@ -2318,6 +2338,17 @@ void engine_free(struct engine *e)
 	free(e->blocks);
 	free(e->buckets);
 	free(e);
+}
+
+void engine_conn_states(const struct engine *e, const struct conn *slot, uint8_t state[2],
+			const char **conn_state)
+{
+	struct wc w;
+
+	load(e, slot, &w);
+	for (int s = 0; s < 2; s++)
+		state[s] = w.ep[s].state == TS_NONE ? TS_CLOSE : w.ep[s].state;
+	*conn_state = zeek_conn_state(&w);
 }
 
 void engine_conn_info(const struct engine *e, const struct conn *slot, struct conn_info *o)
