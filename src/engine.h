@@ -148,6 +148,9 @@ struct conn_info {
 };
 
 void engine_conn_info(const struct engine *e, const struct conn *c, struct conn_info *out);
+/* What a summary counts, for a fraction of engine_conn_info()'s work: its state[] and conn_state. */
+void engine_conn_states(const struct engine *e, const struct conn *c, uint8_t state[2],
+			const char **conn_state);
 /* Zeek's name for an endpoint state (TCP_ENDPOINT_*). */
 const char *engine_zeek_state_name(int zs);
 

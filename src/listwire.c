@@ -29,13 +29,13 @@ struct rows {
 static const char *const conn_states[] = {"S0",  "S1",   "SF",   "REJ",    "S2",  "S3",  "RSTO",
 					  "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH", NULL};
 
-static void tally(struct rows *r, const struct conn_info *ci)
+static void tally(struct rows *r, const uint8_t state[2], const char *conn_state)
 {
 	r->total++;
-	r->state[0][ci->state[0]]++;
-	r->state[1][ci->state[1]]++;
+	r->state[0][state[0]]++;
+	r->state[1][state[1]]++;
 	for (int i = 0; conn_states[i]; i++)
-		if (strcmp(conn_states[i], ci->conn_state) == 0)
+		if (strcmp(conn_states[i], conn_state) == 0)
 			r->zstate[i]++;
 }
 
@@ -43,10 +43,16 @@ static void add_row(struct rows *r, const struct conn *c)
 {
 	struct conn_info ci;
 
-	engine_conn_info(r->eng, c, &ci);
-	tally(r, &ci);
-	if (!r->keep)
+	if (!r->keep) {
+		/* --summary: counts only (200 000 connections leave a big trace). */
+		uint8_t state[2];
+		const char *zs;
+		engine_conn_states(r->eng, c, state, &zs);
+		tally(r, state, zs);
 		return;
+	}
+	engine_conn_info(r->eng, c, &ci);
+	tally(r, ci.state, ci.conn_state);
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 256;
 		struct conn_info *nv = realloc(r->v, cap * sizeof(*nv));
