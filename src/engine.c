@@ -1971,7 +1971,7 @@ static int fast_letter(uint64_t *hw, int side, char letter)
  * -DENGINE_FASTCHECK, every segment taken here is also run through the
  * full path and the two entries compared (tests/pcap/test_fastpath.sh).
  */
-static int fast_ack(const struct engine *e, struct conn *c, int dir, const struct segment *s)
+static int fast_ack(struct engine *e, struct conn *c, int dir, const struct segment *s)
 {
 	struct pep *pa = &c->ep[dir], *pb = &c->ep[1 - dir];
 	const uint32_t a1 = pa->w1, a2 = pa->w2, b2 = pb->w2;
@@ -1983,8 +1983,22 @@ static int fast_ack(const struct engine *e, struct conn *c, int dir, const struc
 		return 0;
 	if (e->cfg.verify_checksums && s->csum == 0)
 		return 0;
-	if (PEP_FIELD(a1, PEP_STATE) != TS_ESTABLISHED || PEP_FIELD(pb->w1, PEP_STATE) != TS_ESTABLISHED)
+	if (PEP_FIELD(a1, PEP_STATE) != TS_ESTABLISHED)
 		return 0;
+	/*
+	 * The receiver ESTABLISHED too, or in SYN-RECEIVED: then this ACK
+	 * may be the handshake's last, which makes it ESTABLISHED (as
+	 * rfc_segment() does).  That transition is taken here only when
+	 * nothing listens for events and no durations are kept.
+	 */
+	int rcv_established = 0;
+	if (PEP_FIELD(pb->w1, PEP_STATE) != TS_ESTABLISHED) {
+		if (PEP_FIELD(pb->w1, PEP_STATE) != TS_SYN_RECV)
+			return 0;
+		rcv_established = SEQ_GT(s->ack, pb->isn); /* (EP_SEQ: required below) */
+		if (rcv_established && (e->hooks.event || e->durblocks))
+			return 0;
+	}
 	/* Zeek's machine: established, or partial (picked up mid-stream). */
 	unsigned az = PEP_FIELD(a2, PEP_Z), bz = PEP_FIELD(b2, PEP_Z);
 	if ((az != Z_ESTABLISHED && az != Z_PARTIAL) || (bz != Z_ESTABLISHED && bz != Z_PARTIAL))
@@ -2085,6 +2099,11 @@ static int fast_ack(const struct engine *e, struct conn *c, int dir, const struc
 	pb->w2 = (b2 & ~PEP_PUT(~0u, PEP_CONTIGD)) | PEP_PUT(bcode, PEP_CONTIGD);
 	pb->cnt = (uint16_t)((pb->cnt & ~PEP_PUT(~0u, PEP_CNT_G)) | PEP_PUT(gaps, PEP_CNT_G));
 	c->lastd = c->zlastd = (uint32_t)(s->ts_us - first);
+	if (rcv_established) { /* emit(), with no hook and no durations to keep */
+		pb->w1 = (pb->w1 & ~PEP_PUT(~0u, PEP_STATE)) | PEP_PUT(TS_ESTABLISHED, PEP_STATE);
+		pb->since_ms = (uint32_t)((s->ts_us - first) / 1000);
+		e->st.transitions++;
+	}
 	return 1;
 }
 
@@ -2105,14 +2124,16 @@ static int fast_taken(struct engine *e, const struct segment *s, uint32_t h, str
 		      int dir)
 {
 	struct conn before = *slot, fast;
-	struct engine_stats st = e->st;
+	struct engine_stats st = e->st, fast_st;
 
 	if (!fast_ack(e, slot, dir, s))
 		return 0;
 	fast = *slot;
+	fast_st = e->st;
 	*slot = before;
+	e->st = st;
 	input_full(e, s, h, slot, dir);
-	if (memcmp(slot, &fast, sizeof(fast)) != 0 || memcmp(&st, &e->st, sizeof(st)) != 0) {
+	if (memcmp(slot, &fast, sizeof(fast)) != 0 || memcmp(&fast_st, &e->st, sizeof(st)) != 0) {
 		fprintf(stderr, "ENGINE_FASTCHECK: fast path differs at segment %llu\n",
 			(unsigned long long)e->st.segments);
 		abort();
