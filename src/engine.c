@@ -1983,28 +1983,48 @@ static int fast_ack(struct engine *e, struct conn *c, int dir, const struct segm
 		return 0;
 	if (e->cfg.verify_checksums && s->csum == 0)
 		return 0;
-	if (PEP_FIELD(a1, PEP_STATE) != TS_ESTABLISHED)
+	/*
+	 * The sender has sent no FIN: ESTABLISHED, or CLOSE-WAIT (its peer
+	 * has).  The receiver ESTABLISHED, FIN-WAIT-2, or in a state this
+	 * ACK may end: SYN-RECEIVED (the handshake's last ACK) or FIN-WAIT-1
+	 * (the ACK of its FIN), as rfc_segment() finds.  Those transitions
+	 * set no timer, and are taken here only when nothing listens for
+	 * events and no durations are kept.
+	 */
+	unsigned ast = PEP_FIELD(a1, PEP_STATE), bst = PEP_FIELD(pb->w1, PEP_STATE), to = 0;
+	uint32_t b_fin = pb->nxt - PEP_FIELD(pb->w1, PEP_FIND); /* when EP_FIN, as load() */
+	if (ast != TS_ESTABLISHED && ast != TS_CLOSE_WAIT)
+		return 0;
+	switch (bst) {
+	case TS_ESTABLISHED:
+	case TS_FIN_WAIT2:
+		break;
+	case TS_SYN_RECV:
+		if (SEQ_GT(s->ack, pb->isn)) /* (EP_SEQ: required below) */
+			to = TS_ESTABLISHED;
+		break;
+	case TS_FIN_WAIT1:
+		if ((bf & EP_FIN) && SEQ_GEQ(s->ack, b_fin + 1))
+			to = TS_FIN_WAIT2;
+		break;
+	default:
+		return 0;
+	}
+	if (to && (e->hooks.event || e->durblocks))
 		return 0;
 	/*
-	 * The receiver ESTABLISHED too, or in SYN-RECEIVED: then this ACK
-	 * may be the handshake's last, which makes it ESTABLISHED (as
-	 * rfc_segment() does).  That transition is taken here only when
-	 * nothing listens for events and no durations are kept.
+	 * Zeek's machine: the sender established, or partial (picked up
+	 * mid-stream); the receiver the same, or closed (it sent a FIN).
 	 */
-	int rcv_established = 0;
-	if (PEP_FIELD(pb->w1, PEP_STATE) != TS_ESTABLISHED) {
-		if (PEP_FIELD(pb->w1, PEP_STATE) != TS_SYN_RECV)
-			return 0;
-		rcv_established = SEQ_GT(s->ack, pb->isn); /* (EP_SEQ: required below) */
-		if (rcv_established && (e->hooks.event || e->durblocks))
-			return 0;
-	}
-	/* Zeek's machine: established, or partial (picked up mid-stream). */
 	unsigned az = PEP_FIELD(a2, PEP_Z), bz = PEP_FIELD(b2, PEP_Z);
-	if ((az != Z_ESTABLISHED && az != Z_PARTIAL) || (bz != Z_ESTABLISHED && bz != Z_PARTIAL))
+	if ((az != Z_ESTABLISHED && az != Z_PARTIAL) ||
+	    (bz != Z_ESTABLISHED && bz != Z_PARTIAL && bz != Z_CLOSED))
 		return 0;
-	/* No FIN on either side (EP_FIN_PENDING comes with EP_FIN); both sequence spaces known. */
-	if (((af | bf) & (EP_FIN | EP_DID_CLOSE)) || !(af & bf & EP_SEQ))
+	/*
+	 * No FIN from the sender, none from the receiver still held back
+	 * (that one is received once acknowledged); both sequence spaces known.
+	 */
+	if ((af & (EP_FIN | EP_DID_CLOSE)) || (bf & EP_FIN_PENDING) || !(af & bf & EP_SEQ))
 		return 0;
 	/* No F or R key that follows nxt (see pack_short()). */
 	if (ahs & (H_FIN | H_RST))
@@ -2016,17 +2036,18 @@ static int fast_ack(struct engine *e, struct conn *c, int dir, const struct segm
 	/*
 	 * Expiry, as zeek_expired() and rfc_expired() would find it.  Zeek's
 	 * idle timeout is the long one: both ends are past the handshake, so
-	 * C_ESTABLISHED_ONCE is set, and with no EP_DID_CLOSE neither is
-	 * C_CLOSE_COMPLETE.
+	 * C_ESTABLISHED_ONCE is set.  Its other timers need an end closed
+	 * or reset with the other closed, inactive or reset too; the sender
+	 * is neither.
 	 */
 	if (e->cfg.zeek) {
-		if (first + c->zlastd + e->cfg.idle_timeout_us <= s->ts_us)
+		if ((c->cf & C_CLOSE_COMPLETE) || first + c->zlastd + e->cfg.idle_timeout_us <= s->ts_us)
 			return 0;
 	} else if (first + c->lastd + e->cfg.idle_timeout_us <= s->ts_us) {
 		return 0;
 	}
 	uint32_t scale = (af & EP_WSCALE) && (bf & EP_WSCALE) ? PEP_FIELD(a2, PEP_WSCALE) : 0;
-	if (((uint32_t)s->win << scale) == 0)
+	if (((uint32_t)s->win << scale) == 0 && bz != Z_CLOSED)
 		return 0; /* a zero window: W */
 	uint32_t pkts = PEP_FIELD(a1, PEP_PKTS) + 1;
 	uint64_t bytes = (uint64_t)pa->bytes + len;
@@ -2057,15 +2078,19 @@ static int fast_ack(struct engine *e, struct conn *c, int dir, const struct segm
 	else if (len)
 		return 0; /* a retransmission: T */
 	uint32_t gaps = PEP_FIELD(pb->cnt, PEP_CNT_G);
-	if (SEQ_GT(s->ack, b.contig)) {
+	/* Acknowledged data up to here; not past the receiver's FIN. */
+	uint32_t upto = (bf & EP_FIN) && SEQ_LT(b_fin, s->ack) ? b_fin : s->ack;
+	if (SEQ_GT(upto, b.contig)) {
 		/*
 		 * The ACK covers data the capture lacks (a short snaplen does
 		 * it to every segment): a gap, counted while both ends are
 		 * established, unless the capture began inside the handshake.
 		 * G is logged at the 1st, 10th and 100th.
 		 */
-		if (az == Z_ESTABLISHED && bz == Z_ESTABLISHED &&
-		    (!(c->cf & C_MIDSTREAM) || (uint32_t)(s->ack - pb->isn) > 2)) {
+		int b_ok = bz == Z_ESTABLISHED ||
+			   (bz == Z_CLOSED && PEP_FIELD(b2, PEP_ZPREV) == Z_ESTABLISHED);
+		if (az == Z_ESTABLISHED && b_ok &&
+		    (!(c->cf & C_MIDSTREAM) || (uint32_t)(upto - pb->isn) > 2)) {
 			gaps++;
 			if (gaps > 255)
 				return 0;
@@ -2073,7 +2098,7 @@ static int fast_ack(struct engine *e, struct conn *c, int dir, const struct segm
 			    fast_letter(&hw, 1 - dir, 'G') < 0)
 				return 0;
 		}
-		b.contig = s->ack;
+		b.contig = upto;
 	}
 	if (len && s->payload_captured == len && SEQ_LEQ(s->seq, a.contig) &&
 	    SEQ_GT(end, a.contig))
@@ -2099,8 +2124,8 @@ static int fast_ack(struct engine *e, struct conn *c, int dir, const struct segm
 	pb->w2 = (b2 & ~PEP_PUT(~0u, PEP_CONTIGD)) | PEP_PUT(bcode, PEP_CONTIGD);
 	pb->cnt = (uint16_t)((pb->cnt & ~PEP_PUT(~0u, PEP_CNT_G)) | PEP_PUT(gaps, PEP_CNT_G));
 	c->lastd = c->zlastd = (uint32_t)(s->ts_us - first);
-	if (rcv_established) { /* emit(), with no hook and no durations to keep */
-		pb->w1 = (pb->w1 & ~PEP_PUT(~0u, PEP_STATE)) | PEP_PUT(TS_ESTABLISHED, PEP_STATE);
+	if (to) { /* emit(), with no hook and no durations to keep */
+		pb->w1 = (pb->w1 & ~PEP_PUT(~0u, PEP_STATE)) | PEP_PUT(to, PEP_STATE);
 		pb->since_ms = (uint32_t)((s->ts_us - first) / 1000);
 		e->st.transitions++;
 	}

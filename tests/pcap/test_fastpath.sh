@@ -32,7 +32,7 @@ cc -O2 -o "$T/mktrace" "$REPO/bench/mktrace.c" || {
 "$T/mktrace" -n 3000 -k 300 -p 25 -s 1514 -S 7 "$T/whole.pcap" >/dev/null 2>&1
 # Long connections: gap counts past the short form's 255.
 "$T/mktrace" -n 100 -k 50 -p 1500 -S 3 "$T/long.pcap" >/dev/null 2>&1
-# The whole trace edited (tcpedit OUT SKIP):
+# A trace edited (tcpedit IN OUT SKIP):
 # - its first SKIP packets left out, so that connections are picked up
 #   mid-stream (the trace sends one packet of each of 300 connections in
 #   turn: 450 cuts handshakes in two places, 1500 cuts after them);
@@ -43,7 +43,7 @@ cc -O2 -o "$T/mktrace" "$REPO/bench/mktrace.c" || {
 #   on the boundary of --idle-timeout 1;
 # - after the 60000th, it goes back 10 s, before every connection began.
 tcpedit() {
-	python3 - "$T/whole.pcap" "$T/$1.pcap" "$2" <<'PY'
+	python3 - "$T/$1.pcap" "$T/$2.pcap" "$3" <<'PY'
 import struct, sys
 data = bytearray(open(sys.argv[1], 'rb').read())
 out, off, n, skip = bytearray(data[:24]), 24, 0, int(sys.argv[3])
@@ -63,9 +63,10 @@ while off + 16 <= len(data):
 open(sys.argv[2], 'wb').write(out)
 PY
 }
-tcpedit edited 0
-tcpedit midstream 450
-tcpedit midstream2 1500
+tcpedit whole edited 0
+tcpedit whole midstream 450
+tcpedit whole midstream2 1500
+tcpedit short midstream3 450
 
 # Without --json (no durations kept) and without watch (no event hook), the
 # fast path also takes the handshake's last ACK (SYN-RECEIVED to ESTABLISHED).
@@ -112,7 +113,7 @@ run() {
 }
 
 # Generated traces: each must agree, and mostly take the fast path.
-for g in short whole long edited midstream midstream2; do
+for g in short whole long edited midstream midstream2 midstream3; do
 	if run "$g trace" "$T/$g.pcap"; then
 		if [ "$last_seg" -gt 0 ] && [ $((last_fast * 2)) -gt "$last_seg" ]; then
 			pass "$g trace: full path agrees ($last_fast of $last_seg segments fast)"
