@@ -471,6 +471,12 @@ static const uint8_t *slot_addr(const struct conn *c, int side)
 	return c->addr + 4 * side;
 }
 
+/* Its first packet's time. */
+static uint64_t slot_first(const struct conn *c)
+{
+	return (uint64_t)c->first_hi << 32 | c->first_lo;
+}
+
 /* Its VLAN tags: in the extension, when it has any. */
 static void slot_vlan(const struct engine *e, const struct conn *c, uint16_t *vlan,
 		      uint16_t *inner)
@@ -618,9 +624,14 @@ static void ext_free(struct engine *e, uint32_t x)
 /* The history alphabet; a letter's code is its place here plus one (0: none). */
 static const char hist_abc[] = "SHADFRCGTWIQshadfrcgtwiq^";
 
-/* A letter's 5-bit code: its place in hist_abc, from 1 (0 ends a history). */
-static inline uint64_t hist_code(char letter)
+/*
+ * A letter's 5-bit code: its place in hist_abc, from 1 (0 ends a history).
+ * Letters come in upper case; the responder's (side 1) are logged in lower.
+ */
+static inline uint64_t hist_code(int side, char letter)
 {
+	if (side == 1 && letter >= 'A' && letter <= 'Z')
+		letter = (char)(letter - 'A' + 'a');
 	/* A loop the compiler can see through, not strchr(): letters are mostly constants. */
 	unsigned i = 0;
 	while (hist_abc[i] && hist_abc[i] != letter)
@@ -836,7 +847,7 @@ static void load(const struct engine *e, const struct conn *c, struct wc *w)
 		memcpy(&w->addr.v6, c->addr, sizeof(w->addr.v6));
 	else
 		memcpy(w->addr.v4, c->addr, sizeof(c->addr));
-	w->first_us = (uint64_t)c->first_hi << 32 | c->first_lo;
+	w->first_us = slot_first(c);
 	w->hw[0] = c->hw;
 	for (int side = 0; side < 2; side++) {
 		const struct pep *pp = &c->ep[side];
@@ -1049,9 +1060,7 @@ static void add_hist(struct wc *c, int side, char letter)
 {
 	if (c->hlen >= HIST_MAX)
 		return;
-	if (side == 1 && letter >= 'A' && letter <= 'Z')
-		letter = (char)(letter - 'A' + 'a');
-	uint64_t code = hist_code(letter);
+	uint64_t code = hist_code(side, letter);
 	c->hw[c->hlen / HIST_WORD] |= code << 5 * (c->hlen % HIST_WORD);
 	c->hlen++;
 }
@@ -1853,7 +1862,7 @@ static void run_timers(struct engine *e, uint64_t now)
  */
 static int may_expire(const struct engine *e, const struct conn *c, uint64_t now)
 {
-	uint64_t first = (uint64_t)c->first_hi << 32 | c->first_lo;
+	uint64_t first = slot_first(c);
 	const struct ext *x = c->ext ? &e->xs[c->ext] : NULL;
 
 	if (e->cfg.zeek) {
@@ -1951,9 +1960,7 @@ static int fast_letter(uint64_t *hw, int side, char letter)
 
 	if (n >= HIST_WORD) /* (HIST_WORD < HIST_MAX: the letter is due) */
 		return -1;
-	if (side == 1)
-		letter = (char)(letter - 'A' + 'a');
-	*hw |= hist_code(letter) << 5 * n;
+	*hw |= hist_code(side, letter) << 5 * n;
 	return 0;
 }
 
@@ -2030,7 +2037,7 @@ static int fast_ack(struct engine *e, struct conn *c, int dir, const struct segm
 	if (ahs & (H_FIN | H_RST))
 		return 0;
 
-	uint64_t first = (uint64_t)c->first_hi << 32 | c->first_lo;
+	uint64_t first = slot_first(c);
 	if (s->ts_us - first > UINT32_MAX) /* (a time before first wraps, and fails too) */
 		return 0;
 	/*
@@ -2386,6 +2393,12 @@ void engine_free(struct engine *e)
 	free(e);
 }
 
+/* An endpoint's state as shown: one never heard from is CLOSED. */
+static uint8_t shown_state(const struct ep *p)
+{
+	return p->state == TS_NONE ? TS_CLOSE : p->state;
+}
+
 void engine_conn_states(const struct engine *e, const struct conn *slot, uint8_t state[2],
 			const char **conn_state)
 {
@@ -2393,7 +2406,7 @@ void engine_conn_states(const struct engine *e, const struct conn *slot, uint8_t
 
 	load(e, slot, &w);
 	for (int s = 0; s < 2; s++)
-		state[s] = w.ep[s].state == TS_NONE ? TS_CLOSE : w.ep[s].state;
+		state[s] = shown_state(&w.ep[s]);
 	*conn_state = zeek_conn_state(&w);
 }
 
@@ -2415,7 +2428,7 @@ void engine_conn_info(const struct engine *e, const struct conn *slot, struct co
 		const struct ep *p = &c->ep[s];
 		memcpy(o->addr[s], addr_of(c, s), (size_t)len);
 		o->port[s] = c->port[s];
-		o->state[s] = p->state == TS_NONE ? TS_CLOSE : p->state;
+		o->state[s] = shown_state(p);
 		o->zeek_state[s] = p->z;
 		o->since_us[s] = c->first_us + (uint64_t)p->since_ms * 1000;
 		o->pkts[s] = p->pkts;
