@@ -35,3 +35,17 @@ run_case() {
 	echo "--- exit $rc"
 	rm -f "$out" "$err"
 }
+
+# test_start LABEL TMPNAME: a scratch directory $T (removed on exit), and
+# pass/fail that print "PASS: LABEL: ..." lines and set $failed.
+test_start() {
+	TEST_LABEL=$1
+	T=$(mktemp -d "/tmp/tcpstate-$2.XXXXXX")
+	trap 'rm -rf "$T"' EXIT
+	failed=0
+}
+pass() { echo "PASS: $TEST_LABEL: $1"; }
+fail() {
+	echo "FAIL: $TEST_LABEL: $1: $2"
+	failed=1
+}

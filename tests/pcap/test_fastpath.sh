@@ -11,14 +11,9 @@
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 : "${TCPSTATE:=$REPO/tcpstate}"
 : "${FASTCHECK:=$REPO/build/rel/tcpstate-fastcheck}"
-T=$(mktemp -d /tmp/tcpstate-fastpath.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-failed=0
-pass() { echo "PASS: fast path: $1"; }
-fail() {
-	echo "FAIL: fast path: $1: $2"
-	failed=1
-}
+# shellcheck source=tests/pcap/lib.sh
+. "$REPO/tests/pcap/lib.sh"
+test_start "fast path" fastpath
 
 if [ ! -x "$FASTCHECK" ]; then
 	fail "check build" "$FASTCHECK is missing (make build/rel/tcpstate-fastcheck)"

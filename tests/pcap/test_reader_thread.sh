@@ -8,14 +8,9 @@
 # the reader thread).
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 : "${TCPSTATE:=$REPO/tcpstate}"
-T=$(mktemp -d /tmp/tcpstate-reader.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-failed=0
-pass() { echo "PASS: reader thread: $1"; }
-fail() {
-	echo "FAIL: reader thread: $1: $2"
-	failed=1
-}
+# shellcheck source=tests/pcap/lib.sh
+. "$REPO/tests/pcap/lib.sh"
+test_start "reader thread" reader
 
 if ! command -v taskset >/dev/null || [ "$(nproc)" -lt 2 ]; then
 	echo "SKIP: reader thread: needs taskset and two CPUs (nproc: $(nproc))"
