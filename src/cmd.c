@@ -15,6 +15,7 @@
 #include "filter.h"
 #include "knobs.h"
 #include "state.h"
+#include "topmodel.h"
 
 const struct cmd_entry *cmd_find(const char *name)
 {
@@ -300,6 +301,10 @@ static void complete_kind(enum complete_kind k, const char *prev, const char *cu
 				cand(*w, cur);
 		break;
 	}
+	case COMPLETE_SORT:
+		for (int s = 0; s < SORT_MAX; s++)
+			cand(topmodel_sort_name((enum top_sort)s), cur);
+		break;
 	case COMPLETE_COMMAND:
 		for (size_t i = 0; cmd_table[i]; i++)
 			cand(cmd_table[i]->name, cur);

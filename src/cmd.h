@@ -26,6 +26,7 @@ enum complete_kind {
 	COMPLETE_OS,     /* linux windows macos freebsd */
 	COMPLETE_COMMAND, /* a subcommand name (shell's help) */
 	COMPLETE_EXPLAIN, /* explain's topics: states, handshake, close, myths, all */
+	COMPLETE_SORT,    /* top's sort columns */
 };
 
 struct opt_def {

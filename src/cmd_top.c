@@ -57,7 +57,7 @@ static const struct opt_def top_opts[] = {
 	{O_SPEED, 0, "speed", "N", "with -r: replay N times faster than captured", COMPLETE_NONE},
 	{O_SORT, 0, "sort", "COLUMN",
 	 "by age (default), state, local, peer, process, recv-q, send-q, rtt, retrans",
-	 COMPLETE_NONE},
+	 COMPLETE_SORT},
 	{O_ROWS, 0, "rows", "N", "with -b: print the first N rows of each frame (default all)",
 	 COMPLETE_NONE},
 	WIRE_OPTS_COMMON,

@@ -55,6 +55,7 @@ PATH=$(dirname "$TCPSTATE"):$PATH bash -c '
 	r=$(c tcpstate tune show fin-t);   [[ $r == fin-timeout ]] && echo "PASS: bash: tune show offers the knob" || echo "FAIL: bash: tune show: $r"
 	# bash splits --opt=arg at "=": the scan for the tune action must not take arg for it.
 	r=$(c tcpstate tune --rollback-file = /tmp/x set fin-t); [[ $r == fin-timeout= ]] && echo "PASS: bash: tune --opt=arg set offers knob=" || echo "FAIL: bash: tune --opt=arg set: $r"
+	r=$(c tcpstate top --sort r);      [[ $r == "recv-q rtt retrans" ]] && echo "PASS: bash: sort columns after --sort" || echo "FAIL: bash: --sort: $r"
 	r=$(c tcpstate tune -n "");        [[ $r == "show set revert guide" ]] && echo "PASS: bash: tune actions after a flag" || echo "FAIL: bash: tune -n: $r"
 ' >"$T/bash.out" 2>&1
 cat "$T/bash.out"
