@@ -621,18 +621,50 @@ static void ext_free(struct engine *e, uint32_t x)
 
 /* ---- packing ------------------------------------------------------------ */
 
-/* The history alphabet; a letter's code is its place here plus one (0: none). */
-static const char hist_abc[] = "SHADFRCGTWIQshadfrcgtwiq^";
+/*
+ * The history alphabet: Zeek's letters, the originator's in upper case,
+ * then the responder's in lower case, then '^' (the first packet's sender
+ * was taken for the responder).  A letter's code is its place in hist_abc
+ * plus one (0: none).
+ */
+#define HIST_LETTERS(X) \
+	X(S, 'S') X(H, 'H') X(A, 'A') X(D, 'D') X(F, 'F') X(R, 'R') X(C, 'C') X(G, 'G') X(T, 'T') \
+	X(W, 'W') X(I, 'I') X(Q, 'Q')
+
+enum hist_place {
+	HP_NONE_,
+#define HP_(l, ch) HP_##l,
+	HIST_LETTERS(HP_)
+#undef HP_
+	HP_END_
+};
+#define HIST_NLETTERS (HP_END_ - 1)
+
+static const char hist_abc[] = {
+#define HA_UPPER_(l, ch) ch,
+#define HA_LOWER_(l, ch) (char)((ch) - 'A' + 'a'),
+	HIST_LETTERS(HA_UPPER_) HIST_LETTERS(HA_LOWER_) '^', '\0'
+#undef HA_UPPER_
+#undef HA_LOWER_
+};
+
+/* An upper-case letter's place among the originator's letters, by letter; 0 for none. */
+static const uint8_t hist_place[26] = {
+#define HPL_(l, ch) [(ch) - 'A'] = HP_##l,
+	HIST_LETTERS(HPL_)
+#undef HPL_
+};
 
 /*
- * A letter's 5-bit code: its place in hist_abc, from 1 (0 ends a history).
- * Letters come in upper case; the responder's (side 1) are logged in lower.
+ * A letter's 5-bit code.  Letters come in upper case; the responder's (side
+ * 1) are logged in lower.  A table, not a search: fast_ack() and the
+ * machines add a letter to most connections' first segments.
  */
 static inline uint64_t hist_code(int side, char letter)
 {
-	if (side == 1 && letter >= 'A' && letter <= 'Z')
-		letter = (char)(letter - 'A' + 'a');
-	/* A loop the compiler can see through, not strchr(): letters are mostly constants. */
+	if (letter >= 'A' && letter <= 'Z' && hist_place[letter - 'A'])
+		return hist_place[letter - 'A'] + (side == 1 ? HIST_NLETTERS : 0);
+	/* '^', and anything else (past the end, as strchr() would not find it) */
 	unsigned i = 0;
 	while (hist_abc[i] && hist_abc[i] != letter)
 		i++;
@@ -1224,7 +1256,7 @@ static int rstos0_history(const char *h)
 }
 
 /* conn_state, as base/protocols/conn/main.zeek derives it. */
-static const char *zeek_conn_state(const struct wc *c)
+static enum conn_state zeek_conn_state(const struct wc *c)
 {
 	int os = c->ep[0].z, rs = c->ep[1].z;
 	int o_inact = os == Z_INACTIVE || os == Z_PARTIAL;
@@ -1233,28 +1265,28 @@ static const char *zeek_conn_state(const struct wc *c)
 	if (rs == Z_RESET) {
 		if (os == Z_SYN_SENT || os == Z_SYN_ACK_SENT ||
 		    (os == Z_RESET && zeek_size(c, 0) == 0 && zeek_size(c, 1) == 0))
-			return "REJ";
-		return o_inact ? "RSTRH" : "RSTR";
+			return CS_REJ;
+		return o_inact ? CS_RSTRH : CS_RSTR;
 	}
 	if (os == Z_RESET) {
 		if (r_inact) {
 			char h[HIST_MAX + 1];
 			hist_string(c, h);
-			return rstos0_history(h) ? "RSTOS0" : "OTH";
+			return rstos0_history(h) ? CS_RSTOS0 : CS_OTH;
 		}
-		return "RSTO";
+		return CS_RSTO;
 	}
 	if (os == Z_CLOSED && rs == Z_CLOSED)
-		return "SF";
+		return CS_SF;
 	if (os == Z_CLOSED)
-		return r_inact ? "SH" : "S2";
+		return r_inact ? CS_SH : CS_S2;
 	if (rs == Z_CLOSED)
-		return o_inact ? "SHR" : "S3";
+		return o_inact ? CS_SHR : CS_S3;
 	if (os == Z_SYN_SENT && rs == Z_INACTIVE)
-		return "S0";
+		return CS_S0;
 	if (os == Z_ESTABLISHED && rs == Z_ESTABLISHED)
-		return "S1";
-	return "OTH";
+		return CS_S1;
+	return CS_OTH;
 }
 
 /* Zeek's history and sequence bookkeeping for one segment (Process()). */
@@ -2399,8 +2431,15 @@ static uint8_t shown_state(const struct ep *p)
 	return p->state == TS_NONE ? TS_CLOSE : p->state;
 }
 
+const char *engine_conn_state_name(enum conn_state cs)
+{
+	static const char *const n[CS_MAX] = {"S0",   "S1",     "SF",    "REJ", "S2",  "S3", "RSTO",
+					      "RSTR", "RSTOS0", "RSTRH", "SH",  "SHR", "OTH"};
+	return cs < CS_MAX ? n[cs] : "?";
+}
+
 void engine_conn_states(const struct engine *e, const struct conn *slot, uint8_t state[2],
-			const char **conn_state)
+			enum conn_state *conn_state)
 {
 	struct wc w;
 
@@ -2443,7 +2482,8 @@ void engine_conn_info(const struct engine *e, const struct conn *slot, struct co
 			o->have_durations = 1;
 		}
 	}
-	o->conn_state = zeek_conn_state(c);
+	o->cs = zeek_conn_state(c);
+	o->conn_state = engine_conn_state_name(o->cs);
 	hist_string(c, o->history);
 	o->first_us = c->first_us;
 	o->last_us = c->last_us;

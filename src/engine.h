@@ -128,6 +128,11 @@ const struct engine_stats *engine_stats(const struct engine *e);
 uint64_t engine_now(const struct engine *e);
 
 /* Everything a view may want to know about a connection. */
+/* Zeek's conn_state values, in the order of Zeek's conn.log documentation. */
+enum conn_state {
+	CS_S0, CS_S1, CS_SF, CS_REJ, CS_S2, CS_S3, CS_RSTO, CS_RSTR, CS_RSTOS0, CS_RSTRH, CS_SH,
+	CS_SHR, CS_OTH, CS_MAX
+};
 struct conn_info {
 	uint32_t id;       /* unique per instance */
 	uint16_t instance; /* 1 for the first use of a 4-tuple, 2 for its reuse, ... */
@@ -139,6 +144,7 @@ struct conn_info {
 	uint8_t state[2];    /* enum tcp_state */
 	uint8_t zeek_state[2]; /* Zeek's endpoint state, 0..6 */
 	const char *conn_state; /* Zeek's conn_state: S0, S1, SF, REJ, ... */
+	enum conn_state cs;     /* the same, as a number */
 	char history[24];
 	uint64_t first_us, last_us;
 	uint64_t since_us[2]; /* when each endpoint entered its state */
@@ -148,9 +154,12 @@ struct conn_info {
 };
 
 void engine_conn_info(const struct engine *e, const struct conn *c, struct conn_info *out);
+
+/* Its name, as conn_info's conn_state gives it. */
+const char *engine_conn_state_name(enum conn_state cs);
 /* What a summary counts, for a fraction of engine_conn_info()'s work: its state[] and conn_state. */
 void engine_conn_states(const struct engine *e, const struct conn *c, uint8_t state[2],
-			const char **conn_state);
+			enum conn_state *conn_state);
 /* Zeek's name for an endpoint state (TCP_ENDPOINT_*). */
 const char *engine_zeek_state_name(int zs);
 

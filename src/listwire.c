@@ -21,22 +21,17 @@ struct rows {
 	int oom;
 	/* summary tallies */
 	uint64_t state[2][TS_MAX];
-	uint64_t zstate[16];
+	uint64_t zstate[CS_MAX];
 	uint64_t total, live;
 	struct engine *eng;
 };
 
-static const char *const conn_states[] = {"S0",  "S1",   "SF",   "REJ",    "S2",  "S3",  "RSTO",
-					  "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH", NULL};
-
-static void tally(struct rows *r, const uint8_t state[2], const char *conn_state)
+static void tally(struct rows *r, const uint8_t state[2], enum conn_state cs)
 {
 	r->total++;
 	r->state[0][state[0]]++;
 	r->state[1][state[1]]++;
-	for (int i = 0; conn_states[i]; i++)
-		if (strcmp(conn_states[i], conn_state) == 0)
-			r->zstate[i]++;
+	r->zstate[cs]++;
 }
 
 static void add_row(struct rows *r, const struct conn *c)
@@ -46,13 +41,13 @@ static void add_row(struct rows *r, const struct conn *c)
 	if (!r->keep) {
 		/* --summary: counts only (200 000 connections leave a big trace). */
 		uint8_t state[2];
-		const char *zs;
+		enum conn_state zs;
 		engine_conn_states(r->eng, c, state, &zs);
 		tally(r, state, zs);
 		return;
 	}
 	engine_conn_info(r->eng, c, &ci);
-	tally(r, ci.state, ci.conn_state);
+	tally(r, ci.state, ci.cs);
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 256;
 		struct conn_info *nv = realloc(r->v, cap * sizeof(*nv));
@@ -236,8 +231,9 @@ static void print_summary(struct out *o, const struct rows *r, struct wire *w, i
 			first = 0;
 		}
 		out_str(o, "},\"conn_state\":{");
-		for (int i = 0; conn_states[i]; i++)
-			out_printf(o, "%s\"%s\":%llu", i ? "," : "", conn_states[i],
+		for (int i = 0; i < CS_MAX; i++)
+			out_printf(o, "%s\"%s\":%llu", i ? "," : "",
+				   engine_conn_state_name((enum conn_state)i),
 				   (unsigned long long)r->zstate[i]);
 		out_printf(o,
 			   "},\"decode\":{\"packets\":%llu,\"tcp\":%llu,\"not_tcp\":%llu,"
@@ -270,9 +266,10 @@ static void print_summary(struct out *o, const struct rows *r, struct wire *w, i
 			   (unsigned long long)r->state[0][st], (unsigned long long)r->state[1][st]);
 	}
 	out_str(o, "\nconn_state (Zeek):");
-	for (int i = 0; conn_states[i]; i++)
+	for (int i = 0; i < CS_MAX; i++)
 		if (r->zstate[i])
-			out_printf(o, " %s %llu", conn_states[i], (unsigned long long)r->zstate[i]);
+			out_printf(o, " %s %llu", engine_conn_state_name((enum conn_state)i),
+				   (unsigned long long)r->zstate[i]);
 	out_printf(o,
 		   "\n\nPackets: %llu read, %llu TCP, %llu other, %llu fragments, %llu truncated, "
 		   "%llu invalid, %llu bad checksum\n",
