@@ -5,17 +5,28 @@
 
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "savefile.h"
+
 struct capture {
 	pcap_t *p;
 	int live;
 	capture_fn fn;
 	void *arg;
+	/*
+	 * A classic pcap file on disk: its records come from savefile.c,
+	 * and the filter (if any) is applied here as libpcap would.
+	 */
+	struct savefile *sf;
+	struct bpf_program prog;
+	int have_prog;
+	volatile sig_atomic_t brk; /* capture_break(), for the savefile reader */
 };
 
 static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
@@ -35,12 +46,81 @@ static int set_filter(struct capture *c, const char *expr, char *err, size_t err
 		return -1;
 	}
 	int rc = pcap_setfilter(c->p, &prog);
-	pcap_freecode(&prog);
 	if (rc < 0) {
+		pcap_freecode(&prog);
 		snprintf(err, errlen, "-f: %s", pcap_geterr(c->p));
 		return -1;
 	}
+	c->prog = prog; /* for the savefile reader */
+	c->have_prog = 1;
 	return 0;
+}
+
+/*
+ * The link types decode.c knows: for them libpcap's largest captured
+ * length is SAVEFILE_MAX_CAPLEN and it touches no packet byte, so
+ * savefile.c reads their records exactly as libpcap would.
+ */
+static int plain_linktype(int dlt)
+{
+	switch (dlt) {
+	case DLT_NULL:
+	case DLT_EN10MB:
+	case DLT_RAW:
+	case 14:  /* DLT_RAW on BSDs */
+	case 101: /* LINKTYPE_RAW */
+	case DLT_LOOP:
+	case DLT_LINUX_SLL:
+	case DLT_IPV4:
+	case DLT_IPV6:
+	case DLT_LINUX_SLL2:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Hand a regular file's records to savefile.c, where it can read them. */
+static void use_savefile(struct capture *c, FILE *f)
+{
+	struct stat st;
+	off_t at = ftello(f); /* just past the header libpcap read */
+
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || at < 24 ||
+	    !plain_linktype(pcap_datalink(c->p)) || pcap_snapshot(c->p) <= 0)
+		return;
+	c->sf = savefile_open(fileno(f), (uint64_t)at - 24, (uint32_t)pcap_snapshot(c->p));
+}
+
+/* capture_dispatch() for the savefile reader: pcap_offline_read()'s loop. */
+static int dispatch_savefile(struct capture *c, int max, char *err, size_t errlen)
+{
+	int n = 0;
+
+	for (;;) {
+		/* A break before any packet is reported; after some, at the next call. */
+		if (c->brk) {
+			if (n == 0) {
+				c->brk = 0;
+				return CAPTURE_BROKEN;
+			}
+			return n;
+		}
+		struct savefile_rec r;
+		int rc = savefile_next(c->sf, &r, err, errlen);
+		if (rc < 0)
+			return -1; /* even after packets, as libpcap */
+		if (rc == 0)
+			return n; /* the end: 0 if nothing came first */
+		if (c->have_prog) {
+			struct pcap_pkthdr h = {.caplen = r.caplen, .len = r.len};
+			if (!pcap_offline_filter(&c->prog, &h, r.data))
+				continue;
+		}
+		c->fn(c->arg, (uint64_t)r.sec * 1000000u + r.usec, r.data, r.caplen, r.len);
+		if (++n >= max && max > 0)
+			return n;
+	}
 }
 
 struct capture *capture_open(const struct capture_opts *o, char *err, size_t errlen,
@@ -113,6 +193,8 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 		*bad_filter = 1;
 		goto fail;
 	}
+	if (!c->live)
+		use_savefile(c, pcap_file(c->p));
 	return c;
 fail:
 	if (c->p)
@@ -149,6 +231,8 @@ int capture_dispatch(struct capture *c, int max, capture_fn fn, void *arg, char 
 
 	c->fn = fn;
 	c->arg = arg;
+	if (c->sf)
+		return dispatch_savefile(c, max, err, errlen);
 	n = pcap_dispatch(c->p, max <= 0 ? -1 : max, on_packet, (u_char *)c);
 	if (n == PCAP_ERROR_BREAK)
 		return CAPTURE_BROKEN;
@@ -183,6 +267,7 @@ int capture_is_regular_file(const struct capture *c)
 
 void capture_break(struct capture *c)
 {
+	c->brk = 1;
 	pcap_breakloop(c->p);
 }
 
@@ -190,6 +275,9 @@ void capture_close(struct capture *c)
 {
 	if (!c)
 		return;
+	savefile_close(c->sf);
+	if (c->have_prog)
+		pcap_freecode(&c->prog);
 	pcap_close(c->p);
 	free(c);
 }

@@ -1,0 +1,46 @@
+/*
+ * savefile.h - the records of a classic pcap file, read straight from its
+ * descriptor in large blocks.
+ *
+ * libpcap reads a file with two fread()s a packet, through stdio's buffer
+ * into its own: over half the reading thread's instructions on a big
+ * capture.  capture.c opens every file with libpcap, and when it is a
+ * regular file in the classic format (not pcapng) hands the records to
+ * this reader instead.  It gives the same packets, lengths, times and
+ * error messages as libpcap 1.10's sf-pcap.c for the link types tcpstate
+ * decodes; anything else stays with libpcap.  No libpcap types here, so
+ * the unit tests and fuzzers can drive it with crafted files.
+ */
+#ifndef TCPSTATE_SAVEFILE_H
+#define TCPSTATE_SAVEFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* libpcap's largest sane captured length for these link types (MAXIMUM_SNAPLEN). */
+#define SAVEFILE_MAX_CAPLEN 262144u
+
+struct savefile;
+
+struct savefile_rec {
+	uint32_t sec, usec; /* usec: microseconds, whatever the file's resolution */
+	uint32_t caplen, len;
+	const uint8_t *data; /* caplen bytes, valid until the next call */
+};
+
+/*
+ * A reader for the file on fd whose 24-byte header starts at hdr_off, or
+ * NULL if it is not a classic pcap file of version 2.4 (either byte order,
+ * micro- or nanosecond stamps), or no memory.  snapshot is the snapshot
+ * length libpcap took from the header (pcap_snapshot()), which caps what
+ * a record hands over.  The descriptor stays the caller's.
+ */
+struct savefile *savefile_open(int fd, uint64_t hdr_off, uint32_t snapshot);
+/*
+ * The next record: 1, 0 at the end of the file, -1 with libpcap's message
+ * in err (a record cut short, an insane length, a read error).
+ */
+int savefile_next(struct savefile *sf, struct savefile_rec *r, char *err, size_t errlen);
+void savefile_close(struct savefile *sf);
+
+#endif

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# A classic pcap file on disk is read by savefile.c, not by libpcap
+# (capture.c, use_savefile); from a pipe, libpcap reads it.  So libpcap is
+# the oracle: every file here is read both ways and must give the same
+# stdout, stderr (the file's name aside) and exit status.  The files are
+# the suite's captures and bad files, and variants written here of a
+# generated trace: cut at many points, a snapshot length under the
+# records' captured lengths, nanosecond stamps, big-endian, version 2.3
+# (libpcap's either way), an insane captured length; read plain, with a
+# BPF filter, with --at, and by watch.  strace, where it runs, shows that
+# the disk read really bypasses libpcap (pread64 in 512 KiB blocks).
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+: "${TCPSTATE:=$REPO/tcpstate}"
+# shellcheck source=tests/pcap/lib.sh
+. "$REPO/tests/pcap/lib.sh"
+test_start "savefile reader" savefile
+
+cc -O2 -o "$T/mktrace" "$REPO/bench/mktrace.c" || {
+	fail "build" "bench/mktrace.c did not compile"
+	exit 1
+}
+# 300 connections, 40 open at once: about 7500 packets, 96-byte frames.
+"$T/mktrace" -n 300 -k 40 -p 25 -g 100 "$T/base.pcap" >/dev/null 2>&1
+
+python3 - "$T" <<'EOF'
+import struct, sys, os
+T = sys.argv[1]
+raw = open(f"{T}/base.pcap", "rb").read()
+hdr, body = raw[:24], raw[24:]
+magic, major, minor, zone, sig, snap, link = struct.unpack("<IHHiIII", hdr)
+recs, off = [], 0
+while off + 16 <= len(body):
+    sec, usec, cap, ln = struct.unpack("<IIII", body[off:off + 16])
+    recs.append((sec, usec, cap, ln, body[off + 16:off + 16 + cap]))
+    off += 16 + cap
+
+def write(name, recs, magic=0xa1b2c3d4, minor=4, snap=snap, endian="<", frac=lambda u: u):
+    with open(f"{T}/{name}", "wb") as f:
+        f.write(struct.pack(endian + "IHHiIII", magic, 2, minor, 0, 0, snap, link))
+        for sec, usec, cap, ln, data in recs:
+            f.write(struct.pack(endian + "IIII", sec, frac(usec), cap, ln) + data)
+
+write("nsec.pcap", recs, magic=0xa1b23c4d, frac=lambda u: u * 1000 + 999)
+write("be.pcap", recs, endian=">")
+write("v23.pcap", recs, minor=3)
+write("snap40.pcap", recs, snap=40)      # every record is longer: libpcap keeps 40
+first = recs[:50]
+write("short.pcap", first)
+bad = list(first)
+sec, usec, cap, ln, data = bad[20]
+bad[20] = (sec, usec, 300000, ln, data)  # an insane captured length mid-file
+write("insane.pcap", bad)
+
+# Cuts: inside the file header's neighbourhood, record headers and bodies.
+short = open(f"{T}/short.pcap", "rb").read()
+snap40 = open(f"{T}/snap40.pcap", "rb").read()
+for n in [24, 25, 39, 40, 41, 70, 135, 136, 137, 150, len(short) - 1]:
+    open(f"{T}/cut{n}.pcap", "wb").write(short[:n])
+# Snapshot 40: the first record cut in the part libpcap keeps, then in the part it skips.
+cap = recs[0][2]
+open(f"{T}/snapcut-kept.pcap", "wb").write(snap40[:24 + 16 + 20])
+skip = (40 + cap) // 2
+open(f"{T}/snapcut-skipped.pcap", "wb").write(snap40[:24 + 16 + skip])
+open(f"{T}/snapcut-skipped.want", "w").write(
+    f"truncated dump file; tried to read {cap} captured bytes, only got {skip}\n")
+EOF
+
+# read NAME ARGS...: the file on disk, then through a pipe; compare.
+read_both() {
+	local f=$1 name
+	name=$(basename "$f")
+	shift
+	# shellcheck disable=SC2002 # the pipe is the point
+	cat "$f" | TZ=UTC "$TCPSTATE" "$@" -r - >"$T/p.out" 2>"$T/p.err"
+	local rp=$? how ra
+	sed -i "s|-: |IN: |" "$T/p.err"
+	for how in disk stdin; do # stdin redirected from the file is a file too
+		if [ $how = disk ]; then
+			TZ=UTC "$TCPSTATE" "$@" -r "$f" >"$T/a.out" 2>"$T/a.err"
+			ra=$?
+			sed -i "s|$f: |IN: |" "$T/a.err"
+		else
+			TZ=UTC "$TCPSTATE" "$@" -r - <"$f" >"$T/a.out" 2>"$T/a.err"
+			ra=$?
+			sed -i "s|-: |IN: |" "$T/a.err"
+		fi
+		if [ $ra -ne $rp ]; then
+			echo "  $name ($*): exit $ra from $how, $rp from a pipe"
+			return 1
+		elif ! cmp -s "$T/a.out" "$T/p.out"; then
+			echo "  $name ($*): stdout from $how differs: $(diff "$T/a.out" "$T/p.out" | head -3)"
+			return 1
+		elif ! cmp -s "$T/a.err" "$T/p.err"; then
+			echo "  $name ($*): stderr from $how differs: $(head -c 200 "$T/a.err") / $(head -c 200 "$T/p.err")"
+			return 1
+		fi
+	done
+	return 0
+}
+
+# every FILE: list -a --json, each read both ways
+check_all() {
+	local label=$1 bad=0 n=0
+	shift
+	for f in "$@"; do
+		n=$((n + 1))
+		read_both "$f" list -a --json || bad=$((bad + 1))
+	done
+	[ $bad -eq 0 ] && pass "$label: $n files read alike" || fail "$label" "$bad of $n files differ"
+}
+
+shopt -s nullglob
+check_all "the suite's captures" "$REPO"/tests/pcap/captures/pcap/* "$REPO"/tests/pcap/data/*
+check_all "the pcap fuzz corpus" "$REPO"/tests/fuzz/corpus/pcap/*
+check_all "variants (nsec, big-endian, 2.3, snapshot 40, insane length)" \
+	"$T"/nsec.pcap "$T"/be.pcap "$T"/v23.pcap "$T"/snap40.pcap "$T"/insane.pcap
+check_all "files cut at 13 points" "$T"/cut*.pcap "$T"/snapcut*.pcap
+
+# The messages themselves (libpcap's, whichever reader): a check that the
+# variants above really are what they claim.
+"$TCPSTATE" list -r "$T/insane.pcap" >/dev/null 2>"$T/e" ; rc=$?
+grep -q 'invalid packet capture length 300000, bigger than snaplen of' "$T/e" && [ $rc -eq 1 ] &&
+	pass "insane length: libpcap's message, exit 1" || fail "insane length" "exit $rc: $(cat "$T/e")"
+"$TCPSTATE" list -r "$T/snapcut-skipped.pcap" >/dev/null 2>"$T/e"
+grep -qF "$(cat "$T/snapcut-skipped.want")" "$T/e" &&
+	pass "cut in the skipped part of a record over the snapshot length" ||
+	fail "cut in the skipped part" "$(cat "$T/e")"
+
+bad=0
+for f in "$T/base.pcap" "$T/nsec.pcap"; do
+	read_both "$f" list -a --json -f 'tcp[13] & 2 != 0' || bad=1 # SYNs only
+	[ -s "$T/a.out" ] || bad=1
+	read_both "$f" list --json --at +0.3 || bad=1
+	read_both "$f" watch --json || bad=1
+	read_both "$f" list --summary --zeek || bad=1
+	[ -s "$T/a.out" ] || bad=1
+done
+[ $bad -eq 0 ] && pass "a filter, --at, watch, --zeek: read alike" ||
+	fail "a filter, --at, watch, --zeek" "differ, or printed nothing"
+
+# The disk read is savefile.c's: pread64 of the records, not libpcap's reads.
+if command -v strace >/dev/null && strace -f -qq -e trace=pread64 -o "$T/st" true 2>/dev/null; then
+	# (LeakSanitizer cannot run under ptrace: off for these two runs)
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -qq -e trace=pread64,read -o "$T/st" "$TCPSTATE" list -r "$T/base.pcap" --summary >/dev/null
+	preads=$(grep -c 'pread64(.*524288' "$T/st")
+	[ "$preads" -ge 1 ] && pass "disk reads are savefile.c's pread64 ($preads)" ||
+		fail "disk reads are savefile.c's" "no 512 KiB pread64: $(grep -c . "$T/st") calls traced"
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -qq -e trace=pread64 -o "$T/st" sh -c "cat '$T/base.pcap' | '$TCPSTATE' list -r - --summary >/dev/null"
+	[ "$(grep -c 'pread64(.*524288' "$T/st")" -eq 0 ] && pass "a pipe is read by libpcap" ||
+		fail "a pipe is read by libpcap" "savefile.c's pread64 seen"
+else
+	echo "SKIP: savefile reader: strace cannot run here, so which reader ran is not shown"
+fi
+exit $failed
