@@ -389,11 +389,11 @@ uint64_t wire_next_us(const struct wire *w)
 /* ---- the reader thread (wire_run on a file) ------------------------------- */
 
 /*
- * Called with mu held, by a side that would otherwise sleep until *ctr
- * moves from its value now (or *flag is set): spin a while without the
- * lock first.  The two threads keep about the same pace, so the wait is
- * usually shorter than a batch; sleeping on cv and being woken cost both
- * threads a futex call for most batches, more than a tenth of their time.
+ * Called with mu held by the engine's side, which would otherwise sleep
+ * until *ctr moves from its value now (or *flag is set): spin a while
+ * without the lock first.  An empty ring means the reader is at most a
+ * batch behind, so the wait is usually shorter than a batch; sleeping on
+ * cv and being woken would cost both threads a futex call per batch.
  * Returns 1 if it moved (mu is held again either way).
  */
 static int spin_until(struct reader *r, const unsigned *ctr, const int *flag)
@@ -413,7 +413,13 @@ static int spin_until(struct reader *r, const unsigned *ctr, const int *flag)
 	return moved;
 }
 
-/* Producer: hand the full batch over, and wait while the ring is full. */
+/*
+ * Producer: hand the full batch over, and wait while the ring is full.
+ * Reading is cheaper than the engine's work, so a full ring is the usual
+ * case: the reader sleeps until the engine has drained half of it (see
+ * run_threaded), rather than spinning on its other CPU for every batch
+ * freed.
+ */
 static void reader_publish(struct wire *w)
 {
 	struct reader *r = w->rd;
@@ -423,8 +429,6 @@ static void reader_publish(struct wire *w)
 	if (r->waiting)
 		pthread_cond_broadcast(&r->cv);
 	while (r->tail - r->head == NBATCH && !r->quit) {
-		if (spin_until(r, &r->head, &r->quit))
-			continue;
 		r->waiting++;
 		pthread_cond_wait(&r->cv, &r->mu);
 		r->waiting--;
@@ -574,7 +578,8 @@ static int run_threaded(struct wire *w, volatile sig_atomic_t *stop, char *err, 
 		feed_batch(w->eng, b);
 		pthread_mutex_lock(&r->mu);
 		__atomic_store_n(&r->head, r->head + 1, __ATOMIC_RELEASE);
-		if (r->waiting)
+		/* The reader waits for a full ring to drain by half. */
+		if (r->waiting && r->tail - r->head <= NBATCH / 2)
 			pthread_cond_broadcast(&r->cv);
 	}
 	pthread_mutex_unlock(&r->mu);
