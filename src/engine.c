@@ -809,15 +809,20 @@ static int pack_short(const struct wc *w, struct pep pp[2], uint32_t *lastd, uin
 static int store(struct engine *e, const struct wc *w)
 {
 	struct conn *c = w->slot;
-	struct pep pp[2];
 	uint32_t lastd = 0, zlastd = 0;
-	int full = c->ext || !pack_short(w, pp, &lastd, &zlastd);
+	/*
+	 * Packed straight into the entry: building them on the stack and
+	 * copying made each copy wait for the bytes just written (a failed
+	 * store-to-load forward, a tenth of store()).  If the short form
+	 * fails halfway, pack_base() rewrites every field of both.
+	 */
+	int full = c->ext || !pack_short(w, c->ep, &lastd, &zlastd);
 
 	if (full) {
 		if (!c->ext && !(c->ext = ext_alloc(e)))
 			return -1;
-		pack_base(&pp[0], &w->ep[0]);
-		pack_base(&pp[1], &w->ep[1]);
+		pack_base(&c->ep[0], &w->ep[0]);
+		pack_base(&c->ep[1], &w->ep[1]);
 	}
 	c->id = w->id;
 	c->port[0] = w->port[0];
@@ -832,8 +837,6 @@ static int store(struct engine *e, const struct wc *w)
 	c->first_lo = (uint32_t)w->first_us;
 	c->first_hi = (uint32_t)(w->first_us >> 32);
 	c->hw = w->hw[0];
-	c->ep[0] = pp[0];
-	c->ep[1] = pp[1];
 	c->lastd = lastd;
 	c->zlastd = zlastd;
 	if (!full)
