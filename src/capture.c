@@ -58,10 +58,11 @@ static int set_filter(struct capture *c, const char *expr, char *err, size_t err
 
 /*
  * The link types decode.c knows: for them libpcap's largest captured
- * length is SAVEFILE_MAX_CAPLEN and it touches no packet byte, so
- * savefile.c reads their records exactly as libpcap would.
+ * length is SAVEFILE_MAX_CAPLEN, and it changes no packet byte, except in
+ * a byte-swapped file of Linux cooked captures (SLL, SLL2), where it swaps
+ * the ID of CAN frames to the host's order.  Those files stay with it.
  */
-static int plain_linktype(int dlt)
+static int plain_linktype(int dlt, int swapped)
 {
 	switch (dlt) {
 	case DLT_NULL:
@@ -70,26 +71,35 @@ static int plain_linktype(int dlt)
 	case 14:  /* DLT_RAW on BSDs */
 	case 101: /* LINKTYPE_RAW */
 	case DLT_LOOP:
-	case DLT_LINUX_SLL:
 	case DLT_IPV4:
 	case DLT_IPV6:
-	case DLT_LINUX_SLL2:
 		return 1;
+	case DLT_LINUX_SLL:
+	case DLT_LINUX_SLL2:
+		return !swapped;
 	default:
 		return 0;
 	}
 }
 
-/* Hand a regular file's records to savefile.c, where it can read them. */
-static void use_savefile(struct capture *c, FILE *f)
+/*
+ * Hand a regular file's records to savefile.c.  start is where the stream
+ * stood before libpcap opened it: a classic file's header is the 24 bytes
+ * libpcap then read, and a pcapng file (whose first blocks are longer)
+ * can never look like one.  Not for standard input: reading with pread()
+ * would leave its offset where the header ended, and a command after
+ * tcpstate that reads on from the same descriptor would read it again.
+ */
+static void use_savefile(struct capture *c, FILE *f, off_t start)
 {
 	struct stat st;
-	off_t at = ftello(f); /* just past the header libpcap read */
+	off_t at = ftello(f);
 
-	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || at < 24 ||
-	    !plain_linktype(pcap_datalink(c->p)) || pcap_snapshot(c->p) <= 0)
+	if (f == stdin || start < 0 || at != start + 24 || fstat(fileno(f), &st) < 0 ||
+	    !S_ISREG(st.st_mode) || !plain_linktype(pcap_datalink(c->p), pcap_is_swapped(c->p)) ||
+	    pcap_snapshot(c->p) <= 0)
 		return;
-	c->sf = savefile_open(fileno(f), (uint64_t)at - 24, (uint32_t)pcap_snapshot(c->p));
+	c->sf = savefile_open(fileno(f), (uint64_t)start, (uint32_t)pcap_snapshot(c->p));
 }
 
 /* capture_dispatch() for the savefile reader: pcap_offline_read()'s loop. */
@@ -117,7 +127,9 @@ static int dispatch_savefile(struct capture *c, int max, char *err, size_t errle
 			if (!pcap_offline_filter(&c->prog, &h, r.data))
 				continue;
 		}
-		c->fn(c->arg, (uint64_t)r.sec * 1000000u + r.usec, r.data, r.caplen, r.len);
+		/* on_packet()'s sum, with tv_sec and tv_usec as libpcap sets them */
+		c->fn(c->arg, (uint64_t)(int64_t)r.sec * 1000000u + (uint64_t)(int64_t)r.usec, r.data,
+		      r.caplen, r.len);
 		if (++n >= max && max > 0)
 			return n;
 	}
@@ -129,6 +141,7 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	struct capture *c = calloc(1, sizeof(*c));
 	int snap = o->snaplen > 0 ? o->snaplen : 262144;
+	off_t start = -1; /* a file's offset before libpcap read its header */
 
 	*bad_filter = 0;
 	if (!c) {
@@ -149,6 +162,7 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 		 */
 		setvbuf(f, NULL, _IOFBF, 1 << 17);
 		__fsetlocking(f, FSETLOCKING_BYCALLER);
+		start = ftello(f);
 		/* Microsecond stamps whatever the file's resolution (pcapng may be ns). */
 		c->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 		if (!c->p) {
@@ -194,7 +208,7 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 		goto fail;
 	}
 	if (!c->live)
-		use_savefile(c, pcap_file(c->p));
+		use_savefile(c, pcap_file(c->p), start);
 	return c;
 fail:
 	if (c->p)
@@ -263,6 +277,11 @@ int capture_is_regular_file(const struct capture *c)
 	FILE *f = c->live ? NULL : pcap_file(c->p);
 
 	return f && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const char *capture_reader(const struct capture *c)
+{
+	return c->sf ? "savefile" : "libpcap";
 }
 
 void capture_break(struct capture *c)

@@ -767,33 +767,40 @@ static int pack_short(const struct wc *w, struct pep pp[2], uint32_t *lastd, uin
 		return 0;
 	if (w->instance != 1 || w->vlan || w->vlan_inner || w->hw[1])
 		return 0;
+	/* Both ends checked before either is written: pp may be the entry itself. */
+	uint32_t find[2];
+	int32_t ackd[2];
+	int code[2];
 	for (int side = 0; side < 2; side++) {
 		const struct ep *p = &w->ep[side], *q = &w->ep[1 - side];
-		uint32_t find = p->nxt - p->fin_seq;
-		int32_t ackd = (int32_t)(q->nxt - p->ack);
+		find[side] = p->nxt - p->fin_seq;
+		ackd[side] = (int32_t)(q->nxt - p->ack);
 		if (p->bytes > UINT32_MAX || p->pkts >= 1u << 20)
 			return 0;
-		if ((p->flags & EP_FIN) ? find > 255 : p->fin_seq != 0)
+		if ((p->flags & EP_FIN) ? find[side] > 255 : p->fin_seq != 0)
 			return 0;
-		if ((p->flags & EP_ACKED) ? ackd != (int16_t)ackd : p->ack != 0)
+		if ((p->flags & EP_ACKED) ? ackd[side] != (int16_t)ackd[side] : p->ack != 0)
 			return 0;
 		if (p->hist_syn || p->hist_fin != usual_hist_fin(p) ||
 		    p->hist_rst != usual_hist_rst(p))
 			return 0;
 		if (p->cnt_c > 3 || p->cnt_w > 3 || p->cnt_t > 15 || p->cnt_g > 255)
 			return 0;
-		int code = contig_code(p, q);
-		if (code < 0)
+		code[side] = contig_code(p, q);
+		if (code[side] < 0)
 			return 0;
+	}
+	for (int side = 0; side < 2; side++) {
+		const struct ep *p = &w->ep[side];
 		struct pep *o = &pp[side];
 		pack_base(o, p);
 		o->bytes = (uint32_t)p->bytes;
 		o->w1 |= PEP_PUT(p->pkts, PEP_PKTS);
 		if (p->flags & EP_FIN)
-			o->w1 |= PEP_PUT(find, PEP_FIND);
+			o->w1 |= PEP_PUT(find[side], PEP_FIND);
 		if (p->flags & EP_ACKED)
-			o->ackd = (int16_t)ackd;
-		o->w2 |= PEP_PUT(code, PEP_CONTIGD);
+			o->ackd = (int16_t)ackd[side];
+		o->w2 |= PEP_PUT(code[side], PEP_CONTIGD);
 		o->cnt = (uint16_t)(PEP_PUT(p->cnt_c, PEP_CNT_C) | PEP_PUT(p->cnt_w, PEP_CNT_W) |
 				    PEP_PUT(p->cnt_t, PEP_CNT_T) | PEP_PUT(p->cnt_g, PEP_CNT_G));
 	}
@@ -813,8 +820,9 @@ static int store(struct engine *e, const struct wc *w)
 	/*
 	 * Packed straight into the entry: building them on the stack and
 	 * copying made each copy wait for the bytes just written (a failed
-	 * store-to-load forward, a tenth of store()).  If the short form
-	 * fails halfway, pack_base() rewrites every field of both.
+	 * store-to-load forward, a tenth of store()).  pack_short() writes
+	 * nothing unless both ends fit, and the extension is had before
+	 * pack_base() writes: a store() that fails leaves the entry as it was.
 	 */
 	int full = c->ext || !pack_short(w, c->ep, &lastd, &zlastd);
 

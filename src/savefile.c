@@ -132,18 +132,18 @@ int savefile_next(struct savefile *sf, struct savefile_rec *r, char *err, size_t
 	struct cursor c = cur_make(sf->buf + sf->pos, REC_LEN);
 	uint32_t caplen;
 	if (!sf->big_endian) {
-		r->sec = get_le32(&c, 0);
-		r->usec = get_le32(&c, 4);
+		r->sec = (int32_t)get_le32(&c, 0);
+		r->usec = (int32_t)get_le32(&c, 4);
 		caplen = get_le32(&c, 8);
 		r->len = get_le32(&c, 12);
 	} else {
-		r->sec = get_be32(&c, 0);
-		r->usec = get_be32(&c, 4);
+		r->sec = (int32_t)get_be32(&c, 0);
+		r->usec = (int32_t)get_be32(&c, 4);
 		caplen = get_be32(&c, 8);
 		r->len = get_be32(&c, 12);
 	}
 	if (sf->nsec)
-		r->usec /= 1000;
+		r->usec /= 1000; /* signed, toward zero, as libpcap */
 	if (caplen > SAVEFILE_MAX_CAPLEN) {
 		if (caplen > sf->snapshot)
 			snprintf(err, errlen,

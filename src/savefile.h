@@ -23,7 +23,12 @@
 struct savefile;
 
 struct savefile_rec {
-	uint32_t sec, usec; /* usec: microseconds, whatever the file's resolution */
+	/*
+	 * Signed, as libpcap's struct pcap_timeval holds them (a second past
+	 * 2038 comes out negative, as libpcap gives it); usec is microseconds
+	 * whatever the file's resolution, nanoseconds divided as libpcap does.
+	 */
+	int32_t sec, usec;
 	uint32_t caplen, len;
 	const uint8_t *data; /* caplen bytes, valid until the next call */
 };

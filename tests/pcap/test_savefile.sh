@@ -3,12 +3,16 @@
 # (capture.c, use_savefile); from a pipe, libpcap reads it.  So libpcap is
 # the oracle: every file here is read both ways and must give the same
 # stdout, stderr (the file's name aside) and exit status.  The files are
-# the suite's captures and bad files, and variants written here of a
-# generated trace: cut at many points, a snapshot length under the
-# records' captured lengths, nanosecond stamps, big-endian, version 2.3
-# (libpcap's either way), an insane captured length; read plain, with a
-# BPF filter, with --at, and by watch.  strace, where it runs, shows that
-# the disk read really bypasses libpcap (pread64 in 512 KiB blocks).
+# the suite's captures and bad files, the pcap fuzz corpus, and variants
+# written here of a generated trace: cut at many points, a snapshot length
+# under the records' captured lengths, nanosecond stamps, big-endian,
+# version 2.3 (libpcap's either way), insane captured lengths, stamps past
+# 2^31 (signed, as libpcap reads them), a pcapng file whose interface block
+# ends like a pcap header, a big-endian cooked capture with a CAN frame
+# (libpcap swaps its ID); read plain, with BPF filters (one on the wire
+# length), with --at, and by watch.  Standard input must be read to its
+# end.  strace, where it runs, shows that the disk read really bypasses
+# libpcap (pread64 in 512 KiB blocks).
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 : "${TCPSTATE:=$REPO/tcpstate}"
 # shellcheck source=tests/pcap/lib.sh
@@ -51,6 +55,42 @@ sec, usec, cap, ln, data = bad[20]
 bad[20] = (sec, usec, 300000, ln, data)  # an insane captured length mid-file
 write("insane.pcap", bad)
 
+# Stamps as libpcap reads them, signed 32-bit: seconds past 2038, and
+# fractions of 2^31 and more (micro- and nanosecond files).
+t0 = recs[0][0]
+write("sec2038.pcap", [(0x80000000 + sec - t0, u, c, l, d) for sec, u, c, l, d in recs])
+write("usecbig.pcap", [(sec, u | 0x80000000 if i % 7 == 3 else u, c, l, d)
+                       for i, (sec, u, c, l, d) in enumerate(recs)])
+write("nsecbig.pcap", recs, magic=0xa1b23c4d, frac=lambda u: 0x90000000 + u)
+# A header's snapshot length over libpcap's maximum (it keeps it), then a
+# record just over the maximum: "bigger than maximum of 262144".
+with open(f"{T}/max.pcap", "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 300000, link))
+    f.write(struct.pack("<IIII", 1, 0, 262145, 262145) + bytes(262145))
+# pcapng whose interface block ends in the bytes of a classic pcap header:
+# the 24 bytes before where libpcap stopped reading must not pass for one.
+def block(kind, body):
+    n = 12 + len(body)
+    return struct.pack("<II", kind, n) + body + struct.pack("<I", n)
+shb = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+fake = struct.pack("<IHH", 0xa1b2c3d4, 2, 4) + bytes(8)
+idb = block(1, struct.pack("<HHI", 1, 0, 96) + struct.pack("<HH", 1, len(fake)) + fake +
+            bytes(4))
+epbs = b""
+for sec, usec, cap, ln, data in recs[:200]:
+    t = sec * 1000000 + usec
+    epbs += block(6, struct.pack("<IIIII", 0, t >> 32, t & 0xffffffff, cap, ln) + data +
+                  bytes(-len(data) % 4))
+open(f"{T}/trick.pcapng", "wb").write(shb + idb + epbs)
+# Big-endian Linux cooked capture with a CAN frame: libpcap swaps a CAN
+# frame's ID to host order in such files, so they stay with libpcap.
+with open(f"{T}/sll-be.pcap", "wb") as f:
+    f.write(struct.pack(">IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 113))
+    for sec, usec, cap, ln, data in recs[:100]:
+        sll = struct.pack(">HHH8sH", 0, 1, 6, data[6:12] + bytes(2), 0x0800) + data[14:]
+        f.write(struct.pack(">IIII", sec, usec, len(sll), ln + 2) + sll)
+    can = struct.pack(">HHH8sH", 1, 280, 0, bytes(8), 0x000C) + struct.pack(">I", 0x11223344) + bytes(12)
+    f.write(struct.pack(">IIII", recs[0][0], 5, len(can), len(can)) + can)
 # Cuts: inside the file header's neighbourhood, record headers and bodies.
 short = open(f"{T}/short.pcap", "rb").read()
 snap40 = open(f"{T}/snap40.pcap", "rb").read()
@@ -74,12 +114,12 @@ read_both() {
 	cat "$f" | TZ=UTC "$TCPSTATE" "$@" -r - >"$T/p.out" 2>"$T/p.err"
 	local rp=$? how ra
 	sed -i "s|-: |IN: |" "$T/p.err"
-	for how in disk stdin; do # stdin redirected from the file is a file too
+	for how in disk stdin; do
 		if [ $how = disk ]; then
 			TZ=UTC "$TCPSTATE" "$@" -r "$f" >"$T/a.out" 2>"$T/a.err"
 			ra=$?
 			sed -i "s|$f: |IN: |" "$T/a.err"
-		else
+		else # (stdin from a file is left to libpcap: see capture.c, use_savefile)
 			TZ=UTC "$TCPSTATE" "$@" -r - <"$f" >"$T/a.out" 2>"$T/a.err"
 			ra=$?
 			sed -i "s|-: |IN: |" "$T/a.err"
@@ -112,8 +152,9 @@ check_all() {
 shopt -s nullglob
 check_all "the suite's captures" "$REPO"/tests/pcap/captures/pcap/* "$REPO"/tests/pcap/data/*
 check_all "the pcap fuzz corpus" "$REPO"/tests/fuzz/corpus/pcap/*
-check_all "variants (nsec, big-endian, 2.3, snapshot 40, insane length)" \
-	"$T"/nsec.pcap "$T"/be.pcap "$T"/v23.pcap "$T"/snap40.pcap "$T"/insane.pcap
+check_all "variants (nsec, big-endian, 2.3, snapshot 40, insane lengths, stamps past 2^31, pcapng)" \
+	"$T"/nsec.pcap "$T"/be.pcap "$T"/v23.pcap "$T"/snap40.pcap "$T"/insane.pcap "$T"/max.pcap \
+	"$T"/sec2038.pcap "$T"/usecbig.pcap "$T"/nsecbig.pcap "$T"/trick.pcapng
 check_all "files cut at 13 points" "$T"/cut*.pcap "$T"/snapcut*.pcap
 
 # The messages themselves (libpcap's, whichever reader): a check that the
@@ -125,6 +166,19 @@ grep -q 'invalid packet capture length 300000, bigger than snaplen of' "$T/e" &&
 grep -qF "$(cat "$T/snapcut-skipped.want")" "$T/e" &&
 	pass "cut in the skipped part of a record over the snapshot length" ||
 	fail "cut in the skipped part" "$(cat "$T/e")"
+
+# Filters that read the wire length, on frames cut short (len > caplen).
+bad=0
+read_both "$T/base.pcap" list -a --json -f 'greater 200' || bad=1
+read_both "$T/snap40.pcap" list --summary -f 'greater 60' || bad=1
+read_both "$T/sll-be.pcap" list --summary -f 'tcp or link[16:4] = 0x44332211' || bad=1
+[ $bad -eq 0 ] && pass "filters on the wire length, and a swapped CAN ID: read alike" ||
+	fail "filters on the wire length, and a swapped CAN ID" "differ"
+
+# A command after tcpstate reads on from the same standard input: none left.
+left=$({ "$TCPSTATE" list --summary -r - >/dev/null 2>&1; wc -c; } <"$T/base.pcap")
+[ "$left" = 0 ] && pass "standard input is read to its end" ||
+	fail "standard input is read to its end" "$left bytes left after tcpstate"
 
 bad=0
 for f in "$T/base.pcap" "$T/nsec.pcap"; do

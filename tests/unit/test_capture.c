@@ -77,8 +77,8 @@ static void script(const char *path, char *out, size_t len)
 		snprintf(out, len, "open: %.200s", err);
 		return;
 	}
+	size_t k = (size_t)snprintf(out, len, "%s: ", capture_reader(c));
 	struct seen s = {c, 0, 2, 0};
-	size_t k = 0;
 	int rcs[5];
 	rcs[0] = capture_dispatch(c, 0, on_pkt, &s, err, sizeof(err));  /* breaks after 2 */
 	rcs[1] = capture_dispatch(c, 0, on_pkt, &s, err, sizeof(err));  /* the break: none */
@@ -101,7 +101,7 @@ static void break_and_resume(void)
 	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
 	CHECK(write_file(file) == 0);
 	script(file, disk, sizeof(disk));
-	CHECK_STR(disk, "2,-2,1,2,0,seen 5, last 5000005");
+	CHECK_STR(disk, "savefile: 2,-2,1,2,0,seen 5, last 5000005");
 
 	/* The same bytes through a FIFO: libpcap reads them. */
 	CHECK(mkfifo(fifo, 0600) == 0);
@@ -118,7 +118,8 @@ static void break_and_resume(void)
 	}
 	script(fifo, piped, sizeof(piped));
 	waitpid(pid, NULL, 0);
-	CHECK_STR(piped, disk);
+	CHECK(strncmp(piped, "libpcap: ", 9) == 0);
+	CHECK_STR(piped + (strncmp(piped, "libpcap: ", 9) == 0 ? 9 : 0), disk + 10);
 	unlink(file);
 	unlink(fifo);
 	rmdir(dir);

@@ -3,7 +3,8 @@
  * file.  Every libpcap message it copies is checked word for word, and the
  * record rules (nanosecond stamps, either byte order, a captured length
  * over the snapshot length, a record longer than one buffer refill).
- * tests/pcap/test_savefile.sh checks the same files against libpcap itself.
+ * tests/pcap/test_savefile.sh checks the same rules against libpcap itself,
+ * on other files.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -119,6 +120,24 @@ static void nanoseconds(void)
 	close(fd);
 }
 
+/* libpcap's stamps are signed 32-bit: past 2038, and a fraction over 2^31, come out negative. */
+static void signed_stamps(void)
+{
+	static struct file f;
+	memset(&f, 0, sizeof(f));
+	header(&f, 0xa1b23c4d, 2, 4, 65535);
+	record(&f, 0x80000001u, 0x90000000u, 20, 20);
+	int fd;
+	struct savefile *sf = open_mem(&f, f.n, 65535, &fd);
+	struct savefile_rec r;
+	char err[256] = "";
+	CHECK(sf && savefile_next(sf, &r, err, sizeof(err)) == 1);
+	CHECK(r.sec == INT32_MIN + 1);
+	CHECK(r.usec == -1879048); /* (int32_t)0x90000000 / 1000, toward zero */
+	savefile_close(sf);
+	close(fd);
+}
+
 static void not_ours(void)
 {
 	static const uint32_t magics[] = {0x0a0d0d0a /* pcapng */, 0xa1b2cd34 /* Kuznetzov */,
@@ -223,7 +242,7 @@ static void insane_length(void)
 	put32(&f, 0);
 	put32(&f, SAVEFILE_MAX_CAPLEN + 1);
 	put32(&f, 60);
-	/* (Only with a snapshot length libpcap would not allow: the other message.) */
+	/* A header's snapshot length over the maximum (libpcap keeps it): the other message. */
 	read_cut(&f, f.n, SAVEFILE_MAX_CAPLEN + 2, err, sizeof(err), &n);
 	CHECK_STR(err, "invalid packet capture length 262145, bigger than maximum of 262144");
 }
@@ -244,7 +263,7 @@ static void large_records(void)
 	uint32_t want[] = {200000, SAVEFILE_MAX_CAPLEN, 150000};
 	for (int i = 0; i < 3; i++) {
 		CHECK(sf && savefile_next(sf, &r, err, sizeof(err)) == 1);
-		CHECK(r.sec == (uint32_t)i + 1 && r.caplen == want[i] && data_ok(&r));
+		CHECK(r.sec == i + 1 && r.caplen == want[i] && data_ok(&r));
 	}
 	CHECK(sf && savefile_next(sf, &r, err, sizeof(err)) == 0);
 	CHECK_STR(err, "");
@@ -255,6 +274,7 @@ static void large_records(void)
 const struct unit_test savefile_tests[] = {
 	{"savefile: records in either byte order", records_both_orders},
 	{"savefile: nanosecond stamps cut to microseconds", nanoseconds},
+	{"savefile: stamps signed, as libpcap's", signed_stamps},
 	{"savefile: pcapng, variants and old versions left to libpcap", not_ours},
 	{"savefile: files cut short, libpcap's messages", truncated},
 	{"savefile: a record over the snapshot length", over_snapshot},
