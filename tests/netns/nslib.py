@@ -619,8 +619,10 @@ def parse_ss(text):
             peer = (canon_addr(paddr), int(pport))
         # Text after the peer column (process, timer, uid, ino, ...).
         idx = line.find(ptok, line.find(ltok) + len(ltok)) + len(ptok)
+        # ss prints port 0 as '*': a socket caught between close and unhash
+        # (seen once, in lost_last_ack) is no connection of ours.
         rows.append(SsRow(line, state, int(recv_q), int(send_q),
-                          (laddr, int(lport)), peer, line[idx:]))
+                          (laddr, 0 if lport == "*" else int(lport)), peer, line[idx:]))
     return rows
 
 
