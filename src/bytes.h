@@ -59,6 +59,11 @@ static inline uint32_t get_be32(const struct cursor *c, size_t off)
 	       (uint32_t)c->p[off + 2] << 8 | c->p[off + 3];
 }
 
+static inline uint16_t get_le16(const struct cursor *c, size_t off)
+{
+	return (uint16_t)((unsigned)c->p[off + 1] << 8 | c->p[off]);
+}
+
 static inline uint32_t get_le32(const struct cursor *c, size_t off)
 {
 	return (uint32_t)c->p[off + 3] << 24 | (uint32_t)c->p[off + 2] << 16 |

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "decode.h"
 #include "savefile.h"
 
 struct capture {
@@ -29,12 +30,17 @@ struct capture {
 	volatile sig_atomic_t brk; /* capture_break(), for the savefile reader */
 };
 
+/* Microseconds since the epoch from libpcap's (signed) seconds and microseconds. */
+static uint64_t stamp_us(int64_t sec, int64_t usec)
+{
+	return (uint64_t)sec * 1000000u + (uint64_t)usec;
+}
+
 static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	struct capture *c = (struct capture *)user;
-	uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
 
-	c->fn(c->arg, ts, bytes, h->caplen, h->len);
+	c->fn(c->arg, stamp_us(h->ts.tv_sec, h->ts.tv_usec), bytes, h->caplen, h->len);
 }
 
 static int set_filter(struct capture *c, const char *expr, char *err, size_t errlen)
@@ -57,29 +63,19 @@ static int set_filter(struct capture *c, const char *expr, char *err, size_t err
 }
 
 /*
- * The link types decode.c knows: for them libpcap's largest captured
- * length is SAVEFILE_MAX_CAPLEN, and it changes no packet byte, except in
- * a byte-swapped file of Linux cooked captures (SLL, SLL2), where it swaps
- * the ID of CAN frames to the host's order.  Those files stay with it.
+ * The link types decode.c knows (wire.c refuses the others before any
+ * record is read).  For each of them libpcap's largest captured length is
+ * SAVEFILE_MAX_CAPLEN, and it changes no packet byte, except in a
+ * byte-swapped file of Linux cooked captures (SLL, SLL2), where it swaps
+ * the ID of CAN frames to the host's order: those files stay with it.  A
+ * link type added to decode.c must be checked against libpcap's
+ * max_snaplen_for_dlt() and swap_pseudo_headers() first.
  */
 static int plain_linktype(int dlt, int swapped)
 {
-	switch (dlt) {
-	case DLT_NULL:
-	case DLT_EN10MB:
-	case DLT_RAW:
-	case 14:  /* DLT_RAW on BSDs */
-	case 101: /* LINKTYPE_RAW */
-	case DLT_LOOP:
-	case DLT_IPV4:
-	case DLT_IPV6:
-		return 1;
-	case DLT_LINUX_SLL:
-	case DLT_LINUX_SLL2:
-		return !swapped;
-	default:
+	if (!decode_linktype_supported(dlt))
 		return 0;
-	}
+	return !(swapped && (dlt == DLT_LINUX_SLL || dlt == DLT_LINUX_SLL2));
 }
 
 /*
@@ -127,9 +123,7 @@ static int dispatch_savefile(struct capture *c, int max, char *err, size_t errle
 			if (!pcap_offline_filter(&c->prog, &h, r.data))
 				continue;
 		}
-		/* on_packet()'s sum, with tv_sec and tv_usec as libpcap sets them */
-		c->fn(c->arg, (uint64_t)(int64_t)r.sec * 1000000u + (uint64_t)(int64_t)r.usec, r.data,
-		      r.caplen, r.len);
+		c->fn(c->arg, stamp_us(r.sec, r.usec), r.data, r.caplen, r.len);
 		if (++n >= max && max > 0)
 			return n;
 	}

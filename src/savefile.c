@@ -64,8 +64,8 @@ struct savefile *savefile_open(int fd, uint64_t hdr_off, uint32_t snapshot)
 	default: return NULL; /* pcapng, or a variant only libpcap knows */
 	}
 	/* Version 2.4: older ones may have caplen and len swapped (libpcap guesses). */
-	uint16_t major = be ? get_be16(&c, 4) : (uint16_t)(h[4] | h[5] << 8);
-	uint16_t minor = be ? get_be16(&c, 6) : (uint16_t)(h[6] | h[7] << 8);
+	uint16_t major = be ? get_be16(&c, 4) : get_le16(&c, 4);
+	uint16_t minor = be ? get_be16(&c, 6) : get_le16(&c, 6);
 	if (major != 2 || minor != 4 || snapshot == 0)
 		return NULL;
 	struct savefile *sf = malloc(sizeof(*sf));
@@ -162,25 +162,16 @@ int savefile_next(struct savefile *sf, struct savefile_rec *r, char *err, size_t
 			return -1;
 	}
 	size_t body = have - REC_LEN;
-	if (caplen > sf->snapshot) {
-		/* libpcap keeps the first snapshot bytes and skips the rest. */
-		if (body < caplen) {
-			/* Short of the part it keeps, or of the part it skips. */
-			snprintf(err, errlen,
-				 "truncated dump file; tried to read %u captured bytes, only got %zu",
-				 body < sf->snapshot ? sf->snapshot : caplen, body);
-			return -1;
-		}
-		r->caplen = sf->snapshot;
-	} else {
-		if (body < caplen) {
-			snprintf(err, errlen,
-				 "truncated dump file; tried to read %u captured bytes, only got %zu",
-				 caplen, body);
-			return -1;
-		}
-		r->caplen = caplen;
+	/* Over the snapshot length, libpcap keeps the first snapshot bytes and skips the rest. */
+	uint32_t keep = caplen > sf->snapshot ? sf->snapshot : caplen;
+	if (body < caplen) {
+		/* Short of the part it keeps, or of the part it skips. */
+		snprintf(err, errlen,
+			 "truncated dump file; tried to read %u captured bytes, only got %zu",
+			 body < keep ? keep : caplen, body);
+		return -1;
 	}
+	r->caplen = keep;
 	r->data = sf->buf + sf->pos + REC_LEN;
 	sf->pos += REC_LEN + caplen;
 	return 1;

@@ -44,10 +44,10 @@ struct reader {
 	} __attribute__((aligned(64))) ring[NBATCH];
 	struct batch *fill; /* the producer's own: ring[tail] */
 	/*
-	 * Written under mu, by atomic stores: a side about to sleep first
-	 * spins on the other's counter without the lock (spin_until()).  On
-	 * a line of their own, apart from what the producer touches for
-	 * every packet.
+	 * Written under mu, by atomic stores: the engine's side, about to
+	 * sleep on an empty ring, first spins on tail and done without the
+	 * lock (spin_until()).  On a line of their own, apart from what the
+	 * producer touches for every packet.
 	 */
 	unsigned head __attribute__((aligned(64)));
 	unsigned tail;       /* consumer takes ring[head], producer fills ring[tail] */

@@ -104,38 +104,36 @@ static void records_both_orders(void)
 	}
 }
 
-static void nanoseconds(void)
+/* A nanosecond file of one record stamped sec, frac: the stamp savefile.c gives. */
+static void nsec_stamp(uint32_t sec, uint32_t frac, struct savefile_rec *r)
 {
 	static struct file f;
 	memset(&f, 0, sizeof(f));
 	header(&f, 0xa1b23c4d, 2, 4, 65535);
-	record(&f, 5, 123456789, 20, 20);
+	record(&f, sec, frac, 20, 20);
 	int fd;
 	struct savefile *sf = open_mem(&f, f.n, 65535, &fd);
-	struct savefile_rec r;
 	char err[256] = "";
-	CHECK(sf && savefile_next(sf, &r, err, sizeof(err)) == 1);
-	CHECK(r.sec == 5 && r.usec == 123456); /* cut, not rounded, as libpcap */
+	memset(r, 0, sizeof(*r));
+	CHECK(sf && savefile_next(sf, r, err, sizeof(err)) == 1);
 	savefile_close(sf);
 	close(fd);
+}
+
+static void nanoseconds(void)
+{
+	struct savefile_rec r;
+	nsec_stamp(5, 123456789, &r);
+	CHECK(r.sec == 5 && r.usec == 123456); /* cut, not rounded, as libpcap */
 }
 
 /* libpcap's stamps are signed 32-bit: past 2038, and a fraction over 2^31, come out negative. */
 static void signed_stamps(void)
 {
-	static struct file f;
-	memset(&f, 0, sizeof(f));
-	header(&f, 0xa1b23c4d, 2, 4, 65535);
-	record(&f, 0x80000001u, 0x90000000u, 20, 20);
-	int fd;
-	struct savefile *sf = open_mem(&f, f.n, 65535, &fd);
 	struct savefile_rec r;
-	char err[256] = "";
-	CHECK(sf && savefile_next(sf, &r, err, sizeof(err)) == 1);
+	nsec_stamp(0x80000001u, 0x90000000u, &r);
 	CHECK(r.sec == INT32_MIN + 1);
 	CHECK(r.usec == -1879048); /* (int32_t)0x90000000 / 1000, toward zero */
-	savefile_close(sf);
-	close(fd);
 }
 
 static void not_ours(void)
