@@ -116,6 +116,7 @@ struct top {
 	enum group group;
 	int paused;
 	size_t cursor, offset;
+	size_t nshown; /* rows (or groups) the last draw had to show: the cursor stays below */
 	struct sock_rec selected; /* the selected row's identity, followed across refreshes */
 	int have_selected;
 	enum mode mode;
@@ -1054,11 +1055,12 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 		mvprintw(top - 1, 0, "%-*s", COLS, "");
 		mvprintw(top - 1, 0, "Grouped by %s: %zu groups", group_name(t->group), ng);
 		attroff(A_REVERSE);
+		t->nshown = ng;
 		if (t->cursor >= ng)
 			t->cursor = ng ? ng - 1 : 0;
 		if (t->cursor < t->offset)
 			t->offset = t->cursor;
-		if (t->cursor >= t->offset + (size_t)rows)
+		if (t->cursor - t->offset >= (size_t)rows)
 			t->offset = t->cursor - (size_t)rows + 1;
 		for (int i = 0; i < rows && t->offset + (size_t)i < ng; i++) {
 			group_text(&g[t->offset + (size_t)i], buf, sizeof(buf));
@@ -1070,21 +1072,20 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 		}
 		free(g);
 	} else {
-		size_t matching;
+		size_t matching, page = (size_t)rows < cap ? (size_t)rows : cap;
 		if (t->cursor < t->offset)
 			t->offset = t->cursor;
-		if (t->cursor >= t->offset + (size_t)rows)
-			t->offset = t->cursor - (size_t)rows + 1;
+		if (t->cursor - t->offset >= page)
+			t->offset = t->cursor - page + 1;
 		size_t n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse,
-					 t->offset, (size_t)rows < cap ? (size_t)rows : cap, idx,
-					 &matching);
+					 t->offset, page, idx, &matching);
+		t->nshown = matching;
 		if (matching && t->cursor >= matching) {
+			/* Rows went away below the cursor: the last row, on a full page. */
 			t->cursor = matching - 1;
-			if (t->offset > t->cursor)
-				t->offset = t->cursor;
+			t->offset = matching > page ? matching - page : 0;
 			n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse,
-					  t->offset, (size_t)rows < cap ? (size_t)rows : cap, idx,
-					  &matching);
+					  t->offset, page, idx, &matching);
 		}
 		fill_info(t, idx, n);
 		struct colw w;
@@ -1197,6 +1198,12 @@ static void select_at_cursor(struct top *t)
 	}
 }
 
+/* The cursor on row i, or on the last row the screen has. */
+static void move_to(struct top *t, size_t i)
+{
+	t->cursor = i < t->nshown ? i : t->nshown ? t->nshown - 1 : 0;
+}
+
 /* Returns 1 to quit. */
 static int handle_key(struct top *t, int ch, int page)
 {
@@ -1252,19 +1259,19 @@ static int handle_key(struct top *t, int ch, int page)
 			t->cursor--;
 		break;
 	case KEY_DOWN:
-		t->cursor++;
+		move_to(t, t->cursor + 1);
 		break;
 	case KEY_PPAGE:
 		t->cursor = t->cursor > (size_t)page ? t->cursor - (size_t)page : 0;
 		break;
 	case KEY_NPAGE:
-		t->cursor += (size_t)page;
+		move_to(t, t->cursor + (size_t)page);
 		break;
 	case KEY_HOME:
 		t->cursor = 0;
 		break;
 	case KEY_END:
-		t->cursor = (size_t)-1 / 2;
+		move_to(t, t->nshown);
 		break;
 	case '<':
 		t->sort = (enum top_sort)((t->sort + SORT_MAX - 1) % SORT_MAX);
@@ -1430,7 +1437,7 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 		while ((ch = getch()) != ERR) {
 			if (ch == KEY_RESIZE)
 				continue;
-			if (handle_key(t, ch, LINES - 14)) {
+			if (handle_key(t, ch, LINES > 15 ? LINES - 14 : 1)) {
 				quit = 1;
 				break;
 			}
