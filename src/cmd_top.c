@@ -6,8 +6,9 @@
  *
  * The screen is a view over topmodel.c: keys change what is shown (filter,
  * states, sort, grouping) and never the data.  Signal handlers only set
- * flags.  Nothing is written to stderr while curses owns the terminal:
- * messages go to the status line, and fatal ones are printed after endwin().
+ * flags, but for the fatal ones, which restore the terminal and die.
+ * Nothing is written to stderr while curses owns the terminal: messages go
+ * to the status line, and fatal ones are printed after endwin().
  */
 #include <curses.h>
 #include <linux/capability.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1363,12 +1365,111 @@ static void init_colors(struct top *t)
 	init_pair(C_BAD, COLOR_RED, -1);
 }
 
+/*
+ * The screen on the terminal TERM names.  newterm(), not initscr(), which
+ * exits with ncurses' own message when TERM is unknown; and a terminal
+ * that cannot move its cursor (TERM=dumb) would show a blank screen.
+ */
+static SCREEN *open_screen(char *err, size_t errlen)
+{
+	const char *term = getenv("TERM");
+
+	if (!term || !*term) {
+		snprintf(err, errlen, "TERM is not set, so the screen cannot be drawn; "
+				      "use -b for batch output");
+		return NULL;
+	}
+	SCREEN *scr = newterm(NULL, stdout, stdin);
+	if (!scr) {
+		snprintf(err, errlen, "unknown terminal type \"%.64s\" (TERM has no terminfo "
+				      "entry); use -b for batch output", term);
+		return NULL;
+	}
+	const char *cup = tigetstr("cup");
+	if (!cup || cup == (const char *)-1) {
+		endwin();
+		delscreen(scr);
+		snprintf(err, errlen, "terminal \"%.64s\" (TERM) cannot move the cursor, so the "
+				      "screen cannot be drawn; use -b for batch output", term);
+		return NULL;
+	}
+	return scr;
+}
+
+/*
+ * What a fatal signal undoes before the process dies, so that an abort
+ * does not leave the user's shell in raw mode on the alternate screen: the
+ * tty modes from before curses, and the terminal's strings that reset the
+ * attributes, show the cursor, and leave keypad mode and the alternate
+ * screen, looked up beforehand (a handler may only write(2) them).
+ */
+static const int fatal_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGQUIT, SIGTRAP, SIGSYS};
+static struct sigaction fatal_old[sizeof(fatal_sigs) / sizeof(fatal_sigs[0])];
+static struct termios tty_saved;
+static char tty_reset[256];
+static size_t tty_reset_len;
+
+static void on_fatal(int sig)
+{
+	size_t i = 0;
+
+	while (fatal_sigs[i] != sig)
+		i++;
+	ssize_t w = write(STDOUT_FILENO, tty_reset, tty_reset_len);
+	(void)w;
+	tcsetattr(STDOUT_FILENO, TCSANOW, &tty_saved);
+	/* Die of it as before: the earlier action (the default, or a sanitizer's). */
+	sigaction(sig, &fatal_old[i], NULL);
+	raise(sig);
+}
+
+/* A terminfo string without its padding ("$<5>"): a handler cannot wait. */
+static void add_reset(const char *cap)
+{
+	const char *v = tigetstr(cap);
+
+	if (!v || v == (const char *)-1)
+		return;
+	for (; *v && tty_reset_len < sizeof(tty_reset); v++) {
+		if (v[0] == '$' && v[1] == '<' && strchr(v, '>')) {
+			v = strchr(v, '>');
+			continue;
+		}
+		tty_reset[tty_reset_len++] = *v;
+	}
+}
+
+/* before: the tty's modes as the shell left them; the screen's terminal is set up. */
+static void catch_fatal(const struct termios *before)
+{
+	struct sigaction sa;
+
+	tty_saved = *before;
+	tty_reset_len = 0;
+	add_reset("sgr0");
+	add_reset("cnorm");
+	add_reset("rmkx");
+	add_reset("rmcup");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
+		sigaction(fatal_sigs[i], &sa, &fatal_old[i]);
+}
+
+static void release_fatal(void)
+{
+	for (size_t i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
+		sigaction(fatal_sigs[i], &fatal_old[i], NULL);
+}
+
 static int screen_loop(struct top *t, char *err, size_t errlen)
 {
 	uint32_t *idx = malloc(1024 * sizeof(*idx));
 	uint64_t next = 0;
 	long frames = 0;
 	int rc = 0;
+	SCREEN *scr;
 
 	if (!idx) {
 		snprintf(err, errlen, "out of memory");
@@ -1387,7 +1488,15 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 	rl_attempted_completion_function = complete_filter;
 	using_history();
 
-	initscr();
+	/* The tty's modes before newterm(), which may change them. */
+	struct termios before;
+	int have_before = tcgetattr(STDOUT_FILENO, &before) == 0;
+	if (!(scr = open_screen(err, errlen))) {
+		free(idx);
+		return -1;
+	}
+	if (have_before)
+		catch_fatal(&before);
 	cbreak();
 	noecho();
 	keypad(stdscr, TRUE);
@@ -1448,6 +1557,9 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 	if (t->mode == MODE_FILTER)
 		rl_callback_handler_remove();
 	endwin();
+	if (have_before)
+		release_fatal();
+	delscreen(scr);
 	free(idx);
 	return rc;
 }
@@ -1567,6 +1679,7 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = t.batch ? batch_loop(&t, err, sizeof(err)) : screen_loop(&t, err, sizeof(err));

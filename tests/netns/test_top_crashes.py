@@ -4,14 +4,17 @@
    with 6,000 sockets: End shows the last row of the order, Home the first,
    and q exits 0 (a heap error aborts under ASan, make check SANITIZE=1);
  - a refresh after one that held a single socket (an IPv6 listener alone,
-   then two IPv4 listeners): top -b exits 0 and shows all three."""
-import os, shutil, subprocess, sys, tempfile, time
+   then two IPv4 listeners): top -b exits 0 and shows all three;
+ - a fatal signal (SIGABRT) leaves the terminal as top found it: out of the
+   alternate screen, and the tty back in canonical mode with echo."""
+import os, shutil, signal, subprocess, sys, tempfile, time
 
 import nslib
 from toplib import Tmux, hold, rows
 
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
-CASES = ["tmux_end_home_20_pairs", "tmux_end_home_6000_sockets", "batch_one_socket_then_three"]
+CASES = ["tmux_end_home_20_pairs", "tmux_end_home_6000_sockets", "batch_one_socket_then_three",
+         "tmux_abort_restores_terminal"]
 rep = nslib.Reporter(None)
 rep.skip_unless(nslib.prereqs_ok() and shutil.which("tmux") is not None, CASES,
                 "needs root, ip, nft, ss and tmux")
@@ -117,6 +120,25 @@ def one_then_three(ns):
         holder.wait()
 
 
+def abort_restores(ns, tm, tmp):
+    """SIGABRT (as an assert or glibc's heap checks raise it) while the screen is up."""
+    pidf = os.path.join(tmp, "top.pid")
+    tm.new("a", f"sh -c 'echo $$ >{pidf}; exec ip netns exec {ns.name} {TCPSTATE} top -d 0.5'; "
+           "echo EXIT=$?; stty -a; sleep 60")
+    tm.wait(lambda s: "Recv-Q" in s, 10, "a")
+    during = tm.run("display", "-p", "-t", "a", "#{alternate_on}").stdout.strip()
+    with open(pidf) as f:
+        os.kill(int(f.read()), signal.SIGABRT)
+    s = tm.wait(lambda s: "EXIT=" in s and "speed" in s, 10, "a")
+    alt = tm.run("display", "-p", "-t", "a", "#{alternate_on}").stdout.strip()
+    modes = set(s.replace(";", " ").split())
+    exit_line = [l for l in s.splitlines() if l.startswith("EXIT=")]
+    ok = (during == "1" and alt == "0" and exit_line == [f"EXIT={128 + signal.SIGABRT}"] and
+          {"icanon", "echo", "icrnl", "opost"} <= modes and "-icanon" not in modes and
+          "-echo" not in modes)
+    return ok, f"alternate screen {during} -> {alt}; exit {exit_line}; stty: {s[-700:]!r}"
+
+
 def case(name, fn, *args):
     """One case in a namespace of its own; an exception fails it."""
     try:
@@ -133,6 +155,7 @@ try:
     case("tmux_end_home_20_pairs", end_home, tm, "e20", 20)
     case("tmux_end_home_6000_sockets", end_home, tm, "e6k", 3000)
     case("batch_one_socket_then_three", one_then_three)
+    case("tmux_abort_restores_terminal", abort_restores, tm, tmp)
 finally:
     tm.kill()
     shutil.rmtree(tmp, ignore_errors=True)
