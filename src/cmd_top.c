@@ -1575,6 +1575,9 @@ static int batch_loop(struct top *t, char *err, size_t errlen)
 		if (refresh_data(t, err, errlen) < 0)
 			return -1;
 		if (batch_frame(t, stdout) < 0) {
+			/* The reader is gone (| head): what it wanted, it has. */
+			if (errno == EPIPE)
+				return 0;
 			snprintf(err, errlen, "write error: %s", strerror(errno));
 			return -1;
 		}

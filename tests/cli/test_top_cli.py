@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""tcpstate top where it cannot draw, without root: on a terminal whose
-TERM is dumb, unknown or unset, one `tcpstate top:` line naming TERM and
-pointing to -b, exit 1, nothing drawn."""
+"""tcpstate top where it cannot draw or write, without root:
+ - on a terminal whose TERM is dumb, unknown or unset: one `tcpstate top:`
+   line naming TERM and pointing to -b, exit 1, nothing drawn;
+ - in batch mode into a pipe whose reader has gone (| head -1): exit 0 and
+   nothing on stderr, as ss does."""
 import os, pty, re, select, subprocess
 
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
@@ -52,4 +54,17 @@ for name, term, why in (("term_dumb_says_use_batch", "dumb", r'terminal "dumb" \
           b"\x1b[" not in shown)
     check(name, ok, f"rc {rc}, stderr {err!r}, on the terminal {shown[:200]!r}")
 
+# The reader reads one line and goes, as head -1 does.
+p = subprocess.Popen([TCPSTATE, "top", "-b", "-n", "3", "-d", "0.1"], stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE)
+first = p.stdout.readline()
+p.stdout.close()
+try:
+    err = p.stderr.read()
+    rc = p.wait(timeout=20)
+except subprocess.TimeoutExpired:
+    p.kill()
+    rc, err = p.wait(), b"(timed out)"
+check("batch_closed_pipe_exits_quietly", rc == 0 and err == b"" and first.startswith(b"tcpstate top - "),
+      f"rc {rc}, stderr {err!r}, first line {first!r}")
 raise SystemExit(1 if failed else 0)
