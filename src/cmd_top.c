@@ -26,6 +26,7 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "addr.h"
 #include "cmd.h"
@@ -359,19 +360,27 @@ static void sparkline(char *buf, size_t len, const uint16_t *h, int n, int width
 	buf[o] = '\0';
 }
 
+/*
+ * A header line's bytes.  The widest is three state columns of 23 cells of
+ * text and a sparkline of up to TOP_HISTORY glyphs, each up to 4 bytes of
+ * UTF-8 (3 for the bars): lines are sized by what they show, in cells, and
+ * the bytes always have room for it.
+ */
+#define HDR_LINE (3 * (23 + 4 * TOP_HISTORY) + 1)
+
 /* The header, as lines of text (the screen colours some of them). */
-static int header_lines(struct top *t, char lines[][256], int maxlines, int width, int utf8)
+static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int width, int utf8)
 {
 	const struct top_stats *st = topmodel_stats(t->model);
 	int n = 0;
-	char a[ADDR_STRLEN], age[32], spark[256];
+	char a[ADDR_STRLEN], age[32], spark[4 * TOP_HISTORY + 1];
 	time_t now = time(NULL);
 	struct tm tm;
 	char clock[16];
 
 	localtime_r(&now, &tm);
 	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-	snprintf(lines[n++], 256, "tcpstate top - %s - %llu sockets - every %.1fs%s%s%.120s", clock,
+	snprintf(lines[n++], HDR_LINE, "tcpstate top - %s - %llu sockets - every %.1fs%s%s%.120s", clock,
 		 (unsigned long long)st->total, (double)t->delay_us / 1e6,
 		 t->paused ? " - PAUSED" : "", t->filter ? " - filter: " : "",
 		 t->filter ? t->filter_text : "");
@@ -391,21 +400,23 @@ static int header_lines(struct top *t, char lines[][256], int maxlines, int widt
 		for (int c = 0; c < col && i + (size_t)c < sizeof(order) / sizeof(order[0]); c++) {
 			int s = order[i + (size_t)c];
 			sparkline(spark, sizeof(spark), st->history[s], st->nhistory, sw, utf8);
-			int k = snprintf(lines[n] + o, 256 - o, "%-12s %7u %s%*s", state_name(s),
-					 st->count[s], spark, c + 1 < col ? 2 : 0, "");
-			if (k < 0 || (size_t)k >= 256 - o)
+			int k = snprintf(lines[n] + o, HDR_LINE - o, "%-12s %7u %s%*s",
+					 state_name(s), st->count[s], spark, c + 1 < col ? 2 : 0, "");
+			if (k < 0 || (size_t)k >= HDR_LINE - o) {
+				lines[n][o] = '\0'; /* a whole column or none */
 				break;
+			}
 			o += (size_t)k;
 		}
 		n++;
 	}
 	if (n < maxlines) {
 		if (st->tw_max > 0)
-			snprintf(lines[n++], 256, "TIME-WAIT %u of tcp_max_tw_buckets %ld (%.1f%%)",
+			snprintf(lines[n++], HDR_LINE, "TIME-WAIT %u of tcp_max_tw_buckets %ld (%.1f%%)",
 				 st->count[TS_TIME_WAIT], st->tw_max,
 				 100.0 * st->count[TS_TIME_WAIT] / (double)st->tw_max);
 		else
-			snprintf(lines[n++], 256, "TIME-WAIT %u", st->count[TS_TIME_WAIT]);
+			snprintf(lines[n++], HDR_LINE, "TIME-WAIT %u", st->count[TS_TIME_WAIT]);
 	}
 	if (n < maxlines && st->port_lo > 0) {
 		long range = st->port_hi - st->port_lo + 1;
@@ -424,14 +435,14 @@ static int header_lines(struct top *t, char lines[][256], int maxlines, int widt
 		n++;
 	}
 	if (n < maxlines) {
-		int o = snprintf(lines[n], 256, "CLOSE-WAIT holders:");
+		int o = snprintf(lines[n], HDR_LINE, "CLOSE-WAIT holders:");
 		if (!st->nholder)
-			snprintf(lines[n] + o, 256 - (size_t)o, " none");
+			snprintf(lines[n] + o, HDR_LINE - (size_t)o, " none");
 		uint64_t nowus = wall_us();
 		for (int i = 0; i < st->nholder && o > 0 && o < 200; i++) {
 			const struct top_holder *h = &st->holder[i];
 			fmt_age(age, sizeof(age), nowus > h->oldest_us ? nowus - h->oldest_us : 0);
-			o += snprintf(lines[n] + o, 256 - (size_t)o, "%s %s[%d] %u, oldest >=%s",
+			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, "%s %s[%d] %u, oldest >=%s",
 				      i ? ";" : "", h->comm, (int)h->pid, h->count, age);
 		}
 		n++;
@@ -439,16 +450,16 @@ static int header_lines(struct top *t, char lines[][256], int maxlines, int widt
 	if (n < maxlines) {
 		struct capture_stats cs;
 		if (t->wire && wire_capture_stats(t->wire, &cs) == 0)
-			snprintf(lines[n++], 256, "Wire: %s - %llu packets, %llu dropped by the kernel",
+			snprintf(lines[n++], HDR_LINE, "Wire: %s - %llu packets, %llu dropped by the kernel",
 				 t->wire_note, (unsigned long long)cs.received,
 				 (unsigned long long)cs.dropped);
 		else if (t->wire)
-			snprintf(lines[n++], 256, "Wire: %s - %llu packets read, %llu connections",
+			snprintf(lines[n++], HDR_LINE, "Wire: %s - %llu packets read, %llu connections",
 				 t->wire_note,
 				 (unsigned long long)wire_decode_stats(t->wire)->packets,
 				 (unsigned long long)engine_stats(wire_engine(t->wire))->live);
 		else
-			snprintf(lines[n++], 256, "Wire: %s", t->wire_note);
+			snprintf(lines[n++], HDR_LINE, "Wire: %s", t->wire_note);
 	}
 	return n;
 }
@@ -719,7 +730,7 @@ static void fill_info(struct top *t, const uint32_t *idx, size_t n)
 
 static int batch_frame(struct top *t, FILE *out)
 {
-	char lines[12][256], buf[512];
+	char lines[12][HDR_LINE], buf[512];
 	int nl = header_lines(t, lines, 12, 120, 0);
 	uint64_t now = wall_us();
 
@@ -1022,9 +1033,39 @@ static void draw_help(void)
 	refresh();
 }
 
+/*
+ * How many bytes of s fill at most cols cells of the screen: a line is cut
+ * at the edge by what it shows, never inside a character.  A byte that is
+ * not part of one counts as a cell.
+ */
+static int fit_width(const char *s, int cols)
+{
+	size_t o = 0, n = strlen(s);
+	mbstate_t ps;
+	int used = 0;
+
+	memset(&ps, 0, sizeof(ps));
+	while (o < n) {
+		wchar_t wc;
+		size_t k = mbrtowc(&wc, s + o, n - o, &ps);
+		int w = 1;
+		if (k == (size_t)-1 || k == (size_t)-2) {
+			memset(&ps, 0, sizeof(ps));
+			k = 1;
+		} else if ((w = wcwidth(wc)) < 0) {
+			w = 1;
+		}
+		if (used + w > cols)
+			break;
+		used += w;
+		o += k;
+	}
+	return (int)o;
+}
+
 static void draw(struct top *t, uint32_t *idx, size_t cap)
 {
-	char lines[12][256], buf[512];
+	char lines[12][HDR_LINE], buf[512];
 	int utf8 = 0;
 	uint64_t now = wall_us();
 	const char *cs = setlocale(LC_CTYPE, NULL);
@@ -1039,13 +1080,9 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 	}
 	int nl = header_lines(t, lines, 9, COLS, utf8);
 	for (int i = 0; i < nl; i++) {
-		/* Lines with sparklines are built to fit; cut the others at the edge. */
-		int utf = 0;
-		for (const char *c = lines[i]; *c; c++)
-			utf |= (unsigned char)*c >= 0x80;
 		if (i == 0)
 			attron(A_BOLD);
-		mvaddnstr(i, 0, lines[i], utf ? -1 : COLS);
+		mvaddnstr(i, 0, lines[i], fit_width(lines[i], COLS));
 		if (i == 0)
 			attroff(A_BOLD);
 	}

@@ -10,7 +10,7 @@
 import os, shutil, signal, subprocess, sys, tempfile, time
 
 import nslib
-from toplib import Tmux, hold, rows
+from toplib import Tmux, case, hold, rows
 
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 CASES = ["tmux_end_home_20_pairs", "tmux_end_home_6000_sockets", "batch_one_socket_then_three",
@@ -139,23 +139,13 @@ def abort_restores(ns, tm, tmp):
     return ok, f"alternate screen {during} -> {alt}; exit {exit_line}; stty: {s[-700:]!r}"
 
 
-def case(name, fn, *args):
-    """One case in a namespace of its own; an exception fails it."""
-    try:
-        with nslib.Netns() as ns:
-            ok, why = fn(ns, *args)
-        rep.check(ok, name, why)
-    except Exception as e:
-        rep.check(False, name, f"{type(e).__name__}: {e}")
-
-
 tm = Tmux()
 tmp = tempfile.mkdtemp(prefix="tcpstate-top-crash.")
 try:
-    case("tmux_end_home_20_pairs", end_home, tm, "e20", 20)
-    case("tmux_end_home_6000_sockets", end_home, tm, "e6k", 3000)
-    case("batch_one_socket_then_three", one_then_three)
-    case("tmux_abort_restores_terminal", abort_restores, tm, tmp)
+    case(rep, "tmux_end_home_20_pairs", end_home, tm, "e20", 20)
+    case(rep, "tmux_end_home_6000_sockets", end_home, tm, "e6k", 3000)
+    case(rep, "batch_one_socket_then_three", one_then_three)
+    case(rep, "tmux_abort_restores_terminal", abort_restores, tm, tmp)
 finally:
     tm.kill()
     shutil.rmtree(tmp, ignore_errors=True)

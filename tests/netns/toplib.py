@@ -7,6 +7,8 @@ import sys
 import time
 import uuid
 
+import nslib
+
 
 class Tmux:
     """A tmux server on a socket of its own (-L), so that no user's server
@@ -55,6 +57,17 @@ def rows(s):
     except StopIteration:
         return []
     return [l for l in lines[start:] if re.match(r"^(\S+)\s+\d|^\(wire only\)|^[A-Z-]+ +[0-9\[]", l)]
+
+
+def case(rep, name, fn, *args):
+    """One case, in a namespace of its own (nslib.Netns, passed to fn first):
+    fn returns (ok, why); an exception fails the case."""
+    try:
+        with nslib.Netns() as ns:
+            ok, why = fn(ns, *args)
+        rep.check(ok, name, why)
+    except Exception as e:
+        rep.check(False, name, f"{type(e).__name__}: {e}")
 
 
 def hold(ns, script):

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""What tcpstate top shows (issue 14), as root in namespaces of its own:
+ - the header on a 200-column screen with a full history: every state's
+   count is there (CLOSE-WAIT and LAST-ACK as ss counts them), no line is
+   wider than the screen, and no character is cut in half;"""
+import itertools, os, re, shutil, time, unicodedata
+
+import nslib
+from toplib import Tmux, case, rows
+
+TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
+CASES = ["tmux_header_wide_full_history"]
+rep = nslib.Reporter(None)
+rep.skip_unless(nslib.prereqs_ok() and shutil.which("tmux") is not None, CASES,
+                "needs root, ip, nft, ss and tmux")
+nslib.install_signal_handlers()
+
+SPARK = "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
+
+
+def ss_count(ns, state):
+    out = ns.exec(["ss", "-tanH", "state", state]).stdout
+    return len([l for l in out.splitlines() if l.strip()])
+
+
+def cells(line):
+    """A line's width on the screen (wide characters take two cells)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+def wide_header(ns, tm):
+    """ESTABLISHED, CLOSE-WAIT / FIN-WAIT-2, LAST-ACK / TIME-WAIT (the
+    client's ACKs dropped), and LISTEN: the states whose sparklines are not
+    blank fill the header lines that used to be cut at 256 bytes."""
+    h = ns.holder()
+    l1 = h.listen("127.0.0.1", 5001)
+    c1 = h.connect("127.0.0.1", 5001)
+    l1.accept()
+    l2 = h.listen("127.0.0.1", 5002)
+    c2 = h.connect("127.0.0.1", 5002)
+    s2 = l2.accept()
+    c2.shutdown(how="wr")                   # c2 FIN-WAIT-2, s2 CLOSE-WAIT
+    l3 = h.listen("127.0.0.1", 5003)
+    c3 = h.connect("127.0.0.1", 5003)
+    s3 = l3.accept()
+    c3.shutdown(how="wr")
+    ns.wait_for([nslib.make_key("CLOSE-WAIT", s3.local, s3.peer)], what="5003 CLOSE-WAIT")
+    ns.nft("tcp dport 5003 drop")
+    s3.shutdown(how="wr")                   # s3 LAST-ACK (its FIN never acked), c3 TIME-WAIT
+    ns.wait_for([nslib.make_key("LAST-ACK", s3.local, s3.peer)], what="5003 LAST-ACK")
+    tm.new("w", f"env LANG=C.UTF-8 LC_ALL=C.UTF-8 ip netns exec {ns.name} {TCPSTATE} top -d 0.1",
+           200, 50)
+
+    def spark_len(s):
+        m = re.search(rf"ESTABLISHED +\d+ ([{SPARK}]+)", s)
+        return len(m.group(1)) if m else 0
+    # Full: the ESTABLISHED sparkline has stopped growing (a refresh is 0.1 s).
+    n, end = -1, time.time() + 30
+    while time.time() < end:
+        s = tm.wait(lambda s: spark_len(s) > 0, 10, "w")
+        if spark_len(s) == n:
+            break
+        n = spark_len(s)
+        time.sleep(1.0)
+    raw = tm.run("capture-pane", "-p", "-t", "w").stdout
+    got, want = {}, {}
+    for name, ss_name in (("CLOSE-WAIT", "close-wait"), ("LAST-ACK", "last-ack"),
+                          ("FIN-WAIT-2", "fin-wait-2"), ("TIME-WAIT", "time-wait"),
+                          ("ESTABLISHED", "established")):
+        m = re.search(rf"(?m)^(?:.*  )?{name} +(\d+) ", raw)
+        got[name] = int(m.group(1)) if m else None
+        want[name] = ss_count(ns, ss_name)
+    header = raw.splitlines()[:9]
+    widest = max(cells(l) for l in header)
+    # Every state with sockets has a sparkline as long as ESTABLISHED's: none cut short.
+    state_lines = itertools.takewhile(lambda l: not l.startswith("TIME-WAIT "), header[1:])
+    sparks = {name: len(g) for name, k, g in re.findall(rf"([A-Z][A-Z0-9-]+) +(\d+) ([{SPARK}]*)",
+                                                        "\n".join(state_lines)) if int(k)}
+    tm.keys("w", "q")
+    ok = (got == want and want["CLOSE-WAIT"] == 1 and want["LAST-ACK"] == 1 and n >= 10 and
+          set(sparks.values()) == {n} and widest <= 200 and "\ufffd" not in raw)
+    return ok, (f"header {got}, ss {want}, sparkline {n} glyphs, each state's {sparks}, "
+                f"widest line {widest} cells; header: {header!r}")
+
+
+tm = Tmux()
+try:
+    case(rep, "tmux_header_wide_full_history", wide_header, tm)
+finally:
+    tm.kill()
+rep.exit()
