@@ -449,17 +449,20 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 	}
 	if (n < maxlines) {
 		struct capture_stats cs;
+		int o = snprintf(lines[n], HDR_LINE, "Wire: %s", t->wire_note);
+		if (t->wire)
+			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o,
+				      " - %llu packets, %llu connections",
+				      (unsigned long long)wire_decode_stats(t->wire)->packets,
+				      (unsigned long long)engine_stats(wire_engine(t->wire))->live);
+		/*
+		 * The kernel's counters, named as such: it counts what its filter
+		 * passed, which on lo is each packet twice (out and back in).
+		 */
 		if (t->wire && wire_capture_stats(t->wire, &cs) == 0)
-			snprintf(lines[n++], HDR_LINE, "Wire: %s - %llu packets, %llu dropped by the kernel",
-				 t->wire_note, (unsigned long long)cs.received,
-				 (unsigned long long)cs.dropped);
-		else if (t->wire)
-			snprintf(lines[n++], HDR_LINE, "Wire: %s - %llu packets read, %llu connections",
-				 t->wire_note,
-				 (unsigned long long)wire_decode_stats(t->wire)->packets,
-				 (unsigned long long)engine_stats(wire_engine(t->wire))->live);
-		else
-			snprintf(lines[n++], HDR_LINE, "Wire: %s", t->wire_note);
+			snprintf(lines[n] + o, HDR_LINE - (size_t)o, "; kernel: recv %llu drop %llu",
+				 (unsigned long long)cs.received, (unsigned long long)cs.dropped);
+		n++;
 	}
 	return n;
 }

@@ -2,14 +2,16 @@
 """What tcpstate top shows (issue 14), as root in namespaces of its own:
  - the header on a 200-column screen with a full history: every state's
    count is there (CLOSE-WAIT and LAST-ACK as ss counts them), no line is
-   wider than the screen, and no character is cut in half;"""
-import itertools, os, re, shutil, time, unicodedata
+   wider than the screen, and no character is cut in half;
+ - the Wire line counts the packets top read, as tcpdump counts them, and
+   names the kernel's counters (which count each packet on lo twice)."""
+import itertools, os, re, shutil, signal, subprocess, sys, tempfile, time, unicodedata
 
 import nslib
 from toplib import Tmux, case, rows
 
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
-CASES = ["tmux_header_wide_full_history"]
+CASES = ["tmux_header_wide_full_history", "batch_wire_counts_packets_once"]
 rep = nslib.Reporter(None)
 rep.skip_unless(nslib.prereqs_ok() and shutil.which("tmux") is not None, CASES,
                 "needs root, ip, nft, ss and tmux")
@@ -83,9 +85,50 @@ def wide_header(ns, tm):
                 f"widest line {widest} cells; header: {header!r}")
 
 
+def wire_counts(ns, tmp):
+    """A connection on lo, seen by tcpdump and by top -i lo side by side."""
+    pcap = os.path.join(tmp, "lo.pcap")
+    dump = subprocess.Popen(["ip", "netns", "exec", ns.name, "tcpdump", "-i", "lo", "-U", "-w",
+                             pcap], stderr=subprocess.PIPE, text=True)
+    top = None
+    try:
+        if "listening" not in dump.stderr.readline():
+            raise RuntimeError("tcpdump did not start")
+        top = subprocess.Popen(["ip", "netns", "exec", ns.name, TCPSTATE, "top", "-b", "-d", "0.3",
+                                "-n", "12", "-i", "lo"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        first = []
+        for line in top.stdout:             # the capture is open once a frame is out
+            first.append(line)
+            if line.startswith("Wire:"):
+                break
+        ns.exec([sys.executable, "-c", "import socket,time\n"
+                 "l=socket.socket();l.bind(('127.0.0.1',5004));l.listen()\n"
+                 "c=socket.create_connection(('127.0.0.1',5004));s,_=l.accept()\n"
+                 "c.sendall(b'x'*3000);s.recv(5000);s.sendall(b'y');c.recv(1)\n"
+                 "c.close();time.sleep(0.1);s.close();time.sleep(0.2)"], check=True)
+        out, err = top.communicate(timeout=30)
+    finally:
+        if top and top.poll() is None:
+            top.kill()
+        dump.send_signal(signal.SIGINT)
+        dump.wait(10)
+    seen = len(subprocess.run(["tcpdump", "-nn", "-r", pcap], capture_output=True,
+                              text=True).stdout.splitlines())
+    wires = re.findall(r"^Wire: capturing on lo - (\d+) packets, \d+ connections; "
+                       r"kernel: recv (\d+) drop (\d+)$", "".join(first) + out, re.M)
+    packets, recv, _ = (int(x) for x in wires[-1]) if wires else (None, None, None)
+    ok = top.returncode == 0 and seen > 0 and packets == seen and recv >= packets
+    return ok, (f"tcpdump saw {seen}, top's last Wire line: {packets} packets, kernel recv "
+                f"{recv}; rc {top.returncode}; Wire lines {wires[-2:]}; stderr {err[-200:]!r}")
+
+
 tm = Tmux()
+tmp = tempfile.mkdtemp(prefix="tcpstate-top-screen.")
 try:
     case(rep, "tmux_header_wide_full_history", wide_header, tm)
+    case(rep, "batch_wire_counts_packets_once", wire_counts, tmp)
 finally:
     tm.kill()
+    shutil.rmtree(tmp, ignore_errors=True)
 rep.exit()
