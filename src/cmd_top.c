@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -1642,6 +1643,18 @@ static int batch_loop(struct top *t, char *err, size_t errlen)
 	return 0;
 }
 
+/* Whether a live capture may be opened: CAP_NET_RAW in the effective set. */
+static int may_capture(void)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) < 0)
+		return 1; /* not known: a capture that fails is then an error */
+	return d[CAP_NET_RAW / 32].effective >> (CAP_NET_RAW % 32) & 1;
+}
+
 static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 {
 	struct top t;
@@ -1699,12 +1712,20 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 		t.w.keep_caps = keep;
 		t.w.nkeep_caps = 3;
 		struct engine_hooks hooks = {on_event, NULL, &t};
-		int usage;
+		int usage, privileged = t.w.file || may_capture();
 		t.wire = wire_open(&t.w, &hooks, err, sizeof(err), &usage);
-		if (!t.wire && usage) {
+		if (!t.wire && (usage || privileged)) {
+			/*
+			 * A filter, an interface or a file that is not there: the
+			 * user asked for something else.  Only a missing privilege
+			 * falls back to the kernel view.
+			 */
 			topmodel_free(t.model);
 			filter_free(t.filter);
-			return cmd_usage_error(cmd, "%s", err);
+			if (usage)
+				return cmd_usage_error(cmd, "%s", err);
+			cmd_error(cmd, "%s", err);
+			return EXIT_RUNTIME;
 		}
 		if (!t.wire) {
 			/* Without capture privilege, the kernel view alone still helps. */

@@ -4,14 +4,17 @@
    count is there (CLOSE-WAIT and LAST-ACK as ss counts them), no line is
    wider than the screen, and no character is cut in half;
  - the Wire line counts the packets top read, as tcpdump counts them, and
-   names the kernel's counters (which count each packet on lo twice)."""
+   names the kernel's counters (which count each packet on lo twice);
+ - -i with an interface that is not there (or -r with a missing file) is
+   an error, exit 1; only a missing privilege falls back to the kernel view."""
 import itertools, os, re, shutil, signal, subprocess, sys, tempfile, time, unicodedata
 
 import nslib
 from toplib import Tmux, case, rows
 
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
-CASES = ["tmux_header_wide_full_history", "batch_wire_counts_packets_once"]
+CASES = ["tmux_header_wide_full_history", "batch_wire_counts_packets_once",
+         "batch_missing_interface_is_an_error"]
 rep = nslib.Reporter(None)
 rep.skip_unless(nslib.prereqs_ok() and shutil.which("tmux") is not None, CASES,
                 "needs root, ip, nft, ss and tmux")
@@ -123,11 +126,29 @@ def wire_counts(ns, tmp):
                 f"{recv}; rc {top.returncode}; Wire lines {wires[-2:]}; stderr {err[-200:]!r}")
 
 
+def missing_source(ns):
+    def top(*args, user=()):
+        return ns.exec([*user, TCPSTATE, "top", "-b", "-n", "1", *args])
+    iface = top("-i", "nosuchif")
+    file = top("-r", "/nonexistent/lo.pcap")
+    nobody = top("-i", "lo", user=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
+    ok = (iface.returncode == 1 and iface.stdout == "" and
+          iface.stderr == "tcpstate top: -i nosuchif: no such interface\n" and
+          file.returncode == 1 and file.stdout == "" and
+          re.fullmatch(r"tcpstate top: /nonexistent/lo\.pcap: .*\n", file.stderr) is not None and
+          nobody.returncode == 0 and "kernel view only" in nobody.stderr and
+          re.search(r"^Wire: off: -i lo: permission denied", nobody.stdout, re.M) is not None)
+    return ok, (f"-i nosuchif: rc {iface.returncode} {iface.stderr!r}; -r missing: rc "
+                f"{file.returncode} {file.stderr!r}; as nobody: rc {nobody.returncode} "
+                f"{nobody.stderr!r}")
+
+
 tm = Tmux()
 tmp = tempfile.mkdtemp(prefix="tcpstate-top-screen.")
 try:
     case(rep, "tmux_header_wide_full_history", wide_header, tm)
     case(rep, "batch_wire_counts_packets_once", wire_counts, tmp)
+    case(rep, "batch_missing_interface_is_an_error", missing_source)
 finally:
     tm.kill()
     shutil.rmtree(tmp, ignore_errors=True)
