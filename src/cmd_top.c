@@ -593,7 +593,8 @@ static void widths(struct top *t, const uint32_t *idx, size_t n, struct colw *w)
 	w->state = 12;
 	w->local = 5;
 	w->peer = 4;
-	w->wire = t->wire ? 15 : 4;
+	/* As wide as the header's "Wire L/P", or as "CLOSE-W/CLOSE-W!" with a capture. */
+	w->wire = t->wire ? 16 : 8;
 	w->proc = 7;
 	w->age = 6;
 	for (size_t i = 0; i < n; i++) {
@@ -857,6 +858,7 @@ static void apply_filter(struct top *t, const char *text)
 	snprintf(t->filter_text, sizeof(t->filter_text), "%s", text);
 	t->cursor = t->offset = 0;
 	t->have_selected = 0;
+	t->status[0] = '\0'; /* an earlier attempt's error no longer holds */
 }
 
 static void rl_line_cb(char *line)

@@ -6,7 +6,9 @@
  - the Wire line counts the packets top read, as tcpdump counts them, and
    names the kernel's counters (which count each packet on lo twice);
  - -i with an interface that is not there (or -r with a missing file) is
-   an error, exit 1; only a missing privilege falls back to the kernel view."""
+   an error, exit 1; only a missing privilege falls back to the kernel view;
+ - each column's header stands over its values (batch, without a capture);
+ - a filter's error leaves the status line once a valid filter is applied."""
 import itertools, os, re, shutil, signal, subprocess, sys, tempfile, time, unicodedata
 
 import nslib
@@ -14,7 +16,8 @@ from toplib import Tmux, case, rows
 
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 CASES = ["tmux_header_wide_full_history", "batch_wire_counts_packets_once",
-         "batch_missing_interface_is_an_error"]
+         "batch_missing_interface_is_an_error", "batch_columns_line_up",
+         "tmux_filter_error_cleared"]
 rep = nslib.Reporter(None)
 rep.skip_unless(nslib.prereqs_ok() and shutil.which("tmux") is not None, CASES,
                 "needs root, ip, nft, ss and tmux")
@@ -143,12 +146,59 @@ def missing_source(ns):
                 f"{nobody.stderr!r}")
 
 
+LEFT = ["State", "Local", "Peer", "Wire L/P", "Process"]
+RIGHT = ["Age", "Recv-Q", "Send-Q", "RTT ms", "Retr"]
+
+
+def columns(ns):
+    """Left-aligned columns start where their header starts, right-aligned
+    ones end where theirs ends, on every row."""
+    h = ns.holder()
+    l = h.listen("127.0.0.1", 5005)
+    h.connect("127.0.0.1", 5005)
+    l.accept()
+    out = ns.exec([TCPSTATE, "top", "-b", "-n", "1"]).stdout
+    head = next((l for l in out.splitlines() if l.startswith("State ")), "")
+    want = [(head.find(x), None) for x in LEFT] + [(None, head.find(x) + len(x)) for x in RIGHT]
+    bad = []
+    for r in rows(out):
+        spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", r)]
+        if len(spans) != len(want) or any((a is not None and a != s) or (b is not None and b != e)
+                                          for (a, b), (s, e) in zip(want, spans)):
+            bad.append(r)
+    return bool(head) and len(rows(out)) == 3 and not bad, f"header {head!r}, rows not under it {bad}"
+
+
+def filter_error(ns, tm):
+    h = ns.holder()
+    l = h.listen("127.0.0.1", 5006)
+    h.connect("127.0.0.1", 5006)
+    l.accept()
+    tm.new("f", f"ip netns exec {ns.name} {TCPSTATE} top -d 0.5")
+    tm.wait(lambda s: "Recv-Q" in s, 10, "f")
+    tm.keys("f", "/")
+    time.sleep(0.3)
+    tm.keys("f", "state nosuch", "Enter")
+    s = tm.wait(lambda s: "nosuch" in s.splitlines()[-1], 5, "f")
+    error = s.splitlines()[-1].strip()
+    tm.keys("f", "/")
+    time.sleep(0.3)
+    tm.keys("f", "C-a", "C-k", "state established", "Enter")
+    s = tm.wait(lambda s: "filter: state established" in s.splitlines()[0], 5, "f")
+    status = s.splitlines()[-1].strip()
+    tm.keys("f", "q")
+    ok = "unknown state" in error and "filter: state established" in s and "nosuch" not in status
+    return ok, f"error shown {error!r}, status after a valid filter {status!r}"
+
+
 tm = Tmux()
 tmp = tempfile.mkdtemp(prefix="tcpstate-top-screen.")
 try:
     case(rep, "tmux_header_wide_full_history", wide_header, tm)
     case(rep, "batch_wire_counts_packets_once", wire_counts, tmp)
     case(rep, "batch_missing_interface_is_an_error", missing_source)
+    case(rep, "batch_columns_line_up", columns)
+    case(rep, "tmux_filter_error_cleared", filter_error, tm)
 finally:
     tm.kill()
     shutil.rmtree(tmp, ignore_errors=True)
