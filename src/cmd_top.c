@@ -82,7 +82,9 @@ const struct cmd_entry cmd_top_entry = {
 		"q F10 quit.\n"
 		"With -i or -r the wire engine runs alongside: each row then shows the state\n"
 		"the capture implies for the local end and for the peer, and rows where the\n"
-		"kernel and the wire disagree are marked with !.\n",
+		"kernel and the wire disagree are marked with !.\n"
+		"The screen needs a terminal TERM names, with cursor addressing; elsewhere\n"
+		"top says so and exits 1: use -b.\n",
 	.opts = top_opts,
 	.min_args = 0,
 	.max_args = -1,
