@@ -36,6 +36,7 @@
 #include "out.h"
 #include "sockdiag.h"
 #include "state.h"
+#include "termcheck.h"
 #include "topmodel.h"
 #include "wire.h"
 
@@ -1411,37 +1412,6 @@ static void init_colors(struct top *t)
 }
 
 /*
- * The screen on the terminal TERM names.  newterm(), not initscr(), which
- * exits with ncurses' own message when TERM is unknown; and a terminal
- * that cannot move its cursor (TERM=dumb) would show a blank screen.
- */
-static SCREEN *open_screen(char *err, size_t errlen)
-{
-	const char *term = getenv("TERM");
-
-	if (!term || !*term) {
-		snprintf(err, errlen, "TERM is not set, so the screen cannot be drawn; "
-				      "use -b for batch output");
-		return NULL;
-	}
-	SCREEN *scr = newterm(NULL, stdout, stdin);
-	if (!scr) {
-		snprintf(err, errlen, "unknown terminal type \"%.64s\" (TERM has no terminfo "
-				      "entry); use -b for batch output", term);
-		return NULL;
-	}
-	const char *cup = tigetstr("cup");
-	if (!cup || cup == (const char *)-1) {
-		endwin();
-		delscreen(scr);
-		snprintf(err, errlen, "terminal \"%.64s\" (TERM) cannot move the cursor, so the "
-				      "screen cannot be drawn; use -b for batch output", term);
-		return NULL;
-	}
-	return scr;
-}
-
-/*
  * What a fatal signal undoes before the process dies, so that an abort
  * does not leave the user's shell in raw mode on the alternate screen: the
  * tty modes from before curses, and the terminal's strings that reset the
@@ -1536,7 +1506,9 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 	/* The tty's modes before newterm(), which may change them. */
 	struct termios before;
 	int have_before = tcgetattr(STDOUT_FILENO, &before) == 0;
-	if (!(scr = open_screen(err, errlen))) {
+	/* newterm(), not initscr(), which exits by itself; TERM was checked (termcheck). */
+	if (!(scr = newterm(NULL, stdout, stdin))) {
+		snprintf(err, errlen, "cannot set up the terminal");
 		free(idx);
 		return -1;
 	}
@@ -1692,6 +1664,11 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	if (!t.batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
 		filter_free(t.filter);
 		return cmd_usage_error(cmd, "the screen needs a terminal; use -b for batch output");
+	}
+	if (!t.batch && termcheck(err, sizeof(err)) < 0) {
+		filter_free(t.filter);
+		cmd_error(cmd, "%s", err);
+		return EXIT_RUNTIME;
 	}
 	if (t.netns) {
 		int r = netns_enter(t.netns, err, sizeof(err));
