@@ -384,8 +384,8 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 
 	localtime_r(&now, &tm);
 	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-	snprintf(lines[n++], HDR_LINE, "tcpstate top - %s - %llu sockets - every %.1fs%s%s%.120s", clock,
-		 (unsigned long long)st->total, (double)t->delay_us / 1e6,
+	snprintf(lines[n++], HDR_LINE, "tcpstate top - %s - %llu sockets - every %.1fs%s%s%.120s",
+		 clock, (unsigned long long)st->total, (double)t->delay_us / 1e6,
 		 t->paused ? " - PAUSED" : "", t->filter ? " - filter: " : "",
 		 t->filter ? t->filter_text : "");
 	/* Counts per state, with a sparkline each, two per line. */
@@ -404,8 +404,9 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 		for (int c = 0; c < col && i + (size_t)c < sizeof(order) / sizeof(order[0]); c++) {
 			int s = order[i + (size_t)c];
 			sparkline(spark, sizeof(spark), st->history[s], st->nhistory, sw, utf8);
-			int k = snprintf(lines[n] + o, HDR_LINE - o, "%-12s %7u %s%*s",
-					 state_name(s), st->count[s], spark, c + 1 < col ? 2 : 0, "");
+			int k =
+			    snprintf(lines[n] + o, HDR_LINE - o, "%-12s %7u %s%*s", state_name(s),
+				     st->count[s], spark, c + 1 < col ? 2 : 0, "");
 			if (k < 0 || (size_t)k >= HDR_LINE - o) {
 				lines[n][o] = '\0'; /* a whole column or none */
 				break;
@@ -416,7 +417,8 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 	}
 	if (n < maxlines) {
 		if (st->tw_max > 0)
-			snprintf(lines[n++], HDR_LINE, "TIME-WAIT %u of tcp_max_tw_buckets %ld (%.1f%%)",
+			snprintf(lines[n++], HDR_LINE,
+				 "TIME-WAIT %u of tcp_max_tw_buckets %ld (%.1f%%)",
 				 st->count[TS_TIME_WAIT], st->tw_max,
 				 100.0 * st->count[TS_TIME_WAIT] / (double)st->tw_max);
 		else
@@ -446,8 +448,9 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 		for (int i = 0; i < st->nholder && o > 0 && o < 200; i++) {
 			const struct top_holder *h = &st->holder[i];
 			fmt_age(age, sizeof(age), nowus > h->oldest_us ? nowus - h->oldest_us : 0);
-			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, "%s %s[%d] %u, oldest >=%s",
-				      i ? ";" : "", h->comm, (int)h->pid, h->count, age);
+			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o,
+				      "%s %s[%d] %u, oldest >=%s", i ? ";" : "", h->comm,
+				      (int)h->pid, h->count, age);
 		}
 		n++;
 	}
@@ -464,8 +467,9 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 		 * passed, which on lo is each packet twice (out and back in).
 		 */
 		if (t->wire && wire_capture_stats(t->wire, &cs) == 0)
-			snprintf(lines[n] + o, HDR_LINE - (size_t)o, "; kernel: recv %llu drop %llu",
-				 (unsigned long long)cs.received, (unsigned long long)cs.dropped);
+			snprintf(lines[n] + o, HDR_LINE - (size_t)o,
+				 "; kernel: recv %llu drop %llu", (unsigned long long)cs.received,
+				 (unsigned long long)cs.dropped);
 		n++;
 	}
 	return n;
@@ -1418,7 +1422,8 @@ static void init_colors(struct top *t)
  * attributes, show the cursor, and leave keypad mode and the alternate
  * screen, looked up beforehand (a handler may only write(2) them).
  */
-static const int fatal_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGQUIT, SIGTRAP, SIGSYS};
+static const int fatal_sigs[] = {SIGSEGV, SIGBUS,  SIGFPE,  SIGILL,
+				 SIGABRT, SIGQUIT, SIGTRAP, SIGSYS};
 static struct sigaction fatal_old[sizeof(fatal_sigs) / sizeof(fatal_sigs[0])];
 static struct termios tty_saved;
 static char tty_reset[256];

@@ -22,15 +22,18 @@ int termcheck(char *err, size_t errlen)
 	int e = 0;
 
 	if (!term || !*term) {
-		snprintf(err, errlen, "TERM is not set, so the screen cannot be drawn; "
-				      "use -b for batch output");
+		snprintf(err, errlen,
+			 "TERM is not set, so the screen cannot be drawn; "
+			 "use -b for batch output");
 		return -1;
 	}
 	/* e: 1 found (ERR all the same for a hardcopy terminal), 0 not found, -1 no database. */
 	int r = setupterm(NULL, STDOUT_FILENO, &e);
 	if (r != OK && e != 1) {
-		snprintf(err, errlen, "unknown terminal type \"%.64s\" (TERM has no terminfo entry); "
-				      "use -b for batch output", term);
+		snprintf(err, errlen,
+			 "unknown terminal type \"%.64s\" (TERM has no terminfo entry); "
+			 "use -b for batch output",
+			 term);
 		return -1;
 	}
 	const char *cup = r == OK ? tigetstr("cup") : NULL;
@@ -38,8 +41,10 @@ int termcheck(char *err, size_t errlen)
 	if (r == OK)
 		del_curterm(cur_term);
 	if (!ok) {
-		snprintf(err, errlen, "terminal \"%.64s\" (TERM) cannot move the cursor, so the "
-				      "screen cannot be drawn; use -b for batch output", term);
+		snprintf(err, errlen,
+			 "terminal \"%.64s\" (TERM) cannot move the cursor, so the "
+			 "screen cannot be drawn; use -b for batch output",
+			 term);
 		return -1;
 	}
 	return 0;
