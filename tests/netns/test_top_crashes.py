@@ -7,7 +7,7 @@
    then two IPv4 listeners): top -b exits 0 and shows all three;
  - a fatal signal (SIGABRT) leaves the terminal as top found it: out of the
    alternate screen, and the tty back in canonical mode with echo."""
-import os, shutil, signal, subprocess, sys, tempfile, time
+import os, shutil, signal, subprocess, tempfile, time
 
 import nslib
 from toplib import Tmux, case, hold, rows
