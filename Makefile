@@ -54,7 +54,7 @@ LIB_SRCS := src/state.c src/filter.c src/diagmsg.c src/sockdiag.c src/addr.c src
             src/knobs.c src/sysctl.c src/privdrop.c
 CLI_SRCS := src/main.c src/cmd.c src/cmdtab.c src/cmd_list.c src/cmd_watch.c src/wire.c \
             src/capture.c src/listwire.c src/cmd_top.c src/cmd_tune.c \
-            src/cmd_shell.c src/cmd_explain.c
+            src/cmd_shell.c src/cmd_explain.c src/termcheck.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(O)/%.o)
@@ -120,7 +120,7 @@ check-valgrind: deps-check
 	@$(MAKE) --no-print-directory tcpstate $(O)/unit $(O)/nonetlink.so
 	@VG_TCPSTATE=$(CURDIR)/tcpstate TCPSTATE=$(CURDIR)/tests/vg-tcpstate \
 	    UNIT="$(CURDIR)/tests/vg-tcpstate-unit" VG_UNIT=$(CURDIR)/$(O)/unit \
-	    TESTS='unit|test_replay|test_usage|test_explain|test_testlist|test_oracles|test_wire' \
+	    TESTS='unit|test_replay|test_usage|test_explain|test_testlist|test_oracles|test_wire|test_top_cli' \
 	    NONETLINK= bash tests/run
 
 man: tcpstate

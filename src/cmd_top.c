@@ -6,8 +6,9 @@
  *
  * The screen is a view over topmodel.c: keys change what is shown (filter,
  * states, sort, grouping) and never the data.  Signal handlers only set
- * flags.  Nothing is written to stderr while curses owns the terminal:
- * messages go to the status line, and fatal ones are printed after endwin().
+ * flags, but for the fatal ones, which restore the terminal and die.
+ * Nothing is written to stderr while curses owns the terminal: messages go
+ * to the status line, and fatal ones are printed after endwin().
  */
 #include <curses.h>
 #include <linux/capability.h>
@@ -22,8 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "addr.h"
 #include "cmd.h"
@@ -32,6 +36,7 @@
 #include "out.h"
 #include "sockdiag.h"
 #include "state.h"
+#include "termcheck.h"
 #include "topmodel.h"
 #include "wire.h"
 
@@ -78,7 +83,9 @@ const struct cmd_entry cmd_top_entry = {
 		"q F10 quit.\n"
 		"With -i or -r the wire engine runs alongside: each row then shows the state\n"
 		"the capture implies for the local end and for the peer, and rows where the\n"
-		"kernel and the wire disagree are marked with !.\n",
+		"kernel and the wire disagree are marked with !.\n"
+		"The screen needs a terminal TERM names, with cursor addressing; elsewhere\n"
+		"top says so and exits 1: use -b.\n",
 	.opts = top_opts,
 	.min_args = 0,
 	.max_args = -1,
@@ -116,6 +123,7 @@ struct top {
 	enum group group;
 	int paused;
 	size_t cursor, offset;
+	size_t nshown; /* rows (or groups) the last draw had to show: the cursor stays below */
 	struct sock_rec selected; /* the selected row's identity, followed across refreshes */
 	int have_selected;
 	enum mode mode;
@@ -356,20 +364,28 @@ static void sparkline(char *buf, size_t len, const uint16_t *h, int n, int width
 	buf[o] = '\0';
 }
 
+/*
+ * A header line's bytes.  The widest is three state columns of 23 cells of
+ * text and a sparkline of up to TOP_HISTORY glyphs, each up to 4 bytes of
+ * UTF-8 (3 for the bars): lines are sized by what they show, in cells, and
+ * the bytes always have room for it.
+ */
+#define HDR_LINE (3 * (23 + 4 * TOP_HISTORY) + 1)
+
 /* The header, as lines of text (the screen colours some of them). */
-static int header_lines(struct top *t, char lines[][256], int maxlines, int width, int utf8)
+static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int width, int utf8)
 {
 	const struct top_stats *st = topmodel_stats(t->model);
 	int n = 0;
-	char a[ADDR_STRLEN], age[32], spark[256];
+	char a[ADDR_STRLEN], age[32], spark[4 * TOP_HISTORY + 1];
 	time_t now = time(NULL);
 	struct tm tm;
 	char clock[16];
 
 	localtime_r(&now, &tm);
 	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-	snprintf(lines[n++], 256, "tcpstate top - %s - %llu sockets - every %.1fs%s%s%.120s", clock,
-		 (unsigned long long)st->total, (double)t->delay_us / 1e6,
+	snprintf(lines[n++], HDR_LINE, "tcpstate top - %s - %llu sockets - every %.1fs%s%s%.120s",
+		 clock, (unsigned long long)st->total, (double)t->delay_us / 1e6,
 		 t->paused ? " - PAUSED" : "", t->filter ? " - filter: " : "",
 		 t->filter ? t->filter_text : "");
 	/* Counts per state, with a sparkline each, two per line. */
@@ -388,21 +404,25 @@ static int header_lines(struct top *t, char lines[][256], int maxlines, int widt
 		for (int c = 0; c < col && i + (size_t)c < sizeof(order) / sizeof(order[0]); c++) {
 			int s = order[i + (size_t)c];
 			sparkline(spark, sizeof(spark), st->history[s], st->nhistory, sw, utf8);
-			int k = snprintf(lines[n] + o, 256 - o, "%-12s %7u %s%*s", state_name(s),
-					 st->count[s], spark, c + 1 < col ? 2 : 0, "");
-			if (k < 0 || (size_t)k >= 256 - o)
+			int k =
+			    snprintf(lines[n] + o, HDR_LINE - o, "%-12s %7u %s%*s", state_name(s),
+				     st->count[s], spark, c + 1 < col ? 2 : 0, "");
+			if (k < 0 || (size_t)k >= HDR_LINE - o) {
+				lines[n][o] = '\0'; /* a whole column or none */
 				break;
+			}
 			o += (size_t)k;
 		}
 		n++;
 	}
 	if (n < maxlines) {
 		if (st->tw_max > 0)
-			snprintf(lines[n++], 256, "TIME-WAIT %u of tcp_max_tw_buckets %ld (%.1f%%)",
+			snprintf(lines[n++], HDR_LINE,
+				 "TIME-WAIT %u of tcp_max_tw_buckets %ld (%.1f%%)",
 				 st->count[TS_TIME_WAIT], st->tw_max,
 				 100.0 * st->count[TS_TIME_WAIT] / (double)st->tw_max);
 		else
-			snprintf(lines[n++], 256, "TIME-WAIT %u", st->count[TS_TIME_WAIT]);
+			snprintf(lines[n++], HDR_LINE, "TIME-WAIT %u", st->count[TS_TIME_WAIT]);
 	}
 	if (n < maxlines && st->port_lo > 0) {
 		long range = st->port_hi - st->port_lo + 1;
@@ -421,31 +441,36 @@ static int header_lines(struct top *t, char lines[][256], int maxlines, int widt
 		n++;
 	}
 	if (n < maxlines) {
-		int o = snprintf(lines[n], 256, "CLOSE-WAIT holders:");
+		int o = snprintf(lines[n], HDR_LINE, "CLOSE-WAIT holders:");
 		if (!st->nholder)
-			snprintf(lines[n] + o, 256 - (size_t)o, " none");
+			snprintf(lines[n] + o, HDR_LINE - (size_t)o, " none");
 		uint64_t nowus = wall_us();
 		for (int i = 0; i < st->nholder && o > 0 && o < 200; i++) {
 			const struct top_holder *h = &st->holder[i];
 			fmt_age(age, sizeof(age), nowus > h->oldest_us ? nowus - h->oldest_us : 0);
-			o += snprintf(lines[n] + o, 256 - (size_t)o, "%s %s[%d] %u, oldest >=%s",
-				      i ? ";" : "", h->comm, (int)h->pid, h->count, age);
+			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o,
+				      "%s %s[%d] %u, oldest >=%s", i ? ";" : "", h->comm,
+				      (int)h->pid, h->count, age);
 		}
 		n++;
 	}
 	if (n < maxlines) {
 		struct capture_stats cs;
+		int o = snprintf(lines[n], HDR_LINE, "Wire: %s", t->wire_note);
+		if (t->wire)
+			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o,
+				      " - %llu packets, %llu connections",
+				      (unsigned long long)wire_decode_stats(t->wire)->packets,
+				      (unsigned long long)engine_stats(wire_engine(t->wire))->live);
+		/*
+		 * The kernel's counters, named as such: it counts what its filter
+		 * passed, which on lo is each packet twice (out and back in).
+		 */
 		if (t->wire && wire_capture_stats(t->wire, &cs) == 0)
-			snprintf(lines[n++], 256, "Wire: %s - %llu packets, %llu dropped by the kernel",
-				 t->wire_note, (unsigned long long)cs.received,
+			snprintf(lines[n] + o, HDR_LINE - (size_t)o,
+				 "; kernel: recv %llu drop %llu", (unsigned long long)cs.received,
 				 (unsigned long long)cs.dropped);
-		else if (t->wire)
-			snprintf(lines[n++], 256, "Wire: %s - %llu packets read, %llu connections",
-				 t->wire_note,
-				 (unsigned long long)wire_decode_stats(t->wire)->packets,
-				 (unsigned long long)engine_stats(wire_engine(t->wire))->live);
-		else
-			snprintf(lines[n++], 256, "Wire: %s", t->wire_note);
+		n++;
 	}
 	return n;
 }
@@ -575,7 +600,8 @@ static void widths(struct top *t, const uint32_t *idx, size_t n, struct colw *w)
 	w->state = 12;
 	w->local = 5;
 	w->peer = 4;
-	w->wire = t->wire ? 15 : 4;
+	/* As wide as the header's "Wire L/P", or as "CLOSE-W/CLOSE-W!" with a capture. */
+	w->wire = t->wire ? 16 : 8;
 	w->proc = 7;
 	w->age = 6;
 	for (size_t i = 0; i < n; i++) {
@@ -716,7 +742,7 @@ static void fill_info(struct top *t, const uint32_t *idx, size_t n)
 
 static int batch_frame(struct top *t, FILE *out)
 {
-	char lines[12][256], buf[512];
+	char lines[12][HDR_LINE], buf[512];
 	int nl = header_lines(t, lines, 12, 120, 0);
 	uint64_t now = wall_us();
 
@@ -839,6 +865,7 @@ static void apply_filter(struct top *t, const char *text)
 	snprintf(t->filter_text, sizeof(t->filter_text), "%s", text);
 	t->cursor = t->offset = 0;
 	t->have_selected = 0;
+	t->status[0] = '\0'; /* an earlier attempt's error no longer holds */
 }
 
 static void rl_line_cb(char *line)
@@ -1019,9 +1046,39 @@ static void draw_help(void)
 	refresh();
 }
 
+/*
+ * How many bytes of s fill at most cols cells of the screen: a line is cut
+ * at the edge by what it shows, never inside a character.  A byte that is
+ * not part of one counts as a cell.
+ */
+static int fit_width(const char *s, int cols)
+{
+	size_t o = 0, n = strlen(s);
+	mbstate_t ps;
+	int used = 0;
+
+	memset(&ps, 0, sizeof(ps));
+	while (o < n) {
+		wchar_t wc;
+		size_t k = mbrtowc(&wc, s + o, n - o, &ps);
+		int w = 1;
+		if (k == (size_t)-1 || k == (size_t)-2) {
+			memset(&ps, 0, sizeof(ps));
+			k = 1;
+		} else if ((w = wcwidth(wc)) < 0) {
+			w = 1;
+		}
+		if (used + w > cols)
+			break;
+		used += w;
+		o += k;
+	}
+	return (int)o;
+}
+
 static void draw(struct top *t, uint32_t *idx, size_t cap)
 {
-	char lines[12][256], buf[512];
+	char lines[12][HDR_LINE], buf[512];
 	int utf8 = 0;
 	uint64_t now = wall_us();
 	const char *cs = setlocale(LC_CTYPE, NULL);
@@ -1036,13 +1093,9 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 	}
 	int nl = header_lines(t, lines, 9, COLS, utf8);
 	for (int i = 0; i < nl; i++) {
-		/* Lines with sparklines are built to fit; cut the others at the edge. */
-		int utf = 0;
-		for (const char *c = lines[i]; *c; c++)
-			utf |= (unsigned char)*c >= 0x80;
 		if (i == 0)
 			attron(A_BOLD);
-		mvaddnstr(i, 0, lines[i], utf ? -1 : COLS);
+		mvaddnstr(i, 0, lines[i], fit_width(lines[i], COLS));
 		if (i == 0)
 			attroff(A_BOLD);
 	}
@@ -1054,11 +1107,12 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 		mvprintw(top - 1, 0, "%-*s", COLS, "");
 		mvprintw(top - 1, 0, "Grouped by %s: %zu groups", group_name(t->group), ng);
 		attroff(A_REVERSE);
+		t->nshown = ng;
 		if (t->cursor >= ng)
 			t->cursor = ng ? ng - 1 : 0;
 		if (t->cursor < t->offset)
 			t->offset = t->cursor;
-		if (t->cursor >= t->offset + (size_t)rows)
+		if (t->cursor - t->offset >= (size_t)rows)
 			t->offset = t->cursor - (size_t)rows + 1;
 		for (int i = 0; i < rows && t->offset + (size_t)i < ng; i++) {
 			group_text(&g[t->offset + (size_t)i], buf, sizeof(buf));
@@ -1070,21 +1124,20 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 		}
 		free(g);
 	} else {
-		size_t matching;
+		size_t matching, page = (size_t)rows < cap ? (size_t)rows : cap;
 		if (t->cursor < t->offset)
 			t->offset = t->cursor;
-		if (t->cursor >= t->offset + (size_t)rows)
-			t->offset = t->cursor - (size_t)rows + 1;
+		if (t->cursor - t->offset >= page)
+			t->offset = t->cursor - page + 1;
 		size_t n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse,
-					 t->offset, (size_t)rows < cap ? (size_t)rows : cap, idx,
-					 &matching);
+					 t->offset, page, idx, &matching);
+		t->nshown = matching;
 		if (matching && t->cursor >= matching) {
+			/* Rows went away below the cursor: the last row, on a full page. */
 			t->cursor = matching - 1;
-			if (t->offset > t->cursor)
-				t->offset = t->cursor;
+			t->offset = matching > page ? matching - page : 0;
 			n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse,
-					  t->offset, (size_t)rows < cap ? (size_t)rows : cap, idx,
-					  &matching);
+					  t->offset, page, idx, &matching);
 		}
 		fill_info(t, idx, n);
 		struct colw w;
@@ -1197,6 +1250,12 @@ static void select_at_cursor(struct top *t)
 	}
 }
 
+/* The cursor on row i, or on the last row the screen has. */
+static void move_to(struct top *t, size_t i)
+{
+	t->cursor = i < t->nshown ? i : t->nshown ? t->nshown - 1 : 0;
+}
+
 /* Returns 1 to quit. */
 static int handle_key(struct top *t, int ch, int page)
 {
@@ -1252,19 +1311,19 @@ static int handle_key(struct top *t, int ch, int page)
 			t->cursor--;
 		break;
 	case KEY_DOWN:
-		t->cursor++;
+		move_to(t, t->cursor + 1);
 		break;
 	case KEY_PPAGE:
 		t->cursor = t->cursor > (size_t)page ? t->cursor - (size_t)page : 0;
 		break;
 	case KEY_NPAGE:
-		t->cursor += (size_t)page;
+		move_to(t, t->cursor + (size_t)page);
 		break;
 	case KEY_HOME:
 		t->cursor = 0;
 		break;
 	case KEY_END:
-		t->cursor = (size_t)-1 / 2;
+		move_to(t, t->nshown);
 		break;
 	case '<':
 		t->sort = (enum top_sort)((t->sort + SORT_MAX - 1) % SORT_MAX);
@@ -1356,12 +1415,81 @@ static void init_colors(struct top *t)
 	init_pair(C_BAD, COLOR_RED, -1);
 }
 
+/*
+ * What a fatal signal undoes before the process dies, so that an abort
+ * does not leave the user's shell in raw mode on the alternate screen: the
+ * tty modes from before curses, and the terminal's strings that reset the
+ * attributes, show the cursor, and leave keypad mode and the alternate
+ * screen, looked up beforehand (a handler may only write(2) them).
+ */
+static const int fatal_sigs[] = {SIGSEGV, SIGBUS,  SIGFPE,  SIGILL,
+				 SIGABRT, SIGQUIT, SIGTRAP, SIGSYS};
+static struct sigaction fatal_old[sizeof(fatal_sigs) / sizeof(fatal_sigs[0])];
+static struct termios tty_saved;
+static char tty_reset[256];
+static size_t tty_reset_len;
+
+static void on_fatal(int sig)
+{
+	size_t i = 0;
+
+	while (fatal_sigs[i] != sig)
+		i++;
+	ssize_t w = write(STDOUT_FILENO, tty_reset, tty_reset_len);
+	(void)w;
+	tcsetattr(STDOUT_FILENO, TCSANOW, &tty_saved);
+	/* Die of it as before: the earlier action (the default, or a sanitizer's). */
+	sigaction(sig, &fatal_old[i], NULL);
+	raise(sig);
+}
+
+/* A terminfo string without its padding ("$<5>"): a handler cannot wait. */
+static void add_reset(const char *cap)
+{
+	const char *v = tigetstr(cap);
+
+	if (!v || v == (const char *)-1)
+		return;
+	for (; *v && tty_reset_len < sizeof(tty_reset); v++) {
+		if (v[0] == '$' && v[1] == '<' && strchr(v, '>')) {
+			v = strchr(v, '>');
+			continue;
+		}
+		tty_reset[tty_reset_len++] = *v;
+	}
+}
+
+/* before: the tty's modes as the shell left them; the screen's terminal is set up. */
+static void catch_fatal(const struct termios *before)
+{
+	struct sigaction sa;
+
+	tty_saved = *before;
+	tty_reset_len = 0;
+	add_reset("sgr0");
+	add_reset("cnorm");
+	add_reset("rmkx");
+	add_reset("rmcup");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
+		sigaction(fatal_sigs[i], &sa, &fatal_old[i]);
+}
+
+static void release_fatal(void)
+{
+	for (size_t i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
+		sigaction(fatal_sigs[i], &fatal_old[i], NULL);
+}
+
 static int screen_loop(struct top *t, char *err, size_t errlen)
 {
 	uint32_t *idx = malloc(1024 * sizeof(*idx));
 	uint64_t next = 0;
 	long frames = 0;
 	int rc = 0;
+	SCREEN *scr;
 
 	if (!idx) {
 		snprintf(err, errlen, "out of memory");
@@ -1380,7 +1508,17 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 	rl_attempted_completion_function = complete_filter;
 	using_history();
 
-	initscr();
+	/* The tty's modes before newterm(), which may change them. */
+	struct termios before;
+	int have_before = tcgetattr(STDOUT_FILENO, &before) == 0;
+	/* newterm(), not initscr(), which exits by itself; TERM was checked (termcheck). */
+	if (!(scr = newterm(NULL, stdout, stdin))) {
+		snprintf(err, errlen, "cannot set up the terminal");
+		free(idx);
+		return -1;
+	}
+	if (have_before)
+		catch_fatal(&before);
 	cbreak();
 	noecho();
 	keypad(stdscr, TRUE);
@@ -1430,7 +1568,7 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 		while ((ch = getch()) != ERR) {
 			if (ch == KEY_RESIZE)
 				continue;
-			if (handle_key(t, ch, LINES - 14)) {
+			if (handle_key(t, ch, LINES > 15 ? LINES - 14 : 1)) {
 				quit = 1;
 				break;
 			}
@@ -1441,6 +1579,9 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 	if (t->mode == MODE_FILTER)
 		rl_callback_handler_remove();
 	endwin();
+	if (have_before)
+		release_fatal();
+	delscreen(scr);
 	free(idx);
 	return rc;
 }
@@ -1456,6 +1597,9 @@ static int batch_loop(struct top *t, char *err, size_t errlen)
 		if (refresh_data(t, err, errlen) < 0)
 			return -1;
 		if (batch_frame(t, stdout) < 0) {
+			/* The reader is gone (| head): what it wanted, it has. */
+			if (errno == EPIPE)
+				return 0;
 			snprintf(err, errlen, "write error: %s", strerror(errno));
 			return -1;
 		}
@@ -1478,6 +1622,18 @@ static int batch_loop(struct top *t, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+/* Whether a live capture may be opened: CAP_NET_RAW in the effective set. */
+static int may_capture(void)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) < 0)
+		return 1; /* not known: a capture that fails is then an error */
+	return d[CAP_NET_RAW / 32].effective >> (CAP_NET_RAW % 32) & 1;
 }
 
 static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
@@ -1514,6 +1670,11 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 		filter_free(t.filter);
 		return cmd_usage_error(cmd, "the screen needs a terminal; use -b for batch output");
 	}
+	if (!t.batch && termcheck(err, sizeof(err)) < 0) {
+		filter_free(t.filter);
+		cmd_error(cmd, "%s", err);
+		return EXIT_RUNTIME;
+	}
 	if (t.netns) {
 		int r = netns_enter(t.netns, err, sizeof(err));
 		if (r < 0) {
@@ -1537,12 +1698,20 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 		t.w.keep_caps = keep;
 		t.w.nkeep_caps = 3;
 		struct engine_hooks hooks = {on_event, NULL, &t};
-		int usage;
+		int usage, privileged = t.w.file || may_capture();
 		t.wire = wire_open(&t.w, &hooks, err, sizeof(err), &usage);
-		if (!t.wire && usage) {
+		if (!t.wire && (usage || privileged)) {
+			/*
+			 * A filter, an interface or a file that is not there: the
+			 * user asked for something else.  Only a missing privilege
+			 * falls back to the kernel view.
+			 */
 			topmodel_free(t.model);
 			filter_free(t.filter);
-			return cmd_usage_error(cmd, "%s", err);
+			if (usage)
+				return cmd_usage_error(cmd, "%s", err);
+			cmd_error(cmd, "%s", err);
+			return EXIT_RUNTIME;
 		}
 		if (!t.wire) {
 			/* Without capture privilege, the kernel view alone still helps. */
@@ -1560,6 +1729,7 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = t.batch ? batch_loop(&t, err, sizeof(err)) : screen_loop(&t, err, sizeof(err));

@@ -432,12 +432,27 @@ static void set_v(struct topmodel *m, size_t i, const struct top_row *r, uint64_
 	v->pad[0] = v->pad[1] = v->pad[2] = 0;
 }
 
+/*
+ * The next capacity of an array of cap elements of size bytes: half as
+ * much again, and at least one more (a copy may have been made for a single
+ * row, see switch_to_copy); 0 when that many bytes cannot be counted.
+ */
+static size_t next_cap(size_t cap, size_t size)
+{
+	size_t more = cap / 2 ? cap / 2 : 1;
+	if (!cap)
+		return 1024;
+	if (cap > SIZE_MAX / size - more)
+		return 0;
+	return cap + more;
+}
+
 /* Room for one more row (and its age). */
 static int grow(struct topmodel *m)
 {
 	if (m->nrows == m->capv) {
-		size_t cap = m->capv ? m->capv + m->capv / 2 : 1024;
-		struct vrow *nv = realloc(m->v, cap * sizeof(*nv));
+		size_t cap = next_cap(m->capv, sizeof(*m->v));
+		struct vrow *nv = cap ? realloc(m->v, cap * sizeof(*nv)) : NULL;
 		if (!nv)
 			return -1;
 		m->v = nv;
@@ -445,8 +460,8 @@ static int grow(struct topmodel *m)
 	}
 	if (m->nrows < m->caprows)
 		return 0;
-	size_t cap = m->caprows ? m->caprows + m->caprows / 2 : 1024;
-	struct top_row *nr = realloc(m->rows, cap * sizeof(*nr));
+	size_t cap = next_cap(m->caprows, sizeof(*m->rows));
+	struct top_row *nr = cap ? realloc(m->rows, cap * sizeof(*nr)) : NULL;
 	if (!nr)
 		return -1;
 	if (m->rows == m->prev) { /* one array for both (in place): move both */
@@ -1067,7 +1082,14 @@ size_t topmodel_view(const struct topmodel *m, state_mask states, const struct f
 		     size_t *matching)
 {
 	struct sortctx c = {m, sort, reverse};
-	size_t k = first + max, n = 0, match = 0;
+	/*
+	 * The rows up to first + max are kept: never more than the table, so
+	 * a window past its end (End moves the cursor far down, and the screen
+	 * clamps it only once it knows how many rows match) costs no more than
+	 * the whole table, and the sum cannot wrap.
+	 */
+	size_t rest = first < m->nrows ? m->nrows - first : 0;
+	size_t k = max < rest ? first + max : m->nrows, n = 0, match = 0;
 	uint32_t *heap = malloc((k ? k : 1) * sizeof(*heap));
 
 	if (!heap) {

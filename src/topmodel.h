@@ -145,8 +145,9 @@ int topmodel_sort_needs_info(enum top_sort s);
 /*
  * Fill out[] with the indexes of the rows to show, from the first-th to
  * first+max-th in sort order.  Only those are sorted: the rest of the table
- * is only partitioned.  Returns how many were written; *matching says how
- * many rows pass the filter in all.
+ * is only partitioned.  Returns how many were written (at most max);
+ * *matching says how many rows pass the filter in all.  Any first and max
+ * are safe: a window past the end shows nothing, and max may be SIZE_MAX.
  */
 size_t topmodel_view(const struct topmodel *m, state_mask states, const struct filter *f,
 		     enum top_sort sort, int reverse, size_t first, size_t max, uint32_t *out,

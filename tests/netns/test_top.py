@@ -9,6 +9,7 @@
 import os, re, shutil, signal, subprocess, sys, tempfile, time, uuid
 
 import nslib
+from toplib import Tmux, rows
 
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 CASES = ["tmux_header_counts_match_ss", "tmux_filter_narrows_rows", "tmux_sort_changes_order",
@@ -22,7 +23,6 @@ rep.skip_unless(os.geteuid() == 0 and all(shutil.which(t) for t in ("tmux", "ip"
                 CASES, "needs root, ip, ss and tmux")
 
 NS = "tcpst-top-" + uuid.uuid4().hex[:8]
-SOCK = "tcpst-top-" + uuid.uuid4().hex[:8]
 tmp = tempfile.mkdtemp(prefix="tcpstate-top.")
 procs = []
 
@@ -50,42 +50,13 @@ def ns(*cmd, **kw):
     return subprocess.run(["ip", "netns", "exec", NS, *cmd], capture_output=True, text=True, **kw)
 
 
-def tmux(*args):
-    return subprocess.run(["tmux", "-L", SOCK, *args], capture_output=True, text=True)
-
-
-def screen():
-    return tmux("capture-pane", "-p", "-t", "t").stdout
-
-
-def wait_screen(pred, timeout=8.0, target="t"):
-    """The screen once pred holds on two captures in a row (not mid-redraw)."""
-    end = time.time() + timeout
-    s = ""
-    while time.time() < end:
-        s = tmux("capture-pane", "-p", "-t", target).stdout
-        if pred(s):
-            time.sleep(0.15)
-            s2 = tmux("capture-pane", "-p", "-t", target).stdout
-            if pred(s2):
-                return s2
-        time.sleep(0.2)
-    return s
+TMUX = Tmux()
+tmux, screen, wait_screen = TMUX.run, TMUX.screen, TMUX.wait
 
 
 def ss_count(state):
     out = ns("ss", "-tanH", "state", state).stdout
     return len([l for l in out.splitlines() if l.strip()])
-
-
-def rows(s):
-    """Table rows: lines after the column header, up to the status line."""
-    lines = s.splitlines()
-    try:
-        start = next(i for i, l in enumerate(lines) if l.startswith("State ")) + 1
-    except StopIteration:
-        return []
-    return [l for l in lines[start:] if re.match(r"^(\S+)\s+\d|^\(wire only\)|^[A-Z-]+ +[0-9\[]", l)]
 
 
 try:

@@ -341,11 +341,101 @@ static void busiest_destinations(void)
 	topmodel_free(m);
 }
 
+/*
+ * A window far past the end, as top's End key asks for (first near
+ * SIZE_MAX / 2), or one whose first + max or (first + max) * 4 passes
+ * SIZE_MAX: nothing is shown and nothing is written past out[max].  A
+ * window without an end (max = SIZE_MAX) shows the rest of the order.
+ */
+static void view_huge_window(void)
+{
+	enum { N = 300, GUARD = 4 };
+	static const struct {
+		size_t first, max;
+	} empty[] = {
+		{(size_t)-1 / 2 - 3, 8}, /* End: cursor (size_t)-1/2, less the rows, plus one */
+		{(size_t)-1 / 4 + 1, 8}, /* (first + max) * 4 wraps to a small size */
+		{(size_t)-1 - 3, 8},     /* first + max wraps */
+		{(size_t)-1, (size_t)-1},
+		{N, 8},
+	};
+	struct sock_rec r[N];
+	struct topmodel *m = topmodel_new();
+	uint32_t all[N], out[N + GUARD];
+	size_t matching;
+
+	CHECK(m != NULL);
+	rows(r, N, 3, 0);
+	CHECK(topmodel_refresh(m, r, N, 1000000, 0, NULL) == 0);
+	CHECK(topmodel_view(m, SM_ALL, NULL, SORT_LOCAL, 0, 0, N, all, &matching) == N);
+	for (size_t c = 0; c < sizeof(empty) / sizeof(empty[0]); c++) {
+		for (size_t i = 0; i < N + GUARD; i++)
+			out[i] = 0xdeadbeef;
+		matching = 0;
+		size_t n = topmodel_view(m, SM_ALL, NULL, SORT_LOCAL, 0, empty[c].first,
+					 empty[c].max, out, &matching);
+		int untouched = 1;
+		for (size_t i = 0; i < N + GUARD; i++)
+			untouched &= out[i] == 0xdeadbeef;
+		if (n != 0 || matching != N || !untouched) {
+			printf("  first %zu max %zu: %zu rows, %zu matching, out %s\n", empty[c].first,
+			       empty[c].max, n, matching, untouched ? "untouched" : "written");
+			unit_failed = 1;
+		}
+	}
+	/* No end to the window: from first to the last row, with the heap or the full sort. */
+	for (size_t first = 0; first < N; first += 60) {
+		size_t n = topmodel_view(m, SM_ALL, NULL, SORT_LOCAL, 0, first, (size_t)-1, out,
+					 &matching);
+		CHECK(n == N - first && matching == N &&
+		      memcmp(out, all + first, n * sizeof(*out)) == 0);
+		n = topmodel_view(m, SM_ALL, NULL, SORT_LOCAL, 0, first, (size_t)-1 / 2 + 1, out,
+				  &matching);
+		CHECK(n == N - first && memcmp(out, all + first, n * sizeof(*out)) == 0);
+	}
+	topmodel_free(m);
+}
+
+/*
+ * A refresh with a single socket, then one whose first socket is another:
+ * the copy the second refresh switches to was made for one row, and must
+ * still grow row by row (it once grew by half of one, that is by none).
+ */
+static void one_socket_then_more(void)
+{
+	struct sock_rec one, more[5];
+	struct topmodel *m = topmodel_new();
+
+	CHECK(m != NULL);
+	memset(&one, 0, sizeof(one));
+	one.family = AF_INET6; /* a listener on [::1]:5000 */
+	one.state = TS_LISTEN;
+	one.laddr[15] = 1;
+	one.lport = 5000;
+	rows(more, 5, 9, 0);
+	for (int i = 0; i < 5; i++)
+		more[i].state = TS_LISTEN;
+	for (int round = 0; round < 2; round++) {
+		CHECK(topmodel_refresh(m, &one, 1, 1000000 + 2000000 * (uint64_t)round, 0, NULL) ==
+		      0);
+		CHECK(topmodel_nrows(m) == 1 && topmodel_row(m, 0)->s.lport == 5000);
+		CHECK(topmodel_refresh(m, more, 5, 2000000 + 2000000 * (uint64_t)round, 0, NULL) ==
+		      0);
+		CHECK(topmodel_nrows(m) == 5);
+		for (int i = 0; i < 5; i++)
+			CHECK(by_lport(m, more[i].lport) != NULL);
+		CHECK(topmodel_stats(m)->count[TS_LISTEN] == 5);
+	}
+	topmodel_free(m);
+}
+
 const struct unit_test topmodel_tests[] = {
 	{"topmodel: bounded view, rank and time in state", view_rank_and_memory},
 	{"topmodel: the join with the last refresh, in any order", join_follows_any_order},
 	{"topmodel: ephemeral ports per destination, busiest first", busiest_destinations},
 	{"topmodel: an owner is not carried to a new socket on the tuple",
 	 owner_not_carried_to_a_new_socket},
+	{"topmodel: a window past the end or past SIZE_MAX writes nothing", view_huge_window},
+	{"topmodel: one socket, then more: the table grows row by row", one_socket_then_more},
 	{NULL, NULL},
 };

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""What tcpstate top shows (issue 14), as root in namespaces of its own:
+ - the header on a 200-column screen with a full history: every state's
+   count is there (CLOSE-WAIT and LAST-ACK as ss counts them), no line is
+   wider than the screen, and no character is cut in half;
+ - the Wire line counts the packets top read, as tcpdump counts them, and
+   names the kernel's counters (which count each packet on lo twice);
+ - -i with an interface that is not there (or -r with a missing file) is
+   an error, exit 1; only a missing privilege falls back to the kernel view;
+ - each column's header stands over its values (batch, without a capture);
+ - a filter's error leaves the status line once a valid filter is applied."""
+import itertools, os, re, shutil, signal, subprocess, sys, tempfile, time, unicodedata
+
+import nslib
+from toplib import Tmux, case, rows
+
+TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
+CASES = ["tmux_header_wide_full_history", "batch_wire_counts_packets_once",
+         "batch_missing_interface_is_an_error", "batch_columns_line_up",
+         "tmux_filter_error_cleared"]
+rep = nslib.Reporter(None)
+rep.skip_unless(nslib.prereqs_ok() and shutil.which("tmux") is not None, CASES,
+                "needs root, ip, nft, ss and tmux")
+nslib.install_signal_handlers()
+
+SPARK = "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
+
+
+def ss_count(ns, state):
+    out = ns.exec(["ss", "-tanH", "state", state]).stdout
+    return len([l for l in out.splitlines() if l.strip()])
+
+
+def cells(line):
+    """A line's width on the screen (wide characters take two cells)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+def wide_header(ns, tm):
+    """ESTABLISHED, CLOSE-WAIT / FIN-WAIT-2, LAST-ACK / TIME-WAIT (the
+    client's ACKs dropped), and LISTEN: the states whose sparklines are not
+    blank fill the header lines that used to be cut at 256 bytes."""
+    h = ns.holder()
+    l1 = h.listen("127.0.0.1", 5001)
+    c1 = h.connect("127.0.0.1", 5001)
+    l1.accept()
+    l2 = h.listen("127.0.0.1", 5002)
+    c2 = h.connect("127.0.0.1", 5002)
+    s2 = l2.accept()
+    c2.shutdown(how="wr")                   # c2 FIN-WAIT-2, s2 CLOSE-WAIT
+    l3 = h.listen("127.0.0.1", 5003)
+    c3 = h.connect("127.0.0.1", 5003)
+    s3 = l3.accept()
+    c3.shutdown(how="wr")
+    ns.wait_for([nslib.make_key("CLOSE-WAIT", s3.local, s3.peer)], what="5003 CLOSE-WAIT")
+    ns.nft("tcp dport 5003 drop")
+    s3.shutdown(how="wr")                   # s3 LAST-ACK (its FIN never acked), c3 TIME-WAIT
+    ns.wait_for([nslib.make_key("LAST-ACK", s3.local, s3.peer)], what="5003 LAST-ACK")
+    tm.new("w", f"env LANG=C.UTF-8 LC_ALL=C.UTF-8 ip netns exec {ns.name} {TCPSTATE} top -d 0.1",
+           200, 50)
+
+    def spark_len(s):
+        m = re.search(rf"ESTABLISHED +\d+ ([{SPARK}]+)", s)
+        return len(m.group(1)) if m else 0
+    # Full: the ESTABLISHED sparkline has stopped growing (a refresh is 0.1 s).
+    n, end = -1, time.time() + 30
+    while time.time() < end:
+        s = tm.wait(lambda s: spark_len(s) > 0, 10, "w")
+        if spark_len(s) == n:
+            break
+        n = spark_len(s)
+        time.sleep(1.0)
+    raw = tm.run("capture-pane", "-p", "-t", "w").stdout
+    got, want = {}, {}
+    for name, ss_name in (("CLOSE-WAIT", "close-wait"), ("LAST-ACK", "last-ack"),
+                          ("FIN-WAIT-2", "fin-wait-2"), ("TIME-WAIT", "time-wait"),
+                          ("ESTABLISHED", "established")):
+        m = re.search(rf"(?m)^(?:.*  )?{name} +(\d+) ", raw)
+        got[name] = int(m.group(1)) if m else None
+        want[name] = ss_count(ns, ss_name)
+    header = raw.splitlines()[:9]
+    widest = max(cells(l) for l in header)
+    # Every state with sockets has a sparkline as long as ESTABLISHED's: none cut short.
+    state_lines = itertools.takewhile(lambda l: not l.startswith("TIME-WAIT "), header[1:])
+    sparks = {name: len(g) for name, k, g in re.findall(rf"([A-Z][A-Z0-9-]+) +(\d+) ([{SPARK}]*)",
+                                                        "\n".join(state_lines)) if int(k)}
+    tm.keys("w", "q")
+    ok = (got == want and want["CLOSE-WAIT"] == 1 and want["LAST-ACK"] == 1 and n >= 10 and
+          set(sparks.values()) == {n} and widest <= 200 and "\ufffd" not in raw)
+    return ok, (f"header {got}, ss {want}, sparkline {n} glyphs, each state's {sparks}, "
+                f"widest line {widest} cells; header: {header!r}")
+
+
+def wire_counts(ns, tmp):
+    """A connection on lo, seen by tcpdump and by top -i lo side by side."""
+    pcap = os.path.join(tmp, "lo.pcap")
+    dump = subprocess.Popen(["ip", "netns", "exec", ns.name, "tcpdump", "-i", "lo", "-U", "-w",
+                             pcap], stderr=subprocess.PIPE, text=True)
+    top = None
+    try:
+        if "listening" not in dump.stderr.readline():
+            raise RuntimeError("tcpdump did not start")
+        top = subprocess.Popen(["ip", "netns", "exec", ns.name, TCPSTATE, "top", "-b", "-d", "0.3",
+                                "-n", "12", "-i", "lo"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        first = []
+        for line in top.stdout:             # the capture is open once a frame is out
+            first.append(line)
+            if line.startswith("Wire:"):
+                break
+        ns.exec([sys.executable, "-c", "import socket,time\n"
+                 "l=socket.socket();l.bind(('127.0.0.1',5004));l.listen()\n"
+                 "c=socket.create_connection(('127.0.0.1',5004));s,_=l.accept()\n"
+                 "c.sendall(b'x'*3000);s.recv(5000);s.sendall(b'y');c.recv(1)\n"
+                 "c.close();time.sleep(0.1);s.close();time.sleep(0.2)"], check=True)
+        out, err = top.communicate(timeout=30)
+    finally:
+        if top and top.poll() is None:
+            top.kill()
+        dump.send_signal(signal.SIGINT)
+        dump.wait(10)
+    seen = len(subprocess.run(["tcpdump", "-nn", "-r", pcap], capture_output=True,
+                              text=True).stdout.splitlines())
+    wires = re.findall(r"^Wire: capturing on lo - (\d+) packets, \d+ connections; "
+                       r"kernel: recv (\d+) drop (\d+)$", "".join(first) + out, re.M)
+    packets, recv, _ = (int(x) for x in wires[-1]) if wires else (None, None, None)
+    ok = top.returncode == 0 and seen > 0 and packets == seen and recv >= packets
+    return ok, (f"tcpdump saw {seen}, top's last Wire line: {packets} packets, kernel recv "
+                f"{recv}; rc {top.returncode}; Wire lines {wires[-2:]}; stderr {err[-200:]!r}")
+
+
+def missing_source(ns):
+    def top(*args, user=()):
+        return ns.exec([*user, TCPSTATE, "top", "-b", "-n", "1", *args])
+    iface = top("-i", "nosuchif")
+    file = top("-r", "/nonexistent/lo.pcap")
+    nobody = top("-i", "lo", user=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
+    ok = (iface.returncode == 1 and iface.stdout == "" and
+          iface.stderr == "tcpstate top: -i nosuchif: no such interface\n" and
+          file.returncode == 1 and file.stdout == "" and
+          re.fullmatch(r"tcpstate top: /nonexistent/lo\.pcap: .*\n", file.stderr) is not None and
+          nobody.returncode == 0 and "kernel view only" in nobody.stderr and
+          re.search(r"^Wire: off: -i lo: permission denied", nobody.stdout, re.M) is not None)
+    return ok, (f"-i nosuchif: rc {iface.returncode} {iface.stderr!r}; -r missing: rc "
+                f"{file.returncode} {file.stderr!r}; as nobody: rc {nobody.returncode} "
+                f"{nobody.stderr!r}")
+
+
+LEFT = ["State", "Local", "Peer", "Wire L/P", "Process"]
+RIGHT = ["Age", "Recv-Q", "Send-Q", "RTT ms", "Retr"]
+
+
+def columns(ns):
+    """Left-aligned columns start where their header starts, right-aligned
+    ones end where theirs ends, on every row."""
+    h = ns.holder()
+    l = h.listen("127.0.0.1", 5005)
+    h.connect("127.0.0.1", 5005)
+    l.accept()
+    out = ns.exec([TCPSTATE, "top", "-b", "-n", "1"]).stdout
+    head = next((l for l in out.splitlines() if l.startswith("State ")), "")
+    want = [(head.find(x), None) for x in LEFT] + [(None, head.find(x) + len(x)) for x in RIGHT]
+    bad = []
+    for r in rows(out):
+        spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", r)]
+        if len(spans) != len(want) or any((a is not None and a != s) or (b is not None and b != e)
+                                          for (a, b), (s, e) in zip(want, spans)):
+            bad.append(r)
+    return bool(head) and len(rows(out)) == 3 and not bad, f"header {head!r}, rows not under it {bad}"
+
+
+def filter_error(ns, tm):
+    h = ns.holder()
+    l = h.listen("127.0.0.1", 5006)
+    h.connect("127.0.0.1", 5006)
+    l.accept()
+    tm.new("f", f"ip netns exec {ns.name} {TCPSTATE} top -d 0.5")
+    tm.wait(lambda s: "Recv-Q" in s, 10, "f")
+    tm.keys("f", "/")
+    time.sleep(0.3)
+    tm.keys("f", "state nosuch", "Enter")
+    s = tm.wait(lambda s: "nosuch" in s.splitlines()[-1], 5, "f")
+    error = s.splitlines()[-1].strip()
+    tm.keys("f", "/")
+    time.sleep(0.3)
+    tm.keys("f", "C-a", "C-k", "state established", "Enter")
+    s = tm.wait(lambda s: "filter: state established" in s.splitlines()[0], 5, "f")
+    status = s.splitlines()[-1].strip()
+    tm.keys("f", "q")
+    ok = "unknown state" in error and "filter: state established" in s and "nosuch" not in status
+    return ok, f"error shown {error!r}, status after a valid filter {status!r}"
+
+
+tm = Tmux()
+tmp = tempfile.mkdtemp(prefix="tcpstate-top-screen.")
+try:
+    case(rep, "tmux_header_wide_full_history", wide_header, tm)
+    case(rep, "batch_wire_counts_packets_once", wire_counts, tmp)
+    case(rep, "batch_missing_interface_is_an_error", missing_source)
+    case(rep, "batch_columns_line_up", columns)
+    case(rep, "tmux_filter_error_cleared", filter_error, tm)
+finally:
+    tm.kill()
+    shutil.rmtree(tmp, ignore_errors=True)
+rep.exit()
