@@ -19,6 +19,8 @@ int sysctl_read(const struct knob *k, char *buf, size_t len)
 	int fd;
 	ssize_t n;
 
+	if (len == 0)
+		return -E2BIG;
 	knob_path(k, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -34,22 +36,24 @@ int sysctl_read(const struct knob *k, char *buf, size_t len)
 	/* "32768\t60999\n" -> "32768 60999" */
 	size_t o = 0;
 	int space = 0;
-	for (ssize_t i = 0; i < n && o + 1 < len; i++) {
+	for (ssize_t i = 0; i < n; i++) {
 		char c = raw[i];
 		if (c == ' ' || c == '\t' || c == '\n') {
 			space = o > 0;
 			continue;
 		}
+		/* The pending separator, this character and the NUL must all fit. */
+		if (o + (size_t)space + 1 >= len) {
+			buf[o] = '\0';
+			return -E2BIG;
+		}
 		if (space) {
 			buf[o++] = ' ';
 			space = 0;
 		}
-		if (o + 1 < len)
-			buf[o++] = c;
+		buf[o++] = c;
 	}
 	buf[o] = '\0';
-	if (o + 1 >= len)
-		return -E2BIG;
 	return 0;
 }
 
