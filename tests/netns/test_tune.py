@@ -40,6 +40,8 @@ CASES = [
     "failed_write_rolls_back_readonly_proc",
     "revert_restores_and_deletes_rollback",
     "revert_restores_empty_reserved_ports",
+    "revert_restores_fin_timeout_beyond_advice",
+    "revert_restores_max_tw_minus_one",
     "long_reserved_ports_list",
     "persist_writes_valid_file",
     "persist_creates_new_file_0644",
@@ -520,6 +522,48 @@ def revert_restores_empty_reserved_ports(ns):
     expect_unchanged(ns, before, "after `%s` (rollback file %r)" % (fmt_cmd(res.argv), recorded))
     if os.path.exists(rb):
         raise Fail("%s; rollback file %s still exists" % (res, rb))
+
+
+def _revert_restores_kernel_value(ns, name, start, new):
+    """Start from a value the kernel accepts but set would refuse; set, then
+    revert: the kernel has the starting value again."""
+    d = tmpdir()
+    rb = os.path.join(d, "rb")
+    probe = run(["ip", "netns", "exec", ns.name, "sysctl", "-q", "-w", "%s=%s" % (name, start)])
+    if probe.rc != 0 or ns_value(ns, name) != start:
+        return "the kernel refuses %s=%s in a namespace: %s" % (name, start,
+                                                                probe.stderr.strip()[:200])
+    alias = {v: k for k, v in KNOBS.items()}[name]
+    res = tune("set", "-N", ns.name, "--rollback-file", rb, "%s=%s" % (alias, start))
+    if res.rc != 2 or "nothing was changed" not in res.stderr:
+        raise Fail("%s; expected set to refuse %s=%s (outside its advised range)"
+                   % (res, alias, start))
+    before = ns_values(ns)
+    res = tune("set", "-N", ns.name, "--rollback-file", rb, "%s=%s" % (alias, new))
+    expect_rc(res, 0)
+    if ns_value(ns, name) != new:
+        raise Fail("%s; %s is %r, expected %r" % (res, name, ns_value(ns, name), new))
+    res = tune("revert", "-N", ns.name, "--rollback-file", rb)
+    if res.rc != 0:
+        raise Fail("%s; expected rc=0: revert must restore %s=%s, which set read from the "
+                   "kernel" % (res, name, start))
+    expect_unchanged(ns, before, "after `%s` (%s should be %s again)"
+                     % (fmt_cmd(res.argv), name, start))
+    if os.path.exists(rb):
+        raise Fail("%s; rollback file %s still exists" % (res, rb))
+    return None
+
+
+def revert_restores_fin_timeout_beyond_advice(ns):
+    why = _revert_restores_kernel_value(ns, "net.ipv4.tcp_fin_timeout", "100000", "30")
+    if why:
+        raise RuntimeError(why)
+
+
+def revert_restores_max_tw_minus_one(ns):
+    why = _revert_restores_kernel_value(ns, "net.ipv4.tcp_max_tw_buckets", "-1", "20000")
+    if why:
+        raise Skip(why)
 
 
 def _port_set(text):
