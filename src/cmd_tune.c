@@ -6,7 +6,7 @@
  *
  *   tune show [KNOB...]          values, defaults, ranges, meanings, advice
  *   tune set KNOB=VALUE...       validate all, confirm, record, apply all or none
- *   tune revert                  restore what the last set recorded
+ *   tune revert [--all]          undo the newest set (or all), kernel and sysctl.d file
  *   tune guide [--os OS]         the commands for each system
  */
 #include <errno.h>
@@ -23,13 +23,16 @@
 #include "knobs.h"
 #include "netns.h"
 #include "out.h"
+#include "rollback.h"
 #include "sockdiag.h"
 #include "sysctl.h"
 
 /* There are fewer knobs than this; it bounds the stack, at 4 KiB a value. */
-#define MAX_SETTINGS 16
+#define MAX_SETTINGS ROLLBACK_MAX
 
-enum { O_JSON = 1, O_DRYRUN, O_PERSIST, O_YES, O_NETNS, O_ROLLBACK, O_SYSCTLFILE, O_OS };
+#define DEFAULT_SYSCTL_FILE "/etc/sysctl.d/90-tcpstate.conf"
+
+enum { O_JSON = 1, O_DRYRUN, O_PERSIST, O_YES, O_ALL, O_NETNS, O_ROLLBACK, O_SYSCTLFILE, O_OS };
 
 static const struct opt_def tune_opts[] = {
 	{O_JSON, 'j', "json", NULL, "show: print JSON", COMPLETE_NONE},
@@ -38,6 +41,7 @@ static const struct opt_def tune_opts[] = {
 	{O_PERSIST, 'p', "persist", NULL, "set: also write the values to the sysctl.d file",
 	 COMPLETE_NONE},
 	{O_YES, 'y', "yes", NULL, "set, revert: do not ask for confirmation", COMPLETE_NONE},
+	{O_ALL, 0, "all", NULL, "revert: undo every recorded set, newest first", COMPLETE_NONE},
 	{O_NETNS, 'N', "netns", "NAME", "act on the named network namespace", COMPLETE_NETNS},
 	{O_ROLLBACK, 0, "rollback-file", "FILE",
 	 "where set records previous values (default /var/lib/tcpstate/rollback)", COMPLETE_FILE},
@@ -57,8 +61,11 @@ const struct cmd_entry cmd_tune_entry = {
 	.help_tail =
 		"Knobs may be named in full (net.ipv4.tcp_tw_reuse), without net.ipv4., or by\n"
 		"alias (tw-reuse).  set validates every value before writing any; if one write\n"
-		"fails, those already written are restored.  The previous values go to the\n"
-		"rollback file, and `tune revert` puts them back.\n"
+		"fails, those already written are restored.  Each set adds a record to the\n"
+		"rollback file: the previous values and, with --persist, the sysctl.d lines it\n"
+		"replaced.  `tune revert` undoes the newest set, in the kernel and in the file,\n"
+		"and removes its record; --all undoes them all, newest first.  set and revert\n"
+		"lock FILE.lock beside the rollback file, so two at once take turns.\n"
 		"TIME-WAIT itself lasts 60 s on Linux and no sysctl changes that: see\n"
 		"`tcpstate tune show time-wait` and doc/tuning.md.\n",
 	.opts = tune_opts,
@@ -69,7 +76,7 @@ const struct cmd_entry cmd_tune_entry = {
 };
 
 struct tune {
-	int json, dry, persist, yes;
+	int json, dry, persist, yes, all;
 	const char *netns, *rollback, *sysctlfile, *os;
 	char rollback_buf[300];
 };
@@ -91,6 +98,9 @@ static int on_opt(void *st, int id, const char *arg)
 	case O_YES:
 		t->yes = 1;
 		break;
+	case O_ALL:
+		t->all = 1;
+		break;
 	case O_NETNS:
 		t->netns = arg;
 		break;
@@ -98,6 +108,10 @@ static int on_opt(void *st, int id, const char *arg)
 		t->rollback = arg;
 		break;
 	case O_SYSCTLFILE:
+		/* The rollback record names it on one line. */
+		if (strchr(arg, '\n'))
+			return cmd_usage_error(&cmd_tune_entry,
+					       "--sysctl-file: a newline in \"%s\"", arg);
 		t->sysctlfile = arg;
 		break;
 	case O_OS:
@@ -458,72 +472,81 @@ static const char *rollback_path(struct tune *t)
 	return t->rollback_buf;
 }
 
-static int record_rollback(struct tune *t, const struct setting *old, int n)
+static const char *sysctl_path(const struct tune *t)
 {
-	char buf[MAX_SETTINGS * (SYSCTL_VALUE_MAX + 128) + 256];
-	size_t o = 0;
-	time_t now = time(NULL);
-
-	o += (size_t)snprintf(buf, sizeof(buf),
-			      "# tcpstate tune: values before the last set, for `tcpstate tune "
-			      "revert`\n# namespace: %s\n# time: %ld\n",
-			      t->netns ? t->netns : "(the tool's own)", (long)now);
-	for (int i = 0; i < n && o < sizeof(buf); i++)
-		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s = %s\n", old[i].knob->name,
-				      old[i].value);
-	if (o >= sizeof(buf))
-		return -E2BIG;
-	return file_replace(rollback_path(t), buf, o, 0600, 1);
+	return t->sysctlfile ? t->sysctlfile : DEFAULT_SYSCTL_FILE;
 }
 
-/* Write the sysctl.d fragment: our knobs' lines replaced, everything else kept. */
-static int persist(const char *path, const struct setting *want, int n)
-{
-	char *old = NULL, *out;
-	size_t oldlen = 0, o = 0;
-	int r = file_read(path, &old, &oldlen);
+/* Text built with stdio (open_memstream); freed by the caller. */
+struct text {
+	char *p;
+	size_t len;
+	FILE *f;
+};
 
-	if (r < 0 && r != -ENOENT)
-		return r;
-	out = malloc(oldlen + (size_t)n * (SYSCTL_VALUE_MAX + 128) + 256);
-	if (!out) {
-		free(old);
-		return -ENOMEM;
-	}
-	if (!old || !oldlen)
-		o += (size_t)sprintf(out, "# Written by tcpstate tune --persist; other lines are "
-					  "kept as they were.\n");
-	for (char *line = old, *next; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		char name[256] = "";
-		const char *p = line;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		sscanf(p, "%255[^= \t]", name);
-		int ours = 0;
-		const struct knob *k = *p != '#' && *p != ';' && name[0] ? knob_find(name) : NULL;
-		for (int i = 0; k && i < n; i++)
-			if (want[i].knob == k)
-				ours = 1;
-		if (!ours)
-			o += (size_t)sprintf(out + o, "%s\n", line);
-	}
-	for (int i = 0; i < n; i++)
-		o += (size_t)sprintf(out + o, "%s = %s\n", want[i].knob->name, want[i].value);
-	r = file_replace(path, out, o, 0644, 0);
-	free(out);
-	free(old);
-	return r;
+static int text_open(struct text *x)
+{
+	x->p = NULL;
+	x->len = 0;
+	x->f = open_memstream(&x->p, &x->len);
+	return x->f ? 0 : -ENOMEM;
 }
 
-static int plan(const struct cmd_entry *cmd, int n, const struct setting *want,
-		struct setting *old)
+/* 0, or -ENOMEM when a write to it failed. */
+static int text_close(struct text *x)
+{
+	int bad = 0;
+
+	if (x->f) {
+		bad = ferror(x->f);
+		bad |= fclose(x->f) != 0;
+	}
+	x->f = NULL;
+	return bad ? -ENOMEM : 0;
+}
+
+/*
+ * A change holds an flock(2) on "ROLLBACK.lock", beside the rollback file,
+ * from reading the kernel's values until its last file is written; and,
+ * while it edits a sysctl.d file, one on ".NAME.lock" in that file's
+ * directory, which two stacks (two namespaces) may share.  The files
+ * themselves are replaced by rename, so they cannot carry a lock.  Returns
+ * the descriptor, `held` when that is the same file, or -errno.
+ */
+static int take_lock(const char *file, int hidden, int how, int held)
+{
+	char path[4200];
+	const char *slash = strrchr(file, '/');
+
+	if (!hidden)
+		snprintf(path, sizeof(path), "%s.lock", file);
+	else if (slash)
+		snprintf(path, sizeof(path), "%.*s/.%s.lock", (int)(slash - file), file, slash + 1);
+	else
+		snprintf(path, sizeof(path), ".%s.lock", file);
+	int fd = file_lock(path, how, held);
+	if (fd == -EWOULDBLOCK) {
+		fprintf(stderr, "tcpstate tune: note: waiting for %s: another tune set or revert "
+				"holds it\n",
+			path);
+		fd = file_lock(path, how | FILE_LOCK_WAIT, held);
+	}
+	return fd == -EDEADLK ? held : fd;
+}
+
+static void release(int fd, int held)
+{
+	if (fd >= 0 && fd != held)
+		close(fd);
+}
+
+/* The kernel's values now of want's knobs, into now[]. */
+static int read_now(const struct cmd_entry *cmd, const struct setting *want, struct setting *now,
+		    int n)
 {
 	for (int i = 0; i < n; i++) {
-		old[i].knob = want[i].knob;
-		int r = sysctl_read(want[i].knob, old[i].value, sizeof(old[i].value));
+		now[i].knob = want[i].knob;
+		int r = sysctl_read(want[i].knob, now[i].value, sizeof(now[i].value));
 		if (r < 0) {
 			cmd_error(cmd, "%s: cannot read it: %s", want[i].knob->name, strerror(-r));
 			return EXIT_RUNTIME;
@@ -532,77 +555,196 @@ static int plan(const struct cmd_entry *cmd, int n, const struct setting *want,
 	return 0;
 }
 
-static int tune_apply(const struct cmd_entry *cmd, struct tune *t, struct setting *want, int n,
-		      int is_revert)
+static void print_change(const char *verb, const char *name, const char *from, const char *to)
 {
-	struct setting old[MAX_SETTINGS];
-	int rc = plan(cmd, n, want, old), failed = 0;
+	printf("%s %s: %s -> %s%s\n", verb, name, from, to, strcmp(from, to) ? "" : " (unchanged)");
+}
 
-	if (rc)
-		return rc;
-	int asking = !t->yes && isatty(STDIN_FILENO);
-	/* The plan is shown before a dry run ends or a question is asked. */
-	if (t->dry || (asking && has_privilege()))
-		for (int i = 0; i < n; i++)
-			printf("%s %s: %s -> %s%s\n", t->dry ? "would set" : "will set",
-			       want[i].knob->name, old[i].value, want[i].value,
-			       strcmp(old[i].value, want[i].value) ? "" : " (unchanged)");
-	fflush(stdout);
-	if (t->dry)
-		return EXIT_OK;
-	if (!has_privilege()) {
-		cmd_error(cmd, "changing sysctls needs root or CAP_NET_ADMIN; nothing was changed");
+/* A file's text, or NULL when it does not exist: that is no error here. */
+static int read_if_any(const char *path, char **text, size_t *len)
+{
+	int r = file_read(path, text, len);
+
+	if (r == -ENOENT) {
+		*text = NULL;
+		*len = 0;
+		return 0;
+	}
+	return r;
+}
+
+/* Put a file back as it was: its text, or no file when it had none. */
+static int put_back(const char *path, const char *text, size_t len, int mode, int private_dir)
+{
+	if (text)
+		return file_replace(path, text, len, mode, private_dir);
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* A file's permission bits, or `dflt` when it does not exist. */
+static int mode_of(const char *path, int dflt)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 ? (int)(st.st_mode & 07777) : dflt;
+}
+
+/*
+ * The sysctl.d file's new text after the set (into *conf) and the record's
+ * lines for it (into *rec), both from its current text.
+ */
+static int persist_plan(const struct cmd_entry *cmd, const char *path, const struct setting *want,
+			int n, struct text *conf, struct text *rec)
+{
+	char *cur, abs[4200], cwd[4096];
+	size_t curlen;
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		cmd_error(cmd, "%s: not a regular file; nothing was changed", path);
 		return EXIT_RUNTIME;
 	}
-	if (!confirm(t, is_revert ? "Restore these values" : "Apply these changes")) {
+	int r = read_if_any(path, &cur, &curlen);
+	if (r < 0) {
+		cmd_error(cmd, "%s: %s; nothing was changed", path, strerror(-r));
+		return EXIT_RUNTIME;
+	}
+	/* revert may run elsewhere: the record names the file absolutely. */
+	if (path[0] != '/' && getcwd(cwd, sizeof(cwd)))
+		snprintf(abs, sizeof(abs), "%s/%s", cwd, path);
+	else
+		snprintf(abs, sizeof(abs), "%s", path);
+	r = text_open(conf);
+	if (r == 0)
+		rollback_persist_set(cur, curlen, abs, want, n, conf->f, rec->f);
+	free(cur);
+	if (r < 0 || text_close(conf) < 0) {
+		cmd_error(cmd, "%s: %s; nothing was changed", path, strerror(ENOMEM));
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+/*
+ * The rollback stack with one more record.  A stack that cannot be read
+ * is refused: its records could not be reverted either.
+ */
+static int push_record(const struct cmd_entry *cmd, const struct tune *t, const char *path,
+		       const char *stack, size_t len, const struct setting *old, int n,
+		       struct text *rec, struct text *out)
+{
+	struct rb_record top;
+	char err[700];
+
+	if (stack && rollback_parse(stack, len, &top, err, sizeof(err)) < 0) {
+		cmd_error(cmd, "%s: %s; nothing was changed", path, err);
+		return EXIT_RUNTIME;
+	}
+	if (text_close(rec) < 0 || text_open(out) < 0) {
+		cmd_error(cmd, "%s: %s; nothing was changed", path, strerror(ENOMEM));
+		return EXIT_RUNTIME;
+	}
+	if (!stack)
+		rollback_preamble(out->f);
+	else if (fwrite(stack, 1, len, out->f) == len && len && stack[len - 1] != '\n')
+		fputc('\n', out->f);
+	rollback_record(out->f, t->netns, (long)time(NULL), old, n, rec->p, rec->len);
+	if (text_close(out) < 0) {
+		cmd_error(cmd, "%s: %s; nothing was changed", path, strerror(ENOMEM));
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+/*
+ * set, holding the rollback file's lock: record the previous values (and
+ * the sysctl.d lines replaced) on the stack, write the kernel's values,
+ * then the sysctl.d file; a failure undoes the steps before it.
+ */
+static int set_locked(const struct cmd_entry *cmd, struct tune *t, const struct setting *want,
+		      int n, int rb_lock)
+{
+	struct setting old[MAX_SETTINGS];
+	struct text rec = {0}, conf = {0}, stack = {0};
+	const char *rb = rollback_path(t), *sc = sysctl_path(t);
+	char *prev = NULL;
+	size_t prevlen = 0;
+	int rc = EXIT_RUNTIME, sc_lock = -1, failed = 0, r;
+
+	if (read_now(cmd, want, old, n))
+		return EXIT_RUNTIME;
+	if (!t->yes && isatty(STDIN_FILENO))
+		for (int i = 0; i < n; i++)
+			print_change("will set", want[i].knob->name, old[i].value, want[i].value);
+	fflush(stdout);
+	if (!confirm(t, "Apply these changes")) {
 		cmd_error(cmd, "not confirmed; nothing was changed");
 		return EXIT_RUNTIME;
 	}
-	/* Record first: even a crash halfway leaves something to revert to. */
-	if (!is_revert) {
-		int r = record_rollback(t, old, n);
-		if (r < 0) {
-			cmd_error(cmd, "%s: cannot record the previous values: %s; nothing was changed",
-				  rollback_path(t), strerror(-r));
-			return EXIT_RUNTIME;
-		}
-	}
-	int r = apply_all(want, old, n, &failed);
-	if (r < 0) {
-		cmd_error(cmd, "%s: the kernel refused \"%s\": %s; all values restored",
-			  want[failed].knob->name, want[failed].value, strerror(-r));
+	if (text_open(&rec) < 0) {
+		cmd_error(cmd, "%s", strerror(ENOMEM));
 		return EXIT_RUNTIME;
 	}
 	if (t->persist) {
-		const char *path = t->sysctlfile ? t->sysctlfile : "/etc/sysctl.d/90-tcpstate.conf";
-		struct stat pst;
-		if (lstat(path, &pst) == 0 && !S_ISREG(pst.st_mode)) {
-			int ignored;
-			apply_all(old, want, n, &ignored);
-			cmd_error(cmd, "%s: not a regular file; the running values were restored",
-				  path);
-			return EXIT_RUNTIME;
+		/* Nobody writes on a read-only file system: no lock is needed there. */
+		sc_lock = take_lock(sc, 1, FILE_LOCK_MKDIR, rb_lock);
+		if (sc_lock < 0 && sc_lock != -EROFS) {
+			cmd_error(cmd, "%s: cannot lock it: %s; nothing was changed", sc,
+				  strerror(-sc_lock));
+			goto out;
 		}
-		r = persist(path, want, n);
+		if (persist_plan(cmd, sc, want, n, &conf, &rec))
+			goto out;
+	}
+	r = read_if_any(rb, &prev, &prevlen);
+	if (r < 0) {
+		cmd_error(cmd, "%s: %s; nothing was changed", rb, strerror(-r));
+		goto out;
+	}
+	if (push_record(cmd, t, rb, prev, prevlen, old, n, &rec, &stack))
+		goto out;
+	/* Record first: even a crash halfway leaves something to revert to. */
+	r = file_replace(rb, stack.p, stack.len, 0600, 1);
+	if (r < 0) {
+		cmd_error(cmd, "%s: cannot record the previous values: %s; nothing was changed", rb,
+			  strerror(-r));
+		goto out;
+	}
+	r = apply_all(want, old, n, &failed);
+	if (r < 0) {
+		put_back(rb, prev, prevlen, 0600, 1);
+		cmd_error(cmd, "%s: the kernel refused \"%s\": %s; all values restored",
+			  want[failed].knob->name, want[failed].value, strerror(-r));
+		goto out;
+	}
+	if (t->persist) {
+		r = file_replace(sc, conf.p, conf.len, mode_of(sc, 0644), 0);
 		if (r < 0) {
 			int ignored;
 			apply_all(old, want, n, &ignored);
+			put_back(rb, prev, prevlen, 0600, 1);
 			cmd_error(cmd, "%s: %s; the running values were restored and the file is "
 				       "unchanged",
-				  path, strerror(-r));
-			return EXIT_RUNTIME;
+				  sc, strerror(-r));
+			goto out;
 		}
 	}
 	/* Only now is it true. */
 	for (int i = 0; i < n; i++)
-		printf("set %s: %s -> %s%s\n", want[i].knob->name, old[i].value, want[i].value,
-		       strcmp(old[i].value, want[i].value) ? "" : " (unchanged)");
+		print_change("set", want[i].knob->name, old[i].value, want[i].value);
 	if (t->persist)
-		printf("persisted in %s\n",
-		       t->sysctlfile ? t->sysctlfile : "/etc/sysctl.d/90-tcpstate.conf");
-	if (is_revert)
-		unlink(rollback_path(t));
-	return EXIT_OK;
+		printf("persisted in %s\n", sc);
+	rc = EXIT_OK;
+out:
+	release(sc_lock, rb_lock);
+	text_close(&rec);
+	text_close(&conf);
+	text_close(&stack);
+	free(rec.p);
+	free(conf.p);
+	free(stack.p);
+	free(prev);
+	return rc;
 }
 
 static int tune_set(const struct cmd_entry *cmd, struct tune *t, int argc, char **argv)
@@ -650,71 +792,268 @@ static int tune_set(const struct cmd_entry *cmd, struct tune *t, int argc, char 
 			fprintf(stderr, "tcpstate tune: note: %s\n", warn);
 		want[n++].knob = k;
 	}
-	return tune_apply(cmd, t, want, n, 0);
+	if (t->dry) {
+		struct setting now[MAX_SETTINGS];
+		if (read_now(cmd, want, now, n))
+			return EXIT_RUNTIME;
+		for (int i = 0; i < n; i++)
+			print_change("would set", want[i].knob->name, now[i].value, want[i].value);
+		return fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME;
+	}
+	if (!has_privilege()) {
+		cmd_error(cmd, "changing sysctls needs root or CAP_NET_ADMIN; nothing was changed");
+		return EXIT_RUNTIME;
+	}
+	const char *rb = rollback_path(t);
+	int lock = take_lock(rb, 0, FILE_LOCK_MKDIR | FILE_LOCK_PRIVATE, -1);
+	if (lock < 0) {
+		cmd_error(cmd, "%s: cannot lock it: %s; nothing was changed", rb, strerror(-lock));
+		return EXIT_RUNTIME;
+	}
+	int rc = set_locked(cmd, t, want, n, lock);
+	close(lock);
+	return rc;
 }
 
-static int tune_revert(const struct cmd_entry *cmd, struct tune *t)
-{
-	struct setting want[MAX_SETTINGS];
-	int n = 0;
-	char *buf = NULL;
+/* The rollback stack as revert reads it. */
+struct stack {
+	char *text;
 	size_t len;
-	const char *path = rollback_path(t);
-	int r = file_read(path, &buf, &len);
+	struct rb_record top; /* the newest record */
+	int count;
+};
+
+static int stack_load(const struct cmd_entry *cmd, const char *path, struct stack *s)
+{
+	char err[700];
+	int r = file_read(path, &s->text, &s->len);
 
 	if (r < 0) {
 		cmd_error(cmd, "%s: %s: nothing to revert", path, strerror(-r));
 		return EXIT_RUNTIME;
 	}
-	for (char *line = buf, *next; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		char name[128];
-		if (line[0] == '#' || !line[0])
-			continue;
-		/* "name = value", the value possibly empty (an empty port list). */
-		char *eq = strchr(line, '=');
-		const char *value = eq ? eq + 1 : NULL;
-		if (eq) {
-			char *e = eq;
-			while (e > line && (e[-1] == ' ' || e[-1] == '\t'))
-				e--;
-			*e = '\0';
-			while (*value == ' ' || *value == '\t')
-				value++;
-		}
-		if (!eq || !line[0] || strlen(line) >= sizeof(name) ||
-		    strlen(value) >= SYSCTL_VALUE_MAX || n == MAX_SETTINGS) {
-			cmd_error(cmd, "%s: cannot read \"%s\"; nothing was changed", path, line);
-			free(buf);
-			return EXIT_RUNTIME;
-		}
-		snprintf(name, sizeof(name), "%s", line);
-		const struct knob *k = knob_find(name);
-		if (!k || k->type == KNOB_MYTH) {
-			cmd_error(cmd, "%s: unknown knob \"%s\"; nothing was changed", path, name);
-			free(buf);
-			return EXIT_RUNTIME;
-		}
-		want[n].knob = k;
-		snprintf(want[n].value, sizeof(want[n].value), "%s", value);
-		/* What was read must be valid for the knob too. */
-		char norm[SYSCTL_VALUE_MAX], err[512], warn[256];
-		if (knob_validate(k, value, -1, norm, sizeof(norm), err, sizeof(err), warn,
-				  sizeof(warn)) < 0) {
-			cmd_error(cmd, "%s: %s; nothing was changed", path, err);
-			free(buf);
-			return EXIT_RUNTIME;
-		}
-		n++;
+	s->count = rollback_parse(s->text, s->len, &s->top, err, sizeof(err));
+	if (s->count < 0) {
+		cmd_error(cmd, "%s: %s; nothing was changed", path, err);
+		return EXIT_RUNTIME;
 	}
-	free(buf);
-	if (!n) {
+	if (!s->count) {
 		cmd_error(cmd, "%s records no values: nothing to revert", path);
 		return EXIT_RUNTIME;
 	}
-	return tune_apply(cmd, t, want, n, 1);
+	return 0;
+}
+
+/* The record's values, as settings. */
+static void record_values(const struct rb_record *r, struct setting *want)
+{
+	for (int i = 0; i < r->n; i++) {
+		want[i].knob = r->knob[i];
+		snprintf(want[i].value, sizeof(want[i].value), "%.*s", (int)r->old[i].len,
+			 r->old[i].p);
+	}
+}
+
+static void print_knobs(const struct rb_record *r)
+{
+	for (int i = 0; i < r->n; i++)
+		printf("%s%s", i ? ", " : "", r->knob[i]->name);
+}
+
+/*
+ * What revert would do: the newest record, or with --all each one, newest
+ * first, from the values the newer ones leave.
+ */
+static int revert_plan(const struct cmd_entry *cmd, int dry, const struct stack *s, int all)
+{
+	size_t nk = 0;
+	while (knob_table[nk].name)
+		nk++;
+	struct setting *sim = calloc(nk, sizeof(*sim)), want[MAX_SETTINGS];
+	struct rb_record r = s->top;
+	int count = s->count, rc = 0;
+	char err[700];
+
+	if (!sim) {
+		cmd_error(cmd, "%s", strerror(ENOMEM));
+		return EXIT_RUNTIME;
+	}
+	while (count > 0 && !rc) {
+		record_values(&r, want);
+		for (int i = 0; i < r.n && !rc; i++) {
+			struct setting *now = &sim[want[i].knob - knob_table];
+			if (!now->knob) {
+				now->knob = want[i].knob;
+				rc = read_now(cmd, &want[i], now, 1);
+			}
+			if (!rc)
+				print_change(dry ? "would set" : "will set", want[i].knob->name,
+					     now->value, want[i].value);
+			memcpy(now->value, want[i].value, sizeof(now->value));
+		}
+		if (r.persist.len) {
+			printf("%s in %.*s: the lines of ", dry ? "would restore" : "will restore",
+			       (int)r.persist.len, r.persist.p);
+			print_knobs(&r);
+			printf(" as they were\n");
+		}
+		if (!all)
+			break;
+		count = rollback_parse(s->text, r.start, &r, err, sizeof(err));
+	}
+	free(sim);
+	fflush(stdout);
+	return rc;
+}
+
+static void note_changed(const struct knob *k, void *path)
+{
+	fprintf(stderr,
+		"tcpstate tune: note: %s: the line for %s changed since that set; left as it "
+		"is\n",
+		(const char *)path, k->name);
+}
+
+enum { PERSIST_GONE, PERSIST_RESTORED, PERSIST_REMOVED };
+
+/* The file (its text cur) with the record undone: a PERSIST_*, or -errno. */
+static int undo_lines(char *path, const struct stack *s, const char *cur, size_t curlen)
+{
+	struct text out;
+	int remove = 0, rc = text_open(&out);
+
+	if (rc < 0)
+		return rc;
+	rollback_persist_undo(s->text, &s->top, cur, curlen, out.f, &remove, note_changed, path);
+	rc = text_close(&out);
+	if (rc == 0 && remove && unlink(path) < 0)
+		rc = -errno;
+	else if (rc == 0 && !remove && (out.len != curlen || memcmp(out.p, cur, curlen)))
+		rc = file_replace(path, out.p, out.len, mode_of(path, 0644), 0);
+	free(out.p);
+	return rc < 0 ? rc : remove ? PERSIST_REMOVED : PERSIST_RESTORED;
+}
+
+/*
+ * Put back the sysctl.d lines the record's set replaced, or remove the
+ * file it created, holding that file's lock.  A PERSIST_*, or -errno with
+ * the file unchanged.
+ */
+static int revert_persist(const struct stack *s, int rb_lock)
+{
+	const struct rb_record *r = &s->top;
+	char path[4200], *cur = NULL;
+	size_t curlen = 0;
+
+	snprintf(path, sizeof(path), "%.*s", (int)r->persist.len, r->persist.p);
+	/* No directory, or a read-only one: nobody can write the file there. */
+	int lock = take_lock(path, 1, 0, rb_lock);
+	if (lock < 0 && lock != -ENOENT && lock != -EROFS)
+		return lock;
+	int rc = read_if_any(path, &cur, &curlen);
+	if (rc == 0 && !cur) {
+		fprintf(stderr, "tcpstate tune: note: %s is gone; nothing to restore there\n",
+			path);
+		rc = PERSIST_GONE;
+	} else if (rc == 0) {
+		rc = undo_lines(path, s, cur, curlen);
+	}
+	release(lock, rb_lock);
+	free(cur);
+	return rc;
+}
+
+/*
+ * Undo the newest record: the kernel's values, then the sysctl.d lines,
+ * then drop the record from the stack (and the file with the last one).
+ */
+static int revert_top(const struct cmd_entry *cmd, const char *rb, struct stack *s, int rb_lock)
+{
+	struct setting want[MAX_SETTINGS], now[MAX_SETTINGS];
+	const struct rb_record *r = &s->top;
+	char err[700];
+	int failed = 0, n = r->n;
+
+	record_values(r, want);
+	if (read_now(cmd, want, now, n))
+		return EXIT_RUNTIME;
+	int e = apply_all(want, now, n, &failed);
+	if (e < 0) {
+		cmd_error(cmd, "%s: the kernel refused \"%s\": %s; all values restored",
+			  want[failed].knob->name, want[failed].value, strerror(-e));
+		return EXIT_RUNTIME;
+	}
+	int persisted = r->persist.len ? revert_persist(s, rb_lock) : PERSIST_GONE;
+	if (persisted < 0) {
+		int ignored;
+		apply_all(now, want, n, &ignored);
+		cmd_error(cmd, "%.*s: %s; the running values were put back and the record is kept",
+			  (int)r->persist.len, r->persist.p, strerror(-persisted));
+		return EXIT_RUNTIME;
+	}
+	/* Only now is it true. */
+	for (int i = 0; i < n; i++)
+		print_change("set", want[i].knob->name, now[i].value, want[i].value);
+	if (persisted == PERSIST_REMOVED)
+		printf("removed %.*s (that set created it)\n", (int)r->persist.len, r->persist.p);
+	if (persisted == PERSIST_RESTORED) {
+		printf("restored in %.*s: the lines of ", (int)r->persist.len, r->persist.p);
+		print_knobs(r);
+		printf(" as they were\n");
+	}
+	size_t len = r->start;
+	s->count = rollback_parse(s->text, len, &s->top, err, sizeof(err));
+	if (s->count > 0)
+		e = file_replace(rb, s->text, len, 0600, 1);
+	else
+		e = unlink(rb) < 0 && errno != ENOENT ? -errno : 0;
+	if (e < 0) {
+		cmd_error(cmd, "%s: the values are restored, but the record could not be removed: "
+			       "%s",
+			  rb, strerror(-e));
+		return EXIT_RUNTIME;
+	}
+	s->len = len;
+	return EXIT_OK;
+}
+
+static int tune_revert(const struct cmd_entry *cmd, struct tune *t)
+{
+	struct stack s = {0};
+	const char *rb = rollback_path(t);
+	int lock = -1, rc;
+
+	if (!t->dry && !has_privilege()) {
+		cmd_error(cmd, "changing sysctls needs root or CAP_NET_ADMIN; nothing was changed");
+		return EXIT_RUNTIME;
+	}
+	if (!t->dry) {
+		/* No directory: no stack either, as stack_load says. */
+		lock = take_lock(rb, 0, 0, -1);
+		if (lock < 0 && lock != -ENOENT) {
+			cmd_error(cmd, "%s: cannot lock it: %s; nothing was changed", rb,
+				  strerror(-lock));
+			return EXIT_RUNTIME;
+		}
+	}
+	rc = stack_load(cmd, rb, &s);
+	int asking = !t->yes && isatty(STDIN_FILENO);
+	if (!rc && (t->dry || asking))
+		rc = revert_plan(cmd, t->dry, &s, t->all);
+	if (!rc && !t->dry &&
+	    !confirm(t, t->all ? "Undo every recorded set" : "Restore these values")) {
+		cmd_error(cmd, "not confirmed; nothing was changed");
+		rc = EXIT_RUNTIME;
+	}
+	while (!rc && !t->dry && s.count > 0) {
+		rc = revert_top(cmd, rb, &s, lock);
+		if (!t->all)
+			break;
+	}
+	if (lock >= 0)
+		close(lock);
+	free(s.text);
+	return rc;
 }
 
 /* ---- guide ------------------------------------------------------------- */
@@ -731,7 +1070,7 @@ static void guide_linux(void)
 	       "    tcpstate tune set reserved-ports=8080,9000-9100\n"
 	       "  Make it permanent (/etc/sysctl.d/90-tcpstate.conf, applied at boot):\n"
 	       "    tcpstate tune set --persist tw-reuse=1\n"
-	       "  Undo the last change:  tcpstate tune revert\n"
+	       "  Undo the last change:  tcpstate tune revert   (every change: --all)\n"
 	       "  Not knobs: net.ipv4.tcp_tw_recycle (removed in 4.12), "
 	       "net.ipv4.vs.timeout_timewait (IPVS).\n\n");
 }
@@ -818,6 +1157,8 @@ static int run_tune(const struct cmd_entry *cmd, int argc, char **argv)
 		return cmd_usage_error(cmd, "--dry-run and --yes go with set and revert");
 	if (t.persist && !is_set)
 		return cmd_usage_error(cmd, "--persist goes with set");
+	if (t.all && !is_revert)
+		return cmd_usage_error(cmd, "--all goes with revert");
 	if (is_guide)
 		return tune_guide(&t);
 	if (t.netns) {

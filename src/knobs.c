@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,10 +184,17 @@ static int parse_num(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-int knob_validate(const struct knob *k, const char *value, long unpriv_start, char *norm,
-		  size_t normlen, char *err, size_t errlen, char *warn, size_t warnlen)
+/*
+ * The checks of knob_validate(); with `advised` 0 only the form the kernel
+ * shows (a whole number, two of them, a list of ports and ranges), not the
+ * ranges tcpstate advises, nor ip_unprivileged_port_start.
+ */
+static int check(const struct knob *k, const char *value, long unpriv_start, int advised,
+		 char *norm, size_t normlen, char *err, size_t errlen, char *warn, size_t warnlen)
 {
 	long lo, hi, v;
+	long min = advised ? k->min : LONG_MIN, max = advised ? k->max : LONG_MAX;
+	long port_min = advised ? 1 : 0, port_max = advised ? 65535 : LONG_MAX;
 	char buf[4096], *sp;
 
 	warn[0] = '\0';
@@ -195,10 +203,15 @@ int knob_validate(const struct knob *k, const char *value, long unpriv_start, ch
 		snprintf(err, errlen, "%s", k->meaning);
 		return -1;
 	case KNOB_INT:
-		if (parse_num(value, k->min, k->max, &v) < 0) {
-			snprintf(err, errlen, "%s: \"%s\" is not a whole number from %ld to %ld%s%s",
-				 k->name, value, k->min, k->max, k->unit ? " " : "",
-				 k->unit ? k->unit : "");
+		if (parse_num(value, min, max, &v) < 0) {
+			if (!advised)
+				snprintf(err, errlen, "%s: \"%s\" is not a whole number", k->name,
+					 value);
+			else
+				snprintf(err, errlen,
+					 "%s: \"%s\" is not a whole number from %ld to %ld%s%s",
+					 k->name, value, k->min, k->max, k->unit ? " " : "",
+					 k->unit ? k->unit : "");
 			return -1;
 		}
 		snprintf(norm, normlen, "%ld", v);
@@ -224,6 +237,10 @@ int knob_validate(const struct knob *k, const char *value, long unpriv_start, ch
 				snprintf(err, errlen, "%s: \"%s\" is not \"LOW HIGH\"", k->name, value);
 				return -1;
 			}
+		}
+		if (!advised) {
+			snprintf(norm, normlen, "%ld %ld", lo, hi);
+			return 0;
 		}
 		if (lo < 1 || hi > 65535 || lo > hi) {
 			snprintf(err, errlen, "%s: need 1 <= LOW <= HIGH <= 65535, got %ld %ld", k->name,
@@ -252,12 +269,15 @@ int knob_validate(const struct knob *k, const char *value, long unpriv_start, ch
 		}
 		snprintf(buf, sizeof(buf), "%s", value);
 		norm[0] = '\0';
-		for (char *tok = strtok(buf, ", \t"); tok; tok = strtok(NULL, ", \t")) {
+		char *save = NULL;
+		for (char *tok = strtok_r(buf, ", \t", &save); tok;
+		     tok = strtok_r(NULL, ", \t", &save)) {
 			char *dash = strchr(tok, '-');
 			if (dash)
 				*dash = '\0';
-			if (parse_num(tok, 1, 65535, &lo) < 0 ||
-			    (dash && parse_num(dash + 1, 1, 65535, &hi) < 0) || (dash && hi < lo)) {
+			if (parse_num(tok, port_min, port_max, &lo) < 0 ||
+			    (dash && parse_num(dash + 1, port_min, port_max, &hi) < 0) ||
+			    (dash && hi < lo)) {
 				snprintf(err, errlen, "%s: \"%s\" is not a list of ports and ranges "
 						      "(8080,9000-9100)",
 					 k->name, value);
@@ -275,4 +295,17 @@ int knob_validate(const struct knob *k, const char *value, long unpriv_start, ch
 	}
 	}
 	return -1;
+}
+
+int knob_validate(const struct knob *k, const char *value, long unpriv_start, char *norm,
+		  size_t normlen, char *err, size_t errlen, char *warn, size_t warnlen)
+{
+	return check(k, value, unpriv_start, 1, norm, normlen, err, errlen, warn, warnlen);
+}
+
+int knob_check_form(const struct knob *k, const char *value, char *err, size_t errlen)
+{
+	char norm[4096], warn[8];
+
+	return check(k, value, -1, 0, norm, sizeof(norm), err, errlen, warn, sizeof(warn));
 }

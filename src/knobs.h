@@ -46,4 +46,13 @@ void knob_path(const struct knob *k, char *buf, size_t len);
 int knob_validate(const struct knob *k, const char *value, long unpriv_start, char *norm,
 		  size_t normlen, char *err, size_t errlen, char *warn, size_t warnlen);
 
+/*
+ * Whether a value has the form the kernel shows for the knob (a whole
+ * number, "LOW HIGH", a list of ports and ranges), whatever its range:
+ * revert restores values read from the kernel, which accepts more than
+ * tcpstate advises (tcp_fin_timeout=100000, tcp_max_tw_buckets=-1).
+ * Returns 0, or -1 with the reason in err.
+ */
+int knob_check_form(const struct knob *k, const char *value, char *err, size_t errlen);
+
 #endif

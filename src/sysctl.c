@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@ int sysctl_read(const struct knob *k, char *buf, size_t len)
 	int fd;
 	ssize_t n;
 
+	if (len == 0)
+		return -E2BIG;
 	knob_path(k, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -34,22 +37,24 @@ int sysctl_read(const struct knob *k, char *buf, size_t len)
 	/* "32768\t60999\n" -> "32768 60999" */
 	size_t o = 0;
 	int space = 0;
-	for (ssize_t i = 0; i < n && o + 1 < len; i++) {
+	for (ssize_t i = 0; i < n; i++) {
 		char c = raw[i];
 		if (c == ' ' || c == '\t' || c == '\n') {
 			space = o > 0;
 			continue;
 		}
+		/* The pending separator, this character and the NUL must all fit. */
+		if (o + (size_t)space + 1 >= len) {
+			buf[o] = '\0';
+			return -E2BIG;
+		}
 		if (space) {
 			buf[o++] = ' ';
 			space = 0;
 		}
-		if (o + 1 < len)
-			buf[o++] = c;
+		buf[o++] = c;
 	}
 	buf[o] = '\0';
-	if (o + 1 >= len)
-		return -E2BIG;
 	return 0;
 }
 
@@ -218,4 +223,41 @@ int file_read(const char *path, char **out, size_t *len)
 	*out = buf;
 	*len = n;
 	return 0;
+}
+
+int file_lock(const char *path, int how, int held)
+{
+	char dirbuf[512];
+	struct stat st, hst;
+	int fd, r;
+
+	if (how & FILE_LOCK_MKDIR) {
+		snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+		r = ensure_dir(dirname(dirbuf), how & FILE_LOCK_PRIVATE);
+		if (r < 0)
+			return r;
+	}
+	/* O_NONBLOCK: a FIFO planted in its place must not hang the open. */
+	fd = open(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	/* A second flock of a file this process holds would wait for itself. */
+	if (held >= 0 && fstat(held, &hst) == 0 && hst.st_dev == st.st_dev &&
+	    hst.st_ino == st.st_ino) {
+		close(fd);
+		return -EDEADLK;
+	}
+	while (flock(fd, LOCK_EX | (how & FILE_LOCK_WAIT ? 0 : LOCK_NB)) < 0) {
+		if (errno == EINTR)
+			continue;
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
 }

@@ -37,4 +37,18 @@ int file_replace(const char *path, const char *content, size_t len, int mode, in
 /* Read a whole small file (at most 1 MiB) into a malloc'd, NUL-terminated buffer. */
 int file_read(const char *path, char **out, size_t *len);
 
+enum {
+	FILE_LOCK_WAIT = 1,    /* wait for the lock, rather than fail with -EWOULDBLOCK */
+	FILE_LOCK_MKDIR = 2,   /* create the directory if missing, as file_replace does */
+	FILE_LOCK_PRIVATE = 4, /* ...with mode 0700 */
+};
+/*
+ * Take an exclusive flock(2) on the lock file path, created (mode 0600,
+ * never through a symlink) if missing.  Returns its descriptor: closing it
+ * releases the lock.  Without FILE_LOCK_WAIT, -EWOULDBLOCK when another
+ * holds it; -EDEADLK when it is the file `held` (a descriptor, or -1)
+ * already locks; or another -errno.
+ */
+int file_lock(const char *path, int how, int held);
+
 #endif

@@ -40,6 +40,8 @@ CASES = [
     "failed_write_rolls_back_readonly_proc",
     "revert_restores_and_deletes_rollback",
     "revert_restores_empty_reserved_ports",
+    "revert_restores_fin_timeout_beyond_advice",
+    "revert_restores_max_tw_minus_one",
     "long_reserved_ports_list",
     "persist_writes_valid_file",
     "persist_creates_new_file_0644",
@@ -333,14 +335,17 @@ def set_changes_exactly_what_was_asked(ns):
         line = "set %s: %s -> %s" % (name, before[name], new)
         if line not in res.stdout.splitlines():
             raise Fail("%s; stdout lacks the line %r" % (res, line))
-    # The rollback file: comments, then `name = old` for exactly those two.
+    # The rollback file: comments, one record ("[set]"), then `name = old`
+    # for exactly those two.
     if not os.path.isfile(rb):
         raise Fail("%s; rollback file %s was not written" % (res, rb))
     recorded = {}
     with open(rb) as f:
         text = f.read()
+    if text.splitlines().count("[set]") != 1:
+        raise Fail("rollback file %s: expected one [set] record in %r" % (rb, text))
     for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
+        if not line.strip() or line.startswith("#") or line == "[set]":
             continue
         m = re.match(r"^(\S+) = (.*)$", line)
         if not m:
@@ -520,6 +525,48 @@ def revert_restores_empty_reserved_ports(ns):
     expect_unchanged(ns, before, "after `%s` (rollback file %r)" % (fmt_cmd(res.argv), recorded))
     if os.path.exists(rb):
         raise Fail("%s; rollback file %s still exists" % (res, rb))
+
+
+def _revert_restores_kernel_value(ns, name, start, new):
+    """Start from a value the kernel accepts but set would refuse; set, then
+    revert: the kernel has the starting value again."""
+    d = tmpdir()
+    rb = os.path.join(d, "rb")
+    probe = run(["ip", "netns", "exec", ns.name, "sysctl", "-q", "-w", "%s=%s" % (name, start)])
+    if probe.rc != 0 or ns_value(ns, name) != start:
+        return "the kernel refuses %s=%s in a namespace: %s" % (name, start,
+                                                                probe.stderr.strip()[:200])
+    alias = {v: k for k, v in KNOBS.items()}[name]
+    res = tune("set", "-N", ns.name, "--rollback-file", rb, "%s=%s" % (alias, start))
+    if res.rc != 2 or "nothing was changed" not in res.stderr:
+        raise Fail("%s; expected set to refuse %s=%s (outside its advised range)"
+                   % (res, alias, start))
+    before = ns_values(ns)
+    res = tune("set", "-N", ns.name, "--rollback-file", rb, "%s=%s" % (alias, new))
+    expect_rc(res, 0)
+    if ns_value(ns, name) != new:
+        raise Fail("%s; %s is %r, expected %r" % (res, name, ns_value(ns, name), new))
+    res = tune("revert", "-N", ns.name, "--rollback-file", rb)
+    if res.rc != 0:
+        raise Fail("%s; expected rc=0: revert must restore %s=%s, which set read from the "
+                   "kernel" % (res, name, start))
+    expect_unchanged(ns, before, "after `%s` (%s should be %s again)"
+                     % (fmt_cmd(res.argv), name, start))
+    if os.path.exists(rb):
+        raise Fail("%s; rollback file %s still exists" % (res, rb))
+    return None
+
+
+def revert_restores_fin_timeout_beyond_advice(ns):
+    why = _revert_restores_kernel_value(ns, "net.ipv4.tcp_fin_timeout", "100000", "30")
+    if why:
+        raise RuntimeError(why)
+
+
+def revert_restores_max_tw_minus_one(ns):
+    why = _revert_restores_kernel_value(ns, "net.ipv4.tcp_max_tw_buckets", "-1", "20000")
+    if why:
+        raise Skip(why)
 
 
 def _port_set(text):
@@ -930,29 +977,22 @@ def show_missing_netns_and_bad_action(ns):
 # --------------------------------------------------------------------------
 
 
-def main():
-    global TMP
-    nslib.install_signal_handlers()
-    rep = nslib.Reporter("test_tune")
-    missing = [t for t in ("ip", "sysctl", "tmux") if shutil.which(t) is None]
-    if os.geteuid() != 0 or missing:
-        rep.skip_all(CASES, "needs root and ip, sysctl, tmux" +
-                     (" (missing: %s)" % ", ".join(missing) if missing else " (not root)"))
-        rep.exit()
-    TMP = tempfile.mkdtemp(prefix="tcpstate-tune.")
-    os.chmod(TMP, 0o755)  # uid 65534 must reach its own subdirectory (case dirs stay 0700)
+def run_cases(rep, cases, scope, seconds):
+    """Run each case but the last (scope[name], given a fresh namespace),
+    all within a watchdog of `seconds`, comparing the host's values around
+    each; the last case compares them over the whole run.  Then exit."""
     expired = []
 
     def on_alarm(signum, frame):
         expired.append(1)
-        raise TimeoutError("test watchdog expired after 57s")
+        raise TimeoutError("test watchdog expired after %ds" % seconds)
     signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(57)
+    signal.alarm(seconds)
     host0 = host_snapshot()
     try:
-        for name in CASES[:-1]:
+        for name in cases[:-1]:
             if expired:
-                rep.fail_rest(CASES[:-1], "not run: the file's 57 s watchdog expired")
+                rep.fail_rest(cases[:-1], "not run: the file's %d s watchdog expired" % seconds)
                 break
             ns = None
             pre = host_snapshot()
@@ -960,7 +1000,7 @@ def main():
             def one(name=name):
                 nonlocal ns
                 ns = nslib.Netns()
-                globals()[name](ns)
+                scope[name](ns)
                 post = host_snapshot()
                 d = snap_diff(pre, post)
                 if d:
@@ -972,19 +1012,32 @@ def main():
                 if ns is not None:
                     ns.destroy()
     except TimeoutError as e:
-        rep.fail_rest(CASES[:-1], str(e))
+        rep.fail_rest(cases[:-1], str(e))
     finally:
         nslib.stop_watchdog()
         host1 = host_snapshot()
         d = snap_diff(host0, host1)
         if d:
-            rep.emit("FAIL", "host_sysctls_unchanged",
-                     "host values changed over the file: %s" % "; ".join(d))
+            rep.emit("FAIL", cases[-1], "host values changed over the file: %s" % "; ".join(d))
         else:
-            rep.emit("PASS", "host_sysctls_unchanged")
+            rep.emit("PASS", cases[-1])
         nslib._cleanup_all()
         shutil.rmtree(TMP, ignore_errors=True)
     rep.exit()
+
+
+def main():
+    global TMP
+    nslib.install_signal_handlers()
+    rep = nslib.Reporter("test_tune")
+    missing = [t for t in ("ip", "sysctl", "tmux") if shutil.which(t) is None]
+    if os.geteuid() != 0 or missing:
+        rep.skip_all(CASES, "needs root and ip, sysctl, tmux" +
+                     (" (missing: %s)" % ", ".join(missing) if missing else " (not root)"))
+        rep.exit()
+    TMP = tempfile.mkdtemp(prefix="tcpstate-tune.")
+    os.chmod(TMP, 0o755)  # uid 65534 must reach its own subdirectory (case dirs stay 0700)
+    run_cases(rep, CASES, globals(), 57)
 
 
 if __name__ == "__main__":
