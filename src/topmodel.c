@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "hash.h"
 #include "procmap.h"
 
@@ -680,15 +681,32 @@ static size_t wkey_hash(int family, const uint8_t *a, uint16_t pa, const uint8_t
 	return (size_t)(tuple_hash(family, a, pa, b, pb) + tuple_hash(family, b, pb, a, pa));
 }
 
+/*
+ * A connection's two addresses as the wire carries them: a dual-stack
+ * socket's IPv4 connection ([::ffff:a.b.c.d] at both ends) is IPv4.
+ * Returns the family; a and b are the addresses, 16 bytes each.
+ */
+static int wire_tuple(int family, const uint8_t *x, const uint8_t *y, uint8_t a[16],
+		      uint8_t b[16])
+{
+	int fa = addr_canonical(family, x, a), fb = addr_canonical(family, y, b);
+
+	if (fa == fb)
+		return fa;
+	/* One end mapped and the other not is no IPv4 connection: leave both. */
+	memcpy(a, x, 16);
+	memcpy(b, y, 16);
+	return family;
+}
+
 static void add_conn(void *arg, const struct conn *c)
 {
 	struct joinctx *j = arg;
 	struct conn_info ci;
 
 	engine_conn_info(j->e, c, &ci);
-	uint8_t a[16] = {0}, b[16] = {0};
-	memcpy(a, ci.addr[0], ci.family == AF_INET ? 4 : 16);
-	memcpy(b, ci.addr[1], ci.family == AF_INET ? 4 : 16);
+	uint8_t a[16], b[16];
+	ci.family = (uint8_t)wire_tuple(ci.family, ci.addr[0], ci.addr[1], a, b);
 	size_t i = wkey_hash(ci.family, a, ci.port[0], b, ci.port[1]) & (j->cap - 1);
 	while (j->t[i].used) {
 		struct wkey *k = &j->t[i];
@@ -728,21 +746,21 @@ void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us)
 	engine_foreach(e, add_conn, &j);
 	for (size_t i = 0; i < m->nrows; i++) {
 		struct top_row *r = &m->rows[i];
-		size_t h = wkey_hash(r->s.family, r->s.laddr, r->s.lport, r->s.raddr, r->s.rport) &
-			   (j.cap - 1);
+		uint8_t la[16], ra[16];
+		int fam = wire_tuple(r->s.family, r->s.laddr, r->s.raddr, la, ra);
+		size_t h = wkey_hash(fam, la, r->s.lport, ra, r->s.rport) & (j.cap - 1);
 		for (;; h = (h + 1) & (j.cap - 1)) {
 			struct wkey *k = &j.t[h];
 			if (!k->used)
 				break;
-			if (k->family != r->s.family)
+			if (k->family != fam)
 				continue;
 			int local;
 			if (k->port[0] == r->s.lport && k->port[1] == r->s.rport &&
-			    !memcmp(k->addr[0], r->s.laddr, 16) && !memcmp(k->addr[1], r->s.raddr, 16))
+			    !memcmp(k->addr[0], la, 16) && !memcmp(k->addr[1], ra, 16))
 				local = 0;
 			else if (k->port[1] == r->s.lport && k->port[0] == r->s.rport &&
-				 !memcmp(k->addr[1], r->s.laddr, 16) &&
-				 !memcmp(k->addr[0], r->s.raddr, 16))
+				 !memcmp(k->addr[1], la, 16) && !memcmp(k->addr[0], ra, 16))
 				local = 1;
 			else
 				continue;
