@@ -356,12 +356,32 @@ static void sparkline(char *buf, size_t len, const uint16_t *h, int n, int width
 	buf[o] = '\0';
 }
 
+/*
+ * One destination of ephemeral ports: "ADDR:PORT N (P%)", with " of RANGE"
+ * after N when asked, and when it would run out at its current rate.
+ */
+static int dest_text(char *buf, size_t len, const struct top_dest *d, long range, int of)
+{
+	char a[ADDR_STRLEN], age[32] = "", ofr[32] = "";
+
+	addr_format_port(a, d->family, d->addr, d->port, 0);
+	if (d->exhaust_s >= 0) {
+		memcpy(age, " full in ", 10);
+		fmt_age(age + 9, sizeof(age) - 9, (uint64_t)(d->exhaust_s * 1e6));
+	}
+	if (of)
+		snprintf(ofr, sizeof(ofr), " of %ld", range);
+	int k = snprintf(buf, len, "%s %u%s (%.0f%%)%s", a, d->in_use, ofr,
+			 100.0 * d->in_use / (double)range, age);
+	return k < 0 ? 0 : k >= (int)len ? (int)len - 1 : k;
+}
+
 /* The header, as lines of text (the screen colours some of them). */
 static int header_lines(struct top *t, char lines[][256], int maxlines, int width, int utf8)
 {
 	const struct top_stats *st = topmodel_stats(t->model);
 	int n = 0;
-	char a[ADDR_STRLEN], age[32], spark[256];
+	char age[32], spark[256];
 	time_t now = time(NULL);
 	struct tm tm;
 	char clock[16];
@@ -405,18 +425,24 @@ static int header_lines(struct top *t, char lines[][256], int maxlines, int widt
 			snprintf(lines[n++], 256, "TIME-WAIT %u", st->count[TS_TIME_WAIT]);
 	}
 	if (n < maxlines && st->port_lo > 0) {
+		/*
+		 * The range is per destination: the busiest one's share is what
+		 * runs out, so it comes first; the total over all destinations
+		 * is said apart.
+		 */
 		long range = st->port_hi - st->port_lo + 1;
-		int o = snprintf(lines[n], 256, "Ephemeral ports %u of %ld per destination", 
-				 st->ephemeral_in_use, range);
-		for (int i = 0; i < st->ndest && o > 0 && o < 200; i++) {
-			const struct top_dest *d = &st->dest[i];
-			addr_format_port(a, d->family, d->addr, d->port, 0);
-			if (d->exhaust_s >= 0)
-				fmt_age(age, sizeof(age), (uint64_t)(d->exhaust_s * 1e6));
-			o += snprintf(lines[n] + o, 256 - (size_t)o, "%s %s %u (%.0f%%)%s%s%s",
-				      i ? "," : " - busiest:", a, d->in_use, 100.0 * d->in_use / range,
-				      d->exhaust_s >= 0 ? " full in " : "",
-				      d->exhaust_s >= 0 ? age : "", "");
+		int o = snprintf(lines[n], 256, "Ephemeral ports: none in use (%ld per destination)",
+				 range);
+		if (st->ndest) {
+			o = snprintf(lines[n], 256, "Ephemeral ports: busiest ");
+			o += dest_text(lines[n] + o, 256 - (size_t)o, &st->dest[0], range, 1);
+			o += snprintf(lines[n] + o, 256 - (size_t)o, "; %u in use to %u destination%s",
+				      st->ephemeral_in_use, st->ephemeral_dests,
+				      st->ephemeral_dests == 1 ? "" : "s");
+		}
+		for (int i = 1; i < st->ndest && o > 0 && o < 200; i++) {
+			o += snprintf(lines[n] + o, 256 - (size_t)o, "%s", i == 1 ? "; next " : ", ");
+			o += dest_text(lines[n] + o, 256 - (size_t)o, &st->dest[i], range, 0);
 		}
 		n++;
 	}

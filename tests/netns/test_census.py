@@ -7,15 +7,19 @@ host's value is checked unchanged), wide enough to hold servers' ports:
  - a server on 27017 (inside the range) with accepted connections, a
    dual-stack server on [::]:50051 (IPV6_V6ONLY off) accepting IPv4
    clients, a server on one address of two, and real outgoing connections:
-   `list -s` (text, JSON, and with a filter that hides the listeners)
-   counts only the real ephemeral ports, as computed here from
+   `list -s` (text, JSON, and with a filter that hides the listeners) and
+   top's header count only the real ephemeral ports, as computed here from
    `ss` output by the rule "a port a listener holds on the socket's address
-   or the wildcard is not ephemeral".
+   or the wildcard is not ephemeral";
+ - two destinations holding 49 ports each of a 100-port range: top's
+   header gives the busiest destination's share (49%), naming it, and the
+   total (98) apart, not 98 of 100.
 """
 import ipaddress
 import json
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -27,10 +31,13 @@ CASES = [
     "list_summary_json_counts_only_ephemeral",
     "list_summary_text_counts_only_ephemeral",
     "list_summary_filter_still_sees_listeners",
+    "top_header_counts_only_ephemeral",
+    "top_header_busiest_destination_share",
     "host_port_range_unchanged",
 ]
 
 RANGE = (15000, 65000)
+SMALL = (40000, 40099)
 
 
 def host_range():
@@ -139,9 +146,25 @@ def list_json(ns, *args):
         raise Fail("%s: bad JSON (%s): %r" % (r.describe(), e, r.stdout[:300]))
 
 
+def top_header(ns):
+    r = subprocess.run([nslib.TCPSTATE, "top", "-b", "-n", "1", "-N", ns.name],
+                       capture_output=True, text=True, timeout=20)
+    if r.returncode != 0:
+        raise Fail("top -b rc=%d: %s" % (r.returncode, r.stderr.strip()[:200]))
+    lines = [l for l in r.stdout.splitlines() if l.startswith("Ephemeral ports")]
+    if len(lines) != 1:
+        raise Fail("no single 'Ephemeral ports' line in top -b: %r" % r.stdout[:800])
+    return lines[0]
+
+
+HEADER_RE = re.compile(r"^Ephemeral ports: busiest (\S+) (\d+) of (\d+) \((\d+)%\)"
+                       r"(?: full in \S+)?; (\d+) in use to (\d+) destinations?"
+                       r"(?:; next (.*))?$")
+
+
 class Tests:
-    def __init__(self, ns, made):
-        self.ns = ns
+    def __init__(self, ns, small, made):
+        self.ns, self.small = ns, small
         self.made_eph, self.made_acc = made
         self.rows = ss_rows(ns)
         self.want, self.want_listen, self.want_dests = expected_census(self.rows, *RANGE)
@@ -187,8 +210,48 @@ class Tests:
             raise Fail("list -s state established: in_use %r, from ss %d"
                        % (e.get("in_use"), want))
 
+    def top_header_counts_only_ephemeral(self):
+        line = top_header(self.ns)
+        m = HEADER_RE.match(line)
+        busiest = max(self.want_dests.values())
+        if not m or (int(m.group(2)), int(m.group(3)), int(m.group(5)), int(m.group(6))) != \
+                (busiest, RANGE[1] - RANGE[0] + 1, self.want, len(self.want_dests)):
+            raise Fail("top header %r; from ss: busiest %d of %d, %d in use to %d "
+                       "destinations" % (line, busiest, RANGE[1] - RANGE[0] + 1, self.want,
+                                         len(self.want_dests)))
+        if m.group(1) != "127.0.0.1:27017":
+            raise Fail("top header names %s as busiest, not 127.0.0.1:27017: %r"
+                       % (m.group(1), line))
+
+    def top_header_busiest_destination_share(self):
+        ns = self.small
+        rows = ss_rows(ns)
+        want, _, dests = expected_census(rows, *SMALL)
+        line = top_header(ns)
+        m = HEADER_RE.match(line)
+        if want != 98 or sorted(dests.values()) != [49, 49]:
+            raise Fail("scenario: from ss %d in use, %r" % (want, dests))
+        if not m or (int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)),
+                     int(m.group(6))) != (49, 100, 49, 98, 2):
+            raise Fail("top header %r: want the busiest at 49 of 100 (49%%), and 98 in use "
+                       "to 2 destinations apart" % line)
+        named = {m.group(1)} | set(re.findall(r"(\S+:\d+) 49 \(49%\)", m.group(7) or ""))
+        if named != {"127.0.0.1:5001", "127.0.0.1:5002"}:
+            raise Fail("top header %r names %r, want both destinations" % (line, named))
+
     def host_port_range_unchanged(self):
         pass  # checked in main(), after the namespaces are gone
+
+
+def build_small(ns, h):
+    """Two destinations, 49 connections each, in a 100-port range."""
+    keep = []
+    for port in (5001, 5002):
+        l = h.listen("127.0.0.1", port, backlog=64)
+        for _ in range(49):
+            keep.append(h.connect("127.0.0.1", port))
+            keep.append(l.accept())
+    return keep
 
 
 def main():
@@ -200,7 +263,11 @@ def main():
         nss.append(ns)
         ns.sysctl("net.ipv4.ip_local_port_range", "%d %d" % RANGE)
         keep, eph, acc = build(ns, ns.holder())
-        T = Tests(ns, (eph, acc))
+        small = nslib.Netns()
+        nss.append(small)
+        small.sysctl("net.ipv4.ip_local_port_range", "%d %d" % SMALL)
+        keep2 = build_small(small, small.holder())
+        T = Tests(ns, small, (eph, acc))
         for name in CASES[:-1]:
             rep.case(name, getattr(T, name))
     except Exception as e:
