@@ -1,5 +1,6 @@
 /*
- * addr.c - address formatting and parsing.
+ * addr.c - address formatting and parsing, and the canonical form in which
+ * addresses of the kernel's view and the wire's are compared.
  */
 #include "addr.h"
 
@@ -87,4 +88,35 @@ int addr_prefix_match(const uint8_t *a, const uint8_t *b, unsigned plen)
 			return 0;
 	}
 	return 1;
+}
+
+int addr_v4mapped(int family, const uint8_t *a)
+{
+	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	return family == AF_INET6 && memcmp(a, prefix, sizeof(prefix)) == 0;
+}
+
+int addr_canonical(int family, const uint8_t *a, uint8_t out[16])
+{
+	if (addr_v4mapped(family, a)) {
+		uint8_t v4[4];
+		memcpy(v4, a + 12, 4);
+		memset(out, 0, 16);
+		memcpy(out, v4, 4);
+		return AF_INET;
+	}
+	if (family == AF_INET) {
+		/* Only the first word is the address; the rest may hold anything. */
+		memmove(out, a, 4);
+		memset(out + 4, 0, 12);
+	} else if (out != a) {
+		memcpy(out, a, 16);
+	}
+	return family;
+}
+
+int addr_any(int family, const uint8_t *a)
+{
+	static const uint8_t zero[16];
+	return memcmp(a, zero, family == AF_INET ? 4 : 16) == 0;
 }

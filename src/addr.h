@@ -24,4 +24,19 @@ int addr_parse(const char *s, int *family, uint8_t a[16]);
 /* 1 if the first plen bits of a and b agree. */
 int addr_prefix_match(const uint8_t *a, const uint8_t *b, unsigned plen);
 
+/* 1 if a is an IPv4-mapped IPv6 address, ::ffff:a.b.c.d. */
+int addr_v4mapped(int family, const uint8_t *a);
+/*
+ * The address as the wire carries it.  A dual-stack socket (AF_INET6,
+ * IPV6_V6ONLY off) talking to an IPv4 peer shows both ends as
+ * ::ffff:a.b.c.d, while its packets, and any AF_INET socket, say a.b.c.d:
+ * wherever the kernel's view meets the wire's, or two views of one host
+ * are compared, addresses are compared in this form.  Writes it to out
+ * (16 bytes, IPv4 in the first 4 and zeros after; out may be a) and
+ * returns its family.
+ */
+int addr_canonical(int family, const uint8_t *a, uint8_t out[16]);
+/* 1 if a is the wildcard of its family (0.0.0.0 or ::). */
+int addr_any(int family, const uint8_t *a);
+
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "census.h"
 #include "cmd.h"
 #include "filter.h"
 #include "netns.h"
@@ -120,6 +121,14 @@ struct collect {
 	const struct filter *filter;
 	state_mask states;
 	int oom;
+	/*
+	 * The summary's census, which must see every listener, whatever the
+	 * filter shows; the kernel is then asked for every state and family,
+	 * and family is checked here.
+	 */
+	struct census *census;
+	long lo, hi; /* ip_local_port_range, or lo 0 */
+	int family;
 };
 
 static int on_opt(void *st, int id, const char *arg)
@@ -215,16 +224,22 @@ static int collect_one(const struct sock_rec *rec, void *arg)
 	struct collect *c = arg;
 	struct sock_rec *slot;
 
+	if (c->census && rec->state == TS_LISTEN && census_add(c->census, rec, 0) < 0)
+		goto oom;
 	/* The kernel may send more than was asked (request sockets, races). */
-	if (!(c->states & SM(rec->state)) || !filter_match(c->filter, rec))
+	if (!(c->states & SM(rec->state)) || !filter_match(c->filter, rec) ||
+	    (c->family && rec->family != c->family))
 		return 0;
+	if (c->census && rec->state != TS_LISTEN && census_add(c->census, rec, 0) < 0)
+		goto oom;
 	slot = store_add(c->store);
-	if (!slot) {
-		c->oom = 1;
-		return 1;
-	}
+	if (!slot)
+		goto oom;
 	*slot = *rec;
 	return 0;
+oom:
+	c->oom = 1;
+	return 1;
 }
 
 /* ---- cells -------------------------------------------------------------- */
@@ -770,36 +785,6 @@ static int stream_one(const struct sock_rec *rec, void *arg)
 
 /* ---- summary ------------------------------------------------------------ */
 
-struct dest {
-	uint8_t family;
-	uint8_t addr[16];
-	uint16_t port;
-	uint32_t in_use, time_wait;
-};
-
-static int dest_cmp(const void *a, const void *b)
-{
-	const struct sock_rec *x = *(const struct sock_rec *const *)a;
-	const struct sock_rec *y = *(const struct sock_rec *const *)b;
-	int c = (int)x->family - (int)y->family;
-
-	if (c)
-		return c;
-	c = memcmp(x->raddr, y->raddr, 16);
-	if (c)
-		return c;
-	return (int)x->rport - (int)y->rport;
-}
-
-static int dest_busier(const void *a, const void *b)
-{
-	const struct dest *x = a, *y = b;
-
-	if (x->in_use != y->in_use)
-		return x->in_use < y->in_use ? 1 : -1;
-	return x->time_wait < y->time_wait ? 1 : x->time_wait > y->time_wait ? -1 : 0;
-}
-
 static int read_port_range(const char *path, long *lo, long *hi)
 {
 	FILE *f = fopen(path, "r");
@@ -814,58 +799,22 @@ static int read_port_range(const char *path, long *lo, long *hi)
 
 #define TOP_DESTS 5
 
-static int print_summary(struct out *out, const struct list_opts *o, const struct store *s)
+static void print_summary(struct out *out, const struct list_opts *o, const struct store *s,
+			  const struct collect *c)
 {
 	uint64_t count[TS_MAX][2] = {{0}}, total[2] = {0, 0};
-	long lo = 0, hi = -1;
-	int have_range = read_port_range("/proc/sys/net/ipv4/ip_local_port_range", &lo, &hi) == 0;
-	uint64_t in_use = 0, tw = 0;
-	const struct sock_rec **eph = NULL;
-	struct dest top[TOP_DESTS];
-	size_t neph = 0, ntop = 0;
+	long lo = c->lo, hi = c->hi;
+	int have_range = lo > 0;
+	const struct census_totals *ct = census_totals(c->census);
+	uint64_t in_use = ct->in_use, tw = ct->time_wait;
+	struct census_dest top[TOP_DESTS];
+	size_t ntop = census_busiest(c->census, top, TOP_DESTS);
 
 	for (size_t i = 0; i < s->n; i++) {
 		const struct sock_rec *r = store_at(s, i);
 		int f6 = r->family == AF_INET6;
 		count[r->state][f6]++;
 		total[f6]++;
-	}
-	if (have_range) {
-		eph = malloc((s->n ? s->n : 1) * sizeof(*eph));
-		if (!eph)
-			return -1;
-		for (size_t i = 0; i < s->n; i++) {
-			const struct sock_rec *r = store_at(s, i);
-			if (r->state == TS_LISTEN || r->lport < lo || r->lport > hi)
-				continue;
-			eph[neph++] = r;
-			in_use++;
-			tw += r->state == TS_TIME_WAIT;
-		}
-		/* Group by destination, keep the busiest few. */
-		qsort(eph, neph, sizeof(*eph), dest_cmp);
-		for (size_t i = 0; i < neph;) {
-			struct dest d;
-			size_t j = i;
-			memset(&d, 0, sizeof(d));
-			d.family = eph[i]->family;
-			memcpy(d.addr, eph[i]->raddr, 16);
-			d.port = eph[i]->rport;
-			for (; j < neph && dest_cmp(&eph[i], &eph[j]) == 0; j++) {
-				d.in_use++;
-				d.time_wait += eph[j]->state == TS_TIME_WAIT;
-			}
-			i = j;
-			if (ntop < TOP_DESTS) {
-				top[ntop++] = d;
-			} else if (dest_busier(&d, &top[TOP_DESTS - 1]) < 0) {
-				top[TOP_DESTS - 1] = d;
-			} else {
-				continue;
-			}
-			qsort(top, ntop, sizeof(top[0]), dest_busier);
-		}
-		free(eph);
 	}
 	long range = hi - lo + 1;
 	char buf[ADDR_STRLEN];
@@ -886,12 +835,14 @@ static int print_summary(struct out *out, const struct list_opts *o, const struc
 		out_str(out, "},\"ephemeral\":");
 		if (!have_range) {
 			out_str(out, "null}\n");
-			return 0;
+			return;
 		}
 		out_printf(out,
 			   "{\"range_low\":%ld,\"range_high\":%ld,\"size\":%ld,\"in_use\":%llu,"
-			   "\"time_wait\":%llu,\"destinations\":[",
-			   lo, hi, range, (unsigned long long)in_use, (unsigned long long)tw);
+			   "\"time_wait\":%llu,\"destination_count\":%llu,\"on_listening_ports\":%llu,"
+			   "\"destinations\":[",
+			   lo, hi, range, (unsigned long long)in_use, (unsigned long long)tw,
+			   (unsigned long long)ct->dests, (unsigned long long)ct->on_listen);
 		for (size_t i = 0; i < ntop; i++) {
 			addr_format(buf, top[i].family, top[i].addr);
 			out_str(out, i ? ",{\"addr\":" : "{\"addr\":");
@@ -900,7 +851,7 @@ static int print_summary(struct out *out, const struct list_opts *o, const struc
 				   top[i].in_use, top[i].time_wait);
 		}
 		out_str(out, "]}}\n");
-		return 0;
+		return;
 	}
 	if (o->fmt == FMT_CSV) {
 		if (o->header)
@@ -912,7 +863,7 @@ static int print_summary(struct out *out, const struct list_opts *o, const struc
 				   (unsigned long long)count[st][0], (unsigned long long)count[st][1],
 				   (unsigned long long)(count[st][0] + count[st][1]));
 		}
-		return 0;
+		return;
 	}
 	out_printf(out, "TCP sockets: %llu (IPv4 %llu, IPv6 %llu)\n\n",
 		   (unsigned long long)(total[0] + total[1]), (unsigned long long)total[0],
@@ -928,12 +879,18 @@ static int print_summary(struct out *out, const struct list_opts *o, const struc
 	}
 	if (!have_range) {
 		out_str(out, "\nEphemeral ports: ip_local_port_range unreadable\n");
-		return 0;
+		return;
 	}
 	out_printf(out,
 		   "\nEphemeral ports %ld-%ld (%ld per source address and destination):\n"
-		   "  %llu sockets on ephemeral ports, %llu of them in TIME-WAIT\n",
-		   lo, hi, range, (unsigned long long)in_use, (unsigned long long)tw);
+		   "  %llu sockets on ephemeral ports to %llu destinations, %llu of them in TIME-WAIT\n",
+		   lo, hi, range, (unsigned long long)in_use, (unsigned long long)ct->dests,
+		   (unsigned long long)tw);
+	if (ct->on_listen)
+		out_printf(out,
+			   "  %llu more in the range are on listening ports (accepted connections): "
+			   "not ephemeral\n",
+			   (unsigned long long)ct->on_listen);
 	if (ntop) {
 		size_t w = 11;
 		char dbuf[TOP_DESTS][ADDR_STRLEN];
@@ -949,7 +906,6 @@ static int print_summary(struct out *out, const struct list_opts *o, const struc
 			out_printf(out, "  %-*s %8u %9u %7.1f%%\n", (int)w, dbuf[i], top[i].in_use,
 				   top[i].time_wait, 100.0 * top[i].in_use / (double)range);
 	}
-	return 0;
 }
 
 /* ---- the command -------------------------------------------------------- */
@@ -972,17 +928,23 @@ static int dump(const struct cmd_entry *cmd, const struct list_opts *o, struct c
 	char err[256];
 
 	list_req(&req, o, c->states);
+	if (c->census) { /* every listener, whatever is counted */
+		req.states = SM_ALL;
+		req.family = 0;
+	}
 	/*
 	 * NLM_F_DUMP_INTR means the table changed while the kernel walked it,
 	 * so a socket may be missing or doubled: ask again a few times.
 	 */
 	for (int attempt = 0;; attempt++) {
 		store_clear(c->store);
+		if (c->census)
+			census_begin(c->census, c->lo, c->hi);
 		if (sockdiag_dump(&req, collect_one, c, &stats, err, sizeof(err)) < 0) {
 			cmd_error(cmd, "%s", err);
 			return EXIT_RUNTIME;
 		}
-		if (c->oom) {
+		if (c->oom || (c->census && census_end(c->census) < 0)) {
 			cmd_error(cmd, "out of memory after %zu sockets", c->store->n);
 			return EXIT_RUNTIME;
 		}
@@ -1111,6 +1073,14 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 		rc = stream(cmd, &o, &c);
 		goto done;
 	}
+	if (o.summary) {
+		if (read_port_range("/proc/sys/net/ipv4/ip_local_port_range", &c.lo, &c.hi) < 0)
+			c.lo = c.hi = 0;
+		c.family = o.family;
+		c.census = census_new();
+		if (!c.census)
+			goto oom;
+	}
 	rc = dump(cmd, &o, &c);
 	if (rc)
 		goto done;
@@ -1135,8 +1105,7 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	out_init(out, STDOUT_FILENO);
 	struct view v = {&o, pm};
 	if (o.summary) {
-		if (print_summary(out, &o, &store) < 0)
-			goto oom;
+		print_summary(out, &o, &store, &c);
 	} else if (o.fmt == FMT_JSON) {
 		print_json(out, &v, &store);
 	} else if (o.fmt == FMT_CSV) {
@@ -1154,6 +1123,7 @@ oom:
 	rc = EXIT_RUNTIME;
 done:
 	free(out);
+	census_free(c.census);
 	procmap_free(pm);
 	store_free(&store);
 	filter_free(filter);

@@ -372,12 +372,32 @@ static void sparkline(char *buf, size_t len, const uint16_t *h, int n, int width
  */
 #define HDR_LINE (3 * (23 + 4 * TOP_HISTORY) + 1)
 
+/*
+ * One destination of ephemeral ports: "ADDR:PORT N (P%)", with " of RANGE"
+ * after N when asked, and when it would run out at its current rate.
+ */
+static int dest_text(char *buf, size_t len, const struct top_dest *d, long range, int of)
+{
+	char a[ADDR_STRLEN], age[32] = "", ofr[32] = "";
+
+	addr_format_port(a, d->family, d->addr, d->port, 0);
+	if (d->exhaust_s >= 0) {
+		memcpy(age, " full in ", 10);
+		fmt_age(age + 9, sizeof(age) - 9, (uint64_t)(d->exhaust_s * 1e6));
+	}
+	if (of)
+		snprintf(ofr, sizeof(ofr), " of %ld", range);
+	int k = snprintf(buf, len, "%s %u%s (%.0f%%)%s", a, d->in_use, ofr,
+			 100.0 * d->in_use / (double)range, age);
+	return k < 0 ? 0 : k >= (int)len ? (int)len - 1 : k;
+}
+
 /* The header, as lines of text (the screen colours some of them). */
 static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int width, int utf8)
 {
 	const struct top_stats *st = topmodel_stats(t->model);
 	int n = 0;
-	char a[ADDR_STRLEN], age[32], spark[4 * TOP_HISTORY + 1];
+	char age[32], spark[4 * TOP_HISTORY + 1];
 	time_t now = time(NULL);
 	struct tm tm;
 	char clock[16];
@@ -425,18 +445,24 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 			snprintf(lines[n++], HDR_LINE, "TIME-WAIT %u", st->count[TS_TIME_WAIT]);
 	}
 	if (n < maxlines && st->port_lo > 0) {
+		/*
+		 * The range is per destination: the busiest one's share is what
+		 * runs out, so it comes first; the total over all destinations
+		 * is said apart.
+		 */
 		long range = st->port_hi - st->port_lo + 1;
-		int o = snprintf(lines[n], 256, "Ephemeral ports %u of %ld per destination", 
-				 st->ephemeral_in_use, range);
-		for (int i = 0; i < st->ndest && o > 0 && o < 200; i++) {
-			const struct top_dest *d = &st->dest[i];
-			addr_format_port(a, d->family, d->addr, d->port, 0);
-			if (d->exhaust_s >= 0)
-				fmt_age(age, sizeof(age), (uint64_t)(d->exhaust_s * 1e6));
-			o += snprintf(lines[n] + o, 256 - (size_t)o, "%s %s %u (%.0f%%)%s%s%s",
-				      i ? "," : " - busiest:", a, d->in_use, 100.0 * d->in_use / range,
-				      d->exhaust_s >= 0 ? " full in " : "",
-				      d->exhaust_s >= 0 ? age : "", "");
+		int o = snprintf(lines[n], HDR_LINE, "Ephemeral ports: none in use (%ld per destination)",
+				 range);
+		if (st->ndest) {
+			o = snprintf(lines[n], HDR_LINE, "Ephemeral ports: busiest ");
+			o += dest_text(lines[n] + o, HDR_LINE - (size_t)o, &st->dest[0], range, 1);
+			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, "; %u in use to %u destination%s",
+				      st->ephemeral_in_use, st->ephemeral_dests,
+				      st->ephemeral_dests == 1 ? "" : "s");
+		}
+		for (int i = 1; i < st->ndest && o > 0 && o < 200; i++) {
+			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, "%s", i == 1 ? "; next " : ", ");
+			o += dest_text(lines[n] + o, HDR_LINE - (size_t)o, &st->dest[i], range, 0);
 		}
 		n++;
 	}
@@ -632,7 +658,15 @@ struct grp {
 	uint32_t count;
 	uint32_t by_state[TS_MAX];
 	uint64_t max_age; /* the longest any of them has been in its state */
+	int lower;        /* max_age is a lower bound: some member's age is one */
 };
+
+/* A peer's address; ::ffff:a.b.c.d (a dual-stack socket's IPv4 peer) is a.b.c.d. */
+static void host_key(char *key, const struct sock_rec *s)
+{
+	uint8_t a[16];
+	addr_format(key, addr_canonical(s->family, s->raddr, a), a);
+}
 
 static size_t make_groups(struct top *t, struct grp **out)
 {
@@ -649,7 +683,7 @@ static size_t make_groups(struct top *t, struct grp **out)
 		if (t->group == GROUP_PROCESS)
 			snprintf(key, sizeof(key), "%s[%d]", r->pid ? r->comm : "?", (int)r->pid);
 		else if (t->group == GROUP_HOST)
-			addr_format(key, r->s.family, r->s.raddr);
+			host_key(key, &r->s);
 		else
 			snprintf(key, sizeof(key), "%s", state_name(r->s.state));
 		size_t k;
@@ -673,6 +707,8 @@ static size_t make_groups(struct top *t, struct grp **out)
 		uint64_t age = topmodel_age(t->model, r);
 		if (age > g[k].max_age)
 			g[k].max_age = age;
+		/* A member seen late may be older than the oldest age known exactly. */
+		g[k].lower |= !r->since_exact;
 	}
 	/* Biggest first. */
 	for (size_t a = 1; a < ng; a++)
@@ -685,13 +721,36 @@ static size_t make_groups(struct top *t, struct grp **out)
 	return ng;
 }
 
-static void group_text(const struct grp *g, char *buf, size_t len)
+/* Columns a UTF-8 string takes: its characters (continuation bytes take none). */
+static size_t text_width(const char *s)
+{
+	size_t w = 0;
+	for (; *s; s++)
+		w += ((unsigned char)*s & 0xc0) != 0x80;
+	return w;
+}
+
+/* The key column: wide enough for every key, so that none pushes its row out of line. */
+static size_t group_key_width(const struct grp *g, size_t ng)
+{
+	size_t w = 30;
+	for (size_t i = 0; i < ng; i++)
+		if (text_width(g[i].key) > w)
+			w = text_width(g[i].key);
+	return w;
+}
+
+static void group_text(const struct grp *g, size_t keyw, char *buf, size_t len)
 {
 	char age[32];
 	int o;
 
-	fmt_age(age, sizeof(age), g->max_age);
-	o = snprintf(buf, len, "%-30s %7u  oldest %-8s ", g->key, g->count, age);
+	age[0] = '\0';
+	if (g->lower)
+		memcpy(age, ">=", 3);
+	fmt_age(age + strlen(age), sizeof(age) - strlen(age), g->max_age);
+	o = snprintf(buf, len, "%s%*s %7u  oldest %-8s ", g->key,
+		     (int)(keyw - text_width(g->key)), "", g->count, age);
 	for (int s = 1; s < TS_MAX && o > 0 && (size_t)o < len; s++)
 		if (g->by_state[s])
 			o += snprintf(buf + o, len - (size_t)o, " %s %u", abbrev(s), g->by_state[s]);
@@ -701,6 +760,11 @@ static const char *group_name(enum group g)
 {
 	static const char *const n[] = {"", "process", "remote host", "state"};
 	return n[g];
+}
+
+static void group_title(char *buf, size_t len, enum group g, size_t ng)
+{
+	snprintf(buf, len, "Grouped by %s: %zu group%s", group_name(g), ng, ng == 1 ? "" : "s");
 }
 
 /*
@@ -751,10 +815,11 @@ static int batch_frame(struct top *t, FILE *out)
 	fputc('\n', out);
 	if (t->group != GROUP_NONE) {
 		struct grp *g = NULL;
-		size_t ng = make_groups(t, &g);
-		fprintf(out, "Grouped by %s\n", group_name(t->group));
+		size_t ng = make_groups(t, &g), keyw = group_key_width(g, ng);
+		group_title(buf, sizeof(buf), t->group, ng);
+		fprintf(out, "%s\n", buf);
 		for (size_t i = 0; i < ng; i++) {
-			group_text(&g[i], buf, sizeof(buf));
+			group_text(&g[i], keyw, buf, sizeof(buf));
 			fprintf(out, "%s\n", buf);
 		}
 		free(g);
@@ -1102,10 +1167,11 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 	int top = nl + 1, bottom = LINES - 2, rows = bottom - top;
 	if (t->group != GROUP_NONE) {
 		struct grp *g = NULL;
-		size_t ng = make_groups(t, &g);
+		size_t ng = make_groups(t, &g), keyw = group_key_width(g, ng);
 		attron(A_REVERSE);
 		mvprintw(top - 1, 0, "%-*s", COLS, "");
-		mvprintw(top - 1, 0, "Grouped by %s: %zu groups", group_name(t->group), ng);
+		group_title(buf, sizeof(buf), t->group, ng);
+		mvaddstr(top - 1, 0, buf);
 		attroff(A_REVERSE);
 		t->nshown = ng;
 		if (t->cursor >= ng)
@@ -1115,7 +1181,7 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 		if (t->cursor - t->offset >= (size_t)rows)
 			t->offset = t->cursor - (size_t)rows + 1;
 		for (int i = 0; i < rows && t->offset + (size_t)i < ng; i++) {
-			group_text(&g[t->offset + (size_t)i], buf, sizeof(buf));
+			group_text(&g[t->offset + (size_t)i], keyw, buf, sizeof(buf));
 			if (t->offset + (size_t)i == t->cursor)
 				attron(A_REVERSE);
 			mvaddnstr(top + i, 0, buf, COLS);

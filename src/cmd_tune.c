@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "census.h"
 #include "cmd.h"
 #include "knobs.h"
 #include "netns.h"
@@ -160,83 +161,58 @@ static long unpriv_port_start(void)
 
 /* ---- show: values and advice from the live socket table --------------- */
 
-struct census {
+/* What advice reads from the socket table: counts per state and the census. */
+struct tally {
 	uint64_t count[TS_MAX];
-	uint64_t total;
-	/* the busiest destination on ephemeral ports */
-	uint8_t family, addr[16];
-	uint16_t port;
-	uint64_t dest_count;
-	long lo, hi;
-	struct dst {
-		uint8_t family, addr[16];
-		uint16_t port;
-		uint64_t n;
-	} *d;
-	size_t nd, capd;
+	struct census *census;
+	int oom;
 };
 
-static int census_one(const struct sock_rec *r, void *arg)
+static int tally_one(const struct sock_rec *r, void *arg)
 {
-	struct census *c = arg;
+	struct tally *t = arg;
 
-	c->count[r->state]++;
-	c->total++;
-	if (r->state == TS_LISTEN || c->lo <= 0 || r->lport < c->lo || r->lport > c->hi)
-		return 0;
-	/* Destinations are few in practice; a linear list keeps this simple. */
-	for (size_t i = 0; i < c->nd && i < 4096; i++) {
-		struct dst *d = &c->d[i];
-		if (d->family == r->family && d->port == r->rport && !memcmp(d->addr, r->raddr, 16)) {
-			d->n++;
-			return 0;
-		}
+	t->count[r->state]++;
+	if (census_add(t->census, r, 0) < 0) {
+		t->oom = 1;
+		return 1;
 	}
-	if (c->nd == c->capd) {
-		size_t cap = c->capd ? c->capd * 2 : 64;
-		if (cap > 4096)
-			return 0;
-		struct dst *nd = realloc(c->d, cap * sizeof(*nd));
-		if (!nd)
-			return 0;
-		c->d = nd;
-		c->capd = cap;
-	}
-	struct dst *d = &c->d[c->nd++];
-	d->family = r->family;
-	memcpy(d->addr, r->raddr, 16);
-	d->port = r->rport;
-	d->n = 1;
 	return 0;
 }
 
 /* Advice lines from the settings and the socket table; returns how many. */
 static int advise(char lines[][320], int max)
 {
-	struct census c;
+	struct tally c;
 	struct sockdiag_req req;
 	struct sockdiag_stats st;
 	char err[256], v[64];
 	int n = 0;
+	long lo = 0, hi = 0;
 
 	memset(&c, 0, sizeof(c));
 	const struct knob *pr = knob_find("port-range");
 	if (sysctl_read(pr, v, sizeof(v)) == 0)
-		sscanf(v, "%ld %ld", &c.lo, &c.hi);
-	memset(&req, 0, sizeof(req));
-	req.states = SM_ALL;
-	if (sockdiag_dump(&req, census_one, &c, &st, err, sizeof(err)) < 0) {
-		snprintf(lines[n++], 320, "(no advice: the socket table could not be read: %s)", err);
-		free(c.d);
+		sscanf(v, "%ld %ld", &lo, &hi);
+	c.census = census_new();
+	if (!c.census) {
+		snprintf(lines[n++], 320, "(no advice: out of memory)");
 		return n;
 	}
-	for (size_t i = 0; i < c.nd; i++)
-		if (c.d[i].n > c.dest_count) {
-			c.dest_count = c.d[i].n;
-			c.family = c.d[i].family;
-			memcpy(c.addr, c.d[i].addr, 16);
-			c.port = c.d[i].port;
-		}
+	census_begin(c.census, lo, hi);
+	memset(&req, 0, sizeof(req));
+	req.states = SM_ALL;
+	if (sockdiag_dump(&req, tally_one, &c, &st, err, sizeof(err)) < 0 || c.oom ||
+	    census_end(c.census) < 0) {
+		snprintf(lines[n++], 320, "(no advice: the socket table could not be read: %s)",
+			 c.oom ? "out of memory" : err);
+		census_free(c.census);
+		return n;
+	}
+	struct census_dest busiest;
+	uint64_t dest_count = 0;
+	if (census_busiest(c.census, &busiest, 1))
+		dest_count = busiest.in_use;
 	long maxtw = -1;
 	if (sysctl_read(knob_find("max-tw"), v, sizeof(v)) == 0)
 		maxtw = strtol(v, NULL, 10);
@@ -254,22 +230,22 @@ static int advise(char lines[][320], int max)
 				 "needed.",
 				 (unsigned long long)tw, 100.0 * (double)tw / (double)maxtw, maxtw);
 	}
-	if (c.lo > 0 && n < max) {
-		long range = c.hi - c.lo + 1;
+	if (lo > 0 && n < max) {
+		long range = hi - lo + 1;
 		char a[ADDR_STRLEN];
-		if (c.dest_count && (double)c.dest_count >= 0.5 * (double)range) {
-			addr_format_port(a, c.family, c.addr, c.port, 0);
+		if (dest_count && (double)dest_count >= 0.5 * (double)range) {
+			addr_format_port(a, busiest.family, busiest.addr, busiest.port, 0);
 			snprintf(lines[n++], 320,
 				 "Ephemeral ports: %llu sockets to %s use %.0f%% of the %ld-port range. "
 				 "Widen port-range, let connect() reuse TIME-WAIT tuples (tw-reuse=1, "
 				 "needs timestamps), or reuse connections (pooling, keep-alive).",
-				 (unsigned long long)c.dest_count, a,
-				 100.0 * (double)c.dest_count / (double)range, range);
+				 (unsigned long long)dest_count, a,
+				 100.0 * (double)dest_count / (double)range, range);
 		} else {
 			snprintf(lines[n++], 320,
 				 "Ephemeral ports: the busiest destination uses %llu of %ld ports: no "
 				 "action needed.",
-				 (unsigned long long)c.dest_count, range);
+				 (unsigned long long)dest_count, range);
 		}
 	}
 	if (c.count[TS_CLOSE_WAIT] && n < max)
@@ -286,7 +262,7 @@ static int advise(char lines[][320], int max)
 			 "tcp_tw_reuse is %s but tcp_timestamps is 0: reuse needs timestamps and does "
 			 "nothing without them.",
 			 reuse);
-	free(c.d);
+	census_free(c.census);
 	return n;
 }
 

@@ -84,6 +84,7 @@ int sockdiag_parse_msg(const uint8_t *buf, size_t len, struct sock_rec *rec, int
 	 */
 	rec->has_info = 0;
 	rec->retransmits = 0;
+	rec->v6only = 0;
 	rec->spare = 0;
 	rec->spare2 = 0;
 	memset(&rec->info, 0, sizeof(rec->info));
@@ -125,6 +126,12 @@ int sockdiag_parse_msg(const uint8_t *buf, size_t len, struct sock_rec *rec, int
 			return -1;
 		if ((atype & 0x3fff) == INET_DIAG_INFO)
 			parse_tcp_info(c.p + RTA_HDR, alen - RTA_HDR, rec, info_short);
+		/*
+		 * Sent for IPv6 listeners unasked: whether a [::] listener also
+		 * holds its port for IPv4 (the ephemeral-port census needs it).
+		 */
+		if ((atype & 0x3fff) == INET_DIAG_SKV6ONLY && alen > RTA_HDR)
+			rec->v6only = get_u8(&c, RTA_HDR) != 0;
 		if (cur_skip(&c, ALIGN4(alen)) < 0)
 			break; /* the last attribute may lack its padding */
 	}

@@ -37,7 +37,8 @@ struct sock_rec {
 	uint8_t retransmits; /* tcpi_retransmits: unrecovered RTO timeouts */
 	uint16_t lport, rport;
 	uint8_t laddr[16], raddr[16]; /* IPv4 uses the first 4 bytes */
-	uint16_t spare;     /* zero: the record has no padding (top compares rows whole) */
+	uint8_t v6only;     /* an IPv6 listener with IPV6_V6ONLY on (INET_DIAG_SKV6ONLY) */
+	uint8_t spare;      /* zero: the record has no padding (top compares rows whole) */
 	uint32_t ifindex;   /* bound device (SO_BINDTODEVICE, VRF, IPv6 link-local), or 0 */
 	uint32_t recv_q, send_q;
 	uint32_t uid;

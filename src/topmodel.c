@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
+#include "census.h"
 #include "hash.h"
 #include "procmap.h"
 
@@ -28,18 +30,6 @@ _Static_assert(sizeof(struct top_row) == 176, "struct top_row has padding");
 struct ring_event {
 	uint32_t conn_id;
 	struct top_event ev;
-};
-
-/*
- * Ephemeral ports in use, counted per destination in a hash table: one
- * pass over the rows, no sort (a sort of every outgoing socket by address
- * was a fifth of a refresh at 100k sockets).
- */
-struct dagg {
-	uint8_t used, family;
-	uint16_t port;
-	uint8_t addr[16];
-	uint32_t in_use, time_wait, fresh;
 };
 
 /*
@@ -93,8 +83,7 @@ struct topmodel {
 	 * is in cache: a pass over 100k rows afterwards costs a trip to memory
 	 * per row.
 	 */
-	struct dagg *dtab;        /* ephemeral ports per destination */
-	size_t dcap, dn;
+	struct census *census;    /* ephemeral ports per destination */
 	uint32_t *cw;             /* rows in CLOSE-WAIT */
 	size_t ncw, capcw;
 	uint64_t now_us;
@@ -187,7 +176,10 @@ struct topmodel *topmodel_new(void)
 	if (!m)
 		return NULL;
 	m->ring = calloc(EVENT_RING, sizeof(*m->ring));
-	if (!m->ring) {
+	m->census = census_new();
+	if (!m->ring || !m->census) {
+		free(m->ring);
+		census_free(m->census);
 		free(m);
 		return NULL;
 	}
@@ -204,7 +196,7 @@ void topmodel_free(struct topmodel *m)
 	free(m->spare);
 	free(m->v);
 	free(m->index);
-	free(m->dtab);
+	census_free(m->census);
 	free(m->cw);
 	free(m->ring);
 	free(m);
@@ -252,65 +244,6 @@ static void resolve_owners(struct topmodel *m, const char *procroot)
 	procmap_free(pm);
 }
 
-/* The slot of a destination, claimed if it is new. */
-static struct dagg *dagg_slot(struct dagg *t, size_t cap, uint8_t family, const uint8_t *addr,
-			      uint16_t port)
-{
-	uint64_t a, b;
-	memcpy(&a, addr, 8);
-	memcpy(&b, addr + 8, 8);
-	size_t i = (size_t)hash_mix64(a ^ hash_mix64(b ^ ((uint64_t)family << 16 | port))) &
-		   (cap - 1);
-	for (;; i = (i + 1) & (cap - 1)) {
-		struct dagg *d = &t[i];
-		if (!d->used) {
-			d->used = 1;
-			d->family = family;
-			d->port = port;
-			memcpy(d->addr, addr, 16);
-			return d;
-		}
-		if (d->family == family && d->port == port && memcmp(d->addr, addr, 16) == 0)
-			return d;
-	}
-}
-
-/* Count one outgoing socket against its destination. */
-static int dagg_add(struct topmodel *m, const struct top_row *r, int fresh)
-{
-	if (m->dn * 2 >= m->dcap) { /* start, or grow and rehash */
-		size_t ncap = m->dcap ? m->dcap * 2 : 64;
-		struct dagg *nt = calloc(ncap, sizeof(*nt));
-		if (!nt)
-			return -1;
-		for (size_t k = 0; k < m->dcap; k++) {
-			const struct dagg *o = &m->dtab[k];
-			if (o->used)
-				*dagg_slot(nt, ncap, o->family, o->addr, o->port) = *o;
-		}
-		free(m->dtab);
-		m->dtab = nt;
-		m->dcap = ncap;
-	}
-	struct dagg *d = dagg_slot(m->dtab, m->dcap, r->s.family, r->s.raddr, r->s.rport);
-	m->dn += d->in_use == 0;
-	d->in_use++;
-	d->time_wait += r->s.state == TS_TIME_WAIT;
-	d->fresh += (uint32_t)fresh;
-	return 0;
-}
-
-/* More ports in use first; ties in address order, so the header is stable. */
-static int dest_before(const struct top_dest *a, const struct top_dest *b)
-{
-	if (a->in_use != b->in_use)
-		return a->in_use > b->in_use;
-	if (a->family != b->family)
-		return a->family < b->family;
-	int c = memcmp(a->addr, b->addr, 16);
-	return c ? c < 0 : a->port < b->port;
-}
-
 static void header_stats(struct topmodel *m, double dt)
 {
 	struct top_stats *st = &m->st;
@@ -328,43 +261,22 @@ static void header_stats(struct topmodel *m, double dt)
 			(uint16_t)(st->count[s] > UINT16_MAX ? UINT16_MAX : st->count[s]);
 
 	long hi = st->port_hi;
-	size_t cap = m->dcap;
-	struct dagg *tab = m->dtab;
+	struct census_dest cd[3];
 	struct top_dest top[3];
-	int ntop = 0;
+	int ntop = (int)census_busiest(m->census, cd, 3);
 	double range = st->port_lo > 0 ? (double)(hi - st->port_lo + 1) : 0;
-	for (size_t i = 0; tab && i < cap; i++) {
-		if (!tab[i].used)
-			continue;
-		struct top_dest d;
-		memset(&d, 0, sizeof(d));
-		d.family = tab[i].family;
-		memcpy(d.addr, tab[i].addr, 16);
-		d.port = tab[i].port;
-		d.in_use = tab[i].in_use;
-		d.time_wait = tab[i].time_wait;
-		d.rate = dt > 0 ? (double)tab[i].fresh / dt : 0;
-		int slot = ntop < 3 ? ntop++ : -1;
-		if (slot < 0) {
-			int worst = 0;
-			for (int k = 1; k < 3; k++)
-				if (dest_before(&top[worst], &top[k]))
-					worst = k;
-			if (!dest_before(&d, &top[worst]))
-				continue;
-			slot = worst;
-		}
-		top[slot] = d;
-	}
-	for (int a = 0; a < ntop; a++)
-		for (int b = a + 1; b < ntop; b++)
-			if (dest_before(&top[b], &top[a])) {
-				struct top_dest t = top[a];
-				top[a] = top[b];
-				top[b] = t;
-			}
+	const struct census_totals *ct = census_totals(m->census);
+	st->ephemeral_in_use = (uint32_t)ct->in_use;
+	st->ephemeral_dests = (uint32_t)ct->dests;
 	for (int k = 0; k < ntop; k++) {
 		struct top_dest *d = &top[k];
+		memset(d, 0, sizeof(*d));
+		d->family = cd[k].family;
+		memcpy(d->addr, cd[k].addr, 16);
+		d->port = cd[k].port;
+		d->in_use = cd[k].in_use;
+		d->time_wait = cd[k].time_wait;
+		d->rate = dt > 0 ? (double)cd[k].fresh / dt : 0;
 		/* Smooth the rate with the last refresh's, for the same destination. */
 		for (int p = 0; p < m->nprev_dest; p++)
 			if (m->prev_dest[p].family == d->family && m->prev_dest[p].port == d->port &&
@@ -499,9 +411,8 @@ void topmodel_begin(struct topmodel *m, uint64_t now_us)
 	st->port_lo = read_long("/proc/sys/net/ipv4/ip_local_port_range", &hi);
 	st->port_hi = hi;
 	st->ephemeral_in_use = 0;
-	if (m->dtab)
-		memset(m->dtab, 0, m->dcap * sizeof(*m->dtab));
-	m->dn = 0;
+	st->ephemeral_dests = 0;
+	census_begin(m->census, st->port_lo, st->port_hi);
 	m->ncw = 0;
 }
 
@@ -630,13 +541,7 @@ int topmodel_add(struct topmodel *m, const struct sock_rec *rec)
 		}
 		m->cw[m->ncw++] = (uint32_t)i;
 	}
-	if (st->port_lo > 0 && rec->state != TS_LISTEN && rec->lport >= st->port_lo &&
-	    rec->lport <= st->port_hi) {
-		if (dagg_add(m, r, nr.is_new) < 0)
-			return -1;
-		st->ephemeral_in_use++;
-	}
-	return 0;
+	return census_add(m->census, rec, nr.is_new);
 }
 
 void topmodel_abort(struct topmodel *m)
@@ -653,6 +558,9 @@ void topmodel_end(struct topmodel *m, uint64_t rescan_us, const char *procroot)
 		resolve_owners(m, procroot);
 		m->last_scan_us = now_us;
 	}
+	/* Out of memory: no ephemeral figures rather than wrong ones. */
+	if (census_end(m->census) < 0)
+		m->st.port_lo = m->st.port_hi = -1;
 	header_stats(m, dt);
 	/* Rows the wire adds after this are not the kernel's: not matched next time. */
 	m->nprev = m->nrows;
@@ -695,15 +603,32 @@ static size_t wkey_hash(int family, const uint8_t *a, uint16_t pa, const uint8_t
 	return (size_t)(tuple_hash(family, a, pa, b, pb) + tuple_hash(family, b, pb, a, pa));
 }
 
+/*
+ * A connection's two addresses as the wire carries them: a dual-stack
+ * socket's IPv4 connection ([::ffff:a.b.c.d] at both ends) is IPv4.
+ * Returns the family; a and b are the addresses, 16 bytes each.
+ */
+static int wire_tuple(int family, const uint8_t *x, const uint8_t *y, uint8_t a[16],
+		      uint8_t b[16])
+{
+	int fa = addr_canonical(family, x, a), fb = addr_canonical(family, y, b);
+
+	if (fa == fb)
+		return fa;
+	/* One end mapped and the other not is no IPv4 connection: leave both. */
+	memcpy(a, x, 16);
+	memcpy(b, y, 16);
+	return family;
+}
+
 static void add_conn(void *arg, const struct conn *c)
 {
 	struct joinctx *j = arg;
 	struct conn_info ci;
 
 	engine_conn_info(j->e, c, &ci);
-	uint8_t a[16] = {0}, b[16] = {0};
-	memcpy(a, ci.addr[0], ci.family == AF_INET ? 4 : 16);
-	memcpy(b, ci.addr[1], ci.family == AF_INET ? 4 : 16);
+	uint8_t a[16], b[16];
+	ci.family = (uint8_t)wire_tuple(ci.family, ci.addr[0], ci.addr[1], a, b);
 	size_t i = wkey_hash(ci.family, a, ci.port[0], b, ci.port[1]) & (j->cap - 1);
 	while (j->t[i].used) {
 		struct wkey *k = &j->t[i];
@@ -743,21 +668,21 @@ void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us)
 	engine_foreach(e, add_conn, &j);
 	for (size_t i = 0; i < m->nrows; i++) {
 		struct top_row *r = &m->rows[i];
-		size_t h = wkey_hash(r->s.family, r->s.laddr, r->s.lport, r->s.raddr, r->s.rport) &
-			   (j.cap - 1);
+		uint8_t la[16], ra[16];
+		int fam = wire_tuple(r->s.family, r->s.laddr, r->s.raddr, la, ra);
+		size_t h = wkey_hash(fam, la, r->s.lport, ra, r->s.rport) & (j.cap - 1);
 		for (;; h = (h + 1) & (j.cap - 1)) {
 			struct wkey *k = &j.t[h];
 			if (!k->used)
 				break;
-			if (k->family != r->s.family)
+			if (k->family != fam)
 				continue;
 			int local;
 			if (k->port[0] == r->s.lport && k->port[1] == r->s.rport &&
-			    !memcmp(k->addr[0], r->s.laddr, 16) && !memcmp(k->addr[1], r->s.raddr, 16))
+			    !memcmp(k->addr[0], la, 16) && !memcmp(k->addr[1], ra, 16))
 				local = 0;
 			else if (k->port[1] == r->s.lport && k->port[0] == r->s.rport &&
-				 !memcmp(k->addr[1], r->s.laddr, 16) &&
-				 !memcmp(k->addr[0], r->s.raddr, 16))
+				 !memcmp(k->addr[1], la, 16) && !memcmp(k->addr[0], ra, 16))
 				local = 1;
 			else
 				continue;

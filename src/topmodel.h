@@ -74,8 +74,9 @@ struct top_stats {
 	uint64_t total;
 	long tw_max;          /* tcp_max_tw_buckets, or -1 */
 	long port_lo, port_hi; /* ip_local_port_range, or -1 */
-	uint32_t ephemeral_in_use;
-	struct top_dest dest[3];
+	uint32_t ephemeral_in_use; /* sockets on ephemeral ports (census.h) */
+	uint32_t ephemeral_dests;  /* destinations they connect to */
+	struct top_dest dest[3];   /* the busiest, busiest first */
 	int ndest;
 	struct top_holder holder[3];
 	int nholder;

@@ -303,6 +303,33 @@ static void tcp_info_any_length(void)
 	CHECK(st.info_short == 1);
 }
 
+/*
+ * INET_DIAG_SKV6ONLY, which the kernel sends for IPv6 listeners unasked:
+ * whether [::] holds its port for IPv4 too (the ephemeral census needs it).
+ */
+static void v6only_attribute(void)
+{
+	struct diag_payload d;
+	struct got g = {.n = 0};
+	struct sockdiag_stats st;
+	char err[128];
+	struct buf b = {.n = 0};
+	uint8_t on = 1, off = 0;
+
+	diag_init(&d, AF_INET6, TS_LISTEN, 7000, 0);
+	diag_attr(&d, INET_DIAG_SKV6ONLY, &on, 1);
+	diag_msg(&b, &d, 77, 1234, NLM_F_MULTI);
+	diag_init(&d, AF_INET6, TS_LISTEN, 7001, 0);
+	diag_attr(&d, INET_DIAG_SKV6ONLY, &off, 1);
+	diag_msg(&b, &d, 77, 1234, NLM_F_MULTI);
+	diag_init(&d, AF_INET6, TS_LISTEN, 7002, 0); /* none: as before the attribute */
+	diag_msg(&b, &d, 77, 1234, NLM_F_MULTI);
+	done_msg(&b, 77, 1234);
+	CHECK(run(&b, &g, &st, err) == 1 && g.n == 3);
+	CHECK(g.recs[0].v6only == 1 && g.recs[1].v6only == 0 && g.recs[2].v6only == 0);
+	CHECK(g.recs[0].spare == 0 && g.recs[0].spare2 == 0);
+}
+
 static void dump_intr_and_stop(void)
 {
 	struct buf b = {.n = 0};
@@ -453,6 +480,7 @@ const struct unit_test diagmsg_tests[] = {
 	{"diagmsg: truncated messages", truncated_messages},
 	{"diagmsg: malformed payloads counted", malformed_payloads_counted},
 	{"diagmsg: tcp_info longer and shorter", tcp_info_any_length},
+	{"diagmsg: IPV6_V6ONLY of a listener", v6only_attribute},
 	{"diagmsg: DUMP_INTR noted, callback stops", dump_intr_and_stop},
 	{"diagmsg: recorded kernel dump replays", recorded_dump_replays},
 	{"diagmsg: bad dump files", bad_dump_files},

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "segment.h"
 #include "topmodel.h"
 #include "unit.h"
 
@@ -429,10 +431,102 @@ static void one_socket_then_more(void)
 	topmodel_free(m);
 }
 
+/* One IPv4 segment from (a, pa) to (b, pb) into the engine. */
+static void wire_seg(struct engine *e, uint64_t t, const char *a, int pa, const char *b, int pb,
+		     int flags, uint32_t seq, uint32_t ack)
+{
+	struct segment s;
+	int fam;
+
+	memset(&s, 0, sizeof(s));
+	s.ts_us = t;
+	addr_parse(a, &fam, s.saddr);
+	addr_parse(b, &fam, s.daddr);
+	s.family = (uint8_t)fam;
+	s.sport = (uint16_t)pa;
+	s.dport = (uint16_t)pb;
+	s.flags = (uint8_t)flags;
+	s.seq = seq;
+	s.ack = ack;
+	s.win = 65535;
+	s.csum = -1;
+	engine_input(e, &s);
+}
+
+static struct sock_rec sockrow(int state, const char *la, int lp, const char *ra, int rp)
+{
+	struct sock_rec r;
+	int fam;
+
+	memset(&r, 0, sizeof(r));
+	addr_parse(la, &fam, r.laddr);
+	addr_parse(ra, &fam, r.raddr);
+	r.family = (uint8_t)fam;
+	r.state = (uint8_t)state;
+	r.lport = (uint16_t)lp;
+	r.rport = (uint16_t)rp;
+	return r;
+}
+
+/*
+ * A dual-stack server ([::]:7000, IPV6_V6ONLY off) accepts IPv4 clients:
+ * the kernel shows [::ffff:198.18.0.1]:7000, the wire 198.18.0.1:7000.
+ * They are one connection: the row gets the wire's states, and the wire's
+ * connection makes no "(wire only)" row of its own.
+ */
+static void join_dual_stack(void)
+{
+	struct engine_config cfg;
+	struct engine_hooks hooks = {NULL, NULL, NULL};
+	engine_config_defaults(&cfg);
+	struct engine *e = engine_new(&cfg, &hooks);
+	uint64_t t = 1700000000000000ull;
+
+	CHECK(e != NULL);
+	/* Two IPv4 clients of the dual-stack server, handshakes seen whole. */
+	wire_seg(e, t, "198.18.0.2", 40000, "198.18.0.1", 7000, TH_SYN, 100, 0);
+	wire_seg(e, t + 10, "198.18.0.1", 7000, "198.18.0.2", 40000, TH_SYN | TH_ACK, 500, 101);
+	wire_seg(e, t + 20, "198.18.0.2", 40000, "198.18.0.1", 7000, TH_ACK, 101, 501);
+	wire_seg(e, t + 30, "198.18.0.2", 40001, "198.18.0.1", 7000, TH_SYN, 100, 0);
+	wire_seg(e, t + 40, "198.18.0.1", 7000, "198.18.0.2", 40001, TH_SYN | TH_ACK, 900, 101);
+	wire_seg(e, t + 50, "198.18.0.2", 40001, "198.18.0.1", 7000, TH_ACK, 101, 901);
+	/* And a native IPv6 connection, which must still join as before. */
+	wire_seg(e, t + 60, "fd00::2", 40002, "fd00::1", 7000, TH_SYN, 100, 0);
+	wire_seg(e, t + 70, "fd00::1", 7000, "fd00::2", 40002, TH_SYN | TH_ACK, 700, 101);
+	wire_seg(e, t + 80, "fd00::2", 40002, "fd00::1", 7000, TH_ACK, 101, 701);
+
+	struct sock_rec k[] = {
+		sockrow(TS_LISTEN, "::", 7000, "::", 0),
+		sockrow(TS_ESTABLISHED, "::ffff:198.18.0.1", 7000, "::ffff:198.18.0.2", 40000),
+		sockrow(TS_ESTABLISHED, "::ffff:198.18.0.1", 7000, "::ffff:198.18.0.2", 40001),
+		sockrow(TS_ESTABLISHED, "fd00::1", 7000, "fd00::2", 40002),
+	};
+	struct topmodel *m = topmodel_new();
+	CHECK(m != NULL);
+	CHECK(topmodel_refresh(m, k, 4, t + 1000000, 0, NULL) == 0);
+	topmodel_join(m, e, t + 3000000);
+	CHECK(topmodel_nrows(m) == 4); /* no "(wire only)" rows */
+	int joined = 0;
+	for (size_t i = 0; i < topmodel_nrows(m); i++) {
+		const struct top_row *r = topmodel_row(m, i);
+		CHECK(!r->wire_only);
+		if (r->wire_only || r->s.state != TS_ESTABLISHED)
+			continue;
+		joined += r->conn_id != 0 && r->wire[0] == TS_ESTABLISHED &&
+			  r->wire[1] == TS_ESTABLISHED && r->since_exact;
+		/* The kernel's addresses stay as the kernel gave them. */
+		CHECK(r->s.family == AF_INET6);
+	}
+	CHECK(joined == 3);
+	topmodel_free(m);
+	engine_free(e);
+}
+
 const struct unit_test topmodel_tests[] = {
 	{"topmodel: bounded view, rank and time in state", view_rank_and_memory},
 	{"topmodel: the join with the last refresh, in any order", join_follows_any_order},
 	{"topmodel: ephemeral ports per destination, busiest first", busiest_destinations},
+	{"topmodel: a dual-stack socket's IPv4 connection joins the wire's", join_dual_stack},
 	{"topmodel: an owner is not carried to a new socket on the tuple",
 	 owner_not_carried_to_a_new_socket},
 	{"topmodel: a window past the end or past SIZE_MAX writes nothing", view_huge_window},

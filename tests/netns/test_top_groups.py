@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""top's group view (key g), driven in tmux, as root, in a namespace of its
+own holding a dual-stack server with IPv4 clients (peers 127.0.0.1 on one
+side, ::ffff:127.0.0.1 on the other) and a connection between two long
+IPv6 addresses:
+ - by remote host, ::ffff:127.0.0.1 is 127.0.0.1: one group;
+ - a 39-character IPv6 key stays in its column: every row's count and
+   "oldest" line up;
+ - without a capture every age is a lower bound, and "oldest" says so (>=);
+ - one group is "1 group", not "1 groups".
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+
+TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nslib  # noqa: E402
+
+CASES = ["host_groups_join_v4mapped", "long_ipv6_key_keeps_columns",
+         "oldest_keeps_lower_bound_mark", "one_group_singular"]
+rep = nslib.Reporter("top_groups")
+rep.skip_unless(os.geteuid() == 0 and all(shutil.which(t) for t in ("tmux", "ip")),
+                CASES, "needs root, ip and tmux")
+
+SOCK = "tcpst-grp-" + uuid.uuid4().hex[:8]
+LONG_A = "fd00:1234:5678:9abc:def0:1234:5678:9abc"
+LONG_B = "fd00:1234:5678:9abc:def0:1234:5678:9abd"
+procs = []
+
+HOLDER = r"""
+import socket, sys
+keep = []
+l = socket.socket(socket.AF_INET6)
+l.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+l.bind(("::", 7000)); l.listen()
+for _ in range(2):
+    keep.append(socket.create_connection(("127.0.0.1", 7000))); keep.append(l.accept()[0])
+m = socket.socket(socket.AF_INET6)
+m.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+m.bind(("%s", 7001)); m.listen()
+c = socket.socket(socket.AF_INET6); c.bind(("%s", 0)); c.connect(("%s", 7001))
+keep += [l, m, c, m.accept()[0]]
+print("ready", flush=True)
+sys.stdin.read()
+""" % (LONG_A, LONG_B, LONG_A)
+
+
+def tmux(*args):
+    return subprocess.run(["tmux", "-L", SOCK, *args], capture_output=True, text=True)
+
+
+def wait_screen(pred, timeout=8.0):
+    """The screen once pred holds on two captures in a row (not mid-redraw)."""
+    end = time.time() + timeout
+    s = ""
+    while time.time() < end:
+        s = tmux("capture-pane", "-p", "-t", "t").stdout
+        if pred(s):
+            time.sleep(0.15)
+            s2 = tmux("capture-pane", "-p", "-t", "t").stdout
+            if pred(s2):
+                return s2
+        time.sleep(0.2)
+    return s
+
+
+GROUP_RE = re.compile(r"^(\S+)\s+(\d+)\s+oldest (\S+)")
+
+
+def groups(screen):
+    """(key, count, oldest, column of 'oldest') of each group row."""
+    lines = screen.splitlines()
+    start = next((i for i, l in enumerate(lines) if l.startswith("Grouped by")), None)
+    if start is None:
+        return []
+    out = []
+    for l in lines[start + 1:]:
+        m = GROUP_RE.match(l)
+        if m:
+            out.append((m.group(1), int(m.group(2)), m.group(3), l.index(" oldest ")))
+    return out
+
+
+ns = None
+try:
+    ns = nslib.Netns()
+    for a in (LONG_A, LONG_B):
+        ns.add_addr(a + "/64")
+    holder = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", HOLDER],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    procs.append(holder)
+    if holder.stdout.readline().strip() != "ready":
+        raise RuntimeError("socket holder did not start")
+
+    tmux("new-session", "-d", "-s", "t", "-x", "132", "-y", "40",
+         f"ip netns exec {ns.name} {TCPSTATE} top -d 0.5; echo EXIT=$?; sleep 60")
+    wait_screen(lambda s: "Recv-Q" in s and "ESTABLISHED" in s)
+    tmux("send-keys", "-t", "t", "g")
+    wait_screen(lambda s: "Grouped by process" in s)
+    tmux("send-keys", "-t", "t", "g")
+    s = wait_screen(lambda s: "Grouped by remote host" in s and len(groups(s)) >= 4)
+    g = groups(s)
+    keys = {k: n for k, n, _, _ in g}
+    rep.check(keys.get("127.0.0.1") == 4 and not any(k.startswith("::ffff:") for k in keys),
+              "host_groups_join_v4mapped", "groups %r" % (g,))
+    cols = {c for _, _, _, c in g}
+    rep.check(LONG_A in keys and LONG_B in keys and len(cols) == 1, "long_ipv6_key_keeps_columns",
+              "'oldest' at columns %r; screen %r" % (sorted(cols), s))
+    rep.check(g and all(o.startswith(">=") for _, _, o, _ in g), "oldest_keeps_lower_bound_mark",
+              "oldest %r" % ([o for _, _, o, _ in g],))
+
+    # Only the listeners, grouped by state: one group.
+    tmux("send-keys", "-t", "t", "/")
+    time.sleep(0.3)
+    tmux("send-keys", "-t", "t", "state listening", "Enter")
+    tmux("send-keys", "-t", "t", "g")
+    s = wait_screen(lambda s: "filter: state listening" in s and "Grouped by state" in s)
+    title = next((l for l in s.splitlines() if l.startswith("Grouped by")), "")
+    rep.check(title.strip() == "Grouped by state: 1 group" and len(groups(s)) == 1,
+              "one_group_singular", "title %r, groups %r" % (title, groups(s)))
+    tmux("send-keys", "-t", "t", "q")
+except Exception as e:
+    rep.fail_rest(CASES, "%s: %s" % (type(e).__name__, e))
+finally:
+    tmux("kill-server")
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if ns is not None:
+        ns.destroy()
+rep.exit()
