@@ -2444,6 +2444,24 @@ static uint8_t shown_state(const struct ep *p)
 	return p->state == TS_NONE ? TS_CLOSE : p->state;
 }
 
+/*
+ * Is an endpoint's state a guess?  A connection picked up mid-stream is
+ * taken as ESTABLISHED at both ends, but either end may have sent a FIN
+ * before the capture began, and a half-closed connection that still carries
+ * data looks just like an open one: its sender of data may be in
+ * CLOSE-WAIT and its peer in FIN-WAIT-2.  Each end's state depends on both
+ * ends' FINs, so it is known once the capture has shown both (or the end
+ * was reset: CLOSED is CLOSED).  A FIN from one end alone does not settle
+ * even its sender: that end is in FIN-WAIT-1, or in LAST-ACK if its peer
+ * closed before the capture.
+ */
+static int state_guessed(const struct wc *c, int side)
+{
+	if (!(c->cflags & C_MIDSTREAM) || c->ep[side].state == TS_CLOSE)
+		return 0;
+	return !(c->ep[0].flags & c->ep[1].flags & EP_FIN);
+}
+
 const char *engine_conn_state_name(enum conn_state cs)
 {
 	static const char *const n[CS_MAX] = {"S0",   "S1",     "SF",    "REJ", "S2",  "S3", "RSTO",
@@ -2481,6 +2499,7 @@ void engine_conn_info(const struct engine *e, const struct conn *slot, struct co
 		memcpy(o->addr[s], addr_of(c, s), (size_t)len);
 		o->port[s] = c->port[s];
 		o->state[s] = shown_state(p);
+		o->unsure[s] = (uint8_t)state_guessed(c, s);
 		o->zeek_state[s] = p->z;
 		o->since_us[s] = c->first_us + (uint64_t)p->since_ms * 1000;
 		o->pkts[s] = p->pkts;

@@ -14,6 +14,7 @@
 
 #include "engine.h"
 #include "segment.h"
+#include "topmodel.h"
 #include "unit.h"
 
 #define A 0
@@ -603,6 +604,138 @@ static void long_histories_and_counts(void)
 	engine_free(e);
 }
 
+/* What engine_conn_info() says of the only connection of a play(). */
+static void only_conn(void *arg, const struct conn *c)
+{
+	struct log *l = ((void **)arg)[0];
+	engine_conn_info(l->e, c, ((void **)arg)[1]);
+}
+
+static struct conn_info info_of(struct log *l)
+{
+	struct conn_info ci;
+	void *args[2] = {l, &ci};
+	memset(&ci, 0, sizeof(ci));
+	engine_foreach(l->e, only_conn, args);
+	return ci;
+}
+
+/*
+ * A connection picked up mid-stream: its states are a guess until the
+ * capture shows both FINs (or a reset), and engine_conn_info() says so.
+ * A half-closed connection that still carries data (A shut its side
+ * before the capture: A in FIN-WAIT-2, B in CLOSE-WAIT) looks exactly like
+ * an open one, so nothing short of that can be trusted.
+ */
+static void midstream_states_unsure(void)
+{
+	/* B sends data to A, which only acknowledges: A's FIN may lie before the capture. */
+	static const struct seg half[] = {
+		{B, K, 9000, 7101, 100}, {A, K, 7101, 9100, 0}, {B, K, 9100, 7101, 100},
+		{A, K, 7101, 9200, 0},   {B, F | K, 9200, 7101, 0}, {A, K, 7101, 9201, 0},
+	};
+	struct log l;
+	struct result r;
+	struct engine *e = play(half, 4, &l, &r, NULL);
+	struct conn_info ci = info_of(&l);
+	CHECK(r.conns == 1 && ci.midstream);
+	CHECK(ci.state[0] == TS_ESTABLISHED && ci.state[1] == TS_ESTABLISHED);
+	CHECK(ci.unsure[0] && ci.unsure[1]);
+	engine_free(e);
+	/* B's FIN alone: B is in FIN-WAIT-2 or, had A closed first, gone from LAST-ACK. */
+	e = play(half, 6, &l, &r, NULL);
+	ci = info_of(&l);
+	CHECK(ci.unsure[0] && ci.unsure[1]);
+	engine_free(e);
+
+	/* Both FINs seen: the close is known at both ends from there on. */
+	static const struct seg closed[] = {
+		{A, K, 7000, 9000, 100}, {B, K, 9000, 7100, 0}, {B, F | K, 9000, 7100, 0},
+		{A, F | K, 7100, 9001, 0}, {B, K, 9001, 7101, 0},
+	};
+	e = play(closed, 5, &l, &r, NULL);
+	ci = info_of(&l);
+	CHECK(ci.midstream && !ci.unsure[0] && !ci.unsure[1]);
+	CHECK(r.state[0] == TS_CLOSE && r.state[1] == TS_TIME_WAIT);
+	engine_free(e);
+
+	/* A reset: its sender is CLOSED whatever came before; so is a receiver that took it. */
+	static const struct seg reset[] = {
+		{A, K, 7000, 9000, 100}, {B, K, 9000, 7100, 0}, {A, R | K, 7100, 9000, 0},
+	};
+	e = play(reset, 3, &l, &r, NULL);
+	ci = info_of(&l);
+	CHECK(!ci.unsure[0] && !ci.unsure[1] && r.state[0] == TS_CLOSE && r.state[1] == TS_CLOSE);
+	engine_free(e);
+
+	/* A connection seen from its handshake is never a guess. */
+	e = play(cases[0].segs, cases[0].n, &l, &r, NULL);
+	ci = info_of(&l);
+	CHECK(!ci.midstream && !ci.unsure[0] && !ci.unsure[1]);
+	engine_free(e);
+}
+
+/* A kernel socket of the connection A (198.18.0.1:40000) - B (198.18.0.2:80). */
+static struct sock_rec ksock(int local_is_a, int state)
+{
+	struct sock_rec k;
+	uint8_t a[4] = {198, 18, 0, 1}, b[4] = {198, 18, 0, 2};
+
+	memset(&k, 0, sizeof(k));
+	k.family = AF_INET;
+	k.state = (uint8_t)state;
+	memcpy(k.laddr, local_is_a ? a : b, 4);
+	memcpy(k.raddr, local_is_a ? b : a, 4);
+	k.lport = local_is_a ? 40000 : 80;
+	k.rport = local_is_a ? 80 : 40000;
+	k.inode = local_is_a ? 7 : 8;
+	return k;
+}
+
+/*
+ * top's '!' (topmodel_join): the kernel holds the half-closed pair,
+ * FIN-WAIT-2 at A and CLOSE-WAIT at B, for seconds.  A capture that
+ * picked the connection up mid-stream guesses ESTABLISHED at both ends:
+ * the rows are marked as guesses, never as disagreeing.  The same kernel
+ * rows against a connection seen from its handshake (whose wire states
+ * really are ESTABLISHED) do disagree.
+ */
+static void midstream_never_disagrees_in_top(void)
+{
+	static const struct seg mid[] = {
+		{B, K, 9000, 7101, 100}, {A, K, 7101, 9100, 0}, {B, K, 9100, 7101, 100},
+		{A, K, 7101, 9200, 0},
+	};
+	const uint64_t base = 1700000000000000ull;
+	for (int handshake = 0; handshake < 2; handshake++) {
+		struct log l;
+		struct result r;
+		struct engine *e = handshake ? play(cases[0].segs, cases[0].n, &l, &r, NULL)
+					     : play(mid, 4, &l, &r, NULL);
+		struct topmodel *m = topmodel_new();
+		struct sock_rec k[2] = {ksock(1, TS_FIN_WAIT2), ksock(0, TS_CLOSE_WAIT)};
+		CHECK(m && e);
+		if (!m || !e)
+			return;
+		CHECK(topmodel_refresh(m, k, 2, base, 0, NULL) == 0);
+		topmodel_join(m, e, base);
+		CHECK(topmodel_refresh(m, k, 2, base + 3000000, 0, NULL) == 0);
+		topmodel_join(m, e, base + 3000000);
+		CHECK(topmodel_nrows(m) == 2);
+		for (size_t i = 0; i < topmodel_nrows(m); i++) {
+			const struct top_row *row = topmodel_row(m, i);
+			CHECK(row->wire[0] == TS_ESTABLISHED && row->wire[1] == TS_ESTABLISHED);
+			if (handshake) {
+				CHECK(row->disagree && !row->wire_unsure);
+			} else {
+				CHECK(!row->disagree && row->wire_unsure == 3 && !row->since_exact);
+			}
+		}
+		topmodel_free(m);
+		engine_free(e);
+	}
+}
+
 const struct unit_test engine_tests[] = {
 	{"engine: key hash symmetric and spread", key_hash_symmetric_and_spread},
 	{"engine: transition table on crafted segments", transitions},
@@ -614,5 +747,7 @@ const struct unit_test engine_tests[] = {
 	{"engine: --max-conns evicts under a SYN flood", max_conns_evicts},
 	{"engine: Zeek history letters", zeek_history_letters},
 	{"engine: long histories and scaled counts kept exactly", long_histories_and_counts},
+	{"engine: a mid-stream pickup's states are unsure until both FINs", midstream_states_unsure},
+	{"engine: a mid-stream pickup never raises top's '!'", midstream_never_disagrees_in_top},
 	{NULL, NULL},
 };
