@@ -63,3 +63,13 @@ pkts = [
     seg(C, S, 40000, 80, A, 1020, 5021, usec=800),
 ]
 write("one-connection.pcap", header() + b"".join(pkts))
+
+# The same connection with times that cross millisecond boundaries, then a
+# SYN of another connection 10 ms in.  The times of its transitions and the
+# end of its 2MSL (with --time-wait 0.001) must come out to the microsecond:
+# cut to whole milliseconds after the first packet, they came out early.
+times = [250, 1300, 2100, 2600, 3150, 3400, 3650, 3800, 4150]
+write("close-subms.pcap", header() + b"".join(
+    p[:4] + struct.pack("<I", t) + p[8:] for p, t in zip(pkts, times)) +
+    seg(C, S, 40001, 80, SY, 3000, 0, usec=10000))
+
