@@ -317,7 +317,7 @@ int listwire_run(const struct cmd_entry *cmd, const struct listwire_opts *o)
 	struct wire *w;
 	struct out *out;
 	char err[512];
-	int rc = EXIT_OK, rel = 0, usage;
+	int rc = EXIT_OK, rel = 0, usage, broken = 0;
 	uint64_t at = 0;
 
 	if (o->at && parse_at(o->at, &rel, &at) < 0)
@@ -336,14 +336,19 @@ int listwire_run(const struct cmd_entry *cmd, const struct listwire_opts *o)
 		return EXIT_RUNTIME;
 	}
 	r.eng = wire_engine(w);
+	/*
+	 * A file that breaks part-way (a record cut short, as a killed tcpdump
+	 * leaves it) still has its whole records: their rows are printed, and
+	 * the error after them.
+	 */
 	if (rel) {
 		/* Relative to the first packet: read one to learn it. */
 		if (wire_poll(w, 0, 1, err, sizeof(err)) < 0)
-			goto fail;
+			broken = 1;
 		at += wire_first_us(w);
 	}
-	if (wire_run(w, NULL, at, err, sizeof(err)) < 0)
-		goto fail;
+	if (!broken && wire_run(w, NULL, at, err, sizeof(err)) < 0)
+		broken = 1;
 	engine_foreach(r.eng, on_live, &r);
 	if (r.oom) {
 		snprintf(err, sizeof(err), "out of memory");
@@ -367,6 +372,10 @@ int listwire_run(const struct cmd_entry *cmd, const struct listwire_opts *o)
 		print_table(out, &r, o->header);
 	if (out_flush(out) < 0) {
 		cmd_error(cmd, "write error: %s", strerror(out->err));
+		rc = EXIT_RUNTIME;
+	}
+	if (broken) {
+		cmd_error(cmd, "%s", err);
 		rc = EXIT_RUNTIME;
 	}
 	free(out);

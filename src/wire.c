@@ -601,21 +601,25 @@ int wire_run(struct wire *w, volatile sig_atomic_t *stop, uint64_t stop_at_us, c
 {
 	w->stop_at_us = stop_at_us;
 	int rc = want_reader(w) ? run_threaded(w, stop, err, errlen) : 1;
-	if (rc < 0)
-		return -1;
 	/* In-line: live capture, or a file the reader thread did not take. */
 	while (rc > 0 && !(stop && *stop)) {
 		int n = wire_poll(w, 200, capture_is_live(w->cap) ? -1 : 10000, err, errlen);
 		if (n < 0)
-			return -1;
-		if (n == 0 && !capture_is_live(w->cap))
-			break;
+			rc = -1;
+		else if (n == 0 && !capture_is_live(w->cap))
+			rc = 0;
 	}
 	if (stop && *stop)
-		return 0;
-	/* Timers fire up to the last packet (or --at), never past it. */
-	engine_advance(w->eng, stop_at_us ? stop_at_us : w->last_us);
-	return 0;
+		return rc < 0 ? -1 : 0;
+	/*
+	 * Timers fire up to the last packet (or --at), never past it.  A file
+	 * that ends in a broken record (a killed tcpdump, a full disk) ends
+	 * there like any other: the whole records before it stand, as they
+	 * do for tcpdump, and the caller reports the error after them.
+	 */
+	if (rc == 0 || !capture_is_live(w->cap))
+		engine_advance(w->eng, stop_at_us ? stop_at_us : w->last_us);
+	return rc < 0 ? -1 : 0;
 }
 
 struct engine *wire_engine(struct wire *w)

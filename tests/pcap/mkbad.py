@@ -73,3 +73,7 @@ write("close-subms.pcap", header() + b"".join(
     p[:4] + struct.pack("<I", t) + p[8:] for p, t in zip(pkts, times)) +
     seg(C, S, 40001, 80, SY, 3000, 0, usec=10000))
 
+# A capture cut in the middle of a record, as a killed tcpdump or a full
+# disk leaves it: six whole records, then 30 bytes of the seventh.
+whole = header() + b"".join(pkts[:6])
+write("cut-mid-record.pcap", whole + pkts[6][:30])
