@@ -120,7 +120,7 @@ check-valgrind: deps-check
 	@$(MAKE) --no-print-directory tcpstate $(O)/unit $(O)/nonetlink.so
 	@VG_TCPSTATE=$(CURDIR)/tcpstate TCPSTATE=$(CURDIR)/tests/vg-tcpstate \
 	    UNIT="$(CURDIR)/tests/vg-tcpstate-unit" VG_UNIT=$(CURDIR)/$(O)/unit \
-	    TESTS='unit|test_replay|test_usage|test_explain|test_testlist|test_oracles|test_wire|test_top_cli' \
+	    TESTS='unit|test_replay|test_usage|test_explain|test_testlist|test_oracles|test_wire|test_top_cli|test_pcapng' \
 	    NONETLINK= bash tests/run
 
 man: tcpstate

@@ -15,18 +15,37 @@
 #include "decode.h"
 #include "savefile.h"
 
+/*
+ * A BPF filter compiled for one more link type and byte order (the other
+ * interfaces of a pcapng file).
+ */
+struct linkprog {
+	uint32_t linktype;
+	int swapped;
+	struct bpf_program prog;
+};
+
 struct capture {
 	pcap_t *p;
 	int live;
+	int dlt; /* libpcap's: the interface's, or the file's (first) */
 	capture_fn fn;
 	void *arg;
+	int ncb; /* packets libpcap handed over in this dispatch */
 	/*
 	 * A classic pcap file on disk: its records come from savefile.c,
-	 * and the filter (if any) is applied here as libpcap would.
+	 * and the filter (if any) is applied here as libpcap would.  So do
+	 * those of a pcapng file whose interfaces differ in link type, from
+	 * where libpcap stopped (sf_links: each record has its own).
 	 */
 	struct savefile *sf;
+	int sf_links;
+	off_t start; /* a file's offset before libpcap read it; -1 for stdin */
 	struct bpf_program prog;
 	int have_prog;
+	char *filter; /* the expression, for other link types */
+	struct linkprog *links;
+	size_t nlinks;
 	volatile sig_atomic_t brk; /* capture_break(), for the savefile reader */
 };
 
@@ -40,13 +59,20 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 {
 	struct capture *c = (struct capture *)user;
 
-	c->fn(c->arg, stamp_us(h->ts.tv_sec, h->ts.tv_usec), bytes, h->caplen, h->len);
+	c->ncb++;
+	c->fn(c->arg, stamp_us(h->ts.tv_sec, h->ts.tv_usec), c->dlt, bytes, h->caplen, h->len);
 }
 
+/* -1 if the expression is at fault, -2 if memory is. */
 static int set_filter(struct capture *c, const char *expr, char *err, size_t errlen)
 {
 	struct bpf_program prog;
 
+	c->filter = strdup(expr);
+	if (!c->filter) {
+		snprintf(err, errlen, "out of memory");
+		return -2;
+	}
 	if (pcap_compile(c->p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
 		snprintf(err, errlen, "-f: %s", pcap_geterr(c->p));
 		return -1;
@@ -60,6 +86,86 @@ static int set_filter(struct capture *c, const char *expr, char *err, size_t err
 	c->prog = prog; /* for the savefile reader */
 	c->have_prog = 1;
 	return 0;
+}
+
+/*
+ * A handle that compiles filters as libpcap compiles them for a capture
+ * file of this link type and byte order: for a file, not for a live
+ * capture or pcap_open_dead() (a BSD loopback header's address family is
+ * then the file's writer's, in any of its spellings, not this host's).
+ * It reads the header of an empty classic file from h, which must outlive it.
+ */
+static pcap_t *file_handle(uint32_t linktype, int swapped, uint8_t h[24], char *ebuf)
+{
+	const uint32_t v[6] = {0xa1b2c3d4, 0, 0, 0, SAVEFILE_MAX_CAPLEN, linktype};
+	int be = swapped != (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__);
+
+	for (int i = 0; i < 24; i++) /* each 32-bit field in the file's order */
+		h[i] = (uint8_t)(v[i / 4] >> (be ? 24 - 8 * (i % 4) : 8 * (i % 4)));
+	/* Version 2.4: two 16-bit fields where the second word stands. */
+	h[be ? 5 : 4] = 2;
+	h[be ? 7 : 6] = 4;
+	FILE *f = fmemopen(h, 24, "rb");
+	if (!f) {
+		snprintf(ebuf, PCAP_ERRBUF_SIZE, "%s", strerror(errno));
+		return NULL;
+	}
+	pcap_t *p = pcap_fopen_offline(f, ebuf);
+	if (!p)
+		fclose(f);
+	return p;
+}
+
+/*
+ * The filter for a record of another interface than the first, compiled
+ * for its link type on first use; NULL with err if it cannot be.  An
+ * expression that rejects every packet of that link type is no error (the
+ * optimizer's verdict, which libpcap reports as one): that interface's
+ * packets are then left out.
+ */
+static const struct bpf_program *link_filter(struct capture *c, const struct savefile_rec *r,
+					      char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	uint8_t hdr[24];
+
+	for (size_t i = 0; i < c->nlinks; i++)
+		if (c->links[i].linktype == r->linktype && c->links[i].swapped == r->swapped)
+			return &c->links[i].prog;
+	struct linkprog *n = realloc(c->links, (c->nlinks + 1) * sizeof(*n));
+	if (!n) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->links = n;
+	n += c->nlinks;
+	pcap_t *fh = file_handle(r->linktype, r->swapped, hdr, ebuf);
+	if (!fh) {
+		snprintf(err, errlen, "-f: link type %u: %s", r->linktype, ebuf);
+		return NULL;
+	}
+	if (pcap_compile(fh, &n->prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) < 0 &&
+	    pcap_compile(fh, &n->prog, c->filter, 0, PCAP_NETMASK_UNKNOWN) < 0) {
+		const char *name = pcap_datalink_val_to_name(pcap_datalink(fh));
+		snprintf(err, errlen, "-f: %s (for an interface of link type %s)", pcap_geterr(fh),
+			 name ? name : "unknown");
+		pcap_close(fh);
+		return NULL;
+	}
+	pcap_close(fh);
+	n->linktype = r->linktype;
+	n->swapped = r->swapped;
+	c->nlinks++;
+	return &n->prog;
+}
+
+/*
+ * The DLT_ value libpcap gives a file's LINKTYPE_ value where they differ
+ * for a link type decode.c reads (libpcap's linktype_to_dlt()).
+ */
+static int linktype_dlt(uint32_t linktype)
+{
+	return linktype == 101 ? DLT_RAW : (int)linktype; /* LINKTYPE_RAW */
 }
 
 /*
@@ -98,6 +204,47 @@ static void use_savefile(struct capture *c, FILE *f, off_t start)
 	c->sf = savefile_open(fileno(f), (uint64_t)start, (uint32_t)pcap_snapshot(c->p));
 }
 
+/*
+ * libpcap stopped with an error.  If that was at a pcapng interface whose
+ * link type (or snapshot length) differs from the first one's, savefile.c
+ * reads on from there, on a regular file (see savefile_open_pcapng()).
+ * 1 if it took over.
+ */
+static int take_over(struct capture *c)
+{
+	struct stat st;
+	FILE *f = c->live || c->sf ? NULL : pcap_file(c->p);
+
+	if (!f || c->start < 0 || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	off_t at = ftello(f);
+	if (at <= c->start)
+		return 0;
+	c->sf = savefile_open_pcapng(fileno(f), (uint64_t)c->start, (uint64_t)at);
+	c->sf_links = c->sf != NULL;
+	return c->sf_links;
+}
+
+/* Does a record pass the filter?  1, 0, or -1 with err. */
+static int passes(struct capture *c, int dlt, const struct savefile_rec *r, char *err,
+		  size_t errlen)
+{
+	const struct bpf_program *prog = &c->prog;
+
+	if (!c->have_prog)
+		return 1;
+	if (c->sf_links && (dlt != c->dlt || r->swapped != pcap_is_swapped(c->p))) {
+		/* A link type nobody decodes: the decoder counts it, whatever the filter. */
+		if (!decode_linktype_supported(dlt))
+			return 1;
+		prog = link_filter(c, r, err, errlen);
+		if (!prog)
+			return -1;
+	}
+	struct pcap_pkthdr h = {.caplen = r->caplen, .len = r->len};
+	return pcap_offline_filter(prog, &h, r->data) != 0;
+}
+
 /* capture_dispatch() for the savefile reader: pcap_offline_read()'s loop. */
 static int dispatch_savefile(struct capture *c, int max, char *err, size_t errlen)
 {
@@ -118,12 +265,13 @@ static int dispatch_savefile(struct capture *c, int max, char *err, size_t errle
 			return -1; /* even after packets, as libpcap */
 		if (rc == 0)
 			return n; /* the end: 0 if nothing came first */
-		if (c->have_prog) {
-			struct pcap_pkthdr h = {.caplen = r.caplen, .len = r.len};
-			if (!pcap_offline_filter(&c->prog, &h, r.data))
-				continue;
-		}
-		c->fn(c->arg, stamp_us(r.sec, r.usec), r.data, r.caplen, r.len);
+		int dlt = c->sf_links ? linktype_dlt(r.linktype) : c->dlt;
+		rc = passes(c, dlt, &r, err, errlen);
+		if (rc < 0)
+			return -1;
+		if (!rc)
+			continue;
+		c->fn(c->arg, stamp_us(r.sec, r.usec), dlt, r.data, r.caplen, r.len);
 		if (++n >= max && max > 0)
 			return n;
 	}
@@ -142,6 +290,7 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	c->start = -1;
 	if (o->file) {
 		FILE *f = strcmp(o->file, "-") == 0 ? stdin : fopen(o->file, "rb");
 		if (!f) {
@@ -157,6 +306,7 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 		setvbuf(f, NULL, _IOFBF, 1 << 17);
 		__fsetlocking(f, FSETLOCKING_BYCALLER);
 		start = ftello(f);
+		c->start = f == stdin ? -1 : start;
 		/* Microsecond stamps whatever the file's resolution (pcapng may be ns). */
 		c->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 		if (!c->p) {
@@ -197,14 +347,17 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 		}
 	}
 	*bad_filter = 0;
-	if (o->filter && *o->filter && set_filter(c, o->filter, err, errlen) < 0) {
-		*bad_filter = 1;
+	c->dlt = pcap_datalink(c->p);
+	int frc = o->filter && *o->filter ? set_filter(c, o->filter, err, errlen) : 0;
+	if (frc < 0) {
+		*bad_filter = frc == -1;
 		goto fail;
 	}
 	if (!c->live)
 		use_savefile(c, pcap_file(c->p), start);
 	return c;
 fail:
+	free(c->filter);
 	if (c->p)
 		pcap_close(c->p);
 	free(c);
@@ -213,7 +366,7 @@ fail:
 
 int capture_linktype(const struct capture *c)
 {
-	return pcap_datalink(c->p);
+	return c->dlt;
 }
 
 const char *capture_linktype_name(const struct capture *c)
@@ -241,9 +394,17 @@ int capture_dispatch(struct capture *c, int max, capture_fn fn, void *arg, char 
 	c->arg = arg;
 	if (c->sf)
 		return dispatch_savefile(c, max, err, errlen);
+	c->ncb = 0;
 	n = pcap_dispatch(c->p, max <= 0 ? -1 : max, on_packet, (u_char *)c);
 	if (n == PCAP_ERROR_BREAK)
 		return CAPTURE_BROKEN;
+	if (n < 0 && take_over(c)) {
+		/* The rest of this dispatch from savefile.c. */
+		int done = c->ncb, more = dispatch_savefile(c, max > 0 ? max - done : max, err, errlen);
+		if (more == CAPTURE_BROKEN)
+			return done ? done : CAPTURE_BROKEN;
+		return more < 0 ? -1 : done + more;
+	}
 	if (n < 0) {
 		snprintf(err, errlen, "%s", pcap_geterr(c->p));
 		return -1;
@@ -291,6 +452,10 @@ void capture_close(struct capture *c)
 	savefile_close(c->sf);
 	if (c->have_prog)
 		pcap_freecode(&c->prog);
+	for (size_t i = 0; i < c->nlinks; i++)
+		pcap_freecode(&c->links[i].prog);
+	free(c->links);
+	free(c->filter);
 	pcap_close(c->p);
 	free(c);
 }

@@ -26,8 +26,12 @@ struct capture_stats {
 	int valid;         /* live captures only */
 };
 
-typedef void (*capture_fn)(void *arg, uint64_t ts_us, const uint8_t *data, size_t caplen,
-			   size_t wirelen);
+/*
+ * One packet, with its link type (a DLT_ value): a pcapng file's interfaces
+ * may each have their own.
+ */
+typedef void (*capture_fn)(void *arg, uint64_t ts_us, int dlt, const uint8_t *data,
+			   size_t caplen, size_t wirelen);
 
 /*
  * Open the source.  On failure err says why, and *bad_filter is set when the
@@ -35,6 +39,7 @@ typedef void (*capture_fn)(void *arg, uint64_t ts_us, const uint8_t *data, size_
  */
 struct capture *capture_open(const struct capture_opts *o, char *err, size_t errlen,
 			     int *bad_filter);
+/* The link type of a live capture, or of a file's first interface. */
 int capture_linktype(const struct capture *c);
 const char *capture_linktype_name(const struct capture *c);
 int capture_is_live(const struct capture *c);

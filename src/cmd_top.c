@@ -83,7 +83,8 @@ const struct cmd_entry cmd_top_entry = {
 		"q F10 quit.\n"
 		"With -i or -r the wire engine runs alongside: each row then shows the state\n"
 		"the capture implies for the local end and for the peer, and rows where the\n"
-		"kernel and the wire disagree are marked with !.\n"
+		"kernel and the wire disagree are marked with !.  A connection the capture\n"
+		"picked up mid-stream has guessed states, marked with ? and never with !.\n"
 		"The screen needs a terminal TERM names, with cursor addressing; elsewhere\n"
 		"top says so and exits 1: use -b.\n",
 	.opts = top_opts,
@@ -580,6 +581,8 @@ static void row_text(struct top *t, const struct top_row *r, const struct colw *
 		n += strlen(y);
 		if (r->disagree)
 			a[n++] = '!';
+		if (r->wire_unsure)
+			a[n++] = '?';
 		put_left(&l, a, n, w->wire);
 	} else {
 		put_left(&l, "-", 1, w->wire);
@@ -1035,8 +1038,9 @@ static void draw_detail(struct top *t, const struct top_row *r)
 		mvprintw(y++, 0, "Kernel state: %s for %s%s", state_name(r->s.state),
 			 r->since_exact ? "" : ">= ", age);
 	if (r->wire[0] || r->wire[1])
-		mvprintw(y++, 0, "Wire: local %s, peer %s%s", state_name(r->wire[0]),
-			 state_name(r->wire[1]), r->disagree ? "  (disagrees with the kernel)" : "");
+		mvprintw(y++, 0, "Wire: local %s, peer %s%s%s", state_name(r->wire[0]),
+			 state_name(r->wire[1]), r->disagree ? "  (disagrees with the kernel)" : "",
+			 r->wire_unsure ? "  (picked up mid-stream: a guess)" : "");
 	else
 		mvprintw(y++, 0, "Wire: %s", t->wire ? "not seen in the capture" : "no capture");
 	if (r->pid)
@@ -1101,7 +1105,8 @@ static void draw_help(void)
 		"Columns: Age is the time in the current state; '>' marks a lower bound (first",
 		"seen then), exact ages come from the capture.  Wire L/P is the state the capture",
 		"implies for the local end and the peer; '!' marks a lasting disagreement with",
-		"the kernel.  '~' before a process: it held the socket before TIME-WAIT.",
+		"the kernel, '?' states guessed from a connection picked up mid-stream (never",
+		"marked '!').  '~' before a process: it held the socket before TIME-WAIT.",
 		"",
 		"Any key returns.",
 	};

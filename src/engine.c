@@ -72,7 +72,7 @@ struct ep {
 	uint32_t contig;  /* Zeek: data delivered in order up to here */
 	uint64_t bytes;   /* payload bytes sent */
 	uint32_t pkts;
-	uint32_t since_ms; /* entered its RFC state, ms after conn->first_us */
+	uint64_t since_us; /* entered its RFC state: a capture time, never before first_us */
 	uint16_t win;     /* last window advertised, unscaled */
 	uint8_t state;    /* enum tcp_state */
 	uint8_t flags;    /* EP_* */
@@ -135,7 +135,8 @@ struct wc {
  * back exactly what was stored.
  */
 struct pep {
-	uint32_t isn, nxt, since_ms;
+	uint32_t isn, nxt;
+	uint32_t sinced; /* short form: since_us - first_us (microseconds, as lastd) */
 	uint32_t bytes;  /* short form: bytes sent */
 	uint16_t win;
 	int16_t ackd;    /* short form: peer's nxt - ack, when EP_ACKED (else ack is 0) */
@@ -190,6 +191,7 @@ _Static_assert(sizeof(struct conn) <= 108, "struct conn grew: memory per connect
  */
 struct ext {
 	uint64_t last_us, zlast_us; /* last_us: the free list's next while free */
+	uint64_t since_us[2];
 	uint64_t bytes[2];
 	uint64_t hw1; /* history letters HIST_WORD and on */
 	uint32_t pkts[2], fin_seq[2], ack[2], contig[2];
@@ -739,7 +741,7 @@ static void pack_base(struct pep *pp, const struct ep *p)
 {
 	pp->isn = p->isn;
 	pp->nxt = p->nxt;
-	pp->since_ms = p->since_ms;
+	pp->sinced = 0;
 	pp->win = p->win;
 	pp->w1 = PEP_PUT(p->state, PEP_STATE);
 	pp->w2 = PEP_PUT(p->flags, PEP_FLAGS) | PEP_PUT(p->wscale, PEP_WSCALE) | PEP_PUT(p->z, PEP_Z) |
@@ -771,8 +773,13 @@ static int pack_short(const struct wc *w, struct pep pp[2], uint32_t *lastd, uin
 	uint32_t find[2];
 	int32_t ackd[2];
 	int code[2];
+	uint64_t since[2];
 	for (int side = 0; side < 2; side++) {
 		const struct ep *p = &w->ep[side], *q = &w->ep[1 - side];
+		/* (A 2MSL end after the last packet may lie further out than last.) */
+		since[side] = p->since_us - w->first_us;
+		if (since[side] > UINT32_MAX)
+			return 0;
 		find[side] = p->nxt - p->fin_seq;
 		ackd[side] = (int32_t)(q->nxt - p->ack);
 		if (p->bytes > UINT32_MAX || p->pkts >= 1u << 20)
@@ -794,6 +801,7 @@ static int pack_short(const struct wc *w, struct pep pp[2], uint32_t *lastd, uin
 		const struct ep *p = &w->ep[side];
 		struct pep *o = &pp[side];
 		pack_base(o, p);
+		o->sinced = (uint32_t)since[side];
 		o->bytes = (uint32_t)p->bytes;
 		o->w1 |= PEP_PUT(p->pkts, PEP_PKTS);
 		if (p->flags & EP_FIN)
@@ -860,6 +868,7 @@ static int store(struct engine *e, const struct wc *w)
 	x->family = w->family;
 	for (int side = 0; side < 2; side++) {
 		const struct ep *p = &w->ep[side];
+		x->since_us[side] = p->since_us;
 		x->bytes[side] = p->bytes;
 		x->pkts[side] = p->pkts;
 		x->fin_seq[side] = p->fin_seq;
@@ -897,7 +906,7 @@ static void load(const struct engine *e, const struct conn *c, struct wc *w)
 		struct ep *p = &w->ep[side];
 		p->isn = pp->isn;
 		p->nxt = pp->nxt;
-		p->since_ms = pp->since_ms;
+		p->since_us = w->first_us + pp->sinced; /* the extension's, if any, below */
 		p->win = pp->win;
 		p->state = (uint8_t)PEP_FIELD(pp->w1, PEP_STATE);
 		p->flags = (uint8_t)PEP_FIELD(pp->w2, PEP_FLAGS);
@@ -917,6 +926,7 @@ static void load(const struct engine *e, const struct conn *c, struct wc *w)
 		w->vlan_inner = x->vlan_inner;
 		for (int side = 0; side < 2; side++) {
 			struct ep *p = &w->ep[side];
+			p->since_us = x->since_us[side];
 			p->bytes = x->bytes[side];
 			p->pkts = x->pkts[side];
 			p->fin_seq = x->fin_seq[side];
@@ -1040,6 +1050,17 @@ static uint32_t rel_ms(const struct wc *c, uint64_t ts)
 	return ts > c->first_us ? (uint32_t)((ts - c->first_us) / 1000) : 0;
 }
 
+/*
+ * When an endpoint entered a state at capture time ts: exactly ts, to the
+ * microsecond, as the capture gives it (a 2MSL end is due 2MSL after this
+ * to the microsecond too).  Not before the first packet: a capture whose
+ * time goes back does not date a state before the connection was seen.
+ */
+static uint64_t since_at(const struct wc *c, uint64_t ts)
+{
+	return ts > c->first_us ? ts : c->first_us;
+}
+
 static void emit(struct engine *e, struct wc *c, int side, int to, enum cause why, uint64_t ts)
 {
 	struct ep *p = &c->ep[side];
@@ -1048,17 +1069,15 @@ static void emit(struct engine *e, struct wc *c, int side, int to, enum cause wh
 	if (p->state == to)
 		return;
 	uint32_t *dur = dur_of(e, c);
-	if (dur && p->state < TS_MAX) {
-		uint32_t now = rel_ms(c, ts);
-		dur[side * TS_MAX + p->state] += now - p->since_ms;
-	}
+	if (dur && p->state < TS_MAX) /* whole ms of the capture's clock: the sum telescopes */
+		dur[side * TS_MAX + p->state] += rel_ms(c, ts) - rel_ms(c, p->since_us);
 	ev.ts_us = ts;
 	ev.endpoint = (uint8_t)side;
 	ev.from = p->state;
 	ev.to = (uint8_t)to;
 	ev.cause = (uint8_t)why;
 	p->state = (uint8_t)to;
-	p->since_ms = rel_ms(c, ts);
+	p->since_us = since_at(c, ts);
 	e->st.transitions++;
 	if (to == TS_TIME_WAIT)
 		timer_push(e, c, ts + e->cfg.time_wait_us);
@@ -1084,7 +1103,7 @@ static void fire_timewait(struct engine *e, struct wc *c, uint64_t now)
 		struct ep *p = &c->ep[side];
 		if (p->state != TS_TIME_WAIT)
 			continue;
-		uint64_t due = c->first_us + (uint64_t)p->since_ms * 1000 + e->cfg.time_wait_us;
+		uint64_t due = p->since_us + e->cfg.time_wait_us;
 		if (due <= now)
 			emit(e, c, side, TS_CLOSE, CAUSE_TIMEWAIT_EXPIRED, due);
 	}
@@ -1493,7 +1512,7 @@ static void fin_received(struct engine *e, struct wc *c, int side, uint64_t ts)
 		break;
 	case TS_TIME_WAIT:
 		/* A retransmitted FIN restarts the 2MSL timer. */
-		p->since_ms = rel_ms(c, ts);
+		p->since_us = since_at(c, ts);
 		timer_push(e, c, ts + e->cfg.time_wait_us);
 		break;
 	default:
@@ -1695,6 +1714,7 @@ static int new_conn(struct engine *e, const struct segment *s, uint32_t h, int f
 	memcpy((uint8_t *)addr_of(c, 0), a0, (size_t)len);
 	memcpy((uint8_t *)addr_of(c, 1), a1, (size_t)len);
 	c->first_us = c->last_us = c->zlast_us = s->ts_us;
+	c->ep[0].since_us = c->ep[1].since_us = s->ts_us;
 	/* 0 marks a free entry: after 2^32 connections (days of a busy live capture) skip it. */
 	if (!++e->next_id)
 		++e->next_id;
@@ -2178,7 +2198,7 @@ static int fast_ack(struct engine *e, struct conn *c, int dir, const struct segm
 	c->lastd = c->zlastd = (uint32_t)(s->ts_us - first);
 	if (to) { /* emit(), with no hook and no durations to keep */
 		pb->w1 = (pb->w1 & ~PEP_PUT(~0u, PEP_STATE)) | PEP_PUT(to, PEP_STATE);
-		pb->since_ms = (uint32_t)((s->ts_us - first) / 1000);
+		pb->sinced = (uint32_t)(s->ts_us - first); /* (fits: checked above) */
 		e->st.transitions++;
 	}
 	return 1;
@@ -2444,6 +2464,24 @@ static uint8_t shown_state(const struct ep *p)
 	return p->state == TS_NONE ? TS_CLOSE : p->state;
 }
 
+/*
+ * Is an endpoint's state a guess?  A connection picked up mid-stream is
+ * taken as ESTABLISHED at both ends, but either end may have sent a FIN
+ * before the capture began, and a half-closed connection that still carries
+ * data looks just like an open one: its sender of data may be in
+ * CLOSE-WAIT and its peer in FIN-WAIT-2.  Each end's state depends on both
+ * ends' FINs, so it is known once the capture has shown both (or the end
+ * was reset: CLOSED is CLOSED).  A FIN from one end alone does not settle
+ * even its sender: that end is in FIN-WAIT-1, or in LAST-ACK if its peer
+ * closed before the capture.
+ */
+static int state_guessed(const struct wc *c, int side)
+{
+	if (!(c->cflags & C_MIDSTREAM) || c->ep[side].state == TS_CLOSE)
+		return 0;
+	return !(c->ep[0].flags & c->ep[1].flags & EP_FIN);
+}
+
 const char *engine_conn_state_name(enum conn_state cs)
 {
 	static const char *const n[CS_MAX] = {"S0",   "S1",     "SF",    "REJ", "S2",  "S3", "RSTO",
@@ -2481,8 +2519,9 @@ void engine_conn_info(const struct engine *e, const struct conn *slot, struct co
 		memcpy(o->addr[s], addr_of(c, s), (size_t)len);
 		o->port[s] = c->port[s];
 		o->state[s] = shown_state(p);
+		o->unsure[s] = (uint8_t)state_guessed(c, s);
 		o->zeek_state[s] = p->z;
-		o->since_us[s] = c->first_us + (uint64_t)p->since_ms * 1000;
+		o->since_us[s] = p->since_us;
 		o->pkts[s] = p->pkts;
 		o->bytes[s] = p->bytes;
 		const uint32_t *dur = dur_of(e, c);
@@ -2491,7 +2530,7 @@ void engine_conn_info(const struct engine *e, const struct conn *slot, struct co
 			/* The current state has lasted until the last packet or now. */
 			uint64_t end = e->now_us > c->last_us ? e->now_us : c->last_us;
 			if (p->state < TS_MAX && end >= o->since_us[s])
-				o->state_ms[s][p->state] += (uint32_t)((end - o->since_us[s]) / 1000);
+				o->state_ms[s][p->state] += rel_ms(c, end) - rel_ms(c, p->since_us);
 			o->have_durations = 1;
 		}
 	}

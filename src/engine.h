@@ -138,6 +138,13 @@ struct conn_info {
 	uint16_t instance; /* 1 for the first use of a 4-tuple, 2 for its reuse, ... */
 	uint8_t family;
 	uint8_t midstream; /* first seen without its handshake */
+	/*
+	 * state[i] is a guess: the connection was picked up mid-stream, and
+	 * what came before the capture (a FIN from either end) could make it
+	 * wrong.  Cleared once the capture has shown enough (both FINs, or a
+	 * reset of this end); see engine_conn_info().
+	 */
+	uint8_t unsure[2];
 	uint16_t vlan, vlan_inner;
 	uint8_t addr[2][16]; /* [0] originator, [1] responder */
 	uint16_t port[2];

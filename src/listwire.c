@@ -115,11 +115,13 @@ static void print_json(struct out *o, const struct rows *r)
 		out_printf(o, ",\"last_ts\":%s", t);
 		out_printf(o,
 			   ",\"orig_pkts\":%llu,\"resp_pkts\":%llu,\"orig_bytes\":%llu,"
-			   "\"resp_bytes\":%llu,\"midstream\":%s,\"vlan\":%u,\"vlan_inner\":%u,"
+			   "\"resp_bytes\":%llu,\"midstream\":%s,\"orig_unsure\":%s,"
+			   "\"resp_unsure\":%s,\"vlan\":%u,\"vlan_inner\":%u,"
 			   "\"orig_zeek_state\":\"%s\",\"resp_zeek_state\":\"%s\"",
 			   (unsigned long long)c->pkts[0], (unsigned long long)c->pkts[1],
 			   (unsigned long long)c->bytes[0], (unsigned long long)c->bytes[1],
-			   c->midstream ? "true" : "false", c->vlan, c->vlan_inner,
+			   c->midstream ? "true" : "false", c->unsure[0] ? "true" : "false",
+			   c->unsure[1] ? "true" : "false", c->vlan, c->vlan_inner,
 			   engine_zeek_state_name(c->zeek_state[0]),
 			   engine_zeek_state_name(c->zeek_state[1]));
 		for (int s = 0; s < 2; s++) {
@@ -155,7 +157,7 @@ static void print_csv(struct out *o, const struct rows *r, int header)
 	if (header)
 		out_str(o, "conn,instance,family,orig_addr,orig_port,resp_addr,resp_port,orig_state,"
 			   "resp_state,conn_state,history,first_ts,last_ts,orig_pkts,resp_pkts,"
-			   "orig_bytes,resp_bytes,midstream\n");
+			   "orig_bytes,resp_bytes,midstream,orig_unsure,resp_unsure\n");
 	for (size_t i = 0; i < r->n; i++) {
 		const struct conn_info *c = &r->v[i];
 		addr_format(a, c->family, c->addr[0]);
@@ -166,16 +168,24 @@ static void print_csv(struct out *o, const struct rows *r, int header)
 			   c->family == AF_INET ? "ipv4" : "ipv6", a, c->port[0], b, c->port[1],
 			   state_name(c->state[0]), state_name(c->state[1]), c->conn_state);
 		out_csv_field(o, c->history);
-		out_printf(o, ",%s,%s,%llu,%llu,%llu,%llu,%s\n", t1, t2,
+		out_printf(o, ",%s,%s,%llu,%llu,%llu,%llu,%s,%s,%s\n", t1, t2,
 			   (unsigned long long)c->pkts[0], (unsigned long long)c->pkts[1],
 			   (unsigned long long)c->bytes[0], (unsigned long long)c->bytes[1],
-			   c->midstream ? "true" : "false");
+			   c->midstream ? "true" : "false", c->unsure[0] ? "true" : "false",
+			   c->unsure[1] ? "true" : "false");
 	}
+}
+
+/* A state for the table: '?' after one guessed from a mid-stream pickup. */
+static const char *state_text(char *buf, size_t len, int st, int unsure)
+{
+	snprintf(buf, len, "%s%s", state_name(st), unsure ? "?" : "");
+	return buf;
 }
 
 static void print_table(struct out *o, const struct rows *r, int header)
 {
-	char a[ADDR_STRLEN];
+	char a[ADDR_STRLEN], s0[24], s1[24];
 	size_t wa = 4, wb = 4;
 
 	for (size_t i = 0; i < r->n; i++) {
@@ -194,9 +204,10 @@ static void print_table(struct out *o, const struct rows *r, int header)
 		addr_format_port(a, c->family, c->addr[0], c->port[0], 0);
 		out_printf(o, "%-*s ", (int)wa, a);
 		addr_format_port(a, c->family, c->addr[1], c->port[1], 0);
-		out_printf(o, "%-*s %-12s %-12s %-6s %s%s\n", (int)wb, a, state_name(c->state[0]),
-			   state_name(c->state[1]), c->conn_state, c->history,
-			   c->midstream ? " (mid-stream)" : "");
+		out_printf(o, "%-*s %-12s %-12s %-6s %s%s\n", (int)wb, a,
+			   state_text(s0, sizeof(s0), c->state[0], c->unsure[0]),
+			   state_text(s1, sizeof(s1), c->state[1], c->unsure[1]), c->conn_state,
+			   c->history, c->midstream ? " (mid-stream)" : "");
 	}
 }
 
@@ -306,7 +317,7 @@ int listwire_run(const struct cmd_entry *cmd, const struct listwire_opts *o)
 	struct wire *w;
 	struct out *out;
 	char err[512];
-	int rc = EXIT_OK, rel = 0, usage;
+	int rc = EXIT_OK, rel = 0, usage, broken = 0;
 	uint64_t at = 0;
 
 	if (o->at && parse_at(o->at, &rel, &at) < 0)
@@ -325,14 +336,19 @@ int listwire_run(const struct cmd_entry *cmd, const struct listwire_opts *o)
 		return EXIT_RUNTIME;
 	}
 	r.eng = wire_engine(w);
+	/*
+	 * A file that breaks part-way (a record cut short, as a killed tcpdump
+	 * leaves it) still has its whole records: their rows are printed, and
+	 * the error after them.
+	 */
 	if (rel) {
 		/* Relative to the first packet: read one to learn it. */
 		if (wire_poll(w, 0, 1, err, sizeof(err)) < 0)
-			goto fail;
+			broken = 1;
 		at += wire_first_us(w);
 	}
-	if (wire_run(w, NULL, at, err, sizeof(err)) < 0)
-		goto fail;
+	if (!broken && wire_run(w, NULL, at, err, sizeof(err)) < 0)
+		broken = 1;
 	engine_foreach(r.eng, on_live, &r);
 	if (r.oom) {
 		snprintf(err, sizeof(err), "out of memory");
@@ -356,6 +372,10 @@ int listwire_run(const struct cmd_entry *cmd, const struct listwire_opts *o)
 		print_table(out, &r, o->header);
 	if (out_flush(out) < 0) {
 		cmd_error(cmd, "write error: %s", strerror(out->err));
+		rc = EXIT_RUNTIME;
+	}
+	if (broken) {
+		cmd_error(cmd, "%s", err);
 		rc = EXIT_RUNTIME;
 	}
 	free(out);

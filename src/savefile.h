@@ -1,6 +1,7 @@
 /*
  * savefile.h - the records of a classic pcap file, read straight from its
- * descriptor in large blocks.
+ * descriptor in large blocks; and those of a pcapng file whose interfaces
+ * differ in link type, which libpcap cannot read.
  *
  * libpcap reads a file with two fread()s a packet, through stdio's buffer
  * into its own: over half the reading thread's instructions on a big
@@ -24,12 +25,16 @@ struct savefile;
 
 struct savefile_rec {
 	/*
-	 * Signed, as libpcap's struct pcap_timeval holds them (a second past
-	 * 2038 comes out negative, as libpcap gives it); usec is microseconds
-	 * whatever the file's resolution, nanoseconds divided as libpcap does.
+	 * Signed, as libpcap gives them: a classic file's seconds are 32 bits
+	 * (a second past 2038 comes out negative), a pcapng file's 64.  usec
+	 * is microseconds whatever the file's resolution, finer ones divided
+	 * as libpcap does.
 	 */
-	int32_t sec, usec;
+	int64_t sec;
+	int32_t usec;
 	uint32_t caplen, len;
+	uint32_t linktype; /* the LINKTYPE_ value: pcapng, the packet's interface's */
+	uint8_t swapped;   /* pcapng: its section's byte order is not this host's */
 	const uint8_t *data; /* caplen bytes, valid until the next call */
 };
 
@@ -41,6 +46,22 @@ struct savefile_rec {
  * a record hands over.  The descriptor stays the caller's.
  */
 struct savefile *savefile_open(int fd, uint64_t hdr_off, uint32_t snapshot);
+/*
+ * libpcap reads a pcapng file only while each new interface has the link
+ * type and the snapshot length of the file's first: at the first that
+ * differs it stops with an error.  This reader takes over there: fd holds
+ * the file, whose Section Header Block starts at shb_off, and resume_off
+ * is where libpcap stopped, at the end of the Interface Description Block
+ * it refused.  The blocks before are walked again for their sections and
+ * interfaces (packet blocks are skipped, not read), and the records from
+ * resume_off on come from savefile_next(), each with its interface's link
+ * type.  NULL if the file is not like that (resume_off does not end an
+ * interface block this reader accepts), or no memory: libpcap's error
+ * then stands.  Section Header, Interface Description, Enhanced, Simple
+ * and (obsolete) Packet Blocks are read, with each interface's time stamp
+ * resolution and offset; other blocks are skipped.
+ */
+struct savefile *savefile_open_pcapng(int fd, uint64_t shb_off, uint64_t resume_off);
 /*
  * The next record: 1, 0 at the end of the file, -1 with libpcap's message
  * in err (a record cut short, an insane length, a read error).

@@ -500,7 +500,7 @@ int topmodel_add(struct topmodel *m, const struct sock_rec *rec)
 	nr.disagree = 0;
 	nr.wire_only = 0;
 	nr.info_asked = 0;
-	nr.spare = 0;
+	nr.wire_unsure = 0;
 	nr.spare2 = 0;
 	nr.conn_id = 0;
 	/*
@@ -588,6 +588,7 @@ struct wkey {
 	uint8_t addr[2][16];
 	uint32_t id;
 	uint8_t state[2];
+	uint8_t unsure[2];
 	uint64_t since[2];
 };
 
@@ -651,6 +652,8 @@ static void add_conn(void *arg, const struct conn *c)
 	k->id = ci.id;
 	k->state[0] = ci.state[0];
 	k->state[1] = ci.state[1];
+	k->unsure[0] = ci.unsure[0];
+	k->unsure[1] = ci.unsure[1];
 	k->since[0] = ci.since_us[0];
 	k->since[1] = ci.since_us[1];
 }
@@ -690,13 +693,18 @@ void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us)
 			r->conn_id = k->id;
 			r->wire[0] = k->state[local];
 			r->wire[1] = k->state[1 - local];
+			r->wire_unsure = (uint8_t)(k->unsure[local] | k->unsure[1 - local] << 1);
+			/* A guessed state began before the capture: its start is a lower bound. */
 			if (k->state[local] == r->s.state && k->since[local] <= r->since_us) {
 				r->since_us = k->since[local];
 				m->v[i].age = now_us > r->since_us ? now_us - r->since_us : 0;
-				r->since_exact = 1;
+				r->since_exact = !k->unsure[local];
 			}
-			/* A disagreement that has lasted a second is worth a flag. */
-			r->disagree = k->state[local] != r->s.state &&
+			/*
+			 * A disagreement that has lasted a second is worth a flag;
+			 * not with a guess, which the capture cannot back.
+			 */
+			r->disagree = k->state[local] != r->s.state && !k->unsure[local] &&
 				      now_us > k->since[local] + 1000000 &&
 				      now_us > r->since_us + 1000000;
 			break;
@@ -724,11 +732,12 @@ void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us)
 		r->s.state = k->state[0] ? k->state[0] : TS_CLOSE;
 		r->wire[0] = k->state[0];
 		r->wire[1] = k->state[1];
+		r->wire_unsure = (uint8_t)(k->unsure[0] | k->unsure[1] << 1);
 		r->wire_only = 1;
 		r->conn_id = k->id;
 		r->since_us = k->since[0];
 		set_v(m, m->nrows - 1, r, wnow > k->since[0] ? wnow - k->since[0] : 0);
-		r->since_exact = 1;
+		r->since_exact = !k->unsure[0];
 	}
 	free(j.t);
 }

@@ -37,7 +37,7 @@ struct top_row {
 	uint8_t disagree;   /* kernel and wire disagree (settled for a second) */
 	uint8_t wire_only;  /* seen on the wire, no kernel socket (s holds orig -> resp) */
 	uint8_t info_asked; /* tcp_info was asked for since the dump (see sockdiag_info) */
-	uint8_t spare;
+	uint8_t wire_unsure; /* wire[] guessed (picked up mid-stream): 1 local, 2 peer; no '!' */
 	uint16_t spare2;
 	uint32_t conn_id;   /* engine connection, or 0 */
 	pid_t pid;

@@ -64,7 +64,6 @@ struct wire {
 	struct engine *eng;
 	struct engine_config ecfg;
 	struct decode_stats dst;
-	int dlt;
 	int verify;
 	uint64_t first_us, last_us;
 	uint64_t stop_at_us;
@@ -73,6 +72,7 @@ struct wire {
 	/* replay pacing: one packet read but not yet due */
 	uint8_t *held;
 	size_t held_cap, held_caplen, held_wirelen;
+	int held_dlt;
 	uint64_t held_ts;
 	int have_held, eof;
 	uint64_t delivered;
@@ -197,10 +197,11 @@ struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hoo
 		free(w);
 		return NULL;
 	}
-	w->dlt = capture_linktype(w->cap);
-	if (!decode_linktype_supported(w->dlt)) {
+	/* (A pcapng file's other interfaces may differ: the decoder counts those it cannot read.) */
+	int dlt = capture_linktype(w->cap);
+	if (!decode_linktype_supported(dlt)) {
 		snprintf(err, errlen, "%s: link type %s (%d) is not supported",
-			 o->file ? o->file : o->iface, capture_linktype_name(w->cap), w->dlt);
+			 o->file ? o->file : o->iface, capture_linktype_name(w->cap), dlt);
 		capture_close(w->cap);
 		free(w);
 		return NULL;
@@ -217,12 +218,13 @@ struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hoo
 	return w;
 }
 
-static void deliver(struct wire *w, uint64_t ts, const uint8_t *data, size_t caplen,
+static void deliver(struct wire *w, uint64_t ts, int dlt, const uint8_t *data, size_t caplen,
 		    size_t wirelen);
 static void take_one(struct wire *w);
 static void flush(struct wire *w);
 
-static void on_packet(void *arg, uint64_t ts, const uint8_t *data, size_t caplen, size_t wirelen)
+static void on_packet(void *arg, uint64_t ts, int dlt, const uint8_t *data, size_t caplen,
+		      size_t wirelen)
 {
 	struct wire *w = arg;
 
@@ -239,18 +241,19 @@ static void on_packet(void *arg, uint64_t ts, const uint8_t *data, size_t caplen
 			memcpy(w->held, data, caplen);
 		w->held_caplen = caplen;
 		w->held_wirelen = wirelen;
+		w->held_dlt = dlt;
 		w->held_ts = ts;
 		w->have_held = 1;
 		capture_break(w->cap);
 		return;
 	}
-	deliver(w, ts, data, caplen, wirelen);
+	deliver(w, ts, dlt, data, caplen, wirelen);
 }
 
-static void reader_push(struct wire *w, uint64_t ts, const uint8_t *data, size_t caplen,
-			size_t wirelen);
+static void reader_push(struct wire *w, uint64_t ts, int dlt, const uint8_t *data,
+			size_t caplen, size_t wirelen);
 
-static void deliver(struct wire *w, uint64_t ts, const uint8_t *data, size_t caplen,
+static void deliver(struct wire *w, uint64_t ts, int dlt, const uint8_t *data, size_t caplen,
 		    size_t wirelen)
 {
 	struct segment seg;
@@ -266,10 +269,10 @@ static void deliver(struct wire *w, uint64_t ts, const uint8_t *data, size_t cap
 		w->first_us = ts;
 	w->last_us = ts;
 	if (w->rd) {
-		reader_push(w, ts, data, caplen, wirelen);
+		reader_push(w, ts, dlt, data, caplen, wirelen);
 		return;
 	}
-	if (decode_packet(w->dlt, data, caplen, wirelen, ts, w->verify, &seg, &w->dst) != DEC_TCP)
+	if (decode_packet(dlt, data, caplen, wirelen, ts, w->verify, &seg, &w->dst) != DEC_TCP)
 		return;
 	if (w->plen == PIPE)
 		take_one(w);
@@ -357,8 +360,8 @@ int wire_replay_until(struct wire *w, uint64_t until_us, char *err, size_t errle
 			return 1; /* still waiting; not the end */
 		w->have_held = 0;
 		/* An empty packet has no buffer; give the decoder a valid pointer. */
-		deliver(w, w->held_ts, w->held ? w->held : (const uint8_t *)"", w->held_caplen,
-			w->held_wirelen);
+		deliver(w, w->held_ts, w->held_dlt, w->held ? w->held : (const uint8_t *)"",
+			w->held_caplen, w->held_wirelen);
 	}
 	w->pacing = 1;
 	w->until_us = until_us;
@@ -443,12 +446,12 @@ static void reader_publish(struct wire *w)
 }
 
 /* Producer: decode straight into the ring (a copy per packet was a tenth of its time). */
-static void reader_push(struct wire *w, uint64_t ts, const uint8_t *data, size_t caplen,
-			size_t wirelen)
+static void reader_push(struct wire *w, uint64_t ts, int dlt, const uint8_t *data,
+			size_t caplen, size_t wirelen)
 {
 	struct reader *r = w->rd;
 	struct batch *b = r->fill;
-	if (decode_packet(w->dlt, data, caplen, wirelen, ts, w->verify, &b->seg[b->n], &w->dst) !=
+	if (decode_packet(dlt, data, caplen, wirelen, ts, w->verify, &b->seg[b->n], &w->dst) !=
 	    DEC_TCP)
 		return;
 	/* Hashed here: the engine's thread has more to do per segment. */
@@ -601,21 +604,25 @@ int wire_run(struct wire *w, volatile sig_atomic_t *stop, uint64_t stop_at_us, c
 {
 	w->stop_at_us = stop_at_us;
 	int rc = want_reader(w) ? run_threaded(w, stop, err, errlen) : 1;
-	if (rc < 0)
-		return -1;
 	/* In-line: live capture, or a file the reader thread did not take. */
 	while (rc > 0 && !(stop && *stop)) {
 		int n = wire_poll(w, 200, capture_is_live(w->cap) ? -1 : 10000, err, errlen);
 		if (n < 0)
-			return -1;
-		if (n == 0 && !capture_is_live(w->cap))
-			break;
+			rc = -1;
+		else if (n == 0 && !capture_is_live(w->cap))
+			rc = 0;
 	}
 	if (stop && *stop)
-		return 0;
-	/* Timers fire up to the last packet (or --at), never past it. */
-	engine_advance(w->eng, stop_at_us ? stop_at_us : w->last_us);
-	return 0;
+		return rc < 0 ? -1 : 0;
+	/*
+	 * Timers fire up to the last packet (or --at), never past it.  A file
+	 * that ends in a broken record (a killed tcpdump, a full disk) ends
+	 * there like any other: the whole records before it stand, as they
+	 * do for tcpdump, and the caller reports the error after them.
+	 */
+	if (rc == 0 || !capture_is_live(w->cap))
+		engine_advance(w->eng, stop_at_us ? stop_at_us : w->last_us);
+	return rc < 0 ? -1 : 0;
 }
 
 struct engine *wire_engine(struct wire *w)

@@ -79,7 +79,9 @@ struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hoo
 /*
  * Read packets until the file ends, *stop is set, or the first packet at or
  * after stop_at_us (0: never).  Live captures also advance the engine's
- * clock while no packets come.  Returns 0 or -1 with err.
+ * clock while no packets come.  Returns 0 or -1 with err.  A file that
+ * fails part-way (a record cut short) has had every record before the
+ * failure read, and its timers run, as at its end.
  */
 int wire_run(struct wire *w, volatile sig_atomic_t *stop, uint64_t stop_at_us, char *err,
 	     size_t errlen);

@@ -2,8 +2,9 @@
  * fuzz_pcap.c - fuzz target: a capture file read the way `tcpstate watch -r`
  * and `list -r` read one: wire_open() (libpcap's header and pcapng parsers,
  * the link-type check), savefile.c's records of a classic pcap file (the
- * memfd is a regular file) and wire_run() (decode, engine), or, for some
- * inputs, the paced replay of wire_replay_until().
+ * memfd is a regular file), and of a pcapng file past an interface of
+ * another link type, where libpcap stops, and wire_run() (decode, engine),
+ * or, for some inputs, the paced replay of wire_replay_until().
  *
  * The input is the file itself.  It is written to an in-memory file
  * (memfd) that libpcap opens by its /proc/self/fd path, as it would open a

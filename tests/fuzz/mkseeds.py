@@ -91,16 +91,25 @@ def write_pcap(linktype, pkts, endian="<", nano=False, snaplen=65535):
     return b"".join(out)
 
 
-def write_pcapng(linktype, pkts):
+def write_pcapng(linktype, pkts, links=None):
+    """One interface of linktype; or, with links ([(linktype, pkts)]), one
+    interface each, taking turns packet by packet, each described just before
+    its first packet (libpcap stops at the second link type)."""
     def block(btype, body):
         body += b"\0" * (-len(body) % 4)
         n = len(body) + 12
         return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
 
-    out = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
-           block(1, struct.pack("<HHI", linktype, 0, 65535))]
-    for ts, b, wire in pkts:
-        out.append(block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(b), wire) + b))
+    links = links or [(linktype, pkts)]
+    out = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))]
+    for k in range(max(len(p) for _, p in links)):
+        for ifid, (lt, p) in enumerate(links):
+            if k == 0:
+                out.append(block(1, struct.pack("<HHI", lt, 0, 65535)))
+            if k < len(p):
+                ts, b, wire = p[k]
+                out.append(block(6, struct.pack("<IIIII", ifid, ts >> 32, ts & 0xFFFFFFFF,
+                                                len(b), wire) + b))
     return b"".join(out)
 
 
@@ -318,6 +327,11 @@ def main():
         put(d, "%s.be.pcap" % base, write_pcap(1, pkts, endian=">"))
         put(d, "%s.ns.pcap" % base, write_pcap(1, pkts, nano=True))
         put(d, "%s.pcapng" % base, write_pcapng(1, pkts))
+        # Interfaces of other link types (where libpcap stops and savefile.c reads on).
+        links = [(1, pkts)] + [
+            (lt, [(ts, relink(ip, v, dlt), w + len(relink(b"", v, dlt))) for ts, ip, v, w in ips])
+            for dlt, lt in ((113, 113), (12, 101), (0, 0))]
+        put(d, "%s.links.pcapng" % base, write_pcapng(0, [], links))
         put(d, "%s.snap64.pcap" % base,
             write_pcap(1, [(ts, b[:64], w) for ts, b, w in pkts], snaplen=64))
         hdr = bytearray(write_pcap(1, pkts))

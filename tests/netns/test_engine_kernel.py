@@ -61,6 +61,7 @@ SCENARIOS = [
     ("data_and_fin_in_one_segment", 16),
     ("simultaneous_open", 17),
     ("data_after_close_rst", 18),
+    ("midstream_half_closed", 19),
 ]
 WATCH_CASES = [
     "unanswered_syn_causes",
@@ -142,7 +143,7 @@ class Checkpoint:
         self.t = t
         self.kernel = kernel    # {"client": state, "server": state}
         self.want = want        # what the scenario meant to produce
-        self.checks = checks    # extra engine checks: instance, midstream
+        self.checks = checks    # extra engine checks: instance, midstream, unsure
 
 
 class Ctx:
@@ -408,8 +409,33 @@ def sc_midstream(x):
     c.close()
     x.wait_states(conn, {"client": "FIN-WAIT-2", "server": "CLOSE-WAIT"})
     s.close()
+    # Both FINs seen: no longer a guess.
     x.checkpoint("closed", conn, {"client": "TIME-WAIT", "server": "CLOSED"},
-                 midstream=True)
+                 midstream=True, unsure=())
+
+
+def pre_midstream_half_closed(x):
+    """Before the capture: the client shuts its side, the server reads the FIN."""
+    _, c, s, conn = x.pair()
+    c.shutdown(how="wr")
+    x.wait_states(conn, {"client": "FIN-WAIT-2", "server": "CLOSE-WAIT"})
+    x.scen.state = (c, s, conn)
+
+
+def sc_midstream_half_closed(x):
+    """The capture sees only the server's data and the client's ACKs: the
+    same segments as an open connection.  The engine must say its states
+    are a guess (list -r --json: orig_unsure, resp_unsure), not pass them
+    off as known; the server's FIN alone does not settle them either."""
+    c, s, conn = x.scen.state
+    s.send(data="x" * 3000)
+    x.h.cmd("recv", id=c.id, n=3000)
+    x.checkpoint("data after the client's FIN", conn,
+                 {"client": "FIN-WAIT-2", "server": "CLOSE-WAIT"},
+                 midstream=True, unsure=("client", "server"))
+    s.close()
+    x.checkpoint("closed", conn, {"client": "TIME-WAIT", "server": "CLOSED"},
+                 midstream=True, unsure=("client", "server"))
 
 
 def sc_ipv6_close_by_client(x):
@@ -499,8 +525,9 @@ FUNCS = {
     16: sc_data_and_fin,
     17: sc_simultaneous_open,
     18: sc_data_after_close,
+    19: sc_midstream_half_closed,
 }
-PRE = {13: pre_midstream}
+PRE = {13: pre_midstream, 19: pre_midstream_half_closed}
 
 
 class Scenario:
@@ -832,9 +859,17 @@ class Run:
                     % (cp.label, cp.t, cp.conn, fmt_states(cp.kernel)))
         row = max(mine, key=lambda o: (o.get("instance", 0), o.get("conn", 0)))
         errs = []
+        unsure = cp.checks.get("unsure")
         for who, ep in cp.conn.ends().items():
             side = "orig" if (canon(row["orig_addr"]), row["orig_port"]) == ep \
                 else "resp"
+            if unsure is not None:
+                flag = row.get(side + "_unsure")
+                if flag is not (who in unsure):
+                    errs.append("%s %s (%s) expected %s_unsure %s got %r"
+                                % (who, ep_str(ep), side, side, who in unsure, flag))
+                if who in unsure:
+                    continue  # a guess: what the kernel holds came before the capture
             got = row.get(side + "_state")
             if got != cp.kernel[who]:
                 errs.append("%s %s (%s) expected %s (kernel) got %s"

@@ -63,3 +63,57 @@ pkts = [
     seg(C, S, 40000, 80, A, 1020, 5021, usec=800),
 ]
 write("one-connection.pcap", header() + b"".join(pkts))
+
+# The same connection with times that cross millisecond boundaries, then a
+# SYN of another connection 10 ms in.  The times of its transitions and the
+# end of its 2MSL (with --time-wait 0.001) must come out to the microsecond:
+# cut to whole milliseconds after the first packet, they came out early.
+times = [250, 1300, 2100, 2600, 3150, 3400, 3650, 3800, 4150]
+write("close-subms.pcap", header() + b"".join(
+    p[:4] + struct.pack("<I", t) + p[8:] for p, t in zip(pkts, times)) +
+    seg(C, S, 40001, 80, SY, 3000, 0, usec=10000))
+
+# A capture cut in the middle of a record, as a killed tcpdump or a full
+# disk leaves it: six whole records, then 30 bytes of the seventh.
+whole = header() + b"".join(pkts[:6])
+write("cut-mid-record.pcap", whole + pkts[6][:30])
+
+# A pcapng file whose interfaces differ in link type, as dumpcap writes when
+# it captures on several interfaces: the connection on Ethernet (interface
+# 0), again from port 40001 on Linux cooked capture with nanosecond stamps
+# (1), and from port 40002 as raw IP stamped 1000 s early with an offset
+# (2).  libpcap stops at interface 1; tcpstate reads on.
+def block(btype, body):
+    body += b"\0" * (-len(body) % 4)
+    return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+
+def epb(ifid, t, frame):
+    return block(6, struct.pack("<IIIII", ifid, t >> 32, t & 0xFFFFFFFF, len(frame), len(frame)) +
+                 frame)
+
+
+def with_port(frame, off, port):
+    """The frame with its client port (40000) moved to port; off: where IP starts."""
+    f = bytearray(frame)
+    for at in (off + 20, off + 22):
+        if struct.unpack_from("!H", f, at)[0] == 40000:
+            struct.pack_into("!H", f, at, port)
+    return bytes(f)
+
+
+sll = struct.pack("!HHH8sH", 0, 1, 6, b"\x02\0\0\0\0\x01\0\0", 0x0800)
+links = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+         block(1, struct.pack("<HHI", 1, 0, 65535))]
+for i, p in enumerate(pkts):
+    us = 1700000000 * 1000000 + struct.unpack_from("<I", p, 4)[0]
+    eth = p[16:]
+    links.append(epb(0, us, eth))
+    if i == 0:
+        links.append(block(1, struct.pack("<HHI", 113, 0, 65535) +
+                           struct.pack("<HHB3x", 9, 1, 9) + struct.pack("<HH", 0, 0)))
+        links.append(block(1, struct.pack("<HHI", 101, 0, 65535) +
+                           struct.pack("<HHq", 14, 8, 1000) + struct.pack("<HH", 0, 0)))
+    links.append(epb(1, (us + 30) * 1000, sll + with_port(eth, 14, 40001)[14:]))
+    links.append(epb(2, us + 60 - 1000 * 1000000, with_port(eth, 14, 40002)[14:]))
+write("links.pcapng", b"".join(links))

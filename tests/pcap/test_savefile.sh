@@ -12,7 +12,10 @@
 # (libpcap swaps its ID); read plain, with BPF filters (one on the wire
 # length), with --at, and by watch.  Standard input must be read to its
 # end.  strace, where it runs, shows that the disk read really bypasses
-# libpcap (pread64 in 512 KiB blocks).
+# libpcap (pread64 in 512 KiB blocks).  The one place the two readers
+# differ on purpose: past a pcapng interface of another link type, where
+# libpcap stops and savefile.c reads on (test_pcapng_links.py checks what
+# it reads); there the disk read must succeed.
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 : "${TCPSTATE:=$REPO/tcpstate}"
 # shellcheck source=tests/pcap/lib.sh
@@ -112,10 +115,21 @@ read_both() {
 	shift
 	# shellcheck disable=SC2002 # the pipe is the point
 	cat "$f" | TZ=UTC "$TCPSTATE" "$@" -r - >"$T/p.out" 2>"$T/p.err"
-	local rp=$? how ra
+	local rp=$? how ra limit=
 	sed -i "s|-: |IN: |" "$T/p.err"
+	# libpcap's limit: a pcapng interface of another link type or snapshot
+	# length than the first.  From a regular file savefile.c reads on.
+	grep -q 'an interface has a .* different from the' "$T/p.err" && limit=1
 	for how in disk stdin; do
-		if [ $how = disk ]; then
+		if [ $how = disk ] && [ -n "$limit" ]; then
+			TZ=UTC "$TCPSTATE" "$@" -r "$f" >"$T/a.out" 2>"$T/a.err"
+			ra=$?
+			if [ $ra -ne 0 ]; then
+				echo "  $name ($*): past libpcap's limit, exit $ra from disk: $(head -c 200 "$T/a.err")"
+				return 1
+			fi
+			continue
+		elif [ $how = disk ]; then
 			TZ=UTC "$TCPSTATE" "$@" -r "$f" >"$T/a.out" 2>"$T/a.err"
 			ra=$?
 			sed -i "s|$f: |IN: |" "$T/a.err"

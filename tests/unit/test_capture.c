@@ -52,11 +52,13 @@ struct seen {
 	uint64_t last_ts;
 };
 
-static void on_pkt(void *arg, uint64_t ts, const uint8_t *data, size_t caplen, size_t wirelen)
+static void on_pkt(void *arg, uint64_t ts, int dlt, const uint8_t *data, size_t caplen,
+		   size_t wirelen)
 {
 	struct seen *s = arg;
 
 	(void)data;
+	(void)dlt;
 	s->n++;
 	s->last_ts = ts;
 	if (caplen != 60 || wirelen != 60)

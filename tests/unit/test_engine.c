@@ -14,6 +14,7 @@
 
 #include "engine.h"
 #include "segment.h"
+#include "topmodel.h"
 #include "unit.h"
 
 #define A 0
@@ -28,6 +29,7 @@ struct seg {
 	uint32_t seq, ack, len;
 	int win; /* 0 means 65535, -1 means 0 */
 	uint64_t at_ms; /* 0: 1 ms after the previous */
+	uint64_t at_us; /* if not 0, instead of at_ms: microseconds after the base time */
 };
 
 struct log {
@@ -78,6 +80,29 @@ static void grab(void *arg, const struct conn *c)
 	r->conns++;
 }
 
+/* The segment g from A's port aport (B's is 80), captured at ts_us. */
+static struct segment mkseg(const struct seg *g, uint64_t ts_us, uint16_t aport)
+{
+	struct segment s;
+	uint8_t a[4] = {198, 18, 0, 1}, b[4] = {198, 18, 0, 2};
+
+	memset(&s, 0, sizeof(s));
+	s.ts_us = ts_us;
+	s.family = AF_INET;
+	memcpy(s.saddr, g->from == A ? a : b, 4);
+	memcpy(s.daddr, g->from == A ? b : a, 4);
+	s.sport = g->from == A ? aport : 80;
+	s.dport = g->from == A ? 80 : aport;
+	s.flags = (uint8_t)g->flags;
+	s.seq = g->seq;
+	s.ack = g->ack;
+	s.payload_len = s.payload_captured = g->len;
+	/* 0 means 65535, and -1 a shut window */
+	s.win = (uint16_t)(g->win < 0 ? 0 : g->win ? g->win : 65535);
+	s.csum = -1;
+	return s;
+}
+
 static struct engine *play(const struct seg *segs, size_t n, struct log *l, struct result *r,
 			   struct engine_config *cfg)
 {
@@ -92,23 +117,10 @@ static struct engine *play(const struct seg *segs, size_t n, struct log *l, stru
 	memset(l, 0, sizeof(*l));
 	l->e = e;
 	for (size_t i = 0; i < n; i++) {
-		struct segment s;
-		memset(&s, 0, sizeof(s));
-		t = segs[i].at_ms ? 1700000000000000ull + segs[i].at_ms * 1000 : t + 1000;
-		s.ts_us = t;
-		s.family = AF_INET;
-		uint8_t a[4] = {198, 18, 0, 1}, b[4] = {198, 18, 0, 2};
-		memcpy(s.saddr, segs[i].from == A ? a : b, 4);
-		memcpy(s.daddr, segs[i].from == A ? b : a, 4);
-		s.sport = segs[i].from == A ? 40000 : 80;
-		s.dport = segs[i].from == A ? 80 : 40000;
-		s.flags = (uint8_t)segs[i].flags;
-		s.seq = segs[i].seq;
-		s.ack = segs[i].ack;
-		s.payload_len = s.payload_captured = segs[i].len;
-		/* 0 means 65535, and -1 a shut window */
-		s.win = (uint16_t)(segs[i].win < 0 ? 0 : segs[i].win ? segs[i].win : 65535);
-		s.csum = -1;
+		t = segs[i].at_us   ? 1700000000000000ull + segs[i].at_us
+		    : segs[i].at_ms ? 1700000000000000ull + segs[i].at_ms * 1000
+				    : t + 1000;
+		struct segment s = mkseg(&segs[i], t, 40000);
 		engine_input(e, &s);
 	}
 	memset(r, 0, sizeof(*r));
@@ -338,28 +350,17 @@ static void on_event_ts(void *arg, const struct engine_event *ev)
 		l->ts[l->n++] = ev->ts_us;
 }
 
+/* A connection opened and closed by A: it ends in TIME-WAIT, B in CLOSED. */
+static const struct seg a_closes[6] = {
+	{A, S, 1000, 0, 0},        {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
+	{A, F | K, 1001, 5001, 0}, {B, F | K, 5001, 1002, 0}, {A, K, 1002, 5002, 0},
+};
+
 /* One connection of A's from port sport, opened and closed by A at t0 ms. */
 static void open_close(struct engine *e, uint16_t sport, uint64_t t0_ms)
 {
-	static const struct seg c[] = {
-		{A, S, 1000, 0, 0},        {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
-		{A, F | K, 1001, 5001, 0}, {B, F | K, 5001, 1002, 0}, {A, K, 1002, 5002, 0},
-	};
-	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		struct segment s;
-		memset(&s, 0, sizeof(s));
-		s.ts_us = 1700000000000000ull + (t0_ms + i) * 1000;
-		s.family = AF_INET;
-		uint8_t a[4] = {198, 18, 0, 1}, b[4] = {198, 18, 0, 2};
-		memcpy(s.saddr, c[i].from == A ? a : b, 4);
-		memcpy(s.daddr, c[i].from == A ? b : a, 4);
-		s.sport = c[i].from == A ? sport : 80;
-		s.dport = c[i].from == A ? 80 : sport;
-		s.flags = (uint8_t)c[i].flags;
-		s.seq = c[i].seq;
-		s.ack = c[i].ack;
-		s.win = 65535;
-		s.csum = -1;
+	for (size_t i = 0; i < 6; i++) {
+		struct segment s = mkseg(&a_closes[i], 1700000000000000ull + (t0_ms + i) * 1000, sport);
 		engine_input(e, &s);
 	}
 }
@@ -603,6 +604,209 @@ static void long_histories_and_counts(void)
 	engine_free(e);
 }
 
+/* What engine_conn_info() says of the only connection of a play(). */
+static void only_conn(void *arg, const struct conn *c)
+{
+	struct log *l = ((void **)arg)[0];
+	engine_conn_info(l->e, c, ((void **)arg)[1]);
+}
+
+static struct conn_info info_of(struct log *l)
+{
+	struct conn_info ci;
+	void *args[2] = {l, &ci};
+	memset(&ci, 0, sizeof(ci));
+	engine_foreach(l->e, only_conn, args);
+	return ci;
+}
+
+/*
+ * A connection picked up mid-stream: its states are a guess until the
+ * capture shows both FINs (or a reset), and engine_conn_info() says so.
+ * A half-closed connection that still carries data (A shut its side
+ * before the capture: A in FIN-WAIT-2, B in CLOSE-WAIT) looks exactly like
+ * an open one, so nothing short of that can be trusted.
+ */
+static void midstream_states_unsure(void)
+{
+	/* B sends data to A, which only acknowledges: A's FIN may lie before the capture. */
+	static const struct seg half[] = {
+		{B, K, 9000, 7101, 100}, {A, K, 7101, 9100, 0}, {B, K, 9100, 7101, 100},
+		{A, K, 7101, 9200, 0},   {B, F | K, 9200, 7101, 0}, {A, K, 7101, 9201, 0},
+	};
+	struct log l;
+	struct result r;
+	struct engine *e = play(half, 4, &l, &r, NULL);
+	struct conn_info ci = info_of(&l);
+	CHECK(r.conns == 1 && ci.midstream);
+	CHECK(ci.state[0] == TS_ESTABLISHED && ci.state[1] == TS_ESTABLISHED);
+	CHECK(ci.unsure[0] && ci.unsure[1]);
+	engine_free(e);
+	/* B's FIN alone: B is in FIN-WAIT-2 or, had A closed first, gone from LAST-ACK. */
+	e = play(half, 6, &l, &r, NULL);
+	ci = info_of(&l);
+	CHECK(ci.unsure[0] && ci.unsure[1]);
+	engine_free(e);
+
+	/* Both FINs seen: the close is known at both ends from there on. */
+	static const struct seg closed[] = {
+		{A, K, 7000, 9000, 100}, {B, K, 9000, 7100, 0}, {B, F | K, 9000, 7100, 0},
+		{A, F | K, 7100, 9001, 0}, {B, K, 9001, 7101, 0},
+	};
+	e = play(closed, 5, &l, &r, NULL);
+	ci = info_of(&l);
+	CHECK(ci.midstream && !ci.unsure[0] && !ci.unsure[1]);
+	CHECK(r.state[0] == TS_CLOSE && r.state[1] == TS_TIME_WAIT);
+	engine_free(e);
+
+	/* A reset: its sender is CLOSED whatever came before; so is a receiver that took it. */
+	static const struct seg reset[] = {
+		{A, K, 7000, 9000, 100}, {B, K, 9000, 7100, 0}, {A, R | K, 7100, 9000, 0},
+	};
+	e = play(reset, 3, &l, &r, NULL);
+	ci = info_of(&l);
+	CHECK(!ci.unsure[0] && !ci.unsure[1] && r.state[0] == TS_CLOSE && r.state[1] == TS_CLOSE);
+	engine_free(e);
+
+	/* A connection seen from its handshake is never a guess. */
+	e = play(cases[0].segs, cases[0].n, &l, &r, NULL);
+	ci = info_of(&l);
+	CHECK(!ci.midstream && !ci.unsure[0] && !ci.unsure[1]);
+	engine_free(e);
+}
+
+/* A kernel socket of the connection A (198.18.0.1:40000) - B (198.18.0.2:80). */
+static struct sock_rec ksock(int local_is_a, int state)
+{
+	struct sock_rec k;
+	uint8_t a[4] = {198, 18, 0, 1}, b[4] = {198, 18, 0, 2};
+
+	memset(&k, 0, sizeof(k));
+	k.family = AF_INET;
+	k.state = (uint8_t)state;
+	memcpy(k.laddr, local_is_a ? a : b, 4);
+	memcpy(k.raddr, local_is_a ? b : a, 4);
+	k.lport = local_is_a ? 40000 : 80;
+	k.rport = local_is_a ? 80 : 40000;
+	k.inode = local_is_a ? 7 : 8;
+	return k;
+}
+
+/*
+ * top's '!' (topmodel_join): the kernel holds the half-closed pair,
+ * FIN-WAIT-2 at A and CLOSE-WAIT at B, for seconds.  A capture that
+ * picked the connection up mid-stream guesses ESTABLISHED at both ends:
+ * the rows are marked as guesses, never as disagreeing.  The same kernel
+ * rows against a connection seen from its handshake (whose wire states
+ * really are ESTABLISHED) do disagree.
+ */
+static void midstream_never_disagrees_in_top(void)
+{
+	static const struct seg mid[] = {
+		{B, K, 9000, 7101, 100}, {A, K, 7101, 9100, 0}, {B, K, 9100, 7101, 100},
+		{A, K, 7101, 9200, 0},
+	};
+	const uint64_t base = 1700000000000000ull;
+	for (int handshake = 0; handshake < 2; handshake++) {
+		struct log l;
+		struct result r;
+		struct engine *e = handshake ? play(cases[0].segs, cases[0].n, &l, &r, NULL)
+					     : play(mid, 4, &l, &r, NULL);
+		struct topmodel *m = topmodel_new();
+		struct sock_rec k[2] = {ksock(1, TS_FIN_WAIT2), ksock(0, TS_CLOSE_WAIT)};
+		CHECK(m && e);
+		if (!m || !e)
+			return;
+		CHECK(topmodel_refresh(m, k, 2, base, 0, NULL) == 0);
+		topmodel_join(m, e, base);
+		CHECK(topmodel_refresh(m, k, 2, base + 3000000, 0, NULL) == 0);
+		topmodel_join(m, e, base + 3000000);
+		CHECK(topmodel_nrows(m) == 2);
+		for (size_t i = 0; i < topmodel_nrows(m); i++) {
+			const struct top_row *row = topmodel_row(m, i);
+			CHECK(row->wire[0] == TS_ESTABLISHED && row->wire[1] == TS_ESTABLISHED);
+			if (handshake) {
+				CHECK(row->disagree && !row->wire_unsure);
+			} else {
+				CHECK(!row->disagree && row->wire_unsure == 3 && !row->since_exact);
+			}
+		}
+		topmodel_free(m);
+		engine_free(e);
+	}
+}
+
+struct since_check {
+	struct engine *e;
+	int events, wrong;
+	uint64_t tw_end; /* when the 2MSL timer fired */
+};
+
+/* Every transition: the endpoint's since_us, read back from the table, is the event's time. */
+static void on_event_since(void *arg, const struct engine_event *ev)
+{
+	struct since_check *k = arg;
+	struct conn_info ci;
+
+	engine_conn_info(k->e, ev->conn, &ci);
+	k->events++;
+	if (ci.since_us[ev->endpoint] != ev->ts_us) {
+		printf("  event %d: since %llu, event at %llu\n", k->events,
+		       (unsigned long long)ci.since_us[ev->endpoint], (unsigned long long)ev->ts_us);
+		k->wrong++;
+	}
+	if (ev->cause == CAUSE_TIMEWAIT_EXPIRED)
+		k->tw_end = ev->ts_us;
+}
+
+/* A close by A at base + us[i] microseconds; then 2MSL runs out at base + until. */
+static struct since_check close_at(const uint64_t us[6], uint64_t tw_us, uint64_t until)
+{
+	const uint64_t base = 1700000000000000ull;
+	struct since_check k = {NULL, 0, 0, 0};
+	struct engine_hooks hooks = {on_event_since, NULL, &k};
+	struct engine_config cfg;
+
+	engine_config_defaults(&cfg);
+	cfg.time_wait_us = tw_us;
+	cfg.idle_timeout_us = 30 * 86400 * 1000000ull;
+	k.e = engine_new(&cfg, &hooks);
+	for (size_t i = 0; i < 6; i++) {
+		struct segment s = mkseg(&a_closes[i], base + us[i], 40000);
+		engine_input(k.e, &s);
+	}
+	engine_advance(k.e, base + until);
+	engine_free(k.e);
+	k.e = NULL;
+	return k;
+}
+
+/*
+ * The time each endpoint entered its state, and so the end of 2MSL, to the
+ * microsecond: not cut to whole milliseconds after the first packet, which
+ * dated a transition before it happened and ended TIME-WAIT up to 1 ms
+ * early.  Also where the time no longer fits the table's short form: a
+ * 2MSL of 2 hours ends past 2^32 microseconds after the first packet.
+ */
+static void since_kept_to_the_microsecond(void)
+{
+	const uint64_t us[6] = {250, 1300, 2100, 2600, 3400, 3800};
+	struct since_check k = close_at(us, 1000, 10000);
+	/* A entered TIME-WAIT with B's FIN at 3400 us: 2MSL (1 ms here) ends at 4400. */
+	CHECK(k.events == 11 && k.wrong == 0);
+	CHECK(k.tw_end == 1700000000000000ull + 4400);
+
+	const uint64_t hour = 3600 * 1000000ull;
+	k = close_at(us, 2 * hour, 2 * hour + 5000);
+	CHECK(k.events == 11 && k.wrong == 0);
+	CHECK(k.tw_end == 1700000000000000ull + 3400 + 2 * hour);
+	/* And a connection whose packets lie hours apart (the extension). */
+	const uint64_t late[6] = {250, 1300, 2100, 2 * hour + 777, 2 * hour + 901, 2 * hour + 1999};
+	k = close_at(late, 1000, 3 * hour);
+	CHECK(k.events == 11 && k.wrong == 0);
+	CHECK(k.tw_end == 1700000000000000ull + 2 * hour + 901 + 1000);
+}
+
 const struct unit_test engine_tests[] = {
 	{"engine: key hash symmetric and spread", key_hash_symmetric_and_spread},
 	{"engine: transition table on crafted segments", transitions},
@@ -614,5 +818,8 @@ const struct unit_test engine_tests[] = {
 	{"engine: --max-conns evicts under a SYN flood", max_conns_evicts},
 	{"engine: Zeek history letters", zeek_history_letters},
 	{"engine: long histories and scaled counts kept exactly", long_histories_and_counts},
+	{"engine: a mid-stream pickup's states are unsure until both FINs", midstream_states_unsure},
+	{"engine: a mid-stream pickup never raises top's '!'", midstream_never_disagrees_in_top},
+	{"engine: state times and 2MSL ends to the microsecond", since_kept_to_the_microsecond},
 	{NULL, NULL},
 };
