@@ -98,6 +98,21 @@ static const struct opt_def *find_long(const struct cmd_entry *cmd, const char *
 	return NULL;
 }
 
+/*
+ * What a callback's non-zero answer ends the parse with.  EXIT_USAGE has
+ * been said already; anything else means the table lists an option its
+ * command has no case for.  That is a bug, but it must never end in a
+ * silent exit 1: say which option, as a usage error.
+ */
+static int unhandled(const struct cmd_entry *cmd, int rc, const char *dash, const char *name,
+		     int n)
+{
+	if (rc == EXIT_USAGE)
+		return rc;
+	return cmd_usage_error(cmd, "option \"-%s%.*s\" is not handled (a bug in %s)", dash, n,
+			       name, PROGNAME);
+}
+
 int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 	      int (*fn)(void *st, int id, const char *arg), void *st, int *nargs, char ***args)
 {
@@ -139,7 +154,7 @@ int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 				return -1;
 			}
 			if ((rc = fn(st, o->id, val)) != 0)
-				return rc;
+				return unhandled(cmd, rc, "-", name, (int)n);
 			continue;
 		}
 		/* A bundle of short options: -tan, -N name, -Nname. */
@@ -162,7 +177,7 @@ int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 							       o->metavar);
 			}
 			if ((rc = fn(st, o->id, val)) != 0)
-				return rc;
+				return unhandled(cmd, rc, "", p, 1);
 			if (val)
 				break;
 		}

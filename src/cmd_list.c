@@ -180,6 +180,10 @@ static int on_opt(void *st, int id, const char *arg)
 		o->wire.ecfg.zeek = 1;
 		o->wire_only = 1;
 		break;
+	case O_TCP:
+	case O_NUMERIC:
+		/* ss habits (-tan): TCP and numbers are all list shows. */
+		break;
 	default:
 		if (id != WO_FILE)
 			o->wire_only = 1;
