@@ -52,6 +52,15 @@ run "$TCPSTATE" explain close
 grep -q 'Normal close' "$T/out" && grep -q 'Simultaneous close' "$T/out" &&
 	grep -q 'Half close' "$T/out" && grep -q 'CLOSING' "$T/out" &&
 	pass "close: normal, simultaneous and half close" || fail "close diagrams" ""
+# The simultaneous close as RFC 9293 figure 13 draws it: the two sides pass
+# through the same states at the same steps.  Each row's states (the first
+# and the last word, when they are state names), in order.
+names='ESTABLISHED|FIN-WAIT-1|FIN-WAIT-2|CLOSING|TIME-WAIT|CLOSE-WAIT|LAST-ACK|CLOSED'
+steps=$(sed -n '/^Simultaneous close/,/^Half close/p' "$T/out" |
+	awk -v re="^($names)\$" '$1 ~ re && $NF ~ re && NF > 1 { printf "%s/%s ", $1, $NF }')
+[ "$steps" = "ESTABLISHED/ESTABLISHED FIN-WAIT-1/FIN-WAIT-1 CLOSING/CLOSING TIME-WAIT/TIME-WAIT CLOSED/CLOSED " ] &&
+	pass "close: simultaneous close, both sides step by step as in RFC 9293 figure 13" ||
+	fail "close: simultaneous close, both sides step by step as in RFC 9293 figure 13" "rows: $steps"
 run "$TCPSTATE" explain myths
 grep -q 'tcp_fin_timeout' "$T/out" && grep -q 'IPVS' "$T/out" && grep -q '4.12' "$T/out" &&
 	grep -q 'Linux does not follow it' "$T/out" &&
