@@ -14,6 +14,7 @@
 
 #include "filter.h"
 #include "knobs.h"
+#include "netns.h"
 #include "state.h"
 #include "topmodel.h"
 
@@ -58,6 +59,20 @@ int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	else
 		fprintf(stderr, " (see '%s --help')\n", PROGNAME);
 	return EXIT_USAGE;
+}
+
+int cmd_enter_netns(const struct cmd_entry *cmd, const char *name)
+{
+	char err[512];
+	int r = netns_enter(name, err, sizeof(err));
+
+	if (r == -2)
+		return cmd_usage_error(cmd, "%s", err);
+	if (r < 0) {
+		cmd_error(cmd, "%s", err);
+		return EXIT_RUNTIME;
+	}
+	return 0;
 }
 
 int parse_long(const char *s, long min, long max, long *out)

@@ -85,6 +85,12 @@ void cmd_candidates(int n, char **words, void (*fn)(const char *cand, void *arg)
 int cmd_complete(int argc, char **argv);
 int cmd_man(void);
 
+/*
+ * -N NAME: enter the named network namespace (/run/netns/NAME), as ss -N
+ * does.  Returns 0, or EXIT_USAGE / EXIT_RUNTIME after saying what was wrong.
+ */
+int cmd_enter_netns(const struct cmd_entry *cmd, const char *name);
+
 /* Number parsing with full range checks, as OpenBSD's strtonum. */
 int parse_long(const char *s, long min, long max, long *out);
 

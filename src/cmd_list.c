@@ -14,7 +14,6 @@
 #include "addr.h"
 #include "cmd.h"
 #include "filter.h"
-#include "netns.h"
 #include "out.h"
 #include "procmap.h"
 #include "sockdiag.h"
@@ -1082,17 +1081,9 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	}
 	if (o.netns && o.load)
 		return cmd_usage_error(cmd, "-N and --load-dump cannot be used together");
-	if (o.netns) {
-		int r = netns_enter(o.netns, err, sizeof(err));
-		if (r == -2) {
-			filter_free(filter);
-			return cmd_usage_error(cmd, "%s", err);
-		}
-		if (r < 0) {
-			filter_free(filter);
-			cmd_error(cmd, "%s", err);
-			return EXIT_RUNTIME;
-		}
+	if (o.netns && (rc = cmd_enter_netns(cmd, o.netns)) != 0) {
+		filter_free(filter);
+		return rc;
 	}
 
 	/*
