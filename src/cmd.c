@@ -7,6 +7,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +61,21 @@ int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	else
 		fprintf(stderr, " (see '%s --help')\n", PROGNAME);
 	return EXIT_USAGE;
+}
+
+int cmd_output_failed(const struct cmd_entry *cmd, int err)
+{
+	sigset_t pipe;
+
+	if (err != EPIPE) {
+		cmd_error(cmd, "write error: %s", strerror(err));
+		return EXIT_RUNTIME;
+	}
+	/* The write raised SIGPIPE, held since main(): its own action now, as ss's. */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_UNBLOCK, &pipe, NULL);
+	return EXIT_OK;
 }
 
 int cmd_enter_netns(const struct cmd_entry *cmd, const char *name)

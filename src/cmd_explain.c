@@ -3,6 +3,7 @@
  * behave on Linux, the handshake and the closes as diagrams, the myths with
  * their origins; and, pointed at a connection in a capture, its own story.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -522,9 +523,7 @@ static int run_explain(const struct cmd_entry *cmd, int argc, char **argv)
 		if (!shown)
 			return cmd_usage_error(cmd, "unknown topic \"%s\"", topic);
 	}
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		cmd_error(cmd, "write error");
-		return EXIT_RUNTIME;
-	}
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return cmd_output_failed(cmd, errno);
 	return EXIT_OK;
 }

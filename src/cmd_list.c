@@ -1038,8 +1038,7 @@ static int stream(const struct cmd_entry *cmd, const struct list_opts *o, struct
 	if (o->fmt == FMT_JSON)
 		out_str(out, st.n ? "\n]\n" : "]\n");
 	if (out_flush(out) < 0) {
-		cmd_error(cmd, "write error: %s", strerror(out->err));
-		rc = EXIT_RUNTIME;
+		rc = cmd_output_failed(cmd, out->err);
 	} else if (stats.intr && !o->load) {
 		/* Already written: it cannot be asked again, only said. */
 		cmd_error(cmd, "warning: the socket table changed during the dump; rows may be "
@@ -1139,10 +1138,8 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	} else {
 		print_table(out, &v, &store);
 	}
-	if (out_flush(out) < 0) {
-		cmd_error(cmd, "write error: %s", strerror(out->err));
-		rc = EXIT_RUNTIME;
-	}
+	if (out_flush(out) < 0)
+		rc = cmd_output_failed(cmd, out->err);
 	goto done;
 oom:
 	cmd_error(cmd, "out of memory");

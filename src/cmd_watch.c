@@ -172,10 +172,8 @@ static int run_watch(const struct cmd_entry *cmd, int argc, char **argv)
 		cmd_error(cmd, "%s", err);
 		rc = EXIT_RUNTIME;
 	}
-	if (out_flush(w.out) < 0) {
-		cmd_error(cmd, "write error: %s", strerror(w.out->err));
-		rc = EXIT_RUNTIME;
-	}
+	if (out_flush(w.out) < 0)
+		rc = cmd_output_failed(cmd, w.out->err);
 	if (wire_is_live(wire)) {
 		wire_report(wire, err, sizeof(err));
 		fprintf(stderr, "%s\n", err);
