@@ -136,8 +136,7 @@ static const struct opt_def *find_long(const struct cmd_entry *cmd, const char *
  * command has no case for.  That is a bug, but it must never end in a
  * silent exit 1: say which option, as a usage error.
  */
-static int unhandled(const struct cmd_entry *cmd, int rc, const char *dash, const char *name,
-		     int n)
+static int unhandled(const struct cmd_entry *cmd, int rc, const char *dash, const char *name, int n)
 {
 	if (rc == EXIT_USAGE)
 		return rc;

@@ -322,7 +322,9 @@ static size_t fmt_procs(char *buf, const struct procmap *pm, uint32_t inode)
 
 	for (int i = procmap_first(pm, inode); i >= 0;) {
 		const struct proc_owner *po = procmap_owner(pm, i);
-		int k = snprintf(buf + n, CELL_MAX - n, "%s%s[%d]:%d", n ? "," : "", po->comm,
+		char name[4 * 64 + 1]; /* a process names itself: escaped for the terminal */
+		fmt_text(name, sizeof(name), po->comm);
+		int k = snprintf(buf + n, CELL_MAX - n, "%s%s[%d]:%d", n ? "," : "", name,
 				 (int)po->pid, po->fd);
 		if (k < 0 || (size_t)k >= CELL_MAX - n) {
 			n = CELL_MAX - 4;

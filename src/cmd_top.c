@@ -714,6 +714,16 @@ static void fill_info(struct top *t, const uint32_t *idx, size_t n)
 
 /* ---- batch mode -------------------------------------------------------- */
 
+/* A line of batch output, escaped: a process may name itself with control characters. */
+static void put_line(FILE *out, const char *s)
+{
+	char esc[4 * 512 + 1];
+
+	fmt_text(esc, sizeof(esc), s);
+	fputs(esc, out);
+	putc('\n', out);
+}
+
 static int batch_frame(struct top *t, FILE *out)
 {
 	char lines[12][256], buf[512];
@@ -721,7 +731,7 @@ static int batch_frame(struct top *t, FILE *out)
 	uint64_t now = wall_us();
 
 	for (int i = 0; i < nl; i++)
-		fprintf(out, "%s\n", lines[i]);
+		put_line(out, lines[i]);
 	fputc('\n', out);
 	if (t->group != GROUP_NONE) {
 		struct grp *g = NULL;
@@ -729,7 +739,7 @@ static int batch_frame(struct top *t, FILE *out)
 		fprintf(out, "Grouped by %s\n", group_name(t->group));
 		for (size_t i = 0; i < ng; i++) {
 			group_text(&g[i], buf, sizeof(buf));
-			fprintf(out, "%s\n", buf);
+			put_line(out, buf);
 		}
 		free(g);
 	} else {
@@ -747,8 +757,7 @@ static int batch_frame(struct top *t, FILE *out)
 		fprintf(out, "%s\n", buf);
 		for (size_t i = 0; i < n; i++) {
 			row_text(t, topmodel_row(t->model, idx[i]), &w, buf, sizeof(buf), now);
-			fputs(buf, out);
-			putc('\n', out);
+			put_line(out, buf);
 		}
 		free(idx);
 	}

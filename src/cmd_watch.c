@@ -21,8 +21,8 @@ static const struct opt_def watch_opts[] = {
 	WIRE_OPT_FILE,
 	WIRE_OPTS_COMMON,
 	{O_JSON, 'j', "json", NULL, "one JSON object per line (NDJSON)", COMPLETE_NONE},
-	{O_NETNS, 'N', "netns", "NAME", "capture in the named network namespace (-i names its interface)",
-	 COMPLETE_NETNS},
+	{O_NETNS, 'N', "netns", "NAME",
+	 "capture in the named network namespace (-i names its interface)", COMPLETE_NETNS},
 	{0, 0, NULL, NULL, NULL, COMPLETE_NONE},
 };
 

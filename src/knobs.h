@@ -65,7 +65,7 @@ struct syn_schedule {
 	unsigned linear_sent; /* of them, sent 1 s apart */
 	uint64_t fail_ms;     /* from the first SYN to the failure */
 	uint64_t model_ms;    /* the time limit from syn_retries alone */
-	int by_time;          /* 1 if the time limit, not the count, ended it */
+	int by_time;	      /* 1 if the time limit, not the count, ended it */
 };
 
 /* at (may be NULL) gets the time of each retransmission, the first nat of them. */
