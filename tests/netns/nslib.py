@@ -173,6 +173,22 @@ def stop_watchdog():
     signal.alarm(0)
 
 
+def in_netns(rep, names, body):
+    """How a test with one namespace ends: body(ns) reports its cases; an
+    exception fails the cases not reported; the namespace goes; exit."""
+    ns = None
+    try:
+        ns = Netns()
+        body(ns)
+    except Exception as e:
+        rep.fail_rest(names, "%s: %s" % (type(e).__name__, e))
+    finally:
+        stop_watchdog()
+        if ns is not None:
+            ns.destroy()
+    rep.exit()
+
+
 # --------------------------------------------------------------------------
 # Running things
 
@@ -407,6 +423,7 @@ class Netns:
         _ns_counter[0] += 1
         self.name = "tcpst-%d-%d" % (os.getpid(), _ns_counter[0])
         self.holders = []
+        self.procs = []
         self.nft_ready = False
         run(["ip", "netns", "add", self.name], check=True)
         _live_ns.append(self)
@@ -416,6 +433,12 @@ class Netns:
         for h in self.holders:
             h.stop()
         self.holders = []
+        for p in self.procs:
+            p.kill()
+            p.wait()
+            p.stdin.close()
+            p.stdout.close()
+        self.procs = []
         if self in _live_ns:
             _live_ns.remove(self)
             try:
@@ -436,6 +459,17 @@ class Netns:
         h = Holder(self)
         self.holders.append(h)
         return h
+
+    def spawn(self, script, *args):
+        """Run a Python script in the namespace until destroy(): it prints
+        "ready" when its sockets are in place and then waits."""
+        p = subprocess.Popen(["ip", "netns", "exec", self.name, sys.executable, "-c", script]
+                             + [str(a) for a in args], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError("a script in %s did not get ready" % self.name)
+        return p
 
     def add_addr(self, cidr, dev="lo"):
         argv = ["ip", "addr", "add", cidr, "dev", dev]

@@ -81,36 +81,24 @@ def full_disk(ns, ignore):
                    % (r.returncode, r.stderr))
 
 
+def cases(rep, ns):
+    ns.spawn(HOLDER, LISTENERS)
+    for ignore in (False, True):
+        for f, opts in FORMATS:
+            name = ("head_%s_sigpipe_ignored_as_ss" if ignore else "head_%s_as_ss") % f
+            rep.case(name, as_ss, ns, opts, ignore)
+    rep.case("full_disk_is_a_write_error", full_disk, ns, False)
+    rep.case("full_disk_is_a_write_error_sigpipe_ignored", full_disk, ns, True)
+
+
 def main():
     global TMP
     rep = nslib.begin("list_pipe", NAMES)
-    holder = None
-    ns = None
     TMP = tempfile.mkdtemp(prefix="tcpstate-pipe.")
     try:
-        ns = nslib.Netns()
-        holder = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", HOLDER,
-                                   str(LISTENERS)], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
-        if holder.stdout.readline().strip() != "ready":
-            raise RuntimeError("the listeners did not start")
-        for ignore in (False, True):
-            for f, opts in FORMATS:
-                name = ("head_%s_sigpipe_ignored_as_ss" if ignore else "head_%s_as_ss") % f
-                rep.case(name, as_ss, ns, opts, ignore)
-        rep.case("full_disk_is_a_write_error", full_disk, ns, False)
-        rep.case("full_disk_is_a_write_error_sigpipe_ignored", full_disk, ns, True)
-    except Exception as e:
-        rep.fail_rest(NAMES, "%s: %s" % (type(e).__name__, e))
+        nslib.in_netns(rep, NAMES, lambda ns: cases(rep, ns))
     finally:
-        nslib.stop_watchdog()
-        if holder is not None:
-            holder.kill()
-            holder.wait()
-        if ns is not None:
-            ns.destroy()
         shutil.rmtree(TMP, ignore_errors=True)
-    rep.exit()
 
 
 if __name__ == "__main__":

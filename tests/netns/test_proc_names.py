@@ -64,36 +64,23 @@ def json_name(ns, pid):
         raise Fail("JSON names the process %r, want %r" % (comms, NAME))
 
 
+def cases(rep, ns):
+    holder = ns.spawn(HOLDER, NAME)
+    with open("/proc/%d/comm" % holder.pid) as f:  # ip netns exec runs it in its place
+        if f.read() != NAME + "\n":
+            raise RuntimeError("prctl did not set the name")
+    # The listener, both ends of one connection, the CLOSE-WAIT end of
+    # another; top also names the CLOSE-WAIT holder in its header.
+    rep.case("list_p_escapes_the_name", escaped_rows,
+             [nslib.TCPSTATE, "list", "-N", ns.name, "-a", "-p"], holder.pid, 4)
+    rep.case("list_p_json_keeps_the_name", json_name, ns, holder.pid)
+    rep.case("top_b_escapes_the_name", escaped_rows,
+             [nslib.TCPSTATE, "top", "-N", ns.name, "-b", "-n", "1"], holder.pid, 5)
+
+
 def main():
     rep = nslib.begin("proc_names", NAMES)
-    ns = holder = None
-    try:
-        ns = nslib.Netns()
-        holder = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", HOLDER,
-                                   NAME], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  text=True)
-        if holder.stdout.readline().strip() != "ready":
-            raise RuntimeError("the process holding the sockets did not start")
-        with open("/proc/%d/comm" % holder.pid) as f:  # ip netns exec runs it in its place
-            if f.read() != NAME + "\n":
-                raise RuntimeError("prctl did not set the name")
-        # The listener, both ends of one connection, the CLOSE-WAIT end of
-        # another; top also names the CLOSE-WAIT holder in its header.
-        rep.case("list_p_escapes_the_name", escaped_rows,
-                 [nslib.TCPSTATE, "list", "-N", ns.name, "-a", "-p"], holder.pid, 4)
-        rep.case("list_p_json_keeps_the_name", json_name, ns, holder.pid)
-        rep.case("top_b_escapes_the_name", escaped_rows,
-                 [nslib.TCPSTATE, "top", "-N", ns.name, "-b", "-n", "1"], holder.pid, 5)
-    except Exception as e:
-        rep.fail_rest(NAMES, "%s: %s" % (type(e).__name__, e))
-    finally:
-        nslib.stop_watchdog()
-        if holder is not None:
-            holder.kill()
-            holder.wait()
-        if ns is not None:
-            ns.destroy()
-    rep.exit()
+    nslib.in_netns(rep, NAMES, lambda ns: cases(rep, ns))
 
 
 if __name__ == "__main__":
