@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -174,18 +175,21 @@ def stop_watchdog():
 
 
 def in_netns(rep, names, body):
-    """How a test with one namespace ends: body(ns) reports its cases; an
-    exception fails the cases not reported; the namespace goes; exit."""
+    """How a test with one namespace runs and ends: body(ns, tmp) reports
+    its cases (tmp: a scratch directory); an exception fails the cases not
+    reported; the namespace and the directory go; exit."""
     ns = None
+    tmp = tempfile.mkdtemp(prefix="tcpstate-%s." % rep.prefix)
     try:
         ns = Netns()
-        body(ns)
+        body(ns, tmp)
     except Exception as e:
         rep.fail_rest(names, "%s: %s" % (type(e).__name__, e))
     finally:
         stop_watchdog()
         if ns is not None:
             ns.destroy()
+        shutil.rmtree(tmp, ignore_errors=True)
     rep.exit()
 
 

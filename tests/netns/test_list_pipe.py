@@ -15,17 +15,14 @@ Prints PASS/FAIL/SKIP lines; exits 1 if any FAIL.
 """
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nslib  # noqa: E402
 from nslib import Fail  # noqa: E402
 
 LISTENERS = 4000
-TMP = None  # a scratch directory, for the commands' stderr
 FORMATS = [("table", []), ("json", ["--json"]), ("csv", ["--csv"])]
 NAMES = (["head_%s_as_ss" % f for f, _ in FORMATS] +
          ["head_%s_sigpipe_ignored_as_ss" % f for f, _ in FORMATS] +
@@ -51,19 +48,19 @@ def shell(script):
     return subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
 
 
-def head_status(cmd, ignore):
+def head_status(cmd, ignore, tmp):
     """`cmd | head -1`: (exit status of cmd, what cmd said on stderr)."""
     trap = "trap '' PIPE; " if ignore else ""
-    r = shell("%s%s 2>%s/err | head -1 >/dev/null; echo ${PIPESTATUS[0]}" % (trap, cmd, TMP))
-    with open(os.path.join(TMP, "err")) as f:
+    r = shell("%s%s 2>%s/err | head -1 >/dev/null; echo ${PIPESTATUS[0]}" % (trap, cmd, tmp))
+    with open(os.path.join(tmp, "err")) as f:
         said = f.read()
     return int(r.stdout.strip()), said
 
 
-def as_ss(ns, opts, ignore):
+def as_ss(ns, opts, ignore, tmp):
     mine = "%s list -N %s -a %s" % (nslib.TCPSTATE, ns.name, " ".join(opts))
-    rc, said = head_status(mine, ignore)
-    ss_rc, ss_said = head_status("ss -N %s -tan" % ns.name, ignore)
+    rc, said = head_status(mine, ignore, tmp)
+    ss_rc, ss_said = head_status("ss -N %s -tan" % ns.name, ignore, tmp)
     if said:
         raise Fail("`%s | head -1` said %r" % (mine, said))
     if rc != ss_rc:
@@ -81,24 +78,19 @@ def full_disk(ns, ignore):
                    % (r.returncode, r.stderr))
 
 
-def cases(rep, ns):
+def cases(rep, ns, tmp):
     ns.spawn(HOLDER, LISTENERS)
     for ignore in (False, True):
         for f, opts in FORMATS:
             name = ("head_%s_sigpipe_ignored_as_ss" if ignore else "head_%s_as_ss") % f
-            rep.case(name, as_ss, ns, opts, ignore)
+            rep.case(name, as_ss, ns, opts, ignore, tmp)
     rep.case("full_disk_is_a_write_error", full_disk, ns, False)
     rep.case("full_disk_is_a_write_error_sigpipe_ignored", full_disk, ns, True)
 
 
 def main():
-    global TMP
     rep = nslib.begin("list_pipe", NAMES)
-    TMP = tempfile.mkdtemp(prefix="tcpstate-pipe.")
-    try:
-        nslib.in_netns(rep, NAMES, lambda ns: cases(rep, ns))
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
+    nslib.in_netns(rep, NAMES, lambda ns, tmp: cases(rep, ns, tmp))
 
 
 if __name__ == "__main__":

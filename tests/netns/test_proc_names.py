@@ -80,7 +80,7 @@ def cases(rep, ns):
 
 def main():
     rep = nslib.begin("proc_names", NAMES)
-    nslib.in_netns(rep, NAMES, lambda ns: cases(rep, ns))
+    nslib.in_netns(rep, NAMES, lambda ns, tmp: cases(rep, ns))
 
 
 if __name__ == "__main__":
