@@ -324,14 +324,19 @@ static void syn_sent_lasts(char *buf, size_t len)
 	if (linear >= 0)
 		o = append(buf, len, o, " and net.ipv4.tcp_syn_linear_timeouts %ld", linear);
 	else
-		o = append(buf, len, o, " (this kernel has no tcp_syn_linear_timeouts, added in 6.5)");
+		o = append(buf, len, o, " (no tcp_syn_linear_timeouts: a kernel before 6.5)");
 	if (rto_max > 0 && rto_max != 120000)
 		o = append(buf, len, o, ", with tcp_rto_max_ms %ld", rto_max);
 	o = append(buf, len, o, ": the SYN is retransmitted %u time%s, ", s.retransmits,
 		   s.retransmits == 1 ? "" : "s");
-	for (unsigned i = 0; i < s.retransmits && i < SYN_TIMES_SHOWN; i++)
-		o = append(buf, len, o, "%s%g", i == 0 ? "at " : i + 1 == s.retransmits ? " and " : ", ",
-			   (double)at[i] / 1000);
+	for (unsigned i = 0; i < s.retransmits && i < SYN_TIMES_SHOWN; i++) {
+		const char *sep = ", ";
+		if (i == 0)
+			sep = "at ";
+		else if (i + 1 == s.retransmits)
+			sep = " and ";
+		o = append(buf, len, o, "%s%g", sep, (double)at[i] / 1000);
+	}
 	if (s.retransmits > SYN_TIMES_SHOWN)
 		o = append(buf, len, o, ", ...");
 	o = append(buf, len, o, " s after the first, and connect() fails after %g s. ",
