@@ -337,7 +337,7 @@ static const char *dev_name(const struct view *v, uint32_t ifindex, char *buf)
 	return netns_ifname(d->names, ifindex, buf);
 }
 
-/* The same, escaped for a table: an interface name may hold any byte but '/' and blanks. */
+/* The same, escaped for a table: an interface name may hold any byte but '/', ':' and blanks. */
 static const char *dev_text(const struct view *v, uint32_t ifindex, char *buf, size_t len)
 {
 	char name[IFNAME_STRLEN];
