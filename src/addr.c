@@ -46,6 +46,12 @@ size_t addr_port_len(int family, const uint8_t *a, uint16_t port)
 
 size_t addr_format_port(char *buf, int family, const uint8_t *a, uint16_t port, int star_port)
 {
+	return addr_format_port_dev(buf, family, a, port, star_port, NULL);
+}
+
+size_t addr_format_port_dev(char *buf, int family, const uint8_t *a, uint16_t port,
+			    int star_port, const char *dev)
+{
 	size_t n = 0;
 
 	if (family == AF_INET6)
@@ -53,6 +59,12 @@ size_t addr_format_port(char *buf, int family, const uint8_t *a, uint16_t port, 
 	n += addr_format(buf + n, family, a);
 	if (family == AF_INET6)
 		buf[n++] = ']';
+	if (dev) {
+		size_t k = strlen(dev);
+		buf[n++] = '%';
+		memcpy(buf + n, dev, k);
+		n += k;
+	}
 	buf[n++] = ':';
 	if (star_port && port == 0)
 		buf[n++] = '*';

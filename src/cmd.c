@@ -7,6 +7,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 
 #include "filter.h"
 #include "knobs.h"
+#include "netns.h"
 #include "state.h"
 #include "topmodel.h"
 
@@ -60,6 +63,35 @@ int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int cmd_output_failed(const struct cmd_entry *cmd, int err)
+{
+	sigset_t pipe;
+
+	if (err != EPIPE) {
+		cmd_error(cmd, "write error: %s", strerror(err));
+		return EXIT_RUNTIME;
+	}
+	/* The write raised SIGPIPE, held since main(): its own action now, as ss's. */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_UNBLOCK, &pipe, NULL);
+	return EXIT_OK;
+}
+
+int cmd_enter_netns(const struct cmd_entry *cmd, const char *name)
+{
+	char err[512];
+	int r = netns_enter(name, err, sizeof(err));
+
+	if (r == -2)
+		return cmd_usage_error(cmd, "%s", err);
+	if (r < 0) {
+		cmd_error(cmd, "%s", err);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
 int parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;
@@ -96,6 +128,20 @@ static const struct opt_def *find_long(const struct cmd_entry *cmd, const char *
 		if (o->long_name && strlen(o->long_name) == n && strncmp(o->long_name, name, n) == 0)
 			return o;
 	return NULL;
+}
+
+/*
+ * What a callback's non-zero answer ends the parse with.  EXIT_USAGE has
+ * been said already; anything else means the table lists an option its
+ * command has no case for.  That is a bug, but it must never end in a
+ * silent exit 1: say which option, as a usage error.
+ */
+static int unhandled(const struct cmd_entry *cmd, int rc, const char *dash, const char *name, int n)
+{
+	if (rc == EXIT_USAGE)
+		return rc;
+	return cmd_usage_error(cmd, "option \"-%s%.*s\" is not handled (a bug in %s)", dash, n,
+			       name, PROGNAME);
 }
 
 int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
@@ -139,7 +185,7 @@ int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 				return -1;
 			}
 			if ((rc = fn(st, o->id, val)) != 0)
-				return rc;
+				return unhandled(cmd, rc, "-", name, (int)n);
 			continue;
 		}
 		/* A bundle of short options: -tan, -N name, -Nname. */
@@ -162,7 +208,7 @@ int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 							       o->metavar);
 			}
 			if ((rc = fn(st, o->id, val)) != 0)
-				return rc;
+				return unhandled(cmd, rc, "", p, 1);
 			if (val)
 				break;
 		}

@@ -85,6 +85,22 @@ void cmd_candidates(int n, char **words, void (*fn)(const char *cand, void *arg)
 int cmd_complete(int argc, char **argv);
 int cmd_man(void);
 
+/*
+ * The end of a command whose output failed with errno err; returns its exit
+ * status.  A reader that went away (EPIPE: `| head`) is no error worth a
+ * word: the command ends as ss or cat would, killed by the SIGPIPE that
+ * main() holds back (status 141 in a shell), or with 0 when whoever started
+ * tcpstate ignores SIGPIPE.  Anything else (a full disk) is said, as
+ * "write error: ...", with EXIT_RUNTIME.
+ */
+int cmd_output_failed(const struct cmd_entry *cmd, int err);
+
+/*
+ * -N NAME: enter the named network namespace (/run/netns/NAME), as ss -N
+ * does.  Returns 0, or EXIT_USAGE / EXIT_RUNTIME after saying what was wrong.
+ */
+int cmd_enter_netns(const struct cmd_entry *cmd, const char *name);
+
 /* Number parsing with full range checks, as OpenBSD's strtonum. */
 int parse_long(const char *s, long min, long max, long *out);
 

@@ -3,6 +3,9 @@
  * behave on Linux, the handshake and the closes as diagrams, the myths with
  * their origins; and, pointed at a connection in a capture, its own story.
  */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,14 +13,19 @@
 
 #include "addr.h"
 #include "cmd.h"
+#include "knobs.h"
 #include "state.h"
+#include "sysctl.h"
 #include "wire.h"
 
-enum { O_CONN = 1 };
+enum { O_CONN = 1, O_NETNS };
 
 static const struct opt_def explain_opts[] = {
 	{O_CONN, 'c', "conn", "ID", "narrate connection ID of the capture given with -r",
 	 COMPLETE_NONE},
+	{O_NETNS, 'N', "netns", "NAME",
+	 "quote the knobs of the named network namespace (SYN-SENT)",
+	 COMPLETE_NETNS},
 	WIRE_OPT_FILE,
 	{0, 0, NULL, NULL, NULL, COMPLETE_NONE},
 };
@@ -57,8 +65,7 @@ static const struct entry entries[] = {
 	{TS_SYN_SENT,
 	 "A SYN has been sent; waiting for the matching SYN (usually a SYN-ACK) (3.5).",
 	 "The client (the active opener), after connect() sends its SYN.",
-	 "Until a SYN-ACK arrives, or the SYN has been retransmitted net.ipv4.tcp_syn_retries "
-	 "times (default 6: about 127 s) and connect() fails with ETIMEDOUT.",
+	 NULL, /* the running kernel's rule: syn_sent_lasts() */
 	 "Many sockets in SYN-SENT mean the far side does not answer: a firewall dropping SYNs, "
 	 "a dead host, or a full SYN queue there. tcpstate top -i shows whether SYN-ACKs come "
 	 "back at all."},
@@ -180,15 +187,23 @@ static const char closes[] =
 	"sequence X carrying L bytes is acknowledged by X+L+1.\n"
 	"\n"
 	"Simultaneous close (figure 13): both send FINs before receiving the\n"
-	"other's.\n"
+	"other's; \"...\" is a segment still on its way.\n"
 	"\n"
 	"   ESTABLISHED                                       ESTABLISHED\n"
-	"   FIN-WAIT-1   --> <SEQ=X><ACK=Y><CTL=FIN,ACK>  ... FIN-WAIT-1\n"
-	"   CLOSING      <-- <SEQ=Y><ACK=X><CTL=FIN,ACK>  ... CLOSING\n"
-	"   CLOSING      --> <SEQ=X+1><ACK=Y+1><CTL=ACK>  ... TIME-WAIT\n"
-	"   TIME-WAIT    <-- <SEQ=Y+1><ACK=X+1><CTL=ACK>      TIME-WAIT\n"
+	"   FIN-WAIT-1   --> <SEQ=X><ACK=Y><CTL=FIN,ACK>   ... FIN-WAIT-1\n"
+	"                <-- <SEQ=Y><ACK=X><CTL=FIN,ACK>   <--\n"
+	"                ... <SEQ=X><ACK=Y><CTL=FIN,ACK>   -->\n"
+	"   CLOSING      --> <SEQ=X+1><ACK=Y+1><CTL=ACK>   ... CLOSING\n"
+	"                <-- <SEQ=Y+1><ACK=X+1><CTL=ACK>   <--\n"
+	"                ... <SEQ=X+1><ACK=Y+1><CTL=ACK>   -->\n"
+	"   TIME-WAIT                                         TIME-WAIT\n"
+	"   (2 x MSL; 60 s on Linux)                          (2 x MSL)\n"
+	"   CLOSED                                            CLOSED\n"
 	"\n"
-	"Both sides end in TIME-WAIT.\n"
+	"Each side gets the other's FIN in FIN-WAIT-1, before the ACK of its own:\n"
+	"it goes to CLOSING and acknowledges it.  Only the ACK of its own FIN\n"
+	"takes it on to TIME-WAIT, so both sides are in CLOSING together, and both\n"
+	"end in TIME-WAIT.\n"
 	"\n"
 	"Half close: shutdown(SHUT_WR) sends a FIN but keeps receiving.\n"
 	"\n"
@@ -247,12 +262,114 @@ static void field(const char *label, const char *text)
 	putchar('\n');
 }
 
+/* A knob of this namespace's /proc/sys, as a number; -1 when absent or unreadable. */
+static long knob_value(const char *name)
+{
+	const struct knob k = {.name = name};
+	char buf[64];
+	long v;
+
+	if (sysctl_read(&k, buf, sizeof(buf)) < 0 || parse_long(buf, 0, 1L << 40, &v) < 0)
+		return -1;
+	return v;
+}
+
+static size_t append(char *buf, size_t len, size_t o, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static size_t append(char *buf, size_t len, size_t o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o >= len)
+		return o;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + o, len - o, fmt, ap);
+	va_end(ap);
+	return n < 0 ? o : o + (size_t)n;
+}
+
+#define SYN_TIMES_SHOWN 12
+
+/*
+ * How long SYN-SENT lasts when nothing answers, from this kernel's knobs
+ * and its rule (knob_syn_schedule()): the retransmission times and the
+ * failure, as they follow from tcp_syn_retries and, since Linux 6.5,
+ * tcp_syn_linear_timeouts.
+ */
+static void syn_sent_lasts(char *buf, size_t len)
+{
+	long retries = knob_value("net.ipv4.tcp_syn_retries");
+	long linear = knob_value("net.ipv4.tcp_syn_linear_timeouts");
+	long rto_max = knob_value("net.ipv4.tcp_rto_max_ms");
+	uint64_t at[SYN_TIMES_SHOWN];
+	struct syn_schedule s;
+	size_t o = 0;
+
+	o = append(buf, len, o, "Until a SYN-ACK arrives, or connect() fails with ETIMEDOUT. ");
+	if (retries < 0) {
+		/* Without /proc/sys: the defaults, and what changed in 6.5. */
+		append(buf, len, o,
+		       "(net.ipv4.tcp_syn_retries could not be read.) With the defaults, "
+		       "tcp_syn_retries 6 and, since Linux 6.5, tcp_syn_linear_timeouts 4, the SYN "
+		       "is retransmitted 10 times: at 1, 2, 3, 4 and 5 s, then at doubling "
+		       "intervals, and connect() fails after 131 s (127 s and 6 retransmissions "
+		       "before 6.5).");
+		return;
+	}
+	knob_syn_schedule((unsigned)retries, linear > 0 ? (unsigned)linear : 0,
+			  rto_max > 0 ? (uint64_t)rto_max : 120000, &s, at, SYN_TIMES_SHOWN);
+	o = append(buf, len, o, "Here net.ipv4.tcp_syn_retries is %ld", retries);
+	if (linear >= 0)
+		o = append(buf, len, o, " and net.ipv4.tcp_syn_linear_timeouts %ld", linear);
+	else
+		o = append(buf, len, o, " (no tcp_syn_linear_timeouts: a kernel before 6.5)");
+	if (rto_max > 0 && rto_max != 120000)
+		o = append(buf, len, o, ", with tcp_rto_max_ms %ld", rto_max);
+	o = append(buf, len, o, ": the SYN is retransmitted %u time%s, ", s.retransmits,
+		   s.retransmits == 1 ? "" : "s");
+	for (unsigned i = 0; i < s.retransmits && i < SYN_TIMES_SHOWN; i++) {
+		const char *sep = ", ";
+		if (i == 0)
+			sep = "at ";
+		else if (i + 1 == s.retransmits)
+			sep = " and ";
+		o = append(buf, len, o, "%s%g", sep, (double)at[i] / 1000);
+	}
+	if (s.retransmits > SYN_TIMES_SHOWN)
+		o = append(buf, len, o, ", ...");
+	o = append(buf, len, o, " s after the first, and connect() fails after %g s. ",
+		   (double)s.fail_ms / 1000);
+	if (linear > 0)
+		o = append(buf, len, o,
+			   "The timer starts at 1 s and keeps that length for the first "
+			   "tcp_syn_linear_timeouts retransmissions, then doubles. The kernel gives "
+			   "up after tcp_syn_retries + tcp_syn_linear_timeouts retransmissions, or "
+			   "once the time tcp_syn_retries retransmissions with doubling intervals "
+			   "would take (%g s here) has passed, whichever comes first%s. ",
+			   (double)s.model_ms / 1000, s.by_time ? " (here the time)" : "");
+	else
+		o = append(buf, len, o,
+			   "The timer starts at 1 s and doubles with each retransmission. ");
+	append(buf, len, o,
+	       "Long timers fire a little late (up to about an eighth), and a program may set its "
+	       "own count with the TCP_SYNCNT socket option.");
+}
+
 static void print_entry(const struct entry *e)
 {
+	char lasts[2048];
+
 	printf("%s\n", state_name(e->state));
 	field("Means:", e->means);
 	field("Who:", e->who);
-	field("Lasts:", e->lasts);
+	if (e->state == TS_SYN_SENT) {
+		syn_sent_lasts(lasts, sizeof(lasts));
+		field("Lasts:", lasts);
+	} else {
+		field("Lasts:", e->lasts);
+	}
 	field("If many:", e->many);
 	putchar('\n');
 }
@@ -332,7 +449,7 @@ static int narrate(const struct cmd_entry *cmd, const char *file, uint32_t id)
 
 struct explain_opts {
 	struct wire_opts w;
-	const char *conn;
+	const char *conn, *netns;
 };
 
 static int on_opt(void *st, int id, const char *arg)
@@ -341,6 +458,10 @@ static int on_opt(void *st, int id, const char *arg)
 
 	if (id == O_CONN) {
 		o->conn = arg;
+		return 0;
+	}
+	if (id == O_NETNS) {
+		o->netns = arg;
 		return 0;
 	}
 	return wire_opt(&cmd_explain_entry, &o->w, id, arg);
@@ -367,8 +488,13 @@ static int run_explain(const struct cmd_entry *cmd, int argc, char **argv)
 			return cmd_usage_error(cmd, "a topic and --conn cannot be used together");
 		if (parse_long(conn, 1, 4294967295L, &id) < 0)
 			return cmd_usage_error(cmd, "--conn: invalid connection id \"%s\"", conn);
+		if (o.netns)
+			return cmd_usage_error(cmd, "-N goes with a topic: a capture is the same in "
+						    "any namespace");
 		return narrate(cmd, wo.file, (uint32_t)id);
 	}
+	if (o.netns && (rc = cmd_enter_netns(cmd, o.netns)) != 0)
+		return rc;
 	const char *topic = nargs ? args[0] : "all";
 	if (!strcmp(topic, "handshake")) {
 		fputs(handshake, stdout);
@@ -402,9 +528,7 @@ static int run_explain(const struct cmd_entry *cmd, int argc, char **argv)
 		if (!shown)
 			return cmd_usage_error(cmd, "unknown topic \"%s\"", topic);
 	}
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		cmd_error(cmd, "write error");
-		return EXIT_RUNTIME;
-	}
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return cmd_output_failed(cmd, errno);
 	return EXIT_OK;
 }

@@ -189,6 +189,10 @@ static int on_opt(void *st, int id, const char *arg)
 		o->wire.ecfg.zeek = 1;
 		o->wire_only = 1;
 		break;
+	case O_TCP:
+	case O_NUMERIC:
+		/* ss habits (-tan): TCP and numbers are all list shows. */
+		break;
 	default:
 		if (id != WO_FILE)
 			o->wire_only = 1;
@@ -321,10 +325,44 @@ static size_t fmt_rate(char *buf, size_t len, uint64_t bytes_per_s)
 	return n < 0 ? 0 : (size_t)n;
 }
 
+/* Interface names, read the first time a socket bound to one is shown. */
+struct devnames {
+	struct ifnames *names;
+	int tried;
+	int offline; /* a loaded dump: this namespace's names may not be its */
+};
+
 struct view {
 	const struct list_opts *o;
 	const struct procmap *pm;
+	struct devnames *dev;
 };
+
+/* The device the socket is bound to (ss's %dev), into buf; NULL when none. */
+static const char *dev_name(const struct view *v, uint32_t ifindex, char *buf)
+{
+	struct devnames *d = v->dev;
+
+	if (!ifindex)
+		return NULL;
+	if (!d->tried && !d->offline) {
+		d->names = netns_ifnames();
+		d->tried = 1;
+	}
+	return netns_ifname(d->names, ifindex, buf);
+}
+
+/* The same, escaped for a table: an interface name may hold any byte but '/', ':' and blanks. */
+static const char *dev_text(const struct view *v, uint32_t ifindex, char *buf, size_t len)
+{
+	char name[IFNAME_STRLEN];
+	const char *d = dev_name(v, ifindex, name);
+
+	if (!d)
+		return NULL;
+	fmt_text(buf, len, d);
+	return buf;
+}
 
 #define CELL_MAX 512
 
@@ -334,7 +372,9 @@ static size_t fmt_procs(char *buf, const struct procmap *pm, uint32_t inode)
 
 	for (int i = procmap_first(pm, inode); i >= 0;) {
 		const struct proc_owner *po = procmap_owner(pm, i);
-		int k = snprintf(buf + n, CELL_MAX - n, "%s%s[%d]:%d", n ? "," : "", po->comm,
+		char name[4 * 64 + 1]; /* a process names itself: escaped for the terminal */
+		fmt_text(name, sizeof(name), po->comm);
+		int k = snprintf(buf + n, CELL_MAX - n, "%s%s[%d]:%d", n ? "," : "", name,
 				 (int)po->pid, po->fd);
 		if (k < 0 || (size_t)k >= CELL_MAX - n) {
 			n = CELL_MAX - 4;
@@ -363,8 +403,11 @@ static size_t cell(const struct view *v, const struct sock_rec *r, enum col c, c
 		return fmt_u64(buf, r->recv_q);
 	case C_SENDQ:
 		return fmt_u64(buf, r->send_q);
-	case C_LOCAL:
-		return addr_format_port(buf, r->family, r->laddr, r->lport, 0);
+	case C_LOCAL: {
+		char dev[4 * IFNAME_STRLEN + 1];
+		return addr_format_port_dev(buf, r->family, r->laddr, r->lport, 0,
+					    dev_text(v, r->ifindex, dev, sizeof(dev)));
+	}
 	case C_PEER:
 		if (r->state == TS_LISTEN) {
 			memcpy(buf, "*:*", 4);
@@ -590,6 +633,7 @@ static void json_addr(struct out *out, const char *key, const struct sock_rec *r
 static void print_json_rec(struct out *out, const struct view *v, const struct sock_rec *r)
 {
 	int listen = r->state == TS_LISTEN;
+	char dev[IFNAME_STRLEN];
 
 	out_str(out, "{\"state\":");
 	out_json_str(out, state_name(r->state));
@@ -598,6 +642,11 @@ static void print_json_rec(struct out *out, const struct view *v, const struct s
 	json_addr(out, "local_addr", r, r->laddr, 0);
 	json_key(out, "local_port");
 	out_u64(out, r->lport);
+	json_key(out, "dev");
+	if (dev_name(v, r->ifindex, dev))
+		out_json_str(out, dev);
+	else
+		out_str(out, "null");
 	json_addr(out, "peer_addr", r, r->raddr, listen);
 	json_key(out, "peer_port");
 	out_u64(out, listen ? 0 : r->rport);
@@ -677,7 +726,7 @@ static void print_json(struct out *out, const struct view *v, const struct store
 static void print_csv_header(struct out *out, const struct view *v)
 {
 	if (v->o->header) {
-		out_str(out, "state,family,local_addr,local_port,peer_addr,peer_port,recv_q,send_q");
+		out_str(out, "state,family,local_addr,local_port,peer_addr,peer_port,recv_q,send_q,dev");
 		if (v->o->timers)
 			out_str(out, ",timer,expires_ms,retrans");
 		if (v->o->ext)
@@ -711,7 +760,9 @@ static void print_csv_rec(struct out *out, const struct view *v, const struct so
 		out_char(out, ',');
 		out_u64(out, r->rport);
 	}
-	out_printf(out, ",%u,%u", r->recv_q, r->send_q);
+	out_printf(out, ",%u,%u,", r->recv_q, r->send_q);
+	if (dev_name(v, r->ifindex, buf))
+		out_csv_field(out, buf);
 	if (v->o->timers)
 		out_printf(out, ",%s,%u,%u", timer_name(r->timer),
 			   r->timer == TIMER_NONE ? 0 : r->expires_ms, r->retrans);
@@ -967,7 +1018,8 @@ static int stream(const struct cmd_entry *cmd, const struct list_opts *o, struct
 {
 	struct sockdiag_req req;
 	struct sockdiag_stats stats;
-	struct view v = {o, NULL};
+	struct devnames dev = {NULL, 0, o->load != NULL};
+	struct view v = {o, NULL, &dev};
 	struct out *out = malloc(sizeof(*out));
 	struct streamer st;
 	char err[256];
@@ -991,14 +1043,14 @@ static int stream(const struct cmd_entry *cmd, const struct list_opts *o, struct
 	if (sockdiag_dump(&req, stream_one, &st, &stats, err, sizeof(err)) < 0) {
 		out_flush(out);
 		cmd_error(cmd, "%s", err);
+		netns_ifnames_free(dev.names);
 		free(out);
 		return EXIT_RUNTIME;
 	}
 	if (o->fmt == FMT_JSON)
 		out_str(out, st.n ? "\n]\n" : "]\n");
 	if (out_flush(out) < 0) {
-		cmd_error(cmd, "write error: %s", strerror(out->err));
-		rc = EXIT_RUNTIME;
+		rc = cmd_output_failed(cmd, out->err);
 	} else if (stats.intr && !o->load) {
 		/* Already written: it cannot be asked again, only said. */
 		cmd_error(cmd, "warning: the socket table changed during the dump; rows may be "
@@ -1007,6 +1059,7 @@ static int stream(const struct cmd_entry *cmd, const struct list_opts *o, struct
 	if (stats.malformed)
 		cmd_error(cmd, "warning: %llu malformed netlink messages skipped",
 			  (unsigned long long)stats.malformed);
+	netns_ifnames_free(dev.names);
 	free(out);
 	return rc;
 }
@@ -1017,6 +1070,7 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	struct filter *filter = NULL;
 	struct store store;
 	struct procmap *pm = NULL;
+	struct devnames dev = {NULL, 0, 0};
 	struct collect c;
 	struct out *out = NULL;
 	char **args;
@@ -1040,17 +1094,10 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	}
 	if (o.netns && o.load)
 		return cmd_usage_error(cmd, "-N and --load-dump cannot be used together");
-	if (o.netns) {
-		int r = netns_enter(o.netns, err, sizeof(err));
-		if (r == -2) {
-			filter_free(filter);
-			return cmd_usage_error(cmd, "%s", err);
-		}
-		if (r < 0) {
-			filter_free(filter);
-			cmd_error(cmd, "%s", err);
-			return EXIT_RUNTIME;
-		}
+	dev.offline = o.load != NULL;
+	if (o.netns && (rc = cmd_enter_netns(cmd, o.netns)) != 0) {
+		filter_free(filter);
+		return rc;
 	}
 
 	/*
@@ -1103,7 +1150,7 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	if (!out)
 		goto oom;
 	out_init(out, STDOUT_FILENO);
-	struct view v = {&o, pm};
+	struct view v = {&o, pm, &dev};
 	if (o.summary) {
 		print_summary(out, &o, &store, &c);
 	} else if (o.fmt == FMT_JSON) {
@@ -1113,15 +1160,14 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	} else {
 		print_table(out, &v, &store);
 	}
-	if (out_flush(out) < 0) {
-		cmd_error(cmd, "write error: %s", strerror(out->err));
-		rc = EXIT_RUNTIME;
-	}
+	if (out_flush(out) < 0)
+		rc = cmd_output_failed(cmd, out->err);
 	goto done;
 oom:
 	cmd_error(cmd, "out of memory");
 	rc = EXIT_RUNTIME;
 done:
+	netns_ifnames_free(dev.names);
 	free(out);
 	census_free(c.census);
 	procmap_free(pm);

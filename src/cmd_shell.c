@@ -39,7 +39,9 @@ const struct cmd_entry cmd_shell_entry = {
 		     "'tcpstate' (it is accepted too); 'help' lists them, 'help CMD' shows one;\n"
 		     "'exit', 'quit' or Ctrl-D leave.  Tab completes commands, options, knob\n"
 		     "names and state names.  Piped input is run one line at a time; '#' starts\n"
-		     "a comment; the exit status is that of the first command that failed.\n",
+		     "a comment; the exit status is that of the first command that failed.\n"
+		     "Words are quoted as in sh; a backslash at the end of a line continues the\n"
+		     "command on the next (at the prompt, a '> ' prompt asks for it).\n",
 	.opts = shell_opts,
 	.min_args = 0,
 	.max_args = 0,
@@ -62,22 +64,38 @@ static int on_opt(void *st, int id, const char *arg)
 
 #define MAXWORDS 256
 
+/* A backslash that ends the line: the command goes on on the next one. */
+static int ends_line(const char *p)
+{
+	return p[0] == '\\' && (p[1] == '\0' || (p[1] == '\n' && p[2] == '\0'));
+}
+
 /*
  * Split a line into words as a POSIX shell would for simple cases: blanks
  * separate, '...' and "..." quote, backslash escapes.  Returns the count, or
- * -1 for an unterminated quote.  Words point into buf.
+ * -1 for an unterminated quote.  Words point into buf.  A backslash at the
+ * end of the line (outside quotes and comments) is a line continuation, as
+ * in sh: it is dropped, and *more (when not NULL) is set so that the caller
+ * can read the rest.
  */
-static int split_words(const char *line, char *buf, char **words, int max)
+static int split_words(const char *line, char *buf, char **words, int max, int *more)
 {
 	int n = 0;
 	char *o = buf;
 	const char *p = line;
 
+	if (more)
+		*more = 0;
 	while (*p) {
 		while (*p == ' ' || *p == '\t' || *p == '\n')
 			p++;
 		if (!*p || *p == '#')
 			break;
+		if (ends_line(p)) {
+			if (more)
+				*more = 1;
+			break;
+		}
 		if (n == max)
 			return -1;
 		words[n++] = o;
@@ -92,6 +110,10 @@ static int split_words(const char *line, char *buf, char **words, int max)
 				if (!*p)
 					return -1;
 				p++;
+			} else if (ends_line(p)) {
+				if (more)
+					*more = 1;
+				p += p[1] ? 2 : 1;
 			} else if (*p == '\\' && p[1]) {
 				p++;
 				*o++ = *p++;
@@ -102,6 +124,38 @@ static int split_words(const char *line, char *buf, char **words, int max)
 		*o++ = '\0';
 	}
 	return n;
+}
+
+/* Whether the line ends with a continuation: a backslash split_words() honours. */
+static int continues(const char *line)
+{
+	char *buf = malloc(strlen(line) + 1);
+	char *words[MAXWORDS + 1];
+	int more = 0;
+
+	if (buf && split_words(line, buf, words, MAXWORDS, &more) < 0)
+		more = 0; /* a bad line is reported when it runs */
+	free(buf);
+	return more;
+}
+
+/*
+ * The line with its continuation: the ending backslash (and newline) gone,
+ * next appended, as sh joins them.  Frees line; NULL when out of memory.
+ */
+static char *join_line(char *line, const char *next)
+{
+	size_t n = strlen(line), k = strlen(next);
+	char *j;
+
+	n -= line[n - 1] == '\n' ? 2 : 1;
+	j = malloc(n + k + 1);
+	if (j) {
+		memcpy(j, line, n);
+		memcpy(j + n, next, k + 1);
+	}
+	free(line);
+	return j;
 }
 
 static int help(const char *name)
@@ -135,7 +189,7 @@ static int run_line(const char *line)
 
 	if (!buf)
 		return EXIT_RUNTIME;
-	n = split_words(line, buf, words, MAXWORDS);
+	n = split_words(line, buf, words, MAXWORDS, NULL);
 	if (n < 0) {
 		fprintf(stderr, "tcpstate shell: unterminated quote or too many words\n");
 		free(buf);
@@ -247,7 +301,7 @@ static char **complete(const char *text, int start, int end)
 	if (!line)
 		return NULL;
 	buf = malloc(strlen(line) + 1);
-	n = buf ? split_words(line, buf, words, MAXWORDS) : -1;
+	n = buf ? split_words(line, buf, words, MAXWORDS, NULL) : -1;
 	if (n < 0) {
 		free(line);
 		free(buf);
@@ -341,6 +395,16 @@ static int interactive(struct shell *s)
 			putchar('\n');
 			break;
 		}
+		/* A trailing backslash asks for more, on a "> " prompt as in sh. */
+		while (line && continues(line)) {
+			char *next = readline("> ");
+			if (!next)
+				break; /* Ctrl-D: run what was typed */
+			line = join_line(line, next);
+			free(next);
+		}
+		if (!line)
+			break;
 		if (*line) {
 			add_history(line);
 			/* Append as we go, so a crash loses nothing typed. */
@@ -360,11 +424,20 @@ static int interactive(struct shell *s)
 
 static int batch(void)
 {
-	char *line = NULL;
-	size_t cap = 0;
+	char *line = NULL, *next = NULL;
+	size_t cap = 0, ncap = 0;
 	int first_failure = EXIT_OK;
 
 	while (getline(&line, &cap, stdin) >= 0) {
+		while (continues(line) && getline(&next, &ncap, stdin) >= 0) {
+			line = join_line(line, next);
+			if (!line) {
+				free(next);
+				fprintf(stderr, "tcpstate shell: out of memory\n");
+				return EXIT_RUNTIME;
+			}
+			cap = strlen(line) + 1;
+		}
 		int rc = run_line(line);
 		if (rc < 0)
 			break;
@@ -372,6 +445,7 @@ static int batch(void)
 			first_failure = rc;
 	}
 	free(line);
+	free(next);
 	return first_failure;
 }
 

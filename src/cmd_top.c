@@ -113,6 +113,7 @@ struct top {
 	struct wire *wire;
 	char wire_note[160]; /* why there is no wire view, or its source */
 	int oom; /* the model could not take a socket */
+	int pipe_closed; /* batch output's reader went away */
 	int refresh_now; /* the next loop turn refreshes, whatever the delay */
 	uint64_t replay_t0_wall, replay_t0_pkt;
 	/* view */
@@ -807,6 +808,16 @@ static void fill_info(struct top *t, const uint32_t *idx, size_t n)
 
 /* ---- batch mode -------------------------------------------------------- */
 
+/* A line of batch output, escaped: a process may name itself with control characters. */
+static void put_line(FILE *out, const char *s)
+{
+	char esc[4 * 512 + 1];
+
+	fmt_text(esc, sizeof(esc), s);
+	fputs(esc, out);
+	putc('\n', out);
+}
+
 static int batch_frame(struct top *t, FILE *out)
 {
 	char lines[12][HDR_LINE], buf[512];
@@ -814,7 +825,7 @@ static int batch_frame(struct top *t, FILE *out)
 	uint64_t now = wall_us();
 
 	for (int i = 0; i < nl; i++)
-		fprintf(out, "%s\n", lines[i]);
+		put_line(out, lines[i]);
 	fputc('\n', out);
 	if (t->group != GROUP_NONE) {
 		struct grp *g = NULL;
@@ -823,7 +834,7 @@ static int batch_frame(struct top *t, FILE *out)
 		fprintf(out, "%s\n", buf);
 		for (size_t i = 0; i < ng; i++) {
 			group_text(&g[i], keyw, buf, sizeof(buf));
-			fprintf(out, "%s\n", buf);
+			put_line(out, buf);
 		}
 		free(g);
 	} else {
@@ -841,8 +852,7 @@ static int batch_frame(struct top *t, FILE *out)
 		fprintf(out, "%s\n", buf);
 		for (size_t i = 0; i < n; i++) {
 			row_text(t, topmodel_row(t->model, idx[i]), &w, buf, sizeof(buf), now);
-			fputs(buf, out);
-			putc('\n', out);
+			put_line(out, buf);
 		}
 		free(idx);
 	}
@@ -1668,9 +1678,15 @@ static int batch_loop(struct top *t, char *err, size_t errlen)
 		if (refresh_data(t, err, errlen) < 0)
 			return -1;
 		if (batch_frame(t, stdout) < 0) {
-			/* The reader is gone (| head): what it wanted, it has. */
-			if (errno == EPIPE)
+			/*
+			 * The reader is gone (| head): what it wanted, it has.
+			 * top ends as list and ss end, by the SIGPIPE held
+			 * since main() (cmd_output_failed), once it has cleaned up.
+			 */
+			if (errno == EPIPE) {
+				t->pipe_closed = 1;
 				return 0;
+			}
 			snprintf(err, errlen, "write error: %s", strerror(errno));
 			return -1;
 		}
@@ -1801,7 +1817,6 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	rc = t.batch ? batch_loop(&t, err, sizeof(err)) : screen_loop(&t, err, sizeof(err));
 	/* Only now, with the terminal restored, may we speak. */
@@ -1814,5 +1829,7 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	wire_close(t.wire);
 	topmodel_free(t.model);
 	filter_free(t.filter);
+	if (t.pipe_closed)
+		return cmd_output_failed(cmd, EPIPE);
 	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
 }

@@ -14,13 +14,15 @@
 #include "out.h"
 #include "wire.h"
 
-enum { O_JSON = 1 };
+enum { O_JSON = 1, O_NETNS };
 
 static const struct opt_def watch_opts[] = {
 	WIRE_OPT_IFACE,
 	WIRE_OPT_FILE,
 	WIRE_OPTS_COMMON,
 	{O_JSON, 'j', "json", NULL, "one JSON object per line (NDJSON)", COMPLETE_NONE},
+	{O_NETNS, 'N', "netns", "NAME",
+	 "capture in the named network namespace (-i names its interface)", COMPLETE_NETNS},
 	{0, 0, NULL, NULL, NULL, COMPLETE_NONE},
 };
 
@@ -44,6 +46,7 @@ const struct cmd_entry cmd_watch_entry = {
 
 struct watch {
 	struct wire_opts w;
+	const char *netns;
 	int json;
 	struct out *out;
 	struct engine *eng;
@@ -63,6 +66,10 @@ static int on_opt(void *st, int id, const char *arg)
 
 	if (id == O_JSON) {
 		w->json = 1;
+		return 0;
+	}
+	if (id == O_NETNS) {
+		w->netns = arg;
 		return 0;
 	}
 	return wire_opt(&cmd_watch_entry, &w->w, id, arg);
@@ -134,6 +141,11 @@ static int run_watch(const struct cmd_entry *cmd, int argc, char **argv)
 		return rc < 0 ? EXIT_OK : rc;
 	if ((rc = wire_opts_check(cmd, &w.w, 1)) != 0)
 		return rc;
+	if (w.netns && !w.w.iface)
+		return cmd_usage_error(cmd, "-N goes with -i: a file reads the same in any namespace");
+	/* Before the capture opens: a packet socket belongs to the namespace it is made in. */
+	if (w.netns && (rc = cmd_enter_netns(cmd, w.netns)) != 0)
+		return rc;
 	w.out = malloc(sizeof(*w.out));
 	if (!w.out) {
 		cmd_error(cmd, "out of memory");
@@ -160,10 +172,8 @@ static int run_watch(const struct cmd_entry *cmd, int argc, char **argv)
 		cmd_error(cmd, "%s", err);
 		rc = EXIT_RUNTIME;
 	}
-	if (out_flush(w.out) < 0) {
-		cmd_error(cmd, "write error: %s", strerror(w.out->err));
-		rc = EXIT_RUNTIME;
-	}
+	if (out_flush(w.out) < 0)
+		rc = cmd_output_failed(cmd, w.out->err);
 	if (wire_is_live(wire)) {
 		wire_report(wire, err, sizeof(err));
 		fprintf(stderr, "%s\n", err);

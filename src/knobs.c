@@ -1,7 +1,9 @@
 /*
- * knobs.c - the knob table.  Meanings and ranges were checked against the
- * kernel's Documentation/networking/ip-sysctl.rst and net/ipv4/
- * sysctl_net_ipv4.c; the sentences are ours.
+ * knobs.c - the knob table, and the kernel's rule for retransmitting an
+ * unanswered SYN.  Meanings and ranges were checked against the kernel's
+ * Documentation/networking/ip-sysctl.rst and net/ipv4/sysctl_net_ipv4.c,
+ * the SYN rule against net/ipv4/tcp_timer.c and connect()s measured in a
+ * namespace; the sentences are ours.
  */
 #include "knobs.h"
 
@@ -308,4 +310,40 @@ int knob_check_form(const struct knob *k, const char *value, char *err, size_t e
 	char norm[4096], warn[8];
 
 	return check(k, value, -1, 0, norm, sizeof(norm), err, errlen, warn, sizeof(warn));
+}
+
+/* The kernel's SYN timer, in milliseconds (TCP_TIMEOUT_INIT). */
+#define SYN_RTO_INIT_MS 1000
+
+void knob_syn_schedule(unsigned syn_retries, unsigned linear, uint64_t rto_max_ms,
+		       struct syn_schedule *out, uint64_t *at, size_t nat)
+{
+	uint64_t rto = SYN_RTO_INIT_MS, t = 0;
+	unsigned k = 0, thresh = 0;
+
+	if (rto_max_ms < SYN_RTO_INIT_MS)
+		rto_max_ms = SYN_RTO_INIT_MS;
+	/* tcp_model_timeout(): doubling up to ilog2(rto_max / rto_base), then flat. */
+	while (thresh < 32 && ((uint64_t)SYN_RTO_INIT_MS << (thresh + 1)) <= rto_max_ms)
+		thresh++;
+	if (syn_retries <= thresh)
+		out->model_ms = ((2ULL << syn_retries) - 1) * SYN_RTO_INIT_MS;
+	else
+		out->model_ms = ((2ULL << thresh) - 1) * SYN_RTO_INIT_MS +
+				(uint64_t)(syn_retries - thresh) * rto_max_ms;
+	/* Each expiry: give up (tcp_write_timeout()), or retransmit and set the timer again. */
+	for (;;) {
+		t += rto;
+		if ((uint64_t)k >= (uint64_t)syn_retries + linear || (k > 0 && t >= out->model_ms))
+			break;
+		if (at && k < nat)
+			at[k] = t;
+		k++;
+		if (k > linear)
+			rto = rto * 2 < rto_max_ms ? rto * 2 : rto_max_ms;
+	}
+	out->retransmits = k;
+	out->linear_sent = k < linear ? k : linear;
+	out->fail_ms = t;
+	out->by_time = (uint64_t)k < (uint64_t)syn_retries + linear;
 }

@@ -8,6 +8,7 @@
 #define TCPSTATE_KNOBS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum knob_type {
 	KNOB_INT,        /* one integer in [min, max] */
@@ -54,5 +55,30 @@ int knob_validate(const struct knob *k, const char *value, long unpriv_start, ch
  * Returns 0, or -1 with the reason in err.
  */
 int knob_check_form(const struct knob *k, const char *value, char *err, size_t errlen);
+
+/*
+ * What connect() to a peer that never answers does, by the kernel's rule
+ * (net/ipv4/tcp_timer.c, tcp_write_timeout() and tcp_retransmit_timer(),
+ * Linux 6.5 and later; earlier kernels are the case linear = 0).  The SYN's
+ * timer starts at 1 s (TCP_TIMEOUT_INIT) and keeps that length for the first
+ * `linear` retransmissions (net.ipv4.tcp_syn_linear_timeouts), then doubles
+ * with each one, up to rto_max_ms (net.ipv4.tcp_rto_max_ms, 120 s before
+ * 6.15).  connect() fails at the first expiry where either syn_retries +
+ * linear retransmissions have been sent, or the time since the first SYN
+ * has reached what syn_retries retransmissions take when every interval
+ * doubles (tcp_model_timeout()).  Times are the rule's; the timer wheel
+ * fires long timers a little late (up to about 1/8 of their length).
+ */
+struct syn_schedule {
+	unsigned retransmits; /* retransmissions before connect() fails */
+	unsigned linear_sent; /* of them, sent 1 s apart */
+	uint64_t fail_ms;     /* from the first SYN to the failure */
+	uint64_t model_ms;    /* the time limit from syn_retries alone */
+	int by_time;	      /* 1 if the time limit, not the count, ended it */
+};
+
+/* at (may be NULL) gets the time of each retransmission, the first nat of them. */
+void knob_syn_schedule(unsigned syn_retries, unsigned linear, uint64_t rto_max_ms,
+		       struct syn_schedule *out, uint64_t *at, size_t nat);
 
 #endif

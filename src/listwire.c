@@ -370,10 +370,8 @@ int listwire_run(const struct cmd_entry *cmd, const struct listwire_opts *o)
 		print_csv(out, &r, o->header);
 	else
 		print_table(out, &r, o->header);
-	if (out_flush(out) < 0) {
-		cmd_error(cmd, "write error: %s", strerror(out->err));
-		rc = EXIT_RUNTIME;
-	}
+	if (out_flush(out) < 0)
+		rc = cmd_output_failed(cmd, out->err);
 	if (broken) {
 		cmd_error(cmd, "%s", err);
 		rc = EXIT_RUNTIME;

@@ -33,10 +33,16 @@ int main(int argc, char **argv)
 	const struct cmd_entry *cmd;
 
 	/*
-	 * A closed pipe (| head) is an output error like a full disk: reported
-	 * by the writer with one line and exit 1, not a silent death.
+	 * A closed pipe must not kill tcpstate in the middle of something (tune
+	 * between a knob and its rollback record): SIGPIPE is held, a write
+	 * fails with EPIPE, and the writer ends when it is ready
+	 * (cmd_output_failed(): as ss ends, by that SIGPIPE).  Held, not
+	 * ignored, so that its action stays what the caller gave us.
 	 */
-	signal(SIGPIPE, SIG_IGN);
+	sigset_t pipe;
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &pipe, NULL);
 
 	/* No command: the monitor, as htop is what one types to look. */
 	if (argc < 2 || (argv[1][0] == '-' && cmd_find("top") &&

@@ -166,6 +166,94 @@ void out_csv_field(struct out *o, const char *s)
 	out_char(o, '"');
 }
 
+/* Length of the valid UTF-8 sequence at p (RFC 3629), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* The second byte's range rules out overlong forms, surrogates and past U+10FFFF. */
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* The letter of a C escape that has one (\n), or 0. */
+static char named_escape(unsigned char c)
+{
+	switch (c) {
+	case '\n':
+		return 'n';
+	case '\t':
+		return 't';
+	case '\r':
+		return 'r';
+	case '\\':
+		return '\\';
+	}
+	return 0;
+}
+
+size_t fmt_text(char *buf, size_t len, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+
+	while (*p) {
+		char esc[8];
+		const unsigned char *from = p;
+		size_t k = utf8_len(p), n;
+
+		/* A C1 control (U+0080..U+009F) is C2 80..C2 9F in UTF-8. */
+		if (k == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\') {
+			n = 1;
+		} else if (k > 1 && !(p[0] == 0xc2 && p[1] < 0xa0)) {
+			n = k;
+		} else {
+			esc[0] = '\\';
+			if ((esc[1] = named_escape(*p)) != 0) {
+				n = 2;
+			} else {
+				esc[1] = 'x';
+				esc[2] = hex[*p >> 4];
+				esc[3] = hex[*p & 15];
+				n = 4;
+			}
+			from = (const unsigned char *)esc;
+			k = 1; /* one byte escaped at a time (C1: its two bytes) */
+		}
+		if (o + n >= len)
+			break;
+		memcpy(buf + o, from, n);
+		o += n;
+		p += k;
+	}
+	buf[o] = '\0';
+	return o;
+}
+
 int out_flush(struct out *o)
 {
 	drain(o);

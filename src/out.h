@@ -30,6 +30,17 @@ void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(print
 void out_json_str(struct out *o, const char *s);
 /* A CSV field, quoted only when it must be (RFC 4180). */
 void out_csv_field(struct out *o, const char *s);
+/*
+ * Text from outside (a process name, an interface name) for a terminal: s
+ * with every control character (C0, DEL, and the C1 controls, raw or
+ * UTF-8 encoded), every byte that is not part of valid UTF-8, and the
+ * backslash written as a C escape (\n \t \r \\ \xHH), so that a name
+ * cannot move the cursor, end a line or send the terminal a command, and
+ * the escaped form reads back unambiguously.  Writes at most len - 1 bytes
+ * and a NUL (len >= 1), never half an escape or half a character; returns
+ * the length.  The one escaping of table text; JSON and CSV have theirs.
+ */
+size_t fmt_text(char *buf, size_t len, const char *s);
 /* Flush; returns 0, or -1 with o->err set. */
 int out_flush(struct out *o);
 

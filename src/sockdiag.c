@@ -234,11 +234,11 @@ static int dump_family(struct nl_sock *sk, int family, const struct sockdiag_req
 	if (recv_replies(sk, &p, save_fd, (uint32_t)family, req->save_path, err, errlen) < 0)
 		goto out;
 	/*
-	 * A callback that stopped early leaves replies queued; they carry this
-	 * request's seq and a fresh socket is used per dump, so they are dropped
-	 * with it.
+	 * A callback that stopped early leaves this dump running on the socket,
+	 * its replies queued: the caller asks for nothing more on it (the
+	 * kernel would answer EBUSY) and frees it, which drops them.
 	 */
-	rc = 0;
+	rc = p.stopped ? 1 : 0;
 out:
 	nlmsg_free(msg);
 	return rc;
@@ -269,8 +269,11 @@ int sockdiag_dump(const struct sockdiag_req *req, sockdiag_fn fn, void *arg,
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		if (req->family && req->family != families[i])
 			continue;
-		if (dump_family(sk, families[i], req, save_fd, fn, arg, stats, err, errlen) < 0)
+		int r = dump_family(sk, families[i], req, save_fd, fn, arg, stats, err, errlen);
+		if (r < 0)
 			goto out;
+		if (r > 0)
+			break; /* the callback stopped the dump */
 	}
 	rc = 0;
 out:

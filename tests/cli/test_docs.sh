@@ -38,6 +38,21 @@ for c in $cmds; do
 	done
 	[ -z "$missing" ] && [ -n "$opts" ] && pass "$c: every option completed and documented" ||
 		fail "$c: every option completed and documented" "missing:$missing"
+	# Every short option (list -t -n for ss habits, ...) is completed and sits
+	# in the command's own synopsis.
+	# (-h is offered as --help.)
+	shorts=$("$TCPSTATE" "$c" --help | grep -oE '^  -[A-Za-z0-9]\b' | grep -oE -- '-[A-Za-z0-9]$' |
+		grep -vx -- -h)
+	[ -n "$shorts" ] || continue
+	synopsis=$(awk -v c="$c" '/^\.SY tcpstate$/ { getline; on = ($0 == ".B " c) }
+		on && /^\.YS$/ { on = 0 } on' tcpstate.1)
+	missing=
+	for o in $shorts; do
+		grep -qx -- "$o" <<<"$comp" || missing="$missing completion:$o"
+		grep -qE -- "^\.OP \\\\$o( |$)" <<<"$synopsis" || missing="$missing synopsis:$o"
+	done
+	[ -z "$missing" ] && pass "$c: every short option completed and in the synopsis" ||
+		fail "$c: every short option completed and in the synopsis" "missing:$missing"
 done
 
 # bash: load the script and complete as a user would.

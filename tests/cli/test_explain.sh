@@ -52,6 +52,15 @@ run "$TCPSTATE" explain close
 grep -q 'Normal close' "$T/out" && grep -q 'Simultaneous close' "$T/out" &&
 	grep -q 'Half close' "$T/out" && grep -q 'CLOSING' "$T/out" &&
 	pass "close: normal, simultaneous and half close" || fail "close diagrams" ""
+# The simultaneous close as RFC 9293 figure 13 draws it: the two sides pass
+# through the same states at the same steps.  Each row's states (the first
+# and the last word, when they are state names), in order.
+names='ESTABLISHED|FIN-WAIT-1|FIN-WAIT-2|CLOSING|TIME-WAIT|CLOSE-WAIT|LAST-ACK|CLOSED'
+steps=$(sed -n '/^Simultaneous close/,/^Half close/p' "$T/out" |
+	awk -v re="^($names)\$" '$1 ~ re && $NF ~ re && NF > 1 { printf "%s/%s ", $1, $NF }')
+[ "$steps" = "ESTABLISHED/ESTABLISHED FIN-WAIT-1/FIN-WAIT-1 CLOSING/CLOSING TIME-WAIT/TIME-WAIT CLOSED/CLOSED " ] &&
+	pass "close: simultaneous close, both sides step by step as in RFC 9293 figure 13" ||
+	fail "close: simultaneous close, both sides step by step as in RFC 9293 figure 13" "rows: $steps"
 run "$TCPSTATE" explain myths
 grep -q 'tcp_fin_timeout' "$T/out" && grep -q 'IPVS' "$T/out" && grep -q '4.12' "$T/out" &&
 	grep -q 'Linux does not follow it' "$T/out" &&
@@ -64,7 +73,30 @@ run env TZ=UTC "$TCPSTATE" explain -r tests/pcap/data/one-connection.pcap --conn
 	grep -q 'resp: LAST-ACK -> CLOSED, because: ACK of FIN received' "$T/out" &&
 	pass "explain --conn narrates a capture's connection" || fail "explain --conn" "rc=$rc"
 
+# SYN-SENT quotes this kernel's knobs and computes from them (the rule
+# itself is tested in tests/unit/test_knobs.c, against the kernel in
+# tests/netns/test_explain_syn.py).
+run "$TCPSTATE" explain syn-sent
+syn=$(tr '\n' ' ' <"$T/out" | tr -s ' ')
+r=$(cat /proc/sys/net/ipv4/tcp_syn_retries 2>/dev/null)
+if [ -n "$r" ] && [ -r /proc/sys/net/ipv4/tcp_syn_linear_timeouts ]; then
+	l=$(cat /proc/sys/net/ipv4/tcp_syn_linear_timeouts)
+	grep -q "tcp_syn_retries is $r and net.ipv4.tcp_syn_linear_timeouts $l: the SYN is retransmitted" <<<"$syn" &&
+		grep -q 'connect() fails after [0-9.]* s' <<<"$syn" &&
+		pass "explain syn-sent: this kernel's tcp_syn_retries and tcp_syn_linear_timeouts" ||
+		fail "explain syn-sent: this kernel's tcp_syn_retries and tcp_syn_linear_timeouts" "$syn"
+else
+	echo "SKIP: explain syn-sent: this kernel's knobs: no tcp_syn_linear_timeouts here"
+fi
+
 # Bad input.
+run "$TCPSTATE" explain -N ../x syn-sent
+expect "-N with a bad name" 2 '^tcpstate explain: -N: invalid namespace name "../x"'
+run "$TCPSTATE" explain -N tcpstate-no-such-ns-$$ syn-sent
+expect "-N with a missing namespace" 1 '^tcpstate explain: -N: network namespace "tcpstate-no-such-ns-[0-9]*" not found'
+run "$TCPSTATE" explain -N x -r tests/pcap/data/one-connection.pcap --conn 1
+expect "-N with --conn" 2 '^tcpstate explain: -N goes with a topic'
+
 run "$TCPSTATE" explain nonsense
 expect "unknown topic" 2 '^tcpstate explain: unknown topic "nonsense"'
 run "$TCPSTATE" explain --conn 1

@@ -189,4 +189,39 @@ try:
 finally:
     os.unlink(bad)
 
+# Sockets bound to devices (recorded by tests/netns/test_list_dev.py --record):
+# ss wrote addr%dev; a replay names the device by its index (if3), as ss
+# does for an index it cannot name: the names here need not be the
+# recording's.  JSON and CSV carry the same as dev; unbound sockets none.
+DEV_DUMP = "tests/data/dev.nldump"
+names = dict(l.split()[::-1] for l in open("tests/data/dev.links.txt"))
+
+
+def dev_endpoint(tok, rename=lambda dev: dev):
+    addr, port = tok.rsplit(":", 1)
+    addr, _, dev = addr.partition("%")
+    return addr.strip("[]"), rename(dev) if dev else None, port
+
+
+want = set()
+for line in open("tests/data/dev.ss.txt"):
+    f = line.split()
+    want.add((SS_NAMES.get(f[0], f[0]),) + dev_endpoint(f[3], lambda d: "if" + names[d]))
+p = subprocess.run([TCPSTATE, "list", "--load-dump", DEV_DUMP, "-a", "-H"],
+                   capture_output=True, text=True)
+got = {(f[0],) + dev_endpoint(f[3]) for f in (l.split() for l in p.stdout.splitlines())}
+check("replay: devices as ss's addr%dev, by index", p.returncode == 0 and got == want
+      and any(w[2] for w in want), f"only tcpstate: {sorted(got - want, key=str)} "
+      f"only ss: {sorted(want - got, key=str)}")
+p = subprocess.run([TCPSTATE, "list", "--load-dump", DEV_DUMP, "-a", "--json"],
+                   capture_output=True, text=True)
+got = {(r["state"], r["local_addr"], r.get("dev", "missing"), str(r["local_port"]))
+       for r in json.loads(p.stdout)}
+check("replay: JSON dev, null when unbound", got == want, f"{sorted(got ^ want, key=str)}")
+p = subprocess.run([TCPSTATE, "list", "--load-dump", DEV_DUMP, "-a", "--csv"],
+                   capture_output=True, text=True)
+got = {(r["state"], r["local_addr"], r.get("dev", "missing") or None, r["local_port"])
+       for r in csv.DictReader(io.StringIO(p.stdout))}
+check("replay: CSV dev column, empty when unbound", got == want, f"{sorted(got ^ want, key=str)}")
+
 sys.exit(1 if failed else 0)

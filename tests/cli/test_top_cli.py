@@ -4,6 +4,7 @@
    line naming TERM and pointing to -b, exit 1, nothing drawn;
  - in batch mode into a pipe whose reader has gone (| head -1): exit 0 and
    nothing on stderr, as ss does."""
+import signal
 import os, pty, re, select, subprocess
 
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
@@ -54,17 +55,27 @@ for name, term, why in (("term_dumb_says_use_batch", "dumb", r'terminal "dumb" \
           b"\x1b[" not in shown)
     check(name, ok, f"rc {rc}, stderr {err!r}, on the terminal {shown[:200]!r}")
 
-# The reader reads one line and goes, as head -1 does.
-p = subprocess.Popen([TCPSTATE, "top", "-b", "-n", "3", "-d", "0.1"], stdout=subprocess.PIPE,
-                     stderr=subprocess.PIPE)
-first = p.stdout.readline()
-p.stdout.close()
-try:
-    err = p.stderr.read()
-    rc = p.wait(timeout=20)
-except subprocess.TimeoutExpired:
-    p.kill()
-    rc, err = p.wait(), b"(timed out)"
-check("batch_closed_pipe_exits_quietly", rc == 0 and err == b"" and first.startswith(b"tcpstate top - "),
-      f"rc {rc}, stderr {err!r}, first line {first!r}")
+# The reader reads one line and goes, as head -1 does.  top then ends as ss
+# and list end: by SIGPIPE where SIGPIPE has its default action (141 in a
+# shell), with status 0 where it is ignored (trap '' PIPE); never a word.
+def closed_pipe(ignore):
+    pre = (lambda: signal.signal(signal.SIGPIPE, signal.SIG_IGN)) if ignore else None
+    p = subprocess.Popen([TCPSTATE, "top", "-b", "-n", "3", "-d", "0.1"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, preexec_fn=pre)
+    first = p.stdout.readline()
+    p.stdout.close()
+    try:
+        err = p.stderr.read()
+        rc = p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc, err = p.wait(), b"(timed out)"
+    return rc, err, first
+
+
+for name, ignore, want in (("batch_closed_pipe_ends_by_sigpipe", False, -signal.SIGPIPE),
+                           ("batch_closed_pipe_sigpipe_ignored_exits_0", True, 0)):
+    rc, err, first = closed_pipe(ignore)
+    check(name, rc == want and err == b"" and first.startswith(b"tcpstate top - "),
+          f"rc {rc} (want {want}), stderr {err!r}, first line {first!r}")
 raise SystemExit(1 if failed else 0)

@@ -22,6 +22,12 @@ expect "watch: negative --max-conns" 2 'invalid count "-5"'
 run "$TCPSTATE" watch -r "$P" -f 'port x81'
 expect "watch: bad BPF expression" 2 '^tcpstate watch: -f: '
 [ -z "$out" ] || fail "watch: bad BPF prints nothing" "stdout not empty"
+run "$TCPSTATE" watch -N x -r "$P"
+expect "watch: -N with a file" 2 '^tcpstate watch: -N goes with -i'
+run "$TCPSTATE" watch -N ../x -i lo
+expect "watch: -N with a bad name" 2 '^tcpstate watch: -N: invalid namespace name "../x"'
+run "$TCPSTATE" watch -N tcpstate-no-such-ns-$$ -i lo
+expect "watch: -N with a missing namespace" 1 '^tcpstate watch: -N: network namespace "tcpstate-no-such-ns-[0-9]*" not found'
 run "$TCPSTATE" watch -r /nonexistent.pcap
 expect "watch: missing file" 1 '^tcpstate watch: /nonexistent.pcap: No such file or directory$'
 run "$TCPSTATE" list -r /tmp

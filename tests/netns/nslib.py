@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -171,6 +172,25 @@ def begin(prefix, cases, watchdog=55, ready=prereqs_ok, why=SKIP_REASON):
 
 def stop_watchdog():
     signal.alarm(0)
+
+
+def in_netns(rep, names, body):
+    """How a test with one namespace runs and ends: body(ns, tmp) reports
+    its cases (tmp: a scratch directory); an exception fails the cases not
+    reported; the namespace and the directory go; exit."""
+    ns = None
+    tmp = tempfile.mkdtemp(prefix="tcpstate-%s." % rep.prefix)
+    try:
+        ns = Netns()
+        body(ns, tmp)
+    except Exception as e:
+        rep.fail_rest(names, "%s: %s" % (type(e).__name__, e))
+    finally:
+        stop_watchdog()
+        if ns is not None:
+            ns.destroy()
+        shutil.rmtree(tmp, ignore_errors=True)
+    rep.exit()
 
 
 # --------------------------------------------------------------------------
@@ -407,6 +427,7 @@ class Netns:
         _ns_counter[0] += 1
         self.name = "tcpst-%d-%d" % (os.getpid(), _ns_counter[0])
         self.holders = []
+        self.procs = []
         self.nft_ready = False
         run(["ip", "netns", "add", self.name], check=True)
         _live_ns.append(self)
@@ -416,6 +437,12 @@ class Netns:
         for h in self.holders:
             h.stop()
         self.holders = []
+        for p in self.procs:
+            p.kill()
+            p.wait()
+            p.stdin.close()
+            p.stdout.close()
+        self.procs = []
         if self in _live_ns:
             _live_ns.remove(self)
             try:
@@ -436,6 +463,17 @@ class Netns:
         h = Holder(self)
         self.holders.append(h)
         return h
+
+    def spawn(self, script, *args):
+        """Run a Python script in the namespace until destroy(): it prints
+        "ready" when its sockets are in place and then waits."""
+        p = subprocess.Popen(["ip", "netns", "exec", self.name, sys.executable, "-c", script]
+                             + [str(a) for a in args], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError("a script in %s did not get ready" % self.name)
+        return p
 
     def add_addr(self, cidr, dev="lo"):
         argv = ["ip", "addr", "add", cidr, "dev", dev]

@@ -15,6 +15,7 @@ Env: TCPSTATE = path of the binary (default <repo>/tcpstate).
 Prints PASS/FAIL/SKIP lines; exits 1 if any FAIL.
 """
 
+import collections
 import os
 import sys
 
@@ -103,9 +104,15 @@ CASES = [
     # --- with -l ------------------------------------------------------------
     ("listening_sport", ["-l"], W("sport = :5000"), "-tlnH", None),
     ("listening_src_v6", ["-l"], W("src [::1]"), "-tlnH", None),
+    # --- ss habits: -t and -n are accepted and change nothing ----------
+    ("habit_tan", ["-tan"], [], "-tanH", None),
+    ("habit_t_a_n", W("-t -a -n"), [], "-tanH", None),
+    ("habit_tcp_numeric", W("--tcp --numeric"), [], "-tnH", None),
+    ("habit_tan_filter", ["-tan"], W("sport = :5000"), "-tanH", None),
+    ("habit_tln", ["-tln"], [], "-tlnH", None),
 ]
 
-NAMES = [c[0] for c in CASES]
+NAMES = [c[0] for c in CASES] + ["habit_tan_table"]
 
 
 def main():
@@ -123,6 +130,7 @@ def main():
             how = "exec" if i % 3 == 2 else "N"
             rep.case(name, check, ns, opts, words, ss_opts,
                      words if ss_words is None else ss_words, how, full)
+        rep.case("habit_tan_table", check_table, ns)
     except Exception as e:
         rep.fail_rest(NAMES, "%s: %s" % (type(e).__name__, e))
     finally:
@@ -141,6 +149,25 @@ def check(ns, opts, words, ss_opts, ss_words, how, full):
     res, data = tcpstate_json(list(opts) + ["--json"] + list(words), ns, how)
     compare_counters(ts_keys(data), want,
                      "`%s` vs `ss %s %s`" % (fmt_cmd(res.argv), ss_opts, fmt_cmd(ss_words)))
+
+
+def check_table(ns):
+    """`list -tan` as a table (what people type and read) holds ss -tan's rows."""
+    want = nslib.ss_keys(ns.ss("-tanH"))
+    res = nslib.run_tcpstate(["-tan", "-H"], ns)
+    if res.rc != 0 or res.stderr:
+        raise Fail("%s, expected rc=0 and nothing on stderr" % res.describe())
+    got = []
+    for line in res.stdout.splitlines():
+        state, _recvq, _sendq, local, peer = line.split()
+        laddr, lport = nslib._split_ss_endpoint(local)
+        if peer == "*:*":
+            paddr, pport = "*", 0
+        else:
+            paddr, pport = nslib._split_ss_endpoint(peer)
+        got.append(nslib.make_key(state, (laddr, lport), (paddr, pport)))
+    compare_counters(collections.Counter(got), want, "`%s` (table) vs `ss -tanH`"
+                     % fmt_cmd(res.argv))
 
 
 if __name__ == "__main__":

@@ -32,8 +32,10 @@ CASES = [
     "batch_runs_each_line",
     "batch_failure_sets_status_and_continues",
     "batch_comments_prefix_help",
+    "batch_line_continuation",
     "tmux_completion_history",
     "tmux_history_file_option",
+    "tmux_line_continuation",
     "host_sysctls_unchanged",
 ]
 
@@ -186,6 +188,29 @@ def batch_comments_prefix_help():
         raise Fail("%s; a quoted value should reach tune as one word" % res)
 
 
+def batch_line_continuation():
+    """A backslash at the end of a line continues the command, as in sh."""
+    control = direct(["list", "-l", "-H"])
+    if control.rc != 0 or "%d" % PORT not in control.stdout:
+        raise RuntimeError("control `list -l -H` failed: %s" % control)
+    probs = []
+    for text, what in (("list \\\n  -l \\\n-H\n", "options on continued lines"),
+                       ("list -l -\\\nH\n", "a word split over two lines"),
+                       ("list -l -H \\", "a backslash at the end of the input"),
+                       ("# a comment \\\nlist -l -H\n", "a comment's backslash (no continuation)")):
+        res = shell_batch(text)
+        if res.rc != 0 or res.stdout != control.stdout or res.stderr:
+            probs.append("%s: %s; expected exactly the output of `list -l -H`" % (what, res))
+    # An escaped backslash is a backslash: no continuation, and the next line runs alone.
+    res = shell_batch("explain close\\\\\nlist -l -H\n")
+    if (res.rc != 2 or 'unknown topic "close\\"' not in res.stderr or
+            not res.stdout.endswith(control.stdout)):
+        probs.append("an escaped backslash: %s; expected explain to refuse \"close\\\" "
+                     "and the next line to run" % res)
+    if probs:
+        raise Fail("; ".join(probs))
+
+
 # --------------------------------------------------------------------------
 # tmux
 
@@ -228,6 +253,13 @@ def start_shell(env, extra=""):
     if last_line(s) != "tcpstate>":
         raise Fail("no `tcpstate> ` prompt from `%s`; screen %r" % (cmd, s))
     return cmd
+
+
+def expect_exit_0(what):
+    """The shell session ended with status 0 (start_shell() echoes EXIT=)."""
+    s = wait_screen(lambda s: "EXIT=" in s)
+    if "EXIT=0" not in s:
+        raise Fail("%s: expected the shell to end with status 0; screen %r" % (what, s))
 
 
 def type_tab(text):
@@ -309,9 +341,7 @@ def tmux_completion_history():
         # Ctrl-D on an empty line leaves with status 0.
         tmux("send-keys", "-t", "t", "C-u")
         tmux("send-keys", "-t", "t", "C-d")
-        s = wait_screen(lambda s: "EXIT=" in s)
-        if "EXIT=0" not in s:
-            raise Fail("Ctrl-D: expected the shell to end with status 0; screen %r" % s)
+        expect_exit_0("Ctrl-D")
     finally:
         tmux("kill-session", "-t", "t")
 
@@ -345,6 +375,32 @@ def tmux_history_file_option():
             raise Fail("--history-file %s: mode %o, content %r" % (hf, mode, text))
         if os.path.exists(os.path.join(state, "tcpstate", "history")):
             raise Fail("with --history-file, the default history file was written too")
+    finally:
+        tmux("kill-session", "-t", "t")
+
+
+def tmux_line_continuation():
+    """At the prompt, a trailing backslash gives a "> " prompt for the rest."""
+    state = os.path.join(TMP, "state3")
+    home = os.path.join(TMP, "home3")
+    os.makedirs(home)
+    env = {"XDG_STATE_HOME": state, "HOME": home, "TERM": "xterm"}
+    try:
+        cmd = start_shell(env)
+        tmux("send-keys", "-t", "t", "-l", "list -l \\")
+        tmux("send-keys", "-t", "t", "Enter")
+        s = wait_screen(lambda s: last_line(s) == ">")
+        if last_line(s) != ">":
+            raise Fail("`list -l \\` + Enter in `%s`: no \"> \" prompt; screen %r" % (cmd, s))
+        tmux("send-keys", "-t", "t", "-l", " -H")  # (a bare "-H" would be send-keys' flag)
+        tmux("send-keys", "-t", "t", "Enter")
+        s = wait_screen(lambda s: "127.0.0.1:%d" % PORT in s and last_line(s) == "tcpstate>")
+        if "127.0.0.1:%d" % PORT not in s or "Recv-Q" in s or "\\" in s.split(">", 2)[-1]:
+            raise Fail("`list -l \\`, then `-H`: expected the listener without a header; "
+                       "screen %r" % s)
+        tmux("send-keys", "-t", "t", "-l", "exit")
+        tmux("send-keys", "-t", "t", "Enter")
+        expect_exit_0("`exit`")
     finally:
         tmux("kill-session", "-t", "t")
 

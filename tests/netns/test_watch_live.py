@@ -1,12 +1,44 @@
 #!/usr/bin/env python3
 """Live capture: `tcpstate watch -i lo --json` in a namespace of its own sees
 a connection open and close, stops cleanly on SIGINT (exit 0), and reports
-the kernel's packet counts on stderr.  Root only."""
+the kernel's packet counts on stderr.  `watch -N NS -i lo`, run from the
+host's namespace, captures on the namespace's lo: it sees a connection made
+there (the host's lo never carries it).  Root only."""
 import json, os, signal, subprocess, sys, time, uuid
 
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 CASES = ["watch_live_sees_handshake_and_close", "watch_live_sigint_exit_0",
-         "watch_live_reports_kernel_counts"]
+         "watch_live_reports_kernel_counts", "watch_N_captures_in_the_namespace"]
+WANT = {("orig", "SYN-SENT"), ("resp", "SYN-RECEIVED"), ("orig", "ESTABLISHED"),
+        ("resp", "ESTABLISHED"), ("orig", "FIN-WAIT-1"), ("resp", "CLOSE-WAIT"),
+        ("orig", "TIME-WAIT"), ("resp", "CLOSED")}
+CLIENT = """
+import socket, sys, time
+port = int(sys.argv[1])
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", port)); l.listen()
+c = socket.create_connection(("127.0.0.1", port)); s, _ = l.accept()
+c.sendall(b"hello"); s.recv(5); c.close(); time.sleep(0.2); s.close(); time.sleep(0.3)
+"""
+
+
+def watch_a_connection(argv, port):
+    """Start `argv` (a watch), make one connection on `port` in the namespace,
+    stop the watch with SIGINT; returns (proc, transitions seen, stderr)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)  # the capture is open
+        subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", CLIENT, str(port)],
+                       check=True, timeout=20)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    events = [json.loads(l) for l in stdout.splitlines() if l.strip()]
+    return proc, {(e["endpoint"], e["to"]) for e in events}, stderr
 
 
 def out(kind, name, why=""):
@@ -20,35 +52,16 @@ if os.geteuid() != 0 or subprocess.run(["which", "ip"], capture_output=True).ret
 
 ns = "tcpst-live-" + uuid.uuid4().hex[:8]
 failed = False
-proc = None
 try:
     subprocess.run(["ip", "netns", "add", ns], check=True)
     subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
-    proc = subprocess.Popen(["ip", "netns", "exec", ns, TCPSTATE, "watch", "-i", "lo", "--json",
-                             "-f", "tcp port 7777"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # the capture is open
-    client = """
-import socket, time
-l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("127.0.0.1", 7777)); l.listen()
-c = socket.create_connection(("127.0.0.1", 7777)); s, _ = l.accept()
-c.sendall(b"hello"); s.recv(5); c.close(); time.sleep(0.2); s.close(); time.sleep(0.3)
-"""
-    subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", client], check=True,
-                   timeout=20)
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=10)
-    events = [json.loads(l) for l in stdout.splitlines() if l.strip()]
-    seen = {(e["endpoint"], e["to"]) for e in events}
-    want = {("orig", "SYN-SENT"), ("resp", "SYN-RECEIVED"), ("orig", "ESTABLISHED"),
-            ("resp", "ESTABLISHED"), ("orig", "FIN-WAIT-1"), ("resp", "CLOSE-WAIT"),
-            ("orig", "TIME-WAIT"), ("resp", "CLOSED")}
-    if want <= seen:
+    proc, seen, stderr = watch_a_connection(
+        ["ip", "netns", "exec", ns, TCPSTATE, "watch", "-i", "lo", "--json", "-f",
+         "tcp port 7777"], 7777)
+    if WANT <= seen:
         out("PASS", CASES[0])
     else:
-        out("FAIL", CASES[0], f"missing {sorted(want - seen)}; got {sorted(seen)}")
+        out("FAIL", CASES[0], f"missing {sorted(WANT - seen)}; got {sorted(seen)}")
         failed = True
     if proc.returncode == 0:
         out("PASS", CASES[1])
@@ -60,11 +73,18 @@ c.sendall(b"hello"); s.recv(5); c.close(); time.sleep(0.2); s.close(); time.slee
     else:
         out("FAIL", CASES[2], f"stderr: {stderr.strip()!r}")
         failed = True
+    # -N from the host's namespace: the capture opens on the namespace's lo.
+    proc, seen, stderr = watch_a_connection(
+        [TCPSTATE, "watch", "-N", ns, "-i", "lo", "--json", "-f", "tcp port 7778"], 7778)
+    if WANT <= seen and proc.returncode == 0:
+        out("PASS", CASES[3])
+    else:
+        out("FAIL", CASES[3], f"exit {proc.returncode}, missing {sorted(WANT - seen)}; "
+            f"stderr {stderr.strip()!r}")
+        failed = True
 except Exception as e:  # a broken setup is a failure, never a pass
     out("FAIL", CASES[0], f"{type(e).__name__}: {e}")
     failed = True
 finally:
-    if proc and proc.poll() is None:
-        proc.kill()
     subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 sys.exit(1 if failed else 0)

@@ -132,7 +132,45 @@ static void numbers_and_lengths(void)
 	CHECK(addr_port_len(AF_INET6, a6, 443) == addr_format_port(b, AF_INET6, a6, 443, 0));
 }
 
+/* Table text: names from outside reach a terminal only escaped. */
+static void text_escaping(void)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{"python3", "python3"},
+		{"x\n\x1b[31mevil", "x\\n\\x1b[31mevil"},     /* a line break, an SGR sequence */
+		{"t\tr\rb\\", "t\\tr\\rb\\\\"},             /* the backslash too: unambiguous */
+		{"\x01\x7f", "\\x01\\x7f"},                   /* C0, DEL */
+		{"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"}, /* UTF-8 */
+		{"\xc2\x9b" "2J", "\\xc2\\x9b2J"},               /* U+009B, the C1 CSI */
+		{"\xc2\xa0", "\xc2\xa0"},                       /* U+00A0 is printable */
+		{"\x9b" "2J", "\\x9b2J"},                          /* a raw C1 byte: not UTF-8 */
+		{"\xc0\xaf\xff", "\\xc0\\xaf\\xff"},             /* overlong, never valid */
+		{"\xed\xa0\x80", "\\xed\\xa0\\x80"},             /* a surrogate */
+		{"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"},     /* past U+10FFFF */
+		{"a\xe2\x82", "a\\xe2\\x82"},                     /* cut short at the end */
+	};
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = fmt_text(buf, sizeof(buf), cases[i].in);
+		CHECK_STR(buf, cases[i].want);
+		CHECK(n == strlen(cases[i].want));
+	}
+	/* Cut to fit, never inside an escape or a character. */
+	CHECK(fmt_text(buf, 5, "ab\ncd") == 4);
+	CHECK_STR(buf, "ab\\n");
+	CHECK(fmt_text(buf, 4, "ab\ncd") == 2);
+	CHECK_STR(buf, "ab");
+	CHECK(fmt_text(buf, 4, "a\xe2\x82\xac") == 1);
+	CHECK_STR(buf, "a");
+	CHECK(fmt_text(buf, 1, "abc") == 0);
+	CHECK_STR(buf, "");
+}
+
 const struct unit_test out_tests[] = {
+	{"out: table text escaped for a terminal", text_escaping},
 	{"out: fmt_u64 and address lengths", numbers_and_lengths},
 	{"out: JSON, CSV and number formatting", escaping},
 	{"out: write error remembered", write_error_remembered},
