@@ -39,8 +39,8 @@ static const struct opt_def tune_opts[] = {
 	{O_JSON, 'j', "json", NULL, "show: print JSON", COMPLETE_NONE},
 	{O_DRYRUN, 'n', "dry-run", NULL, "set, revert: print what would change, change nothing",
 	 COMPLETE_NONE},
-	{O_PERSIST, 'p', "persist", NULL, "set: also write the values to the sysctl.d file",
-	 COMPLETE_NONE},
+	{O_PERSIST, 'p', "persist", NULL,
+	 "set: also write the sysctl.d file (with -N, needs --sysctl-file)", COMPLETE_NONE},
 	{O_YES, 'y', "yes", NULL, "set, revert: do not ask for confirmation", COMPLETE_NONE},
 	{O_ALL, 0, "all", NULL, "revert: undo every recorded set, newest first", COMPLETE_NONE},
 	{O_NETNS, 'N', "netns", "NAME", "act on the named network namespace", COMPLETE_NETNS},
@@ -65,8 +65,12 @@ const struct cmd_entry cmd_tune_entry = {
 		"fails, those already written are restored.  Each set adds a record to the\n"
 		"rollback file: the previous values and, with --persist, the sysctl.d lines it\n"
 		"replaced.  `tune revert` undoes the newest set, in the kernel and in the file,\n"
-		"and removes its record; --all undoes them all, newest first.  set and revert\n"
-		"lock FILE.lock beside the rollback file, so two at once take turns.\n"
+		"and removes its record; --all undoes them all, newest first.  A record is\n"
+		"undone only in the namespace its set ran in (the same -N NAME, or none).\n"
+		"With -N, --persist needs --sysctl-file: the default file is applied to the\n"
+		"host's namespace at boot.  set and revert lock FILE.lock beside the rollback\n"
+		"file, so two at once take turns.  A rollback or sysctl.d file that is not a\n"
+		"regular file is refused.\n"
 		"TIME-WAIT itself lasts 60 s on Linux and no sysctl changes that: see\n"
 		"`tcpstate tune show time-wait` and doc/tuning.md.\n",
 	.opts = tune_opts,
@@ -582,7 +586,7 @@ static int persist_plan(const struct cmd_entry *cmd, const char *path, const str
 	}
 	int r = read_if_any(path, &cur, &curlen);
 	if (r < 0) {
-		cmd_error(cmd, "%s: %s; nothing was changed", path, strerror(-r));
+		cmd_error(cmd, "%s: %s; nothing was changed", path, file_strerror(-r));
 		return EXIT_RUNTIME;
 	}
 	/* revert may run elsewhere: the record names the file absolutely. */
@@ -674,7 +678,7 @@ static int set_locked(const struct cmd_entry *cmd, struct tune *t, const struct 
 	}
 	r = read_if_any(rb, &prev, &prevlen);
 	if (r < 0) {
-		cmd_error(cmd, "%s: %s; nothing was changed", rb, strerror(-r));
+		cmd_error(cmd, "%s: %s; nothing was changed", rb, file_strerror(-r));
 		goto out;
 	}
 	if (push_record(cmd, t, rb, prev, prevlen, old, n, &rec, &stack))
@@ -804,8 +808,12 @@ static int stack_load(const struct cmd_entry *cmd, const char *path, struct stac
 	char err[700];
 	int r = file_read(path, &s->text, &s->len);
 
-	if (r < 0) {
+	if (r == -ENOENT) {
 		cmd_error(cmd, "%s: %s: nothing to revert", path, strerror(-r));
+		return EXIT_RUNTIME;
+	}
+	if (r < 0) {
+		cmd_error(cmd, "%s: %s; nothing was changed", path, file_strerror(-r));
 		return EXIT_RUNTIME;
 	}
 	s->count = rollback_parse(s->text, s->len, &s->top, err, sizeof(err));
@@ -830,10 +838,107 @@ static void record_values(const struct rb_record *r, struct setting *want)
 	}
 }
 
-static void print_knobs(const struct rb_record *r)
+/* "VERB in FILE: the lines of X, Y as they were", for the knobs in `which`. */
+static void print_restored(const char *verb, const struct rb_record *r, unsigned which)
 {
+	int first = 1;
+
+	if (!which)
+		return;
+	printf("%s in %.*s: the lines of ", verb, (int)r->persist.len, r->persist.p);
 	for (int i = 0; i < r->n; i++)
-		printf("%s%s", i ? ", " : "", r->knob[i]->name);
+		if (which >> i & 1) {
+			printf("%s%s", first ? "" : ", ", r->knob[i]->name);
+			first = 0;
+		}
+	printf(" as they were\n");
+}
+
+static void note_changed(const struct knob *k, void *path)
+{
+	fprintf(stderr,
+		"tcpstate tune: note: %s: the line for %s changed since that set; left as it "
+		"is\n",
+		(const char *)path, k->name);
+}
+
+/* What a plan's lines say: "would" (a dry run) or "will" (before asking). */
+struct plan_words {
+	const char *verb, *path;
+};
+
+static void plan_changed(const struct knob *k, void *words)
+{
+	const struct plan_words *w = words;
+
+	printf("%s leave in %s: the line for %s, changed since that set\n", w->verb, w->path,
+	       k->name);
+}
+
+/* A sysctl.d file's text as revert sees it, `path` empty when not read yet. */
+struct conf_text {
+	char path[4200];
+	char *text; /* NULL: there is no file */
+	size_t len;
+};
+
+/*
+ * The file's text with record r of the stack `stack` undone, into *out;
+ * *remove as rollback_persist_undo() says.  The knobs restored, or -errno.
+ */
+static long undo_text(const char *stack, const struct rb_record *r, const struct conf_text *c,
+		      struct text *out, int *remove,
+		      void (*changed)(const struct knob *k, void *arg), void *arg)
+{
+	int rc = text_open(out);
+
+	if (rc < 0)
+		return rc;
+	unsigned restored =
+	    rollback_persist_undo(stack, r, c->text, c->len, out->f, remove, changed, arg);
+	rc = text_close(out);
+	return rc < 0 ? rc : (long)restored;
+}
+
+/*
+ * What reverting record r would do to its sysctl.d file, printed; *c is
+ * that file as the newer records' reverts leave it, and is left as this
+ * one leaves it.  0, or -errno.
+ */
+static int plan_persist(const char *stack, const struct rb_record *r, struct conf_text *c,
+			const char *verb)
+{
+	struct text out;
+	int remove = 0;
+	struct plan_words words = {verb, c->path};
+	char restore[32];
+
+	if (strlen(c->path) != r->persist.len || memcmp(c->path, r->persist.p, r->persist.len)) {
+		free(c->text);
+		snprintf(c->path, sizeof(c->path), "%.*s", (int)r->persist.len, r->persist.p);
+		int e = read_if_any(c->path, &c->text, &c->len);
+		if (e < 0)
+			return e;
+	}
+	if (!c->text) {
+		printf("%s leave %s alone: it is gone\n", verb, c->path);
+		return 0;
+	}
+	long restored = undo_text(stack, r, c, &out, &remove, plan_changed, &words);
+	if (restored < 0) {
+		free(out.p);
+		return (int)restored;
+	}
+	free(c->text);
+	c->text = remove ? NULL : out.p;
+	c->len = remove ? 0 : out.len;
+	if (remove) {
+		printf("%s remove %s (that set created it)\n", verb, c->path);
+		free(out.p);
+	}
+	snprintf(restore, sizeof(restore), "%s restore", verb);
+	print_restored(restore, r, remove ? 0 : (unsigned)restored);
+	return 0;
 }
 
 /*
@@ -847,6 +952,7 @@ static int revert_plan(const struct cmd_entry *cmd, int dry, const struct stack 
 		nk++;
 	struct setting *sim = calloc(nk, sizeof(*sim)), want[MAX_SETTINGS];
 	struct rb_record r = s->top;
+	struct conf_text conf = {.text = NULL};
 	int count = s->count, rc = 0;
 	char err[700];
 
@@ -867,46 +973,42 @@ static int revert_plan(const struct cmd_entry *cmd, int dry, const struct stack 
 					     now->value, want[i].value);
 			memcpy(now->value, want[i].value, sizeof(now->value));
 		}
-		if (r.persist.len) {
-			printf("%s in %.*s: the lines of ", dry ? "would restore" : "will restore",
-			       (int)r.persist.len, r.persist.p);
-			print_knobs(&r);
-			printf(" as they were\n");
+		int e = !rc && r.persist.len
+			    ? plan_persist(s->text, &r, &conf, dry ? "would" : "will")
+			    : 0;
+		if (e < 0) {
+			cmd_error(cmd, "%s: %s; nothing was changed", conf.path, file_strerror(-e));
+			rc = EXIT_RUNTIME;
 		}
 		if (!all)
 			break;
 		count = rollback_parse(s->text, r.start, &r, err, sizeof(err));
 	}
+	free(conf.text);
 	free(sim);
 	fflush(stdout);
 	return rc;
 }
 
-static void note_changed(const struct knob *k, void *path)
-{
-	fprintf(stderr,
-		"tcpstate tune: note: %s: the line for %s changed since that set; left as it "
-		"is\n",
-		(const char *)path, k->name);
-}
-
 enum { PERSIST_GONE, PERSIST_RESTORED, PERSIST_REMOVED };
 
-/* The file (its text cur) with the record undone: a PERSIST_*, or -errno. */
-static int undo_lines(char *path, const struct stack *s, const char *cur, size_t curlen)
+/*
+ * The file (*c) with the record undone: a PERSIST_*, or -errno; *restored
+ * gets the knobs whose lines came back.
+ */
+static int undo_lines(const struct stack *s, const struct conf_text *c, unsigned *restored)
 {
 	struct text out;
-	int remove = 0, rc = text_open(&out);
+	int remove = 0, rc;
+	long r = undo_text(s->text, &s->top, c, &out, &remove, note_changed, (void *)c->path);
 
-	if (rc < 0)
-		return rc;
-	rollback_persist_undo(s->text, &s->top, cur, curlen, out.f, &remove, note_changed, path);
-	rc = text_close(&out);
-	if (rc == 0 && remove && unlink(path) < 0)
+	rc = r < 0 ? (int)r : 0;
+	if (rc == 0 && remove && unlink(c->path) < 0)
 		rc = -errno;
-	else if (rc == 0 && !remove && (out.len != curlen || memcmp(out.p, cur, curlen)))
-		rc = file_replace(path, out.p, out.len, mode_of(path, 0644), 0);
+	else if (rc == 0 && !remove && (out.len != c->len || memcmp(out.p, c->text, c->len)))
+		rc = file_replace(c->path, out.p, out.len, mode_of(c->path, 0644), 0);
 	free(out.p);
+	*restored = rc < 0 || remove ? 0 : (unsigned)r;
 	return rc < 0 ? rc : remove ? PERSIST_REMOVED : PERSIST_RESTORED;
 }
 
@@ -915,27 +1017,27 @@ static int undo_lines(char *path, const struct stack *s, const char *cur, size_t
  * file it created, holding that file's lock.  A PERSIST_*, or -errno with
  * the file unchanged.
  */
-static int revert_persist(const struct stack *s, int rb_lock)
+static int revert_persist(const struct stack *s, int rb_lock, unsigned *restored)
 {
 	const struct rb_record *r = &s->top;
-	char path[4200], *cur = NULL;
-	size_t curlen = 0;
+	struct conf_text c = {.text = NULL};
 
-	snprintf(path, sizeof(path), "%.*s", (int)r->persist.len, r->persist.p);
+	*restored = 0;
+	snprintf(c.path, sizeof(c.path), "%.*s", (int)r->persist.len, r->persist.p);
 	/* No directory, or a read-only one: nobody can write the file there. */
-	int lock = take_lock(path, 1, 0, rb_lock);
+	int lock = take_lock(c.path, 1, 0, rb_lock);
 	if (lock < 0 && lock != -ENOENT && lock != -EROFS)
 		return lock;
-	int rc = read_if_any(path, &cur, &curlen);
-	if (rc == 0 && !cur) {
+	int rc = read_if_any(c.path, &c.text, &c.len);
+	if (rc == 0 && !c.text) {
 		fprintf(stderr, "tcpstate tune: note: %s is gone; nothing to restore there\n",
-			path);
+			c.path);
 		rc = PERSIST_GONE;
 	} else if (rc == 0) {
-		rc = undo_lines(path, s, cur, curlen);
+		rc = undo_lines(s, &c, restored);
 	}
 	release(lock, rb_lock);
-	free(cur);
+	free(c.text);
 	return rc;
 }
 
@@ -949,6 +1051,7 @@ static int revert_top(const struct cmd_entry *cmd, const char *rb, struct stack 
 	const struct rb_record *r = &s->top;
 	char err[700];
 	int failed = 0, n = r->n;
+	unsigned restored = 0;
 
 	record_values(r, want);
 	if (read_now(cmd, want, now, n))
@@ -959,12 +1062,12 @@ static int revert_top(const struct cmd_entry *cmd, const char *rb, struct stack 
 			  want[failed].knob->name, want[failed].value, strerror(-e));
 		return EXIT_RUNTIME;
 	}
-	int persisted = r->persist.len ? revert_persist(s, rb_lock) : PERSIST_GONE;
+	int persisted = r->persist.len ? revert_persist(s, rb_lock, &restored) : PERSIST_GONE;
 	if (persisted < 0) {
 		int ignored;
 		apply_all(now, want, n, &ignored);
 		cmd_error(cmd, "%.*s: %s; the running values were put back and the record is kept",
-			  (int)r->persist.len, r->persist.p, strerror(-persisted));
+			  (int)r->persist.len, r->persist.p, file_strerror(-persisted));
 		return EXIT_RUNTIME;
 	}
 	/* Only now is it true. */
@@ -972,11 +1075,8 @@ static int revert_top(const struct cmd_entry *cmd, const char *rb, struct stack 
 		print_change("set", want[i].knob->name, now[i].value, want[i].value);
 	if (persisted == PERSIST_REMOVED)
 		printf("removed %.*s (that set created it)\n", (int)r->persist.len, r->persist.p);
-	if (persisted == PERSIST_RESTORED) {
-		printf("restored in %.*s: the lines of ", (int)r->persist.len, r->persist.p);
-		print_knobs(r);
-		printf(" as they were\n");
-	}
+	/* Lines changed since that set were left as they are, with a note. */
+	print_restored("restored", r, restored);
 	size_t len = r->start;
 	s->count = rollback_parse(s->text, len, &s->top, err, sizeof(err));
 	if (s->count > 0)
@@ -991,6 +1091,47 @@ static int revert_top(const struct cmd_entry *cmd, const char *rb, struct stack 
 	}
 	s->len = len;
 	return EXIT_OK;
+}
+
+/* "in namespace "NAME"" or "without -N", for a record's namespace or revert's. */
+static void where_text(char *buf, size_t len, const char *name, size_t namelen, int own)
+{
+	if (own)
+		snprintf(buf, len, "without -N");
+	else
+		snprintf(buf, len, "in namespace \"%.*s\"", (int)namelen, name);
+}
+
+/*
+ * A record's values belong to the namespace it was made in: written into
+ * another they would change what that set never touched.  Every record
+ * revert would undo is checked before anything is written.
+ */
+static int check_netns(const struct cmd_entry *cmd, const struct tune *t, const char *rb,
+		       const struct stack *s)
+{
+	struct rb_record r = s->top;
+	char err[700], made[300], here[300];
+
+	for (int count = s->count; count > 0;
+	     count = rollback_parse(s->text, r.start, &r, err, sizeof(err))) {
+		if (!rollback_netns_is(&r, t->netns)) {
+			int own = rollback_netns_is(&r, NULL);
+			where_text(made, sizeof(made), r.netns.p, r.netns.len, own);
+			where_text(here, sizeof(here), t->netns, t->netns ? strlen(t->netns) : 0,
+				   !t->netns);
+			cmd_error(
+			    cmd,
+			    "%s: the set to undo was made %s and this revert runs %s; revert it "
+			    "%s%.*s; nothing was changed",
+			    rb, made, here, own ? "without -N" : "with -N ",
+			    own ? 0 : (int)r.netns.len, r.netns.p);
+			return EXIT_RUNTIME;
+		}
+		if (!t->all)
+			break;
+	}
+	return 0;
 }
 
 static int tune_revert(const struct cmd_entry *cmd, struct tune *t)
@@ -1013,6 +1154,8 @@ static int tune_revert(const struct cmd_entry *cmd, struct tune *t)
 		}
 	}
 	rc = stack_load(cmd, rb, &s);
+	if (!rc)
+		rc = check_netns(cmd, t, rb, &s);
 	int asking = !t->yes && isatty(STDIN_FILENO);
 	if (!rc && (t->dry || asking))
 		rc = revert_plan(cmd, t->dry, &s, t->all);
@@ -1133,6 +1276,13 @@ static int run_tune(const struct cmd_entry *cmd, int argc, char **argv)
 		return cmd_usage_error(cmd, "--dry-run and --yes go with set and revert");
 	if (t.persist && !is_set)
 		return cmd_usage_error(cmd, "--persist goes with set");
+	/* That file is applied at boot, to the host's namespace, not this one. */
+	if (t.persist && t.netns && !t.sysctlfile)
+		return cmd_usage_error(
+		    cmd,
+		    "--persist with -N needs --sysctl-file: %s is applied to the "
+		    "host at boot, not to namespace \"%s\"; nothing was changed",
+		    DEFAULT_SYSCTL_FILE, t.netns);
 	if (t.all && !is_revert)
 		return cmd_usage_error(cmd, "--all goes with revert");
 	if (is_guide)

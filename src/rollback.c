@@ -206,6 +206,9 @@ int rollback_parse(const char *text, size_t len, struct rb_record *r, char *err,
 			if (starts)
 				continue;
 		}
+		struct rb_span ns = after(l, "# namespace: ");
+		if (in && ns.p && !cur.netns.p)
+			cur.netns = ns;
 		if (blank(l) || l.p[0] == '#')
 			continue;
 		if (record_line(l, &cur, &wrote, err, errlen) < 0) {
@@ -215,6 +218,25 @@ int rollback_parse(const char *text, size_t len, struct rb_record *r, char *err,
 			return -1;
 		}
 	}
+}
+
+/* The byte a namespace line holds for c: it stays one line. */
+static int netns_byte(char c)
+{
+	return (unsigned char)c < 0x20 || c == 0x7f ? '?' : c;
+}
+
+int rollback_netns_is(const struct rb_record *r, const char *netns)
+{
+	const char *s = netns ? netns : ROLLBACK_OWN_NETNS;
+	size_t i = 0;
+
+	if (!r->netns.p)
+		return 1;
+	for (; i < r->netns.len && s[i]; i++)
+		if (r->netns.p[i] != netns_byte(s[i]))
+			return 0;
+	return i == r->netns.len && !s[i];
 }
 
 void rollback_preamble(FILE *f)
@@ -228,9 +250,8 @@ void rollback_record(FILE *f, const char *netns, long now, const struct setting 
 		     const char *persist_lines, size_t persist_len)
 {
 	fputs("[set]\n# namespace: ", f);
-	/* A comment line stays one line. */
-	for (const char *s = netns ? netns : "(the tool's own)"; *s; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+	for (const char *s = netns ? netns : ROLLBACK_OWN_NETNS; *s; s++)
+		fputc(netns_byte(*s), f);
 	fprintf(f, "\n# time: %ld\n", now);
 	for (int i = 0; i < n; i++)
 		fprintf(f, "%s = %s\n", old[i].knob->name, old[i].value);
@@ -271,10 +292,11 @@ void rollback_persist_set(const char *cur, size_t curlen, const char *path,
 			fprintf(out, "%s = %s\n", want[i].knob->name, want[i].value);
 }
 
-void rollback_persist_undo(const char *text, const struct rb_record *r, const char *cur,
-			   size_t curlen, FILE *out, int *remove,
-			   void (*changed)(const struct knob *k, void *arg), void *arg)
+unsigned rollback_persist_undo(const char *text, const struct rb_record *r, const char *cur,
+			       size_t curlen, FILE *out, int *remove,
+			       void (*changed)(const struct knob *k, void *arg), void *arg)
 {
+	unsigned restored = 0;
 	struct rb_span wrote[ROLLBACK_MAX], l, rest;
 	int count[ROLLBACK_MAX] = {0}, same[ROLLBACK_MAX] = {0}, other = 0;
 	const char *p, *end = cur + curlen, *rend = text + r->end;
@@ -303,6 +325,7 @@ void rollback_persist_undo(const char *text, const struct rb_record *r, const ch
 						memcmp(l.p, ROLLBACK_PERSIST_HEADER, l.len) == 0);
 			continue;
 		}
+		restored |= 1u << i;
 		const char *h = text + r->start;
 		for (struct rb_span hl; next_line(&h, rend, &hl);)
 			if ((rest = after(hl, "had ")).p && line_knob(rest) == r->knob[i]) {
@@ -311,4 +334,5 @@ void rollback_persist_undo(const char *text, const struct rb_record *r, const ch
 			}
 	}
 	*remove = r->created && !other;
+	return restored;
 }

@@ -18,7 +18,9 @@
  *   had net.ipv4.tcp_fin_timeout = 45      a line it replaced, as it was
  *
  * Lines before the first "[set]" that are not comments form one record:
- * that is the whole file in the format of earlier versions.
+ * that is the whole file in the format of earlier versions.  The namespace
+ * line names the set's -N, or ROLLBACK_OWN_NETNS without it; revert checks
+ * it against its own.
  */
 #ifndef TCPSTATE_ROLLBACK_H
 #define TCPSTATE_ROLLBACK_H
@@ -36,6 +38,9 @@
 #define ROLLBACK_PERSIST_HEADER                                                                    \
 	"# Written by tcpstate tune --persist; other lines are kept as they were.\n"
 
+/* The namespace line of a set made without -N. */
+#define ROLLBACK_OWN_NETNS "(the tool's own)"
+
 /* A piece of the stack's text. */
 struct rb_span {
 	const char *p;
@@ -50,6 +55,7 @@ struct rb_record {
 	struct rb_span old[ROLLBACK_MAX];
 	struct rb_span persist; /* the sysctl.d file the set wrote; len 0 if none */
 	int created;		/* that file did not exist before the set */
+	struct rb_span netns;	/* its "# namespace:" line's name; p NULL if none */
 };
 
 /*
@@ -58,6 +64,13 @@ struct rb_record {
  * record that names a knob twice is refused, as set refuses it.
  */
 int rollback_parse(const char *text, size_t len, struct rb_record *r, char *err, size_t errlen);
+
+/*
+ * Whether record r was made for namespace netns (NULL: without -N), as
+ * rollback_record() wrote it; a record with no namespace line (earlier
+ * versions) is taken to be.
+ */
+int rollback_netns_is(const struct rb_record *r, const char *netns);
 
 /* The first lines of a new stack. */
 void rollback_preamble(FILE *f);
@@ -86,9 +99,10 @@ void rollback_persist_set(const char *cur, size_t curlen, const char *path,
  * the lines it had; a knob whose lines changed since (by hand, or by a set
  * on another stack) is left as it is and handed to changed().  *remove is
  * set when the set created the file and nothing but its header is left.
+ * Returns a bit (1 << i) for each r->knob[i] whose lines were restored.
  */
-void rollback_persist_undo(const char *text, const struct rb_record *r, const char *cur,
-			   size_t curlen, FILE *out, int *remove,
-			   void (*changed)(const struct knob *k, void *arg), void *arg);
+unsigned rollback_persist_undo(const char *text, const struct rb_record *r, const char *cur,
+			       size_t curlen, FILE *out, int *remove,
+			       void (*changed)(const struct knob *k, void *arg), void *arg);
 
 #endif

@@ -177,13 +177,20 @@ fail:
 
 int file_read(const char *path, char **out, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: opening a FIFO planted in its place must not hang. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	char *buf;
 	size_t cap = 4096, n = 0;
+	struct stat st;
 
 	*out = NULL;
 	if (fd < 0)
 		return -errno;
+	int e = fstat(fd, &st) < 0 ? errno : S_ISREG(st.st_mode) ? 0 : EINVAL;
+	if (e) {
+		close(fd);
+		return -e;
+	}
 	buf = malloc(cap + 1);
 	if (!buf) {
 		close(fd);
@@ -209,7 +216,7 @@ int file_read(const char *path, char **out, size_t *len)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			int e = errno;
+			e = errno;
 			free(buf);
 			close(fd);
 			return -e;
@@ -223,6 +230,11 @@ int file_read(const char *path, char **out, size_t *len)
 	*out = buf;
 	*len = n;
 	return 0;
+}
+
+const char *file_strerror(int e)
+{
+	return e == EINVAL ? "not a regular file" : strerror(e);
 }
 
 int file_lock(const char *path, int how, int held)

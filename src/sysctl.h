@@ -30,12 +30,20 @@ struct setting {
 
 /*
  * Replace path with content, atomically, mode `mode`, refusing a symlink.
- * The directory is created (0700 when `private`) if missing.  0 or -errno.
+ * The directory is created (0700 when `private`) if missing.  0 or -errno:
+ * -EINVAL when path is there and not a regular file.
  */
 int file_replace(const char *path, const char *content, size_t len, int mode, int private_dir);
 
-/* Read a whole small file (at most 1 MiB) into a malloc'd, NUL-terminated buffer. */
+/*
+ * Read a whole small file (at most 1 MiB) into a malloc'd, NUL-terminated
+ * buffer.  0, or -errno: -EINVAL when it is not a regular file (a FIFO is
+ * refused without waiting for a writer).
+ */
 int file_read(const char *path, char **out, size_t *len);
+
+/* What file_read() or file_replace() returning -e means, for a message. */
+const char *file_strerror(int e);
 
 enum {
 	FILE_LOCK_WAIT = 1,    /* wait for the lock, rather than fail with -EWOULDBLOCK */

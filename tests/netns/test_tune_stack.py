@@ -13,6 +13,12 @@ sysctl.d file that set --persist writes and revert restores.
   file and the knob, changing nothing; so is set on a stack it cannot read.
 - A second tune waits for the lock (ROLLBACK.lock) and changes nothing
   meanwhile.
+- revert refuses a record made in another namespace (or without -N when it
+  runs with one, and the reverse), naming it, changing nothing.
+- set -N --persist needs --sysctl-file: the default file is the host's.
+- A FIFO as the rollback file, or as the sysctl.d file at revert, is
+  refused at once: no hang.
+- revert names only the sysctl.d lines it really restored.
 
 Every change happens in throw-away namespaces through `tune -N`, with the
 rollback and sysctl.d files in a temporary directory; the host's values are
@@ -27,6 +33,7 @@ import fcntl
 import os
 import select
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -49,6 +56,10 @@ CASES = [
     "rollback_duplicate_key_refused",
     "set_refuses_unreadable_stack",
     "second_tune_waits_for_the_lock",
+    "revert_refuses_other_namespace",
+    "persist_with_netns_needs_sysctl_file",
+    "fifo_files_refused_without_hanging",
+    "revert_names_only_lines_restored",
     "host_sysctls_unchanged",
 ]
 
@@ -324,8 +335,8 @@ def revert_failing_file_keeps_record(ns):
     after_set = (read(sc), read(rb))
     script = ('mount --bind {e} {e} && mount -o remount,bind,ro {e} || exit 99; '
               'exec "$@"').format(e=etc)
-    res = tt.run(["ip", "netns", "exec", ns.name, "unshare", "-m", "sh", "-c", script, "sh",
-                  tt.TCPSTATE, "tune", "revert", "--rollback-file", rb])
+    res = tt.run(["unshare", "-m", "sh", "-c", script, "sh", tt.TCPSTATE, "tune", "revert",
+                  "-N", ns.name, "--rollback-file", rb])
     if res.rc == 99:
         raise Skip("cannot mount %s read-only: %s" % (etc, res.stderr.strip()[:200]))
     expect_rc(res, 1)
@@ -449,6 +460,193 @@ def second_tune_waits_for_the_lock(ns):
         if p is not None and p.poll() is None:
             p.kill()
             p.wait()
+
+
+def _refused(res, rc, *words):
+    """res failed with rc, printed nothing, and its last stderr line (after
+    any notes) holds every word."""
+    expect_rc(res, rc)
+    last = expect_err_lines(res)[-1]
+    missing = [w for w in words if w not in last]
+    if missing:
+        raise Fail("%s; expected the error to hold %r" % (res, missing))
+    if res.stdout:
+        raise Fail("%s; expected no output" % res)
+
+
+def _unchanged(res, before, now):
+    if now != before:
+        raise Fail("%s; something changed: %r -> %r" % (res, before, now))
+
+
+def revert_refuses_other_namespace(ns):
+    """A record made with -N A is never written into B, nor into the
+    namespace a plain revert runs in (tried in B through `ip netns exec`,
+    and on the host only with --dry-run), and one made without -N never
+    into -N A; with --all every record is checked before any write."""
+    other = nslib.Netns()
+    try:
+        d = tt.tmpdir()
+        rb, sc, opts = files(d)
+        write(sc, SEED)
+        A, B = ns.name, other.name
+        tt.ns_set(other, FIN, "45")
+        orig = ns_read(ns, FIN)
+        expect_rc(tune("set", "-p", "-N", A, *opts, "fin-timeout=30"), 0)
+
+        def state():
+            return ns_read(ns, FIN), ns_read(other, FIN), _snapshot([rb, sc])
+        before = state()
+        for extra in ([], ["--all"], ["-n"]):
+            res = tune("revert", "-N", B, "--rollback-file", rb, *extra)
+            _refused(res, 1, rb, 'made in namespace "%s"' % A, 'in namespace "%s"' % B,
+                     "with -N %s" % A, "nothing was changed")
+            _unchanged(res, before, state())
+        # A plain revert where it runs: in B, and (a dry run) on the host.
+        res = tt.run(["ip", "netns", "exec", B, tt.TCPSTATE, "tune", "revert",
+                      "--rollback-file", rb])
+        _refused(res, 1, rb, 'made in namespace "%s"' % A, "runs without -N",
+                 "with -N %s" % A, "nothing was changed")
+        _unchanged(res, before, state())
+        res = tune("revert", "-n", "--rollback-file", rb)
+        _refused(res, 1, rb, 'made in namespace "%s"' % A, "runs without -N")
+        _unchanged(res, before, state())
+        # Made without -N (inside B), reverted with -N A.
+        rb2 = os.path.join(d, "rb2")
+        expect_rc(tt.run(["ip", "netns", "exec", B, tt.TCPSTATE, "tune", "set",
+                          "--rollback-file", rb2, "fin-timeout=46"]), 0)
+        before2 = (state(), _snapshot([rb2]))
+        res = tune("revert", "-N", A, "--rollback-file", rb2)
+        _refused(res, 1, rb2, "made without -N", 'in namespace "%s"' % A,
+                 "revert it without -N", "nothing was changed")
+        _unchanged(res, before2, (state(), _snapshot([rb2])))
+        expect_rc(tt.run(["ip", "netns", "exec", B, tt.TCPSTATE, "tune", "revert",
+                          "--rollback-file", rb2]), 0)
+        # One stack, a set of each: --all from B stops at A's, before any write.
+        expect_rc(tune("set", "-N", B, "--rollback-file", rb, "fin-timeout=47"), 0)
+        before = state()
+        res = tune("revert", "--all", "-N", B, "--rollback-file", rb)
+        _refused(res, 1, rb, 'made in namespace "%s"' % A, "nothing was changed")
+        _unchanged(res, before, state())
+        # Each in its own namespace: both undone.
+        expect_rc(tune("revert", "-N", B, "--rollback-file", rb), 0)
+        res = tune("revert", "-N", A, "--rollback-file", rb)
+        expect_rc(res, 0)
+        if (ns_read(ns, FIN), ns_read(other, FIN), read(sc)) != (orig, {FIN: "45"}, SEED):
+            raise Fail("%s; expected %r in A, 45 in B and %s as it was; got %r, %r, %r"
+                       % (res, orig, sc, ns_read(ns, FIN), ns_read(other, FIN), read(sc)))
+    finally:
+        other.destroy()
+
+
+def persist_with_netns_needs_sysctl_file(ns):
+    """set -N --persist without --sysctl-file is a usage error, before any
+    write.  It runs with a directory of ours bound over /etc/sysctl.d in a
+    private mount namespace, so even a tcpstate without the check cannot
+    touch the host's file."""
+    d = tt.tmpdir()
+    etc = os.path.join(d, "etc")
+    os.mkdir(etc)
+    rb = os.path.join(d, "rb")
+    before = ns_read(ns, FIN)
+    script = 'mount --bind {e} /etc/sysctl.d || exit 99; exec "$@"'.format(e=etc)
+    for extra in ([], ["-n"]):
+        res = tt.run(["unshare", "-m", "sh", "-c", script, "sh", tt.TCPSTATE, "tune", "set",
+                      "-p", "-N", ns.name, "--rollback-file", rb, *extra, "fin-timeout=31"])
+        if res.rc == 99:
+            raise Skip("cannot bind a directory over /etc/sysctl.d: %s"
+                       % res.stderr.strip()[:200])
+        _refused(res, 2, "--persist with -N needs --sysctl-file",
+                 "/etc/sysctl.d/90-tcpstate.conf", '"%s"' % ns.name, "nothing was changed")
+        if ns_read(ns, FIN) != before or os.listdir(etc) or os.path.exists(rb):
+            raise Fail("%s; something changed: %s %r, %s holds %r, %s exists: %s"
+                       % (res, FIN, ns_read(ns, FIN), etc, os.listdir(etc), rb,
+                          os.path.exists(rb)))
+    # Named, the file is the user's choice.
+    sc = os.path.join(d, "sc.conf")
+    res = tune("set", "-p", "-N", ns.name, "--rollback-file", rb, "--sysctl-file", sc,
+               "fin-timeout=31")
+    expect_rc(res, 0)
+    if ns_read(ns, FIN) != {FIN: "31"} or key_lines(read(sc), FIN) != ["%s = 31" % FIN]:
+        raise Fail("%s; %s is %r, %s %r" % (res, FIN, ns_read(ns, FIN), sc, read(sc)))
+    res = tune("revert", "-N", ns.name, "--rollback-file", rb)
+    expect_rc(res, 0)
+    if ns_read(ns, FIN) != before or os.path.exists(sc):
+        raise Fail("%s; %s is %r, expected %r; %s left" % (res, FIN, ns_read(ns, FIN), before,
+                                                         sc))
+
+
+def fifo_files_refused_without_hanging(ns):
+    """A FIFO as the rollback file (set, revert, revert -n, revert --all) or
+    as the sysctl.d file a record names (revert, revert -n) is refused as
+    "not a regular file" at once, changing nothing."""
+    d = tt.tmpdir()
+    rb, sc, opts = files(d)
+    os.mkfifo(rb, 0o600)
+    before = ns_read(ns, FIN)
+    snap = _snapshot([sc])
+    for args in (["set", "fin-timeout=31"], ["revert"], ["revert", "-n"],
+                 ["revert", "--all"]):
+        res = tune(args[0], "-N", ns.name, "--rollback-file", rb, *args[1:], timeout=10)
+        _refused(res, 1, rb, "not a regular file", "nothing was changed")
+        if ns_read(ns, FIN) != before or not stat.S_ISFIFO(os.lstat(rb).st_mode) or \
+                _snapshot([sc]) != snap:
+            raise Fail("%s; something changed" % res)
+    os.unlink(rb)
+    expect_rc(tune("set", "-p", "-N", ns.name, *opts, "fin-timeout=31"), 0)
+    os.unlink(sc)
+    os.mkfifo(sc, 0o644)
+    snap = _snapshot([rb])
+    res = tune("revert", "-n", "-N", ns.name, "--rollback-file", rb, timeout=10)
+    expect_rc(res, 1)
+    last = expect_err_lines(res)[-1]
+    if sc not in last or "not a regular file" not in last:
+        raise Fail("%s; expected the error to name %s and 'not a regular file'" % (res, sc))
+    res = tune("revert", "-N", ns.name, "--rollback-file", rb, timeout=10)
+    expect_rc(res, 1)
+    last = expect_err_lines(res)[-1]
+    if sc not in last or "not a regular file" not in last or "record is kept" not in last:
+        raise Fail("%s; expected the error to name %s, 'not a regular file' and 'record is "
+                   "kept'" % (res, sc))
+    if ns_read(ns, FIN) != {FIN: "31"} or _snapshot([rb]) != snap or \
+            not stat.S_ISFIFO(os.lstat(sc).st_mode):
+        raise Fail("%s; something changed" % res)
+
+
+def revert_names_only_lines_restored(ns):
+    """Lines changed since the set are left alone, with a note, and neither
+    the plan nor the final line says they were restored."""
+    d = tt.tmpdir()
+    rb, sc, opts = files(d)
+    write(sc, SEED)
+    expect_rc(tune("set", "-p", "-N", ns.name, *opts, "fin-timeout=30", "max-tw=30000"), 0)
+    write(sc, read(sc).replace("%s = 30\n" % FIN, "%s = 35\n" % FIN))
+    res = tune("revert", "-n", "-N", ns.name, "--rollback-file", rb)
+    expect_rc(res, 0)
+    want = ["would restore in %s: the lines of %s as they were" % (sc, MAXTW),
+            "would leave in %s: the line for %s, changed since that set" % (sc, FIN)]
+    got = [l for l in res.stdout.splitlines() if " in %s: " % sc in l]
+    if sorted(got) != sorted(want):
+        raise Fail("%s; expected the lines %r" % (res, want))
+    res = tune("revert", "-N", ns.name, "--rollback-file", rb)
+    expect_rc(res, 0)
+    got = [l for l in res.stdout.splitlines() if l.startswith("restored")]
+    if got != ["restored in %s: the lines of %s as they were" % (sc, MAXTW)]:
+        raise Fail("%s; expected one 'restored' line naming %s only" % (res, MAXTW))
+    if not any(FIN in l and "changed since" in l for l in expect_err_lines(res)):
+        raise Fail("%s; expected a note that %s's line changed since" % (res, FIN))
+    # Nothing restored at all: no such line.  The user wrote the knob twice.
+    write(sc, SEED)
+    expect_rc(tune("set", "-p", "-N", ns.name, *opts, "fin-timeout=30"), 0)
+    write(sc, read(sc) + "%s = 30\n" % FIN)
+    edited = read(sc)
+    for extra in (["-n"], []):
+        res = tune("revert", "-N", ns.name, "--rollback-file", rb, *extra)
+        expect_rc(res, 0)
+        if "restore" in res.stdout:
+            raise Fail("%s; nothing was restored in %s, but it says so" % (res, sc))
+    if read(sc) != edited:
+        raise Fail("%s; %s changed: %r -> %r" % (res, sc, edited, read(sc)))
 
 
 def main():

@@ -98,6 +98,7 @@ static void buf_close(struct buf *b)
 struct changed {
 	const struct knob *k[ROLLBACK_MAX];
 	int n;
+	unsigned restored; /* what rollback_persist_undo() says it restored */
 };
 
 static void on_changed(const struct knob *k, void *arg)
@@ -141,7 +142,8 @@ static void round_trip(const char *file, const struct setting *want, int n, char
 		memcpy(at, edit_to, strlen(edit_to));
 	CHECK(buf_open(&undo) != NULL);
 	memset(c, 0, sizeof(*c));
-	rollback_persist_undo(stack.p, &r, cur, strlen(cur), undo.f, remove, on_changed, c);
+	c->restored =
+	    rollback_persist_undo(stack.p, &r, cur, strlen(cur), undo.f, remove, on_changed, c);
 	buf_close(&undo);
 	*after_set = conf.p;
 	*after_revert = undo.p;
@@ -168,7 +170,7 @@ static void persist_round_trips(void)
 	CHECK_STR(set, "# mine\nnet.ipv4.tcp_fin_timeout = 30\nnet.ipv4.tcp_keepalive_time = 600\n"
 		       "net.ipv4.tcp_tw_reuse = 1\n");
 	CHECK_STR(back, mine);
-	CHECK(!remove && c.n == 0);
+	CHECK(!remove && c.n == 0 && c.restored == 3);
 	free(set);
 	free(back);
 
@@ -204,6 +206,15 @@ static void persist_round_trips(void)
 		   "tcp_fin_timeout = 35");
 	CHECK_STR(back, "# mine\nnet.ipv4.tcp_fin_timeout = 35\nnet.ipv4.tcp_keepalive_time = 600\n");
 	CHECK(c.n == 1 && c.k[0] == want[0].knob);
+	/* Only the other knob's lines are said to be restored. */
+	CHECK(c.restored == 2);
+	free(set);
+	free(back);
+
+	/* The only knob's line edited: nothing is restored. */
+	round_trip(mine, want, 1, &set, &back, &remove, &c, "tcp_fin_timeout = 30",
+		   "tcp_fin_timeout = 35");
+	CHECK(c.n == 1 && c.restored == 0);
 	free(set);
 	free(back);
 }
@@ -230,9 +241,41 @@ static void record_format(void)
 	free(b.p);
 }
 
+/* The namespace a record was made for, as revert checks it. */
+static void record_netns(void)
+{
+	struct setting old[1];
+	struct buf b;
+	struct rb_record r;
+	char err[512];
+
+	old[0].knob = knob_find("fin-timeout");
+	snprintf(old[0].value, sizeof(old[0].value), "60");
+	CHECK(buf_open(&b) != NULL);
+	rollback_record(b.f, "web\n1", 7, old, 1, "", 0);
+	buf_close(&b);
+	CHECK(rollback_parse(b.p, b.len, &r, err, sizeof(err)) == 1);
+	CHECK(rollback_netns_is(&r, "web\n1") && !rollback_netns_is(&r, "web"));
+	CHECK(!rollback_netns_is(&r, "web\n12") && !rollback_netns_is(&r, NULL));
+	free(b.p);
+
+	CHECK(buf_open(&b) != NULL);
+	rollback_record(b.f, NULL, 8, old, 1, "", 0);
+	buf_close(&b);
+	CHECK(rollback_parse(b.p, b.len, &r, err, sizeof(err)) == 1);
+	CHECK(rollback_netns_is(&r, NULL) && !rollback_netns_is(&r, "web"));
+	free(b.p);
+
+	/* Earlier versions' records name none: any namespace may revert them. */
+	const char *old_format = "net.ipv4.tcp_fin_timeout = 60\n";
+	CHECK(rollback_parse(old_format, strlen(old_format), &r, err, sizeof(err)) == 1);
+	CHECK(rollback_netns_is(&r, "web") && rollback_netns_is(&r, NULL));
+}
+
 const struct unit_test rollback_tests[] = {
 	{"rollback: stacks parsed, bad ones refused by line", parse_stacks},
 	{"rollback: persist and revert round trips", persist_round_trips},
 	{"rollback: records stay one line per field", record_format},
+	{"rollback: a record's namespace", record_netns},
 	{NULL, NULL},
 };
