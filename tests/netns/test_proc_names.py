@@ -48,15 +48,14 @@ def run(argv):
     return r.stdout
 
 
-def escaped_rows(argv, pid, rows):
-    """The output holds `rows` lines naming the process, escaped, and no
-    control byte but the line ends."""
+def escaped_rows(argv, want, rows):
+    """The output holds `rows` lines with `want` (the name escaped, in the
+    form of that output), and no control byte but the line ends."""
     out = run(argv)
     raw = re.findall(rb"[\x00-\x09\x0b-\x1f\x7f]", out)
     if raw:
         raise Fail("`%s` wrote control bytes %r: %r" % (fmt_cmd(argv), raw, out[-600:]))
-    want = ("%s[%d]" % (SHOWN, pid)).encode()
-    lines = [l for l in out.splitlines() if want in l]
+    lines = [l for l in out.splitlines() if want.encode() in l]
     if len(lines) != rows:
         raise Fail("`%s`: %d lines show %r, want %d: %r" % (fmt_cmd(argv), len(lines), want,
                                                             rows, out[-600:]))
@@ -73,19 +72,6 @@ def json_name(ns, pid, name):
         raise Fail("JSON names the process %r, want %r" % (comms, name))
 
 
-def csv_rows(ns, pid):
-    """`list --csv -p`: the name escaped as in the table, no control byte."""
-    argv = [nslib.TCPSTATE, "list", "-N", ns.name, "-a", "-p", "--csv", "-H"]
-    out = run(argv)
-    raw = re.findall(rb"[\x00-\x09\x0b-\x1f\x7f]", out)
-    if raw:
-        raise Fail("`%s` wrote control bytes %r: %r" % (fmt_cmd(argv), raw, out[-600:]))
-    want = ("%d:%s:" % (pid, SHOWN)).encode()
-    rows = [l for l in out.splitlines() if want in l]
-    if len(rows) != 4:
-        raise Fail("%d rows show %r, want 4: %r" % (len(rows), want, out[-600:]))
-
-
 def cases(rep, ns):
     holder = ns.spawn(HOLDER, NAME.encode().hex(), PORT)
     with open("/proc/%d/comm" % holder.pid) as f:  # ip netns exec runs it in its place
@@ -94,11 +80,15 @@ def cases(rep, ns):
     # The listener, both ends of one connection, the CLOSE-WAIT end of
     # another; top also names the CLOSE-WAIT holder in its header.
     rep.case("list_p_escapes_the_name", escaped_rows,
-             [nslib.TCPSTATE, "list", "-N", ns.name, "-a", "-p"], holder.pid, 4)
+             [nslib.TCPSTATE, "list", "-N", ns.name, "-a", "-p"],
+             "%s[%d]" % (SHOWN, holder.pid), 4)
     rep.case("list_p_json_keeps_the_name", json_name, ns, holder.pid, NAME)
     rep.case("top_b_escapes_the_name", escaped_rows,
-             [nslib.TCPSTATE, "top", "-N", ns.name, "-b", "-n", "1"], holder.pid, 5)
-    rep.case("list_p_csv_escapes_the_name", csv_rows, ns, holder.pid)
+             [nslib.TCPSTATE, "top", "-N", ns.name, "-b", "-n", "1"],
+             "%s[%d]" % (SHOWN, holder.pid), 5)
+    rep.case("list_p_csv_escapes_the_name", escaped_rows,  # pid:comm:fd
+             [nslib.TCPSTATE, "list", "-N", ns.name, "-a", "-p", "--csv", "-H"],
+             "%d:%s:" % (holder.pid, SHOWN), 4)
     bad = ns.spawn(HOLDER, BAD.hex(), PORT + 1)
     rep.case("list_p_json_is_utf8", json_name, ns, bad.pid, BAD_JSON)
 
