@@ -197,9 +197,8 @@ static void use_savefile(struct capture *c, FILE *f, off_t start)
 	struct stat st;
 	off_t at = ftello(f);
 
-	if (start < 0 || at != start + 24 || fstat(fileno(f), &st) < 0 ||
-	    !S_ISREG(st.st_mode) || !plain_linktype(pcap_datalink(c->p), pcap_is_swapped(c->p)) ||
-	    pcap_snapshot(c->p) <= 0)
+	if (start < 0 || at != start + 24 || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) ||
+	    !plain_linktype(pcap_datalink(c->p), pcap_is_swapped(c->p)) || pcap_snapshot(c->p) <= 0)
 		return;
 	c->sf = savefile_open(fileno(f), (uint64_t)start, (uint32_t)pcap_snapshot(c->p));
 }
@@ -408,12 +407,13 @@ int capture_dispatch(struct capture *c, int max, capture_fn fn, void *arg, char 
 	if (n < 0) {
 		const char *msg = pcap_geterr(c->p);
 		/* libpcap's refusal of a pcapng interface unlike the first (pcap-ng.c). */
-		int other_if = strstr(msg, " different from the ") && strstr(msg, " of the first interface");
+		int other_if =
+		    strstr(msg, " different from the ") && strstr(msg, " of the first interface");
 		snprintf(err, errlen, "%s%s", msg,
 			 other_if && !capture_is_regular_file(c)
-				 ? "; tcpstate reads on past it only in a file, not a pipe: save the "
-				   "capture to a file and read that with -r FILE"
-				 : "");
+			     ? "; tcpstate reads on past it only in a file, not a pipe: save the "
+			       "capture to a file and read that with -r FILE"
+			     : "");
 		return -1;
 	}
 	return n;

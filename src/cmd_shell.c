@@ -90,7 +90,7 @@ static const char *skip_joint(const char *p, int *more)
  */
 static const char *double_quoted(const char *p, char **o, int *more)
 {
-	for (p++; *p != '"'; ) {
+	for (p++; *p != '"';) {
 		if (!*p)
 			return NULL;
 		if (is_joint(p)) {
@@ -450,7 +450,7 @@ static int interactive(struct shell *s)
 			putchar('\n');
 			break;
 		}
-		/* A trailing backslash or an open quote asks for more, on a "> " prompt as in sh. */
+		/* A trailing backslash or an open quote asks for more on a "> " prompt, as sh. */
 		for (int more; line && (more = continues(line)) != MORE_NONE;) {
 			char *next = readline("> ");
 			if (!next)
@@ -484,8 +484,8 @@ static int batch(void)
 	int first_failure = EXIT_OK;
 
 	while (getline(&line, &cap, stdin) >= 0) {
-		for (int more; (more = continues(line)) != MORE_NONE &&
-			       getline(&next, &ncap, stdin) >= 0;) {
+		for (int more;
+		     (more = continues(line)) != MORE_NONE && getline(&next, &ncap, stdin) >= 0;) {
 			line = join_line(line, next, more);
 			if (!line) {
 				free(next);

@@ -228,7 +228,7 @@ static int parse_hostcond(struct parser *p, struct node *n, const char *t)
 		*close = '\0';
 		addr = buf + 1;
 		rest = close + 1;
-		/* ss refuses "[addr]%dev" and other text here; ignoring it would widen the match. */
+		/* ss refuses "[addr]%dev" or other text here; ignoring it widens the match. */
 		if (*rest != '\0' && *rest != ':' && *rest != '/') {
 			fail(p, "\"%s\" after ] is not :port or /prefix", rest);
 			return -1;

@@ -185,8 +185,7 @@ static char named_escape(unsigned char c)
  * One step of the terminal escaping at p: points *from at n bytes to write
  * (p itself, or esc) and returns how many bytes of p they stand for.
  */
-static size_t text_step(const unsigned char *p, char esc[8], const unsigned char **from,
-			size_t *n)
+static size_t text_step(const unsigned char *p, char esc[8], const unsigned char **from, size_t *n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t k = utf8_len(p);
