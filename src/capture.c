@@ -188,18 +188,17 @@ static int plain_linktype(int dlt, int swapped)
  * Hand a regular file's records to savefile.c.  start is where the stream
  * stood before libpcap opened it: a classic file's header is the 24 bytes
  * libpcap then read, and a pcapng file (whose first blocks are longer)
- * can never look like one.  Not for standard input: reading with pread()
- * would leave its offset where the header ended, and a command after
- * tcpstate that reads on from the same descriptor would read it again.
+ * can never look like one.  Standard input too when it is a regular file
+ * (-r - < FILE); capture_close() then leaves its offset where reading
+ * stopped, for a command after tcpstate that reads on from it.
  */
 static void use_savefile(struct capture *c, FILE *f, off_t start)
 {
 	struct stat st;
 	off_t at = ftello(f);
 
-	if (f == stdin || start < 0 || at != start + 24 || fstat(fileno(f), &st) < 0 ||
-	    !S_ISREG(st.st_mode) || !plain_linktype(pcap_datalink(c->p), pcap_is_swapped(c->p)) ||
-	    pcap_snapshot(c->p) <= 0)
+	if (start < 0 || at != start + 24 || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) ||
+	    !plain_linktype(pcap_datalink(c->p), pcap_is_swapped(c->p)) || pcap_snapshot(c->p) <= 0)
 		return;
 	c->sf = savefile_open(fileno(f), (uint64_t)start, (uint32_t)pcap_snapshot(c->p));
 }
@@ -306,7 +305,7 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 		setvbuf(f, NULL, _IOFBF, 1 << 17);
 		__fsetlocking(f, FSETLOCKING_BYCALLER);
 		start = ftello(f);
-		c->start = f == stdin ? -1 : start;
+		c->start = start; /* -1 for a pipe */
 		/* Microsecond stamps whatever the file's resolution (pcapng may be ns). */
 		c->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 		if (!c->p) {
@@ -406,7 +405,15 @@ int capture_dispatch(struct capture *c, int max, capture_fn fn, void *arg, char 
 		return more < 0 ? -1 : done + more;
 	}
 	if (n < 0) {
-		snprintf(err, errlen, "%s", pcap_geterr(c->p));
+		const char *msg = pcap_geterr(c->p);
+		/* libpcap's refusal of a pcapng interface unlike the first (pcap-ng.c). */
+		int other_if =
+		    strstr(msg, " different from the ") && strstr(msg, " of the first interface");
+		snprintf(err, errlen, "%s%s", msg,
+			 other_if && !capture_is_regular_file(c)
+			     ? "; tcpstate reads on past it only in a file, not a pipe: save the "
+			       "capture to a file and read that with -r FILE"
+			     : "");
 		return -1;
 	}
 	return n;
@@ -449,6 +456,13 @@ void capture_close(struct capture *c)
 {
 	if (!c)
 		return;
+	/*
+	 * pread() moved no offset, and stdio would set stdin's back to where
+	 * libpcap left the stream: past what was read instead, as a stdio
+	 * reader leaves it.
+	 */
+	if (c->sf && !c->live && pcap_file(c->p) == stdin)
+		fseeko(stdin, (off_t)savefile_tell(c->sf), SEEK_SET);
 	savefile_close(c->sf);
 	if (c->have_prog)
 		pcap_freecode(&c->prog);

@@ -154,9 +154,9 @@ static const struct entry entries[] = {
 static const char handshake[] =
 	"Three-way handshake (RFC 9293 section 3.5, figure 6)\n"
 	"\n"
-	"   client                                            server\n"
-	"   CLOSED                                            LISTEN\n"
-	"   SYN-SENT     --> <SEQ=A><CTL=SYN>             --> SYN-RECEIVED\n"
+	"   client                                             server\n"
+	"   CLOSED                                             LISTEN\n"
+	"   SYN-SENT     --> <SEQ=A><CTL=SYN>              --> SYN-RECEIVED\n"
 	"   ESTABLISHED  <-- <SEQ=B><ACK=A+1><CTL=SYN,ACK> <-- SYN-RECEIVED\n"
 	"   ESTABLISHED  --> <SEQ=A+1><ACK=B+1><CTL=ACK>   --> ESTABLISHED\n"
 	"\n"
@@ -211,7 +211,7 @@ static const char closes[] =
 	"   FIN-WAIT-2   <-- ACK                          <-- CLOSE-WAIT\n"
 	"   FIN-WAIT-2   <-- data ... (still flowing)     <-- CLOSE-WAIT\n"
 	"   FIN-WAIT-2   --> ACK of the data              --> CLOSE-WAIT\n"
-	"   TIME-WAIT    <-- FIN (when it is done)         <-- LAST-ACK\n"
+	"   TIME-WAIT    <-- FIN (when it is done)        <-- LAST-ACK\n"
 	"\n"
 	"Abort: close() with SO_LINGER 0, or with unread data, sends an RST and both\n"
 	"sides go straight to CLOSED, without TIME-WAIT.\n";
@@ -341,17 +341,29 @@ static void syn_sent_lasts(char *buf, size_t len)
 		o = append(buf, len, o, ", ...");
 	o = append(buf, len, o, " s after the first, and connect() fails after %g s. ",
 		   (double)s.fail_ms / 1000);
-	if (linear > 0)
+	/* tcp_rto_max_ms caps the timer (never below its 1 s start): at 1 s it never doubles. */
+	double cap = (rto_max > 1000 ? (double)rto_max : rto_max > 0 ? 1000 : 120000) / 1000;
+	if (cap <= 1)
+		o = append(buf, len, o,
+			   "The timer starts at 1 s and stays there: tcp_rto_max_ms caps it. ");
+	else if (linear > 0)
 		o = append(buf, len, o,
 			   "The timer starts at 1 s and keeps that length for the first "
-			   "tcp_syn_linear_timeouts retransmissions, then doubles. The kernel gives "
-			   "up after tcp_syn_retries + tcp_syn_linear_timeouts retransmissions, or "
-			   "once the time tcp_syn_retries retransmissions with doubling intervals "
-			   "would take (%g s here) has passed, whichever comes first%s. ",
-			   (double)s.model_ms / 1000, s.by_time ? " (here the time)" : "");
+			   "tcp_syn_linear_timeouts retransmissions, then doubles, up to "
+			   "tcp_rto_max_ms (%g s). ",
+			   cap);
 	else
 		o = append(buf, len, o,
-			   "The timer starts at 1 s and doubles with each retransmission. ");
+			   "The timer starts at 1 s and doubles with each retransmission, up to "
+			   "tcp_rto_max_ms (%g s). ",
+			   cap);
+	if (linear > 0)
+		o = append(buf, len, o,
+			   "The kernel gives up after tcp_syn_retries + tcp_syn_linear_timeouts "
+			   "retransmissions, or once the time tcp_syn_retries retransmissions with "
+			   "doubling intervals would take (%g s here) has passed, whichever comes "
+			   "first%s. ",
+			   (double)s.model_ms / 1000, s.by_time ? " (here the time)" : "");
 	append(buf, len, o,
 	       "Long timers fire a little late (up to about an eighth), and a program may set its "
 	       "own count with the TCP_SYNCNT socket option.");

@@ -40,8 +40,9 @@ const struct cmd_entry cmd_shell_entry = {
 		     "'exit', 'quit' or Ctrl-D leave.  Tab completes commands, options, knob\n"
 		     "names and state names.  Piped input is run one line at a time; '#' starts\n"
 		     "a comment; the exit status is that of the first command that failed.\n"
-		     "Words are quoted as in sh; a backslash at the end of a line continues the\n"
-		     "command on the next (at the prompt, a '> ' prompt asks for it).\n",
+		     "Words are quoted as in sh; a quote left open, or a backslash at the end of\n"
+		     "a line, continues the command on the next (at the prompt, a '> ' prompt\n"
+		     "asks for it).\n",
 	.opts = shell_opts,
 	.min_args = 0,
 	.max_args = 0,
@@ -64,97 +65,148 @@ static int on_opt(void *st, int id, const char *arg)
 
 #define MAXWORDS 256
 
-/* A backslash that ends the line: the command goes on on the next one. */
-static int ends_line(const char *p)
+/* Why a command goes on on the next line, as sh reads it. */
+enum { MORE_NONE, MORE_LINE, MORE_QUOTE };
+
+/* A backslash-newline, or a backslash that ends the text: sh removes it. */
+static int is_joint(const char *p)
 {
-	return p[0] == '\\' && (p[1] == '\0' || (p[1] == '\n' && p[2] == '\0'));
+	return p[0] == '\\' && (p[1] == '\n' || p[1] == '\0');
+}
+
+/* Past the joint at p; at the end of the text, the rest is on the next line. */
+static const char *skip_joint(const char *p, int *more)
+{
+	p += p[1] ? 2 : 1;
+	if (!*p)
+		*more = MORE_LINE;
+	return p;
 }
 
 /*
- * Split a line into words as a POSIX shell would for simple cases: blanks
- * separate, '...' and "..." quote, backslash escapes.  Returns the count, or
- * -1 for an unterminated quote.  Words point into buf.  A backslash at the
- * end of the line (outside quotes and comments) is a line continuation, as
- * in sh: it is dropped, and *more (when not NULL) is set so that the caller
- * can read the rest.
+ * The "..." at p into *o, as sh reads it: a backslash escapes only $ ` " \
+ * and the newline (which it removes); before anything else it is itself.
+ * Returns past the closing quote, or NULL when the text ends first.
  */
-static int split_words(const char *line, char *buf, char **words, int max, int *more)
+static const char *double_quoted(const char *p, char **o, int *more)
+{
+	for (p++; *p != '"';) {
+		if (!*p)
+			return NULL;
+		if (is_joint(p)) {
+			p = skip_joint(p, more);
+			continue;
+		}
+		if (*p == '\\' && strchr("$`\"\\", p[1]))
+			p++;
+		*(*o)++ = *p++;
+	}
+	return p + 1;
+}
+
+/*
+ * Split text (one line, or lines joined as asked by *more) into words as
+ * sh does for simple cases: blanks separate, '...' quotes everything, "..."
+ * quotes with the escapes above, a backslash outside quotes escapes the
+ * next character, '#' at the start of a word comments out the rest of its
+ * line.  A backslash-newline is removed wherever it is but in '...'.  Words
+ * point into buf (strlen(text) + 1 bytes); at most max are stored.  Sets
+ * *more when the text ends within the command: after a joint (MORE_LINE)
+ * or inside a quote (MORE_QUOTE, whose newline belongs to the word).
+ * Returns the count, or -1 when there are more than max words; the whole
+ * text is read either way, so that *more is right even then.
+ */
+static int split_words(const char *text, char *buf, char **words, int max, int *more)
 {
 	int n = 0;
 	char *o = buf;
-	const char *p = line;
+	const char *p = text;
 
-	if (more)
-		*more = 0;
+	*more = MORE_NONE;
 	while (*p) {
-		while (*p == ' ' || *p == '\t' || *p == '\n')
+		if (*p == ' ' || *p == '\t' || *p == '\n') {
 			p++;
-		if (!*p || *p == '#')
-			break;
-		if (ends_line(p)) {
-			if (more)
-				*more = 1;
-			break;
+			continue;
 		}
-		if (n == max)
-			return -1;
-		words[n++] = o;
+		if (is_joint(p)) {
+			p = skip_joint(p, more);
+			continue;
+		}
+		if (*p == '#') {
+			p += strcspn(p, "\n");
+			continue;
+		}
+		if (n < max)
+			words[n] = o;
+		n++;
 		while (*p && *p != ' ' && *p != '\t' && *p != '\n') {
-			if (*p == '\'' || *p == '"') {
-				char q = *p++;
-				while (*p && *p != q) {
-					if (q == '"' && *p == '\\' && p[1])
-						p++;
-					*o++ = *p++;
+			const char *close;
+			if (is_joint(p)) {
+				p = skip_joint(p, more);
+			} else if (*p == '\\') {
+				*o++ = p[1];
+				p += 2;
+			} else if (*p == '"') {
+				if (!(p = double_quoted(p, &o, more)))
+					break;
+			} else if (*p == '\'') {
+				if (!(close = strchr(p + 1, '\''))) {
+					p = NULL;
+					break;
 				}
-				if (!*p)
-					return -1;
-				p++;
-			} else if (ends_line(p)) {
-				if (more)
-					*more = 1;
-				p += p[1] ? 2 : 1;
-			} else if (*p == '\\' && p[1]) {
-				p++;
-				*o++ = *p++;
+				memcpy(o, p + 1, (size_t)(close - p - 1));
+				o += close - p - 1;
+				p = close + 1;
 			} else {
 				*o++ = *p++;
 			}
 		}
 		*o++ = '\0';
+		if (!p) {
+			if (*more == MORE_NONE) /* a joint at the end asks for the line already */
+				*more = MORE_QUOTE;
+			break;
+		}
 	}
-	return n;
+	return n > max ? -1 : n;
 }
 
-/* Whether the line ends with a continuation: a backslash split_words() honours. */
-static int continues(const char *line)
+/* Whether (and why) the text goes on on the next line. */
+static int continues(const char *text)
 {
-	char *buf = malloc(strlen(line) + 1);
+	char *buf = malloc(strlen(text) + 1);
 	char *words[MAXWORDS + 1];
-	int more = 0;
+	int more = MORE_NONE;
 
-	if (buf && split_words(line, buf, words, MAXWORDS, &more) < 0)
-		more = 0; /* a bad line is reported when it runs */
+	if (buf)
+		split_words(text, buf, words, MAXWORDS, &more);
 	free(buf);
 	return more;
 }
 
 /*
- * The line with its continuation: the ending backslash (and newline) gone,
- * next appended, as sh joins them.  Frees line; NULL when out of memory.
+ * The text with its next line, as sh joins them: after a joint the
+ * backslash (and newline) gone; inside a quote the newline kept (readline
+ * drops it, getline does not).  Frees text; NULL when out of memory.
  */
-static char *join_line(char *line, const char *next)
+static char *join_line(char *text, const char *next, int more)
 {
-	size_t n = strlen(line), k = strlen(next);
+	size_t n = strlen(text), k = strlen(next);
+	int nl = 0;
 	char *j;
 
-	n -= line[n - 1] == '\n' ? 2 : 1;
-	j = malloc(n + k + 1);
+	if (more == MORE_LINE)
+		n -= n > 1 && text[n - 1] == '\n' ? 2 : 1;
+	else
+		nl = n == 0 || text[n - 1] != '\n';
+	j = malloc(n + (size_t)nl + k + 1);
 	if (j) {
-		memcpy(j, line, n);
-		memcpy(j + n, next, k + 1);
+		memcpy(j, text, n);
+		if (nl)
+			j[n] = '\n';
+		memcpy(j + n + nl, next, k + 1);
 	}
-	free(line);
+	free(text);
 	return j;
 }
 
@@ -185,13 +237,16 @@ static int run_line(const char *line)
 	size_t len = strlen(line);
 	char *buf = malloc(len + 1);
 	char *words[MAXWORDS + 1];
-	int n, status;
+	int n, status, more;
 
 	if (!buf)
 		return EXIT_RUNTIME;
-	n = split_words(line, buf, words, MAXWORDS, NULL);
-	if (n < 0) {
-		fprintf(stderr, "tcpstate shell: unterminated quote or too many words\n");
+	n = split_words(line, buf, words, MAXWORDS, &more);
+	if (more == MORE_QUOTE || n < 0) {
+		if (more == MORE_QUOTE)
+			fprintf(stderr, "tcpstate shell: unterminated quote\n");
+		else
+			fprintf(stderr, "tcpstate shell: more than %d words\n", MAXWORDS);
 		free(buf);
 		return EXIT_USAGE;
 	}
@@ -291,7 +346,7 @@ static char **complete(const char *text, int start, int end)
 {
 	char *line = strndup(rl_line_buffer, (size_t)start), *buf;
 	char *words[MAXWORDS + 2];
-	int n;
+	int n, more;
 
 	(void)end;
 	for (size_t i = 0; i < found.n; i++)
@@ -301,8 +356,8 @@ static char **complete(const char *text, int start, int end)
 	if (!line)
 		return NULL;
 	buf = malloc(strlen(line) + 1);
-	n = buf ? split_words(line, buf, words, MAXWORDS, NULL) : -1;
-	if (n < 0) {
+	n = buf ? split_words(line, buf, words, MAXWORDS, &more) : -1;
+	if (n < 0 || more == MORE_QUOTE) {
 		free(line);
 		free(buf);
 		return NULL;
@@ -395,12 +450,12 @@ static int interactive(struct shell *s)
 			putchar('\n');
 			break;
 		}
-		/* A trailing backslash asks for more, on a "> " prompt as in sh. */
-		while (line && continues(line)) {
+		/* A trailing backslash or an open quote asks for more on a "> " prompt, as sh. */
+		for (int more; line && (more = continues(line)) != MORE_NONE;) {
 			char *next = readline("> ");
 			if (!next)
 				break; /* Ctrl-D: run what was typed */
-			line = join_line(line, next);
+			line = join_line(line, next, more);
 			free(next);
 		}
 		if (!line)
@@ -429,8 +484,9 @@ static int batch(void)
 	int first_failure = EXIT_OK;
 
 	while (getline(&line, &cap, stdin) >= 0) {
-		while (continues(line) && getline(&next, &ncap, stdin) >= 0) {
-			line = join_line(line, next);
+		for (int more;
+		     (more = continues(line)) != MORE_NONE && getline(&next, &ncap, stdin) >= 0;) {
+			line = join_line(line, next, more);
 			if (!line) {
 				free(next);
 				fprintf(stderr, "tcpstate shell: out of memory\n");

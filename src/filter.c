@@ -228,6 +228,11 @@ static int parse_hostcond(struct parser *p, struct node *n, const char *t)
 		*close = '\0';
 		addr = buf + 1;
 		rest = close + 1;
+		/* ss refuses "[addr]%dev" or other text here; ignoring it widens the match. */
+		if (*rest != '\0' && *rest != ':' && *rest != '/') {
+			fail(p, "\"%s\" after ] is not :port or /prefix", rest);
+			return -1;
+		}
 	} else {
 		char *c1 = strchr(buf, ':');
 		addr = buf;
@@ -243,7 +248,7 @@ static int parse_hostcond(struct parser *p, struct node *n, const char *t)
 	/* rest is "", "/plen", ":port" or "/plen:port" (plen only for brackets). */
 	char *port = NULL;
 	if (*rest == ':' || (*rest == '/' && strchr(rest, ':'))) {
-		char *c = strrchr(rest, ':');
+		char *c = strchr(rest, ':'); /* the first: a second colon is then a bad port */
 		port = c + 1;
 		*c = '\0';
 	}

@@ -132,40 +132,6 @@ void out_printf(struct out *o, const char *fmt, ...)
 	out_write(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-void out_json_str(struct out *o, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	out_char(o, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\') {
-			out_char(o, '\\');
-			out_char(o, (char)*p);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
-			out_write(o, esc, sizeof(esc));
-		} else {
-			out_char(o, (char)*p);
-		}
-	}
-	out_char(o, '"');
-}
-
-void out_csv_field(struct out *o, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		out_str(o, s);
-		return;
-	}
-	out_char(o, '"');
-	for (; *s; s++) {
-		if (*s == '"')
-			out_char(o, '"');
-		out_char(o, *s);
-	}
-	out_char(o, '"');
-}
-
 /* Length of the valid UTF-8 sequence at p (RFC 3629), or 0. */
 static size_t utf8_len(const unsigned char *p)
 {
@@ -215,35 +181,48 @@ static char named_escape(unsigned char c)
 	return 0;
 }
 
-size_t fmt_text(char *buf, size_t len, const char *s)
+/*
+ * One step of the terminal escaping at p: points *from at n bytes to write
+ * (p itself, or esc) and returns how many bytes of p they stand for.
+ */
+static size_t text_step(const unsigned char *p, char esc[8], const unsigned char **from, size_t *n)
 {
 	static const char hex[] = "0123456789abcdef";
+	size_t k = utf8_len(p);
+
+	*from = p;
+	/* A C1 control (U+0080..U+009F) is C2 80..C2 9F in UTF-8. */
+	if (k == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\') {
+		*n = 1;
+		return 1;
+	}
+	if (k > 1 && !(p[0] == 0xc2 && p[1] < 0xa0)) {
+		*n = k;
+		return k;
+	}
+	esc[0] = '\\';
+	if ((esc[1] = named_escape(*p)) != 0) {
+		*n = 2;
+	} else {
+		esc[1] = 'x';
+		esc[2] = hex[*p >> 4];
+		esc[3] = hex[*p & 15];
+		*n = 4;
+	}
+	*from = (const unsigned char *)esc;
+	return 1; /* one byte escaped at a time (C1: its two bytes) */
+}
+
+size_t fmt_text(char *buf, size_t len, const char *s)
+{
 	const unsigned char *p = (const unsigned char *)s;
 	size_t o = 0;
 
 	while (*p) {
 		char esc[8];
-		const unsigned char *from = p;
-		size_t k = utf8_len(p), n;
+		const unsigned char *from;
+		size_t n, k = text_step(p, esc, &from, &n);
 
-		/* A C1 control (U+0080..U+009F) is C2 80..C2 9F in UTF-8. */
-		if (k == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\') {
-			n = 1;
-		} else if (k > 1 && !(p[0] == 0xc2 && p[1] < 0xa0)) {
-			n = k;
-		} else {
-			esc[0] = '\\';
-			if ((esc[1] = named_escape(*p)) != 0) {
-				n = 2;
-			} else {
-				esc[1] = 'x';
-				esc[2] = hex[*p >> 4];
-				esc[3] = hex[*p & 15];
-				n = 4;
-			}
-			from = (const unsigned char *)esc;
-			k = 1; /* one byte escaped at a time (C1: its two bytes) */
-		}
 		if (o + n >= len)
 			break;
 		memcpy(buf + o, from, n);
@@ -252,6 +231,63 @@ size_t fmt_text(char *buf, size_t len, const char *s)
 	}
 	buf[o] = '\0';
 	return o;
+}
+
+/*
+ * JSON must be valid UTF-8 (RFC 8259 section 8.1): a byte that is not part
+ * of a valid sequence becomes U+FFFD, one per byte, as browsers and Python's
+ * "replace" decode it.  Controls (C0, DEL and the UTF-8 encoded C1) are
+ * \u escapes so that printing the document cannot command a terminal.
+ */
+void out_json_str(struct out *o, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	out_char(o, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t k = utf8_len(p);
+		unsigned char c = k == 2 && p[0] == 0xc2 && p[1] < 0xa0 ? p[1] : p[0];
+
+		if (k == 0) {
+			out_str(o, "\\ufffd");
+			k = 1;
+		} else if (c == '"' || c == '\\') {
+			out_char(o, '\\');
+			out_char(o, (char)c);
+		} else if (c < 0x20 || (c >= 0x7f && c < 0xa0)) {
+			char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			out_write(o, esc, sizeof(esc));
+		} else {
+			out_write(o, p, k);
+		}
+		p += k;
+	}
+	out_char(o, '"');
+}
+
+/*
+ * The field's text escaped as fmt_text escapes it for the table, so that a
+ * name cannot command the terminal that shows the CSV; since a newline is
+ * then \n, only a comma or a quote makes a field need quotes.
+ */
+void out_csv_field(struct out *o, const char *s)
+{
+	int quote = strpbrk(s, ",\"") != NULL;
+
+	if (quote)
+		out_char(o, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		char esc[8];
+		const unsigned char *from;
+		size_t n, k = text_step(p, esc, &from, &n);
+
+		if (*p == '"')
+			out_char(o, '"');
+		out_write(o, from, n);
+		p += k;
+	}
+	if (quote)
+		out_char(o, '"');
 }
 
 int out_flush(struct out *o)

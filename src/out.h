@@ -26,9 +26,12 @@ void out_u64(struct out *o, uint64_t v);
 void out_i64(struct out *o, int64_t v);
 void out_pad(struct out *o, size_t n);
 void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A JSON string literal, quotes included. */
+/*
+ * A JSON string literal, quotes included, always valid UTF-8: controls
+ * (C0, DEL, C1) as \u00XX, each byte outside valid UTF-8 as \ufffd.
+ */
 void out_json_str(struct out *o, const char *s);
-/* A CSV field, quoted only when it must be (RFC 4180). */
+/* A CSV field escaped as fmt_text escapes it, quoted only when it must be (RFC 4180). */
 void out_csv_field(struct out *o, const char *s);
 /*
  * Text from outside (a process name, an interface name) for a terminal: s
@@ -38,7 +41,7 @@ void out_csv_field(struct out *o, const char *s);
  * cannot move the cursor, end a line or send the terminal a command, and
  * the escaped form reads back unambiguously.  Writes at most len - 1 bytes
  * and a NUL (len >= 1), never half an escape or half a character; returns
- * the length.  The one escaping of table text; JSON and CSV have theirs.
+ * the length.  The escaping of table and CSV text; JSON has its own.
  */
 size_t fmt_text(char *buf, size_t len, const char *s);
 /* Flush; returns 0, or -1 with o->err set. */

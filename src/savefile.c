@@ -240,8 +240,7 @@ static uint64_t png64(const struct savefile *sf, const struct cursor *c, size_t 
 	return sf->big_endian ? a << 32 | b : b << 32 | a;
 }
 
-/* Where the next unread byte is in the file. */
-static uint64_t png_at(const struct savefile *sf)
+uint64_t savefile_tell(const struct savefile *sf)
 {
 	return sf->off - (sf->len - sf->pos);
 }
@@ -294,7 +293,7 @@ static int png_block(struct savefile *sf, int meta_only, uint32_t *type, struct 
 	*type = t;
 	if (meta_only && t != PNG_SHB && t != PNG_IDB) {
 		/* Skipped: only its place matters, and the end of the file is found later. */
-		uint64_t next = png_at(sf) + len;
+		uint64_t next = savefile_tell(sf) + len;
 		if (len <= have) {
 			sf->pos += len;
 		} else {
@@ -515,7 +514,7 @@ struct savefile *savefile_open_pcapng(int fd, uint64_t shb_off, uint64_t resume_
 	sf->off = shb_off;
 	sf->pcapng = 1;
 	/* The sections and interfaces before where libpcap stopped. */
-	while (rc == 1 && png_at(sf) < resume_off) {
+	while (rc == 1 && savefile_tell(sf) < resume_off) {
 		struct cursor b;
 		rc = png_block(sf, 1, &type, &b, err, sizeof(err));
 		if (rc != 1)
@@ -528,7 +527,7 @@ struct savefile *savefile_open_pcapng(int fd, uint64_t shb_off, uint64_t resume_
 			rc = -1;
 	}
 	/* Exactly there, and the last block read an interface libpcap refused. */
-	if (rc != 1 || png_at(sf) != resume_off || type != PNG_IDB) {
+	if (rc != 1 || savefile_tell(sf) != resume_off || type != PNG_IDB) {
 		savefile_close(sf);
 		return NULL;
 	}

@@ -67,6 +67,8 @@ struct savefile *savefile_open_pcapng(int fd, uint64_t shb_off, uint64_t resume_
  * in err (a record cut short, an insane length, a read error).
  */
 int savefile_next(struct savefile *sf, struct savefile_rec *r, char *err, size_t errlen);
+/* Where the next unread byte is in the file: past the last record handed over. */
+uint64_t savefile_tell(const struct savefile *sf);
 void savefile_close(struct savefile *sf);
 
 #endif

@@ -61,6 +61,22 @@ steps=$(sed -n '/^Simultaneous close/,/^Half close/p' "$T/out" |
 [ "$steps" = "ESTABLISHED/ESTABLISHED FIN-WAIT-1/FIN-WAIT-1 CLOSING/CLOSING TIME-WAIT/TIME-WAIT CLOSED/CLOSED " ] &&
 	pass "close: simultaneous close, both sides step by step as in RFC 9293 figure 13" ||
 	fail "close: simultaneous close, both sides step by step as in RFC 9293 figure 13" "rows: $steps"
+# Each figure's right-hand arrows stand in one column: a row's last "-->" or
+# "<--", where it has two, starts where the others of its figure start.
+for topic in handshake close; do
+	run "$TCPSTATE" explain "$topic"
+	bad=$(awk '/^$/ { col = 0; next }
+		{ n = 0; s = $0; at = 0
+		  while (match(s, /-->|<--/)) {
+			n++; last = at + RSTART; at += RSTART + 2; s = substr(s, RSTART + 3)
+		  }
+		  if (n < 2) next
+		  if (!col) col = last
+		  else if (last != col) print NR ": column " last " against " col ": " $0 }' "$T/out")
+	[ "$rc" -eq 0 ] && [ -z "$bad" ] &&
+		pass "explain $topic: each figure's right-hand arrows in one column" ||
+		fail "explain $topic: each figure's right-hand arrows in one column" "$bad"
+done
 run "$TCPSTATE" explain myths
 grep -q 'tcp_fin_timeout' "$T/out" && grep -q 'IPVS' "$T/out" && grep -q '4.12' "$T/out" &&
 	grep -q 'Linux does not follow it' "$T/out" &&
@@ -87,6 +103,45 @@ if [ -n "$r" ] && [ -r /proc/sys/net/ipv4/tcp_syn_linear_timeouts ]; then
 		fail "explain syn-sent: this kernel's tcp_syn_retries and tcp_syn_linear_timeouts" "$syn"
 else
 	echo "SKIP: explain syn-sent: this kernel's knobs: no tcp_syn_linear_timeouts here"
+fi
+
+# tcp_rto_max_ms caps the SYN timer: the sentence about the timer says what
+# the printed times do (at 1 s it never doubles).  In a namespace of our own.
+# syn_sent_says NAME RE...: `explain -N $ns syn-sent` matches each RE ("!RE": does not).
+syn_sent_says() {
+	local name=$1 re ok=1
+	shift
+	run "$TCPSTATE" explain -N "$ns" syn-sent
+	syn=$(tr '\n' ' ' <"$T/out" | tr -s ' ')
+	for re in "$@"; do
+		case $re in
+		!*) ! grep -q "${re#!}" <<<"$syn" || ok=0 ;;
+		*) grep -q "$re" <<<"$syn" || ok=0 ;;
+		esac
+	done
+	[ "$rc" -eq 0 ] && [ $ok -eq 1 ] && pass "$name" || fail "$name" "$syn"
+}
+knobs() { ip netns exec "$ns" sysctl -q -w "$@" >/dev/null 2>&1; }
+if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null; then
+	ns=tcpst-explain-$$-$RANDOM
+	trap 'ip netns del "$ns" 2>/dev/null; rm -rf "$T"' EXIT
+	if ip netns add "$ns" 2>/dev/null && knobs net.ipv4.tcp_rto_max_ms=1000; then
+		knobs net.ipv4.tcp_syn_retries=3 net.ipv4.tcp_syn_linear_timeouts=0
+		syn_sent_says "explain syn-sent: tcp_rto_max_ms 1000, a timer that never doubles" \
+			'at 1, 2 and 3 s after the first' '!doubl' \
+			'starts at 1 s and stays there: tcp_rto_max_ms caps it'
+		knobs net.ipv4.tcp_rto_max_ms=4000 net.ipv4.tcp_syn_retries=5
+		syn_sent_says "explain syn-sent: tcp_rto_max_ms 4000, doubling up to the cap" \
+			'at 1, 3, 7, 11 and 15 s after the first' \
+			'doubles with each retransmission, up to tcp_rto_max_ms (4 s)'
+	else
+		echo "SKIP: explain syn-sent: tcp_rto_max_ms 1000: no namespace or tcp_rto_max_ms (6.15)"
+		echo "SKIP: explain syn-sent: tcp_rto_max_ms 4000: no namespace or tcp_rto_max_ms (6.15)"
+	fi
+	ip netns del "$ns" 2>/dev/null
+else
+	echo "SKIP: explain syn-sent: tcp_rto_max_ms 1000: needs root"
+	echo "SKIP: explain syn-sent: tcp_rto_max_ms 4000: needs root"
 fi
 
 # Bad input.

@@ -117,6 +117,8 @@ src not.an.address|token 2 "not.an.address": "not.an.address" is not a numeric
 ( state listen|at end: expected \)
 state listen ) |token 3 "\)": unexpected token
 dev lo|token 1 "dev": expected state, exclude, sport, dport, src, dst, not or \(
+src [fe80::1]%d0:7000|token 2 "\[fe80::1\]%d0:7000": "%d0:7000" after \] is not :port or /prefix
+src [::]xyz:6000|token 2 "\[::\]xyz:6000": "xyz:6000" after \] is not :port or /prefix
 LIST
 
 run "$TCPSTATE" list --load-dump /nonexistent/x.nldump

@@ -33,6 +33,7 @@ CASES = [
     "batch_failure_sets_status_and_continues",
     "batch_comments_prefix_help",
     "batch_line_continuation",
+    "batch_quotes_as_sh",
     "tmux_completion_history",
     "tmux_history_file_option",
     "tmux_line_continuation",
@@ -207,6 +208,34 @@ def batch_line_continuation():
             not res.stdout.endswith(control.stdout)):
         probs.append("an escaped backslash: %s; expected explain to refuse \"close\\\" "
                      "and the next line to run" % res)
+    if probs:
+        raise Fail("; ".join(probs))
+
+
+def batch_quotes_as_sh():
+    """Quotes as sh reads them, sh itself the oracle: a backslash-newline
+    inside "..." continues the word; elsewhere in "..." a backslash escapes
+    only $ ` " \\; '...' keeps everything and spans lines.  The word reaches
+    `explain`, whose refusal quotes it."""
+    probs = []
+    for text in ('explain "tcp and \\\nport 80"\n',
+                 'explain "a\\b\\$\\"\\\\x\\n"\n',
+                 "explain 'a\\\nb \"c'\n",
+                 'explain "x\ny"\n'):
+        sh = subprocess.run(["sh", "-c", "printf %s " + text.split(" ", 1)[1]],
+                            capture_output=True, text=True)
+        res = shell_batch(text)
+        want = 'tcpstate explain: unknown topic "%s" (' % sh.stdout
+        if sh.returncode != 0 or res.rc != 2 or not res.stderr.startswith(want) or \
+                res.stderr.count("tcpstate explain:") != 1:
+            probs.append("%s; expected one refusal of sh's word %r" % (res, sh.stdout))
+    # A failed command is one failure, its continued lines never run alone.
+    for text, err in (("explain " + "w " * 300 + "\\\nexplain tail\n",
+                       "tcpstate shell: more than 256 words\n"),
+                      ("explain 'open\nexplain tail\n", "tcpstate shell: unterminated quote\n")):
+        res = shell_batch(text)
+        if res.rc != 2 or res.stderr != err:
+            probs.append("%s; expected rc=2 and only %r" % (res, err))
     if probs:
         raise Fail("; ".join(probs))
 

@@ -18,8 +18,9 @@ same moment, so that their packets interleave, and written:
   - the same, big-endian;
   - the same in two sections, the second describing its interfaces again
     in another order.
-Through a pipe libpcap reads, and its limit stands: the first interface's
-packets, then its error (the documented limit).
+Standard input from the file (-r - < FILE) reads as the file.  Through a
+pipe libpcap reads, and its limit stands: the first interface's packets,
+then its error (the documented limit), which names the way round it.
 """
 import json, os, struct, subprocess, sys, tempfile
 
@@ -122,10 +123,13 @@ def pcapng(ifs, endian, sections):
 
 
 def run(cmd, path, extra, stdin=None):
+    """stdin: None (-r path), "file" (-r - < path) or "pipe" (path's bytes through a pipe)."""
     argv = [TCPSTATE, cmd, "-r", "-" if stdin else path, "--json", *OPTS, *extra]
-    p = subprocess.run(argv, capture_output=True, text=True,
-                       stdin=open(path, "rb") if stdin else None)
-    return p.returncode, p.stdout, p.stderr.strip()
+    if stdin == "pipe":
+        p = subprocess.run(argv, capture_output=True, input=open(path, "rb").read())
+    else:
+        p = subprocess.run(argv, capture_output=True, stdin=open(path, "rb") if stdin else None)
+    return p.returncode, p.stdout.decode(), p.stderr.decode().strip()
 
 
 def normal(cmd, out):
@@ -171,8 +175,19 @@ with tempfile.TemporaryDirectory(prefix="tcpstate-pcapng.") as d:
                 report(rc == 0 and got == want, "%s, %s: as the five files read apart" % (what, label),
                        "exit %d %s; %d rows, want %d; missing %s; unexpected %s"
                        % (rc, err[:200], len(got), len(want), missing, extra_rows))
-    # Through a pipe libpcap reads: its limit, and its message, stand.
-    rc, out, err = run("list", os.path.join(d, "little-endian"), [], stdin=True)
-    report(rc == 1 and "different from the type of the first interface" in err,
-           "through a pipe, libpcap's limit: its error, exit 1", "exit %d: %s" % (rc, err[:200]))
+    # Standard input from the file: savefile.c reads it, as the file.
+    path = os.path.join(d, "little-endian")
+    rc, out, err = run("list", path, [])
+    rc2, out2, err2 = run("list", path, [], stdin="file")
+    report(rc == 0 and rc2 == 0 and normal("list", out2) == normal("list", out),
+           "-r - < FILE: read as the file", "exit %d %s; %d rows, want %d"
+           % (rc2, err2[:200], len(normal("list", out2)) if rc2 == 0 else 0,
+              len(normal("list", out)) if rc == 0 else 0))
+    # Through a pipe libpcap reads: its limit, and its message, stand, and
+    # the error says how to read the rest.
+    rc, out, err = run("list", path, [], stdin="pipe")
+    report(rc == 1 and "different from the type of the first interface" in err and
+           "save the capture to a file and read that with -r FILE" in err,
+           "through a pipe, libpcap's limit: its error and the way round, exit 1",
+           "exit %d: %s" % (rc, err[:300]))
 sys.exit(1 if failed else 0)

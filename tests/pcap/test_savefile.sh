@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A classic pcap file on disk is read by savefile.c, not by libpcap
-# (capture.c, use_savefile); from a pipe, libpcap reads it.  So libpcap is
+# A classic pcap file on disk (or standard input from one) is read by
+# savefile.c, not by libpcap (capture.c, use_savefile); from a pipe,
+# libpcap reads it.  So libpcap is
 # the oracle: every file here is read both ways and must give the same
 # stdout, stderr (the file's name aside) and exit status.  The files are
 # the suite's captures and bad files, the pcap fuzz corpus, and variants
@@ -15,7 +16,8 @@
 # libpcap (pread64 in 512 KiB blocks).  The one place the two readers
 # differ on purpose: past a pcapng interface of another link type, where
 # libpcap stops and savefile.c reads on (test_pcapng_links.py checks what
-# it reads); there the disk read must succeed.
+# it reads); there the disk read (and stdin from the file) must succeed,
+# and the pipe's error must name the way round it.
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 : "${TCPSTATE:=$REPO/tcpstate}"
 # shellcheck source=tests/pcap/lib.sh
@@ -120,12 +122,26 @@ read_both() {
 	# libpcap's limit: a pcapng interface of another link type or snapshot
 	# length than the first.  From a regular file savefile.c reads on.
 	grep -q 'an interface has a .* different from the' "$T/p.err" && limit=1
+	if [ -n "$limit" ] && ! grep -q 'save the capture to a file and read that with -r FILE' "$T/p.err"; then
+		echo "  $name ($*): the pipe's error does not name the way round: $(head -c 200 "$T/p.err")"
+		return 1
+	fi
 	for how in disk stdin; do
-		if [ $how = disk ] && [ -n "$limit" ]; then
-			TZ=UTC "$TCPSTATE" "$@" -r "$f" >"$T/a.out" 2>"$T/a.err"
+		if [ -n "$limit" ]; then
+			if [ $how = disk ]; then
+				TZ=UTC "$TCPSTATE" "$@" -r "$f" >"$T/a.out" 2>"$T/a.err"
+			else
+				TZ=UTC "$TCPSTATE" "$@" -r - <"$f" >"$T/a.out" 2>"$T/a.err"
+			fi
 			ra=$?
 			if [ $ra -ne 0 ]; then
-				echo "  $name ($*): past libpcap's limit, exit $ra from disk: $(head -c 200 "$T/a.err")"
+				echo "  $name ($*): past libpcap's limit, exit $ra from $how: $(head -c 200 "$T/a.err")"
+				return 1
+			fi
+			if [ $how = disk ]; then
+				cp "$T/a.out" "$T/d.out"
+			elif ! cmp -s "$T/a.out" "$T/d.out"; then
+				echo "  $name ($*): past libpcap's limit, stdin from the file reads otherwise than the file"
 				return 1
 			fi
 			continue
@@ -133,7 +149,7 @@ read_both() {
 			TZ=UTC "$TCPSTATE" "$@" -r "$f" >"$T/a.out" 2>"$T/a.err"
 			ra=$?
 			sed -i "s|$f: |IN: |" "$T/a.err"
-		else # (stdin from a file is left to libpcap: see capture.c, use_savefile)
+		else
 			TZ=UTC "$TCPSTATE" "$@" -r - <"$f" >"$T/a.out" 2>"$T/a.err"
 			ra=$?
 			sed -i "s|-: |IN: |" "$T/a.err"
@@ -216,6 +232,10 @@ if command -v strace >/dev/null && strace -f -qq -e trace=pread64 -o "$T/st" tru
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -qq -e trace=pread64 -o "$T/st" sh -c "cat '$T/base.pcap' | '$TCPSTATE' list -r - --summary >/dev/null"
 	[ "$(grep -c 'pread64(.*524288' "$T/st")" -eq 0 ] && pass "a pipe is read by libpcap" ||
 		fail "a pipe is read by libpcap" "savefile.c's pread64 seen"
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -qq -e trace=pread64 -o "$T/st" "$TCPSTATE" list -r - --summary <"$T/base.pcap" >/dev/null
+	[ "$(grep -c 'pread64(0, .*524288' "$T/st")" -ge 1 ] &&
+		pass "standard input from a regular file is read by savefile.c" ||
+		fail "standard input from a regular file is read by savefile.c" "no 512 KiB pread64 of fd 0"
 else
 	echo "SKIP: savefile reader: strace cannot run here, so which reader ran is not shown"
 fi

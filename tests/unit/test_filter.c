@@ -166,6 +166,10 @@ static void errors_name_the_token(void)
 		{"src example.com", "token 2 \"example.com\": \"example.com\" is not a numeric"},
 		{"src 198.18.0.0/33", "bad prefix length"},
 		{"src [fd00::1:80", "missing ]"},
+		/* Text after ] is :port or /prefix; %dev (as list prints it) is not matched. */
+		{"src [fe80::1]%d0:7000", "\"%d0:7000\" after ] is not :port or /prefix"},
+		{"src [::]xyz:6000", "\"xyz:6000\" after ] is not :port or /prefix"},
+		{"src [::1]:80:90", "port must be a number"},
 		{"( state listen", "at end: expected )"},
 		{"state listen )", "token 3 \")\": unexpected token"},
 		{"dev eth0", "token 1 \"dev\": expected state, exclude"},

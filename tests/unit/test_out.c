@@ -43,6 +43,21 @@ static void csv_cases(struct out *o)
 	out_csv_field(o, "say \"hi\"");
 }
 
+/* Bytes a process may name itself with: invalid UTF-8, raw and encoded C1, ESC. */
+static void json_names(struct out *o)
+{
+	out_json_str(o, "\xff\xfe\xc3|\x9b" "1m|\xc2\x9b|\x1b[31m|\xc3\xa9\xe2\x80\xae|\xc3");
+}
+
+static void csv_names(struct out *o)
+{
+	out_csv_field(o, "\x1b[31mX\n");
+	out_char(o, '|');
+	out_csv_field(o, "a\tb\rc,\\\x7f\xc2\x9b\xff");
+	out_char(o, '|');
+	out_csv_field(o, "\xc3\xa9");
+}
+
 static void num_cases(struct out *o)
 {
 	out_u64(o, 0);
@@ -62,6 +77,11 @@ static void escaping(void)
 	CHECK_STR(got, "\"a\\\"b\\\\c\\u000a\\u0001\\u007f\" \"\"");
 	capture(csv_cases, got, sizeof(got));
 	CHECK_STR(got, "plain|\"a,b\"|\"say \"\"hi\"\"\"");
+	capture(json_names, got, sizeof(got));
+	CHECK_STR(got, "\"\\ufffd\\ufffd\\ufffd|\\ufffd1m|\\u009b|\\u001b[31m|\xc3\xa9\xe2\x80\xae|"
+		       "\\ufffd\"");
+	capture(csv_names, got, sizeof(got));
+	CHECK_STR(got, "\\x1b[31mX\\n|\"a\\tb\\rc,\\\\\\x7f\\xc2\\x9b\\xff\"|\xc3\xa9");
 	capture(num_cases, got, sizeof(got));
 	CHECK(strncmp(got, "0 18446744073709551615 -9223372036854775808 ", 44) == 0);
 	CHECK(strlen(got) == 44 + 40 + 1);
