@@ -1156,6 +1156,29 @@ static int fit_width(const char *s, int cols)
 	return (int)o;
 }
 
+/*
+ * Readline's list of completions, on the line above the prompt and cut at
+ * the screen's edge: readline would print it to the terminal itself,
+ * scrolling the screen behind curses' back.
+ */
+static void show_completions(char **matches, int n, int max_length)
+{
+	char buf[512];
+	size_t o = 0;
+
+	(void)max_length;
+	/* matches[0] is what they have in common; the candidates follow. */
+	for (int i = 1; i <= n; i++) {
+		if (i > 1)
+			o += fmt_text(buf + o, sizeof(buf) - o, "  ");
+		o += fmt_text(buf + o, sizeof(buf) - o, matches[i]);
+	}
+	move(LINES - 2, 0);
+	clrtoeol();
+	mvaddnstr(LINES - 2, 0, buf, fit_width(buf, COLS));
+	rl_forced_update_display();
+}
+
 static void draw(struct top *t, uint32_t *idx, size_t cap)
 {
 	char lines[12][HDR_LINE], buf[512];
@@ -1571,13 +1594,24 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 	long frames = 0;
 	int rc = 0;
 	SCREEN *scr;
+	/*
+	 * Readline must not touch the terminal or signals: curses owns them.
+	 * What it would print itself (a list of completions, a clear screen,
+	 * a bell) goes nowhere; the prompt and completions are drawn by us.
+	 */
+	FILE *rl_null = fopen("/dev/null", "w");
 
-	if (!idx) {
-		snprintf(err, errlen, "out of memory");
+	if (!idx || !rl_null) {
+		snprintf(err, errlen, "%s", idx ? "/dev/null: cannot open" : "out of memory");
+		free(idx);
+		if (rl_null)
+			fclose(rl_null);
 		return -1;
 	}
 	setlocale(LC_ALL, "");
-	/* Readline must not touch the terminal or signals: curses owns them. */
+	rl_outstream = rl_null;
+	rl_variable_bind("bell-style", "none");
+	rl_completion_display_matches_hook = show_completions;
 	rl_catch_signals = 0;
 	rl_catch_sigwinch = 0;
 	rl_prep_term_function = NULL;
@@ -1596,6 +1630,7 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 	if (!(scr = newterm(NULL, stdout, stdin))) {
 		snprintf(err, errlen, "cannot set up the terminal");
 		free(idx);
+		fclose(rl_null);
 		return -1;
 	}
 	if (have_before)
@@ -1664,6 +1699,8 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 		release_fatal();
 	delscreen(scr);
 	free(idx);
+	rl_outstream = NULL;
+	fclose(rl_null);
 	return rc;
 }
 
