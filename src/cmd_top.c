@@ -420,7 +420,9 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 		sw = 4;
 	if (sw > TOP_HISTORY)
 		sw = TOP_HISTORY;
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && n < maxlines; i += (size_t)col) {
+	/* The last line is the Wire line's, whatever else gives way. */
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && n < maxlines - 1;
+	     i += (size_t)col) {
 		size_t o = 0;
 		lines[n][0] = '\0';
 		for (int c = 0; c < col && i + (size_t)c < sizeof(order) / sizeof(order[0]); c++) {
@@ -437,7 +439,12 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 		}
 		n++;
 	}
-	if (n < maxlines) {
+	/*
+	 * Short of room (two state columns, under 100 columns of screen), the
+	 * TIME-WAIT line gives way first: its count is in the lines above.
+	 * Ephemeral ports, CLOSE-WAIT holders and the Wire line come after.
+	 */
+	if (n + 1 + (st->port_lo > 0) + 2 <= maxlines) {
 		if (st->tw_max > 0)
 			snprintf(lines[n++], HDR_LINE,
 				 "TIME-WAIT %u of tcp_max_tw_buckets %ld (%.1f%%)",
@@ -446,7 +453,7 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 		else
 			snprintf(lines[n++], HDR_LINE, "TIME-WAIT %u", st->count[TS_TIME_WAIT]);
 	}
-	if (n < maxlines && st->port_lo > 0) {
+	if (n < maxlines - 1 && st->port_lo > 0) {
 		/*
 		 * The range is per destination: the busiest one's share is what
 		 * runs out, so it comes first; the total over all destinations
@@ -468,7 +475,7 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 		}
 		n++;
 	}
-	if (n < maxlines) {
+	if (n < maxlines - 1) {
 		int o = snprintf(lines[n], HDR_LINE, "CLOSE-WAIT holders:");
 		if (!st->nholder)
 			snprintf(lines[n] + o, HDR_LINE - (size_t)o, " none");
