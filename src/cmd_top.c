@@ -287,6 +287,45 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 
 /* ---- formatting shared by the screen and batch mode --------------------- */
 
+/*
+ * Text from outside (process names, interface and file names, a filter
+ * typed in) is shown through fmt_text(): a process may name itself with a
+ * line break or an escape sequence.  The bytes that takes for n bytes of
+ * text, each at worst a \xNN.
+ */
+#define TEXT_SHOWN(n) (4 * (n) + 1)
+
+/* A socket with no peer: a listener, or one never connected. */
+static int no_peer(const struct sock_rec *s)
+{
+	static const uint8_t any[16];
+	return s->state == TS_LISTEN || (!s->rport && !memcmp(s->raddr, any, sizeof(any)));
+}
+
+/* The peer as the table shows it: *:* for none. */
+static size_t peer_text(char *buf, const struct sock_rec *s)
+{
+	if (no_peer(s)) {
+		memcpy(buf, "*:*", 4);
+		return 3;
+	}
+	return addr_format_port(buf, s->family, s->raddr, s->rport, 0);
+}
+
+/*
+ * "name[pid]" of a socket's process, escaped; with mark, a ~ first when it
+ * held the socket before (TIME-WAIT has no owner).
+ */
+static size_t proc_text(char *buf, size_t len, const struct top_row *r, int mark)
+{
+	char name[TEXT_SHOWN(sizeof(r->comm))];
+	int k;
+
+	fmt_text(name, sizeof(name), r->comm);
+	k = snprintf(buf, len, "%s%s[%d]", mark && r->remembered ? "~" : "", name, (int)r->pid);
+	return k < 0 ? 0 : (size_t)k >= len ? len - 1 : (size_t)k;
+}
+
 /* Two digits, zero-padded. */
 static size_t put2(char *b, uint64_t v)
 {
@@ -399,17 +438,18 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 {
 	const struct top_stats *st = topmodel_stats(t->model);
 	int n = 0;
-	char age[32], spark[4 * TOP_HISTORY + 1];
+	char age[32], spark[4 * TOP_HISTORY + 1], text[TEXT_SHOWN(256)];
 	time_t now = time(NULL);
 	struct tm tm;
 	char clock[16];
 
 	localtime_r(&now, &tm);
 	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-	snprintf(lines[n++], HDR_LINE, "tcpstate top - %s - %llu sockets - every %.1fs%s%s%.120s",
-		 clock, (unsigned long long)st->total, (double)t->delay_us / 1e6,
-		 t->paused ? " - PAUSED" : "", t->filter ? " - filter: " : "",
-		 t->filter ? t->filter_text : "");
+	fmt_text(text, sizeof(text), t->filter ? t->filter_text : "");
+	snprintf(lines[n++], HDR_LINE, "tcpstate top - %s - %llu socket%s - every %.1fs%s%s%.120s",
+		 clock, (unsigned long long)st->total, st->total == 1 ? "" : "s",
+		 (double)t->delay_us / 1e6, t->paused ? " - PAUSED" : "",
+		 t->filter ? " - filter: " : "", text);
 	/* Counts per state, with a sparkline each, two per line. */
 	static const int order[] = {TS_ESTABLISHED, TS_TIME_WAIT, TS_CLOSE_WAIT, TS_LISTEN,
 				    TS_SYN_SENT,    TS_SYN_RECV,  TS_FIN_WAIT1,  TS_FIN_WAIT2,
@@ -420,7 +460,9 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 		sw = 4;
 	if (sw > TOP_HISTORY)
 		sw = TOP_HISTORY;
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && n < maxlines; i += (size_t)col) {
+	/* The last line is the Wire line's, whatever else gives way. */
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && n < maxlines - 1;
+	     i += (size_t)col) {
 		size_t o = 0;
 		lines[n][0] = '\0';
 		for (int c = 0; c < col && i + (size_t)c < sizeof(order) / sizeof(order[0]); c++) {
@@ -437,7 +479,12 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 		}
 		n++;
 	}
-	if (n < maxlines) {
+	/*
+	 * Short of room (two state columns, under 100 columns of screen), the
+	 * TIME-WAIT line gives way first: its count is in the lines above.
+	 * Ephemeral ports, CLOSE-WAIT holders and the Wire line come after.
+	 */
+	if (n + 1 + (st->port_lo > 0) + 2 <= maxlines) {
 		if (st->tw_max > 0)
 			snprintf(lines[n++], HDR_LINE,
 				 "TIME-WAIT %u of tcp_max_tw_buckets %ld (%.1f%%)",
@@ -446,7 +493,7 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 		else
 			snprintf(lines[n++], HDR_LINE, "TIME-WAIT %u", st->count[TS_TIME_WAIT]);
 	}
-	if (n < maxlines && st->port_lo > 0) {
+	if (n < maxlines - 1 && st->port_lo > 0) {
 		/*
 		 * The range is per destination: the busiest one's share is what
 		 * runs out, so it comes first; the total over all destinations
@@ -468,7 +515,7 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 		}
 		n++;
 	}
-	if (n < maxlines) {
+	if (n < maxlines - 1) {
 		int o = snprintf(lines[n], HDR_LINE, "CLOSE-WAIT holders:");
 		if (!st->nholder)
 			snprintf(lines[n] + o, HDR_LINE - (size_t)o, " none");
@@ -476,15 +523,22 @@ static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int
 		for (int i = 0; i < st->nholder && o > 0 && o < 200; i++) {
 			const struct top_holder *h = &st->holder[i];
 			fmt_age(age, sizeof(age), nowus > h->oldest_us ? nowus - h->oldest_us : 0);
-			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o,
-				      "%s %s[%d] %u, oldest >=%s", i ? ";" : "", h->comm,
-				      (int)h->pid, h->count, age);
+			fmt_text(text, sizeof(text), h->comm);
+			if (h->pid)
+				o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, "%s %s[%d]",
+					      i ? ";" : "", text, (int)h->pid);
+			else /* an owner out of sight (another user's, without privilege) */
+				o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, "%s (no process)",
+					      i ? ";" : "");
+			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, " %u, oldest >=%s",
+				      h->count, age);
 		}
 		n++;
 	}
 	if (n < maxlines) {
 		struct capture_stats cs;
-		int o = snprintf(lines[n], HDR_LINE, "Wire: %s", t->wire_note);
+		fmt_text(text, sizeof(text), t->wire_note); /* names an interface or a file */
+		int o = snprintf(lines[n], HDR_LINE, "Wire: %s", text);
 		if (t->wire)
 			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o,
 				      " - %llu packets, %llu connections",
@@ -567,11 +621,7 @@ static void row_text(struct top *t, const struct top_row *r, const struct colw *
 	put_left(&l, st, strlen(st), w->state);
 	n = addr_format_port(a, r->s.family, r->s.laddr, r->s.lport, 0);
 	put_left(&l, a, n, w->local);
-	if (r->s.state == TS_LISTEN)
-		put_left(&l, "*:*", 3, w->peer);
-	else
-		put_left(&l, a, addr_format_port(a, r->s.family, r->s.raddr, r->s.rport, 0),
-			 w->peer);
+	put_left(&l, a, peer_text(a, &r->s), w->peer);
 	if (r->wire[0] || r->wire[1]) {
 		const char *x = abbrev(r->wire[0]), *y = abbrev(r->wire[1]);
 		n = 0;
@@ -589,16 +639,8 @@ static void row_text(struct top *t, const struct top_row *r, const struct colw *
 		put_left(&l, "-", 1, w->wire);
 	}
 	if (r->pid) {
-		size_t c = strnlen(r->comm, sizeof(r->comm));
-		n = 0;
-		if (r->remembered)
-			a[n++] = '~';
-		memcpy(a + n, r->comm, c);
-		n += c;
-		a[n++] = '[';
-		n += fmt_u64(a + n, (uint64_t)r->pid);
-		a[n++] = ']';
-		put_left(&l, a, n, w->proc);
+		char p[TEXT_SHOWN(sizeof(r->comm)) + 16];
+		put_left(&l, p, proc_text(p, sizeof(p), r, 1), w->proc);
 	} else {
 		put_left(&l, "-", 1, w->proc);
 	}
@@ -642,9 +684,13 @@ static void widths(struct top *t, const uint32_t *idx, size_t n, struct colw *w)
 		k = (int)addr_port_len(r->s.family, r->s.raddr, r->s.rport);
 		if (k > w->peer)
 			w->peer = k;
-		k = (int)strlen(r->comm) + 10;
-		if (r->pid && k > w->proc)
-			w->proc = k > 24 ? 24 : k;
+		if (r->pid) {
+			/* The name as shown, and room for ~, a pid of 7 digits and []. */
+			char name[TEXT_SHOWN(sizeof(r->comm))];
+			k = (int)fmt_text(name, sizeof(name), r->comm) + 10;
+			if (k > w->proc)
+				w->proc = k > 24 ? 24 : k;
+		}
 	}
 }
 
@@ -658,25 +704,32 @@ static void header_row(const struct colw *w, char *buf, size_t len)
 /* ---- grouping ---------------------------------------------------------- */
 
 struct grp {
-	char key[64];
+	char key[TEXT_SHOWN(16) + 16]; /* a process name, escaped, and its pid */
 	uint32_t count;
 	uint32_t by_state[TS_MAX];
 	uint64_t max_age; /* the longest any of them has been in its state */
 	int lower;        /* max_age is a lower bound: some member's age is one */
 };
 
-/* A peer's address; ::ffff:a.b.c.d (a dual-stack socket's IPv4 peer) is a.b.c.d. */
+/*
+ * A peer's address; ::ffff:a.b.c.d (a dual-stack socket's IPv4 peer) is
+ * a.b.c.d, and sockets with no peer, of either family, are one group "*".
+ */
 static void host_key(char *key, const struct sock_rec *s)
 {
 	uint8_t a[16];
-	addr_format(key, addr_canonical(s->family, s->raddr, a), a);
+
+	if (no_peer(s))
+		memcpy(key, "*", 2);
+	else
+		addr_format(key, addr_canonical(s->family, s->raddr, a), a);
 }
 
 static size_t make_groups(struct top *t, struct grp **out)
 {
 	size_t n = topmodel_nrows(t->model), ng = 0, cap = 64;
 	struct grp *g = calloc(cap, sizeof(*g));
-	char key[64];
+	char key[sizeof(g->key)];
 
 	if (!g)
 		return 0;
@@ -684,8 +737,10 @@ static size_t make_groups(struct top *t, struct grp **out)
 		const struct top_row *r = topmodel_row(t->model, i);
 		if (!(t->states & SM(r->s.state)) || !filter_match(t->filter, &r->s))
 			continue;
-		if (t->group == GROUP_PROCESS)
-			snprintf(key, sizeof(key), "%s[%d]", r->pid ? r->comm : "?", (int)r->pid);
+		if (t->group == GROUP_PROCESS && r->pid)
+			proc_text(key, sizeof(key), r, 0);
+		else if (t->group == GROUP_PROCESS) /* TIME-WAIT, or an owner out of sight */
+			memcpy(key, "(no process)", 13);
 		else if (t->group == GROUP_HOST)
 			host_key(key, &r->s);
 		else
@@ -808,13 +863,10 @@ static void fill_info(struct top *t, const uint32_t *idx, size_t n)
 
 /* ---- batch mode -------------------------------------------------------- */
 
-/* A line of batch output, escaped: a process may name itself with control characters. */
+/* A line of batch output: its text from outside was escaped as it came in (TEXT_SHOWN). */
 static void put_line(FILE *out, const char *s)
 {
-	char esc[4 * 512 + 1];
-
-	fmt_text(esc, sizeof(esc), s);
-	fputs(esc, out);
+	fputs(s, out);
 	putc('\n', out);
 }
 
@@ -886,12 +938,15 @@ static int state_pair(int s)
 
 static void status(struct top *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A message for the status line, escaped: it may quote a filter as typed. */
 static void status(struct top *t, const char *fmt, ...)
 {
+	char raw[sizeof(t->status)];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(t->status, sizeof(t->status), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	fmt_text(t->status, sizeof(t->status), raw);
 	t->status_until = wall_us() + 5000000;
 }
 
@@ -1030,13 +1085,13 @@ static int rl_translate(int ch)
 
 static void draw_detail(struct top *t, const struct top_row *r)
 {
-	char l[ADDR_STRLEN], p[ADDR_STRLEN], age[32];
+	char l[ADDR_STRLEN], p[ADDR_STRLEN], age[32], name[TEXT_SHOWN(sizeof(r->comm))];
 	int y = 0;
 	uint64_t now = wall_us();
 
 	erase();
 	addr_format_port(l, r->s.family, r->s.laddr, r->s.lport, 0);
-	addr_format_port(p, r->s.family, r->s.raddr, r->s.rport, 0);
+	peer_text(p, &r->s);
 	attron(A_BOLD);
 	mvprintw(y++, 0, "Connection %s -> %s", l, p);
 	attroff(A_BOLD);
@@ -1053,8 +1108,9 @@ static void draw_detail(struct top *t, const struct top_row *r)
 			 r->wire_unsure ? "  (picked up mid-stream: a guess)" : "");
 	else
 		mvprintw(y++, 0, "Wire: %s", t->wire ? "not seen in the capture" : "no capture");
+	fmt_text(name, sizeof(name), r->comm);
 	if (r->pid)
-		mvprintw(y++, 0, "Process: %s pid %d fd %d%s", r->comm, (int)r->pid, r->fd,
+		mvprintw(y++, 0, "Process: %s pid %d fd %d%s", name, (int)r->pid, r->fd,
 			 r->remembered ? " (held it before; TIME-WAIT has no owner)" : "");
 	else
 		mvprintw(y++, 0, "Process: none visible");
@@ -1154,6 +1210,29 @@ static int fit_width(const char *s, int cols)
 		o += k;
 	}
 	return (int)o;
+}
+
+/*
+ * Readline's list of completions, on the line above the prompt and cut at
+ * the screen's edge: readline would print it to the terminal itself,
+ * scrolling the screen behind curses' back.
+ */
+static void show_completions(char **matches, int n, int max_length)
+{
+	char buf[512];
+	size_t o = 0;
+
+	(void)max_length;
+	/* matches[0] is what they have in common; the candidates follow. */
+	for (int i = 1; i <= n; i++) {
+		if (i > 1)
+			o += fmt_text(buf + o, sizeof(buf) - o, "  ");
+		o += fmt_text(buf + o, sizeof(buf) - o, matches[i]);
+	}
+	move(LINES - 2, 0);
+	clrtoeol();
+	mvaddnstr(LINES - 2, 0, buf, fit_width(buf, COLS));
+	rl_forced_update_display();
 }
 
 static void draw(struct top *t, uint32_t *idx, size_t cap)
@@ -1571,13 +1650,24 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 	long frames = 0;
 	int rc = 0;
 	SCREEN *scr;
+	/*
+	 * Readline must not touch the terminal or signals: curses owns them.
+	 * What it would print itself (a list of completions, a clear screen,
+	 * a bell) goes nowhere; the prompt and completions are drawn by us.
+	 */
+	FILE *rl_null = fopen("/dev/null", "w");
 
-	if (!idx) {
-		snprintf(err, errlen, "out of memory");
+	if (!idx || !rl_null) {
+		snprintf(err, errlen, "%s", idx ? "/dev/null: cannot open" : "out of memory");
+		free(idx);
+		if (rl_null)
+			fclose(rl_null);
 		return -1;
 	}
 	setlocale(LC_ALL, "");
-	/* Readline must not touch the terminal or signals: curses owns them. */
+	rl_outstream = rl_null;
+	rl_variable_bind("bell-style", "none");
+	rl_completion_display_matches_hook = show_completions;
 	rl_catch_signals = 0;
 	rl_catch_sigwinch = 0;
 	rl_prep_term_function = NULL;
@@ -1596,6 +1686,7 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 	if (!(scr = newterm(NULL, stdout, stdin))) {
 		snprintf(err, errlen, "cannot set up the terminal");
 		free(idx);
+		fclose(rl_null);
 		return -1;
 	}
 	if (have_before)
@@ -1664,6 +1755,8 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 		release_fatal();
 	delscreen(scr);
 	free(idx);
+	rl_outstream = NULL;
+	fclose(rl_null);
 	return rc;
 }
 

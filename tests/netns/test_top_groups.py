@@ -7,7 +7,10 @@ IPv6 addresses:
  - a 39-character IPv6 key stays in its column: every row's count and
    "oldest" line up;
  - without a capture every age is a lower bound, and "oldest" says so (>=);
- - one group is "1 group", not "1 groups".
+ - one group is "1 group", not "1 groups";
+ - by process, a TIME-WAIT socket (no owner) is "(no process)";
+ - by remote host, the listeners of both families are one group "*";
+ - the detail view of a listener reads "-> *:*", as the table does.
 """
 import os
 import re
@@ -22,7 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nslib  # noqa: E402
 
 CASES = ["host_groups_join_v4mapped", "long_ipv6_key_keeps_columns",
-         "oldest_keeps_lower_bound_mark", "one_group_singular"]
+         "oldest_keeps_lower_bound_mark", "one_group_singular", "no_process_group",
+         "listeners_one_wildcard_host", "detail_listener_peer_as_table"]
 rep = nslib.Reporter("top_groups")
 rep.skip_unless(os.geteuid() == 0 and all(shutil.which(t) for t in ("tmux", "ip")),
                 CASES, "needs root, ip and tmux")
@@ -44,10 +48,19 @@ m = socket.socket(socket.AF_INET6)
 m.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
 m.bind(("%s", 7001)); m.listen()
 c = socket.socket(socket.AF_INET6); c.bind(("%s", 0)); c.connect(("%s", 7001))
-keep += [l, m, c, m.accept()[0]]
+v4 = socket.socket(); v4.bind(("127.0.0.1", 7003)); v4.listen()
+keep += [l, m, c, m.accept()[0], v4]
 print("ready", flush=True)
 sys.stdin.read()
 """ % (LONG_A, LONG_B, LONG_A)
+
+# A TIME-WAIT socket to ::1, whose process has gone before top starts.
+TIME_WAIT = r"""
+import socket, time
+l = socket.socket(socket.AF_INET6); l.bind(("::1", 7004)); l.listen()
+c = socket.create_connection(("::1", 7004)); s, _ = l.accept()
+c.close(); time.sleep(0.1); s.close(); time.sleep(0.1)
+"""
 
 
 def tmux(*args):
@@ -69,7 +82,7 @@ def wait_screen(pred, timeout=8.0):
     return s
 
 
-GROUP_RE = re.compile(r"^(\S+)\s+(\d+)\s+oldest (\S+)")
+GROUP_RE = re.compile(r"^(\S+|\(no process\))\s+(\d+)\s+oldest (\S+)")
 
 
 def groups(screen):
@@ -96,12 +109,17 @@ try:
     procs.append(holder)
     if holder.stdout.readline().strip() != "ready":
         raise RuntimeError("socket holder did not start")
+    subprocess.run(["ip", "netns", "exec", ns.name, sys.executable, "-c", TIME_WAIT], check=True)
 
     tmux("new-session", "-d", "-s", "t", "-x", "132", "-y", "40",
          f"ip netns exec {ns.name} {TCPSTATE} top -d 0.5; echo EXIT=$?; sleep 60")
     wait_screen(lambda s: "Recv-Q" in s and "ESTABLISHED" in s)
     tmux("send-keys", "-t", "t", "g")
-    wait_screen(lambda s: "Grouped by process" in s)
+    s = wait_screen(lambda s: "Grouped by process" in s and len(groups(s)) >= 2)
+    g = groups(s)
+    rep.check(("(no process)", 1) in [(k, n) for k, n, _, _ in g] and
+              not any(k.startswith("?") for k, _, _, _ in g), "no_process_group",
+              "groups %r" % (g,))
     tmux("send-keys", "-t", "t", "g")
     s = wait_screen(lambda s: "Grouped by remote host" in s and len(groups(s)) >= 4)
     g = groups(s)
@@ -113,6 +131,8 @@ try:
               "'oldest' at columns %r; screen %r" % (sorted(cols), s))
     rep.check(g and all(o.startswith(">=") for _, _, o, _ in g), "oldest_keeps_lower_bound_mark",
               "oldest %r" % ([o for _, _, o, _ in g],))
+    rep.check(keys.get("*") == 3 and not {"::", "0.0.0.0"} & set(keys),
+              "listeners_one_wildcard_host", "groups %r" % (g,))
 
     # Only the listeners, grouped by state: one group.
     tmux("send-keys", "-t", "t", "/")
@@ -123,7 +143,14 @@ try:
     title = next((l for l in s.splitlines() if l.startswith("Grouped by")), "")
     rep.check(title.strip() == "Grouped by state: 1 group" and len(groups(s)) == 1,
               "one_group_singular", "title %r, groups %r" % (title, groups(s)))
-    tmux("send-keys", "-t", "t", "q")
+
+    # No grouping again: the first listener's detail.
+    tmux("send-keys", "-t", "t", "g", "Home", "Enter")
+    s = wait_screen(lambda s: s.startswith("Connection "))
+    first = s.splitlines()[0].rstrip() if s else ""
+    rep.check(re.fullmatch(r"Connection \S+:700[013] -> \*:\*", first) is not None,
+              "detail_listener_peer_as_table", "first line %r" % (first,))
+    tmux("send-keys", "-t", "t", "q", "q")
 except Exception as e:
     rep.fail_rest(CASES, "%s: %s" % (type(e).__name__, e))
 finally:

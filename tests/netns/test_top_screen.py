@@ -8,7 +8,15 @@
  - -i with an interface that is not there (or -r with a missing file) is
    an error, exit 1; only a missing privilege falls back to the kernel view;
  - each column's header stands over its values (batch, without a capture);
- - a filter's error leaves the status line once a valid filter is applied."""
+ - a filter's error leaves the status line once a valid filter is applied;
+ - Tab at the / prompt lists the completions through curses: the screen
+   keeps its title while they show, and Escape leaves nothing behind;
+ - the Wire line shows at the narrowest screens (80 and 99 columns), where
+   the state counts take five lines;
+ - a process named with a line break and an escape sequence is shown
+   escaped on the screen: table rows, the CLOSE-WAIT holders, its group and
+   the detail view (whose peer reads *:* for a listener, as in the table);
+ - one socket is "1 socket" in the title."""
 import itertools, os, re, shutil, signal, subprocess, sys, tempfile, time, unicodedata
 
 import nslib
@@ -17,7 +25,9 @@ from toplib import Tmux, case, rows
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 CASES = ["tmux_header_wide_full_history", "batch_wire_counts_packets_once",
          "batch_missing_interface_is_an_error", "batch_columns_line_up",
-         "tmux_filter_error_cleared"]
+         "tmux_filter_error_cleared", "tmux_tab_completion_through_curses",
+         "tmux_wire_line_at_80_and_99_columns", "tmux_names_escaped_on_screen",
+         "batch_one_socket_singular"]
 rep = nslib.Reporter(None)
 rep.skip_unless(nslib.prereqs_ok() and shutil.which("tmux") is not None, CASES,
                 "needs root, ip, nft, ss and tmux")
@@ -191,6 +201,114 @@ def filter_error(ns, tm):
     return ok, f"error shown {error!r}, status after a valid filter {status!r}"
 
 
+def first_words(s):
+    """The first word of each line down to the column header: the header's shape."""
+    lines = s.splitlines()
+    end = next((i for i, l in enumerate(lines) if l.startswith("State ")), len(lines) - 1)
+    return [l.split()[:1] for l in lines[:end + 1]]
+
+
+def tab_completion(ns, tm):
+    """"s" and Tab twice at the / prompt, then Escape.  Readline printed the
+    list itself, scrolling the screen under curses: the title went, header
+    lines mixed, and the list stayed until a resize."""
+    tm.new("c", f"ip netns exec {ns.name} {TCPSTATE} top -d 0.3; sleep 60", 100, 30)
+    before = tm.wait(lambda s: "Recv-Q" in s, 10, "c")
+    tm.keys("c", "/")
+    time.sleep(0.3)
+    tm.keys("c", "-l", "s")
+    time.sleep(0.2)
+    tm.keys("c", "Tab")
+    time.sleep(0.2)
+    tm.keys("c", "Tab")
+    words = {"sport", "src", "state", "syn-sent"}
+
+    def listed(s):
+        lines = s.splitlines()
+        at = next((i for i, l in enumerate(lines) if words <= set(l.split())), None)
+        return at is not None and at + 1 < len(lines) and lines[at + 1].startswith("filter: s")
+    during = tm.wait(listed, 5, "c")
+    tm.keys("c", "Escape")
+
+    def clean(s):
+        return ("filter: " not in s and "syn-sent" not in s and
+                s.startswith("tcpstate top - ") and first_words(s) == first_words(before))
+    after = tm.wait(clean, 5, "c")
+    tm.keys("c", "q")
+    ok = (listed(during) and during.startswith("tcpstate top - ") and
+          first_words(during) == first_words(before) and clean(after))
+    return ok, f"before {before!r}; with the list {during!r}; after Escape {after!r}"
+
+
+def wire_line(ns, tm):
+    """Without a capture the Wire line says so, at 80x24 and 99x30; at 100
+    columns the TIME-WAIT line is there too."""
+    got = {}
+    for x, y in ((80, 24), (99, 30), (100, 30)):
+        target = f"w{x}"
+        tm.new(target, f"ip netns exec {ns.name} {TCPSTATE} top -d 0.3; sleep 60", x, y)
+        s = tm.wait(lambda s: "Recv-Q" in s, 10, target)
+        tm.keys(target, "q")
+        head = s.split("\nState ")[0].splitlines()
+        got[x] = ([l for l in head if l.startswith("Wire: off (use -i IFACE")],
+                  any(l.startswith("CLOSE-WAIT holders:") for l in head),
+                  any(l.startswith("TIME-WAIT ") for l in head), len(head))
+    ok = (all(w and holders and n <= 9 for w, holders, _, n in got.values()) and got[100][2])
+    return ok, f"per width: (Wire lines, holders line, TIME-WAIT line, header lines) {got}"
+
+
+NAME = "x\n\x1b[31mevil"                 # as test_proc_names.py: within the kernel's 15 bytes
+SHOWN = "x\\n\\x1b[31mevil"
+NAMED = r"""
+import ctypes, socket, sys
+ctypes.CDLL(None).prctl(15, sys.argv[1].encode(), 0, 0, 0)  # PR_SET_NAME
+l = socket.socket(); l.bind(("127.0.0.1", 5007)); l.listen(4)
+c = socket.create_connection(("127.0.0.1", 5007)); s, _ = l.accept()
+c2 = socket.create_connection(("127.0.0.1", 5007)); s2, _ = l.accept()
+c2.close()  # s2 in CLOSE-WAIT: the header names its holder
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def names_escaped(ns, tm):
+    """The listener, both ends of a connection and a CLOSE-WAIT end are the
+    process's: four whole rows (a raw line break cut them short), the
+    header's holder, one group of four, and the detail view."""
+    pid = ns.spawn(NAMED, NAME).pid
+    proc = f"{SHOWN}[{pid}]"
+    tm.new("n", f"ip netns exec {ns.name} {TCPSTATE} top -d 0.3; sleep 60", 150, 40)
+    table = tm.wait(lambda s: len([r for r in rows(s) if proc in r]) == 4, 10, "n")
+    whole = [r for r in rows(table) if re.search(rf" {re.escape(proc)} +>?\S+( +[\d.-]+){{4}}$",
+                                                   r)]
+    holders = re.search(rf"(?m)^CLOSE-WAIT holders: {re.escape(proc)} 1, oldest", table)
+    tm.keys("n", "g")
+    grouped = re.compile(rf"(?m)^{re.escape(proc)} +4 +oldest")
+    group = tm.wait(lambda s: grouped.search(s), 5, "n")
+    tm.keys("n", "g", "g", "g", "/")
+    time.sleep(0.3)
+    tm.keys("n", "state listening", "Enter")
+    tm.wait(lambda s: "filter: state listening" in s and len(rows(s)) == 1, 5, "n")
+    tm.keys("n", "Enter")
+    detail = tm.wait(lambda s: s.startswith("Connection "), 5, "n")
+    tm.keys("n", "q", "q")
+    lines = detail.splitlines()
+    ok = (len(whole) == 4 and holders is not None and grouped.search(group) and
+          lines[0].rstrip() == "Connection 127.0.0.1:5007 -> *:*" and
+          re.search(rf"(?m)^Process: {re.escape(SHOWN)} pid {pid} fd \d+$", detail) is not None)
+    return ok, (f"whole rows {len(whole)} of {rows(table)}; header {table.split('State ')[0]!r}; "
+                f"group screen {group!r}; detail {lines[:5]!r}")
+
+
+def one_socket(ns):
+    h = ns.holder()
+    h.listen("127.0.0.1", 5008)
+    out = ns.exec([TCPSTATE, "top", "-b", "-n", "1"])
+    title = out.stdout.splitlines()[0] if out.stdout else ""
+    return (out.returncode == 0 and re.match(r"tcpstate top - \S+ - 1 socket - ", title)
+            is not None), f"rc {out.returncode}, title {title!r}"
+
+
 tm = Tmux()
 tmp = tempfile.mkdtemp(prefix="tcpstate-top-screen.")
 try:
@@ -199,6 +317,10 @@ try:
     case(rep, "batch_missing_interface_is_an_error", missing_source)
     case(rep, "batch_columns_line_up", columns)
     case(rep, "tmux_filter_error_cleared", filter_error, tm)
+    case(rep, "tmux_tab_completion_through_curses", tab_completion, tm)
+    case(rep, "tmux_wire_line_at_80_and_99_columns", wire_line, tm)
+    case(rep, "tmux_names_escaped_on_screen", names_escaped, tm)
+    case(rep, "batch_one_socket_singular", one_socket)
 finally:
     tm.kill()
     shutil.rmtree(tmp, ignore_errors=True)

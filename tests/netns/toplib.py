@@ -21,8 +21,15 @@ class Tmux:
         return subprocess.run(["tmux", "-L", self.sock, *args], capture_output=True, text=True)
 
     def new(self, target, cmd, x=132, y=40):
-        """A detached session named target running cmd (a shell command line)."""
-        return self.run("new-session", "-d", "-s", target, "-x", str(x), "-y", str(y), cmd)
+        """A detached session named target running cmd (a shell command line).
+        Tried again when it fails: the server exits with its last session, and
+        a session started just then finds it going ("server exited unexpectedly")."""
+        for _ in range(3):
+            r = self.run("new-session", "-d", "-s", target, "-x", str(x), "-y", str(y), cmd)
+            if r.returncode == 0:
+                break
+            time.sleep(0.3)
+        return r
 
     def keys(self, target, *keys):
         return self.run("send-keys", "-t", target, *keys)
