@@ -931,3 +931,16 @@ def build_world(ns):
 
 def _tuple4_of_key(k):
     return (k[1], (k[2], k[3]), (k[4], k[5]))
+
+
+def tmux_new_session(tmux, *args, tries=3):
+    """tmux(new-session, *args), tried again when it fails.  A tmux server
+    exits with its last session, and a session started while it is going
+    fails with "server exited unexpectedly" (a kill-session just before, or
+    a test's previous session ending).  Returns the last result."""
+    for _ in range(tries):
+        r = tmux("new-session", *args)
+        if r.returncode == 0:
+            break
+        time.sleep(0.3)
+    return r

@@ -275,7 +275,7 @@ def start_shell(env, extra=""):
     cmd = ("env %s ip netns exec %s %s shell %s; echo EXIT=$?; sleep 60" % (
         " ".join("%s=%s" % kv for kv in env.items()), NS.name, TCPSTATE, extra))
     tmux("kill-session", "-t", "t")
-    r = tmux("new-session", "-d", "-s", "t", "-x", "160", "-y", "40", cmd)
+    r = nslib.tmux_new_session(tmux, "-d", "-s", "t", "-x", "160", "-y", "40", cmd)
     if r.returncode != 0:
         raise RuntimeError("tmux new-session failed: %s" % r.stderr.strip())
     s = wait_screen(lambda s: last_line(s) == "tcpstate>")  # capture trims the blank

@@ -181,7 +181,10 @@ try:
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     procs.append(top)
     time.sleep(1.0)
-    join = ns(sys.executable, "-c", r"""
+    # The holder keeps its sockets until top has printed its last frame: under
+    # load a frame can come late, and a holder that had gone by then would
+    # take the CLOSE-WAIT row with it.
+    join = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-c", r"""
 import socket, time, os, sys
 l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind(("127.0.0.1", 6001)); l.listen()
@@ -191,10 +194,13 @@ c2 = socket.create_connection(("127.0.0.1", 6001)); s2, _ = l.accept()
 time.sleep(2.5)                            # top sees c2 alive, with its owner
 s2.close(); time.sleep(0.1); c2.close()    # server closed first: server side TIME-WAIT
 print(os.getpid(), flush=True)
-time.sleep(4)
-""", timeout=40)
-    out, err = top.communicate(timeout=40)
-    pid = join.stdout.strip()
+sys.stdin.read()                           # until the test closes it, after top's last frame
+"""], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    procs.append(join)
+    pid = join.stdout.readline().strip()
+    out, err = top.communicate(timeout=60)
+    join.stdin.close()
+    join.wait(timeout=10)
     frames = [f for f in out.split("tcpstate top - ") if f.strip()]
     last = frames[-1] if frames else ""
     cw = [l for l in last.splitlines() if l.startswith("CLOSE-WAIT ") and "holders" not in l]

@@ -878,7 +878,7 @@ def confirm_prompt_on_terminal(ns):
         return s
 
     def start(c):
-        r = tmux("new-session", "-d", "-s", "t", "-x", "150", "-y", "30", c)
+        r = nslib.tmux_new_session(tmux, "-d", "-s", "t", "-x", "150", "-y", "30", c)
         if r.returncode != 0:
             raise RuntimeError("tmux new-session failed: %s" % r.stderr.strip())
 

@@ -21,15 +21,10 @@ class Tmux:
         return subprocess.run(["tmux", "-L", self.sock, *args], capture_output=True, text=True)
 
     def new(self, target, cmd, x=132, y=40):
-        """A detached session named target running cmd (a shell command line).
-        Tried again when it fails: the server exits with its last session, and
-        a session started just then finds it going ("server exited unexpectedly")."""
-        for _ in range(3):
-            r = self.run("new-session", "-d", "-s", target, "-x", str(x), "-y", str(y), cmd)
-            if r.returncode == 0:
-                break
-            time.sleep(0.3)
-        return r
+        """A detached session named target running cmd (a shell command line),
+        tried again when the server was exiting (nslib.tmux_new_session)."""
+        return nslib.tmux_new_session(self.run, "-d", "-s", target, "-x", str(x), "-y", str(y),
+                                      cmd)
 
     def keys(self, target, *keys):
         return self.run("send-keys", "-t", target, *keys)
