@@ -51,10 +51,11 @@ O := build/$(FLAVOR)
 # benchmarks and the binary all link it.
 LIB_SRCS := src/state.c src/filter.c src/diagmsg.c src/sockdiag.c src/addr.c src/out.c src/procmap.c \
             src/netns.c src/store.c src/decode.c src/engine.c src/topmodel.c src/savefile.c \
-            src/knobs.c src/sysctl.c src/rollback.c src/privdrop.c src/census.c
-CLI_SRCS := src/main.c src/cmd.c src/cmdtab.c src/cmd_list.c src/cmd_watch.c src/wire.c \
-            src/capture.c src/listwire.c src/cmd_top.c src/cmd_tune.c \
-            src/cmd_shell.c src/cmd_explain.c src/termcheck.c
+            src/capture.c src/wire.c src/knobs.c src/sysctl.c src/rollback.c src/privdrop.c \
+            src/census.c
+CLI_SRCS := src/main.c src/cmd.c src/cmdtab.c src/cmd_wire.c src/cmd_list.c src/cmd_watch.c \
+            src/listwire.c src/cmd_top.c src/cmd_tune.c src/cmd_shell.c src/cmd_explain.c \
+            src/termcheck.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(O)/%.o)
@@ -78,9 +79,8 @@ $(O)/tcpstate: $(CLI_OBJS) $(O)/libtcpstate.a
 tcpstate: $(O)/tcpstate FORCE
 	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
-# capture.c, from the binary's objects: its readers are tested on real files.
-$(O)/unit: $(UNIT_OBJS) $(O)/src/capture.o $(O)/libtcpstate.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(O)/src/capture.o $(O)/libtcpstate.a $(PKG_LIBS)
+$(O)/unit: $(UNIT_OBJS) $(O)/libtcpstate.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(O)/libtcpstate.a $(PKG_LIBS)
 
 # The engine's fast path checked against its full path on every segment it
 # takes (engine.c, fast_taken; tests/pcap/test_fastpath.sh).

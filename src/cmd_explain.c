@@ -13,6 +13,7 @@
 
 #include "addr.h"
 #include "cmd.h"
+#include "cmd_wire.h"
 #include "knobs.h"
 #include "state.h"
 #include "sysctl.h"
@@ -476,7 +477,7 @@ static int on_opt(void *st, int id, const char *arg)
 		o->netns = arg;
 		return 0;
 	}
-	return wire_opt(&cmd_explain_entry, &o->w, id, arg);
+	return cmd_wire_opt(&cmd_explain_entry, &o->w, id, arg);
 }
 
 static int run_explain(const struct cmd_entry *cmd, int argc, char **argv)

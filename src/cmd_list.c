@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "census.h"
 #include "cmd.h"
+#include "cmd_wire.h"
 #include "filter.h"
 #include "netns.h"
 #include "out.h"
@@ -196,7 +197,7 @@ static int on_opt(void *st, int id, const char *arg)
 	default:
 		if (id != WO_FILE)
 			o->wire_only = 1;
-		return wire_opt(&cmd_list_entry, &o->wire, id, arg);
+		return cmd_wire_opt(&cmd_list_entry, &o->wire, id, arg);
 	}
 	return 0;
 }

@@ -31,6 +31,7 @@
 
 #include "addr.h"
 #include "cmd.h"
+#include "cmd_wire.h"
 #include "filter.h"
 #include "netns.h"
 #include "out.h"
@@ -198,7 +199,7 @@ static int on_opt(void *st, int id, const char *arg)
 		t->speed = v;
 		return 0;
 	}
-	return wire_opt(&cmd_top_entry, &t->w, id, arg);
+	return cmd_wire_opt(&cmd_top_entry, &t->w, id, arg);
 }
 
 /* ---- data -------------------------------------------------------------- */
@@ -1831,7 +1832,7 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	rc = cmd_parse(cmd, argc, argv, on_opt, &t, &nargs, &args);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if ((rc = wire_opts_check(cmd, &t.w, 0)) != 0)
+	if ((rc = cmd_wire_check(cmd, &t.w, 0)) != 0)
 		return rc;
 	if (t.speed != 1 && !t.w.file)
 		return cmd_usage_error(cmd, "--speed applies to -r FILE");

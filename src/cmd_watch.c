@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "cmd.h"
+#include "cmd_wire.h"
 #include "out.h"
 #include "wire.h"
 
@@ -72,7 +73,7 @@ static int on_opt(void *st, int id, const char *arg)
 		w->netns = arg;
 		return 0;
 	}
-	return wire_opt(&cmd_watch_entry, &w->w, id, arg);
+	return cmd_wire_opt(&cmd_watch_entry, &w->w, id, arg);
 }
 
 static void print_time(struct out *o, uint64_t ts)
@@ -139,7 +140,7 @@ static int run_watch(const struct cmd_entry *cmd, int argc, char **argv)
 	rc = cmd_parse(cmd, argc, argv, on_opt, &w, &nargs, &args);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if ((rc = wire_opts_check(cmd, &w.w, 1)) != 0)
+	if ((rc = cmd_wire_check(cmd, &w.w, 1)) != 0)
 		return rc;
 	if (w.netns && !w.w.iface)
 		return cmd_usage_error(cmd, "-N goes with -i: a file reads the same in any namespace");

@@ -1,8 +1,8 @@
 /*
- * wire.h - the wire view: capture -> decode -> engine, shared by the
- * commands that watch traffic (watch, list -r, top).  Also the options they
- * share, as opt_def entries and one parser, so every command spells and
- * checks them the same way.
+ * wire.h - the packet pipeline: capture -> decode -> engine, shared by the
+ * commands that watch traffic (watch, list -r, top, explain --conn).  It
+ * takes its settings as a plain struct wire_opts; the command line that
+ * fills it is cmd_wire.c's.
  */
 #ifndef TCPSTATE_WIRE_H
 #define TCPSTATE_WIRE_H
@@ -11,65 +11,27 @@
 #include <stdint.h>
 
 #include "capture.h"
-#include "cmd.h"
 #include "decode.h"
 #include "engine.h"
 
-enum {
-	WO_IFACE = 100,
-	WO_FILE,
-	WO_FILTER,
-	WO_SNAPLEN,
-	WO_VERIFY,
-	WO_TIMEWAIT,
-	WO_IDLE,
-	WO_MAXCONNS,
-	WO_ZEEK,
-	WO_NOVLAN,
-	WO_USER,
-};
-
-/* The capture options, for a command's opt_def table. */
-#define WIRE_OPT_IFACE                                                                             \
-	{WO_IFACE, 'i', "interface", "IFACE", "capture live on IFACE, or any", COMPLETE_IFACE},   \
-	{WO_USER, 'Z', "user", "USER",                                                             \
-	 "after opening the capture, run as USER (default nobody; root keeps root)",             \
-	 COMPLETE_NONE}
-#define WIRE_OPT_FILE                                                                              \
-	{WO_FILE, 'r', "read", "FILE", "read a pcap or pcapng file (- for stdin)", COMPLETE_FILE}
-#define WIRE_OPTS_COMMON                                                                           \
-	{WO_FILTER, 'f', "filter", "EXPR", "only packets matching a BPF expression",             \
-	 COMPLETE_NONE},                                                                          \
-	{WO_SNAPLEN, 0, "snaplen", "BYTES", "bytes to capture per packet (default 262144)",       \
-	 COMPLETE_NONE},                                                                          \
-	{WO_VERIFY, 0, "verify-checksums", NULL, "ignore segments whose TCP checksum is wrong",   \
-	 COMPLETE_NONE},                                                                          \
-	{WO_TIMEWAIT, 0, "time-wait", "SECONDS", "how long TIME-WAIT lasts, 2 x MSL (default 60)", \
-	 COMPLETE_NONE},                                                                          \
-	{WO_IDLE, 0, "idle-timeout", "SECONDS", "forget connections idle this long (default 300)", \
-	 COMPLETE_NONE},                                                                          \
-	{WO_MAXCONNS, 0, "max-conns", "N", "track at most N connections (default 1000000)",      \
-	 COMPLETE_NONE},                                                                          \
-	{WO_NOVLAN, 0, "ignore-vlan", NULL, "key connections by 4-tuple only, not VLAN tags",      \
-	 COMPLETE_NONE}
-
+/* What to read and how: exactly one of iface and file. */
 struct wire_opts {
 	const char *iface, *file, *filter;
-	const char *user;      /* -Z: whom to become after opening a live capture */
+	const char *user;      /* whom to become after opening a live capture (NULL: nobody) */
 	const int *keep_caps;  /* capabilities the command still needs as that user */
 	int nkeep_caps;
-	int snaplen;
+	int snaplen;           /* 0: the default (262144) */
 	struct engine_config ecfg;
+	/*
+	 * Live captures: the wall clock in microseconds, which the engine's
+	 * timers follow while no packets come (the pipeline reads no clock
+	 * itself).  NULL: they move with packets only.  Files never use it.
+	 */
+	uint64_t (*clock_us)(void);
 };
 
+/* No source, default settings (engine_config_defaults). */
 void wire_opts_init(struct wire_opts *o);
-/*
- * Handle one of the WO_* options.  Returns 0, or EXIT_USAGE after printing
- * what was wrong; returns 1 if id is not a wire option.
- */
-int wire_opt(const struct cmd_entry *cmd, struct wire_opts *o, int id, const char *arg);
-/* Check the combination (exactly one of -i and -r).  0 or EXIT_USAGE. */
-int wire_opts_check(const struct cmd_entry *cmd, const struct wire_opts *o, int need_source);
 
 struct wire;
 

@@ -26,10 +26,6 @@ FUZZ_OUT := build/fuzz
 # Extra libFuzzer flags for fuzz-run, e.g. FUZZ_FLAGS=-jobs=2
 FUZZ_FLAGS ?=
 
-# Sources a target needs beyond libtcpstate.a: wire.c and capture.c live in
-# the binary's objects, not the library.
-FUZZ_EXTRA_pcap := src/wire.c src/capture.c
-
 # ---- replay binaries: the project's compiler and flags -------------------
 
 FUZZ_REPLAY_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz-replay-%)
@@ -37,8 +33,6 @@ FUZZ_REPLAY_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz-replay-%)
 $(FUZZ_REPLAY_BINS): $(O)/fuzz-replay-%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o \
 		$(O)/libtcpstate.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(O)/libtcpstate.a $(PKG_LIBS)
-
-$(O)/fuzz-replay-pcap: $(FUZZ_EXTRA_pcap:%.c=$(O)/%.o)
 
 fuzz-replay: $(FUZZ_REPLAY_BINS)
 
@@ -65,8 +59,6 @@ $(FUZZ_OUT)/libtcpstate.a: $(FUZZ_LIB_OBJS)
 $(FUZZ_BINS): $(FUZZ_OUT)/%: $(FUZZ_OUT)/obj/tests/fuzz/fuzz_%.o $(FUZZ_OUT)/libtcpstate.a
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(FUZZ_OUT)/libtcpstate.a \
 	    $(FUZZ_PKG_LIBS)
-
-$(FUZZ_OUT)/pcap: $(FUZZ_EXTRA_pcap:%.c=$(FUZZ_OUT)/obj/%.o)
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -23,30 +23,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "cmd.h"
 #include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/*
- * wire.c's option parser (wire_opt) calls these two from cmd.c, which would
- * pull in every command.  This target never calls wire_opt; the stubs only
- * satisfy the linker.
- */
-int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
-{
-	(void)cmd;
-	(void)fmt;
-	return EXIT_USAGE;
-}
-
-int parse_long(const char *s, long min, long max, long *out)
-{
-	(void)s;
-	(void)max;
-	*out = min;
-	return 0;
-}
 
 static volatile uint64_t sink_out;
 
