@@ -1738,6 +1738,7 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 		struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
 		poll(&pfd, 1, ms);
 		int ch, quit = 0;
+		size_t cursor = t->cursor;
 		while ((ch = getch()) != ERR) {
 			if (ch == KEY_RESIZE)
 				continue;
@@ -1748,6 +1749,13 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 		}
 		if (quit)
 			break;
+		/*
+		 * A refresh may come before the next draw, and it puts the cursor
+		 * back on the selected row: a key that moved the cursor selects
+		 * the row it moved to, or the refresh would undo it.
+		 */
+		if (t->cursor != cursor && t->mode == MODE_TABLE)
+			select_at_cursor(t);
 	}
 	if (t->mode == MODE_FILTER)
 		rl_callback_handler_remove();

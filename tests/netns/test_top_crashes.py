@@ -5,6 +5,8 @@
    and q exits 0 (a heap error aborts under ASan, make check SANITIZE=1);
  - a refresh after one that held a single socket (an IPv6 listener alone,
    then two IPv4 listeners): top -b exits 0 and shows all three;
+ - End followed at once by a refresh (the pause key released with it):
+   the refresh keeps the row End moved to (it once put the cursor back);
  - a fatal signal (SIGABRT) leaves the terminal as top found it: out of the
    alternate screen, and the tty back in canonical mode with echo."""
 import os, shutil, signal, subprocess, tempfile, time
@@ -14,7 +16,7 @@ from toplib import Tmux, case, hold, rows
 
 TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 CASES = ["tmux_end_home_20_pairs", "tmux_end_home_6000_sockets", "batch_one_socket_then_three",
-         "tmux_abort_restores_terminal"]
+         "tmux_abort_restores_terminal", "tmux_end_survives_the_next_refresh"]
 rep = nslib.Reporter(None)
 rep.skip_unless(nslib.prereqs_ok() and shutil.which("tmux") is not None, CASES,
                 "needs root, ip, nft, ss and tmux")
@@ -139,6 +141,29 @@ def abort_restores(ns, tm, tmp):
     return ok, f"alternate screen {during} -> {alt}; exit {exit_line}; stty: {s[-700:]!r}"
 
 
+def end_then_refresh(ns, tm, target, n):
+    """Paused past the refresh delay, End and Space (resume) sent together:
+    the refresh runs between the keys and the next draw, and End must stand."""
+    holder = hold(ns.name, PAIRS.replace("sys.argv[1]", str(n)))
+    try:
+        batch = ns.exec([TCPSTATE, "top", "-b", "-n", "1", "--sort", "local"], timeout=60)
+        first, last = ends(rows(batch.stdout))
+        tm.new(target, f"ip netns exec {ns.name} {TCPSTATE} top -d 0.5 --sort local; "
+               "echo EXIT=$?; sleep 60")
+        tm.wait(lambda s: f"{2 * n + 1} of {2 * n + 1} sockets shown" in s, 20, target)
+        tm.keys(target, "Space")
+        time.sleep(1.0)  # twice the delay: the refresh is due the moment top resumes
+        tm.keys(target, "End", "Space")
+        s = tm.wait(lambda s: rows(s) and last in ends(rows(s)), 8, target)
+        got = ends(rows(s)) if rows(s) else []
+        tm.keys(target, "q")
+        return (bool(got) and got[1] == last and got[0] != first,
+                f"after End and a refresh: first, last shown {got}; wanted last {last}")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 tm = Tmux()
 tmp = tempfile.mkdtemp(prefix="tcpstate-top-crash.")
 try:
@@ -146,6 +171,7 @@ try:
     case(rep, "tmux_end_home_6000_sockets", end_home, tm, "e6k", 3000)
     case(rep, "batch_one_socket_then_three", one_then_three)
     case(rep, "tmux_abort_restores_terminal", abort_restores, tm, tmp)
+    case(rep, "tmux_end_survives_the_next_refresh", end_then_refresh, tm, "er", 20)
 finally:
     tm.kill()
     shutil.rmtree(tmp, ignore_errors=True)
