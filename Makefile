@@ -75,7 +75,7 @@ $(O)/%.o: %.c
 # path, both machines, the packed form): link-time optimization inlines
 # across them, as the one engine.c it was split from did.  Without it the
 # split cost 3% more instructions a packet (doc/performance.md, issue 15).
-# Fat objects: a link without -flto (the fuzz builds) still finds code.
+# Fat objects: libtcpstate.a still links into a program linked without -flto.
 ENGINE_LTO := -flto -ffat-lto-objects
 $(ENGINE_OBJS): ALL_CFLAGS += $(ENGINE_LTO)
 ALL_LDFLAGS += -flto=auto $(CFLAGS)
