@@ -78,6 +78,14 @@ int cmd_output_failed(const struct cmd_entry *cmd, int err)
 	return EXIT_OK;
 }
 
+int cmd_flush_stdout(const struct cmd_entry *cmd)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return EXIT_OK;
+	/* A failed write left its errno; a later call may have cleared it. */
+	return cmd_output_failed(cmd, errno ? errno : EIO);
+}
+
 int cmd_enter_netns(const struct cmd_entry *cmd, const char *name)
 {
 	char err[512];
@@ -144,6 +152,14 @@ static int unhandled(const struct cmd_entry *cmd, int rc, const char *dash, cons
 			       name, PROGNAME);
 }
 
+/* -h: the help, and -1 (exit 0) once it is written. */
+static int help(const struct cmd_entry *cmd)
+{
+	cmd_help(cmd);
+	int rc = cmd_flush_stdout(cmd);
+	return rc ? rc : -1;
+}
+
 int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 	      int (*fn)(void *st, int id, const char *arg), void *st, int *nargs, char ***args)
 {
@@ -180,10 +196,8 @@ int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 			} else if (eq) {
 				return cmd_usage_error(cmd, "--%s takes no argument", o->long_name);
 			}
-			if (o == &help_opt) {
-				cmd_help(cmd);
-				return -1;
-			}
+			if (o == &help_opt)
+				return help(cmd);
 			if ((rc = fn(st, o->id, val)) != 0)
 				return unhandled(cmd, rc, "-", name, (int)n);
 			continue;
@@ -193,10 +207,8 @@ int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 			o = find_short(cmd, *p);
 			if (!o)
 				return cmd_usage_error(cmd, "unknown option \"-%c\"", *p);
-			if (o == &help_opt) {
-				cmd_help(cmd);
-				return -1;
-			}
+			if (o == &help_opt)
+				return help(cmd);
 			val = NULL;
 			if (o->metavar) {
 				if (p[1])
@@ -429,7 +441,7 @@ void cmd_candidates(int n, char **words, void (*fn)(const char *cand, void *arg)
 int cmd_complete(int argc, char **argv)
 {
 	cmd_candidates(argc, argv, print_cand, NULL);
-	return EXIT_OK;
+	return cmd_flush_stdout(NULL);
 }
 
 /* ---- man page fragments: `tcpstate __man` ------------------------------- */
@@ -509,5 +521,5 @@ int cmd_man(void)
 		man_opt(&help_opt);
 		printf(".\\\" END GENERATED OPTIONS %s\n", c->name);
 	}
-	return EXIT_OK;
+	return cmd_flush_stdout(NULL);
 }

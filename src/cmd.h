@@ -60,7 +60,8 @@ const struct cmd_entry *cmd_find(const char *name);
  * calling cmd_usage_error().  Positionals are gathered into *args / *nargs
  * (pointing into argv, which is reordered).  Options may follow positionals;
  * "--" ends options.  -h/--help prints help and returns -1.
- * Returns 0, -1 (help printed: exit 0) or EXIT_USAGE.
+ * Returns 0, -1 (help printed: exit 0), EXIT_USAGE, or the status of
+ * cmd_output_failed() when the help could not be written.
  */
 int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 	      int (*fn)(void *st, int id, const char *arg), void *st, int *nargs, char ***args);
@@ -94,6 +95,12 @@ int cmd_man(void);
  * "write error: ...", with EXIT_RUNTIME.
  */
 int cmd_output_failed(const struct cmd_entry *cmd, int err);
+
+/*
+ * Flush stdout, where a command printed with stdio: EXIT_OK, or what
+ * cmd_output_failed() makes of a write that failed, now or before.
+ */
+int cmd_flush_stdout(const struct cmd_entry *cmd);
 
 /*
  * -N NAME: enter the named network namespace (/run/netns/NAME), as ss -N

@@ -541,7 +541,5 @@ static int run_explain(const struct cmd_entry *cmd, int argc, char **argv)
 		if (!shown)
 			return cmd_usage_error(cmd, "unknown topic \"%s\"", topic);
 	}
-	if (fflush(stdout) != 0 || ferror(stdout))
-		return cmd_output_failed(cmd, errno);
-	return EXIT_OK;
+	return cmd_flush_stdout(cmd);
 }

@@ -382,10 +382,6 @@ static int tune_show(const struct cmd_entry *cmd, struct tune *t, int argc, char
 			}
 		}
 	}
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		cmd_error(cmd, "write error: %s", strerror(errno));
-		return EXIT_RUNTIME;
-	}
 	(void)missing;
 	return EXIT_OK;
 }
@@ -778,7 +774,7 @@ static int tune_set(const struct cmd_entry *cmd, struct tune *t, int argc, char 
 			return EXIT_RUNTIME;
 		for (int i = 0; i < n; i++)
 			print_change("would set", want[i].knob->name, now[i].value, want[i].value);
-		return fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME;
+		return EXIT_OK;
 	}
 	if (!has_privilege()) {
 		cmd_error(cmd, "changing sysctls needs root or CAP_NET_ADMIN; nothing was changed");
@@ -1235,7 +1231,7 @@ static void guide_freebsd(void)
 	       "  Permanent: the same settings in /etc/sysctl.conf.\n\n");
 }
 
-static int tune_guide(const struct tune *t)
+static void tune_guide(const struct tune *t)
 {
 	if (!t->os || !strcmp(t->os, "linux"))
 		guide_linux();
@@ -1248,7 +1244,6 @@ static int tune_guide(const struct tune *t)
 	if (!t->os)
 		printf("Solaris/illumos: tcp_time_wait_interval, 1 s to 10 min, default 60000 ms:\n"
 		       "    ipadm set-prop -p time_wait_interval=30000 tcp\n");
-	return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_RUNTIME;
 }
 
 static int run_tune(const struct cmd_entry *cmd, int argc, char **argv)
@@ -1285,8 +1280,10 @@ static int run_tune(const struct cmd_entry *cmd, int argc, char **argv)
 		    DEFAULT_SYSCTL_FILE, t.netns);
 	if (t.all && !is_revert)
 		return cmd_usage_error(cmd, "--all goes with revert");
-	if (is_guide)
-		return tune_guide(&t);
+	if (is_guide) {
+		tune_guide(&t);
+		return cmd_flush_stdout(cmd);
+	}
 	if (t.netns) {
 		int r = netns_enter(t.netns, err, sizeof(err));
 		if (r == -2)
@@ -1301,8 +1298,11 @@ static int run_tune(const struct cmd_entry *cmd, int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	if (is_show)
-		return tune_show(cmd, &t, nargs - 1, args + 1);
-	if (is_set)
-		return tune_set(cmd, &t, nargs - 1, args + 1);
-	return tune_revert(cmd, &t);
+		rc = tune_show(cmd, &t, nargs - 1, args + 1);
+	else if (is_set)
+		rc = tune_set(cmd, &t, nargs - 1, args + 1);
+	else
+		rc = tune_revert(cmd, &t);
+	/* What they printed (a table, a plan, what changed) must reach its reader, or be said not to. */
+	return rc ? rc : cmd_flush_stdout(cmd);
 }
