@@ -22,12 +22,24 @@ enum complete_kind {
 	COMPLETE_NETNS,
 	COMPLETE_IFACE,
 	COMPLETE_FILTER, /* filter keywords, and state names after state/exclude */
-	COMPLETE_TUNE,   /* tune's action, then knob names */
-	COMPLETE_OS,     /* linux windows macos freebsd */
 	COMPLETE_COMMAND, /* a subcommand name (shell's help) */
-	COMPLETE_EXPLAIN, /* explain's topics: states, handshake, close, myths, all */
-	COMPLETE_SORT,    /* top's sort columns */
+	COMPLETE_OWN,     /* the command's own words: its cmd_entry's words callback */
 };
+
+/*
+ * A completion under way, as a command's words callback sees it: it offers
+ * each word with cmd_offer(), which keeps those that extend cur.
+ */
+struct cmd_completion {
+	int opt;           /* the option whose argument is completed (its id), or 0: a positional */
+	const char *cur;   /* the word being completed, possibly empty */
+	const char *prev;  /* the word before it, or NULL */
+	const char *first; /* the command's first positional word before cur (tune's action), or NULL */
+	void (*fn)(const char *cand, void *arg);
+	void *arg;
+};
+
+void cmd_offer(const struct cmd_completion *c, const char *word);
 
 struct opt_def {
 	int id;               /* handed to the command's option callback; 0 ends a table */
@@ -46,6 +58,11 @@ struct cmd_entry {
 	const struct opt_def *opts;
 	int min_args, max_args; /* positional count; max -1 for no limit */
 	enum complete_kind args_complete;
+	/*
+	 * The words COMPLETE_OWN stands for (tune's actions, explain's topics,
+	 * top's sort columns): each command keeps its own, and cmd.c knows none.
+	 */
+	void (*words)(const struct cmd_completion *c);
 	int (*run)(const struct cmd_entry *cmd, int argc, char **argv);
 };
 

@@ -33,6 +33,32 @@
 
 #define DEFAULT_SYSCTL_FILE "/etc/sysctl.d/90-tcpstate.conf"
 
+/*
+ * tune's actions and the systems guide knows: each list is written once,
+ * here, and makes the synopsis, the messages, the dispatch and completion.
+ * X is applied to each item, SEP goes between two, LAST before the last.
+ */
+#define TUNE_ACTIONS(X, SEP)                                                                       \
+	X(SHOW, "show") SEP X(SET, "set") SEP X(REVERT, "revert") SEP X(GUIDE, "guide")
+#define TUNE_OSES(X, SEP, LAST)                                                                    \
+	X(guide_linux, "linux") SEP X(guide_windows, "windows") SEP X(guide_macos, "macos")        \
+	LAST X(guide_freebsd, "freebsd")
+#define WORD(id, word) word
+#define WORD_ITEM(id, word) word,
+#define ACTION_ENUM(id, word) A_##id,
+
+enum action { TUNE_ACTIONS(ACTION_ENUM, ) A_NONE };
+
+static const char *const action_words[] = {TUNE_ACTIONS(WORD_ITEM, ) NULL};
+
+struct os_guide {
+	const char *name;
+	void (*print)(void);
+};
+
+static const struct os_guide *os_find(const char *name);
+static void complete_words(const struct cmd_completion *c);
+
 enum { O_JSON = 1, O_DRYRUN, O_PERSIST, O_YES, O_ALL, O_NETNS, O_ROLLBACK, O_SYSCTLFILE, O_OS };
 
 static const struct opt_def tune_opts[] = {
@@ -48,8 +74,8 @@ static const struct opt_def tune_opts[] = {
 	 "where set records previous values (default /var/lib/tcpstate/rollback)", COMPLETE_FILE},
 	{O_SYSCTLFILE, 0, "sysctl-file", "FILE",
 	 "where --persist writes (default /etc/sysctl.d/90-tcpstate.conf)", COMPLETE_FILE},
-	{O_OS, 0, "os", "OS", "guide: linux, windows, macos or freebsd (default: all)",
-	 COMPLETE_OS},
+	{O_OS, 0, "os", "OS", "guide: " TUNE_OSES(WORD, ", ", " or ") " (default: all)",
+	 COMPLETE_OWN},
 	{0, 0, NULL, NULL, NULL, COMPLETE_NONE},
 };
 
@@ -57,7 +83,7 @@ static int run_tune(const struct cmd_entry *cmd, int argc, char **argv);
 
 const struct cmd_entry cmd_tune_entry = {
 	.name = "tune",
-	.args = "show|set|revert|guide [KNOB[=VALUE]...]",
+	.args = TUNE_ACTIONS(WORD, "|") " [KNOB[=VALUE]...]",
 	.summary = "Show and change TIME-WAIT and port settings, safely and reversibly",
 	.help_tail =
 		"Knobs may be named in full (net.ipv4.tcp_tw_reuse), without net.ipv4., or by\n"
@@ -76,13 +102,15 @@ const struct cmd_entry cmd_tune_entry = {
 	.opts = tune_opts,
 	.min_args = 1,
 	.max_args = -1,
-	.args_complete = COMPLETE_TUNE,
+	.args_complete = COMPLETE_OWN,
+	.words = complete_words,
 	.run = run_tune,
 };
 
 struct tune {
 	int json, dry, persist, yes, all;
-	const char *netns, *rollback, *sysctlfile, *os;
+	const char *netns, *rollback, *sysctlfile;
+	const struct os_guide *os; /* guide --os, or NULL for all */
 	char rollback_buf[300];
 };
 
@@ -120,13 +148,11 @@ static int on_opt(void *st, int id, const char *arg)
 		t->sysctlfile = arg;
 		break;
 	case O_OS:
-		if (strcmp(arg, "linux") && strcmp(arg, "windows") && strcmp(arg, "macos") &&
-		    strcmp(arg, "freebsd"))
+		t->os = os_find(arg);
+		if (!t->os)
 			return cmd_usage_error(&cmd_tune_entry,
-					       "--os: unknown system \"%s\" (linux, windows, macos, "
-					       "freebsd)",
+					       "--os: unknown system \"%s\" (" TUNE_OSES(WORD, ", ", ", ") ")",
 					       arg);
-		t->os = arg;
 		break;
 	}
 	return 0;
@@ -1231,19 +1257,64 @@ static void guide_freebsd(void)
 	       "  Permanent: the same settings in /etc/sysctl.conf.\n\n");
 }
 
+#define OS_ITEM(print, word) {word, print},
+
+static const struct os_guide os_guides[] = {TUNE_OSES(OS_ITEM, , ) {NULL, NULL}};
+
+static const struct os_guide *os_find(const char *name)
+{
+	for (const struct os_guide *o = os_guides; o->name; o++)
+		if (!strcmp(o->name, name))
+			return o;
+	return NULL;
+}
+
 static void tune_guide(const struct tune *t)
 {
-	if (!t->os || !strcmp(t->os, "linux"))
-		guide_linux();
-	if (!t->os || !strcmp(t->os, "windows"))
-		guide_windows();
-	if (!t->os || !strcmp(t->os, "macos"))
-		guide_macos();
-	if (!t->os || !strcmp(t->os, "freebsd"))
-		guide_freebsd();
+	for (const struct os_guide *o = os_guides; o->name; o++)
+		if (!t->os || t->os == o)
+			o->print();
 	if (!t->os)
 		printf("Solaris/illumos: tcp_time_wait_interval, 1 s to 10 min, default 60000 ms:\n"
 		       "    ipadm set-prop -p time_wait_interval=30000 tcp\n");
+}
+
+/* ---- the command line ------------------------------------------------- */
+
+static enum action action_find(const char *word)
+{
+	for (int i = 0; action_words[i]; i++)
+		if (!strcmp(action_words[i], word))
+			return (enum action)i;
+	return A_NONE;
+}
+
+/*
+ * --os's systems; or an action, then knob names: for set, "knob=" (the
+ * shell adds no space after it).
+ */
+static void complete_words(const struct cmd_completion *c)
+{
+	if (c->opt == O_OS) {
+		for (const struct os_guide *o = os_guides; o->name; o++)
+			cmd_offer(c, o->name);
+		return;
+	}
+	if (!c->first) {
+		for (int i = 0; action_words[i]; i++)
+			cmd_offer(c, action_words[i]);
+		return;
+	}
+	int set = action_find(c->first) == A_SET;
+	if (set && strchr(c->cur, '='))
+		return;
+	for (const struct knob *kn = knob_table; kn->name; kn++) {
+		char buf[128];
+		snprintf(buf, sizeof(buf), "%s%s", kn->name, set ? "=" : "");
+		cmd_offer(c, buf);
+		snprintf(buf, sizeof(buf), "%s%s", kn->alias, set ? "=" : "");
+		cmd_offer(c, buf);
+	}
 }
 
 static int run_tune(const struct cmd_entry *cmd, int argc, char **argv)
@@ -1257,10 +1328,12 @@ static int run_tune(const struct cmd_entry *cmd, int argc, char **argv)
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	const char *action = args[0];
-	int is_show = !strcmp(action, "show"), is_set = !strcmp(action, "set"),
-	    is_revert = !strcmp(action, "revert"), is_guide = !strcmp(action, "guide");
-	if (!is_show && !is_set && !is_revert && !is_guide)
-		return cmd_usage_error(cmd, "unknown action \"%s\" (show, set, revert, guide)", action);
+	enum action a = action_find(action);
+	int is_show = a == A_SHOW, is_set = a == A_SET, is_revert = a == A_REVERT,
+	    is_guide = a == A_GUIDE;
+	if (a == A_NONE)
+		return cmd_usage_error(cmd, "unknown action \"%s\" (" TUNE_ACTIONS(WORD, ", ") ")",
+				       action);
 	if ((is_revert || is_guide) && nargs > 1)
 		return cmd_usage_error(cmd, "%s takes no arguments", action);
 	if (t.os && !is_guide)
