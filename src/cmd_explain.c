@@ -278,11 +278,9 @@ static void field(const char *label, const char *text)
 /* A knob of this namespace's /proc/sys, as a number; -1 when absent or unreadable. */
 static long knob_value(const char *name)
 {
-	const struct knob k = {.name = name};
-	char buf[64];
 	long v;
 
-	if (sysctl_read(&k, buf, sizeof(buf)) < 0 || parse_long(buf, 0, 1L << 40, &v) < 0)
+	if (sysctl_read_longs(name, &v, 1) < 0 || v < 0 || v > 1L << 40)
 		return -1;
 	return v;
 }

@@ -181,12 +181,13 @@ static void wrap(FILE *f, const char *text, int indent)
 	fputc('\n', f);
 }
 
+/* -1 when unknown. */
 static long unpriv_port_start(void)
 {
-	const struct knob k = {"net.ipv4.ip_unprivileged_port_start", "", KNOB_INT, 0, 65535,
-			       NULL, NULL, 1, NULL, NULL};
-	char v[32];
-	return sysctl_read(&k, v, sizeof(v)) == 0 ? strtol(v, NULL, 10) : -1;
+	long v;
+
+	sysctl_read_longs("net.ipv4.ip_unprivileged_port_start", &v, 1);
+	return v;
 }
 
 /* ---- show: values and advice from the live socket table --------------- */
@@ -216,14 +217,13 @@ static int advise(char lines[][320], int max)
 	struct tally c;
 	struct sockdiag_req req;
 	struct sockdiag_stats st;
-	char err[256], v[64];
+	char err[256];
 	int n = 0;
-	long lo = 0, hi = 0;
+	long ports[2];
 
 	memset(&c, 0, sizeof(c));
-	const struct knob *pr = knob_find("port-range");
-	if (sysctl_read(pr, v, sizeof(v)) == 0)
-		sscanf(v, "%ld %ld", &lo, &hi);
+	sysctl_read_longs(knob_find("port-range")->name, ports, 2); /* -1 -1 when unknown */
+	long lo = ports[0], hi = ports[1];
 	c.census = census_new();
 	if (!c.census) {
 		snprintf(lines[n++], 320, "(no advice: out of memory)");
@@ -243,9 +243,8 @@ static int advise(char lines[][320], int max)
 	uint64_t dest_count = 0;
 	if (census_busiest(c.census, &busiest, 1))
 		dest_count = busiest.in_use;
-	long maxtw = -1;
-	if (sysctl_read(knob_find("max-tw"), v, sizeof(v)) == 0)
-		maxtw = strtol(v, NULL, 10);
+	long maxtw;
+	sysctl_read_longs(knob_find("max-tw")->name, &maxtw, 1);
 	uint64_t tw = c.count[TS_TIME_WAIT];
 	if (maxtw > 0 && n < max) {
 		if ((double)tw >= 0.5 * (double)maxtw)
