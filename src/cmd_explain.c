@@ -518,6 +518,7 @@ static void complete_topics(const struct cmd_completion *c)
 			cmd_offer(c, *w);
 }
 
+/* "all": every state in the order a connection meets them, then every text. */
 static void explain_all(void)
 {
 	static const int order[] = {TS_LISTEN,   TS_SYN_SENT,   TS_SYN_RECV, TS_ESTABLISHED,
@@ -569,9 +570,9 @@ static int run_explain(const struct cmd_entry *cmd, int argc, char **argv)
 	} else {
 		state_mask m;
 		if (state_parse(topic, &m) < 0)
-			return cmd_usage_error(cmd, "unknown topic \"%s\" (a state, " EXPLAIN_TOPICS(
-							    WORD, ", ", " or ") ")",
-					       topic);
+			return cmd_usage_error(
+			    cmd, "unknown topic \"%s\" (a state, " EXPLAIN_TOPICS(WORD, ", ", " or ") ")",
+			    topic);
 		int shown = 0;
 		for (int s = 1; s < TS_MAX; s++)
 			if ((m & SM(s)) && s != TS_NEW_SYN_RECV && find_entry(s)) {

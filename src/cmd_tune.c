@@ -181,7 +181,7 @@ static void wrap(FILE *f, const char *text, int indent)
 	fputc('\n', f);
 }
 
-/* -1 when unknown. */
+/* ip_unprivileged_port_start, or -1 when unknown. */
 static long unpriv_port_start(void)
 {
 	long v;
