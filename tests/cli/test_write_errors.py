@@ -6,7 +6,8 @@ killed by SIGPIPE, without a word.
 
 Each output path is run: main's --help and --version, every command's
 --help, tune show and guide (and set's dry run), explain, watch -r, list
-(a dump and -r), top -b, and the completion and man page helpers."""
+(a dump and -r), top -b, shell's help, and the completion and man page
+helpers."""
 import os
 import signal
 import subprocess
@@ -30,7 +31,7 @@ def check(name, ok, why):
 
 
 def commands():
-    """(who says it, argv) for each output path."""
+    """(who says it, argv[, standard input]) for each output path."""
     names = subprocess.run([TCPSTATE, "__complete", ""], capture_output=True, text=True,
                            check=True).stdout.split()
     cmds = [n for n in names if not n.startswith("-")]
@@ -51,27 +52,32 @@ def commands():
     yield "top", ["top", "-b", "-n", "1"]
     yield None, ["__complete", "list", ""]
     yield None, ["__man"]
+    yield "shell", ["shell"], b"help\n"
+    yield "shell", ["shell"], b"help tune\n"
 
 
-def run(argv, stdout):
-    p = subprocess.run([TCPSTATE] + argv, stdin=subprocess.DEVNULL, stdout=stdout,
-                       stderr=subprocess.PIPE, timeout=60)
+def run(argv, stdout, stdin):
+    p = subprocess.run([TCPSTATE] + argv, input=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                       timeout=60)
     return p.returncode, p.stderr.decode(errors="replace")
 
 
-for who, argv in commands():
+for who, argv, *stdin in commands():
+    stdin = stdin[0] if stdin else b""
     words = " ".join(os.path.basename(a) if a in (PCAP, DUMP) else a or "''" for a in argv)
+    if stdin:
+        words += " <<< " + repr(stdin.decode().strip())
     prefix = "tcpstate " + who if who else "tcpstate"
     want = f"{prefix}: write error: No space left on device\n"
     with open("/dev/full", "w") as full:
-        rc, err = run(argv, full)
+        rc, err = run(argv, full, stdin)
     check(f"{words} >/dev/full: says so, exit 1", rc == 1 and err == want,
           f"rc {rc}, stderr {err!r} (want 1, {want!r})")
     # A pipe whose reader is gone before the command starts: every write fails.
     r, w = os.pipe()
     os.close(r)
     try:
-        rc, err = run(argv, w)
+        rc, err = run(argv, w, stdin)
     finally:
         os.close(w)
     check(f"{words} | (closed): ends by SIGPIPE, no word", rc == -signal.SIGPIPE and err == "",
