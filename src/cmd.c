@@ -15,10 +15,8 @@
 #include <string.h>
 
 #include "filter.h"
-#include "knobs.h"
 #include "netns.h"
 #include "state.h"
-#include "topmodel.h"
 
 const struct cmd_entry *cmd_find(const char *name)
 {
@@ -76,6 +74,14 @@ int cmd_output_failed(const struct cmd_entry *cmd, int err)
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_UNBLOCK, &pipe, NULL);
 	return EXIT_OK;
+}
+
+int cmd_flush_stdout(const struct cmd_entry *cmd)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return EXIT_OK;
+	/* A failed write left its errno; a later call may have cleared it. */
+	return cmd_output_failed(cmd, errno ? errno : EIO);
 }
 
 int cmd_enter_netns(const struct cmd_entry *cmd, const char *name)
@@ -144,6 +150,14 @@ static int unhandled(const struct cmd_entry *cmd, int rc, const char *dash, cons
 			       name, PROGNAME);
 }
 
+/* -h: the help, and -1 (exit 0) once it is written. */
+static int help(const struct cmd_entry *cmd)
+{
+	cmd_help(cmd);
+	int rc = cmd_flush_stdout(cmd);
+	return rc ? rc : -1;
+}
+
 int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 	      int (*fn)(void *st, int id, const char *arg), void *st, int *nargs, char ***args)
 {
@@ -180,10 +194,8 @@ int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 			} else if (eq) {
 				return cmd_usage_error(cmd, "--%s takes no argument", o->long_name);
 			}
-			if (o == &help_opt) {
-				cmd_help(cmd);
-				return -1;
-			}
+			if (o == &help_opt)
+				return help(cmd);
 			if ((rc = fn(st, o->id, val)) != 0)
 				return unhandled(cmd, rc, "-", name, (int)n);
 			continue;
@@ -193,10 +205,8 @@ int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 			o = find_short(cmd, *p);
 			if (!o)
 				return cmd_usage_error(cmd, "unknown option \"-%c\"", *p);
-			if (o == &help_opt) {
-				cmd_help(cmd);
-				return -1;
-			}
+			if (o == &help_opt)
+				return help(cmd);
 			val = NULL;
 			if (o->metavar) {
 				if (p[1])
@@ -256,14 +266,10 @@ void cmd_help(const struct cmd_entry *cmd)
 
 /* ---- completion: `tcpstate __complete WORD... CUR` ---------------------- */
 
-/* Where candidates go: printed for the shells' scripts, collected for `shell`. */
-static void (*cand_fn)(const char *cand, void *arg);
-static void *cand_arg;
-
-static void cand(const char *word, const char *cur)
+void cmd_offer(const struct cmd_completion *c, const char *word)
 {
-	if (strncmp(word, cur, strlen(cur)) == 0)
-		cand_fn(word, cand_arg);
+	if (strncmp(word, c->cur, strlen(c->cur)) == 0)
+		c->fn(word, c->arg);
 }
 
 static void print_cand(const char *word, void *arg)
@@ -272,7 +278,7 @@ static void print_cand(const char *word, void *arg)
 	printf("%s\n", word);
 }
 
-static void list_dir(const char *dir, const char *cur)
+static void list_dir(const struct cmd_completion *c, const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -281,79 +287,40 @@ static void list_dir(const char *dir, const char *cur)
 		return;
 	while ((de = readdir(d)) != NULL)
 		if (de->d_name[0] != '.')
-			cand(de->d_name, cur);
+			cmd_offer(c, de->d_name);
 	closedir(d);
 }
 
-/* first: the command's first positional word so far (tune's action), or NULL. */
-static void complete_kind(enum complete_kind k, const char *prev, const char *cur,
-			  const char *first)
+static void complete_kind(const struct cmd_entry *cmd, const struct cmd_completion *c,
+			  enum complete_kind k)
 {
 	switch (k) {
 	case COMPLETE_FILE:
-		cand_fn("@file", cand_arg); /* the shell completes file names itself */
+		c->fn("@file", c->arg); /* the shell completes file names itself */
 		break;
 	case COMPLETE_NETNS:
-		list_dir("/run/netns", cur);
+		list_dir(c, "/run/netns");
 		break;
 	case COMPLETE_IFACE:
-		cand("any", cur);
-		list_dir("/sys/class/net", cur);
+		cmd_offer(c, "any");
+		list_dir(c, "/sys/class/net");
 		break;
 	case COMPLETE_FILTER:
-		if (prev && (strcmp(prev, "state") == 0 || strcmp(prev, "exclude") == 0)) {
+		if (c->prev && (strcmp(c->prev, "state") == 0 || strcmp(c->prev, "exclude") == 0)) {
 			for (const char *const *w = state_words(); *w; w++)
-				cand(*w, cur);
+				cmd_offer(c, *w);
 		} else {
 			for (const char *const *w = filter_keywords(); *w; w++)
-				cand(*w, cur);
+				cmd_offer(c, *w);
 		}
-		break;
-	case COMPLETE_TUNE:
-		if (!first) {
-			static const char *const actions[] = {"show", "set", "revert", "guide", NULL};
-			for (int i = 0; actions[i]; i++)
-				cand(actions[i], cur);
-		} else if (first && strcmp(first, "set") == 0) {
-			/* set takes KNOB=VALUE: offer "knob=", and the shell adds no space. */
-			if (strchr(cur, '='))
-				break;
-			for (const struct knob *kn = knob_table; kn->name; kn++) {
-				char buf[128];
-				snprintf(buf, sizeof(buf), "%s=", kn->name);
-				cand(buf, cur);
-				snprintf(buf, sizeof(buf), "%s=", kn->alias);
-				cand(buf, cur);
-			}
-		} else {
-			for (const struct knob *kn = knob_table; kn->name; kn++) {
-				cand(kn->name, cur);
-				cand(kn->alias, cur);
-			}
-		}
-		break;
-	case COMPLETE_OS: {
-		static const char *const os[] = {"linux", "windows", "macos", "freebsd", NULL};
-		for (int i = 0; os[i]; i++)
-			cand(os[i], cur);
-		break;
-	}
-	case COMPLETE_EXPLAIN: {
-		static const char *const topics[] = {"handshake", "close", "myths", "all", NULL};
-		for (int i = 0; topics[i]; i++)
-			cand(topics[i], cur);
-		for (const char *const *w = state_words(); *w; w++)
-			if (strcmp(*w, "all") != 0)
-				cand(*w, cur);
-		break;
-	}
-	case COMPLETE_SORT:
-		for (int s = 0; s < SORT_MAX; s++)
-			cand(topmodel_sort_name((enum top_sort)s), cur);
 		break;
 	case COMPLETE_COMMAND:
 		for (size_t i = 0; cmd_table[i]; i++)
-			cand(cmd_table[i]->name, cur);
+			cmd_offer(c, cmd_table[i]->name);
+		break;
+	case COMPLETE_OWN:
+		if (cmd->words)
+			cmd->words(c);
 		break;
 	case COMPLETE_NONE:
 		break;
@@ -370,66 +337,66 @@ static const struct opt_def *option_word(const struct cmd_entry *cmd, const char
 	return find_short(cmd, w[strlen(w) - 1]);
 }
 
-static void candidates(int argc, char **argv)
+static void candidates(struct cmd_completion *c, int argc, char **argv)
 {
-	const char *cur = argc > 0 ? argv[argc - 1] : "";
 	const struct cmd_entry *cmd;
 
+	c->cur = argc > 0 ? argv[argc - 1] : "";
 	if (argc <= 1) {
 		for (size_t i = 0; cmd_table[i]; i++)
-			cand(cmd_table[i]->name, cur);
-		cand("--help", cur);
-		cand("--version", cur);
+			cmd_offer(c, cmd_table[i]->name);
+		cmd_offer(c, "--help");
+		cmd_offer(c, "--version");
 		return;
 	}
 	cmd = cmd_find(argv[0]);
 	if (!cmd)
 		return;
-	const char *prev = argc >= 2 ? argv[argc - 2] : NULL;
-	const struct opt_def *po = prev && argc > 2 ? option_word(cmd, prev) : NULL;
+	c->prev = argc >= 2 ? argv[argc - 2] : NULL;
+	const struct opt_def *po = c->prev && argc > 2 ? option_word(cmd, c->prev) : NULL;
 	if (po && po->metavar) {
-		complete_kind(po->complete, prev, cur, NULL);
+		c->opt = po->id;
+		complete_kind(cmd, c, po->complete);
 		return;
 	}
-	if (cur[0] == '-') {
+	if (c->cur[0] == '-') {
 		for (const struct opt_def *o = cmd->opts; o && o->id; o++) {
 			char buf[64];
 			if (o->long_name) {
 				snprintf(buf, sizeof(buf), "--%s", o->long_name);
-				cand(buf, cur);
+				cmd_offer(c, buf);
 			}
 			if (o->short_name) {
 				snprintf(buf, sizeof(buf), "-%c", o->short_name);
-				cand(buf, cur);
+				cmd_offer(c, buf);
 			}
 		}
-		cand("--help", cur);
+		cmd_offer(c, "--help");
 		return;
 	}
 	/* The first positional word before the cursor, skipping options and their arguments. */
-	const char *first = NULL;
-	for (int i = 1; i < argc - 1 && !first; i++) {
+	for (int i = 1; i < argc - 1 && !c->first; i++) {
 		const struct opt_def *o = option_word(cmd, argv[i]);
 		if (o && o->metavar)
 			/* its argument; bash splits --opt=arg into --opt, =, arg */
 			i += i + 2 < argc - 1 && strcmp(argv[i + 1], "=") == 0 ? 2 : 1;
 		else if (argv[i][0] != '-')
-			first = argv[i];
+			c->first = argv[i];
 	}
-	complete_kind(cmd->args_complete, prev, cur, first);
+	complete_kind(cmd, c, cmd->args_complete);
 }
 
 void cmd_candidates(int n, char **words, void (*fn)(const char *cand, void *arg), void *arg)
 {
-	cand_fn = fn;
-	cand_arg = arg;
-	candidates(n, words);
+	struct cmd_completion c = {.fn = fn, .arg = arg};
+
+	candidates(&c, n, words);
 }
 
 int cmd_complete(int argc, char **argv)
 {
 	cmd_candidates(argc, argv, print_cand, NULL);
-	return EXIT_OK;
+	return cmd_flush_stdout(NULL);
 }
 
 /* ---- man page fragments: `tcpstate __man` ------------------------------- */
@@ -509,5 +476,5 @@ int cmd_man(void)
 		man_opt(&help_opt);
 		printf(".\\\" END GENERATED OPTIONS %s\n", c->name);
 	}
-	return EXIT_OK;
+	return cmd_flush_stdout(NULL);
 }

@@ -22,12 +22,24 @@ enum complete_kind {
 	COMPLETE_NETNS,
 	COMPLETE_IFACE,
 	COMPLETE_FILTER, /* filter keywords, and state names after state/exclude */
-	COMPLETE_TUNE,   /* tune's action, then knob names */
-	COMPLETE_OS,     /* linux windows macos freebsd */
 	COMPLETE_COMMAND, /* a subcommand name (shell's help) */
-	COMPLETE_EXPLAIN, /* explain's topics: states, handshake, close, myths, all */
-	COMPLETE_SORT,    /* top's sort columns */
+	COMPLETE_OWN,     /* the command's own words: its cmd_entry's words callback */
 };
+
+/*
+ * A completion under way, as a command's words callback sees it: it offers
+ * each word with cmd_offer(), which keeps those that extend cur.
+ */
+struct cmd_completion {
+	int opt;           /* the option whose argument is completed (its id), or 0: a positional */
+	const char *cur;   /* the word being completed, possibly empty */
+	const char *prev;  /* the word before it, or NULL */
+	const char *first; /* the command's first positional word before cur (tune's action), or NULL */
+	void (*fn)(const char *cand, void *arg);
+	void *arg;
+};
+
+void cmd_offer(const struct cmd_completion *c, const char *word);
 
 struct opt_def {
 	int id;               /* handed to the command's option callback; 0 ends a table */
@@ -46,6 +58,11 @@ struct cmd_entry {
 	const struct opt_def *opts;
 	int min_args, max_args; /* positional count; max -1 for no limit */
 	enum complete_kind args_complete;
+	/*
+	 * The words COMPLETE_OWN stands for (tune's actions, explain's topics,
+	 * top's sort columns): each command keeps its own, and cmd.c knows none.
+	 */
+	void (*words)(const struct cmd_completion *c);
 	int (*run)(const struct cmd_entry *cmd, int argc, char **argv);
 };
 
@@ -60,7 +77,8 @@ const struct cmd_entry *cmd_find(const char *name);
  * calling cmd_usage_error().  Positionals are gathered into *args / *nargs
  * (pointing into argv, which is reordered).  Options may follow positionals;
  * "--" ends options.  -h/--help prints help and returns -1.
- * Returns 0, -1 (help printed: exit 0) or EXIT_USAGE.
+ * Returns 0, -1 (help printed: exit 0), EXIT_USAGE, or the status of
+ * cmd_output_failed() when the help could not be written.
  */
 int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 	      int (*fn)(void *st, int id, const char *arg), void *st, int *nargs, char ***args);
@@ -94,6 +112,12 @@ int cmd_man(void);
  * "write error: ...", with EXIT_RUNTIME.
  */
 int cmd_output_failed(const struct cmd_entry *cmd, int err);
+
+/*
+ * Flush stdout, where a command printed with stdio: EXIT_OK, or what
+ * cmd_output_failed() makes of a write that failed, now or before.
+ */
+int cmd_flush_stdout(const struct cmd_entry *cmd);
 
 /*
  * -N NAME: enter the named network namespace (/run/netns/NAME), as ss -N

@@ -19,6 +19,17 @@
 #include "sysctl.h"
 #include "wire.h"
 
+/*
+ * explain's topics besides the states: the one list behind the synopsis,
+ * the message, the dispatch and completion.  X is applied to each, SEP goes
+ * between two, LAST before the last.
+ */
+#define EXPLAIN_TOPICS(X, SEP, LAST)                                                               \
+	X(handshake, "handshake") SEP X(closes, "close") SEP X(myths, "myths") LAST X(NULL, "all")
+#define WORD(text, word) word
+
+static void complete_topics(const struct cmd_completion *c);
+
 enum { O_CONN = 1, O_NETNS };
 
 static const struct opt_def explain_opts[] = {
@@ -35,7 +46,7 @@ static int run_explain(const struct cmd_entry *cmd, int argc, char **argv);
 
 const struct cmd_entry cmd_explain_entry = {
 	.name = "explain",
-	.args = "[STATE|handshake|close|myths|all]",
+	.args = "[STATE|" EXPLAIN_TOPICS(WORD, "|", "|") "]",
 	.summary = "Explain the TCP states, the handshake and the closes",
 	.help_tail = "STATE is any spelling tcpstate list accepts (time-wait, CLOSE_WAIT, estab).\n"
 		     "With -r FILE --conn ID, tells what happened to one connection of a capture\n"
@@ -43,7 +54,8 @@ const struct cmd_entry cmd_explain_entry = {
 	.opts = explain_opts,
 	.min_args = 0,
 	.max_args = 1,
-	.args_complete = COMPLETE_EXPLAIN,
+	.args_complete = COMPLETE_OWN,
+	.words = complete_topics,
 	.run = run_explain,
 };
 
@@ -266,11 +278,9 @@ static void field(const char *label, const char *text)
 /* A knob of this namespace's /proc/sys, as a number; -1 when absent or unreadable. */
 static long knob_value(const char *name)
 {
-	const struct knob k = {.name = name};
-	char buf[64];
 	long v;
 
-	if (sysctl_read(&k, buf, sizeof(buf)) < 0 || parse_long(buf, 0, 1L << 40, &v) < 0)
+	if (sysctl_read_longs(name, &v, 1) < 0 || v < 0 || v > 1L << 40)
 		return -1;
 	return v;
 }
@@ -480,6 +490,49 @@ static int on_opt(void *st, int id, const char *arg)
 	return cmd_wire_opt(&cmd_explain_entry, &o->w, id, arg);
 }
 
+/* A topic's text; "all" has none: it is every state and every text. */
+struct topic {
+	const char *text;
+	const char *name;
+};
+
+#define TOPIC_ITEM(text, word) {text, word},
+
+static const struct topic topics[] = {EXPLAIN_TOPICS(TOPIC_ITEM, , ) {NULL, NULL}};
+
+static const struct topic *topic_find(const char *name)
+{
+	for (const struct topic *t = topics; t->name; t++)
+		if (!strcmp(t->name, name))
+			return t;
+	return NULL;
+}
+
+/* The topics, then the states by name ("all" is a topic already). */
+static void complete_topics(const struct cmd_completion *c)
+{
+	for (const struct topic *t = topics; t->name; t++)
+		cmd_offer(c, t->name);
+	for (const char *const *w = state_words(); *w; w++)
+		if (!topic_find(*w))
+			cmd_offer(c, *w);
+}
+
+/* "all": every state in the order a connection meets them, then every text. */
+static void explain_all(void)
+{
+	static const int order[] = {TS_LISTEN,   TS_SYN_SENT,   TS_SYN_RECV, TS_ESTABLISHED,
+				    TS_FIN_WAIT1, TS_FIN_WAIT2, TS_CLOSE_WAIT, TS_CLOSING,
+				    TS_LAST_ACK, TS_TIME_WAIT,  TS_CLOSE};
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		print_entry(find_entry(order[i]));
+	for (const struct topic *t = topics; t->text; t++) {
+		if (t != topics)
+			putchar('\n');
+		fputs(t->text, stdout);
+	}
+}
+
 static int run_explain(const struct cmd_entry *cmd, int argc, char **argv)
 {
 	struct explain_opts o;
@@ -509,29 +562,17 @@ static int run_explain(const struct cmd_entry *cmd, int argc, char **argv)
 	if (o.netns && (rc = cmd_enter_netns(cmd, o.netns)) != 0)
 		return rc;
 	const char *topic = nargs ? args[0] : "all";
-	if (!strcmp(topic, "handshake")) {
-		fputs(handshake, stdout);
-	} else if (!strcmp(topic, "close")) {
-		fputs(closes, stdout);
-	} else if (!strcmp(topic, "myths")) {
-		fputs(myths, stdout);
-	} else if (!strcmp(topic, "all")) {
-		static const int order[] = {TS_LISTEN,   TS_SYN_SENT,   TS_SYN_RECV, TS_ESTABLISHED,
-					    TS_FIN_WAIT1, TS_FIN_WAIT2, TS_CLOSE_WAIT, TS_CLOSING,
-					    TS_LAST_ACK, TS_TIME_WAIT,  TS_CLOSE};
-		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-			print_entry(find_entry(order[i]));
-		fputs(handshake, stdout);
-		putchar('\n');
-		fputs(closes, stdout);
-		putchar('\n');
-		fputs(myths, stdout);
+	const struct topic *tp = topic_find(topic);
+	if (tp && tp->text) {
+		fputs(tp->text, stdout);
+	} else if (tp) {
+		explain_all();
 	} else {
 		state_mask m;
 		if (state_parse(topic, &m) < 0)
-			return cmd_usage_error(cmd, "unknown topic \"%s\" (a state, handshake, close, "
-						    "myths or all)",
-					       topic);
+			return cmd_usage_error(
+			    cmd, "unknown topic \"%s\" (a state, " EXPLAIN_TOPICS(WORD, ", ", " or ") ")",
+			    topic);
 		int shown = 0;
 		for (int s = 1; s < TS_MAX; s++)
 			if ((m & SM(s)) && s != TS_NEW_SYN_RECV && find_entry(s)) {
@@ -541,7 +582,5 @@ static int run_explain(const struct cmd_entry *cmd, int argc, char **argv)
 		if (!shown)
 			return cmd_usage_error(cmd, "unknown topic \"%s\"", topic);
 	}
-	if (fflush(stdout) != 0 || ferror(stdout))
-		return cmd_output_failed(cmd, errno);
-	return EXIT_OK;
+	return cmd_flush_stdout(cmd);
 }

@@ -22,6 +22,7 @@
 #include "sockdiag.h"
 #include "state.h"
 #include "store.h"
+#include "sysctl.h"
 #include "listwire.h"
 #include "wire.h"
 
@@ -837,16 +838,15 @@ static int stream_one(const struct sock_rec *rec, void *arg)
 
 /* ---- summary ------------------------------------------------------------ */
 
-static int read_port_range(const char *path, long *lo, long *hi)
+static int read_port_range(long *lo, long *hi)
 {
-	FILE *f = fopen(path, "r");
-	int ok;
+	long v[2];
 
-	if (!f)
+	if (sysctl_read_longs("net.ipv4.ip_local_port_range", v, 2) < 0)
 		return -1;
-	ok = fscanf(f, "%ld %ld", lo, hi) == 2;
-	fclose(f);
-	return ok && *lo >= 1 && *hi <= 65535 && *lo <= *hi ? 0 : -1;
+	*lo = v[0];
+	*hi = v[1];
+	return *lo >= 1 && *hi <= 65535 && *lo <= *hi ? 0 : -1;
 }
 
 #define TOP_DESTS 5
@@ -1122,7 +1122,7 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 		goto done;
 	}
 	if (o.summary) {
-		if (read_port_range("/proc/sys/net/ipv4/ip_local_port_range", &c.lo, &c.hi) < 0)
+		if (read_port_range(&c.lo, &c.hi) < 0)
 			c.lo = c.hi = 0;
 		c.family = o.family;
 		c.census = census_new();

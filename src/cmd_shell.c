@@ -264,7 +264,8 @@ static int run_line(const char *line)
 	}
 	if (!strcmp(name, "help") || !strcmp(name, "?")) {
 		int rc = help(n - first > 1 ? words[first + 1] : NULL);
-		fflush(stdout);
+		if (!rc)
+			rc = cmd_flush_stdout(&cmd_shell_entry);
 		free(buf);
 		return rc;
 	}

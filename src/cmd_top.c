@@ -63,7 +63,7 @@ static const struct opt_def top_opts[] = {
 	{O_SPEED, 0, "speed", "N", "with -r: replay N times faster than captured", COMPLETE_NONE},
 	{O_SORT, 0, "sort", "COLUMN",
 	 "by age (default), state, local, peer, process, recv-q, send-q, rtt, retrans",
-	 COMPLETE_SORT},
+	 COMPLETE_OWN},
 	{O_ROWS, 0, "rows", "N", "with -b: print the first N rows of each frame (default all)",
 	 COMPLETE_NONE},
 	WIRE_OPTS_COMMON,
@@ -71,6 +71,13 @@ static const struct opt_def top_opts[] = {
 };
 
 static int run_top(const struct cmd_entry *cmd, int argc, char **argv);
+
+/* --sort's columns, as the model names them. */
+static void complete_sort(const struct cmd_completion *c)
+{
+	for (int s = 0; s < SORT_MAX; s++)
+		cmd_offer(c, topmodel_sort_name((enum top_sort)s));
+}
 
 const struct cmd_entry cmd_top_entry = {
 	.name = "top",
@@ -92,6 +99,7 @@ const struct cmd_entry cmd_top_entry = {
 	.min_args = 0,
 	.max_args = -1,
 	.args_complete = COMPLETE_FILTER,
+	.words = complete_sort,
 	.run = run_top,
 };
 

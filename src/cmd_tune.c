@@ -33,6 +33,32 @@
 
 #define DEFAULT_SYSCTL_FILE "/etc/sysctl.d/90-tcpstate.conf"
 
+/*
+ * tune's actions and the systems guide knows: each list is written once,
+ * here, and makes the synopsis, the messages, the dispatch and completion.
+ * X is applied to each item, SEP goes between two, LAST before the last.
+ */
+#define TUNE_ACTIONS(X, SEP)                                                                       \
+	X(SHOW, "show") SEP X(SET, "set") SEP X(REVERT, "revert") SEP X(GUIDE, "guide")
+#define TUNE_OSES(X, SEP, LAST)                                                                    \
+	X(guide_linux, "linux") SEP X(guide_windows, "windows") SEP X(guide_macos, "macos")        \
+	LAST X(guide_freebsd, "freebsd")
+#define WORD(id, word) word
+#define WORD_ITEM(id, word) word,
+#define ACTION_ENUM(id, word) A_##id,
+
+enum action { TUNE_ACTIONS(ACTION_ENUM, ) A_NONE };
+
+static const char *const action_words[] = {TUNE_ACTIONS(WORD_ITEM, ) NULL};
+
+struct os_guide {
+	const char *name;
+	void (*print)(void);
+};
+
+static const struct os_guide *os_find(const char *name);
+static void complete_words(const struct cmd_completion *c);
+
 enum { O_JSON = 1, O_DRYRUN, O_PERSIST, O_YES, O_ALL, O_NETNS, O_ROLLBACK, O_SYSCTLFILE, O_OS };
 
 static const struct opt_def tune_opts[] = {
@@ -48,8 +74,8 @@ static const struct opt_def tune_opts[] = {
 	 "where set records previous values (default /var/lib/tcpstate/rollback)", COMPLETE_FILE},
 	{O_SYSCTLFILE, 0, "sysctl-file", "FILE",
 	 "where --persist writes (default /etc/sysctl.d/90-tcpstate.conf)", COMPLETE_FILE},
-	{O_OS, 0, "os", "OS", "guide: linux, windows, macos or freebsd (default: all)",
-	 COMPLETE_OS},
+	{O_OS, 0, "os", "OS", "guide: " TUNE_OSES(WORD, ", ", " or ") " (default: all)",
+	 COMPLETE_OWN},
 	{0, 0, NULL, NULL, NULL, COMPLETE_NONE},
 };
 
@@ -57,7 +83,7 @@ static int run_tune(const struct cmd_entry *cmd, int argc, char **argv);
 
 const struct cmd_entry cmd_tune_entry = {
 	.name = "tune",
-	.args = "show|set|revert|guide [KNOB[=VALUE]...]",
+	.args = TUNE_ACTIONS(WORD, "|") " [KNOB[=VALUE]...]",
 	.summary = "Show and change TIME-WAIT and port settings, safely and reversibly",
 	.help_tail =
 		"Knobs may be named in full (net.ipv4.tcp_tw_reuse), without net.ipv4., or by\n"
@@ -76,13 +102,15 @@ const struct cmd_entry cmd_tune_entry = {
 	.opts = tune_opts,
 	.min_args = 1,
 	.max_args = -1,
-	.args_complete = COMPLETE_TUNE,
+	.args_complete = COMPLETE_OWN,
+	.words = complete_words,
 	.run = run_tune,
 };
 
 struct tune {
 	int json, dry, persist, yes, all;
-	const char *netns, *rollback, *sysctlfile, *os;
+	const char *netns, *rollback, *sysctlfile;
+	const struct os_guide *os; /* guide --os, or NULL for all */
 	char rollback_buf[300];
 };
 
@@ -120,13 +148,11 @@ static int on_opt(void *st, int id, const char *arg)
 		t->sysctlfile = arg;
 		break;
 	case O_OS:
-		if (strcmp(arg, "linux") && strcmp(arg, "windows") && strcmp(arg, "macos") &&
-		    strcmp(arg, "freebsd"))
+		t->os = os_find(arg);
+		if (!t->os)
 			return cmd_usage_error(&cmd_tune_entry,
-					       "--os: unknown system \"%s\" (linux, windows, macos, "
-					       "freebsd)",
+					       "--os: unknown system \"%s\" (" TUNE_OSES(WORD, ", ", ", ") ")",
 					       arg);
-		t->os = arg;
 		break;
 	}
 	return 0;
@@ -155,12 +181,13 @@ static void wrap(FILE *f, const char *text, int indent)
 	fputc('\n', f);
 }
 
+/* ip_unprivileged_port_start, or -1 when unknown. */
 static long unpriv_port_start(void)
 {
-	const struct knob k = {"net.ipv4.ip_unprivileged_port_start", "", KNOB_INT, 0, 65535,
-			       NULL, NULL, 1, NULL, NULL};
-	char v[32];
-	return sysctl_read(&k, v, sizeof(v)) == 0 ? strtol(v, NULL, 10) : -1;
+	long v;
+
+	sysctl_read_longs("net.ipv4.ip_unprivileged_port_start", &v, 1);
+	return v;
 }
 
 /* ---- show: values and advice from the live socket table --------------- */
@@ -190,14 +217,13 @@ static int advise(char lines[][320], int max)
 	struct tally c;
 	struct sockdiag_req req;
 	struct sockdiag_stats st;
-	char err[256], v[64];
+	char err[256];
 	int n = 0;
-	long lo = 0, hi = 0;
+	long ports[2];
 
 	memset(&c, 0, sizeof(c));
-	const struct knob *pr = knob_find("port-range");
-	if (sysctl_read(pr, v, sizeof(v)) == 0)
-		sscanf(v, "%ld %ld", &lo, &hi);
+	sysctl_read_longs(knob_find("port-range")->name, ports, 2); /* -1 -1 when unknown */
+	long lo = ports[0], hi = ports[1];
 	c.census = census_new();
 	if (!c.census) {
 		snprintf(lines[n++], 320, "(no advice: out of memory)");
@@ -217,9 +243,8 @@ static int advise(char lines[][320], int max)
 	uint64_t dest_count = 0;
 	if (census_busiest(c.census, &busiest, 1))
 		dest_count = busiest.in_use;
-	long maxtw = -1;
-	if (sysctl_read(knob_find("max-tw"), v, sizeof(v)) == 0)
-		maxtw = strtol(v, NULL, 10);
+	long maxtw;
+	sysctl_read_longs(knob_find("max-tw")->name, &maxtw, 1);
 	uint64_t tw = c.count[TS_TIME_WAIT];
 	if (maxtw > 0 && n < max) {
 		if ((double)tw >= 0.5 * (double)maxtw)
@@ -381,10 +406,6 @@ static int tune_show(const struct cmd_entry *cmd, struct tune *t, int argc, char
 				wrap(stdout, item, 2);
 			}
 		}
-	}
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		cmd_error(cmd, "write error: %s", strerror(errno));
-		return EXIT_RUNTIME;
 	}
 	(void)missing;
 	return EXIT_OK;
@@ -778,7 +799,7 @@ static int tune_set(const struct cmd_entry *cmd, struct tune *t, int argc, char 
 			return EXIT_RUNTIME;
 		for (int i = 0; i < n; i++)
 			print_change("would set", want[i].knob->name, now[i].value, want[i].value);
-		return fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME;
+		return EXIT_OK;
 	}
 	if (!has_privilege()) {
 		cmd_error(cmd, "changing sysctls needs root or CAP_NET_ADMIN; nothing was changed");
@@ -1235,20 +1256,64 @@ static void guide_freebsd(void)
 	       "  Permanent: the same settings in /etc/sysctl.conf.\n\n");
 }
 
-static int tune_guide(const struct tune *t)
+#define OS_ITEM(print, word) {word, print},
+
+static const struct os_guide os_guides[] = {TUNE_OSES(OS_ITEM, , ) {NULL, NULL}};
+
+static const struct os_guide *os_find(const char *name)
 {
-	if (!t->os || !strcmp(t->os, "linux"))
-		guide_linux();
-	if (!t->os || !strcmp(t->os, "windows"))
-		guide_windows();
-	if (!t->os || !strcmp(t->os, "macos"))
-		guide_macos();
-	if (!t->os || !strcmp(t->os, "freebsd"))
-		guide_freebsd();
+	for (const struct os_guide *o = os_guides; o->name; o++)
+		if (!strcmp(o->name, name))
+			return o;
+	return NULL;
+}
+
+static void tune_guide(const struct tune *t)
+{
+	for (const struct os_guide *o = os_guides; o->name; o++)
+		if (!t->os || t->os == o)
+			o->print();
 	if (!t->os)
 		printf("Solaris/illumos: tcp_time_wait_interval, 1 s to 10 min, default 60000 ms:\n"
 		       "    ipadm set-prop -p time_wait_interval=30000 tcp\n");
-	return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_RUNTIME;
+}
+
+/* ---- the command line ------------------------------------------------- */
+
+static enum action action_find(const char *word)
+{
+	for (int i = 0; action_words[i]; i++)
+		if (!strcmp(action_words[i], word))
+			return (enum action)i;
+	return A_NONE;
+}
+
+/*
+ * --os's systems; or an action, then knob names: for set, "knob=" (the
+ * shell adds no space after it).
+ */
+static void complete_words(const struct cmd_completion *c)
+{
+	if (c->opt == O_OS) {
+		for (const struct os_guide *o = os_guides; o->name; o++)
+			cmd_offer(c, o->name);
+		return;
+	}
+	if (!c->first) {
+		for (int i = 0; action_words[i]; i++)
+			cmd_offer(c, action_words[i]);
+		return;
+	}
+	int set = action_find(c->first) == A_SET;
+	if (set && strchr(c->cur, '='))
+		return;
+	for (const struct knob *kn = knob_table; kn->name; kn++) {
+		char buf[128];
+		snprintf(buf, sizeof(buf), "%s%s", kn->name, set ? "=" : "");
+		cmd_offer(c, buf);
+		snprintf(buf, sizeof(buf), "%s%s", kn->alias, set ? "=" : "");
+		cmd_offer(c, buf);
+	}
 }
 
 static int run_tune(const struct cmd_entry *cmd, int argc, char **argv)
@@ -1262,10 +1327,12 @@ static int run_tune(const struct cmd_entry *cmd, int argc, char **argv)
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	const char *action = args[0];
-	int is_show = !strcmp(action, "show"), is_set = !strcmp(action, "set"),
-	    is_revert = !strcmp(action, "revert"), is_guide = !strcmp(action, "guide");
-	if (!is_show && !is_set && !is_revert && !is_guide)
-		return cmd_usage_error(cmd, "unknown action \"%s\" (show, set, revert, guide)", action);
+	enum action a = action_find(action);
+	int is_show = a == A_SHOW, is_set = a == A_SET, is_revert = a == A_REVERT,
+	    is_guide = a == A_GUIDE;
+	if (a == A_NONE)
+		return cmd_usage_error(cmd, "unknown action \"%s\" (" TUNE_ACTIONS(WORD, ", ") ")",
+				       action);
 	if ((is_revert || is_guide) && nargs > 1)
 		return cmd_usage_error(cmd, "%s takes no arguments", action);
 	if (t.os && !is_guide)
@@ -1285,8 +1352,10 @@ static int run_tune(const struct cmd_entry *cmd, int argc, char **argv)
 		    DEFAULT_SYSCTL_FILE, t.netns);
 	if (t.all && !is_revert)
 		return cmd_usage_error(cmd, "--all goes with revert");
-	if (is_guide)
-		return tune_guide(&t);
+	if (is_guide) {
+		tune_guide(&t);
+		return cmd_flush_stdout(cmd);
+	}
 	if (t.netns) {
 		int r = netns_enter(t.netns, err, sizeof(err));
 		if (r == -2)
@@ -1301,8 +1370,11 @@ static int run_tune(const struct cmd_entry *cmd, int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	if (is_show)
-		return tune_show(cmd, &t, nargs - 1, args + 1);
-	if (is_set)
-		return tune_set(cmd, &t, nargs - 1, args + 1);
-	return tune_revert(cmd, &t);
+		rc = tune_show(cmd, &t, nargs - 1, args + 1);
+	else if (is_set)
+		rc = tune_set(cmd, &t, nargs - 1, args + 1);
+	else
+		rc = tune_revert(cmd, &t);
+	/* What they printed (a table, a plan, what changed) must reach its reader, or be said not to. */
+	return rc ? rc : cmd_flush_stdout(cmd);
 }

@@ -63,11 +63,11 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
-		return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_RUNTIME;
+		return cmd_flush_stdout(NULL);
 	}
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("%s %s\n", PROGNAME, TCPSTATE_VERSION);
-		return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_RUNTIME;
+		return cmd_flush_stdout(NULL);
 	}
 	/* Hidden helpers for the completion scripts and the man page. */
 	if (strcmp(argv[1], "__complete") == 0)

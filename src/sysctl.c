@@ -1,9 +1,11 @@
 /*
- * sysctl.c - /proc/sys access and safe file replacement.
+ * sysctl.c - /proc/sys access (the one reader of it: list, top, tune and
+ * explain read their numbers here) and safe file replacement.
  */
 #define _GNU_SOURCE
 #include "sysctl.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -56,6 +58,35 @@ int sysctl_read(const struct knob *k, char *buf, size_t len)
 	}
 	buf[o] = '\0';
 	return 0;
+}
+
+static int parse_longs(const char *s, long *v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char *end;
+		if (!isdigit((unsigned char)*s) && *s != '-')
+			return -EINVAL; /* strtol would skip a space or take a '+' */
+		errno = 0;
+		v[i] = strtol(s, &end, 10);
+		if (errno || end == s || *end != (i + 1 < n ? ' ' : '\0'))
+			return -EINVAL;
+		s = end + (i + 1 < n);
+	}
+	return 0;
+}
+
+int sysctl_read_longs(const char *name, long *v, int n)
+{
+	const struct knob k = {.name = name};
+	char buf[128]; /* a few numbers: a longer value is -E2BIG */
+	int r = sysctl_read(&k, buf, sizeof(buf));
+
+	if (!r)
+		r = parse_longs(buf, v, n);
+	if (r)
+		for (int i = 0; i < n; i++)
+			v[i] = -1;
+	return r;
 }
 
 int sysctl_write(const struct knob *k, const char *value)

@@ -15,6 +15,13 @@
  * (-E2BIG when it does not fit in len: never a silently cut value).
  */
 int sysctl_read(const struct knob *k, char *buf, size_t len);
+/*
+ * A value of n numbers by the knob's name ("net.ipv4.ip_local_port_range"),
+ * into v[0..n-1]: the one reader of /proc/sys for those who want numbers.
+ * 0, or a negative errno (-EINVAL when the value is not exactly n decimal
+ * numbers), and then every v[i] is -1.
+ */
+int sysctl_read_longs(const char *name, long *v, int n);
 /* Write a (validated) value.  0, or a negative errno. */
 int sysctl_write(const struct knob *k, const char *value);
 /* Whether this knob exists here (kernel, namespace, modules). */

@@ -20,6 +20,7 @@
 #include "census.h"
 #include "hash.h"
 #include "procmap.h"
+#include "sysctl.h"
 
 #define EVENT_RING 262144u
 
@@ -200,21 +201,6 @@ void topmodel_free(struct topmodel *m)
 	free(m->cw);
 	free(m->ring);
 	free(m);
-}
-
-static long read_long(const char *path, long *second)
-{
-	FILE *f = fopen(path, "r");
-	long a = -1, b = -1;
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld %ld", &a, &b) < 1)
-		a = -1;
-	fclose(f);
-	if (second)
-		*second = b;
-	return a;
 }
 
 static void resolve_owners(struct topmodel *m, const char *procroot)
@@ -405,11 +391,12 @@ void topmodel_begin(struct topmodel *m, uint64_t now_us)
 	m->first = m->last_refresh_us == 0;
 
 	struct top_stats *st = &m->st;
-	long hi = -1;
+	long range[2];
 	memset(st->count, 0, sizeof(st->count));
-	st->tw_max = read_long("/proc/sys/net/ipv4/tcp_max_tw_buckets", NULL);
-	st->port_lo = read_long("/proc/sys/net/ipv4/ip_local_port_range", &hi);
-	st->port_hi = hi;
+	sysctl_read_longs("net.ipv4.tcp_max_tw_buckets", &st->tw_max, 1); /* -1 when unknown */
+	sysctl_read_longs("net.ipv4.ip_local_port_range", range, 2);
+	st->port_lo = range[0];
+	st->port_hi = range[1];
 	st->ephemeral_in_use = 0;
 	st->ephemeral_dests = 0;
 	census_begin(m->census, st->port_lo, st->port_hi);

@@ -76,6 +76,34 @@ PATH=$(dirname "$TCPSTATE"):$PATH bash -c '
 cat "$T/bash.out"
 grep -q '^FAIL' "$T/bash.out" && failed=1
 
+# A command's own words (tune's actions and --os systems, explain's topics)
+# are one list each: what is completed is what the synopsis, --help and the
+# messages name, and each completed word is accepted.
+words() { tr -s ' |,[]()' '\n' | grep -v -e '^$' -e '^or$' | tr '\n' ' '; }
+same() { # NAME WANT GOT
+	[ "$2" = "$3" ] && pass "$1" || fail "$1" "completed '$2', named '$3'"
+}
+acts=$("$TCPSTATE" __complete tune "" | words)
+same "tune: actions completed = synopsis" "$acts" \
+	"$("$TCPSTATE" tune --help | sed -n 's/^Usage: tcpstate tune \[OPTIONS\] \([^ ]*\) .*/\1/p' | words)"
+same "tune: actions completed = unknown-action message" "$acts" \
+	"$("$TCPSTATE" tune nope 2>&1 | sed -n 's/.*(\(.*\)) (see.*/\1/p' | words)"
+oses=$("$TCPSTATE" __complete tune --os "" | words)
+same "tune: --os systems completed = --help" "$oses" \
+	"$("$TCPSTATE" tune --help | sed -n 's/.*--os OS *guide: \(.*\) (default: all)$/\1/p' | words)"
+same "tune: --os systems completed = unknown-system message" "$oses" \
+	"$("$TCPSTATE" tune guide --os nope 2>&1 | sed -n 's/.*(\(.*\)) (see.*/\1/p' | words)"
+topics=$("$TCPSTATE" __complete explain "" | head -n 4 | words)
+same "explain: topics completed = synopsis" "STATE $topics" \
+	"$("$TCPSTATE" explain --help | sed -n 's/^Usage: tcpstate explain \[OPTIONS\] //p' | words)"
+same "explain: topics completed = unknown-topic message" "a state $topics" \
+	"$("$TCPSTATE" explain nope 2>&1 | sed -n 's/.*(\(.*\)) (see.*/\1/p' | words)"
+bad=
+for w in $oses; do "$TCPSTATE" tune guide --os "$w" >/dev/null 2>&1 || bad="$bad os:$w"; done
+for w in $("$TCPSTATE" __complete explain ""); do "$TCPSTATE" explain "$w" >/dev/null 2>&1 || bad="$bad topic:$w"; done
+[ -z "$bad" ] && pass "completed --os systems and explain topics are accepted" ||
+	fail "completed --os systems and explain topics are accepted" "refused:$bad"
+
 # Namespaces after -N come from /run/netns (needs root to make one).
 if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null; then
 	ns=tcpstate-comp-$$

@@ -1,5 +1,6 @@
 /* Unit tests: reading /proc/sys values, and checking values for tune. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "knobs.h"
@@ -29,6 +30,33 @@ static void read_exact_fit(void)
 	CHECK(sysctl_read(range, got, n + 1) == 0);
 	CHECK_STR(got, v);
 	CHECK(sysctl_read(range, got, n) == -E2BIG);
+}
+
+/*
+ * Numbers by name, as list, top, tune and explain read them: exactly n of
+ * them, or an error and every one -1.  Only reads.
+ */
+static void read_numbers(void)
+{
+	const struct knob *range = knob_find("port-range");
+	char v[SYSCTL_VALUE_MAX], want[64];
+	long two[2], three[3], one = 0;
+
+	CHECK(range && sysctl_read(range, v, sizeof(v)) == 0);
+	CHECK(sysctl_read_longs("net.ipv4.ip_local_port_range", two, 2) == 0);
+	snprintf(want, sizeof(want), "%ld %ld", two[0], two[1]);
+	CHECK_STR(want, v);
+	CHECK(two[0] >= 1 && two[0] <= two[1] && two[1] <= 65535);
+
+	/* Fewer or more numbers than the value holds. */
+	CHECK(sysctl_read_longs("net.ipv4.ip_local_port_range", &one, 1) == -EINVAL);
+	CHECK(one == -1);
+	CHECK(sysctl_read_longs("net.ipv4.ip_local_port_range", three, 3) == -EINVAL);
+	CHECK(three[0] == -1 && three[1] == -1 && three[2] == -1);
+	/* Not a number; not there. */
+	CHECK(sysctl_read_longs("kernel.ostype", &one, 1) == -EINVAL && one == -1);
+	CHECK(sysctl_read_longs("net.ipv4.no_such_knob", two, 2) == -ENOENT);
+	CHECK(two[0] == -1 && two[1] == -1);
 }
 
 /*
@@ -84,6 +112,7 @@ static void form_versus_advice(void)
 
 const struct unit_test sysctl_tests[] = {
 	{"sysctl: a value that fits exactly is read whole", read_exact_fit},
+	{"sysctl: numbers by name, exactly as many as asked", read_numbers},
 	{"knobs: revert's form check, set's advised ranges", form_versus_advice},
 	{NULL, NULL},
 };
