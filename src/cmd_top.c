@@ -39,6 +39,7 @@
 #include "state.h"
 #include "termcheck.h"
 #include "topmodel.h"
+#include "topview.h"
 #include "wire.h"
 
 enum {
@@ -97,7 +98,6 @@ const struct cmd_entry cmd_top_entry = {
 
 /* ---- state ------------------------------------------------------------- */
 
-enum group { GROUP_NONE, GROUP_PROCESS, GROUP_HOST, GROUP_STATE, GROUP_MAX };
 enum mode { MODE_TABLE, MODE_DETAIL, MODE_HELP, MODE_FILTER, MODE_CONFIRM_KILL };
 
 struct top {
@@ -123,7 +123,7 @@ struct top {
 	char filter_text[256];
 	enum top_sort sort;
 	int reverse;
-	enum group group;
+	enum top_group_by group;
 	int paused;
 	size_t cursor, offset;
 	size_t nshown; /* rows (or groups) the last draw had to show: the cursor stays below */
@@ -262,7 +262,7 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 	 */
 	size_t last = topmodel_nrows(t->model); /* 0 before the first refresh */
 	req.want_info = topmodel_sort_needs_info(t->sort) ||
-			(t->batch && t->group == GROUP_NONE &&
+			(t->batch && t->group == TOP_GROUP_NONE &&
 			 (!t->rows_max || (last && (size_t)t->rows_max >= last)));
 	t->refresh_now = 0;
 	/* The refresh's time is taken before the dump, so ages never run ahead. */
@@ -286,545 +286,30 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 	return 0;
 }
 
-/* ---- formatting shared by the screen and batch mode --------------------- */
-
-/*
- * Text from outside (process names, interface and file names, a filter
- * typed in) is shown through fmt_text(): a process may name itself with a
- * line break or an escape sequence.  The bytes that takes for n bytes of
- * text, each at worst a \xNN.
- */
-#define TEXT_SHOWN(n) (4 * (n) + 1)
-
-/* A socket with no peer: a listener, or one never connected. */
-static int no_peer(const struct sock_rec *s)
+/* The header's lines: the model's counts, and what the command knows (options, the capture). */
+static int header_lines(struct top *t, char lines[][TOPVIEW_HDR_LINE], int maxlines, int width,
+			int utf8)
 {
-	static const uint8_t any[16];
-	return s->state == TS_LISTEN || (!s->rport && !memcmp(s->raddr, any, sizeof(any)));
-}
+	struct topview_header h = {
+		.now_us = wall_us(),
+		.delay_us = t->delay_us,
+		.paused = t->paused,
+		.filter_text = t->filter ? t->filter_text : NULL,
+		.wire_note = t->wire_note,
+	};
+	struct capture_stats cs;
 
-/* The peer as the table shows it: *:* for none. */
-static size_t peer_text(char *buf, const struct sock_rec *s)
-{
-	if (no_peer(s)) {
-		memcpy(buf, "*:*", 4);
-		return 3;
-	}
-	return addr_format_port(buf, s->family, s->raddr, s->rport, 0);
-}
-
-/*
- * "name[pid]" of a socket's process, escaped; with mark, a ~ first when it
- * held the socket before (TIME-WAIT has no owner).
- */
-static size_t proc_text(char *buf, size_t len, const struct top_row *r, int mark)
-{
-	char name[TEXT_SHOWN(sizeof(r->comm))];
-	int k;
-
-	fmt_text(name, sizeof(name), r->comm);
-	k = snprintf(buf, len, "%s%s[%d]", mark && r->remembered ? "~" : "", name, (int)r->pid);
-	return k < 0 ? 0 : (size_t)k >= len ? len - 1 : (size_t)k;
-}
-
-/* Two digits, zero-padded. */
-static size_t put2(char *b, uint64_t v)
-{
-	b[0] = (char)('0' + v / 10 % 10);
-	b[1] = (char)('0' + v % 10);
-	return 2;
-}
-
-/*
- * An age as 42s, 3m07s, 5h02m or 2d03h.  By hand rather than snprintf:
- * batch mode formats one per row, 100k rows a frame.
- */
-static void fmt_age(char *buf, size_t len, uint64_t us)
-{
-	char tmp[40];
-	uint64_t s = us / 1000000, big, small;
-	char u1, u2;
-	size_t n;
-
-	if (s < 60) {
-		n = fmt_u64(tmp, s);
-		tmp[n++] = 's';
-	} else {
-		if (s < 3600)
-			big = s / 60, small = s % 60, u1 = 'm', u2 = 's';
-		else if (s < 86400)
-			big = s / 3600, small = s / 60 % 60, u1 = 'h', u2 = 'm';
-		else
-			big = s / 86400, small = s / 3600 % 24, u1 = 'd', u2 = 'h';
-		n = fmt_u64(tmp, big);
-		tmp[n++] = u1;
-		n += put2(tmp + n, small);
-		tmp[n++] = u2;
-	}
-	if (n >= len)
-		n = len - 1;
-	memcpy(buf, tmp, n);
-	buf[n] = '\0';
-}
-
-static const char *abbrev(int s)
-{
-	static const char *const a[TS_MAX] = {
-		[TS_NONE] = "-",        [TS_ESTABLISHED] = "ESTAB", [TS_SYN_SENT] = "SYN-S",
-		[TS_SYN_RECV] = "SYN-R", [TS_FIN_WAIT1] = "FIN-W1", [TS_FIN_WAIT2] = "FIN-W2",
-		[TS_TIME_WAIT] = "TIME-W", [TS_CLOSE] = "CLOSED", [TS_CLOSE_WAIT] = "CLOSE-W",
-		[TS_LAST_ACK] = "LAST-A", [TS_LISTEN] = "LISTEN", [TS_CLOSING] = "CLOSING",
-		[TS_NEW_SYN_RECV] = "SYN-R"};
-	return s >= 0 && s < TS_MAX ? a[s] : "?";
-}
-
-static void sparkline(char *buf, size_t len, const uint16_t *h, int n, int width, int utf8)
-{
-	static const char *const bars[] = {"\u2581", "\u2582", "\u2583", "\u2584",
-					   "\u2585", "\u2586", "\u2587", "\u2588"};
-	static const char ascii[] = " .:-=+*#";
-	uint16_t max = 1;
-	int start = n > width ? n - width : 0;
-	size_t o = 0;
-
-	for (int i = start; i < n; i++)
-		if (h[i] > max)
-			max = h[i];
-	for (int i = start; i < n && o + 4 < len; i++) {
-		int lvl = h[i] ? 1 + (int)((double)(h[i] - 1) * 7 / max) : 0;
-		if (lvl > 7)
-			lvl = 7;
-		if (utf8) {
-			const char *b = h[i] ? bars[lvl] : " ";
-			size_t k = strlen(b);
-			memcpy(buf + o, b, k);
-			o += k;
-		} else {
-			buf[o++] = ascii[lvl];
+	if (t->wire) {
+		h.wire = 1;
+		h.wire_packets = wire_decode_stats(t->wire)->packets;
+		h.wire_conns = engine_stats(wire_engine(t->wire))->live;
+		if (wire_capture_stats(t->wire, &cs) == 0) {
+			h.kernel_counts = 1;
+			h.kernel_recv = cs.received;
+			h.kernel_drop = cs.dropped;
 		}
 	}
-	buf[o] = '\0';
-}
-
-/*
- * A header line's bytes.  The widest is three state columns of 23 cells of
- * text and a sparkline of up to TOP_HISTORY glyphs, each up to 4 bytes of
- * UTF-8 (3 for the bars): lines are sized by what they show, in cells, and
- * the bytes always have room for it.
- */
-#define HDR_LINE (3 * (23 + 4 * TOP_HISTORY) + 1)
-
-/*
- * One destination of ephemeral ports: "ADDR:PORT N (P%)", with " of RANGE"
- * after N when asked, and when it would run out at its current rate.
- */
-static int dest_text(char *buf, size_t len, const struct top_dest *d, long range, int of)
-{
-	char a[ADDR_STRLEN], age[32] = "", ofr[32] = "";
-
-	addr_format_port(a, d->family, d->addr, d->port, 0);
-	if (d->exhaust_s >= 0) {
-		memcpy(age, " full in ", 10);
-		fmt_age(age + 9, sizeof(age) - 9, (uint64_t)(d->exhaust_s * 1e6));
-	}
-	if (of)
-		snprintf(ofr, sizeof(ofr), " of %ld", range);
-	int k = snprintf(buf, len, "%s %u%s (%.0f%%)%s", a, d->in_use, ofr,
-			 100.0 * d->in_use / (double)range, age);
-	return k < 0 ? 0 : k >= (int)len ? (int)len - 1 : k;
-}
-
-/* The header, as lines of text (the screen colours some of them). */
-static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int width, int utf8)
-{
-	const struct top_stats *st = topmodel_stats(t->model);
-	int n = 0;
-	char age[32], spark[4 * TOP_HISTORY + 1], text[TEXT_SHOWN(256)];
-	time_t now = time(NULL);
-	struct tm tm;
-	char clock[16];
-
-	localtime_r(&now, &tm);
-	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-	fmt_text(text, sizeof(text), t->filter ? t->filter_text : "");
-	snprintf(lines[n++], HDR_LINE, "tcpstate top - %s - %llu socket%s - every %.1fs%s%s%.120s",
-		 clock, (unsigned long long)st->total, st->total == 1 ? "" : "s",
-		 (double)t->delay_us / 1e6, t->paused ? " - PAUSED" : "",
-		 t->filter ? " - filter: " : "", text);
-	/* Counts per state, with a sparkline each, two per line. */
-	static const int order[] = {TS_ESTABLISHED, TS_TIME_WAIT, TS_CLOSE_WAIT, TS_LISTEN,
-				    TS_SYN_SENT,    TS_SYN_RECV,  TS_FIN_WAIT1,  TS_FIN_WAIT2,
-				    TS_LAST_ACK,    TS_CLOSING};
-	/* Each column: name 12, count 7, sparkline, and 3 spaces; never past width. */
-	int col = width >= 100 ? 3 : 2, sw = (width / col) - 23;
-	if (sw < 4)
-		sw = 4;
-	if (sw > TOP_HISTORY)
-		sw = TOP_HISTORY;
-	/* The last line is the Wire line's, whatever else gives way. */
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && n < maxlines - 1;
-	     i += (size_t)col) {
-		size_t o = 0;
-		lines[n][0] = '\0';
-		for (int c = 0; c < col && i + (size_t)c < sizeof(order) / sizeof(order[0]); c++) {
-			int s = order[i + (size_t)c];
-			sparkline(spark, sizeof(spark), st->history[s], st->nhistory, sw, utf8);
-			int k =
-			    snprintf(lines[n] + o, HDR_LINE - o, "%-12s %7u %s%*s", state_name(s),
-				     st->count[s], spark, c + 1 < col ? 2 : 0, "");
-			if (k < 0 || (size_t)k >= HDR_LINE - o) {
-				lines[n][o] = '\0'; /* a whole column or none */
-				break;
-			}
-			o += (size_t)k;
-		}
-		n++;
-	}
-	/*
-	 * Short of room (two state columns, under 100 columns of screen), the
-	 * TIME-WAIT line gives way first: its count is in the lines above.
-	 * Ephemeral ports, CLOSE-WAIT holders and the Wire line come after.
-	 */
-	if (n + 1 + (st->port_lo > 0) + 2 <= maxlines) {
-		if (st->tw_max > 0)
-			snprintf(lines[n++], HDR_LINE,
-				 "TIME-WAIT %u of tcp_max_tw_buckets %ld (%.1f%%)",
-				 st->count[TS_TIME_WAIT], st->tw_max,
-				 100.0 * st->count[TS_TIME_WAIT] / (double)st->tw_max);
-		else
-			snprintf(lines[n++], HDR_LINE, "TIME-WAIT %u", st->count[TS_TIME_WAIT]);
-	}
-	if (n < maxlines - 1 && st->port_lo > 0) {
-		/*
-		 * The range is per destination: the busiest one's share is what
-		 * runs out, so it comes first; the total over all destinations
-		 * is said apart.
-		 */
-		long range = st->port_hi - st->port_lo + 1;
-		int o = snprintf(lines[n], HDR_LINE, "Ephemeral ports: none in use (%ld per destination)",
-				 range);
-		if (st->ndest) {
-			o = snprintf(lines[n], HDR_LINE, "Ephemeral ports: busiest ");
-			o += dest_text(lines[n] + o, HDR_LINE - (size_t)o, &st->dest[0], range, 1);
-			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, "; %u in use to %u destination%s",
-				      st->ephemeral_in_use, st->ephemeral_dests,
-				      st->ephemeral_dests == 1 ? "" : "s");
-		}
-		for (int i = 1; i < st->ndest && o > 0 && o < 200; i++) {
-			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, "%s", i == 1 ? "; next " : ", ");
-			o += dest_text(lines[n] + o, HDR_LINE - (size_t)o, &st->dest[i], range, 0);
-		}
-		n++;
-	}
-	if (n < maxlines - 1) {
-		int o = snprintf(lines[n], HDR_LINE, "CLOSE-WAIT holders:");
-		if (!st->nholder)
-			snprintf(lines[n] + o, HDR_LINE - (size_t)o, " none");
-		uint64_t nowus = wall_us();
-		for (int i = 0; i < st->nholder && o > 0 && o < 200; i++) {
-			const struct top_holder *h = &st->holder[i];
-			fmt_age(age, sizeof(age), nowus > h->oldest_us ? nowus - h->oldest_us : 0);
-			fmt_text(text, sizeof(text), h->comm);
-			if (h->pid)
-				o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, "%s %s[%d]",
-					      i ? ";" : "", text, (int)h->pid);
-			else /* an owner out of sight (another user's, without privilege) */
-				o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, "%s (no process)",
-					      i ? ";" : "");
-			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, " %u, oldest >=%s",
-				      h->count, age);
-		}
-		n++;
-	}
-	if (n < maxlines) {
-		struct capture_stats cs;
-		fmt_text(text, sizeof(text), t->wire_note); /* names an interface or a file */
-		int o = snprintf(lines[n], HDR_LINE, "Wire: %s", text);
-		if (t->wire)
-			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o,
-				      " - %llu packets, %llu connections",
-				      (unsigned long long)wire_decode_stats(t->wire)->packets,
-				      (unsigned long long)engine_stats(wire_engine(t->wire))->live);
-		/*
-		 * The kernel's counters, named as such: it counts what its filter
-		 * passed, which on lo is each packet twice (out and back in).
-		 */
-		if (t->wire && wire_capture_stats(t->wire, &cs) == 0)
-			snprintf(lines[n] + o, HDR_LINE - (size_t)o,
-				 "; kernel: recv %llu drop %llu", (unsigned long long)cs.received,
-				 (unsigned long long)cs.dropped);
-		n++;
-	}
-	return n;
-}
-
-/* One table row as text, with the column widths used for the header. */
-struct colw {
-	int state, local, peer, wire, proc, age;
-};
-
-/* A line under construction: appends never run past the end. */
-struct line {
-	char *b;
-	size_t n, cap;
-};
-
-static void put(struct line *l, const char *s, size_t n)
-{
-	if (n > l->cap - 1 - l->n)
-		n = l->cap - 1 - l->n;
-	memcpy(l->b + l->n, s, n);
-	l->n += n;
-}
-
-static void pad(struct line *l, size_t have, int width)
-{
-	while ((int)have++ < width && l->n < l->cap - 1)
-		l->b[l->n++] = ' ';
-}
-
-/* s left-aligned in width, then a space (printf's "%-*s "). */
-static void put_left(struct line *l, const char *s, size_t n, int width)
-{
-	put(l, s, n);
-	pad(l, n, width);
-	put(l, " ", 1);
-}
-
-/* s right-aligned in width (printf's "%*s"). */
-static void put_right(struct line *l, const char *s, size_t n, int width)
-{
-	pad(l, n, width);
-	put(l, s, n);
-}
-
-static void put_num(struct line *l, uint64_t v, int width)
-{
-	char d[24];
-	put_right(l, d, fmt_u64(d, v), width);
-}
-
-/*
- * One table row as text, with the column widths used for the header.  Built
- * by hand, not with snprintf: batch mode formats every row of every frame,
- * and printf's parsing of its format was most of that.
- */
-static void row_text(struct top *t, const struct top_row *r, const struct colw *w, char *buf,
-		     size_t len, uint64_t now)
-{
-	char a[ADDR_STRLEN + 8], age[32];
-	struct line l = {buf, 0, len};
-	const char *st = r->wire_only ? "(wire only)" : state_name(r->s.state);
-	size_t n;
-
-	(void)t;
-	(void)now;
-	put_left(&l, st, strlen(st), w->state);
-	n = addr_format_port(a, r->s.family, r->s.laddr, r->s.lport, 0);
-	put_left(&l, a, n, w->local);
-	put_left(&l, a, peer_text(a, &r->s), w->peer);
-	if (r->wire[0] || r->wire[1]) {
-		const char *x = abbrev(r->wire[0]), *y = abbrev(r->wire[1]);
-		n = 0;
-		memcpy(a, x, strlen(x));
-		n += strlen(x);
-		a[n++] = '/';
-		memcpy(a + n, y, strlen(y));
-		n += strlen(y);
-		if (r->disagree)
-			a[n++] = '!';
-		if (r->wire_unsure)
-			a[n++] = '?';
-		put_left(&l, a, n, w->wire);
-	} else {
-		put_left(&l, "-", 1, w->wire);
-	}
-	if (r->pid) {
-		char p[TEXT_SHOWN(sizeof(r->comm)) + 16];
-		put_left(&l, p, proc_text(p, sizeof(p), r, 1), w->proc);
-	} else {
-		put_left(&l, "-", 1, w->proc);
-	}
-	age[0] = r->since_exact ? ' ' : '>';
-	fmt_age(age + 1, sizeof(age) - 1, topmodel_age(t->model, r));
-	put_right(&l, age, strlen(age), w->age + 1);
-	put(&l, " ", 1);
-	put_num(&l, r->s.recv_q, 7);
-	put(&l, " ", 1);
-	put_num(&l, r->s.send_q, 7);
-	put(&l, " ", 1);
-	if (r->s.has_info) {
-		/* Milliseconds with one decimal, rounded half up. */
-		uint64_t tenths = ((uint64_t)r->s.info.rtt_us + 50) / 100;
-		n = fmt_u64(a, tenths / 10);
-		a[n++] = '.';
-		a[n++] = (char)('0' + tenths % 10);
-		put_right(&l, a, n, 7);
-	} else {
-		put_right(&l, "-", 1, 7);
-	}
-	put(&l, " ", 1);
-	put_num(&l, r->s.info.total_retrans, 5);
-	l.b[l.n] = '\0';
-}
-
-static void widths(struct top *t, const uint32_t *idx, size_t n, struct colw *w)
-{
-	w->state = 12;
-	w->local = 5;
-	w->peer = 4;
-	/* As wide as the header's "Wire L/P", or as "CLOSE-W/CLOSE-W!" with a capture. */
-	w->wire = t->wire ? 16 : 8;
-	w->proc = 7;
-	w->age = 6;
-	for (size_t i = 0; i < n; i++) {
-		const struct top_row *r = topmodel_row(t->model, idx[i]);
-		int k = (int)addr_port_len(r->s.family, r->s.laddr, r->s.lport);
-		if (k > w->local)
-			w->local = k;
-		k = (int)addr_port_len(r->s.family, r->s.raddr, r->s.rport);
-		if (k > w->peer)
-			w->peer = k;
-		if (r->pid) {
-			/* The name as shown, and room for ~, a pid of 7 digits and []. */
-			char name[TEXT_SHOWN(sizeof(r->comm))];
-			k = (int)fmt_text(name, sizeof(name), r->comm) + 10;
-			if (k > w->proc)
-				w->proc = k > 24 ? 24 : k;
-		}
-	}
-}
-
-static void header_row(const struct colw *w, char *buf, size_t len)
-{
-	snprintf(buf, len, "%-*s %-*s %-*s %-*s %-*s %*s %7s %7s %7s %5s", w->state, "State",
-		 w->local, "Local", w->peer, "Peer", w->wire, "Wire L/P", w->proc, "Process",
-		 w->age + 1, "Age", "Recv-Q", "Send-Q", "RTT ms", "Retr");
-}
-
-/* ---- grouping ---------------------------------------------------------- */
-
-struct grp {
-	char key[TEXT_SHOWN(16) + 16]; /* a process name, escaped, and its pid */
-	uint32_t count;
-	uint32_t by_state[TS_MAX];
-	uint64_t max_age; /* the longest any of them has been in its state */
-	int lower;        /* max_age is a lower bound: some member's age is one */
-};
-
-/*
- * A peer's address; ::ffff:a.b.c.d (a dual-stack socket's IPv4 peer) is
- * a.b.c.d, and sockets with no peer, of either family, are one group "*".
- */
-static void host_key(char *key, const struct sock_rec *s)
-{
-	uint8_t a[16];
-
-	if (no_peer(s))
-		memcpy(key, "*", 2);
-	else
-		addr_format(key, addr_canonical(s->family, s->raddr, a), a);
-}
-
-static size_t make_groups(struct top *t, struct grp **out)
-{
-	size_t n = topmodel_nrows(t->model), ng = 0, cap = 64;
-	struct grp *g = calloc(cap, sizeof(*g));
-	char key[sizeof(g->key)];
-
-	if (!g)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct top_row *r = topmodel_row(t->model, i);
-		if (!(t->states & SM(r->s.state)) || !filter_match(t->filter, &r->s))
-			continue;
-		if (t->group == GROUP_PROCESS && r->pid)
-			proc_text(key, sizeof(key), r, 0);
-		else if (t->group == GROUP_PROCESS) /* TIME-WAIT, or an owner out of sight */
-			memcpy(key, "(no process)", 13);
-		else if (t->group == GROUP_HOST)
-			host_key(key, &r->s);
-		else
-			snprintf(key, sizeof(key), "%s", state_name(r->s.state));
-		size_t k;
-		for (k = 0; k < ng; k++)
-			if (strcmp(g[k].key, key) == 0)
-				break;
-		if (k == ng) {
-			if (ng == cap) {
-				struct grp *ng2 = realloc(g, cap * 2 * sizeof(*g));
-				if (!ng2)
-					break;
-				g = ng2;
-				memset(g + cap, 0, cap * sizeof(*g));
-				cap *= 2;
-			}
-			snprintf(g[ng].key, sizeof(g[ng].key), "%s", key);
-			ng++;
-		}
-		g[k].count++;
-		g[k].by_state[r->s.state]++;
-		uint64_t age = topmodel_age(t->model, r);
-		if (age > g[k].max_age)
-			g[k].max_age = age;
-		/* A member seen late may be older than the oldest age known exactly. */
-		g[k].lower |= !r->since_exact;
-	}
-	/* Biggest first. */
-	for (size_t a = 1; a < ng; a++)
-		for (size_t b = a; b > 0 && g[b].count > g[b - 1].count; b--) {
-			struct grp tmp = g[b];
-			g[b] = g[b - 1];
-			g[b - 1] = tmp;
-		}
-	*out = g;
-	return ng;
-}
-
-/* Columns a UTF-8 string takes: its characters (continuation bytes take none). */
-static size_t text_width(const char *s)
-{
-	size_t w = 0;
-	for (; *s; s++)
-		w += ((unsigned char)*s & 0xc0) != 0x80;
-	return w;
-}
-
-/* The key column: wide enough for every key, so that none pushes its row out of line. */
-static size_t group_key_width(const struct grp *g, size_t ng)
-{
-	size_t w = 30;
-	for (size_t i = 0; i < ng; i++)
-		if (text_width(g[i].key) > w)
-			w = text_width(g[i].key);
-	return w;
-}
-
-static void group_text(const struct grp *g, size_t keyw, char *buf, size_t len)
-{
-	char age[32];
-	int o;
-
-	age[0] = '\0';
-	if (g->lower)
-		memcpy(age, ">=", 3);
-	fmt_age(age + strlen(age), sizeof(age) - strlen(age), g->max_age);
-	o = snprintf(buf, len, "%s%*s %7u  oldest %-8s ", g->key,
-		     (int)(keyw - text_width(g->key)), "", g->count, age);
-	for (int s = 1; s < TS_MAX && o > 0 && (size_t)o < len; s++)
-		if (g->by_state[s])
-			o += snprintf(buf + o, len - (size_t)o, " %s %u", abbrev(s), g->by_state[s]);
-}
-
-static const char *group_name(enum group g)
-{
-	static const char *const n[] = {"", "process", "remote host", "state"};
-	return n[g];
-}
-
-static void group_title(char *buf, size_t len, enum group g, size_t ng)
-{
-	snprintf(buf, len, "Grouped by %s: %zu group%s", group_name(g), ng, ng == 1 ? "" : "s");
+	return topview_header(topmodel_stats(t->model), &h, lines, maxlines, width, utf8);
 }
 
 /*
@@ -873,20 +358,20 @@ static void put_line(FILE *out, const char *s)
 
 static int batch_frame(struct top *t, FILE *out)
 {
-	char lines[12][HDR_LINE], buf[512];
+	char lines[12][TOPVIEW_HDR_LINE], buf[512];
 	int nl = header_lines(t, lines, 12, 120, 0);
-	uint64_t now = wall_us();
 
 	for (int i = 0; i < nl; i++)
 		put_line(out, lines[i]);
 	fputc('\n', out);
-	if (t->group != GROUP_NONE) {
-		struct grp *g = NULL;
-		size_t ng = make_groups(t, &g), keyw = group_key_width(g, ng);
-		group_title(buf, sizeof(buf), t->group, ng);
+	if (t->group != TOP_GROUP_NONE) {
+		struct top_group *g = NULL;
+		size_t ng = topmodel_groups(t->model, t->states, t->filter, t->group, &g);
+		size_t keyw = topview_group_key_width(g, ng);
+		topview_group_title(buf, sizeof(buf), t->group, ng);
 		fprintf(out, "%s\n", buf);
 		for (size_t i = 0; i < ng; i++) {
-			group_text(&g[i], keyw, buf, sizeof(buf));
+			topview_group(&g[i], keyw, buf, sizeof(buf));
 			put_line(out, buf);
 		}
 		free(g);
@@ -899,12 +384,12 @@ static int batch_frame(struct top *t, FILE *out)
 		size_t n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse, 0,
 					 want, idx, &matching);
 		fill_info(t, idx, n);
-		struct colw w;
-		widths(t, idx, n, &w);
-		header_row(&w, buf, sizeof(buf));
+		struct topview_widths w;
+		topview_widths(t->model, idx, n, t->wire != NULL, &w);
+		topview_title(&w, buf, sizeof(buf));
 		fprintf(out, "%s\n", buf);
 		for (size_t i = 0; i < n; i++) {
-			row_text(t, topmodel_row(t->model, idx[i]), &w, buf, sizeof(buf), now);
+			topview_row(t->model, topmodel_row(t->model, idx[i]), &w, buf, sizeof(buf));
 			put_line(out, buf);
 		}
 		free(idx);
@@ -1088,16 +573,14 @@ static void draw_detail(struct top *t, const struct top_row *r)
 {
 	char l[ADDR_STRLEN], p[ADDR_STRLEN], age[32], name[TEXT_SHOWN(sizeof(r->comm))];
 	int y = 0;
-	uint64_t now = wall_us();
 
 	erase();
 	addr_format_port(l, r->s.family, r->s.laddr, r->s.lport, 0);
-	peer_text(p, &r->s);
+	topview_peer(p, &r->s);
 	attron(A_BOLD);
 	mvprintw(y++, 0, "Connection %s -> %s", l, p);
 	attroff(A_BOLD);
-	(void)now;
-	fmt_age(age, sizeof(age), topmodel_age(t->model, r));
+	topview_age(age, sizeof(age), topmodel_age(t->model, r));
 	if (r->wire_only)
 		mvprintw(y++, 0, "Kernel: no socket (seen on the wire only; local = originator)");
 	else
@@ -1238,7 +721,7 @@ static void show_completions(char **matches, int n, int max_length)
 
 static void draw(struct top *t, uint32_t *idx, size_t cap)
 {
-	char lines[12][HDR_LINE], buf[512];
+	char lines[12][TOPVIEW_HDR_LINE], buf[512];
 	int utf8 = 0;
 	uint64_t now = wall_us();
 	const char *cs = setlocale(LC_CTYPE, NULL);
@@ -1260,12 +743,13 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 			attroff(A_BOLD);
 	}
 	int top = nl + 1, bottom = LINES - 2, rows = bottom - top;
-	if (t->group != GROUP_NONE) {
-		struct grp *g = NULL;
-		size_t ng = make_groups(t, &g), keyw = group_key_width(g, ng);
+	if (t->group != TOP_GROUP_NONE) {
+		struct top_group *g = NULL;
+		size_t ng = topmodel_groups(t->model, t->states, t->filter, t->group, &g);
+		size_t keyw = topview_group_key_width(g, ng);
 		attron(A_REVERSE);
 		mvprintw(top - 1, 0, "%-*s", COLS, "");
-		group_title(buf, sizeof(buf), t->group, ng);
+		topview_group_title(buf, sizeof(buf), t->group, ng);
 		mvaddstr(top - 1, 0, buf);
 		attroff(A_REVERSE);
 		t->nshown = ng;
@@ -1276,7 +760,7 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 		if (t->cursor - t->offset >= (size_t)rows)
 			t->offset = t->cursor - (size_t)rows + 1;
 		for (int i = 0; i < rows && t->offset + (size_t)i < ng; i++) {
-			group_text(&g[t->offset + (size_t)i], keyw, buf, sizeof(buf));
+			topview_group(&g[t->offset + (size_t)i], keyw, buf, sizeof(buf));
 			if (t->offset + (size_t)i == t->cursor)
 				attron(A_REVERSE);
 			mvaddnstr(top + i, 0, buf, COLS);
@@ -1301,15 +785,15 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 					  t->offset, page, idx, &matching);
 		}
 		fill_info(t, idx, n);
-		struct colw w;
-		widths(t, idx, n, &w);
-		header_row(&w, buf, sizeof(buf));
+		struct topview_widths w;
+		topview_widths(t->model, idx, n, t->wire != NULL, &w);
+		topview_title(&w, buf, sizeof(buf));
 		attron(A_REVERSE);
 		mvprintw(top - 1, 0, "%-*.*s", COLS, COLS, buf);
 		attroff(A_REVERSE);
 		for (size_t i = 0; i < n; i++) {
 			const struct top_row *r = topmodel_row(t->model, idx[i]);
-			row_text(t, r, &w, buf, sizeof(buf), now);
+			topview_row(t->model, r, &w, buf, sizeof(buf));
 			int sel = t->offset + i == t->cursor;
 			if (sel) {
 				attron(A_REVERSE);
@@ -1318,10 +802,10 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 			}
 			mvaddnstr(top + (int)i, 0, buf, COLS);
 			if (t->color && !sel) {
-				mvchgat(top + (int)i, 0, w.state, A_NORMAL, (short)state_pair(r->s.state),
+				mvchgat(top + (int)i, 0, w.w[TV_STATE], A_NORMAL, (short)state_pair(r->s.state),
 					NULL);
 				if (r->disagree)
-					mvchgat(top + (int)i, w.state + w.local + w.peer + 3, w.wire,
+					mvchgat(top + (int)i, topview_col_start(&w, TV_WIRE), w.w[TV_WIRE],
 						A_BOLD, C_BAD, NULL);
 			}
 			if (sel)
@@ -1352,7 +836,7 @@ static void draw(struct top *t, uint32_t *idx, size_t cap)
 /* After a refresh, put the cursor back on the row it was on. */
 static void follow_selection(struct top *t)
 {
-	if (!t->have_selected || t->group != GROUP_NONE)
+	if (!t->have_selected || t->group != TOP_GROUP_NONE)
 		return;
 	size_t n = topmodel_nrows(t->model);
 	for (size_t i = 0; i < n; i++) {
@@ -1402,7 +886,7 @@ static void select_at_cursor(struct top *t)
 	uint32_t idx;
 	size_t matching;
 
-	if (t->group != GROUP_NONE)
+	if (t->group != TOP_GROUP_NONE)
 		return;
 	if (topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse, t->cursor, 1, &idx,
 			  &matching) == 1) {
@@ -1515,9 +999,9 @@ static int handle_key(struct top *t, int ch, int page)
 		t->mode = MODE_HELP;
 		break;
 	case 'g':
-		t->group = (enum group)((t->group + 1) % GROUP_MAX);
+		t->group = (enum top_group_by)((t->group + 1) % TOP_GROUP_MAX);
 		t->cursor = t->offset = 0;
-		status(t, t->group ? "grouped by %s" : "%sno grouping", group_name(t->group));
+		status(t, t->group ? "grouped by %s" : "%sno grouping", topview_group_name(t->group));
 		break;
 	case 's':
 		t->preset = (t->preset + 1) % (int)(sizeof(presets) / sizeof(presets[0]));
@@ -1528,7 +1012,7 @@ static int handle_key(struct top *t, int ch, int page)
 	case '\r':
 	case KEY_ENTER:
 		select_at_cursor(t);
-		if (t->group == GROUP_NONE && t->have_selected)
+		if (t->group == TOP_GROUP_NONE && t->have_selected)
 			t->mode = MODE_DETAIL;
 		break;
 	case 'k':
@@ -1537,7 +1021,7 @@ static int handle_key(struct top *t, int ch, int page)
 			status(t, "no kernel socket to close: this connection is seen on the wire only");
 			break;
 		}
-		if (t->have_selected && t->group == GROUP_NONE) {
+		if (t->have_selected && t->group == TOP_GROUP_NONE) {
 			t->mode = MODE_CONFIRM_KILL;
 			status(t, "close the selected socket? (y/N)");
 		}

@@ -161,4 +161,37 @@ size_t topmodel_view(const struct topmodel *m, state_mask states, const struct f
 size_t topmodel_rank(const struct topmodel *m, state_mask states, const struct filter *f,
 		     enum top_sort sort, int reverse, size_t i);
 
+/*
+ * A socket with no peer: a listener, or one never connected.  The table
+ * shows its peer as *:*, and grouping by remote host puts it in "*".
+ */
+int top_no_peer(const struct sock_rec *s);
+
+/*
+ * "name[pid]" of a row's process, escaped (fmt_text); with mark, a ~
+ * first when it held the socket before (TIME-WAIT has no owner).  Returns
+ * the length written.
+ */
+size_t top_proc_text(char *buf, size_t len, const struct top_row *r, int mark);
+
+/* ---- grouping (topgroup.c) ---- */
+
+enum top_group_by { TOP_GROUP_NONE, TOP_GROUP_PROCESS, TOP_GROUP_HOST, TOP_GROUP_STATE, TOP_GROUP_MAX };
+
+struct top_group {
+	char key[4 * 16 + 1 + 16]; /* a process name, escaped, and its pid; a host; a state */
+	uint32_t count;
+	uint32_t by_state[TS_MAX];
+	uint64_t max_age; /* the longest any of them has been in its state */
+	int lower;        /* max_age is a lower bound: some member's age is one */
+};
+
+/*
+ * The rows that states and f show, grouped by; biggest group first.
+ * *out is malloc'ed (free it); returns the number of groups, 0 with *out
+ * NULL when out of memory.
+ */
+size_t topmodel_groups(const struct topmodel *m, state_mask states, const struct filter *f,
+		       enum top_group_by by, struct top_group **out);
+
 #endif
