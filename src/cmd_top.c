@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
+#include <stddef.h>
 #include <poll.h>
 #include <readline/history.h>
 #include <readline/readline.h>
@@ -312,39 +313,23 @@ static int header_lines(struct top *t, char lines[][TOPVIEW_HDR_LINE], int maxli
 	return topview_header(topmodel_stats(t->model), &h, lines, maxlines, width, utf8);
 }
 
+/* sockdiag_info for the model's prepare step; failure only leaves the cells empty. */
+static void fetch_info(struct sock_rec **need, size_t n, void *arg)
+{
+	char err[256];
+
+	(void)arg;
+	(void)sockdiag_info(need, n, err, sizeof(err));
+}
+
 /*
  * tcp_info for the rows about to be shown, when the dump left it out: one
- * request per socket, by its id and cookie.  Sockets in TIME-WAIT and
- * request sockets have none; a socket gone since the dump keeps "-".
+ * request per socket, by its id and cookie.  A socket gone since the dump
+ * keeps "-".
  */
 static void fill_info(struct top *t, const uint32_t *idx, size_t n)
 {
-	struct sock_rec *need[256];
-	size_t k = 0;
-	char err[256];
-
-	for (size_t i = 0; i < n; i++) {
-		struct top_row *r = topmodel_row_mut(t->model, idx[i]);
-		/*
-		 * None to ask for: TIME-WAIT and request sockets have no tcp_info
-		 * (nor FIN-WAIT-2 kept as a timewait socket, timer 3); a
-		 * listener's is all zeros, and an exact lookup finds only one
-		 * member of a SO_REUSEPORT group.
-		 */
-		if (r->s.has_info || r->info_asked || r->wire_only || r->s.state == TS_TIME_WAIT ||
-		    r->s.state == TS_SYN_RECV || r->s.state == TS_LISTEN ||
-		    r->s.timer == TIMER_TIMEWAIT)
-			continue;
-		r->info_asked = 1;
-		need[k++] = &r->s;
-		if (k == sizeof(need) / sizeof(need[0])) {
-			/* Failure only leaves the cells empty; the rows are still right. */
-			(void)sockdiag_info(need, k, err, sizeof(err));
-			k = 0;
-		}
-	}
-	if (k)
-		(void)sockdiag_info(need, k, err, sizeof(err));
+	topmodel_prepare(t->model, idx, n, fetch_info, NULL);
 }
 
 /* ---- batch mode -------------------------------------------------------- */
@@ -719,106 +704,156 @@ static void show_completions(char **matches, int n, int max_length)
 	rl_forced_update_display();
 }
 
-static void draw(struct top *t, uint32_t *idx, size_t cap)
-{
-	char lines[12][TOPVIEW_HDR_LINE], buf[512];
-	int utf8 = 0;
-	uint64_t now = wall_us();
-	const char *cs = setlocale(LC_CTYPE, NULL);
+/* What one screen shows, worked out before it is drawn (frame_prepare). */
+struct frame {
+	int nl;                  /* header lines (lines[], last) */
+	int too_small;           /* under 80x24: a note instead */
+	int top, rows;           /* the table's first line and its height */
+	struct top_group *g;     /* grouped: the groups, malloc'ed */
+	size_t ng, keyw;
+	uint32_t *idx;           /* else the rows shown, n of matching */
+	size_t n, matching;
+	struct topview_widths w;
+	uint64_t now;
+	char lines[12][TOPVIEW_HDR_LINE]; /* the header */
+};
 
-	if (cs && (strstr(cs, "UTF-8") || strstr(cs, "utf8")))
-		utf8 = 1;
+/* The page of groups under the cursor. */
+static void prepare_groups(struct top *t, struct frame *f)
+{
+	f->ng = topmodel_groups(t->model, t->states, t->filter, t->group, &f->g);
+	f->keyw = topview_group_key_width(f->g, f->ng);
+	t->nshown = f->ng;
+	if (t->cursor >= f->ng)
+		t->cursor = f->ng ? f->ng - 1 : 0;
+	if (t->cursor < t->offset)
+		t->offset = t->cursor;
+	if (t->cursor - t->offset >= (size_t)f->rows)
+		t->offset = t->cursor - (size_t)f->rows + 1;
+}
+
+/* The page of rows under the cursor, with their tcp_info; the cursor's row is the selected one. */
+static void prepare_rows(struct top *t, struct frame *f, size_t cap)
+{
+	size_t page = (size_t)f->rows < cap ? (size_t)f->rows : cap;
+
+	if (t->cursor < t->offset)
+		t->offset = t->cursor;
+	if (t->cursor - t->offset >= page)
+		t->offset = t->cursor - page + 1;
+	f->n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse, t->offset, page,
+			     f->idx, &f->matching);
+	t->nshown = f->matching;
+	if (f->matching && t->cursor >= f->matching) {
+		/* Rows went away below the cursor: the last row, on a full page. */
+		t->cursor = f->matching - 1;
+		t->offset = f->matching > page ? f->matching - page : 0;
+		f->n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse, t->offset,
+				     page, f->idx, &f->matching);
+	}
+	fill_info(t, f->idx, f->n);
+	topview_widths(t->model, f->idx, f->n, t->wire != NULL, &f->w);
+	if (t->cursor >= t->offset && t->cursor - t->offset < f->n) {
+		t->selected = topmodel_row(t->model, f->idx[t->cursor - t->offset])->s;
+		t->have_selected = 1;
+	}
+}
+
+/* Everything the table view shows, fetched before drawing: draw() does no I/O. */
+static void frame_prepare(struct top *t, struct frame *f, uint32_t *idx, size_t cap)
+{
+	const char *cs = setlocale(LC_CTYPE, NULL);
+	int utf8 = cs && (strstr(cs, "UTF-8") || strstr(cs, "utf8"));
+
+	memset(f, 0, offsetof(struct frame, lines));
+	f->idx = idx;
+	f->now = wall_us();
+	f->too_small = COLS < 80 || LINES < 24;
+	if (f->too_small)
+		return;
+	f->nl = header_lines(t, f->lines, 9, COLS, utf8);
+	f->top = f->nl + 1;
+	f->rows = LINES - 2 - f->top;
+	if (t->group != TOP_GROUP_NONE)
+		prepare_groups(t, f);
+	else
+		prepare_rows(t, f, cap);
+}
+
+static void draw_groups(const struct top *t, const struct frame *f)
+{
+	char buf[512];
+
+	attron(A_REVERSE);
+	mvprintw(f->top - 1, 0, "%-*s", COLS, "");
+	topview_group_title(buf, sizeof(buf), t->group, f->ng);
+	mvaddstr(f->top - 1, 0, buf);
+	attroff(A_REVERSE);
+	for (int i = 0; i < f->rows && t->offset + (size_t)i < f->ng; i++) {
+		topview_group(&f->g[t->offset + (size_t)i], f->keyw, buf, sizeof(buf));
+		if (t->offset + (size_t)i == t->cursor)
+			attron(A_REVERSE);
+		mvaddnstr(f->top + i, 0, buf, COLS);
+		if (t->offset + (size_t)i == t->cursor)
+			attroff(A_REVERSE);
+	}
+}
+
+static void draw_rows(const struct top *t, const struct frame *f)
+{
+	char buf[512];
+	int top = f->top;
+
+	topview_title(&f->w, buf, sizeof(buf));
+	attron(A_REVERSE);
+	mvprintw(top - 1, 0, "%-*.*s", COLS, COLS, buf);
+	attroff(A_REVERSE);
+	for (size_t i = 0; i < f->n; i++) {
+		const struct top_row *r = topmodel_row(t->model, f->idx[i]);
+		topview_row(t->model, r, &f->w, buf, sizeof(buf));
+		int sel = t->offset + i == t->cursor;
+		if (sel)
+			attron(A_REVERSE);
+		mvaddnstr(top + (int)i, 0, buf, COLS);
+		if (t->color && !sel) {
+			mvchgat(top + (int)i, 0, f->w.w[TV_STATE], A_NORMAL,
+				(short)state_pair(r->s.state), NULL);
+			if (r->disagree)
+				mvchgat(top + (int)i, topview_col_start(&f->w, TV_WIRE), f->w.w[TV_WIRE],
+					A_BOLD, C_BAD, NULL);
+		}
+		if (sel)
+			attroff(A_REVERSE);
+	}
+	if (!f->n)
+		mvprintw(top, 0, f->matching ? "" : "(no sockets match)");
+	mvprintw(LINES - 2, 0, "%zu of %zu sockets shown, sorted by %s%s", f->matching,
+		 topmodel_nrows(t->model), topmodel_sort_name(t->sort),
+		 t->reverse ? " (reversed)" : "");
+}
+
+/* The table view as frame_prepare left it: curses calls only. */
+static void draw(const struct top *t, const struct frame *f)
+{
 	erase();
-	if (COLS < 80 || LINES < 24) {
+	if (f->too_small) {
 		mvprintw(0, 0, "tcpstate top needs at least 80x24 (now %dx%d)", COLS, LINES);
 		refresh();
 		return;
 	}
-	int nl = header_lines(t, lines, 9, COLS, utf8);
-	for (int i = 0; i < nl; i++) {
+	for (int i = 0; i < f->nl; i++) {
 		if (i == 0)
 			attron(A_BOLD);
-		mvaddnstr(i, 0, lines[i], fit_width(lines[i], COLS));
+		mvaddnstr(i, 0, f->lines[i], fit_width(f->lines[i], COLS));
 		if (i == 0)
 			attroff(A_BOLD);
 	}
-	int top = nl + 1, bottom = LINES - 2, rows = bottom - top;
-	if (t->group != TOP_GROUP_NONE) {
-		struct top_group *g = NULL;
-		size_t ng = topmodel_groups(t->model, t->states, t->filter, t->group, &g);
-		size_t keyw = topview_group_key_width(g, ng);
-		attron(A_REVERSE);
-		mvprintw(top - 1, 0, "%-*s", COLS, "");
-		topview_group_title(buf, sizeof(buf), t->group, ng);
-		mvaddstr(top - 1, 0, buf);
-		attroff(A_REVERSE);
-		t->nshown = ng;
-		if (t->cursor >= ng)
-			t->cursor = ng ? ng - 1 : 0;
-		if (t->cursor < t->offset)
-			t->offset = t->cursor;
-		if (t->cursor - t->offset >= (size_t)rows)
-			t->offset = t->cursor - (size_t)rows + 1;
-		for (int i = 0; i < rows && t->offset + (size_t)i < ng; i++) {
-			topview_group(&g[t->offset + (size_t)i], keyw, buf, sizeof(buf));
-			if (t->offset + (size_t)i == t->cursor)
-				attron(A_REVERSE);
-			mvaddnstr(top + i, 0, buf, COLS);
-			if (t->offset + (size_t)i == t->cursor)
-				attroff(A_REVERSE);
-		}
-		free(g);
-	} else {
-		size_t matching, page = (size_t)rows < cap ? (size_t)rows : cap;
-		if (t->cursor < t->offset)
-			t->offset = t->cursor;
-		if (t->cursor - t->offset >= page)
-			t->offset = t->cursor - page + 1;
-		size_t n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse,
-					 t->offset, page, idx, &matching);
-		t->nshown = matching;
-		if (matching && t->cursor >= matching) {
-			/* Rows went away below the cursor: the last row, on a full page. */
-			t->cursor = matching - 1;
-			t->offset = matching > page ? matching - page : 0;
-			n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse,
-					  t->offset, page, idx, &matching);
-		}
-		fill_info(t, idx, n);
-		struct topview_widths w;
-		topview_widths(t->model, idx, n, t->wire != NULL, &w);
-		topview_title(&w, buf, sizeof(buf));
-		attron(A_REVERSE);
-		mvprintw(top - 1, 0, "%-*.*s", COLS, COLS, buf);
-		attroff(A_REVERSE);
-		for (size_t i = 0; i < n; i++) {
-			const struct top_row *r = topmodel_row(t->model, idx[i]);
-			topview_row(t->model, r, &w, buf, sizeof(buf));
-			int sel = t->offset + i == t->cursor;
-			if (sel) {
-				attron(A_REVERSE);
-				t->selected = r->s;
-				t->have_selected = 1;
-			}
-			mvaddnstr(top + (int)i, 0, buf, COLS);
-			if (t->color && !sel) {
-				mvchgat(top + (int)i, 0, w.w[TV_STATE], A_NORMAL, (short)state_pair(r->s.state),
-					NULL);
-				if (r->disagree)
-					mvchgat(top + (int)i, topview_col_start(&w, TV_WIRE), w.w[TV_WIRE],
-						A_BOLD, C_BAD, NULL);
-			}
-			if (sel)
-				attroff(A_REVERSE);
-		}
-		if (!n)
-			mvprintw(top, 0, matching ? "" : "(no sockets match)");
-		mvprintw(bottom, 0, "%zu of %zu sockets shown, sorted by %s%s", matching,
-			 topmodel_nrows(t->model), topmodel_sort_name(t->sort),
-			 t->reverse ? " (reversed)" : "");
-	}
+	if (t->group != TOP_GROUP_NONE)
+		draw_groups(t, f);
+	else
+		draw_rows(t, f);
 	/* The function bar, as htop's. */
-	if (t->status[0] && now < t->status_until) {
+	if (t->status[0] && f->now < t->status_until) {
 		attron(A_BOLD);
 		mvaddnstr(LINES - 1, 0, t->status, COLS);
 		attroff(A_BOLD);
@@ -901,7 +936,25 @@ static void move_to(struct top *t, size_t i)
 	t->cursor = i < t->nshown ? i : t->nshown ? t->nshown - 1 : 0;
 }
 
-/* Returns 1 to quit. */
+/*
+ * What a key asks of the loop, as htop's keys do: a key changes only what
+ * is shown (cursor, sort, filter, grouping, mode); the loop does the rest.
+ */
+enum {
+	ACT_QUIT = 1,        /* leave */
+	ACT_RECALCULATE = 2, /* refresh the data now, not at the next tick */
+	ACT_KILL = 4,        /* close the selected socket (SOCK_DESTROY) */
+	ACT_FILTER = 8,      /* open the filter prompt */
+};
+
+/* After a change of sort column: say so; a dump without tcp_info cannot be sorted by it. */
+static int sorted(struct top *t)
+{
+	status(t, "sorted by %s", topmodel_sort_name(t->sort));
+	return topmodel_sort_needs_info(t->sort) ? ACT_RECALCULATE : 0;
+}
+
+/* A key's effect on what is shown, and what it asks of the loop (ACT_*). */
 static int handle_key(struct top *t, int ch, int page)
 {
 	static const int key_states[10] = {TS_CLOSING,  TS_ESTABLISHED, TS_SYN_SENT, TS_SYN_RECV,
@@ -926,18 +979,9 @@ static int handle_key(struct top *t, int ch, int page)
 	}
 	if (t->mode == MODE_CONFIRM_KILL) {
 		t->mode = MODE_TABLE;
-		if (ch == 'y' || ch == 'Y') {
-			const struct top_row *r = selected_row(t);
-			char err[200];
-			if (!r)
-				status(t, "the socket is gone");
-			else if (sockdiag_destroy(&r->s, err, sizeof(err)) == 0)
-				status(t, "closed");
-			else
-				status(t, "%s", err);
-		} else {
-			status(t, "not closed");
-		}
+		if (ch == 'y' || ch == 'Y')
+			return ACT_KILL;
+		status(t, "not closed");
 		return 0;
 	}
 	if (t->mode == MODE_DETAIL) {
@@ -950,7 +994,7 @@ static int handle_key(struct top *t, int ch, int page)
 	switch (ch) {
 	case 'q':
 	case KEY_F(10):
-		return 1;
+		return ACT_QUIT;
 	case KEY_UP:
 		if (t->cursor)
 			t->cursor--;
@@ -972,23 +1016,16 @@ static int handle_key(struct top *t, int ch, int page)
 		break;
 	case '<':
 		t->sort = (enum top_sort)((t->sort + SORT_MAX - 1) % SORT_MAX);
-		/* A dump without tcp_info cannot be sorted by it. */
-		t->refresh_now = topmodel_sort_needs_info(t->sort);
-		status(t, "sorted by %s", topmodel_sort_name(t->sort));
-		break;
+		return sorted(t);
 	case '>':
 	case KEY_F(6):
 		t->sort = (enum top_sort)((t->sort + 1) % SORT_MAX);
-		/* A dump without tcp_info cannot be sorted by it. */
-		t->refresh_now = topmodel_sort_needs_info(t->sort);
-		status(t, "sorted by %s", topmodel_sort_name(t->sort));
-		break;
+		return sorted(t);
 	case 'I':
 		t->reverse = !t->reverse;
 		break;
 	case '/':
-		start_filter_prompt(t);
-		break;
+		return ACT_FILTER;
 	case ' ':
 	case 'Z':
 		t->paused = !t->paused;
@@ -1040,6 +1077,20 @@ static int handle_key(struct top *t, int ch, int page)
 		break;
 	}
 	return 0;
+}
+
+/* The loop's part of 'k', once confirmed: the one key that acts on the system. */
+static void kill_selected(struct top *t)
+{
+	const struct top_row *r = selected_row(t);
+	char err[200];
+
+	if (!r)
+		status(t, "the socket is gone");
+	else if (sockdiag_destroy(&r->s, err, sizeof(err)) == 0)
+		status(t, "closed");
+	else
+		status(t, "%s", err);
 }
 
 static void init_colors(struct top *t)
@@ -1207,8 +1258,12 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 		}
 		if (t->mode == MODE_HELP)
 			draw_help();
-		else if (t->mode == MODE_TABLE || t->mode == MODE_CONFIRM_KILL)
-			draw(t, idx, 1024);
+		else if (t->mode == MODE_TABLE || t->mode == MODE_CONFIRM_KILL) {
+			struct frame f;
+			frame_prepare(t, &f, idx, 1024);
+			draw(t, &f);
+			free(f.g);
+		}
 		if (t->frames && frames >= t->frames)
 			break;
 		/* Wait for a key, packets, or the next refresh. */
@@ -1225,7 +1280,14 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 		while ((ch = getch()) != ERR) {
 			if (ch == KEY_RESIZE)
 				continue;
-			if (handle_key(t, ch, LINES > 15 ? LINES - 14 : 1)) {
+			int act = handle_key(t, ch, LINES > 15 ? LINES - 14 : 1);
+			if (act & ACT_KILL)
+				kill_selected(t);
+			if (act & ACT_FILTER)
+				start_filter_prompt(t);
+			if (act & ACT_RECALCULATE)
+				t->refresh_now = 1;
+			if (act & ACT_QUIT) {
 				quit = 1;
 				break;
 			}

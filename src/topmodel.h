@@ -162,6 +162,17 @@ size_t topmodel_rank(const struct topmodel *m, state_mask states, const struct f
 		     enum top_sort sort, int reverse, size_t i);
 
 /*
+ * Before rows are shown: tcp_info for those of idx[0..n) that the dump
+ * left without it and have one to ask for.  The model chooses the rows;
+ * fetch (the command layer's: sockdiag_info) asks the kernel for up to 256
+ * at a time and fills in the sock_recs it can.  Each row is asked for at
+ * most once per refresh.
+ */
+typedef void topmodel_fetch_fn(struct sock_rec **need, size_t n, void *arg);
+void topmodel_prepare(struct topmodel *m, const uint32_t *idx, size_t n, topmodel_fetch_fn *fetch,
+		      void *arg);
+
+/*
  * A socket with no peer: a listener, or one never connected.  The table
  * shows its peer as *:*, and grouping by remote host puts it in "*".
  */
