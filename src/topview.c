@@ -129,12 +129,81 @@ static void title_line(char *line, const struct top_stats *st, const struct topv
 		 h->filter_text ? " - filter: " : "", text);
 }
 
+/* Ephemeral ports: the busiest destinations and the total. */
+static void ephemeral_line(char *line, const struct top_stats *st)
+{
+	/*
+	 * The range is per destination: the busiest one's share is what
+	 * runs out, so it comes first; the total over all destinations
+	 * is said apart.
+	 */
+	long range = st->port_hi - st->port_lo + 1;
+	int o = snprintf(line, TOPVIEW_HDR_LINE, "Ephemeral ports: none in use (%ld per destination)",
+			 range);
+	if (st->ndest) {
+		o = snprintf(line, TOPVIEW_HDR_LINE, "Ephemeral ports: busiest ");
+		o += dest_text(line + o, TOPVIEW_HDR_LINE - (size_t)o, &st->dest[0], range, 1);
+		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "; %u in use to %u destination%s",
+			      st->ephemeral_in_use, st->ephemeral_dests,
+			      st->ephemeral_dests == 1 ? "" : "s");
+	}
+	for (int i = 1; i < st->ndest && o > 0 && o < 200; i++) {
+		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "%s", i == 1 ? "; next " : ", ");
+		o += dest_text(line + o, TOPVIEW_HDR_LINE - (size_t)o, &st->dest[i], range, 0);
+	}
+}
+
+/* Who holds CLOSE-WAIT sockets, and since when at least. */
+static void close_wait_line(char *line, const struct top_stats *st, uint64_t now_us)
+{
+	char age[32], text[TEXT_SHOWN(256)];
+
+	int o = snprintf(line, TOPVIEW_HDR_LINE, "CLOSE-WAIT holders:");
+	if (!st->nholder)
+		snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, " none");
+	for (int i = 0; i < st->nholder && o > 0 && o < 200; i++) {
+		const struct top_holder *hd = &st->holder[i];
+		topview_age(age, sizeof(age), now_us > hd->oldest_us ? now_us - hd->oldest_us : 0);
+		fmt_text(text, sizeof(text), hd->comm);
+		if (hd->pid)
+			o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "%s %s[%d]",
+				      i ? ";" : "", text, (int)hd->pid);
+		else /* an owner out of sight (another user's, without privilege) */
+			o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "%s (no process)",
+				      i ? ";" : "");
+		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, " %u, oldest >=%s",
+			      hd->count, age);
+	}
+}
+
+/* The capture: its source and counts, or why there is none. */
+static void wire_line(char *line, const struct topview_header *h)
+{
+	char text[TEXT_SHOWN(256)];
+
+	fmt_text(text, sizeof(text), h->wire_note); /* names an interface or a file */
+	int o = snprintf(line, TOPVIEW_HDR_LINE, "Wire: %s", text);
+	if (h->wire)
+		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o,
+			      " - %llu packets, %llu connections",
+			      (unsigned long long)h->wire_packets,
+			      (unsigned long long)h->wire_conns);
+	/*
+	 * The kernel's counters, named as such: it counts what its filter
+	 * passed, which on lo is each packet twice (out and back in).
+	 */
+	if (h->wire && h->kernel_counts)
+		snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o,
+			 "; kernel: recv %llu drop %llu", (unsigned long long)h->kernel_recv,
+			 (unsigned long long)h->kernel_drop);
+}
+
 /* The header, as lines of text (the screen colours some of them). */
 int topview_header(const struct top_stats *st, const struct topview_header *h,
 		   char lines[][TOPVIEW_HDR_LINE], int maxlines, int width, int utf8)
 {
 	int n = 0;
-	char age[32], spark[4 * TOP_HISTORY + 1], text[TEXT_SHOWN(256)];
+	char spark[4 * TOP_HISTORY + 1];
 
 	title_line(lines[n++], st, h);
 	/* Counts per state, with a sparkline each, two per line. */
@@ -180,65 +249,12 @@ int topview_header(const struct top_stats *st, const struct topview_header *h,
 		else
 			snprintf(lines[n++], TOPVIEW_HDR_LINE, "TIME-WAIT %u", st->count[TS_TIME_WAIT]);
 	}
-	if (n < maxlines - 1 && st->port_lo > 0) {
-		/*
-		 * The range is per destination: the busiest one's share is what
-		 * runs out, so it comes first; the total over all destinations
-		 * is said apart.
-		 */
-		long range = st->port_hi - st->port_lo + 1;
-		int o = snprintf(lines[n], TOPVIEW_HDR_LINE, "Ephemeral ports: none in use (%ld per destination)",
-				 range);
-		if (st->ndest) {
-			o = snprintf(lines[n], TOPVIEW_HDR_LINE, "Ephemeral ports: busiest ");
-			o += dest_text(lines[n] + o, TOPVIEW_HDR_LINE - (size_t)o, &st->dest[0], range, 1);
-			o += snprintf(lines[n] + o, TOPVIEW_HDR_LINE - (size_t)o, "; %u in use to %u destination%s",
-				      st->ephemeral_in_use, st->ephemeral_dests,
-				      st->ephemeral_dests == 1 ? "" : "s");
-		}
-		for (int i = 1; i < st->ndest && o > 0 && o < 200; i++) {
-			o += snprintf(lines[n] + o, TOPVIEW_HDR_LINE - (size_t)o, "%s", i == 1 ? "; next " : ", ");
-			o += dest_text(lines[n] + o, TOPVIEW_HDR_LINE - (size_t)o, &st->dest[i], range, 0);
-		}
-		n++;
-	}
-	if (n < maxlines - 1) {
-		int o = snprintf(lines[n], TOPVIEW_HDR_LINE, "CLOSE-WAIT holders:");
-		if (!st->nholder)
-			snprintf(lines[n] + o, TOPVIEW_HDR_LINE - (size_t)o, " none");
-		for (int i = 0; i < st->nholder && o > 0 && o < 200; i++) {
-			const struct top_holder *hd = &st->holder[i];
-			topview_age(age, sizeof(age), h->now_us > hd->oldest_us ? h->now_us - hd->oldest_us : 0);
-			fmt_text(text, sizeof(text), hd->comm);
-			if (hd->pid)
-				o += snprintf(lines[n] + o, TOPVIEW_HDR_LINE - (size_t)o, "%s %s[%d]",
-					      i ? ";" : "", text, (int)hd->pid);
-			else /* an owner out of sight (another user's, without privilege) */
-				o += snprintf(lines[n] + o, TOPVIEW_HDR_LINE - (size_t)o, "%s (no process)",
-					      i ? ";" : "");
-			o += snprintf(lines[n] + o, TOPVIEW_HDR_LINE - (size_t)o, " %u, oldest >=%s",
-				      hd->count, age);
-		}
-		n++;
-	}
-	if (n < maxlines) {
-		fmt_text(text, sizeof(text), h->wire_note); /* names an interface or a file */
-		int o = snprintf(lines[n], TOPVIEW_HDR_LINE, "Wire: %s", text);
-		if (h->wire)
-			o += snprintf(lines[n] + o, TOPVIEW_HDR_LINE - (size_t)o,
-				      " - %llu packets, %llu connections",
-				      (unsigned long long)h->wire_packets,
-				      (unsigned long long)h->wire_conns);
-		/*
-		 * The kernel's counters, named as such: it counts what its filter
-		 * passed, which on lo is each packet twice (out and back in).
-		 */
-		if (h->wire && h->kernel_counts)
-			snprintf(lines[n] + o, TOPVIEW_HDR_LINE - (size_t)o,
-				 "; kernel: recv %llu drop %llu", (unsigned long long)h->kernel_recv,
-				 (unsigned long long)h->kernel_drop);
-		n++;
-	}
+	if (n < maxlines - 1 && st->port_lo > 0)
+		ephemeral_line(lines[n++], st);
+	if (n < maxlines - 1)
+		close_wait_line(lines[n++], st, h->now_us);
+	if (n < maxlines)
+		wire_line(lines[n++], h);
 	return n;
 }
 
