@@ -583,10 +583,16 @@ static void select_at_cursor(struct topscreen *t)
 	}
 }
 
-/* The cursor on row i, or on the last row the screen has. */
+/*
+ * The cursor on row i, or on the last row the screen has.  The row the
+ * cursor leaves is no longer followed: a refresh before the next frame
+ * would put the cursor back on it.  The next frame selects the row under
+ * the cursor.
+ */
 static void move_to(struct topscreen *t, size_t i)
 {
 	t->cursor = i < t->nshown ? i : t->nshown ? t->nshown - 1 : 0;
+	t->have_selected = 0;
 }
 
 
@@ -646,20 +652,19 @@ static int handle_key(struct topscreen *t, int ch)
 	case KEY_F(10):
 		return TS_ACT_QUIT;
 	case KEY_UP:
-		if (t->cursor)
-			t->cursor--;
+		move_to(t, t->cursor ? t->cursor - 1 : 0);
 		break;
 	case KEY_DOWN:
 		move_to(t, t->cursor + 1);
 		break;
 	case KEY_PPAGE:
-		t->cursor = t->cursor > (size_t)page ? t->cursor - (size_t)page : 0;
+		move_to(t, t->cursor > (size_t)page ? t->cursor - (size_t)page : 0);
 		break;
 	case KEY_NPAGE:
 		move_to(t, t->cursor + (size_t)page);
 		break;
 	case KEY_HOME:
-		t->cursor = 0;
+		move_to(t, 0);
 		break;
 	case KEY_END:
 		move_to(t, t->nshown);
