@@ -272,17 +272,15 @@ static void put(struct line *l, const char *s, size_t n)
 	l->n += n;
 }
 
+/* Spaces after have bytes, up to width. */
 static void pad(struct line *l, size_t have, int width)
 {
-	while ((int)have++ < width && l->n < l->cap - 1)
-		l->b[l->n++] = ' ';
-}
+	size_t k = (int)have < width ? (size_t)width - have : 0;
 
-/* s right-aligned in width (printf's "%*s"). */
-static void put_right(struct line *l, const char *s, size_t n, int width)
-{
-	pad(l, n, width);
-	put(l, s, n);
+	if (k > l->cap - 1 - l->n)
+		k = l->cap - 1 - l->n;
+	memset(l->b + l->n, ' ', k);
+	l->n += k;
 }
 
 
@@ -438,19 +436,40 @@ void topview_widths(const struct topmodel *m, const uint32_t *idx, size_t n, int
 	}
 }
 
-/* Cells in their columns, one space apart (printf's "%-*s %*s ..."). */
-static void put_cells(struct line *l, const struct topview_widths *w, const char *const *text,
-		      const size_t *len)
+/*
+ * A row's cells in their columns, one space apart (printf's "%-*s %*s
+ * ..."); with r NULL, the columns' titles.  Built by hand, not with
+ * snprintf: batch mode formats every row of every frame, and printf's
+ * parsing of its format was most of that.  A cell is written in place when
+ * the line has room for the widest one, else aside and cut at the end.
+ */
+static void put_cells(struct line *l, const struct topview_widths *w, const struct topmodel *m,
+		      const struct top_row *r)
 {
+	char aside[CELL];
+
 	for (int c = 0; c < TV_NCOLS; c++) {
+		const struct column *col = &columns[c];
+		int width = w->w[c];
 		if (c)
 			put(l, " ", 1);
-		if (columns[c].right) {
-			put_right(l, text[c], len[c], w->w[c]);
+		int in_place = l->cap - 1 - l->n >= CELL + (size_t)(width > 0 ? width : 0);
+		char *at = in_place ? l->b + l->n : aside;
+		size_t n = r ? col->text(at, m, r) : copy(at, col->title);
+		size_t fill = (int)n < width ? (size_t)width - n : 0;
+		if (!in_place) {
+			if (col->right)
+				pad(l, n, width);
+			put(l, aside, n);
+		} else if (col->right && fill) {
+			memmove(at + fill, at, n);
+			memset(at, ' ', fill);
+			l->n += fill + n;
 		} else {
-			put(l, text[c], len[c]);
-			pad(l, len[c], w->w[c]);
+			l->n += n;
 		}
+		if (!col->right)
+			pad(l, n, width);
 	}
 	l->b[l->n] = '\0';
 }
@@ -458,33 +477,14 @@ static void put_cells(struct line *l, const struct topview_widths *w, const char
 void topview_title(const struct topview_widths *w, char *buf, size_t len)
 {
 	struct line l = {buf, 0, len};
-	const char *text[TV_NCOLS];
-	size_t n[TV_NCOLS];
-
-	for (int c = 0; c < TV_NCOLS; c++) {
-		text[c] = columns[c].title;
-		n[c] = strlen(text[c]);
-	}
-	put_cells(&l, w, text, n);
+	put_cells(&l, w, NULL, NULL);
 }
 
-/*
- * Built by hand, not with snprintf: batch mode formats every row of every
- * frame, and printf's parsing of its format was most of that.
- */
 void topview_row(const struct topmodel *m, const struct top_row *r, const struct topview_widths *w,
 		 char *buf, size_t len)
 {
 	struct line l = {buf, 0, len};
-	char cells[TV_NCOLS][CELL];
-	const char *text[TV_NCOLS];
-	size_t n[TV_NCOLS];
-
-	for (int c = 0; c < TV_NCOLS; c++) {
-		text[c] = cells[c];
-		n[c] = columns[c].text(cells[c], m, r);
-	}
-	put_cells(&l, w, text, n);
+	put_cells(&l, w, m, r);
 }
 
 int topview_col_start(const struct topview_widths *w, enum topview_col c)
