@@ -236,12 +236,13 @@ static void draw_detail(struct topscreen *t, const struct top_row *r)
 	mvprintw(y++, 0, "Queues: recv %u send %u; uid %u inode %u; timer %u ms", r->s.recv_q,
 		 r->s.send_q, r->s.uid, r->s.inode, r->s.expires_ms);
 	if (r->s.has_info)
-		mvprintw(y++, 0,
-			 "tcp_info: rtt %.3f/%.3f ms cwnd %u retrans %u/%u acked %llu received %llu",
-			 r->s.info.rtt_us / 1000.0, r->s.info.rttvar_us / 1000.0, r->s.info.snd_cwnd,
-			 r->s.retransmits, r->s.info.total_retrans,
-			 (unsigned long long)r->s.info.bytes_acked,
-			 (unsigned long long)r->s.info.bytes_received);
+		mvprintw(
+		    y++, 0,
+		    "tcp_info: rtt %.3f/%.3f ms cwnd %u retrans %u/%u acked %llu received %llu",
+		    r->s.info.rtt_us / 1000.0, r->s.info.rttvar_us / 1000.0, r->s.info.snd_cwnd,
+		    r->s.retransmits, r->s.info.total_retrans,
+		    (unsigned long long)r->s.info.bytes_acked,
+		    (unsigned long long)r->s.info.bytes_received);
 	y++;
 	if (r->conn_id) {
 		struct top_event ev[TOP_EVENTS * 4];
@@ -258,8 +259,8 @@ static void draw_detail(struct topscreen *t, const struct top_row *r)
 			strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
 			mvprintw(y++, 2, "%s.%06u  %s  %-12s -> %-12s  %s", tbuf,
 				 (unsigned)(ev[i].ts_us % 1000000), ev[i].local ? "resp" : "orig",
-				 state_name(ev[i].from ? ev[i].from : TS_CLOSE), state_name(ev[i].to),
-				 engine_cause_name(ev[i].cause));
+				 state_name(ev[i].from ? ev[i].from : TS_CLOSE),
+				 state_name(ev[i].to), engine_cause_name(ev[i].cause));
 		}
 		if (!n)
 			mvprintw(y++, 2, "no transitions recorded");
@@ -273,27 +274,27 @@ static void draw_detail(struct topscreen *t, const struct top_row *r)
 static void draw_help(void)
 {
 	static const char *const lines[] = {
-		"tcpstate top - keys",
-		"",
-		"  Up Down PgUp PgDn Home End   move",
-		"  < > F6                       choose the sort column;  I  reverse it",
-		"  /                            filter, in tcpstate list's language (Tab completes)",
-		"  1-9 0                        show or hide ESTAB SYN-S SYN-R FIN-W1 FIN-W2",
-		"                               TIME-W CLOSE-W LAST-A LISTEN CLOSING",
-		"  s                            cycle state presets",
-		"  g                            group by process, remote host, state, or none",
-		"  Enter                        details and timeline of the selected connection",
-		"  k                            close the selected socket (SOCK_DESTROY)",
-		"  Space Z                      pause / resume",
-		"  h ? F1                       this help;  q F10  quit",
-		"",
-		"Columns: Age is the time in the current state; '>' marks a lower bound (first",
-		"seen then), exact ages come from the capture.  Wire L/P is the state the capture",
-		"implies for the local end and the peer; '!' marks a lasting disagreement with",
-		"the kernel, '?' states guessed from a connection picked up mid-stream (never",
-		"marked '!').  '~' before a process: it held the socket before TIME-WAIT.",
-		"",
-		"Any key returns.",
+	    "tcpstate top - keys",
+	    "",
+	    "  Up Down PgUp PgDn Home End   move",
+	    "  < > F6                       choose the sort column;  I  reverse it",
+	    "  /                            filter, in tcpstate list's language (Tab completes)",
+	    "  1-9 0                        show or hide ESTAB SYN-S SYN-R FIN-W1 FIN-W2",
+	    "                               TIME-W CLOSE-W LAST-A LISTEN CLOSING",
+	    "  s                            cycle state presets",
+	    "  g                            group by process, remote host, state, or none",
+	    "  Enter                        details and timeline of the selected connection",
+	    "  k                            close the selected socket (SOCK_DESTROY)",
+	    "  Space Z                      pause / resume",
+	    "  h ? F1                       this help;  q F10  quit",
+	    "",
+	    "Columns: Age is the time in the current state; '>' marks a lower bound (first",
+	    "seen then), exact ages come from the capture.  Wire L/P is the state the capture",
+	    "implies for the local end and the peer; '!' marks a lasting disagreement with",
+	    "the kernel, '?' states guessed from a connection picked up mid-stream (never",
+	    "marked '!').  '~' before a process: it held the socket before TIME-WAIT.",
+	    "",
+	    "Any key returns.",
 	};
 	erase();
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]) && (int)i < LINES; i++)
@@ -353,7 +354,6 @@ static void show_completions(char **matches, int n, int max_length)
 	mvaddnstr(LINES - 2, 0, buf, fit_width(buf, COLS));
 	rl_forced_update_display();
 }
-
 
 /* The page of groups under the cursor. */
 static void prepare_groups(struct topscreen *t, struct topscreen_frame *f)
@@ -473,8 +473,8 @@ static void draw_rows(const struct topscreen *t, const struct topscreen_frame *f
 			mvchgat(top + (int)i, 0, f->w.w[TV_STATE], A_NORMAL,
 				(short)state_pair(r->s.state), NULL);
 			if (r->disagree)
-				mvchgat(top + (int)i, topview_col_start(&f->w, TV_WIRE), f->w.w[TV_WIRE],
-					A_BOLD, C_BAD, NULL);
+				mvchgat(top + (int)i, topview_col_start(&f->w, TV_WIRE),
+					f->w.w[TV_WIRE], A_BOLD, C_BAD, NULL);
 		}
 		if (sel)
 			attroff(A_REVERSE);
@@ -513,10 +513,11 @@ static void draw_table(const struct topscreen *t, const struct topscreen_frame *
 		attroff(A_BOLD);
 	} else {
 		attron(A_REVERSE);
-		mvaddnstr(LINES - 1, 0,
-			  "F1/h Help  / Filter  F6/<> Sort  I Reverse  1-0 States  g Group  Enter Detail"
-			  "  k Kill  Space Pause  q Quit",
-			  COLS);
+		mvaddnstr(
+		    LINES - 1, 0,
+		    "F1/h Help  / Filter  F6/<> Sort  I Reverse  1-0 States  g Group  Enter Detail"
+		    "  k Kill  Space Pause  q Quit",
+		    COLS);
 		attroff(A_REVERSE);
 	}
 	refresh();
@@ -558,14 +559,10 @@ void topscreen_follow(struct topscreen *t)
 }
 
 static const state_mask presets[] = {
-	SM_ALL,
-	SM(TS_ESTABLISHED),
-	SM(TS_CLOSE_WAIT),
-	SM(TS_TIME_WAIT),
-	SM(TS_LISTEN),
-	SM_ALL & ~SM(TS_LISTEN),
+    SM_ALL,	      SM(TS_ESTABLISHED), SM(TS_CLOSE_WAIT),
+    SM(TS_TIME_WAIT), SM(TS_LISTEN),	  SM_ALL & ~SM(TS_LISTEN),
 };
-static const char *const preset_names[] = {"all",       "established", "close-wait",
+static const char *const preset_names[] = {"all",	"established", "close-wait",
 					   "time-wait", "listening",   "all but listening"};
 
 /* The row under the cursor now (keys may have moved it since the last draw). */
@@ -594,7 +591,6 @@ static void move_to(struct topscreen *t, size_t i)
 	t->cursor = i < t->nshown ? i : t->nshown ? t->nshown - 1 : 0;
 	t->have_selected = 0;
 }
-
 
 /* After a change of sort column: say so; a dump without tcp_info cannot be sorted by it. */
 static int sorted(struct topscreen *t)
@@ -641,9 +637,9 @@ static int modal_key(struct topscreen *t, int ch)
 static int handle_key(struct topscreen *t, int ch)
 {
 	int page = LINES > 15 ? LINES - 14 : 1;
-	static const int key_states[10] = {TS_CLOSING,  TS_ESTABLISHED, TS_SYN_SENT, TS_SYN_RECV,
-					   TS_FIN_WAIT1, TS_FIN_WAIT2,  TS_TIME_WAIT, TS_CLOSE_WAIT,
-					   TS_LAST_ACK, TS_LISTEN};
+	static const int key_states[10] = {
+	    TS_CLOSING,	  TS_ESTABLISHED, TS_SYN_SENT,	 TS_SYN_RECV, TS_FIN_WAIT1,
+	    TS_FIN_WAIT2, TS_TIME_WAIT,	  TS_CLOSE_WAIT, TS_LAST_ACK, TS_LISTEN};
 
 	if (t->mode != MODE_TABLE)
 		return modal_key(t, ch);
@@ -693,7 +689,8 @@ static int handle_key(struct topscreen *t, int ch)
 	case 'g':
 		t->group = (enum top_group_by)((t->group + 1) % TOP_GROUP_MAX);
 		t->cursor = t->offset = 0;
-		topscreen_status(t, t->group ? "grouped by %s" : "%sno grouping", topview_group_name(t->group));
+		topscreen_status(t, t->group ? "grouped by %s" : "%sno grouping",
+				 topview_group_name(t->group));
 		break;
 	case 's':
 		t->preset = (t->preset + 1) % (int)(sizeof(presets) / sizeof(presets[0]));
@@ -710,7 +707,9 @@ static int handle_key(struct topscreen *t, int ch)
 	case 'k':
 		select_at_cursor(t);
 		if (t->have_selected && topscreen_selected(t) && topscreen_selected(t)->wire_only) {
-			topscreen_status(t, "no kernel socket to close: this connection is seen on the wire only");
+			topscreen_status(
+			    t,
+			    "no kernel socket to close: this connection is seen on the wire only");
 			break;
 		}
 		if (t->have_selected && t->group == TOP_GROUP_NONE) {
@@ -723,11 +722,13 @@ static int handle_key(struct topscreen *t, int ch)
 			int s = key_states[ch - '0'];
 			t->states ^= SM(s);
 			if (s == TS_CLOSING)
-				t->states = (t->states & ~SM(TS_CLOSE)) | (t->states & SM(TS_CLOSING) ? SM(TS_CLOSE) : 0);
+				t->states = (t->states & ~SM(TS_CLOSE)) |
+					    (t->states & SM(TS_CLOSING) ? SM(TS_CLOSE) : 0);
 			if (s == TS_SYN_RECV)
 				t->states = (t->states & ~SM(TS_NEW_SYN_RECV)) |
 					    (t->states & SM(TS_SYN_RECV) ? SM(TS_NEW_SYN_RECV) : 0);
-			topscreen_status(t, "%s %s", state_name(s), t->states & SM(s) ? "shown" : "hidden");
+			topscreen_status(t, "%s %s", state_name(s),
+					 t->states & SM(s) ? "shown" : "hidden");
 		}
 		break;
 	}
@@ -819,7 +820,6 @@ static void release_fatal(void)
 	for (size_t i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
 		sigaction(fatal_sigs[i], &fatal_old[i], NULL);
 }
-
 
 void topscreen_draw(struct topscreen *t, const struct topscreen_frame *f)
 {

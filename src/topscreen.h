@@ -23,7 +23,7 @@ enum top_mode { MODE_TABLE, MODE_DETAIL, MODE_HELP, MODE_FILTER, MODE_CONFIRM_KI
 /* What is shown (options and keys set it; batch output reads it too) and how. */
 struct topscreen {
 	struct topmodel *model;
-	int wire;                /* a capture runs */
+	int wire; /* a capture runs */
 	state_mask states;
 	struct filter *filter;
 	char filter_text[256];
@@ -50,24 +50,24 @@ struct topscreen {
 
 /* What one screen shows, worked out before it is drawn (topscreen_prepare). */
 struct topscreen_frame {
-	int nl;              /* header lines (lines[], last) */
-	int too_small;       /* under 80x24: a note instead */
-	int top, rows;       /* the table's first line and its height */
+	int nl;		     /* header lines (lines[], last) */
+	int too_small;	     /* under 80x24: a note instead */
+	int top, rows;	     /* the table's first line and its height */
 	struct top_group *g; /* grouped: the groups, malloc'ed */
 	size_t ng, keyw;
-	size_t n, matching;  /* else n rows shown (s->idx) of matching */
+	size_t n, matching; /* else n rows shown (s->idx) of matching */
 	struct topview_widths w;
 	uint64_t now;
-	const struct top_row *detail; /* the detail view's row */
+	const struct top_row *detail;	  /* the detail view's row */
 	char lines[12][TOPVIEW_HDR_LINE]; /* the header */
 };
 
 /* What a key asks of the loop, as htop's keys do (topscreen_key). */
 enum {
-	TS_ACT_QUIT = 1,        /* leave */
+	TS_ACT_QUIT = 1,	/* leave */
 	TS_ACT_RECALCULATE = 2, /* refresh the data now, not at the next tick */
-	TS_ACT_KILL = 4,        /* close the selected socket (SOCK_DESTROY): topscreen_selected */
-	TS_ACT_FILTER = 8,      /* open the filter prompt: topscreen_prompt */
+	TS_ACT_KILL = 4,	/* close the selected socket (SOCK_DESTROY): topscreen_selected */
+	TS_ACT_FILTER = 8,	/* open the filter prompt: topscreen_prompt */
 };
 
 /* Take the terminal (curses, readline); 0, or -1 with err. */
@@ -97,6 +97,6 @@ void topscreen_follow(struct topscreen *s);
 const struct top_row *topscreen_selected(const struct topscreen *s);
 /* A message for the status line, escaped. */
 void topscreen_status(struct topscreen *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -56,12 +56,19 @@ void topview_age(char *buf, size_t len, uint64_t us)
 
 static const char *abbrev(int s)
 {
-	static const char *const a[TS_MAX] = {
-		[TS_NONE] = "-",        [TS_ESTABLISHED] = "ESTAB", [TS_SYN_SENT] = "SYN-S",
-		[TS_SYN_RECV] = "SYN-R", [TS_FIN_WAIT1] = "FIN-W1", [TS_FIN_WAIT2] = "FIN-W2",
-		[TS_TIME_WAIT] = "TIME-W", [TS_CLOSE] = "CLOSED", [TS_CLOSE_WAIT] = "CLOSE-W",
-		[TS_LAST_ACK] = "LAST-A", [TS_LISTEN] = "LISTEN", [TS_CLOSING] = "CLOSING",
-		[TS_NEW_SYN_RECV] = "SYN-R"};
+	static const char *const a[TS_MAX] = {[TS_NONE] = "-",
+					      [TS_ESTABLISHED] = "ESTAB",
+					      [TS_SYN_SENT] = "SYN-S",
+					      [TS_SYN_RECV] = "SYN-R",
+					      [TS_FIN_WAIT1] = "FIN-W1",
+					      [TS_FIN_WAIT2] = "FIN-W2",
+					      [TS_TIME_WAIT] = "TIME-W",
+					      [TS_CLOSE] = "CLOSED",
+					      [TS_CLOSE_WAIT] = "CLOSE-W",
+					      [TS_LAST_ACK] = "LAST-A",
+					      [TS_LISTEN] = "LISTEN",
+					      [TS_CLOSING] = "CLOSING",
+					      [TS_NEW_SYN_RECV] = "SYN-R"};
 	return s >= 0 && s < TS_MAX ? a[s] : "?";
 }
 
@@ -123,8 +130,9 @@ static void title_line(char *line, const struct top_stats *st, const struct topv
 	localtime_r(&now, &tm);
 	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
 	fmt_text(text, sizeof(text), h->filter_text ? h->filter_text : "");
-	snprintf(line, TOPVIEW_HDR_LINE, "tcpstate top - %s - %llu socket%s - every %.1fs%s%s%.120s",
-		 clock, (unsigned long long)st->total, st->total == 1 ? "" : "s",
+	snprintf(line, TOPVIEW_HDR_LINE,
+		 "tcpstate top - %s - %llu socket%s - every %.1fs%s%s%.120s", clock,
+		 (unsigned long long)st->total, st->total == 1 ? "" : "s",
 		 (double)h->delay_us / 1e6, h->paused ? " - PAUSED" : "",
 		 h->filter_text ? " - filter: " : "", text);
 }
@@ -138,17 +146,18 @@ static void ephemeral_line(char *line, const struct top_stats *st)
 	 * is said apart.
 	 */
 	long range = st->port_hi - st->port_lo + 1;
-	int o = snprintf(line, TOPVIEW_HDR_LINE, "Ephemeral ports: none in use (%ld per destination)",
-			 range);
+	int o = snprintf(line, TOPVIEW_HDR_LINE,
+			 "Ephemeral ports: none in use (%ld per destination)", range);
 	if (st->ndest) {
 		o = snprintf(line, TOPVIEW_HDR_LINE, "Ephemeral ports: busiest ");
 		o += dest_text(line + o, TOPVIEW_HDR_LINE - (size_t)o, &st->dest[0], range, 1);
-		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "; %u in use to %u destination%s",
-			      st->ephemeral_in_use, st->ephemeral_dests,
-			      st->ephemeral_dests == 1 ? "" : "s");
+		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o,
+			      "; %u in use to %u destination%s", st->ephemeral_in_use,
+			      st->ephemeral_dests, st->ephemeral_dests == 1 ? "" : "s");
 	}
 	for (int i = 1; i < st->ndest && o > 0 && o < 200; i++) {
-		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "%s", i == 1 ? "; next " : ", ");
+		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "%s",
+			      i == 1 ? "; next " : ", ");
 		o += dest_text(line + o, TOPVIEW_HDR_LINE - (size_t)o, &st->dest[i], range, 0);
 	}
 }
@@ -171,8 +180,8 @@ static void close_wait_line(char *line, const struct top_stats *st, uint64_t now
 		else /* an owner out of sight (another user's, without privilege) */
 			o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "%s (no process)",
 				      i ? ";" : "");
-		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, " %u, oldest >=%s",
-			      hd->count, age);
+		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, " %u, oldest >=%s", hd->count,
+			      age);
 	}
 }
 
@@ -184,18 +193,16 @@ static void wire_line(char *line, const struct topview_header *h)
 	fmt_text(text, sizeof(text), h->wire_note); /* names an interface or a file */
 	int o = snprintf(line, TOPVIEW_HDR_LINE, "Wire: %s", text);
 	if (h->wire)
-		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o,
-			      " - %llu packets, %llu connections",
-			      (unsigned long long)h->wire_packets,
-			      (unsigned long long)h->wire_conns);
+		o += snprintf(
+		    line + o, TOPVIEW_HDR_LINE - (size_t)o, " - %llu packets, %llu connections",
+		    (unsigned long long)h->wire_packets, (unsigned long long)h->wire_conns);
 	/*
 	 * The kernel's counters, named as such: it counts what its filter
 	 * passed, which on lo is each packet twice (out and back in).
 	 */
 	if (h->wire && h->kernel_counts)
-		snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o,
-			 "; kernel: recv %llu drop %llu", (unsigned long long)h->kernel_recv,
-			 (unsigned long long)h->kernel_drop);
+		snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "; kernel: recv %llu drop %llu",
+			 (unsigned long long)h->kernel_recv, (unsigned long long)h->kernel_drop);
 }
 
 /* The header, as lines of text (the screen colours some of them). */
@@ -208,7 +215,7 @@ int topview_header(const struct top_stats *st, const struct topview_header *h,
 	title_line(lines[n++], st, h);
 	/* Counts per state, with a sparkline each, two per line. */
 	static const int order[] = {TS_ESTABLISHED, TS_TIME_WAIT, TS_CLOSE_WAIT, TS_LISTEN,
-				    TS_SYN_SENT,    TS_SYN_RECV,  TS_FIN_WAIT1,  TS_FIN_WAIT2,
+				    TS_SYN_SENT,    TS_SYN_RECV,  TS_FIN_WAIT1,	 TS_FIN_WAIT2,
 				    TS_LAST_ACK,    TS_CLOSING};
 	/* Each column: name 12, count 7, sparkline, and 3 spaces; never past width. */
 	int col = width >= 100 ? 3 : 2, sw = (width / col) - 23;
@@ -225,8 +232,8 @@ int topview_header(const struct top_stats *st, const struct topview_header *h,
 			int s = order[i + (size_t)c];
 			sparkline(spark, sizeof(spark), st->history[s], st->nhistory, sw, utf8);
 			int k =
-			    snprintf(lines[n] + o, TOPVIEW_HDR_LINE - o, "%-12s %7u %s%*s", state_name(s),
-				     st->count[s], spark, c + 1 < col ? 2 : 0, "");
+			    snprintf(lines[n] + o, TOPVIEW_HDR_LINE - o, "%-12s %7u %s%*s",
+				     state_name(s), st->count[s], spark, c + 1 < col ? 2 : 0, "");
 			if (k < 0 || (size_t)k >= TOPVIEW_HDR_LINE - o) {
 				lines[n][o] = '\0'; /* a whole column or none */
 				break;
@@ -247,7 +254,8 @@ int topview_header(const struct top_stats *st, const struct topview_header *h,
 				 st->count[TS_TIME_WAIT], st->tw_max,
 				 100.0 * st->count[TS_TIME_WAIT] / (double)st->tw_max);
 		else
-			snprintf(lines[n++], TOPVIEW_HDR_LINE, "TIME-WAIT %u", st->count[TS_TIME_WAIT]);
+			snprintf(lines[n++], TOPVIEW_HDR_LINE, "TIME-WAIT %u",
+				 st->count[TS_TIME_WAIT]);
 	}
 	if (n < maxlines - 1 && st->port_lo > 0)
 		ephemeral_line(lines[n++], st);
@@ -282,7 +290,6 @@ static void pad(struct line *l, size_t have, int width)
 	memset(l->b + l->n, ' ', k);
 	l->n += k;
 }
-
 
 /* ---- the table: one column table ---- */
 
@@ -400,24 +407,24 @@ static int measure_process(const struct top_row *r)
 
 static const struct column {
 	const char *title;
-	int right;       /* right-aligned */
-	int width;       /* at least */
-	int wire_width;  /* at least, with a capture (0: as width) */
-	int max;         /* measured widths stop there (0: no limit) */
+	int right;	     /* right-aligned */
+	int width;	     /* at least */
+	int wire_width;	     /* at least, with a capture (0: as width) */
+	int max;	     /* measured widths stop there (0: no limit) */
 	measure_fn *measure; /* NULL: the width is fixed */
 	cell_fn *text;
 } columns[TV_NCOLS] = {
-	[TV_STATE] = {"State", 0, 12, 0, 0, NULL, cell_state},
-	[TV_LOCAL] = {"Local", 0, 5, 0, 0, measure_local, cell_local},
-	[TV_PEER] = {"Peer", 0, 4, 0, 0, measure_peer, cell_peer},
-	/* As wide as the title, or as "CLOSE-W/CLOSE-W!" with a capture. */
-	[TV_WIRE] = {"Wire L/P", 0, 8, 16, 0, NULL, cell_wire},
-	[TV_PROCESS] = {"Process", 0, 7, 0, 24, measure_process, cell_process},
-	[TV_AGE] = {"Age", 1, 7, 0, 0, NULL, cell_age},
-	[TV_RECVQ] = {"Recv-Q", 1, 7, 0, 0, NULL, cell_recvq},
-	[TV_SENDQ] = {"Send-Q", 1, 7, 0, 0, NULL, cell_sendq},
-	[TV_RTT] = {"RTT ms", 1, 7, 0, 0, NULL, cell_rtt},
-	[TV_RETRANS] = {"Retr", 1, 5, 0, 0, NULL, cell_retrans},
+    [TV_STATE] = {"State", 0, 12, 0, 0, NULL, cell_state},
+    [TV_LOCAL] = {"Local", 0, 5, 0, 0, measure_local, cell_local},
+    [TV_PEER] = {"Peer", 0, 4, 0, 0, measure_peer, cell_peer},
+    /* As wide as the title, or as "CLOSE-W/CLOSE-W!" with a capture. */
+    [TV_WIRE] = {"Wire L/P", 0, 8, 16, 0, NULL, cell_wire},
+    [TV_PROCESS] = {"Process", 0, 7, 0, 24, measure_process, cell_process},
+    [TV_AGE] = {"Age", 1, 7, 0, 0, NULL, cell_age},
+    [TV_RECVQ] = {"Recv-Q", 1, 7, 0, 0, NULL, cell_recvq},
+    [TV_SENDQ] = {"Send-Q", 1, 7, 0, 0, NULL, cell_sendq},
+    [TV_RTT] = {"RTT ms", 1, 7, 0, 0, NULL, cell_rtt},
+    [TV_RETRANS] = {"Retr", 1, 5, 0, 0, NULL, cell_retrans},
 };
 
 void topview_widths(const struct topmodel *m, const uint32_t *idx, size_t n, int wire,
@@ -534,11 +541,12 @@ void topview_group(const struct top_group *g, size_t keyw, char *buf, size_t len
 	if (g->lower)
 		memcpy(age, ">=", 3);
 	topview_age(age + strlen(age), sizeof(age) - strlen(age), g->max_age);
-	o = snprintf(buf, len, "%s%*s %7u  oldest %-8s ", g->key,
-		     (int)(keyw - text_width(g->key)), "", g->count, age);
+	o = snprintf(buf, len, "%s%*s %7u  oldest %-8s ", g->key, (int)(keyw - text_width(g->key)),
+		     "", g->count, age);
 	for (int s = 1; s < TS_MAX && o > 0 && (size_t)o < len; s++)
 		if (g->by_state[s])
-			o += snprintf(buf + o, len - (size_t)o, " %s %u", abbrev(s), g->by_state[s]);
+			o +=
+			    snprintf(buf + o, len - (size_t)o, " %s %u", abbrev(s), g->by_state[s]);
 }
 
 const char *topview_group_name(enum top_group_by by)

@@ -31,14 +31,14 @@
 
 /* What the header says besides the model's counts. */
 struct topview_header {
-	uint64_t now_us;         /* wall clock: the time of day, and CLOSE-WAIT ages */
-	uint64_t delay_us;       /* the refresh interval */
+	uint64_t now_us;   /* wall clock: the time of day, and CLOSE-WAIT ages */
+	uint64_t delay_us; /* the refresh interval */
 	int paused;
 	const char *filter_text; /* NULL: no filter */
-	const char *wire_note;   /* the capture's source, or why there is none */
-	int wire;                /* a capture runs: its counts follow */
+	const char *wire_note;	 /* the capture's source, or why there is none */
+	int wire;		 /* a capture runs: its counts follow */
 	uint64_t wire_packets, wire_conns;
-	int kernel_counts;       /* the kernel's capture counters follow */
+	int kernel_counts; /* the kernel's capture counters follow */
 	uint64_t kernel_recv, kernel_drop;
 };
 
