@@ -4,30 +4,24 @@
  * (-i) or replaying (-r), and shows it with htop's habits; or, with -b,
  * prints frames to stdout as top -b does.
  *
- * The screen is a view over topmodel.c: keys change what is shown (filter,
- * states, sort, grouping) and never the data.  Signal handlers only set
- * flags, but for the fatal ones, which restore the terminal and die.
- * Nothing is written to stderr while curses owns the terminal: messages go
- * to the status line, and fatal ones are printed after endwin().
+ * This file holds the options, the command's entry, the data (the dump,
+ * the wire) and the two loops.  The model is topmodel.c (and topgroup.c),
+ * the text topview.c, the screen topscreen.c: keys change what is shown
+ * (filter, states, sort, grouping) and never the data, and return actions
+ * that the screen loop carries out (closing a socket among them).  Fatal
+ * messages are printed after the screen is given back.
  */
-#include <curses.h>
 #include <linux/capability.h>
 #include <errno.h>
-#include <locale.h>
-#include <math.h>
 #include <poll.h>
-#include <readline/history.h>
-#include <readline/readline.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
-#include <wchar.h>
 
 #include "addr.h"
 #include "cmd.h"
@@ -39,6 +33,8 @@
 #include "state.h"
 #include "termcheck.h"
 #include "topmodel.h"
+#include "topscreen.h"
+#include "topview.h"
 #include "wire.h"
 
 enum {
@@ -105,9 +101,6 @@ const struct cmd_entry cmd_top_entry = {
 
 /* ---- state ------------------------------------------------------------- */
 
-enum group { GROUP_NONE, GROUP_PROCESS, GROUP_HOST, GROUP_STATE, GROUP_MAX };
-enum mode { MODE_TABLE, MODE_DETAIL, MODE_HELP, MODE_FILTER, MODE_CONFIRM_KILL };
-
 struct top {
 	/* options */
 	uint64_t delay_us;
@@ -125,23 +118,8 @@ struct top {
 	int pipe_closed; /* batch output's reader went away */
 	int refresh_now; /* the next loop turn refreshes, whatever the delay */
 	uint64_t replay_t0_wall, replay_t0_pkt;
-	/* view */
-	state_mask states;
-	struct filter *filter;
-	char filter_text[256];
-	enum top_sort sort;
-	int reverse;
-	enum group group;
-	int paused;
-	size_t cursor, offset;
-	size_t nshown; /* rows (or groups) the last draw had to show: the cursor stays below */
-	struct sock_rec selected; /* the selected row's identity, followed across refreshes */
-	int have_selected;
-	enum mode mode;
-	char status[200];
-	uint64_t status_until;
-	int color;
-	int preset;
+	/* what is shown (states, filter, sort, grouping), and the screen */
+	struct topscreen v;
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -192,8 +170,8 @@ static int on_opt(void *st, int id, const char *arg)
 		t->rows_max = n;
 		return 0;
 	case O_SORT:
-		t->sort = topmodel_sort_by_name(arg);
-		if (t->sort == SORT_MAX)
+		t->v.sort = topmodel_sort_by_name(arg);
+		if (t->v.sort == SORT_MAX)
 			return cmd_usage_error(&cmd_top_entry,
 					       "--sort: unknown column \"%s\" (state, local, peer, "
 					       "process, age, recv-q, send-q, rtt, retrans)",
@@ -240,6 +218,7 @@ static void pump_wire(struct top *t, int timeout_ms, char *err, size_t errlen)
 			snprintf(t->wire_note, sizeof(t->wire_note), "capture stopped: %s", err);
 			wire_close(t->wire);
 			t->wire = NULL;
+			t->v.wire = 0;
 		}
 		return;
 	}
@@ -269,8 +248,8 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 	 * a sort by rtt or retransmits, or batch output of every row.
 	 */
 	size_t last = topmodel_nrows(t->model); /* 0 before the first refresh */
-	req.want_info = topmodel_sort_needs_info(t->sort) ||
-			(t->batch && t->group == GROUP_NONE &&
+	req.want_info = topmodel_sort_needs_info(t->v.sort) ||
+			(t->batch && t->v.group == TOP_GROUP_NONE &&
 			 (!t->rows_max || (last && (size_t)t->rows_max >= last)));
 	t->refresh_now = 0;
 	/* The refresh's time is taken before the dump, so ages never run ahead. */
@@ -294,580 +273,46 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 	return 0;
 }
 
-/* ---- formatting shared by the screen and batch mode --------------------- */
-
-/*
- * Text from outside (process names, interface and file names, a filter
- * typed in) is shown through fmt_text(): a process may name itself with a
- * line break or an escape sequence.  The bytes that takes for n bytes of
- * text, each at worst a \xNN.
- */
-#define TEXT_SHOWN(n) (4 * (n) + 1)
-
-/* A socket with no peer: a listener, or one never connected. */
-static int no_peer(const struct sock_rec *s)
+/* What the header says besides the model's counts: options, and the capture's counts. */
+static void header_info(struct top *t, struct topview_header *h)
 {
-	static const uint8_t any[16];
-	return s->state == TS_LISTEN || (!s->rport && !memcmp(s->raddr, any, sizeof(any)));
-}
+	struct capture_stats cs;
 
-/* The peer as the table shows it: *:* for none. */
-static size_t peer_text(char *buf, const struct sock_rec *s)
-{
-	if (no_peer(s)) {
-		memcpy(buf, "*:*", 4);
-		return 3;
-	}
-	return addr_format_port(buf, s->family, s->raddr, s->rport, 0);
-}
-
-/*
- * "name[pid]" of a socket's process, escaped; with mark, a ~ first when it
- * held the socket before (TIME-WAIT has no owner).
- */
-static size_t proc_text(char *buf, size_t len, const struct top_row *r, int mark)
-{
-	char name[TEXT_SHOWN(sizeof(r->comm))];
-	int k;
-
-	fmt_text(name, sizeof(name), r->comm);
-	k = snprintf(buf, len, "%s%s[%d]", mark && r->remembered ? "~" : "", name, (int)r->pid);
-	return k < 0 ? 0 : (size_t)k >= len ? len - 1 : (size_t)k;
-}
-
-/* Two digits, zero-padded. */
-static size_t put2(char *b, uint64_t v)
-{
-	b[0] = (char)('0' + v / 10 % 10);
-	b[1] = (char)('0' + v % 10);
-	return 2;
-}
-
-/*
- * An age as 42s, 3m07s, 5h02m or 2d03h.  By hand rather than snprintf:
- * batch mode formats one per row, 100k rows a frame.
- */
-static void fmt_age(char *buf, size_t len, uint64_t us)
-{
-	char tmp[40];
-	uint64_t s = us / 1000000, big, small;
-	char u1, u2;
-	size_t n;
-
-	if (s < 60) {
-		n = fmt_u64(tmp, s);
-		tmp[n++] = 's';
-	} else {
-		if (s < 3600)
-			big = s / 60, small = s % 60, u1 = 'm', u2 = 's';
-		else if (s < 86400)
-			big = s / 3600, small = s / 60 % 60, u1 = 'h', u2 = 'm';
-		else
-			big = s / 86400, small = s / 3600 % 24, u1 = 'd', u2 = 'h';
-		n = fmt_u64(tmp, big);
-		tmp[n++] = u1;
-		n += put2(tmp + n, small);
-		tmp[n++] = u2;
-	}
-	if (n >= len)
-		n = len - 1;
-	memcpy(buf, tmp, n);
-	buf[n] = '\0';
-}
-
-static const char *abbrev(int s)
-{
-	static const char *const a[TS_MAX] = {
-		[TS_NONE] = "-",        [TS_ESTABLISHED] = "ESTAB", [TS_SYN_SENT] = "SYN-S",
-		[TS_SYN_RECV] = "SYN-R", [TS_FIN_WAIT1] = "FIN-W1", [TS_FIN_WAIT2] = "FIN-W2",
-		[TS_TIME_WAIT] = "TIME-W", [TS_CLOSE] = "CLOSED", [TS_CLOSE_WAIT] = "CLOSE-W",
-		[TS_LAST_ACK] = "LAST-A", [TS_LISTEN] = "LISTEN", [TS_CLOSING] = "CLOSING",
-		[TS_NEW_SYN_RECV] = "SYN-R"};
-	return s >= 0 && s < TS_MAX ? a[s] : "?";
-}
-
-static void sparkline(char *buf, size_t len, const uint16_t *h, int n, int width, int utf8)
-{
-	static const char *const bars[] = {"\u2581", "\u2582", "\u2583", "\u2584",
-					   "\u2585", "\u2586", "\u2587", "\u2588"};
-	static const char ascii[] = " .:-=+*#";
-	uint16_t max = 1;
-	int start = n > width ? n - width : 0;
-	size_t o = 0;
-
-	for (int i = start; i < n; i++)
-		if (h[i] > max)
-			max = h[i];
-	for (int i = start; i < n && o + 4 < len; i++) {
-		int lvl = h[i] ? 1 + (int)((double)(h[i] - 1) * 7 / max) : 0;
-		if (lvl > 7)
-			lvl = 7;
-		if (utf8) {
-			const char *b = h[i] ? bars[lvl] : " ";
-			size_t k = strlen(b);
-			memcpy(buf + o, b, k);
-			o += k;
-		} else {
-			buf[o++] = ascii[lvl];
-		}
-	}
-	buf[o] = '\0';
-}
-
-/*
- * A header line's bytes.  The widest is three state columns of 23 cells of
- * text and a sparkline of up to TOP_HISTORY glyphs, each up to 4 bytes of
- * UTF-8 (3 for the bars): lines are sized by what they show, in cells, and
- * the bytes always have room for it.
- */
-#define HDR_LINE (3 * (23 + 4 * TOP_HISTORY) + 1)
-
-/*
- * One destination of ephemeral ports: "ADDR:PORT N (P%)", with " of RANGE"
- * after N when asked, and when it would run out at its current rate.
- */
-static int dest_text(char *buf, size_t len, const struct top_dest *d, long range, int of)
-{
-	char a[ADDR_STRLEN], age[32] = "", ofr[32] = "";
-
-	addr_format_port(a, d->family, d->addr, d->port, 0);
-	if (d->exhaust_s >= 0) {
-		memcpy(age, " full in ", 10);
-		fmt_age(age + 9, sizeof(age) - 9, (uint64_t)(d->exhaust_s * 1e6));
-	}
-	if (of)
-		snprintf(ofr, sizeof(ofr), " of %ld", range);
-	int k = snprintf(buf, len, "%s %u%s (%.0f%%)%s", a, d->in_use, ofr,
-			 100.0 * d->in_use / (double)range, age);
-	return k < 0 ? 0 : k >= (int)len ? (int)len - 1 : k;
-}
-
-/* The header, as lines of text (the screen colours some of them). */
-static int header_lines(struct top *t, char lines[][HDR_LINE], int maxlines, int width, int utf8)
-{
-	const struct top_stats *st = topmodel_stats(t->model);
-	int n = 0;
-	char age[32], spark[4 * TOP_HISTORY + 1], text[TEXT_SHOWN(256)];
-	time_t now = time(NULL);
-	struct tm tm;
-	char clock[16];
-
-	localtime_r(&now, &tm);
-	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-	fmt_text(text, sizeof(text), t->filter ? t->filter_text : "");
-	snprintf(lines[n++], HDR_LINE, "tcpstate top - %s - %llu socket%s - every %.1fs%s%s%.120s",
-		 clock, (unsigned long long)st->total, st->total == 1 ? "" : "s",
-		 (double)t->delay_us / 1e6, t->paused ? " - PAUSED" : "",
-		 t->filter ? " - filter: " : "", text);
-	/* Counts per state, with a sparkline each, two per line. */
-	static const int order[] = {TS_ESTABLISHED, TS_TIME_WAIT, TS_CLOSE_WAIT, TS_LISTEN,
-				    TS_SYN_SENT,    TS_SYN_RECV,  TS_FIN_WAIT1,  TS_FIN_WAIT2,
-				    TS_LAST_ACK,    TS_CLOSING};
-	/* Each column: name 12, count 7, sparkline, and 3 spaces; never past width. */
-	int col = width >= 100 ? 3 : 2, sw = (width / col) - 23;
-	if (sw < 4)
-		sw = 4;
-	if (sw > TOP_HISTORY)
-		sw = TOP_HISTORY;
-	/* The last line is the Wire line's, whatever else gives way. */
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && n < maxlines - 1;
-	     i += (size_t)col) {
-		size_t o = 0;
-		lines[n][0] = '\0';
-		for (int c = 0; c < col && i + (size_t)c < sizeof(order) / sizeof(order[0]); c++) {
-			int s = order[i + (size_t)c];
-			sparkline(spark, sizeof(spark), st->history[s], st->nhistory, sw, utf8);
-			int k =
-			    snprintf(lines[n] + o, HDR_LINE - o, "%-12s %7u %s%*s", state_name(s),
-				     st->count[s], spark, c + 1 < col ? 2 : 0, "");
-			if (k < 0 || (size_t)k >= HDR_LINE - o) {
-				lines[n][o] = '\0'; /* a whole column or none */
-				break;
-			}
-			o += (size_t)k;
-		}
-		n++;
-	}
-	/*
-	 * Short of room (two state columns, under 100 columns of screen), the
-	 * TIME-WAIT line gives way first: its count is in the lines above.
-	 * Ephemeral ports, CLOSE-WAIT holders and the Wire line come after.
-	 */
-	if (n + 1 + (st->port_lo > 0) + 2 <= maxlines) {
-		if (st->tw_max > 0)
-			snprintf(lines[n++], HDR_LINE,
-				 "TIME-WAIT %u of tcp_max_tw_buckets %ld (%.1f%%)",
-				 st->count[TS_TIME_WAIT], st->tw_max,
-				 100.0 * st->count[TS_TIME_WAIT] / (double)st->tw_max);
-		else
-			snprintf(lines[n++], HDR_LINE, "TIME-WAIT %u", st->count[TS_TIME_WAIT]);
-	}
-	if (n < maxlines - 1 && st->port_lo > 0) {
-		/*
-		 * The range is per destination: the busiest one's share is what
-		 * runs out, so it comes first; the total over all destinations
-		 * is said apart.
-		 */
-		long range = st->port_hi - st->port_lo + 1;
-		int o = snprintf(lines[n], HDR_LINE, "Ephemeral ports: none in use (%ld per destination)",
-				 range);
-		if (st->ndest) {
-			o = snprintf(lines[n], HDR_LINE, "Ephemeral ports: busiest ");
-			o += dest_text(lines[n] + o, HDR_LINE - (size_t)o, &st->dest[0], range, 1);
-			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, "; %u in use to %u destination%s",
-				      st->ephemeral_in_use, st->ephemeral_dests,
-				      st->ephemeral_dests == 1 ? "" : "s");
-		}
-		for (int i = 1; i < st->ndest && o > 0 && o < 200; i++) {
-			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, "%s", i == 1 ? "; next " : ", ");
-			o += dest_text(lines[n] + o, HDR_LINE - (size_t)o, &st->dest[i], range, 0);
-		}
-		n++;
-	}
-	if (n < maxlines - 1) {
-		int o = snprintf(lines[n], HDR_LINE, "CLOSE-WAIT holders:");
-		if (!st->nholder)
-			snprintf(lines[n] + o, HDR_LINE - (size_t)o, " none");
-		uint64_t nowus = wall_us();
-		for (int i = 0; i < st->nholder && o > 0 && o < 200; i++) {
-			const struct top_holder *h = &st->holder[i];
-			fmt_age(age, sizeof(age), nowus > h->oldest_us ? nowus - h->oldest_us : 0);
-			fmt_text(text, sizeof(text), h->comm);
-			if (h->pid)
-				o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, "%s %s[%d]",
-					      i ? ";" : "", text, (int)h->pid);
-			else /* an owner out of sight (another user's, without privilege) */
-				o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, "%s (no process)",
-					      i ? ";" : "");
-			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o, " %u, oldest >=%s",
-				      h->count, age);
-		}
-		n++;
-	}
-	if (n < maxlines) {
-		struct capture_stats cs;
-		fmt_text(text, sizeof(text), t->wire_note); /* names an interface or a file */
-		int o = snprintf(lines[n], HDR_LINE, "Wire: %s", text);
-		if (t->wire)
-			o += snprintf(lines[n] + o, HDR_LINE - (size_t)o,
-				      " - %llu packets, %llu connections",
-				      (unsigned long long)wire_decode_stats(t->wire)->packets,
-				      (unsigned long long)engine_stats(wire_engine(t->wire))->live);
-		/*
-		 * The kernel's counters, named as such: it counts what its filter
-		 * passed, which on lo is each packet twice (out and back in).
-		 */
-		if (t->wire && wire_capture_stats(t->wire, &cs) == 0)
-			snprintf(lines[n] + o, HDR_LINE - (size_t)o,
-				 "; kernel: recv %llu drop %llu", (unsigned long long)cs.received,
-				 (unsigned long long)cs.dropped);
-		n++;
-	}
-	return n;
-}
-
-/* One table row as text, with the column widths used for the header. */
-struct colw {
-	int state, local, peer, wire, proc, age;
-};
-
-/* A line under construction: appends never run past the end. */
-struct line {
-	char *b;
-	size_t n, cap;
-};
-
-static void put(struct line *l, const char *s, size_t n)
-{
-	if (n > l->cap - 1 - l->n)
-		n = l->cap - 1 - l->n;
-	memcpy(l->b + l->n, s, n);
-	l->n += n;
-}
-
-static void pad(struct line *l, size_t have, int width)
-{
-	while ((int)have++ < width && l->n < l->cap - 1)
-		l->b[l->n++] = ' ';
-}
-
-/* s left-aligned in width, then a space (printf's "%-*s "). */
-static void put_left(struct line *l, const char *s, size_t n, int width)
-{
-	put(l, s, n);
-	pad(l, n, width);
-	put(l, " ", 1);
-}
-
-/* s right-aligned in width (printf's "%*s"). */
-static void put_right(struct line *l, const char *s, size_t n, int width)
-{
-	pad(l, n, width);
-	put(l, s, n);
-}
-
-static void put_num(struct line *l, uint64_t v, int width)
-{
-	char d[24];
-	put_right(l, d, fmt_u64(d, v), width);
-}
-
-/*
- * One table row as text, with the column widths used for the header.  Built
- * by hand, not with snprintf: batch mode formats every row of every frame,
- * and printf's parsing of its format was most of that.
- */
-static void row_text(struct top *t, const struct top_row *r, const struct colw *w, char *buf,
-		     size_t len, uint64_t now)
-{
-	char a[ADDR_STRLEN + 8], age[32];
-	struct line l = {buf, 0, len};
-	const char *st = r->wire_only ? "(wire only)" : state_name(r->s.state);
-	size_t n;
-
-	(void)t;
-	(void)now;
-	put_left(&l, st, strlen(st), w->state);
-	n = addr_format_port(a, r->s.family, r->s.laddr, r->s.lport, 0);
-	put_left(&l, a, n, w->local);
-	put_left(&l, a, peer_text(a, &r->s), w->peer);
-	if (r->wire[0] || r->wire[1]) {
-		const char *x = abbrev(r->wire[0]), *y = abbrev(r->wire[1]);
-		n = 0;
-		memcpy(a, x, strlen(x));
-		n += strlen(x);
-		a[n++] = '/';
-		memcpy(a + n, y, strlen(y));
-		n += strlen(y);
-		if (r->disagree)
-			a[n++] = '!';
-		if (r->wire_unsure)
-			a[n++] = '?';
-		put_left(&l, a, n, w->wire);
-	} else {
-		put_left(&l, "-", 1, w->wire);
-	}
-	if (r->pid) {
-		char p[TEXT_SHOWN(sizeof(r->comm)) + 16];
-		put_left(&l, p, proc_text(p, sizeof(p), r, 1), w->proc);
-	} else {
-		put_left(&l, "-", 1, w->proc);
-	}
-	age[0] = r->since_exact ? ' ' : '>';
-	fmt_age(age + 1, sizeof(age) - 1, topmodel_age(t->model, r));
-	put_right(&l, age, strlen(age), w->age + 1);
-	put(&l, " ", 1);
-	put_num(&l, r->s.recv_q, 7);
-	put(&l, " ", 1);
-	put_num(&l, r->s.send_q, 7);
-	put(&l, " ", 1);
-	if (r->s.has_info) {
-		/* Milliseconds with one decimal, rounded half up. */
-		uint64_t tenths = ((uint64_t)r->s.info.rtt_us + 50) / 100;
-		n = fmt_u64(a, tenths / 10);
-		a[n++] = '.';
-		a[n++] = (char)('0' + tenths % 10);
-		put_right(&l, a, n, 7);
-	} else {
-		put_right(&l, "-", 1, 7);
-	}
-	put(&l, " ", 1);
-	put_num(&l, r->s.info.total_retrans, 5);
-	l.b[l.n] = '\0';
-}
-
-static void widths(struct top *t, const uint32_t *idx, size_t n, struct colw *w)
-{
-	w->state = 12;
-	w->local = 5;
-	w->peer = 4;
-	/* As wide as the header's "Wire L/P", or as "CLOSE-W/CLOSE-W!" with a capture. */
-	w->wire = t->wire ? 16 : 8;
-	w->proc = 7;
-	w->age = 6;
-	for (size_t i = 0; i < n; i++) {
-		const struct top_row *r = topmodel_row(t->model, idx[i]);
-		int k = (int)addr_port_len(r->s.family, r->s.laddr, r->s.lport);
-		if (k > w->local)
-			w->local = k;
-		k = (int)addr_port_len(r->s.family, r->s.raddr, r->s.rport);
-		if (k > w->peer)
-			w->peer = k;
-		if (r->pid) {
-			/* The name as shown, and room for ~, a pid of 7 digits and []. */
-			char name[TEXT_SHOWN(sizeof(r->comm))];
-			k = (int)fmt_text(name, sizeof(name), r->comm) + 10;
-			if (k > w->proc)
-				w->proc = k > 24 ? 24 : k;
+	memset(h, 0, sizeof(*h));
+	h->now_us = wall_us();
+	h->delay_us = t->delay_us;
+	h->paused = t->v.paused;
+	h->filter_text = t->v.filter ? t->v.filter_text : NULL;
+	h->wire_note = t->wire_note;
+	if (t->wire) {
+		h->wire = 1;
+		h->wire_packets = wire_decode_stats(t->wire)->packets;
+		h->wire_conns = engine_stats(wire_engine(t->wire))->live;
+		if (wire_capture_stats(t->wire, &cs) == 0) {
+			h->kernel_counts = 1;
+			h->kernel_recv = cs.received;
+			h->kernel_drop = cs.dropped;
 		}
 	}
 }
 
-static void header_row(const struct colw *w, char *buf, size_t len)
+/* sockdiag_info for the model's prepare step; failure only leaves the cells empty. */
+static void fetch_info(struct sock_rec **need, size_t n, void *arg)
 {
-	snprintf(buf, len, "%-*s %-*s %-*s %-*s %-*s %*s %7s %7s %7s %5s", w->state, "State",
-		 w->local, "Local", w->peer, "Peer", w->wire, "Wire L/P", w->proc, "Process",
-		 w->age + 1, "Age", "Recv-Q", "Send-Q", "RTT ms", "Retr");
-}
+	char err[256];
 
-/* ---- grouping ---------------------------------------------------------- */
-
-struct grp {
-	char key[TEXT_SHOWN(16) + 16]; /* a process name, escaped, and its pid */
-	uint32_t count;
-	uint32_t by_state[TS_MAX];
-	uint64_t max_age; /* the longest any of them has been in its state */
-	int lower;        /* max_age is a lower bound: some member's age is one */
-};
-
-/*
- * A peer's address; ::ffff:a.b.c.d (a dual-stack socket's IPv4 peer) is
- * a.b.c.d, and sockets with no peer, of either family, are one group "*".
- */
-static void host_key(char *key, const struct sock_rec *s)
-{
-	uint8_t a[16];
-
-	if (no_peer(s))
-		memcpy(key, "*", 2);
-	else
-		addr_format(key, addr_canonical(s->family, s->raddr, a), a);
-}
-
-static size_t make_groups(struct top *t, struct grp **out)
-{
-	size_t n = topmodel_nrows(t->model), ng = 0, cap = 64;
-	struct grp *g = calloc(cap, sizeof(*g));
-	char key[sizeof(g->key)];
-
-	if (!g)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct top_row *r = topmodel_row(t->model, i);
-		if (!(t->states & SM(r->s.state)) || !filter_match(t->filter, &r->s))
-			continue;
-		if (t->group == GROUP_PROCESS && r->pid)
-			proc_text(key, sizeof(key), r, 0);
-		else if (t->group == GROUP_PROCESS) /* TIME-WAIT, or an owner out of sight */
-			memcpy(key, "(no process)", 13);
-		else if (t->group == GROUP_HOST)
-			host_key(key, &r->s);
-		else
-			snprintf(key, sizeof(key), "%s", state_name(r->s.state));
-		size_t k;
-		for (k = 0; k < ng; k++)
-			if (strcmp(g[k].key, key) == 0)
-				break;
-		if (k == ng) {
-			if (ng == cap) {
-				struct grp *ng2 = realloc(g, cap * 2 * sizeof(*g));
-				if (!ng2)
-					break;
-				g = ng2;
-				memset(g + cap, 0, cap * sizeof(*g));
-				cap *= 2;
-			}
-			snprintf(g[ng].key, sizeof(g[ng].key), "%s", key);
-			ng++;
-		}
-		g[k].count++;
-		g[k].by_state[r->s.state]++;
-		uint64_t age = topmodel_age(t->model, r);
-		if (age > g[k].max_age)
-			g[k].max_age = age;
-		/* A member seen late may be older than the oldest age known exactly. */
-		g[k].lower |= !r->since_exact;
-	}
-	/* Biggest first. */
-	for (size_t a = 1; a < ng; a++)
-		for (size_t b = a; b > 0 && g[b].count > g[b - 1].count; b--) {
-			struct grp tmp = g[b];
-			g[b] = g[b - 1];
-			g[b - 1] = tmp;
-		}
-	*out = g;
-	return ng;
-}
-
-/* Columns a UTF-8 string takes: its characters (continuation bytes take none). */
-static size_t text_width(const char *s)
-{
-	size_t w = 0;
-	for (; *s; s++)
-		w += ((unsigned char)*s & 0xc0) != 0x80;
-	return w;
-}
-
-/* The key column: wide enough for every key, so that none pushes its row out of line. */
-static size_t group_key_width(const struct grp *g, size_t ng)
-{
-	size_t w = 30;
-	for (size_t i = 0; i < ng; i++)
-		if (text_width(g[i].key) > w)
-			w = text_width(g[i].key);
-	return w;
-}
-
-static void group_text(const struct grp *g, size_t keyw, char *buf, size_t len)
-{
-	char age[32];
-	int o;
-
-	age[0] = '\0';
-	if (g->lower)
-		memcpy(age, ">=", 3);
-	fmt_age(age + strlen(age), sizeof(age) - strlen(age), g->max_age);
-	o = snprintf(buf, len, "%s%*s %7u  oldest %-8s ", g->key,
-		     (int)(keyw - text_width(g->key)), "", g->count, age);
-	for (int s = 1; s < TS_MAX && o > 0 && (size_t)o < len; s++)
-		if (g->by_state[s])
-			o += snprintf(buf + o, len - (size_t)o, " %s %u", abbrev(s), g->by_state[s]);
-}
-
-static const char *group_name(enum group g)
-{
-	static const char *const n[] = {"", "process", "remote host", "state"};
-	return n[g];
-}
-
-static void group_title(char *buf, size_t len, enum group g, size_t ng)
-{
-	snprintf(buf, len, "Grouped by %s: %zu group%s", group_name(g), ng, ng == 1 ? "" : "s");
+	(void)arg;
+	(void)sockdiag_info(need, n, err, sizeof(err));
 }
 
 /*
  * tcp_info for the rows about to be shown, when the dump left it out: one
- * request per socket, by its id and cookie.  Sockets in TIME-WAIT and
- * request sockets have none; a socket gone since the dump keeps "-".
+ * request per socket, by its id and cookie.  A socket gone since the dump
+ * keeps "-".
  */
 static void fill_info(struct top *t, const uint32_t *idx, size_t n)
 {
-	struct sock_rec *need[256];
-	size_t k = 0;
-	char err[256];
-
-	for (size_t i = 0; i < n; i++) {
-		struct top_row *r = topmodel_row_mut(t->model, idx[i]);
-		/*
-		 * None to ask for: TIME-WAIT and request sockets have no tcp_info
-		 * (nor FIN-WAIT-2 kept as a timewait socket, timer 3); a
-		 * listener's is all zeros, and an exact lookup finds only one
-		 * member of a SO_REUSEPORT group.
-		 */
-		if (r->s.has_info || r->info_asked || r->wire_only || r->s.state == TS_TIME_WAIT ||
-		    r->s.state == TS_SYN_RECV || r->s.state == TS_LISTEN ||
-		    r->s.timer == TIMER_TIMEWAIT)
-			continue;
-		r->info_asked = 1;
-		need[k++] = &r->s;
-		if (k == sizeof(need) / sizeof(need[0])) {
-			/* Failure only leaves the cells empty; the rows are still right. */
-			(void)sockdiag_info(need, k, err, sizeof(err));
-			k = 0;
-		}
-	}
-	if (k)
-		(void)sockdiag_info(need, k, err, sizeof(err));
+	topmodel_prepare(t->model, idx, n, fetch_info, NULL);
 }
 
 /* ---- batch mode -------------------------------------------------------- */
@@ -881,20 +326,22 @@ static void put_line(FILE *out, const char *s)
 
 static int batch_frame(struct top *t, FILE *out)
 {
-	char lines[12][HDR_LINE], buf[512];
-	int nl = header_lines(t, lines, 12, 120, 0);
-	uint64_t now = wall_us();
+	char lines[12][TOPVIEW_HDR_LINE], buf[512];
+	struct topview_header h;
+	header_info(t, &h);
+	int nl = topview_header(topmodel_stats(t->model), &h, lines, 12, 120, 0);
 
 	for (int i = 0; i < nl; i++)
 		put_line(out, lines[i]);
 	fputc('\n', out);
-	if (t->group != GROUP_NONE) {
-		struct grp *g = NULL;
-		size_t ng = make_groups(t, &g), keyw = group_key_width(g, ng);
-		group_title(buf, sizeof(buf), t->group, ng);
+	if (t->v.group != TOP_GROUP_NONE) {
+		struct top_group *g = NULL;
+		size_t ng = topmodel_groups(t->model, t->v.states, t->v.filter, t->v.group, &g);
+		size_t keyw = topview_group_key_width(g, ng);
+		topview_group_title(buf, sizeof(buf), t->v.group, ng);
 		fprintf(out, "%s\n", buf);
 		for (size_t i = 0; i < ng; i++) {
-			group_text(&g[i], keyw, buf, sizeof(buf));
+			topview_group(&g[i], keyw, buf, sizeof(buf));
 			put_line(out, buf);
 		}
 		free(g);
@@ -904,15 +351,15 @@ static int batch_frame(struct top *t, FILE *out)
 		if (!idx)
 			return -1;
 		size_t want = t->rows_max && (size_t)t->rows_max < total ? (size_t)t->rows_max : total;
-		size_t n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse, 0,
+		size_t n = topmodel_view(t->model, t->v.states, t->v.filter, t->v.sort, t->v.reverse, 0,
 					 want, idx, &matching);
 		fill_info(t, idx, n);
-		struct colw w;
-		widths(t, idx, n, &w);
-		header_row(&w, buf, sizeof(buf));
+		struct topview_widths w;
+		topview_widths(t->model, idx, n, t->wire != NULL, &w);
+		topview_title(&w, buf, sizeof(buf));
 		fprintf(out, "%s\n", buf);
 		for (size_t i = 0; i < n; i++) {
-			row_text(t, topmodel_row(t->model, idx[i]), &w, buf, sizeof(buf), now);
+			topview_row(t->model, topmodel_row(t->model, idx[i]), &w, buf, sizeof(buf));
 			put_line(out, buf);
 		}
 		free(idx);
@@ -922,817 +369,57 @@ static int batch_frame(struct top *t, FILE *out)
 	return ferror(out) ? -1 : 0;
 }
 
-/* ---- the screen -------------------------------------------------------- */
-
-enum { C_HDR = 1, C_EST, C_TW, C_CW, C_LISTEN, C_SYN, C_CLOSE, C_BAR, C_BAD };
-
-static int state_pair(int s)
+/* The loop's part of 'k', once confirmed: the one key that acts on the system. */
+static void kill_selected(struct top *t)
 {
-	switch (s) {
-	case TS_ESTABLISHED:
-		return C_EST;
-	case TS_TIME_WAIT:
-		return C_TW;
-	case TS_CLOSE_WAIT:
-		return C_CW;
-	case TS_LISTEN:
-		return C_LISTEN;
-	case TS_SYN_SENT:
-	case TS_SYN_RECV:
-		return C_SYN;
-	default:
-		return C_CLOSE;
-	}
-}
+	const struct top_row *r = topscreen_selected(&t->v);
+	char err[200];
 
-static void status(struct top *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* A message for the status line, escaped: it may quote a filter as typed. */
-static void status(struct top *t, const char *fmt, ...)
-{
-	char raw[sizeof(t->status)];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(raw, sizeof(raw), fmt, ap);
-	va_end(ap);
-	fmt_text(t->status, sizeof(t->status), raw);
-	t->status_until = wall_us() + 5000000;
-}
-
-/* Readline, driven one key at a time from curses (its callback interface). */
-static struct top *rl_top;
-static int rl_key, rl_have_key;
-
-static int rl_getc_cb(FILE *f)
-{
-	(void)f;
-	rl_have_key = 0;
-	return rl_key;
-}
-
-static int rl_avail_cb(void)
-{
-	return rl_have_key;
-}
-
-static void rl_redisplay_cb(void)
-{
-	int y = LINES - 1;
-	move(y, 0);
-	clrtoeol();
-	mvprintw(y, 0, "%s%s", rl_display_prompt ? rl_display_prompt : "", rl_line_buffer);
-	move(y, (int)strlen(rl_display_prompt ? rl_display_prompt : "") + rl_point);
-	refresh();
-}
-
-static void apply_filter(struct top *t, const char *text)
-{
-	char err[256];
-	char *argv[1] = {(char *)text};
-
-	if (!text || !*text) {
-		filter_free(t->filter);
-		t->filter = NULL;
-		t->filter_text[0] = '\0';
-		status(t, "filter cleared");
-		return;
-	}
-	struct filter *f = filter_parse(1, argv, err, sizeof(err));
-	if (!f) {
-		status(t, "%s", err);
-		return;
-	}
-	filter_free(t->filter);
-	t->filter = f;
-	snprintf(t->filter_text, sizeof(t->filter_text), "%s", text);
-	t->cursor = t->offset = 0;
-	t->have_selected = 0;
-	t->status[0] = '\0'; /* an earlier attempt's error no longer holds */
-}
-
-static void rl_line_cb(char *line)
-{
-	struct top *t = rl_top;
-	if (line) {
-		if (*line)
-			add_history(line);
-		apply_filter(t, line);
-		free(line);
-	}
-	rl_callback_handler_remove();
-	t->mode = MODE_TABLE;
-	curs_set(0);
-}
-
-static char *complete_word(const char *text, int state)
-{
-	static int i, j;
-	const char *const *kw = filter_keywords(), *const *sw = state_words();
-
-	if (!state)
-		i = j = 0;
-	while (kw[i]) {
-		const char *w = kw[i++];
-		if (strncmp(w, text, strlen(text)) == 0)
-			return strdup(w);
-	}
-	while (sw[j]) {
-		const char *w = sw[j++];
-		if (strncmp(w, text, strlen(text)) == 0)
-			return strdup(w);
-	}
-	return NULL;
-}
-
-static char **complete_filter(const char *text, int start, int end)
-{
-	(void)start;
-	(void)end;
-	rl_attempted_completion_over = 1;
-	return rl_completion_matches(text, complete_word);
-}
-
-static void start_filter_prompt(struct top *t)
-{
-	rl_top = t;
-	t->mode = MODE_FILTER;
-	curs_set(1);
-	rl_callback_handler_install("filter: ", rl_line_cb);
-	if (t->filter_text[0]) {
-		rl_insert_text(t->filter_text);
-		rl_redisplay();
-	}
-}
-
-/* Curses key codes to what readline expects. */
-static int rl_translate(int ch)
-{
-	switch (ch) {
-	case KEY_LEFT:
-		return 2; /* C-b */
-	case KEY_RIGHT:
-		return 6; /* C-f */
-	case KEY_UP:
-		return 16; /* C-p */
-	case KEY_DOWN:
-		return 14; /* C-n */
-	case KEY_HOME:
-		return 1;
-	case KEY_END:
-		return 5;
-	case KEY_BACKSPACE:
-	case 8:
-		return 127;
-	case KEY_DC:
-		return 4;
-	case KEY_ENTER:
-	case '\r':
-		return '\n';
-	}
-	return ch;
-}
-
-static void draw_detail(struct top *t, const struct top_row *r)
-{
-	char l[ADDR_STRLEN], p[ADDR_STRLEN], age[32], name[TEXT_SHOWN(sizeof(r->comm))];
-	int y = 0;
-	uint64_t now = wall_us();
-
-	erase();
-	addr_format_port(l, r->s.family, r->s.laddr, r->s.lport, 0);
-	peer_text(p, &r->s);
-	attron(A_BOLD);
-	mvprintw(y++, 0, "Connection %s -> %s", l, p);
-	attroff(A_BOLD);
-	(void)now;
-	fmt_age(age, sizeof(age), topmodel_age(t->model, r));
-	if (r->wire_only)
-		mvprintw(y++, 0, "Kernel: no socket (seen on the wire only; local = originator)");
+	if (!r)
+		topscreen_status(&t->v, "the socket is gone");
+	else if (sockdiag_destroy(&r->s, err, sizeof(err)) == 0)
+		topscreen_status(&t->v, "closed");
 	else
-		mvprintw(y++, 0, "Kernel state: %s for %s%s", state_name(r->s.state),
-			 r->since_exact ? "" : ">= ", age);
-	if (r->wire[0] || r->wire[1])
-		mvprintw(y++, 0, "Wire: local %s, peer %s%s%s", state_name(r->wire[0]),
-			 state_name(r->wire[1]), r->disagree ? "  (disagrees with the kernel)" : "",
-			 r->wire_unsure ? "  (picked up mid-stream: a guess)" : "");
-	else
-		mvprintw(y++, 0, "Wire: %s", t->wire ? "not seen in the capture" : "no capture");
-	fmt_text(name, sizeof(name), r->comm);
-	if (r->pid)
-		mvprintw(y++, 0, "Process: %s pid %d fd %d%s", name, (int)r->pid, r->fd,
-			 r->remembered ? " (held it before; TIME-WAIT has no owner)" : "");
-	else
-		mvprintw(y++, 0, "Process: none visible");
-	mvprintw(y++, 0, "Queues: recv %u send %u; uid %u inode %u; timer %u ms", r->s.recv_q,
-		 r->s.send_q, r->s.uid, r->s.inode, r->s.expires_ms);
-	if (r->s.has_info)
-		mvprintw(y++, 0,
-			 "tcp_info: rtt %.3f/%.3f ms cwnd %u retrans %u/%u acked %llu received %llu",
-			 r->s.info.rtt_us / 1000.0, r->s.info.rttvar_us / 1000.0, r->s.info.snd_cwnd,
-			 r->s.retransmits, r->s.info.total_retrans,
-			 (unsigned long long)r->s.info.bytes_acked,
-			 (unsigned long long)r->s.info.bytes_received);
-	y++;
-	if (r->conn_id) {
-		struct top_event ev[TOP_EVENTS * 4];
-		int n = topmodel_events(t->model, r->conn_id, ev, TOP_EVENTS * 4);
-		attron(A_BOLD);
-		mvprintw(y++, 0, "Timeline (from the capture, connection #%u)", r->conn_id);
-		attroff(A_BOLD);
-		/* Which engine endpoint is the local one: the one whose state matches. */
-		for (int i = 0; i < n && y < LINES - 2; i++) {
-			time_t s = (time_t)(ev[i].ts_us / 1000000);
-			struct tm tm;
-			char tbuf[16];
-			localtime_r(&s, &tm);
-			strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
-			mvprintw(y++, 2, "%s.%06u  %s  %-12s -> %-12s  %s", tbuf,
-				 (unsigned)(ev[i].ts_us % 1000000), ev[i].local ? "resp" : "orig",
-				 state_name(ev[i].from ? ev[i].from : TS_CLOSE), state_name(ev[i].to),
-				 engine_cause_name(ev[i].cause));
-		}
-		if (!n)
-			mvprintw(y++, 2, "no transitions recorded");
-	} else {
-		mvprintw(y++, 0, "No timeline: run with -i IFACE or -r FILE to see one.");
-	}
-	mvprintw(LINES - 1, 0, "Esc or q: back   k: close this socket");
-	refresh();
+		topscreen_status(&t->v, "%s", err);
 }
 
-static void draw_help(void)
+/* The loop's part of a key's action (TS_ACT_*); returns 1 to quit. */
+static int carry_out(struct top *t, int act)
 {
-	static const char *const lines[] = {
-		"tcpstate top - keys",
-		"",
-		"  Up Down PgUp PgDn Home End   move",
-		"  < > F6                       choose the sort column;  I  reverse it",
-		"  /                            filter, in tcpstate list's language (Tab completes)",
-		"  1-9 0                        show or hide ESTAB SYN-S SYN-R FIN-W1 FIN-W2",
-		"                               TIME-W CLOSE-W LAST-A LISTEN CLOSING",
-		"  s                            cycle state presets",
-		"  g                            group by process, remote host, state, or none",
-		"  Enter                        details and timeline of the selected connection",
-		"  k                            close the selected socket (SOCK_DESTROY)",
-		"  Space Z                      pause / resume",
-		"  h ? F1                       this help;  q F10  quit",
-		"",
-		"Columns: Age is the time in the current state; '>' marks a lower bound (first",
-		"seen then), exact ages come from the capture.  Wire L/P is the state the capture",
-		"implies for the local end and the peer; '!' marks a lasting disagreement with",
-		"the kernel, '?' states guessed from a connection picked up mid-stream (never",
-		"marked '!').  '~' before a process: it held the socket before TIME-WAIT.",
-		"",
-		"Any key returns.",
-	};
-	erase();
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]) && (int)i < LINES; i++)
-		mvprintw((int)i, 0, "%s", lines[i]);
-	refresh();
-}
-
-/*
- * How many bytes of s fill at most cols cells of the screen: a line is cut
- * at the edge by what it shows, never inside a character.  A byte that is
- * not part of one counts as a cell.
- */
-static int fit_width(const char *s, int cols)
-{
-	size_t o = 0, n = strlen(s);
-	mbstate_t ps;
-	int used = 0;
-
-	memset(&ps, 0, sizeof(ps));
-	while (o < n) {
-		wchar_t wc;
-		size_t k = mbrtowc(&wc, s + o, n - o, &ps);
-		int w = 1;
-		if (k == (size_t)-1 || k == (size_t)-2) {
-			memset(&ps, 0, sizeof(ps));
-			k = 1;
-		} else if ((w = wcwidth(wc)) < 0) {
-			w = 1;
-		}
-		if (used + w > cols)
-			break;
-		used += w;
-		o += k;
-	}
-	return (int)o;
-}
-
-/*
- * Readline's list of completions, on the line above the prompt and cut at
- * the screen's edge: readline would print it to the terminal itself,
- * scrolling the screen behind curses' back.
- */
-static void show_completions(char **matches, int n, int max_length)
-{
-	char buf[512];
-	size_t o = 0;
-
-	(void)max_length;
-	/* matches[0] is what they have in common; the candidates follow. */
-	for (int i = 1; i <= n; i++) {
-		if (i > 1)
-			o += fmt_text(buf + o, sizeof(buf) - o, "  ");
-		o += fmt_text(buf + o, sizeof(buf) - o, matches[i]);
-	}
-	move(LINES - 2, 0);
-	clrtoeol();
-	mvaddnstr(LINES - 2, 0, buf, fit_width(buf, COLS));
-	rl_forced_update_display();
-}
-
-static void draw(struct top *t, uint32_t *idx, size_t cap)
-{
-	char lines[12][HDR_LINE], buf[512];
-	int utf8 = 0;
-	uint64_t now = wall_us();
-	const char *cs = setlocale(LC_CTYPE, NULL);
-
-	if (cs && (strstr(cs, "UTF-8") || strstr(cs, "utf8")))
-		utf8 = 1;
-	erase();
-	if (COLS < 80 || LINES < 24) {
-		mvprintw(0, 0, "tcpstate top needs at least 80x24 (now %dx%d)", COLS, LINES);
-		refresh();
-		return;
-	}
-	int nl = header_lines(t, lines, 9, COLS, utf8);
-	for (int i = 0; i < nl; i++) {
-		if (i == 0)
-			attron(A_BOLD);
-		mvaddnstr(i, 0, lines[i], fit_width(lines[i], COLS));
-		if (i == 0)
-			attroff(A_BOLD);
-	}
-	int top = nl + 1, bottom = LINES - 2, rows = bottom - top;
-	if (t->group != GROUP_NONE) {
-		struct grp *g = NULL;
-		size_t ng = make_groups(t, &g), keyw = group_key_width(g, ng);
-		attron(A_REVERSE);
-		mvprintw(top - 1, 0, "%-*s", COLS, "");
-		group_title(buf, sizeof(buf), t->group, ng);
-		mvaddstr(top - 1, 0, buf);
-		attroff(A_REVERSE);
-		t->nshown = ng;
-		if (t->cursor >= ng)
-			t->cursor = ng ? ng - 1 : 0;
-		if (t->cursor < t->offset)
-			t->offset = t->cursor;
-		if (t->cursor - t->offset >= (size_t)rows)
-			t->offset = t->cursor - (size_t)rows + 1;
-		for (int i = 0; i < rows && t->offset + (size_t)i < ng; i++) {
-			group_text(&g[t->offset + (size_t)i], keyw, buf, sizeof(buf));
-			if (t->offset + (size_t)i == t->cursor)
-				attron(A_REVERSE);
-			mvaddnstr(top + i, 0, buf, COLS);
-			if (t->offset + (size_t)i == t->cursor)
-				attroff(A_REVERSE);
-		}
-		free(g);
-	} else {
-		size_t matching, page = (size_t)rows < cap ? (size_t)rows : cap;
-		if (t->cursor < t->offset)
-			t->offset = t->cursor;
-		if (t->cursor - t->offset >= page)
-			t->offset = t->cursor - page + 1;
-		size_t n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse,
-					 t->offset, page, idx, &matching);
-		t->nshown = matching;
-		if (matching && t->cursor >= matching) {
-			/* Rows went away below the cursor: the last row, on a full page. */
-			t->cursor = matching - 1;
-			t->offset = matching > page ? matching - page : 0;
-			n = topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse,
-					  t->offset, page, idx, &matching);
-		}
-		fill_info(t, idx, n);
-		struct colw w;
-		widths(t, idx, n, &w);
-		header_row(&w, buf, sizeof(buf));
-		attron(A_REVERSE);
-		mvprintw(top - 1, 0, "%-*.*s", COLS, COLS, buf);
-		attroff(A_REVERSE);
-		for (size_t i = 0; i < n; i++) {
-			const struct top_row *r = topmodel_row(t->model, idx[i]);
-			row_text(t, r, &w, buf, sizeof(buf), now);
-			int sel = t->offset + i == t->cursor;
-			if (sel) {
-				attron(A_REVERSE);
-				t->selected = r->s;
-				t->have_selected = 1;
-			}
-			mvaddnstr(top + (int)i, 0, buf, COLS);
-			if (t->color && !sel) {
-				mvchgat(top + (int)i, 0, w.state, A_NORMAL, (short)state_pair(r->s.state),
-					NULL);
-				if (r->disagree)
-					mvchgat(top + (int)i, w.state + w.local + w.peer + 3, w.wire,
-						A_BOLD, C_BAD, NULL);
-			}
-			if (sel)
-				attroff(A_REVERSE);
-		}
-		if (!n)
-			mvprintw(top, 0, matching ? "" : "(no sockets match)");
-		mvprintw(bottom, 0, "%zu of %zu sockets shown, sorted by %s%s", matching,
-			 topmodel_nrows(t->model), topmodel_sort_name(t->sort),
-			 t->reverse ? " (reversed)" : "");
-	}
-	/* The function bar, as htop's. */
-	if (t->status[0] && now < t->status_until) {
-		attron(A_BOLD);
-		mvaddnstr(LINES - 1, 0, t->status, COLS);
-		attroff(A_BOLD);
-	} else {
-		attron(A_REVERSE);
-		mvaddnstr(LINES - 1, 0,
-			  "F1/h Help  / Filter  F6/<> Sort  I Reverse  1-0 States  g Group  Enter Detail"
-			  "  k Kill  Space Pause  q Quit",
-			  COLS);
-		attroff(A_REVERSE);
-	}
-	refresh();
-}
-
-/* After a refresh, put the cursor back on the row it was on. */
-static void follow_selection(struct top *t)
-{
-	if (!t->have_selected || t->group != GROUP_NONE)
-		return;
-	size_t n = topmodel_nrows(t->model);
-	for (size_t i = 0; i < n; i++) {
-		const struct top_row *r = topmodel_row(t->model, i);
-		if (r->s.family == t->selected.family && r->s.lport == t->selected.lport &&
-		    r->s.rport == t->selected.rport && !memcmp(r->s.laddr, t->selected.laddr, 16) &&
-		    !memcmp(r->s.raddr, t->selected.raddr, 16)) {
-			/* Its rank, counted in one pass; draw() scrolls only if needed. */
-			size_t rank = topmodel_rank(t->model, t->states, t->filter, t->sort,
-						    t->reverse, i);
-			if (rank != (size_t)-1)
-				t->cursor = rank;
-			return;
-		}
-	}
-}
-
-static const state_mask presets[] = {
-	SM_ALL,
-	SM(TS_ESTABLISHED),
-	SM(TS_CLOSE_WAIT),
-	SM(TS_TIME_WAIT),
-	SM(TS_LISTEN),
-	SM_ALL & ~SM(TS_LISTEN),
-};
-static const char *const preset_names[] = {"all",       "established", "close-wait",
-					   "time-wait", "listening",   "all but listening"};
-
-static const struct top_row *selected_row(struct top *t)
-{
-	if (!t->have_selected)
-		return NULL;
-	size_t n = topmodel_nrows(t->model);
-	for (size_t i = 0; i < n; i++) {
-		const struct top_row *r = topmodel_row(t->model, i);
-		if (r->s.family == t->selected.family && r->s.lport == t->selected.lport &&
-		    r->s.rport == t->selected.rport && !memcmp(r->s.laddr, t->selected.laddr, 16) &&
-		    !memcmp(r->s.raddr, t->selected.raddr, 16))
-			return r;
-	}
-	return NULL;
-}
-
-/* The row under the cursor now (keys may have moved it since the last draw). */
-static void select_at_cursor(struct top *t)
-{
-	uint32_t idx;
-	size_t matching;
-
-	if (t->group != GROUP_NONE)
-		return;
-	if (topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse, t->cursor, 1, &idx,
-			  &matching) == 1) {
-		t->selected = topmodel_row(t->model, idx)->s;
-		t->have_selected = 1;
-	}
-}
-
-/* The cursor on row i, or on the last row the screen has. */
-static void move_to(struct top *t, size_t i)
-{
-	t->cursor = i < t->nshown ? i : t->nshown ? t->nshown - 1 : 0;
-}
-
-/* Returns 1 to quit. */
-static int handle_key(struct top *t, int ch, int page)
-{
-	static const int key_states[10] = {TS_CLOSING,  TS_ESTABLISHED, TS_SYN_SENT, TS_SYN_RECV,
-					   TS_FIN_WAIT1, TS_FIN_WAIT2,  TS_TIME_WAIT, TS_CLOSE_WAIT,
-					   TS_LAST_ACK, TS_LISTEN};
-
-	if (t->mode == MODE_FILTER) {
-		if (ch == 27) { /* Esc: give up */
-			rl_callback_handler_remove();
-			t->mode = MODE_TABLE;
-			curs_set(0);
-			return 0;
-		}
-		rl_key = rl_translate(ch);
-		rl_have_key = 1;
-		rl_callback_read_char();
-		return 0;
-	}
-	if (t->mode == MODE_HELP) {
-		t->mode = MODE_TABLE;
-		return 0;
-	}
-	if (t->mode == MODE_CONFIRM_KILL) {
-		t->mode = MODE_TABLE;
-		if (ch == 'y' || ch == 'Y') {
-			const struct top_row *r = selected_row(t);
-			char err[200];
-			if (!r)
-				status(t, "the socket is gone");
-			else if (sockdiag_destroy(&r->s, err, sizeof(err)) == 0)
-				status(t, "closed");
-			else
-				status(t, "%s", err);
-		} else {
-			status(t, "not closed");
-		}
-		return 0;
-	}
-	if (t->mode == MODE_DETAIL) {
-		if (ch == 'q' || ch == 27 || ch == KEY_LEFT || ch == '\n' || ch == KEY_ENTER)
-			t->mode = MODE_TABLE;
-		else if (ch == 'k')
-			t->mode = MODE_CONFIRM_KILL, status(t, "close this socket? (y/N)");
-		return 0;
-	}
-	switch (ch) {
-	case 'q':
-	case KEY_F(10):
-		return 1;
-	case KEY_UP:
-		if (t->cursor)
-			t->cursor--;
-		break;
-	case KEY_DOWN:
-		move_to(t, t->cursor + 1);
-		break;
-	case KEY_PPAGE:
-		t->cursor = t->cursor > (size_t)page ? t->cursor - (size_t)page : 0;
-		break;
-	case KEY_NPAGE:
-		move_to(t, t->cursor + (size_t)page);
-		break;
-	case KEY_HOME:
-		t->cursor = 0;
-		break;
-	case KEY_END:
-		move_to(t, t->nshown);
-		break;
-	case '<':
-		t->sort = (enum top_sort)((t->sort + SORT_MAX - 1) % SORT_MAX);
-		/* A dump without tcp_info cannot be sorted by it. */
-		t->refresh_now = topmodel_sort_needs_info(t->sort);
-		status(t, "sorted by %s", topmodel_sort_name(t->sort));
-		break;
-	case '>':
-	case KEY_F(6):
-		t->sort = (enum top_sort)((t->sort + 1) % SORT_MAX);
-		/* A dump without tcp_info cannot be sorted by it. */
-		t->refresh_now = topmodel_sort_needs_info(t->sort);
-		status(t, "sorted by %s", topmodel_sort_name(t->sort));
-		break;
-	case 'I':
-		t->reverse = !t->reverse;
-		break;
-	case '/':
-		start_filter_prompt(t);
-		break;
-	case ' ':
-	case 'Z':
-		t->paused = !t->paused;
-		break;
-	case 'h':
-	case '?':
-	case KEY_F(1):
-		t->mode = MODE_HELP;
-		break;
-	case 'g':
-		t->group = (enum group)((t->group + 1) % GROUP_MAX);
-		t->cursor = t->offset = 0;
-		status(t, t->group ? "grouped by %s" : "%sno grouping", group_name(t->group));
-		break;
-	case 's':
-		t->preset = (t->preset + 1) % (int)(sizeof(presets) / sizeof(presets[0]));
-		t->states = presets[t->preset];
-		status(t, "states: %s", preset_names[t->preset]);
-		break;
-	case '\n':
-	case '\r':
-	case KEY_ENTER:
-		select_at_cursor(t);
-		if (t->group == GROUP_NONE && t->have_selected)
-			t->mode = MODE_DETAIL;
-		break;
-	case 'k':
-		select_at_cursor(t);
-		if (t->have_selected && selected_row(t) && selected_row(t)->wire_only) {
-			status(t, "no kernel socket to close: this connection is seen on the wire only");
-			break;
-		}
-		if (t->have_selected && t->group == GROUP_NONE) {
-			t->mode = MODE_CONFIRM_KILL;
-			status(t, "close the selected socket? (y/N)");
-		}
-		break;
-	default:
-		if (ch >= '0' && ch <= '9') {
-			int s = key_states[ch - '0'];
-			t->states ^= SM(s);
-			if (s == TS_CLOSING)
-				t->states = (t->states & ~SM(TS_CLOSE)) | (t->states & SM(TS_CLOSING) ? SM(TS_CLOSE) : 0);
-			if (s == TS_SYN_RECV)
-				t->states = (t->states & ~SM(TS_NEW_SYN_RECV)) |
-					    (t->states & SM(TS_SYN_RECV) ? SM(TS_NEW_SYN_RECV) : 0);
-			status(t, "%s %s", state_name(s), t->states & SM(s) ? "shown" : "hidden");
-		}
-		break;
-	}
-	return 0;
-}
-
-static void init_colors(struct top *t)
-{
-	const char *nc = getenv("NO_COLOR");
-
-	t->color = has_colors() && !(nc && *nc);
-	if (!t->color)
-		return;
-	start_color();
-	use_default_colors();
-	init_pair(C_EST, COLOR_GREEN, -1);
-	init_pair(C_TW, COLOR_YELLOW, -1);
-	init_pair(C_CW, COLOR_RED, -1);
-	init_pair(C_LISTEN, COLOR_CYAN, -1);
-	init_pair(C_SYN, COLOR_MAGENTA, -1);
-	init_pair(C_CLOSE, COLOR_BLUE, -1);
-	init_pair(C_BAD, COLOR_RED, -1);
-}
-
-/*
- * What a fatal signal undoes before the process dies, so that an abort
- * does not leave the user's shell in raw mode on the alternate screen: the
- * tty modes from before curses, and the terminal's strings that reset the
- * attributes, show the cursor, and leave keypad mode and the alternate
- * screen, looked up beforehand (a handler may only write(2) them).
- */
-static const int fatal_sigs[] = {SIGSEGV, SIGBUS,  SIGFPE,  SIGILL,
-				 SIGABRT, SIGQUIT, SIGTRAP, SIGSYS};
-static struct sigaction fatal_old[sizeof(fatal_sigs) / sizeof(fatal_sigs[0])];
-static struct termios tty_saved;
-static char tty_reset[256];
-static size_t tty_reset_len;
-
-static void on_fatal(int sig)
-{
-	size_t i = 0;
-
-	while (fatal_sigs[i] != sig)
-		i++;
-	ssize_t w = write(STDOUT_FILENO, tty_reset, tty_reset_len);
-	(void)w;
-	tcsetattr(STDOUT_FILENO, TCSANOW, &tty_saved);
-	/* Die of it as before: the earlier action (the default, or a sanitizer's). */
-	sigaction(sig, &fatal_old[i], NULL);
-	raise(sig);
-}
-
-/* A terminfo string without its padding ("$<5>"): a handler cannot wait. */
-static void add_reset(const char *cap)
-{
-	const char *v = tigetstr(cap);
-
-	if (!v || v == (const char *)-1)
-		return;
-	for (; *v && tty_reset_len < sizeof(tty_reset); v++) {
-		if (v[0] == '$' && v[1] == '<' && strchr(v, '>')) {
-			v = strchr(v, '>');
-			continue;
-		}
-		tty_reset[tty_reset_len++] = *v;
-	}
-}
-
-/* before: the tty's modes as the shell left them; the screen's terminal is set up. */
-static void catch_fatal(const struct termios *before)
-{
-	struct sigaction sa;
-
-	tty_saved = *before;
-	tty_reset_len = 0;
-	add_reset("sgr0");
-	add_reset("cnorm");
-	add_reset("rmkx");
-	add_reset("rmcup");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_fatal;
-	sigfillset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
-		sigaction(fatal_sigs[i], &sa, &fatal_old[i]);
-}
-
-static void release_fatal(void)
-{
-	for (size_t i = 0; i < sizeof(fatal_sigs) / sizeof(fatal_sigs[0]); i++)
-		sigaction(fatal_sigs[i], &fatal_old[i], NULL);
+	if (act & TS_ACT_KILL)
+		kill_selected(t);
+	if (act & TS_ACT_FILTER)
+		topscreen_prompt(&t->v);
+	if (act & TS_ACT_RECALCULATE)
+		t->refresh_now = 1;
+	return act & TS_ACT_QUIT;
 }
 
 static int screen_loop(struct top *t, char *err, size_t errlen)
 {
-	uint32_t *idx = malloc(1024 * sizeof(*idx));
 	uint64_t next = 0;
 	long frames = 0;
 	int rc = 0;
-	SCREEN *scr;
-	/*
-	 * Readline must not touch the terminal or signals: curses owns them.
-	 * What it would print itself (a list of completions, a clear screen,
-	 * a bell) goes nowhere; the prompt and completions are drawn by us.
-	 */
-	FILE *rl_null = fopen("/dev/null", "w");
 
-	if (!idx || !rl_null) {
-		snprintf(err, errlen, "%s", idx ? "/dev/null: cannot open" : "out of memory");
-		free(idx);
-		if (rl_null)
-			fclose(rl_null);
+	if (topscreen_open(&t->v, err, errlen) < 0)
 		return -1;
-	}
-	setlocale(LC_ALL, "");
-	rl_outstream = rl_null;
-	rl_variable_bind("bell-style", "none");
-	rl_completion_display_matches_hook = show_completions;
-	rl_catch_signals = 0;
-	rl_catch_sigwinch = 0;
-	rl_prep_term_function = NULL;
-	rl_deprep_term_function = NULL;
-	rl_change_environment = 0;
-	rl_getc_function = rl_getc_cb;
-	rl_input_available_hook = rl_avail_cb;
-	rl_redisplay_function = rl_redisplay_cb;
-	rl_attempted_completion_function = complete_filter;
-	using_history();
-
-	/* The tty's modes before newterm(), which may change them. */
-	struct termios before;
-	int have_before = tcgetattr(STDOUT_FILENO, &before) == 0;
-	/* newterm(), not initscr(), which exits by itself; TERM was checked (termcheck). */
-	if (!(scr = newterm(NULL, stdout, stdin))) {
-		snprintf(err, errlen, "cannot set up the terminal");
-		free(idx);
-		fclose(rl_null);
-		return -1;
-	}
-	if (have_before)
-		catch_fatal(&before);
-	cbreak();
-	noecho();
-	keypad(stdscr, TRUE);
-	nodelay(stdscr, TRUE);
-	curs_set(0);
-	set_escdelay(25);
-	init_colors(t);
-
 	while (!stop_flag) {
 		uint64_t now = wall_us();
-		if ((now >= next || t->refresh_now) && !t->paused && t->mode != MODE_FILTER) {
+		if ((now >= next || t->refresh_now) && !t->v.paused && t->v.mode != MODE_FILTER) {
 			if (refresh_data(t, err, errlen) < 0) {
 				rc = -1;
 				break;
 			}
-			follow_selection(t);
+			topscreen_follow(&t->v);
 			next = now + t->delay_us;
 			frames++;
 		}
-		if (t->mode == MODE_DETAIL) {
-			const struct top_row *r = selected_row(t);
-			if (r) {
-				uint32_t at = (uint32_t)(r - topmodel_row(t->model, 0));
-				fill_info(t, &at, 1);
-				draw_detail(t, r);
-			}
-			else
-				t->mode = MODE_TABLE;
-		}
-		if (t->mode == MODE_HELP)
-			draw_help();
-		else if (t->mode == MODE_TABLE || t->mode == MODE_CONFIRM_KILL)
-			draw(t, idx, 1024);
+		struct topview_header h;
+		struct topscreen_frame f;
+		header_info(t, &h);
+		topscreen_prepare(&t->v, &h, fetch_info, NULL, &f);
+		topscreen_draw(&t->v, &f);
+		topscreen_frame_free(&f);
 		if (t->frames && frames >= t->frames)
 			break;
 		/* Wait for a key, packets, or the next refresh. */
@@ -1740,40 +427,17 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 		int ms = (int)(wait / 1000);
 		if (ms > 200)
 			ms = 200;
-		if (t->wire) {
+		if (t->wire)
 			pump_wire(t, 0, err, errlen);
-		}
 		struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
 		poll(&pfd, 1, ms);
 		int ch, quit = 0;
-		size_t cursor = t->cursor;
-		while ((ch = getch()) != ERR) {
-			if (ch == KEY_RESIZE)
-				continue;
-			if (handle_key(t, ch, LINES > 15 ? LINES - 14 : 1)) {
-				quit = 1;
-				break;
-			}
-		}
+		while (!quit && (ch = topscreen_getkey()) != ERR)
+			quit = carry_out(t, topscreen_key(&t->v, ch));
 		if (quit)
 			break;
-		/*
-		 * A refresh may come before the next draw, and it puts the cursor
-		 * back on the selected row: a key that moved the cursor selects
-		 * the row it moved to, or the refresh would undo it.
-		 */
-		if (t->cursor != cursor && t->mode == MODE_TABLE)
-			select_at_cursor(t);
 	}
-	if (t->mode == MODE_FILTER)
-		rl_callback_handler_remove();
-	endwin();
-	if (have_before)
-		release_fatal();
-	delscreen(scr);
-	free(idx);
-	rl_outstream = NULL;
-	fclose(rl_null);
+	topscreen_close(&t->v);
 	return rc;
 }
 
@@ -1842,8 +506,8 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	memset(&t, 0, sizeof(t));
 	t.delay_us = 1000000;
 	t.speed = 1;
-	t.states = SM_ALL;
-	t.sort = SORT_AGE;
+	t.v.states = SM_ALL;
+	t.v.sort = SORT_AGE;
 	wire_opts_init(&t.w);
 	rc = cmd_parse(cmd, argc, argv, on_opt, &t, &nargs, &args);
 	if (rc)
@@ -1855,27 +519,27 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	if (t.rows_max && !t.batch)
 		return cmd_usage_error(cmd, "--rows applies to batch mode (-b)");
 	if (nargs) {
-		t.filter = filter_parse(nargs, args, err, sizeof(err));
-		if (!t.filter)
+		t.v.filter = filter_parse(nargs, args, err, sizeof(err));
+		if (!t.v.filter)
 			return cmd_usage_error(cmd, "%s", err);
 		size_t o = 0;
-		for (int i = 0; i < nargs && o < sizeof(t.filter_text) - 1; i++)
-			o += (size_t)snprintf(t.filter_text + o, sizeof(t.filter_text) - o, "%s%s",
+		for (int i = 0; i < nargs && o < sizeof(t.v.filter_text) - 1; i++)
+			o += (size_t)snprintf(t.v.filter_text + o, sizeof(t.v.filter_text) - o, "%s%s",
 					      i ? " " : "", args[i]);
 	}
 	if (!t.batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
-		filter_free(t.filter);
+		filter_free(t.v.filter);
 		return cmd_usage_error(cmd, "the screen needs a terminal; use -b for batch output");
 	}
 	if (!t.batch && termcheck(err, sizeof(err)) < 0) {
-		filter_free(t.filter);
+		filter_free(t.v.filter);
 		cmd_error(cmd, "%s", err);
 		return EXIT_RUNTIME;
 	}
 	if (t.netns) {
 		int r = netns_enter(t.netns, err, sizeof(err));
 		if (r < 0) {
-			filter_free(t.filter);
+			filter_free(t.v.filter);
 			if (r == -2)
 				return cmd_usage_error(cmd, "%s", err);
 			cmd_error(cmd, "%s", err);
@@ -1883,8 +547,9 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 		}
 	}
 	t.model = topmodel_new();
+	t.v.model = t.model;
 	if (!t.model) {
-		filter_free(t.filter);
+		filter_free(t.v.filter);
 		cmd_error(cmd, "out of memory");
 		return EXIT_RUNTIME;
 	}
@@ -1897,6 +562,7 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 		struct engine_hooks hooks = {on_event, NULL, &t};
 		int usage, privileged = t.w.file || may_capture();
 		t.wire = wire_open(&t.w, &hooks, err, sizeof(err), &usage);
+		t.v.wire = t.wire != NULL;
 		if (!t.wire && (usage || privileged)) {
 			/*
 			 * A filter, an interface or a file that is not there: the
@@ -1904,7 +570,7 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 			 * falls back to the kernel view.
 			 */
 			topmodel_free(t.model);
-			filter_free(t.filter);
+			filter_free(t.v.filter);
 			if (usage)
 				return cmd_usage_error(cmd, "%s", err);
 			cmd_error(cmd, "%s", err);
@@ -1938,7 +604,7 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	}
 	wire_close(t.wire);
 	topmodel_free(t.model);
-	filter_free(t.filter);
+	filter_free(t.v.filter);
 	if (t.pipe_closed)
 		return cmd_output_failed(cmd, EPIPE);
 	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;

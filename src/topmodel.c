@@ -778,6 +778,35 @@ struct top_row *topmodel_row_mut(struct topmodel *m, size_t i)
 	return &m->rows[i];
 }
 
+void topmodel_prepare(struct topmodel *m, const uint32_t *idx, size_t n, topmodel_fetch_fn *fetch,
+		      void *arg)
+{
+	struct sock_rec *need[256];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct top_row *r = topmodel_row_mut(m, idx[i]);
+		/*
+		 * None to ask for: TIME-WAIT and request sockets have no tcp_info
+		 * (nor FIN-WAIT-2 kept as a timewait socket, timer 3); a
+		 * listener's is all zeros, and an exact lookup finds only one
+		 * member of a SO_REUSEPORT group.
+		 */
+		if (r->s.has_info || r->info_asked || r->wire_only || r->s.state == TS_TIME_WAIT ||
+		    r->s.state == TS_SYN_RECV || r->s.state == TS_LISTEN ||
+		    r->s.timer == TIMER_TIMEWAIT)
+			continue;
+		r->info_asked = 1;
+		need[k++] = &r->s;
+		if (k == sizeof(need) / sizeof(need[0])) {
+			fetch(need, k, arg);
+			k = 0;
+		}
+	}
+	if (k)
+		fetch(need, k, arg);
+}
+
 const struct top_stats *topmodel_stats(const struct topmodel *m)
 {
 	return &m->st;

@@ -161,4 +161,48 @@ size_t topmodel_view(const struct topmodel *m, state_mask states, const struct f
 size_t topmodel_rank(const struct topmodel *m, state_mask states, const struct filter *f,
 		     enum top_sort sort, int reverse, size_t i);
 
+/*
+ * Before rows are shown: tcp_info for those of idx[0..n) that the dump
+ * left without it and have one to ask for.  The model chooses the rows;
+ * fetch (the command layer's: sockdiag_info) asks the kernel for up to 256
+ * at a time and fills in the sock_recs it can.  Each row is asked for at
+ * most once per refresh.
+ */
+typedef void topmodel_fetch_fn(struct sock_rec **need, size_t n, void *arg);
+void topmodel_prepare(struct topmodel *m, const uint32_t *idx, size_t n, topmodel_fetch_fn *fetch,
+		      void *arg);
+
+/*
+ * A socket with no peer: a listener, or one never connected.  The table
+ * shows its peer as *:*, and grouping by remote host puts it in "*".
+ */
+int top_no_peer(const struct sock_rec *s);
+
+/*
+ * "name[pid]" of a row's process, escaped (fmt_text); with mark, a ~
+ * first when it held the socket before (TIME-WAIT has no owner).  Returns
+ * the length written.
+ */
+size_t top_proc_text(char *buf, size_t len, const struct top_row *r, int mark);
+
+/* ---- grouping (topgroup.c) ---- */
+
+enum top_group_by { TOP_GROUP_NONE, TOP_GROUP_PROCESS, TOP_GROUP_HOST, TOP_GROUP_STATE, TOP_GROUP_MAX };
+
+struct top_group {
+	char key[4 * 16 + 1 + 16]; /* a process name, escaped, and its pid; a host; a state */
+	uint32_t count;
+	uint32_t by_state[TS_MAX];
+	uint64_t max_age; /* the longest any of them has been in its state */
+	int lower;        /* max_age is a lower bound: some member's age is one */
+};
+
+/*
+ * The rows that states and f show, grouped by; biggest group first.
+ * *out is malloc'ed (free it); returns the number of groups, 0 with *out
+ * NULL when out of memory.
+ */
+size_t topmodel_groups(const struct topmodel *m, state_mask states, const struct filter *f,
+		       enum top_group_by by, struct top_group **out);
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * Unit tests: top's model without a screen: the bounded-heap view equals a
  * full sort at any offset, the rank used to follow the cursor agrees with
- * it, and a socket keeps the time it entered its state across refreshes.
+ * it, and a socket keeps the time it entered its state across refreshes;
+ * the prepare step, the groups, and the view's column table.
  */
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 #include "addr.h"
 #include "segment.h"
 #include "topmodel.h"
+#include "topview.h"
 #include "unit.h"
 
 static void rows(struct sock_rec *r, int n, uint32_t seed, int state_shift)
@@ -522,6 +524,135 @@ static void join_dual_stack(void)
 	engine_free(e);
 }
 
+/* The prepare step's fetch: records what the model asked for. */
+struct asked {
+	int calls;
+	size_t n;
+	uint16_t lport[8];
+};
+
+static void count_fetch(struct sock_rec **need, size_t n, void *arg)
+{
+	struct asked *a = arg;
+
+	a->calls++;
+	for (size_t i = 0; i < n; i++) {
+		if (a->n < 8)
+			a->lport[a->n] = need[i]->lport;
+		a->n++;
+		need[i]->has_info = 1; /* as sockdiag_info fills it in */
+		need[i]->info.rtt_us = 1234;
+	}
+}
+
+/*
+ * topmodel_prepare asks for tcp_info only for shown rows that can have it
+ * and lack it (not TIME-WAIT, a request socket or a listener), once.
+ */
+static void prepare_asks_for_what_is_missing(void)
+{
+	struct sock_rec k[] = {
+		sockrow(TS_LISTEN, "198.18.0.1", 1, "0.0.0.0", 0),
+		sockrow(TS_ESTABLISHED, "198.18.0.1", 2, "198.18.0.2", 40000),
+		sockrow(TS_TIME_WAIT, "198.18.0.1", 3, "198.18.0.2", 40001),
+		sockrow(TS_SYN_RECV, "198.18.0.1", 4, "198.18.0.2", 40002),
+		sockrow(TS_CLOSE_WAIT, "198.18.0.1", 5, "198.18.0.2", 40003),
+		sockrow(TS_ESTABLISHED, "198.18.0.1", 6, "198.18.0.2", 40004),
+	};
+	struct topmodel *m = topmodel_new();
+	struct asked a;
+	uint32_t idx[6];
+	size_t matching;
+
+	k[5].has_info = 1; /* the dump brought it */
+	CHECK(m != NULL && topmodel_refresh(m, k, 6, 1000000, 0, NULL) == 0);
+	size_t n = topmodel_view(m, SM_ALL, NULL, SORT_LOCAL, 0, 0, 6, idx, &matching);
+	CHECK(n == 6);
+	memset(&a, 0, sizeof(a));
+	topmodel_prepare(m, idx, n, count_fetch, &a);
+	CHECK(a.calls == 1 && a.n == 2);
+	CHECK(a.lport[0] == 2 && a.lport[1] == 5);
+	/* Asked once per refresh, whatever the fetch brought. */
+	topmodel_prepare(m, idx, n, count_fetch, &a);
+	CHECK(a.calls == 1 && a.n == 2);
+	topmodel_free(m);
+}
+
+/* Groups: by process ("(no process)" for none), by host ("*" for no peer), biggest first. */
+static void groups_by_process_and_host(void)
+{
+	struct sock_rec k[] = {
+		sockrow(TS_LISTEN, "198.18.0.1", 80, "0.0.0.0", 0),
+		sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.2", 40000),
+		sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.2", 40001),
+		sockrow(TS_TIME_WAIT, "198.18.0.1", 80, "198.18.0.3", 40002),
+	};
+	struct topmodel *m = topmodel_new();
+	struct top_group *g = NULL;
+
+	CHECK(m != NULL && topmodel_refresh(m, k, 4, 1000000, 0, NULL) == 0);
+	size_t ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_PROCESS, &g);
+	CHECK(ng == 1 && g && strcmp(g[0].key, "(no process)") == 0 && g[0].count == 4);
+	CHECK(g && g[0].by_state[TS_TIME_WAIT] == 1 && g[0].lower);
+	free(g);
+	ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_HOST, &g);
+	CHECK(ng == 3 && g && strcmp(g[0].key, "198.18.0.2") == 0 && g[0].count == 2);
+	CHECK(g && ng == 3 && strcmp(g[1].key, "*") == 0 && strcmp(g[2].key, "198.18.0.3") == 0);
+	free(g);
+	ng = topmodel_groups(m, SM(TS_ESTABLISHED), NULL, TOP_GROUP_STATE, &g);
+	CHECK(ng == 1 && g && strcmp(g[0].key, "ESTABLISHED") == 0 && g[0].count == 2);
+	free(g);
+	topmodel_free(m);
+}
+
+/*
+ * The column table writes what top's printf formats wrote: the title as
+ * "%-*s %-*s %-*s %-*s %-*s %*s %7s %7s %7s %5s", cells as wide.
+ */
+static void view_columns(void)
+{
+	struct sock_rec k[] = {
+		sockrow(TS_LISTEN, "198.18.0.1", 80, "0.0.0.0", 0),
+		sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.2", 40000),
+	};
+	struct topmodel *m = topmodel_new();
+	struct topview_widths w;
+	uint32_t idx[2];
+	size_t matching;
+	char got[512], want[512];
+
+	k[1].has_info = 1;
+	k[1].info.rtt_us = 1250;
+	k[1].info.total_retrans = 3;
+	k[1].recv_q = 7;
+	CHECK(m != NULL && topmodel_refresh(m, k, 2, 1000000, 0, NULL) == 0);
+	size_t n = topmodel_view(m, SM_ALL, NULL, SORT_STATE, 0, 0, 2, idx, &matching);
+	CHECK(n == 2);
+	topview_widths(m, idx, n, 0, &w);
+	CHECK(w.w[TV_LOCAL] == 13 && w.w[TV_PEER] == 16 && w.w[TV_WIRE] == 8);
+	topview_title(&w, got, sizeof(got));
+	snprintf(want, sizeof(want), "%-*s %-*s %-*s %-*s %-*s %*s %7s %7s %7s %5s", 12, "State", 13,
+		 "Local", 16, "Peer", 8, "Wire L/P", 7, "Process", 7, "Age", "Recv-Q", "Send-Q",
+		 "RTT ms", "Retr");
+	CHECK_STR(got, want);
+	const struct top_row *est = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (topmodel_row(m, idx[i])->s.state == TS_ESTABLISHED)
+			est = topmodel_row(m, idx[i]);
+	CHECK(est != NULL);
+	if (est) {
+		topview_row(m, est, &w, got, sizeof(got));
+		snprintf(want, sizeof(want), "%-*s %-*s %-*s %-*s %-*s %*s %7s %7s %7s %5s", 12,
+			 "ESTABLISHED", 13, "198.18.0.1:80", 16, "198.18.0.2:40000", 8, "-", 7, "-",
+			 7, ">0s", "7", "0", "1.3", "3");
+		CHECK_STR(got, want);
+	}
+	CHECK(topview_col_start(&w, TV_WIRE) == 12 + 1 + 13 + 1 + 16 + 1);
+	topview_widths(m, idx, n, 1, &w);
+	CHECK(w.w[TV_WIRE] == 16);
+	topmodel_free(m);
+}
+
 const struct unit_test topmodel_tests[] = {
 	{"topmodel: bounded view, rank and time in state", view_rank_and_memory},
 	{"topmodel: the join with the last refresh, in any order", join_follows_any_order},
@@ -531,5 +662,8 @@ const struct unit_test topmodel_tests[] = {
 	 owner_not_carried_to_a_new_socket},
 	{"topmodel: a window past the end or past SIZE_MAX writes nothing", view_huge_window},
 	{"topmodel: one socket, then more: the table grows row by row", one_socket_then_more},
+	{"topmodel: prepare asks for tcp_info the shown rows lack, once", prepare_asks_for_what_is_missing},
+	{"topmodel: groups by process, host and state, biggest first", groups_by_process_and_host},
+	{"topview: the column table writes the table's title and rows", view_columns},
 	{NULL, NULL},
 };
