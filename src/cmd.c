@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "filter.h"
 #include "netns.h"
@@ -74,6 +75,14 @@ int cmd_output_failed(const struct cmd_entry *cmd, int err)
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_UNBLOCK, &pipe, NULL);
 	return EXIT_OK;
+}
+
+uint64_t cmd_wall_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 }
 
 int cmd_flush_stdout(const struct cmd_entry *cmd)

@@ -11,6 +11,7 @@
 #define TCPSTATE_CMD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Exit codes, documented in tcpstate.1. */
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
@@ -112,6 +113,12 @@ int cmd_man(void);
  * "write error: ...", with EXIT_RUNTIME.
  */
 int cmd_output_failed(const struct cmd_entry *cmd, int err);
+
+/*
+ * The wall clock in microseconds.  The command layer reads the clock and
+ * passes time to the library, which never reads one itself.
+ */
+uint64_t cmd_wall_us(void);
 
 /*
  * Flush stdout, where a command printed with stdio: EXIT_OK, or what

@@ -130,13 +130,6 @@ static void on_signal(int sig)
 	stop_flag = 1;
 }
 
-static uint64_t wall_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
-}
-
 static int on_opt(void *st, int id, const char *arg)
 {
 	struct top *t = st;
@@ -223,7 +216,7 @@ static void pump_wire(struct top *t, int timeout_ms, char *err, size_t errlen)
 		return;
 	}
 	/* A file replays at its own pace, times --speed. */
-	uint64_t now = wall_us();
+	uint64_t now = cmd_wall_us();
 	if (!t->replay_t0_wall) {
 		t->replay_t0_wall = now;
 		if (wire_replay_until(t->wire, 1, err, errlen) >= 0) /* learn the first time */
@@ -253,7 +246,7 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 			 (!t->rows_max || (last && (size_t)t->rows_max >= last)));
 	t->refresh_now = 0;
 	/* The refresh's time is taken before the dump, so ages never run ahead. */
-	uint64_t now = wall_us();
+	uint64_t now = cmd_wall_us();
 	t->oom = 0;
 	topmodel_begin(t->model, now);
 	if (sockdiag_dump(&req, take_sock, t, &st, err, errlen) < 0) {
@@ -279,7 +272,7 @@ static void header_info(struct top *t, struct topview_header *h)
 	struct capture_stats cs;
 
 	memset(h, 0, sizeof(*h));
-	h->now_us = wall_us();
+	h->now_us = cmd_wall_us();
 	h->delay_us = t->delay_us;
 	h->paused = t->v.paused;
 	h->filter_text = t->v.filter ? t->v.filter_text : NULL;
@@ -404,7 +397,7 @@ static int screen_loop(struct top *t, char *err, size_t errlen)
 	if (topscreen_open(&t->v, err, errlen) < 0)
 		return -1;
 	while (!stop_flag) {
-		uint64_t now = wall_us();
+		uint64_t now = cmd_wall_us();
 		if ((now >= next || t->refresh_now) && !t->v.paused && t->v.mode != MODE_FILTER) {
 			if (refresh_data(t, err, errlen) < 0) {
 				rc = -1;
@@ -446,7 +439,7 @@ static int batch_loop(struct top *t, char *err, size_t errlen)
 	long frames = 0;
 
 	while (!stop_flag) {
-		uint64_t start = wall_us();
+		uint64_t start = cmd_wall_us();
 		if (t->wire)
 			pump_wire(t, 0, err, errlen);
 		if (refresh_data(t, err, errlen) < 0)
@@ -468,7 +461,7 @@ static int batch_loop(struct top *t, char *err, size_t errlen)
 			break;
 		/* Sleep until the next frame, feeding the engine meanwhile. */
 		while (!stop_flag) {
-			uint64_t now = wall_us();
+			uint64_t now = cmd_wall_us();
 			if (now >= start + t->delay_us)
 				break;
 			uint64_t left = start + t->delay_us - now;

@@ -26,14 +26,6 @@ static int parse_seconds(const char *s, double min, double max, uint64_t *us)
 }
 
 /* The clock a live capture's quiet periods follow: the one libpcap stamps packets with. */
-static uint64_t wall_us(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
-}
-
 int cmd_wire_opt(const struct cmd_entry *cmd, struct wire_opts *o, int id, const char *arg)
 {
 	long v;
@@ -41,7 +33,7 @@ int cmd_wire_opt(const struct cmd_entry *cmd, struct wire_opts *o, int id, const
 	switch (id) {
 	case WO_IFACE:
 		o->iface = arg;
-		o->clock_us = wall_us;
+		o->clock_us = cmd_wall_us;
 		return 0;
 	case WO_FILE:
 		o->file = arg;

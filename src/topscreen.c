@@ -12,6 +12,8 @@
  */
 #include "topscreen.h"
 
+#include "cmd.h"
+
 #include <locale.h>
 #include <readline/history.h>
 #include <readline/readline.h>
@@ -30,13 +32,6 @@
 
 /* The most rows a page shows. */
 #define PAGE_MAX 1024
-
-static uint64_t wall_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
-}
 
 enum { C_HDR = 1, C_EST, C_TW, C_CW, C_LISTEN, C_SYN, C_CLOSE, C_BAR, C_BAD };
 
@@ -68,7 +63,7 @@ void topscreen_status(struct topscreen *t, const char *fmt, ...)
 	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
 	fmt_text(t->status, sizeof(t->status), raw);
-	t->status_until = wall_us() + 5000000;
+	t->status_until = cmd_wall_us() + 5000000;
 }
 
 /* Readline, driven one key at a time from curses (its callback interface). */
@@ -409,7 +404,7 @@ void topscreen_prepare(struct topscreen *t, const struct topview_header *h,
 	int utf8 = cs && (strstr(cs, "UTF-8") || strstr(cs, "utf8"));
 
 	memset(f, 0, offsetof(struct topscreen_frame, lines));
-	f->now = wall_us();
+	f->now = cmd_wall_us();
 	if (t->mode == MODE_DETAIL) {
 		const struct top_row *r = topscreen_selected(t);
 		if (r) {
