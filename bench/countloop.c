@@ -45,7 +45,6 @@ static struct {
 	size_t cap, n;
 } g;
 
-
 static uint64_t key_hash(const struct key *k)
 {
 	uint64_t w[4], h = (uint64_t)k->fam << 32 | (uint64_t)k->pa << 16 | k->pb;

@@ -44,7 +44,7 @@ static long dump(int fd, int family, unsigned int seq)
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 req;
 	} msg;
-	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
 	long count = 0;
 
 	memset(&msg, 0, sizeof(msg));
@@ -62,8 +62,7 @@ static long dump(int fd, int family, unsigned int seq)
 	 */
 	msg.req.idiag_states = 0x1ffe;
 
-	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&nl,
-		   sizeof(nl)) < 0)
+	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&nl, sizeof(nl)) < 0)
 		die("sendto");
 
 	for (;;) {
@@ -79,8 +78,7 @@ static long dump(int fd, int family, unsigned int seq)
 		if (n == 0)
 			return count;
 		len = (size_t)n;
-		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
-		     h = NLMSG_NEXT(h, len)) {
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
 			if (h->nlmsg_type == NLMSG_DONE)
 				return count;
 			if (h->nlmsg_type == NLMSG_ERROR) {
@@ -123,7 +121,8 @@ int main(int argc, char **argv)
 		/* Like a monitor's refresh loop: sleep until start + every, if that is later. */
 		double left = start + every - now_s();
 		if (i + 1 < n && left > 0) {
-			struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+			struct timespec ts = {(time_t)left,
+					      (long)((left - (double)(time_t)left) * 1e9)};
 			nanosleep(&ts, NULL);
 		}
 	}

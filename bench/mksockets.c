@@ -61,8 +61,7 @@ static long v6pairs;
 
 static void die(const char *what)
 {
-	fprintf(stderr, "mksockets[%d]: %s: %s\n", (int)getpid(), what,
-		strerror(errno));
+	fprintf(stderr, "mksockets[%d]: %s: %s\n", (int)getpid(), what, strerror(errno));
 	exit(1);
 }
 
@@ -116,19 +115,17 @@ static int mklistener(int family, int port)
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		die("SO_REUSEADDR");
 	if (family == AF_INET) {
-		struct sockaddr_in sa = { .sin_family = AF_INET,
-					  .sin_port = htons(port) };
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
 
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 			die("bind(listener)");
 	} else {
-		struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
-					   .sin6_port = htons(port),
-					   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+		struct sockaddr_in6 sa = {.sin6_family = AF_INET6,
+					  .sin6_port = htons(port),
+					  .sin6_addr = IN6ADDR_LOOPBACK_INIT};
 
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-			       sizeof(one)) < 0)
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 			die("IPV6_V6ONLY");
 		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 			die("bind(listener6)");
@@ -149,29 +146,26 @@ static int mklistener(int family, int port)
 static int start_connect(int net, long i, int lport)
 {
 	int v6 = i < v6pairs;
-	int fd = socket(v6 ? AF_INET6 : AF_INET,
-			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int rc;
 
 	if (fd < 0)
 		die("socket(client)");
 	/* Lets a rerun in the same namespace bind over TIME-WAIT leftovers. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int)) <
-	    0)
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int)) < 0)
 		die("SO_REUSEADDR");
 	if (!v6) {
 		long j = i - v6pairs;
 		long a = j / PORTS_PER_ADDR + 1;
-		struct sockaddr_in src = { .sin_family = AF_INET };
-		struct sockaddr_in dst = { .sin_family = AF_INET };
+		struct sockaddr_in src = {.sin_family = AF_INET};
+		struct sockaddr_in dst = {.sin_family = AF_INET};
 
 		if (a > 65000) {
 			fprintf(stderr, "mksockets: too many pairs\n");
 			exit(1);
 		}
-		src.sin_addr.s_addr =
-			htonl((127u << 24) | ((unsigned)net << 16) |
-			      ((unsigned)(a >> 8) << 8) | (unsigned)(a & 0xff));
+		src.sin_addr.s_addr = htonl((127u << 24) | ((unsigned)net << 16) |
+					    ((unsigned)(a >> 8) << 8) | (unsigned)(a & 0xff));
 		src.sin_port = htons(PORT_LO + j % PORTS_PER_ADDR);
 		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
 			die("bind(client)");
@@ -180,13 +174,12 @@ static int start_connect(int net, long i, int lport)
 		rc = connect(fd, (struct sockaddr *)&dst, sizeof(dst));
 	} else {
 		int one = 1;
-		struct sockaddr_in6 src = { .sin6_family = AF_INET6,
-					    .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-		struct sockaddr_in6 dst = { .sin6_family = AF_INET6,
-					    .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+		struct sockaddr_in6 src = {.sin6_family = AF_INET6,
+					   .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+		struct sockaddr_in6 dst = {.sin6_family = AF_INET6,
+					   .sin6_addr = IN6ADDR_LOOPBACK_INIT};
 
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-			       sizeof(one)) < 0)
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 			die("IPV6_V6ONLY");
 		src.sin6_port = htons(PORT_LO + i);
 		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
@@ -215,15 +208,12 @@ static void accept_n(const int *lfds, int nlfd, long n, int *out)
 
 		for (k = 0; k < nlfd && got < n; k++) {
 			for (;;) {
-				int fd = accept4(lfds[k], NULL, NULL,
-						 SOCK_CLOEXEC);
+				int fd = accept4(lfds[k], NULL, NULL, SOCK_CLOEXEC);
 
 				if (fd < 0) {
-					if (errno == EAGAIN ||
-					    errno == EWOULDBLOCK)
+					if (errno == EAGAIN || errno == EWOULDBLOCK)
 						break;
-					if (errno == EINTR ||
-					    errno == ECONNABORTED)
+					if (errno == EINTR || errno == ECONNABORTED)
 						continue;
 					die("accept");
 				}
@@ -239,9 +229,8 @@ static void accept_n(const int *lfds, int nlfd, long n, int *out)
 			if (r < 0 && errno != EINTR)
 				die("poll");
 			if (r == 0) {
-				fprintf(stderr,
-					"mksockets: accept timed out (%ld of %ld)\n",
-					got, n);
+				fprintf(stderr, "mksockets: accept timed out (%ld of %ld)\n", got,
+					n);
 				exit(1);
 			}
 		}
@@ -253,8 +242,7 @@ static void accept_n(const int *lfds, int nlfd, long n, int *out)
  * listeners (v4 ports lport0.., v6 port lport0).  If keep, they stay open;
  * otherwise they are closed client first so the client ends in TIME-WAIT.
  */
-static void make_pairs(int net, long first, long n, const int *lfds,
-		       int nlfd, int lport0, int keep)
+static void make_pairs(int net, long first, long n, const int *lfds, int nlfd, int lport0, int keep)
 {
 	int *cl = malloc(sizeof(int) * (size_t)batch);
 	int *sv = malloc(sizeof(int) * (size_t)batch);
@@ -268,8 +256,7 @@ static void make_pairs(int net, long first, long n, const int *lfds,
 
 		for (j = 0; j < b; j++) {
 			long i = first + done + j;
-			int lport = i < v6pairs ? lport0
-						: lport0 + (int)(i % nlisten);
+			int lport = i < v6pairs ? lport0 : lport0 + (int)(i % nlisten);
 
 			cl[j] = start_connect(net, i, lport);
 		}
@@ -371,20 +358,17 @@ int main(int argc, char **argv)
 	if (optind + 1 != argc)
 		goto usage;
 	n = num(argv[optind]);
-	if (nlisten < 1 || nlisten > MAX_LISTENERS || batch < 1 ||
-	    batch > 65536)
+	if (nlisten < 1 || nlisten > MAX_LISTENERS || batch < 1 || batch > 65536)
 		goto usage;
 	pairs = n > nlisten ? (n - nlisten) / 2 : 0;
 	if (v6pairs > pairs)
 		v6pairs = pairs;
 	if (v6pairs > PORTS_PER_ADDR) {
-		fprintf(stderr, "mksockets: at most %d IPv6 pairs\n",
-			PORTS_PER_ADDR);
+		fprintf(stderr, "mksockets: at most %d IPv6 pairs\n", PORTS_PER_ADDR);
 		return 2;
 	}
 
-	lim = raise_nofile((unsigned long)(2 * pairs + nlisten + 1 +
-					   2 * batch + FD_SLACK));
+	lim = raise_nofile((unsigned long)(2 * pairs + nlisten + 1 + 2 * batch + FD_SLACK));
 	{
 		/* Pairs one process can hold; the TIME-WAIT batch needs room. */
 		long cap = ((long)lim - nlisten - 1 - FD_SLACK) / 2;
@@ -392,8 +376,7 @@ int main(int argc, char **argv)
 		if (tw)
 			cap -= batch;
 		if (cap < 1) {
-			fprintf(stderr, "mksockets: RLIMIT_NOFILE %lu too low\n",
-				lim);
+			fprintf(stderr, "mksockets: RLIMIT_NOFILE %lu too low\n", lim);
 			return 1;
 		}
 		if (perproc < 1 || perproc > cap)

@@ -54,15 +54,14 @@
 
 enum kind { K_CFIN, K_SFIN, K_SIM, K_RSTC, K_RSTS, K_REFUSED, K_UNANSWERED, K_HALF, K_MAX };
 
-static const char *const kind_names[K_MAX] = {"client-fin", "server-fin",  "simultaneous",
-					      "rst-client", "rst-server",  "refused",
+static const char *const kind_names[K_MAX] = {"client-fin", "server-fin", "simultaneous",
+					      "rst-client", "rst-server", "refused",
 					      "unanswered", "half-close"};
 
 /* Out of 20: 8 + 5 + 1 + 1 + 1 + 1 + 1 + 2. */
 static const uint8_t kind_of20[20] = {
-	K_CFIN,	 K_CFIN,  K_CFIN, K_CFIN, K_CFIN,	K_CFIN,	  K_CFIN, K_CFIN, K_SFIN, K_SFIN,
-	K_SFIN,	 K_SFIN,  K_SFIN, K_SIM,  K_RSTC,	K_RSTS,	  K_REFUSED, K_UNANSWERED, K_HALF,
-	K_HALF,
+	K_CFIN, K_CFIN, K_CFIN, K_CFIN, K_CFIN, K_CFIN, K_CFIN,	   K_CFIN,	 K_SFIN, K_SFIN,
+	K_SFIN, K_SFIN, K_SFIN, K_SIM,	K_RSTC, K_RSTS, K_REFUSED, K_UNANSWERED, K_HALF, K_HALF,
 };
 
 enum { TH_FIN = 1, TH_SYN = 2, TH_RST = 4, TH_PSH = 8, TH_ACK = 16 };
@@ -72,10 +71,10 @@ static uint64_t ts_us, gap_us = 100, npackets;
 static uint32_t snaplen = 96, seed = 1;
 static uint16_t ip_id;
 
-
 static uint64_t h64(uint64_t i, uint64_t salt)
 {
-	return hash_mix64(i * 0x9e3779b97f4a7c15ull + salt + (uint64_t)seed * 0x632be59bd9b4e019ull);
+	return hash_mix64(i * 0x9e3779b97f4a7c15ull + salt +
+			  (uint64_t)seed * 0x632be59bd9b4e019ull);
 }
 
 static void die(const char *what)
@@ -177,8 +176,8 @@ static void packet(uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dpor
 	be16(tcp + 18, 0);
 	if (syn_opts) {
 		uint8_t *o = tcp + 20;
-		o[0] = 2, o[1] = 4, be16(o + 2, 1460);  /* MSS */
-		o[4] = 1, o[5] = 3, o[6] = 3, o[7] = 7; /* NOP, window scale 7 */
+		o[0] = 2, o[1] = 4, be16(o + 2, 1460);	  /* MSS */
+		o[4] = 1, o[5] = 3, o[6] = 3, o[7] = 7;	  /* NOP, window scale 7 */
 		o[8] = 1, o[9] = 1, o[10] = 4, o[11] = 2; /* NOP NOP SACK-permitted */
 	}
 	/* Checksum: pseudo header + header; the payload is zeros. */
@@ -247,9 +246,9 @@ static void conn_init(struct conn *c, uint32_t i, uint8_t kind, uint32_t budget)
 	}
 }
 
-#define C2S(seq, ack, fl, opts, len)                                                         \
+#define C2S(seq, ack, fl, opts, len)                                                               \
 	packet(c->caddr, c->cport, c->saddr, c->sport, seq, ack, fl, opts ? 64240 : 502, opts, len)
-#define S2C(seq, ack, fl, opts, len)                                                         \
+#define S2C(seq, ack, fl, opts, len)                                                               \
 	packet(c->saddr, c->sport, c->caddr, c->cport, seq, ack, fl, opts ? 65160 : 509, opts, len)
 
 static uint32_t req_len(const struct conn *c, uint32_t j)
@@ -463,7 +462,8 @@ static int conn_mode(uint32_t nconn, uint32_t open, uint32_t ppc)
 				if (next < nconn) {
 					uint8_t k = kinds[next];
 					uint32_t b = (uint32_t)per;
-					if (k != K_REFUSED && k != K_UNANSWERED && fulls_seen++ < extra)
+					if (k != K_REFUSED && k != K_UNANSWERED &&
+					    fulls_seen++ < extra)
 						b++;
 					conn_init(c, next, k, b); /* starts next round */
 					next++;
@@ -499,7 +499,8 @@ static int flood_mode(uint32_t n)
 	for (uint32_t i = 0; i < n; i++) {
 		/* (address, port) distinct: the port varies with i / naddr. */
 		uint32_t a = (198u << 24 | 18u << 16) + 1 + i % naddr;
-		uint16_t port = (uint16_t)(1024 + ((i / naddr) * 7919u + (i % naddr) * 31u) % 64000);
+		uint16_t port =
+			(uint16_t)(1024 + ((i / naddr) * 7919u + (i % naddr) * 31u) % 64000);
 		packet(a, port, server, 80, (uint32_t)h64(i, 8), 0, TH_SYN, 64240, 1, 0);
 	}
 	fprintf(stderr, "mktrace: SYN flood, %u SYNs from distinct sources to 198.19.255.254:80\n",
@@ -513,7 +514,8 @@ static int flood_mode(uint32_t n)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: mktrace [-n CONNS] [-k OPEN] [-p PKTS] [-g GAP_US] [-s SNAPLEN] [-S SEED] OUT\n"
+		"usage: mktrace [-n CONNS] [-k OPEN] [-p PKTS] [-g GAP_US] [-s SNAPLEN] [-S SEED] "
+		"OUT\n"
 		"       mktrace -F N [-g GAP_US] [-s SNAPLEN] [-S SEED] OUT   (SYN flood)\n");
 	exit(2);
 }

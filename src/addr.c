@@ -49,8 +49,8 @@ size_t addr_format_port(char *buf, int family, const uint8_t *a, uint16_t port, 
 	return addr_format_port_dev(buf, family, a, port, star_port, NULL);
 }
 
-size_t addr_format_port_dev(char *buf, int family, const uint8_t *a, uint16_t port,
-			    int star_port, const char *dev)
+size_t addr_format_port_dev(char *buf, int family, const uint8_t *a, uint16_t port, int star_port,
+			    const char *dev)
 {
 	size_t n = 0;
 

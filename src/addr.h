@@ -20,8 +20,8 @@ size_t addr_format_port(char *buf, int family, const uint8_t *a, uint16_t port, 
  * a socket bound to a device or an IPv6 link-local scope: "[fe80::1]%eth0:22",
  * "0.0.0.0%lo:80".  buf: ADDR_STRLEN + 1 + strlen(dev).
  */
-size_t addr_format_port_dev(char *buf, int family, const uint8_t *a, uint16_t port,
-			    int star_port, const char *dev);
+size_t addr_format_port_dev(char *buf, int family, const uint8_t *a, uint16_t port, int star_port,
+			    const char *dev);
 /* strlen of addr_format_port(..., 0), without formatting an IPv4 address. */
 size_t addr_port_len(int family, const uint8_t *a, uint16_t port);
 

@@ -124,7 +124,7 @@ static pcap_t *file_handle(uint32_t linktype, int swapped, uint8_t h[24], char *
  * packets are then left out.
  */
 static const struct bpf_program *link_filter(struct capture *c, const struct savefile_rec *r,
-					      char *err, size_t errlen)
+					     char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	uint8_t hdr[24];
@@ -307,7 +307,8 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 		start = ftello(f);
 		c->start = start; /* -1 for a pipe */
 		/* Microsecond stamps whatever the file's resolution (pcapng may be ns). */
-		c->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+		c->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO,
+								ebuf);
 		if (!c->p) {
 			if (f != stdin)
 				fclose(f);
@@ -329,10 +330,11 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 			pcap_set_immediate_mode(c->p, 1);
 		int rc = pcap_activate(c->p);
 		if (rc < 0) {
-			const char *why = rc == PCAP_ERROR_NO_SUCH_DEVICE ? "no such interface"
-					  : rc == PCAP_ERROR_PERM_DENIED
-						  ? "permission denied (capture needs root or CAP_NET_RAW)"
-						  : pcap_geterr(c->p);
+			const char *why =
+				rc == PCAP_ERROR_NO_SUCH_DEVICE ? "no such interface"
+				: rc == PCAP_ERROR_PERM_DENIED
+					? "permission denied (capture needs root or CAP_NET_RAW)"
+					: pcap_geterr(c->p);
 			snprintf(err, errlen, "-i %s: %s", o->iface, why);
 			goto fail;
 		}
@@ -384,8 +386,7 @@ int capture_fd(const struct capture *c)
 	return c->live ? pcap_get_selectable_fd(c->p) : -1;
 }
 
-int capture_dispatch(struct capture *c, int max, capture_fn fn, void *arg, char *err,
-		     size_t errlen)
+int capture_dispatch(struct capture *c, int max, capture_fn fn, void *arg, char *err, size_t errlen)
 {
 	int n;
 
@@ -399,7 +400,8 @@ int capture_dispatch(struct capture *c, int max, capture_fn fn, void *arg, char 
 		return CAPTURE_BROKEN;
 	if (n < 0 && take_over(c)) {
 		/* The rest of this dispatch from savefile.c. */
-		int done = c->ncb, more = dispatch_savefile(c, max > 0 ? max - done : max, err, errlen);
+		int done = c->ncb,
+		    more = dispatch_savefile(c, max > 0 ? max - done : max, err, errlen);
 		if (more == CAPTURE_BROKEN)
 			return done ? done : CAPTURE_BROKEN;
 		return more < 0 ? -1 : done + more;
@@ -407,13 +409,14 @@ int capture_dispatch(struct capture *c, int max, capture_fn fn, void *arg, char 
 	if (n < 0) {
 		const char *msg = pcap_geterr(c->p);
 		/* libpcap's refusal of a pcapng interface unlike the first (pcap-ng.c). */
-		int other_if =
-		    strstr(msg, " different from the ") && strstr(msg, " of the first interface");
+		int other_if = strstr(msg, " different from the ") &&
+			       strstr(msg, " of the first interface");
 		snprintf(err, errlen, "%s%s", msg,
 			 other_if && !capture_is_regular_file(c)
-			     ? "; tcpstate reads on past it only in a file, not a pipe: save the "
-			       "capture to a file and read that with -r FILE"
-			     : "");
+				 ? "; tcpstate reads on past it only in a file, not a pipe: save "
+				   "the "
+				   "capture to a file and read that with -r FILE"
+				 : "");
 		return -1;
 	}
 	return n;

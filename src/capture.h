@@ -15,23 +15,23 @@ struct capture_opts {
 	const char *iface;  /* live capture, or NULL */
 	const char *file;   /* a file, "-" for stdin, or NULL */
 	const char *filter; /* BPF expression, or NULL */
-	int snaplen;        /* 0: the default (262144) */
-	int immediate;      /* live: deliver each packet at once */
+	int snaplen;	    /* 0: the default (262144) */
+	int immediate;	    /* live: deliver each packet at once */
 };
 
 struct capture_stats {
-	uint64_t received; /* packets the kernel filter passed */
-	uint64_t dropped;  /* dropped by the kernel for lack of buffer */
+	uint64_t received;  /* packets the kernel filter passed */
+	uint64_t dropped;   /* dropped by the kernel for lack of buffer */
 	uint64_t ifdropped; /* dropped by the interface or driver */
-	int valid;         /* live captures only */
+	int valid;	    /* live captures only */
 };
 
 /*
  * One packet, with its link type (a DLT_ value): a pcapng file's interfaces
  * may each have their own.
  */
-typedef void (*capture_fn)(void *arg, uint64_t ts_us, int dlt, const uint8_t *data,
-			   size_t caplen, size_t wirelen);
+typedef void (*capture_fn)(void *arg, uint64_t ts_us, int dlt, const uint8_t *data, size_t caplen,
+			   size_t wirelen);
 
 /*
  * Open the source.  On failure err says why, and *bad_filter is set when the

@@ -122,8 +122,8 @@ int parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-static const struct opt_def help_opt = {-1, 'h', "help", NULL, "show this help and exit",
-					 COMPLETE_NONE};
+static const struct opt_def help_opt = {-1,	      'h', "help", NULL, "show this help and exit",
+					COMPLETE_NONE};
 
 static const struct opt_def *find_short(const struct cmd_entry *cmd, char c)
 {
@@ -140,7 +140,8 @@ static const struct opt_def *find_long(const struct cmd_entry *cmd, const char *
 	if (n == 4 && strncmp(name, "help", 4) == 0)
 		return &help_opt;
 	for (const struct opt_def *o = cmd->opts; o && o->id; o++)
-		if (o->long_name && strlen(o->long_name) == n && strncmp(o->long_name, name, n) == 0)
+		if (o->long_name && strlen(o->long_name) == n &&
+		    strncmp(o->long_name, name, n) == 0)
 			return o;
 	return NULL;
 }
@@ -191,7 +192,8 @@ int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 			size_t n = eq ? (size_t)(eq - name) : strlen(name);
 			o = find_long(cmd, name, n);
 			if (!o)
-				return cmd_usage_error(cmd, "unknown option \"--%.*s\"", (int)n, name);
+				return cmd_usage_error(cmd, "unknown option \"--%.*s\"", (int)n,
+						       name);
 			if (o->metavar) {
 				if (eq)
 					val = eq + 1;
@@ -223,8 +225,8 @@ int cmd_parse(const struct cmd_entry *cmd, int argc, char **argv,
 				else if (i + 1 < argc)
 					val = argv[++i];
 				else
-					return cmd_usage_error(cmd, "-%c needs an argument (%s)", *p,
-							       o->metavar);
+					return cmd_usage_error(cmd, "-%c needs an argument (%s)",
+							       *p, o->metavar);
 			}
 			if ((rc = fn(st, o->id, val)) != 0)
 				return unhandled(cmd, rc, "", p, 1);

@@ -22,9 +22,9 @@ enum complete_kind {
 	COMPLETE_FILE,
 	COMPLETE_NETNS,
 	COMPLETE_IFACE,
-	COMPLETE_FILTER, /* filter keywords, and state names after state/exclude */
+	COMPLETE_FILTER,  /* filter keywords, and state names after state/exclude */
 	COMPLETE_COMMAND, /* a subcommand name (shell's help) */
-	COMPLETE_OWN,     /* the command's own words: its cmd_entry's words callback */
+	COMPLETE_OWN,	  /* the command's own words: its cmd_entry's words callback */
 };
 
 /*
@@ -32,10 +32,11 @@ enum complete_kind {
  * each word with cmd_offer(), which keeps those that extend cur.
  */
 struct cmd_completion {
-	int opt;           /* the option whose argument is completed (its id), or 0: a positional */
-	const char *cur;   /* the word being completed, possibly empty */
-	const char *prev;  /* the word before it, or NULL */
-	const char *first; /* the command's first positional word before cur (tune's action), or NULL */
+	int opt;	  /* the option whose argument is completed (its id), or 0: a positional */
+	const char *cur;  /* the word being completed, possibly empty */
+	const char *prev; /* the word before it, or NULL */
+	const char *
+		first; /* the command's first positional word before cur (tune's action), or NULL */
 	void (*fn)(const char *cand, void *arg);
 	void *arg;
 };
@@ -43,18 +44,18 @@ struct cmd_completion {
 void cmd_offer(const struct cmd_completion *c, const char *word);
 
 struct opt_def {
-	int id;               /* handed to the command's option callback; 0 ends a table */
-	char short_name;      /* 0 when there is none */
+	int id;		       /* handed to the command's option callback; 0 ends a table */
+	char short_name;       /* 0 when there is none */
 	const char *long_name; /* NULL when there is none */
-	const char *metavar;  /* the argument's name, or NULL for a flag */
-	const char *help;     /* one line, lower case, no full stop */
+	const char *metavar;   /* the argument's name, or NULL for a flag */
+	const char *help;      /* one line, lower case, no full stop */
 	enum complete_kind complete;
 };
 
 struct cmd_entry {
 	const char *name;
-	const char *args;     /* synopsis of positionals, e.g. "[FILTER...]" */
-	const char *summary;  /* one line for `tcpstate --help` */
+	const char *args;      /* synopsis of positionals, e.g. "[FILTER...]" */
+	const char *summary;   /* one line for `tcpstate --help` */
 	const char *help_tail; /* extra --help text after the options, or NULL */
 	const struct opt_def *opts;
 	int min_args, max_args; /* positional count; max -1 for no limit */

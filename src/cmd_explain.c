@@ -35,8 +35,7 @@ enum { O_CONN = 1, O_NETNS };
 static const struct opt_def explain_opts[] = {
 	{O_CONN, 'c', "conn", "ID", "narrate connection ID of the capture given with -r",
 	 COMPLETE_NONE},
-	{O_NETNS, 'N', "netns", "NAME",
-	 "quote the knobs of the named network namespace (SYN-SENT)",
+	{O_NETNS, 'N', "netns", "NAME", "quote the knobs of the named network namespace (SYN-SENT)",
 	 COMPLETE_NETNS},
 	WIRE_OPT_FILE,
 	{0, 0, NULL, NULL, NULL, COMPLETE_NONE},
@@ -91,8 +90,7 @@ static const struct entry entries[] = {
 	 "net.ipv4.tcp_synack_retries times (default 5: about 63 s).",
 	 "Many SYN-RECEIVED sockets mean clients do not complete handshakes: a SYN flood (look "
 	 "at net.ipv4.tcp_syncookies and the source spread), or lost ACKs on the way back."},
-	{TS_ESTABLISHED,
-	 "The connection is open; data flows both ways (3.3.2). The normal state.",
+	{TS_ESTABLISHED, "The connection is open; data flows both ways (3.3.2). The normal state.",
 	 "Both ends: the client when the SYN-ACK arrives, the server when the ACK of its SYN "
 	 "arrives.",
 	 "As long as the program keeps it open. Idle connections are kept forever unless the "
@@ -498,7 +496,7 @@ struct topic {
 
 #define TOPIC_ITEM(text, word) {text, word},
 
-static const struct topic topics[] = {EXPLAIN_TOPICS(TOPIC_ITEM, , ) {NULL, NULL}};
+static const struct topic topics[] = {EXPLAIN_TOPICS(TOPIC_ITEM, , ){NULL, NULL}};
 
 static const struct topic *topic_find(const char *name)
 {
@@ -521,9 +519,9 @@ static void complete_topics(const struct cmd_completion *c)
 /* "all": every state in the order a connection meets them, then every text. */
 static void explain_all(void)
 {
-	static const int order[] = {TS_LISTEN,   TS_SYN_SENT,   TS_SYN_RECV, TS_ESTABLISHED,
+	static const int order[] = {TS_LISTEN,	  TS_SYN_SENT,	TS_SYN_RECV,   TS_ESTABLISHED,
 				    TS_FIN_WAIT1, TS_FIN_WAIT2, TS_CLOSE_WAIT, TS_CLOSING,
-				    TS_LAST_ACK, TS_TIME_WAIT,  TS_CLOSE};
+				    TS_LAST_ACK,  TS_TIME_WAIT, TS_CLOSE};
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
 		print_entry(find_entry(order[i]));
 	for (const struct topic *t = topics; t->text; t++) {
@@ -555,8 +553,9 @@ static int run_explain(const struct cmd_entry *cmd, int argc, char **argv)
 		if (parse_long(conn, 1, 4294967295L, &id) < 0)
 			return cmd_usage_error(cmd, "--conn: invalid connection id \"%s\"", conn);
 		if (o.netns)
-			return cmd_usage_error(cmd, "-N goes with a topic: a capture is the same in "
-						    "any namespace");
+			return cmd_usage_error(cmd,
+					       "-N goes with a topic: a capture is the same in "
+					       "any namespace");
 		return narrate(cmd, wo.file, (uint32_t)id);
 	}
 	if (o.netns && (rc = cmd_enter_netns(cmd, o.netns)) != 0)
@@ -570,9 +569,10 @@ static int run_explain(const struct cmd_entry *cmd, int argc, char **argv)
 	} else {
 		state_mask m;
 		if (state_parse(topic, &m) < 0)
-			return cmd_usage_error(
-			    cmd, "unknown topic \"%s\" (a state, " EXPLAIN_TOPICS(WORD, ", ", " or ") ")",
-			    topic);
+			return cmd_usage_error(cmd,
+					       "unknown topic \"%s\" (a state, " EXPLAIN_TOPICS(
+						       WORD, ", ", " or ") ")",
+					       topic);
 		int shown = 0;
 		for (int s = 1; s < TS_MAX; s++)
 			if ((m & SM(s)) && s != TS_NEW_SYN_RECV && find_entry(s)) {

@@ -51,14 +51,14 @@ enum {
 static const struct opt_def list_opts[] = {
 	{O_ALL, 'a', "all", NULL, "show sockets in every state", COMPLETE_NONE},
 	{O_LISTEN, 'l', "listening", NULL, "show only listening sockets", COMPLETE_NONE},
-	{O_PROC, 'p', "processes", NULL, "show the processes holding each socket (pid, command, fd)",
-	 COMPLETE_NONE},
+	{O_PROC, 'p', "processes", NULL,
+	 "show the processes holding each socket (pid, command, fd)", COMPLETE_NONE},
 	{O_TIMERS, 'o', "timers", NULL, "show timers, including the time left in TIME-WAIT",
 	 COMPLETE_NONE},
-	{O_INFO, 'i', "info", NULL,
-	 "show tcp_info: rtt, cwnd, retransmits, bytes, delivery rate",
+	{O_INFO, 'i', "info", NULL, "show tcp_info: rtt, cwnd, retransmits, bytes, delivery rate",
 	 COMPLETE_NONE},
-	{O_EXT, 'e', "extended", NULL, "show the owner's uid and the socket's inode", COMPLETE_NONE},
+	{O_EXT, 'e', "extended", NULL, "show the owner's uid and the socket's inode",
+	 COMPLETE_NONE},
 	{O_V4, '4', "ipv4", NULL, "show only IPv4 sockets", COMPLETE_NONE},
 	{O_V6, '6', "ipv6", NULL, "show only IPv6 sockets", COMPLETE_NONE},
 	{O_NOHDR, 'H', "no-header", NULL, "do not print the header line", COMPLETE_NONE},
@@ -68,10 +68,12 @@ static const struct opt_def list_opts[] = {
 	 COMPLETE_NONE},
 	{O_NETNS, 'N', "netns", "NAME", "query the named network namespace, as ss -N does",
 	 COMPLETE_NETNS},
-	{O_TCP, 't', "tcp", NULL, "TCP sockets: the default, accepted for ss habits", COMPLETE_NONE},
-	{O_NUMERIC, 'n', "numeric", NULL, "numeric addresses and ports: always, accepted for ss habits",
+	{O_TCP, 't', "tcp", NULL, "TCP sockets: the default, accepted for ss habits",
 	 COMPLETE_NONE},
-	{O_SAVE, 0, "save-dump", "FILE", "also save the raw netlink replies to FILE", COMPLETE_FILE},
+	{O_NUMERIC, 'n', "numeric", NULL,
+	 "numeric addresses and ports: always, accepted for ss habits", COMPLETE_NONE},
+	{O_SAVE, 0, "save-dump", "FILE", "also save the raw netlink replies to FILE",
+	 COMPLETE_FILE},
 	{O_LOAD, 0, "load-dump", "FILE", "read a saved dump instead of asking the kernel",
 	 COMPLETE_FILE},
 	WIRE_OPT_FILE,
@@ -213,8 +215,9 @@ static int run_wire(const struct cmd_entry *cmd, const struct list_opts *o, int 
 					    "use -f EXPR for a capture filter");
 	if (o->proc || o->timers || o->info || o->ext || o->netns || o->save || o->load ||
 	    o->listen || o->family)
-		return cmd_usage_error(cmd, "-r reads a capture: -p, -o, -i, -e, -l, -4, -6, -N and "
-					    "the dump options are for the kernel view");
+		return cmd_usage_error(cmd,
+				       "-r reads a capture: -p, -o, -i, -e, -l, -4, -6, -N and "
+				       "the dump options are for the kernel view");
 	memset(&lw, 0, sizeof(lw));
 	lw.w = o->wire;
 	lw.json = o->fmt == FMT_JSON;
@@ -273,11 +276,11 @@ static const struct {
 	const char *title;
 	int right; /* right-aligned (numbers) */
 } cols[C_MAX] = {
-	[C_STATE] = {"State", 0},      [C_RECVQ] = {"Recv-Q", 1},   [C_SENDQ] = {"Send-Q", 1},
-	[C_LOCAL] = {"Local", 0},      [C_PEER] = {"Peer", 0},      [C_TIMER] = {"Timer", 0},
-	[C_UID] = {"UID", 1},          [C_INODE] = {"Inode", 1},    [C_RTT] = {"RTT/var ms", 1},
-	[C_CWND] = {"Cwnd", 1},        [C_RETRANS] = {"Retrans", 1}, [C_ACKED] = {"Acked", 1},
-	[C_RCVD] = {"Rcvd", 1},        [C_RATE] = {"Rate", 1},      [C_PROC] = {"Process", 0},
+	[C_STATE] = {"State", 0}, [C_RECVQ] = {"Recv-Q", 1},	[C_SENDQ] = {"Send-Q", 1},
+	[C_LOCAL] = {"Local", 0}, [C_PEER] = {"Peer", 0},	[C_TIMER] = {"Timer", 0},
+	[C_UID] = {"UID", 1},	  [C_INODE] = {"Inode", 1},	[C_RTT] = {"RTT/var ms", 1},
+	[C_CWND] = {"Cwnd", 1},	  [C_RETRANS] = {"Retrans", 1}, [C_ACKED] = {"Acked", 1},
+	[C_RCVD] = {"Rcvd", 1},	  [C_RATE] = {"Rate", 1},	[C_PROC] = {"Process", 0},
 };
 
 static const char *timer_name(int t)
@@ -306,7 +309,8 @@ static size_t fmt_duration(char *buf, size_t len, uint64_t ms)
 	else if (ms < 60000)
 		n = snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
 	else if (ms < 3600000)
-		n = snprintf(buf, len, "%um%02us", (unsigned)(ms / 60000), (unsigned)(ms / 1000 % 60));
+		n = snprintf(buf, len, "%um%02us", (unsigned)(ms / 60000),
+			     (unsigned)(ms / 1000 % 60));
 	else
 		n = snprintf(buf, len, "%uh%02um", (unsigned)(ms / 3600000),
 			     (unsigned)(ms / 60000 % 60));
@@ -618,8 +622,8 @@ static void json_key(struct out *out, const char *k)
 	out_char(out, ':');
 }
 
-static void json_addr(struct out *out, const char *key, const struct sock_rec *r,
-		      const uint8_t *a, int star)
+static void json_addr(struct out *out, const char *key, const struct sock_rec *r, const uint8_t *a,
+		      int star)
 {
 	char buf[ADDR_STRLEN];
 
@@ -728,7 +732,8 @@ static void print_json(struct out *out, const struct view *v, const struct store
 static void print_csv_header(struct out *out, const struct view *v)
 {
 	if (v->o->header) {
-		out_str(out, "state,family,local_addr,local_port,peer_addr,peer_port,recv_q,send_q,dev");
+		out_str(out,
+			"state,family,local_addr,local_port,peer_addr,peer_port,recv_q,send_q,dev");
 		if (v->o->timers)
 			out_str(out, ",timer,expires_ms,retrans");
 		if (v->o->ext)
@@ -774,8 +779,7 @@ static void print_csv_rec(struct out *out, const struct view *v, const struct so
 		if (r->has_info)
 			out_printf(out, ",%u,%u,%u,%u,%u,%llu,%llu,%llu", r->info.rtt_us,
 				   r->info.rttvar_us, r->info.snd_cwnd, r->retransmits,
-				   r->info.total_retrans,
-				   (unsigned long long)r->info.bytes_acked,
+				   r->info.total_retrans, (unsigned long long)r->info.bytes_acked,
 				   (unsigned long long)r->info.bytes_received,
 				   (unsigned long long)r->info.delivery_rate);
 		else
@@ -889,12 +893,13 @@ static void print_summary(struct out *out, const struct list_opts *o, const stru
 			out_str(out, "null}\n");
 			return;
 		}
-		out_printf(out,
-			   "{\"range_low\":%ld,\"range_high\":%ld,\"size\":%ld,\"in_use\":%llu,"
-			   "\"time_wait\":%llu,\"destination_count\":%llu,\"on_listening_ports\":%llu,"
-			   "\"destinations\":[",
-			   lo, hi, range, (unsigned long long)in_use, (unsigned long long)tw,
-			   (unsigned long long)ct->dests, (unsigned long long)ct->on_listen);
+		out_printf(
+			out,
+			"{\"range_low\":%ld,\"range_high\":%ld,\"size\":%ld,\"in_use\":%llu,"
+			"\"time_wait\":%llu,\"destination_count\":%llu,\"on_listening_ports\":%llu,"
+			"\"destinations\":[",
+			lo, hi, range, (unsigned long long)in_use, (unsigned long long)tw,
+			(unsigned long long)ct->dests, (unsigned long long)ct->on_listen);
 		for (size_t i = 0; i < ntop; i++) {
 			addr_format(buf, top[i].family, top[i].addr);
 			out_str(out, i ? ",{\"addr\":" : "{\"addr\":");
@@ -912,7 +917,8 @@ static void print_summary(struct out *out, const struct list_opts *o, const stru
 			if (st == TS_NEW_SYN_RECV)
 				continue;
 			out_printf(out, "%s,%llu,%llu,%llu\n", state_name(st),
-				   (unsigned long long)count[st][0], (unsigned long long)count[st][1],
+				   (unsigned long long)count[st][0],
+				   (unsigned long long)count[st][1],
 				   (unsigned long long)(count[st][0] + count[st][1]));
 		}
 		return;
@@ -935,25 +941,27 @@ static void print_summary(struct out *out, const struct list_opts *o, const stru
 	}
 	out_printf(out,
 		   "\nEphemeral ports %ld-%ld (%ld per source address and destination):\n"
-		   "  %llu sockets on ephemeral ports to %llu destinations, %llu of them in TIME-WAIT\n",
+		   "  %llu sockets on ephemeral ports to %llu destinations, %llu of them in "
+		   "TIME-WAIT\n",
 		   lo, hi, range, (unsigned long long)in_use, (unsigned long long)ct->dests,
 		   (unsigned long long)tw);
 	if (ct->on_listen)
-		out_printf(out,
-			   "  %llu more in the range are on listening ports (accepted connections): "
-			   "not ephemeral\n",
-			   (unsigned long long)ct->on_listen);
+		out_printf(
+			out,
+			"  %llu more in the range are on listening ports (accepted connections): "
+			"not ephemeral\n",
+			(unsigned long long)ct->on_listen);
 	if (ntop) {
 		size_t w = 11;
 		char dbuf[TOP_DESTS][ADDR_STRLEN];
 		for (size_t i = 0; i < ntop; i++) {
-			size_t k = addr_format_port(dbuf[i], top[i].family, top[i].addr, top[i].port,
-						    0);
+			size_t k = addr_format_port(dbuf[i], top[i].family, top[i].addr,
+						    top[i].port, 0);
 			if (k > w)
 				w = k;
 		}
-		out_printf(out, "  %-*s %8s %9s %8s\n", (int)w, "Destination", "In use", "TIME-WAIT",
-			   "Of range");
+		out_printf(out, "  %-*s %8s %9s %8s\n", (int)w, "Destination", "In use",
+			   "TIME-WAIT", "Of range");
 		for (size_t i = 0; i < ntop; i++)
 			out_printf(out, "  %-*s %8u %9u %7.1f%%\n", (int)w, dbuf[i], top[i].in_use,
 				   top[i].time_wait, 100.0 * top[i].in_use / (double)range);

@@ -105,7 +105,7 @@ struct top {
 	/* options */
 	uint64_t delay_us;
 	int batch;
-	long frames; /* 0: until stopped */
+	long frames;   /* 0: until stopped */
 	long rows_max; /* batch: rows per frame, 0 for all */
 	const char *netns;
 	double speed;
@@ -114,9 +114,9 @@ struct top {
 	struct topmodel *model;
 	struct wire *wire;
 	char wire_note[160]; /* why there is no wire view, or its source */
-	int oom; /* the model could not take a socket */
-	int pipe_closed; /* batch output's reader went away */
-	int refresh_now; /* the next loop turn refreshes, whatever the delay */
+	int oom;	     /* the model could not take a socket */
+	int pipe_closed;     /* batch output's reader went away */
+	int refresh_now;     /* the next loop turn refreshes, whatever the delay */
 	uint64_t replay_t0_wall, replay_t0_pkt;
 	/* what is shown (states, filter, sort, grouping), and the screen */
 	struct topscreen v;
@@ -142,8 +142,8 @@ static int on_opt(void *st, int id, const char *arg)
 		errno = 0;
 		v = strtod(arg, &end);
 		if (errno || *end || !(v >= 0.05 && v <= 3600))
-			return cmd_usage_error(&cmd_top_entry, "-d: invalid delay \"%s\" (0.05 to 3600 s)",
-					       arg);
+			return cmd_usage_error(&cmd_top_entry,
+					       "-d: invalid delay \"%s\" (0.05 to 3600 s)", arg);
 		t->delay_us = (uint64_t)(v * 1e6);
 		return 0;
 	case O_BATCH:
@@ -174,7 +174,8 @@ static int on_opt(void *st, int id, const char *arg)
 		errno = 0;
 		v = strtod(arg, &end);
 		if (errno || *end || !(v > 0 && v <= 1e6))
-			return cmd_usage_error(&cmd_top_entry, "--speed: invalid factor \"%s\"", arg);
+			return cmd_usage_error(&cmd_top_entry, "--speed: invalid factor \"%s\"",
+					       arg);
 		t->speed = v;
 		return 0;
 	}
@@ -222,7 +223,8 @@ static void pump_wire(struct top *t, int timeout_ms, char *err, size_t errlen)
 		if (wire_replay_until(t->wire, 1, err, errlen) >= 0) /* learn the first time */
 			t->replay_t0_pkt = wire_next_us(t->wire);
 	}
-	uint64_t until = t->replay_t0_pkt + (uint64_t)((double)(now - t->replay_t0_wall) * t->speed);
+	uint64_t until =
+		t->replay_t0_pkt + (uint64_t)((double)(now - t->replay_t0_wall) * t->speed);
 	if (t->replay_t0_pkt && wire_replay_until(t->wire, until, err, errlen) < 0)
 		snprintf(t->wire_note, sizeof(t->wire_note), "replay stopped: %s", err);
 }
@@ -343,9 +345,10 @@ static int batch_frame(struct top *t, FILE *out)
 		uint32_t *idx = malloc((total ? total : 1) * sizeof(*idx));
 		if (!idx)
 			return -1;
-		size_t want = t->rows_max && (size_t)t->rows_max < total ? (size_t)t->rows_max : total;
-		size_t n = topmodel_view(t->model, t->v.states, t->v.filter, t->v.sort, t->v.reverse, 0,
-					 want, idx, &matching);
+		size_t want =
+			t->rows_max && (size_t)t->rows_max < total ? (size_t)t->rows_max : total;
+		size_t n = topmodel_view(t->model, t->v.states, t->v.filter, t->v.sort,
+					 t->v.reverse, 0, want, idx, &matching);
 		fill_info(t, idx, n);
 		struct topview_widths w;
 		topview_widths(t->model, idx, n, t->wire != NULL, &w);
@@ -517,8 +520,8 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 			return cmd_usage_error(cmd, "%s", err);
 		size_t o = 0;
 		for (int i = 0; i < nargs && o < sizeof(t.v.filter_text) - 1; i++)
-			o += (size_t)snprintf(t.v.filter_text + o, sizeof(t.v.filter_text) - o, "%s%s",
-					      i ? " " : "", args[i]);
+			o += (size_t)snprintf(t.v.filter_text + o, sizeof(t.v.filter_text) - o,
+					      "%s%s", i ? " " : "", args[i]);
 	}
 	if (!t.batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
 		filter_free(t.v.filter);
@@ -573,11 +576,13 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 			/* Without capture privilege, the kernel view alone still helps. */
 			snprintf(t.wire_note, sizeof(t.wire_note), "off: %.150s", err);
 			if (t.batch)
-				fprintf(stderr, "tcpstate top: capture unavailable, kernel view only: %s\n",
+				fprintf(stderr,
+					"tcpstate top: capture unavailable, kernel view only: %s\n",
 					err);
 		} else {
 			snprintf(t.wire_note, sizeof(t.wire_note), "%s %s",
-				 t.w.iface ? "capturing on" : "replaying", t.w.iface ? t.w.iface : t.w.file);
+				 t.w.iface ? "capturing on" : "replaying",
+				 t.w.iface ? t.w.iface : t.w.file);
 		}
 	}
 	struct sigaction sa;

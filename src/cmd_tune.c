@@ -41,8 +41,9 @@
 #define TUNE_ACTIONS(X, SEP)                                                                       \
 	X(SHOW, "show") SEP X(SET, "set") SEP X(REVERT, "revert") SEP X(GUIDE, "guide")
 #define TUNE_OSES(X, SEP, LAST)                                                                    \
-	X(guide_linux, "linux") SEP X(guide_windows, "windows") SEP X(guide_macos, "macos")        \
-	LAST X(guide_freebsd, "freebsd")
+	X(guide_linux, "linux")                                                                    \
+	SEP X(guide_windows, "windows") SEP X(guide_macos, "macos") LAST X(guide_freebsd, "freebs" \
+											  "d")
 #define WORD(id, word) word
 #define WORD_ITEM(id, word) word,
 #define ACTION_ENUM(id, word) A_##id,
@@ -150,9 +151,10 @@ static int on_opt(void *st, int id, const char *arg)
 	case O_OS:
 		t->os = os_find(arg);
 		if (!t->os)
-			return cmd_usage_error(&cmd_tune_entry,
-					       "--os: unknown system \"%s\" (" TUNE_OSES(WORD, ", ", ", ") ")",
-					       arg);
+			return cmd_usage_error(
+				&cmd_tune_entry,
+				"--os: unknown system \"%s\" (" TUNE_OSES(WORD, ", ", ", ") ")",
+				arg);
 		break;
 	}
 	return 0;
@@ -249,13 +251,16 @@ static int advise(char lines[][320], int max)
 	if (maxtw > 0 && n < max) {
 		if ((double)tw >= 0.5 * (double)maxtw)
 			snprintf(lines[n++], 320,
-				 "TIME-WAIT: %llu sockets, %.0f%% of tcp_max_tw_buckets (%ld). Past it, "
-				 "sockets skip TIME-WAIT (TCPTimeWaitOverflow). Prefer fewer, longer "
+				 "TIME-WAIT: %llu sockets, %.0f%% of tcp_max_tw_buckets (%ld). "
+				 "Past it, "
+				 "sockets skip TIME-WAIT (TCPTimeWaitOverflow). Prefer fewer, "
+				 "longer "
 				 "connections; raising the limit costs only memory.",
 				 (unsigned long long)tw, 100.0 * (double)tw / (double)maxtw, maxtw);
 		else
 			snprintf(lines[n++], 320,
-				 "TIME-WAIT: %llu sockets, %.1f%% of tcp_max_tw_buckets (%ld): no action "
+				 "TIME-WAIT: %llu sockets, %.1f%% of tcp_max_tw_buckets (%ld): no "
+				 "action "
 				 "needed.",
 				 (unsigned long long)tw, 100.0 * (double)tw / (double)maxtw, maxtw);
 	}
@@ -265,14 +270,17 @@ static int advise(char lines[][320], int max)
 		if (dest_count && (double)dest_count >= 0.5 * (double)range) {
 			addr_format_port(a, busiest.family, busiest.addr, busiest.port, 0);
 			snprintf(lines[n++], 320,
-				 "Ephemeral ports: %llu sockets to %s use %.0f%% of the %ld-port range. "
-				 "Widen port-range, let connect() reuse TIME-WAIT tuples (tw-reuse=1, "
+				 "Ephemeral ports: %llu sockets to %s use %.0f%% of the %ld-port "
+				 "range. "
+				 "Widen port-range, let connect() reuse TIME-WAIT tuples "
+				 "(tw-reuse=1, "
 				 "needs timestamps), or reuse connections (pooling, keep-alive).",
 				 (unsigned long long)dest_count, a,
 				 100.0 * (double)dest_count / (double)range, range);
 		} else {
 			snprintf(lines[n++], 320,
-				 "Ephemeral ports: the busiest destination uses %llu of %ld ports: no "
+				 "Ephemeral ports: the busiest destination uses %llu of %ld ports: "
+				 "no "
 				 "action needed.",
 				 (unsigned long long)dest_count, range);
 		}
@@ -280,7 +288,8 @@ static int advise(char lines[][320], int max)
 	if (c.count[TS_CLOSE_WAIT] && n < max)
 		snprintf(lines[n++], 320,
 			 "CLOSE-WAIT: %llu sockets. The peer has closed and the local program has "
-			 "not: an application bug no sysctl fixes. Find the owners with: tcpstate list "
+			 "not: an application bug no sysctl fixes. Find the owners with: tcpstate "
+			 "list "
 			 "-p state close-wait",
 			 (unsigned long long)c.count[TS_CLOSE_WAIT]);
 	char ts[16], reuse[16];
@@ -288,7 +297,8 @@ static int advise(char lines[][320], int max)
 	    sysctl_read(knob_find("tw-reuse"), reuse, sizeof(reuse)) == 0 && strcmp(ts, "0") == 0 &&
 	    strcmp(reuse, "0") != 0)
 		snprintf(lines[n++], 320,
-			 "tcp_tw_reuse is %s but tcp_timestamps is 0: reuse needs timestamps and does "
+			 "tcp_tw_reuse is %s but tcp_timestamps is 0: reuse needs timestamps and "
+			 "does "
 			 "nothing without them.",
 			 reuse);
 	census_free(c.census);
@@ -319,7 +329,8 @@ static int tune_show(const struct cmd_entry *cmd, struct tune *t, int argc, char
 		if (!k) {
 			const char *s = knob_suggest(argv[i]);
 			return cmd_usage_error(cmd, "unknown knob \"%s\"%s%s%s", argv[i],
-					       s ? " (did you mean " : "", s ? s : "", s ? "?)" : "");
+					       s ? " (did you mean " : "", s ? s : "",
+					       s ? "?)" : "");
 		}
 		if (nsel < 64)
 			sel[nsel++] = k;
@@ -343,8 +354,8 @@ static int tune_show(const struct cmd_entry *cmd, struct tune *t, int argc, char
 			json_str(stdout, k->name);
 			printf(",\"alias\":");
 			json_str(stdout, k->alias);
-			printf(",\"myth\":%s,\"exists\":%s,\"value\":", k->type == KNOB_MYTH ? "true" : "false",
-			       exists ? "true" : "false");
+			printf(",\"myth\":%s,\"exists\":%s,\"value\":",
+			       k->type == KNOB_MYTH ? "true" : "false", exists ? "true" : "false");
 			if (exists && sysctl_read(k, v, sizeof(v)) == 0)
 				json_str(stdout, v);
 			else
@@ -390,8 +401,9 @@ static int tune_show(const struct cmd_entry *cmd, struct tune *t, int argc, char
 				snprintf(v, sizeof(v), "(unreadable)");
 			printf("%s (%s) = %s\n", k->name, k->alias, v);
 			if (k->type == KNOB_INT)
-				printf("    default %s, range %ld to %ld%s%s, %s since %s\n", k->def,
-				       k->min, k->max, k->unit ? " " : "", k->unit ? k->unit : "",
+				printf("    default %s, range %ld to %ld%s%s, %s since %s\n",
+				       k->def, k->min, k->max, k->unit ? " " : "",
+				       k->unit ? k->unit : "",
 				       k->per_netns ? "per network namespace" : "global", k->since);
 			else
 				printf("    default \"%s\", %s since %s\n", k->def,
@@ -527,8 +539,9 @@ static int take_lock(const char *file, int hidden, int how, int held)
 		snprintf(path, sizeof(path), ".%s.lock", file);
 	int fd = file_lock(path, how, held);
 	if (fd == -EWOULDBLOCK) {
-		fprintf(stderr, "tcpstate tune: note: waiting for %s: another tune set or revert "
-				"holds it\n",
+		fprintf(stderr,
+			"tcpstate tune: note: waiting for %s: another tune set or revert "
+			"holds it\n",
 			path);
 		fd = file_lock(path, how | FILE_LOCK_WAIT, held);
 	}
@@ -724,8 +737,9 @@ static int set_locked(const struct cmd_entry *cmd, struct tune *t, const struct 
 			int ignored;
 			apply_all(old, want, n, &ignored);
 			put_back(rb, prev, prevlen, 0600, 1);
-			cmd_error(cmd, "%s: %s; the running values were restored and the file is "
-				       "unchanged",
+			cmd_error(cmd,
+				  "%s: %s; the running values were restored and the file is "
+				  "unchanged",
 				  sc, strerror(-r));
 			goto out;
 		}
@@ -768,9 +782,9 @@ static int tune_set(const struct cmd_entry *cmd, struct tune *t, int argc, char 
 		const struct knob *k = knob_find(name);
 		if (!k) {
 			const char *s = knob_suggest(name);
-			return cmd_usage_error(cmd, "unknown knob \"%s\"%s%s%s; nothing was changed",
-					       name, s ? " (did you mean " : "", s ? s : "",
-					       s ? "?)" : "");
+			return cmd_usage_error(
+				cmd, "unknown knob \"%s\"%s%s%s; nothing was changed", name,
+				s ? " (did you mean " : "", s ? s : "", s ? "?)" : "");
 		}
 		if (k->type == KNOB_MYTH) {
 			cmd_error(cmd, "%s is not a knob (%s): %s Nothing was changed.", k->name,
@@ -778,8 +792,9 @@ static int tune_set(const struct cmd_entry *cmd, struct tune *t, int argc, char 
 			return EXIT_USAGE;
 		}
 		if (!sysctl_exists(k)) {
-			cmd_error(cmd, "%s does not exist here (kernel %s, namespace, or module not "
-				       "loaded); nothing was changed",
+			cmd_error(cmd,
+				  "%s does not exist here (kernel %s, namespace, or module not "
+				  "loaded); nothing was changed",
 				  k->name, k->since);
 			return EXIT_RUNTIME;
 		}
@@ -916,7 +931,7 @@ static long undo_text(const char *stack, const struct rb_record *r, const struct
 	if (rc < 0)
 		return rc;
 	unsigned restored =
-	    rollback_persist_undo(stack, r, c->text, c->len, out->f, remove, changed, arg);
+		rollback_persist_undo(stack, r, c->text, c->len, out->f, remove, changed, arg);
 	rc = text_close(out);
 	return rc < 0 ? rc : (long)restored;
 }
@@ -995,8 +1010,8 @@ static int revert_plan(const struct cmd_entry *cmd, int dry, const struct stack 
 			memcpy(now->value, want[i].value, sizeof(now->value));
 		}
 		int e = !rc && r.persist.len
-			    ? plan_persist(s->text, &r, &conf, dry ? "would" : "will")
-			    : 0;
+				? plan_persist(s->text, &r, &conf, dry ? "would" : "will")
+				: 0;
 		if (e < 0) {
 			cmd_error(cmd, "%s: %s; nothing was changed", conf.path, file_strerror(-e));
 			rc = EXIT_RUNTIME;
@@ -1105,8 +1120,9 @@ static int revert_top(const struct cmd_entry *cmd, const char *rb, struct stack 
 	else
 		e = unlink(rb) < 0 && errno != ENOENT ? -errno : 0;
 	if (e < 0) {
-		cmd_error(cmd, "%s: the values are restored, but the record could not be removed: "
-			       "%s",
+		cmd_error(cmd,
+			  "%s: the values are restored, but the record could not be removed: "
+			  "%s",
 			  rb, strerror(-e));
 		return EXIT_RUNTIME;
 	}
@@ -1141,12 +1157,12 @@ static int check_netns(const struct cmd_entry *cmd, const struct tune *t, const 
 			where_text(made, sizeof(made), r.netns.p, r.netns.len, own);
 			where_text(here, sizeof(here), t->netns, t->netns ? strlen(t->netns) : 0,
 				   !t->netns);
-			cmd_error(
-			    cmd,
-			    "%s: the set to undo was made %s and this revert runs %s; revert it "
-			    "%s%.*s; nothing was changed",
-			    rb, made, here, own ? "without -N" : "with -N ",
-			    own ? 0 : (int)r.netns.len, r.netns.p);
+			cmd_error(cmd,
+				  "%s: the set to undo was made %s and this revert runs %s; revert "
+				  "it "
+				  "%s%.*s; nothing was changed",
+				  rb, made, here, own ? "without -N" : "with -N ",
+				  own ? 0 : (int)r.netns.len, r.netns.p);
 			return EXIT_RUNTIME;
 		}
 		if (!t->all)
@@ -1218,7 +1234,8 @@ static void guide_linux(void)
 static void guide_windows(void)
 {
 	printf("Windows\n"
-	       "  TIME-WAIT length: TcpTimedWaitDelay, REG_DWORD, seconds, 30 to 300, default 240;\n"
+	       "  TIME-WAIT length: TcpTimedWaitDelay, REG_DWORD, seconds, 30 to 300, default "
+	       "240;\n"
 	       "  takes effect after a reboot:\n"
 	       "    reg add HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters "
 	       "/v TcpTimedWaitDelay /t REG_DWORD /d 30 /f\n"
@@ -1237,7 +1254,8 @@ static void guide_macos(void)
 	       "  (so 30 s):\n"
 	       "    sudo sysctl -w net.inet.tcp.msl=5000\n"
 	       "  Ephemeral ports, default 49152-65535:\n"
-	       "    sudo sysctl -w net.inet.ip.portrange.first=32768 net.inet.ip.portrange.last=65535\n"
+	       "    sudo sysctl -w net.inet.ip.portrange.first=32768 "
+	       "net.inet.ip.portrange.last=65535\n"
 	       "    (net.inet.ip.portrange.hifirst / hilast bound the high range)\n"
 	       "  Permanent: the same settings in /etc/sysctl.conf.\n\n");
 }
@@ -1250,7 +1268,8 @@ static void guide_freebsd(void)
 	       "  Most TIME-WAIT sockets kept:   sysctl net.inet.tcp.maxtcptw=200000\n"
 	       "  No TIME-WAIT between local endpoints:   sysctl net.inet.tcp.nolocaltimewait=1\n"
 	       "  Recycle FIN-WAIT-2 sockets fast:\n"
-	       "    sysctl net.inet.tcp.fast_finwait2_recycle=1 net.inet.tcp.finwait2_timeout=30000\n"
+	       "    sysctl net.inet.tcp.fast_finwait2_recycle=1 "
+	       "net.inet.tcp.finwait2_timeout=30000\n"
 	       "  Ephemeral ports:  sysctl net.inet.ip.portrange.first=10000 "
 	       "net.inet.ip.portrange.last=65535\n"
 	       "  Permanent: the same settings in /etc/sysctl.conf.\n\n");
@@ -1258,7 +1277,7 @@ static void guide_freebsd(void)
 
 #define OS_ITEM(print, word) {word, print},
 
-static const struct os_guide os_guides[] = {TUNE_OSES(OS_ITEM, , ) {NULL, NULL}};
+static const struct os_guide os_guides[] = {TUNE_OSES(OS_ITEM, , ){NULL, NULL}};
 
 static const struct os_guide *os_find(const char *name)
 {
@@ -1346,10 +1365,10 @@ static int run_tune(const struct cmd_entry *cmd, int argc, char **argv)
 	/* That file is applied at boot, to the host's namespace, not this one. */
 	if (t.persist && t.netns && !t.sysctlfile)
 		return cmd_usage_error(
-		    cmd,
-		    "--persist with -N needs --sysctl-file: %s is applied to the "
-		    "host at boot, not to namespace \"%s\"; nothing was changed",
-		    DEFAULT_SYSCTL_FILE, t.netns);
+			cmd,
+			"--persist with -N needs --sysctl-file: %s is applied to the "
+			"host at boot, not to namespace \"%s\"; nothing was changed",
+			DEFAULT_SYSCTL_FILE, t.netns);
 	if (t.all && !is_revert)
 		return cmd_usage_error(cmd, "--all goes with revert");
 	if (is_guide) {
@@ -1375,6 +1394,7 @@ static int run_tune(const struct cmd_entry *cmd, int argc, char **argv)
 		rc = tune_set(cmd, &t, nargs - 1, args + 1);
 	else
 		rc = tune_revert(cmd, &t);
-	/* What they printed (a table, a plan, what changed) must reach its reader, or be said not to. */
+	/* What they printed (a table, a plan, what changed) must reach its reader, or be said not
+	 * to. */
 	return rc ? rc : cmd_flush_stdout(cmd);
 }

@@ -96,9 +96,11 @@ static void on_event(void *arg, const struct engine_event *ev)
 
 	engine_conn_info(w->eng, ev->conn, &ci);
 	if (w->json) {
-		out_printf(w->out, "{\"ts\":%llu.%06u,\"conn\":%u,\"instance\":%u,\"endpoint\":\"%s\",",
-			   (unsigned long long)(ev->ts_us / 1000000), (unsigned)(ev->ts_us % 1000000),
-			   ci.id, ci.instance, me == 0 ? "orig" : "resp");
+		out_printf(w->out,
+			   "{\"ts\":%llu.%06u,\"conn\":%u,\"instance\":%u,\"endpoint\":\"%s\",",
+			   (unsigned long long)(ev->ts_us / 1000000),
+			   (unsigned)(ev->ts_us % 1000000), ci.id, ci.instance,
+			   me == 0 ? "orig" : "resp");
 		addr_format(a, ci.family, ci.addr[me]);
 		addr_format(p, ci.family, ci.addr[peer]);
 		out_str(w->out, "\"addr\":");
@@ -117,8 +119,9 @@ static void on_event(void *arg, const struct engine_event *ev)
 		addr_format_port(p, ci.family, ci.addr[peer], ci.port[peer], 0);
 		print_time(w->out, ev->ts_us);
 		out_printf(w->out, " #%u %s %s > %s %s -> %s (%s)\n", ci.id,
-			   me == 0 ? "orig" : "resp", a, p, state_name(ev->from ? ev->from : TS_CLOSE),
-			   state_name(ev->to), engine_cause_name(ev->cause));
+			   me == 0 ? "orig" : "resp", a, p,
+			   state_name(ev->from ? ev->from : TS_CLOSE), state_name(ev->to),
+			   engine_cause_name(ev->cause));
 	}
 	/* Live output is for people watching: don't sit on it. */
 	if (w->w.iface)
@@ -143,7 +146,8 @@ static int run_watch(const struct cmd_entry *cmd, int argc, char **argv)
 	if ((rc = cmd_wire_check(cmd, &w.w, 1)) != 0)
 		return rc;
 	if (w.netns && !w.w.iface)
-		return cmd_usage_error(cmd, "-N goes with -i: a file reads the same in any namespace");
+		return cmd_usage_error(cmd,
+				       "-N goes with -i: a file reads the same in any namespace");
 	/* Before the capture opens: a packet socket belongs to the namespace it is made in. */
 	if (w.netns && (rc = cmd_enter_netns(cmd, w.netns)) != 0)
 		return rc;

@@ -43,8 +43,8 @@ int cmd_wire_opt(const struct cmd_entry *cmd, struct wire_opts *o, int id, const
 		return 0;
 	case WO_SNAPLEN:
 		if (parse_long(arg, 64, 262144, &v) < 0)
-			return cmd_usage_error(cmd, "--snaplen: invalid length \"%s\" (64 to 262144)",
-					       arg);
+			return cmd_usage_error(
+				cmd, "--snaplen: invalid length \"%s\" (64 to 262144)", arg);
 		o->snaplen = (int)v;
 		return 0;
 	case WO_VERIFY:
@@ -52,19 +52,18 @@ int cmd_wire_opt(const struct cmd_entry *cmd, struct wire_opts *o, int id, const
 		return 0;
 	case WO_TIMEWAIT:
 		if (parse_seconds(arg, 0.001, 86400, &o->ecfg.time_wait_us) < 0)
-			return cmd_usage_error(cmd, "--time-wait: invalid duration \"%s\" (seconds)",
-					       arg);
+			return cmd_usage_error(
+				cmd, "--time-wait: invalid duration \"%s\" (seconds)", arg);
 		return 0;
 	case WO_IDLE:
 		if (parse_seconds(arg, 1, 30 * 86400, &o->ecfg.idle_timeout_us) < 0)
-			return cmd_usage_error(cmd,
-					       "--idle-timeout: invalid duration \"%s\" (seconds)",
-					       arg);
+			return cmd_usage_error(
+				cmd, "--idle-timeout: invalid duration \"%s\" (seconds)", arg);
 		return 0;
 	case WO_MAXCONNS:
 		if (parse_long(arg, 1, 100000000, &v) < 0)
-			return cmd_usage_error(cmd, "--max-conns: invalid count \"%s\" (1 to 100000000)",
-					       arg);
+			return cmd_usage_error(
+				cmd, "--max-conns: invalid count \"%s\" (1 to 100000000)", arg);
 		o->ecfg.max_conns = (uint32_t)v;
 		return 0;
 	case WO_ZEEK:

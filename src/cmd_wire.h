@@ -27,27 +27,52 @@ enum {
 
 /* The capture options, for a command's opt_def table. */
 #define WIRE_OPT_IFACE                                                                             \
-	{WO_IFACE, 'i', "interface", "IFACE", "capture live on IFACE, or any", COMPLETE_IFACE},   \
-	{WO_USER, 'Z', "user", "USER",                                                             \
-	 "after opening the capture, run as USER (default nobody; root keeps root)",             \
-	 COMPLETE_NONE}
+	{WO_IFACE, 'i', "interface", "IFACE", "capture live on IFACE, or any", COMPLETE_IFACE},    \
+	{                                                                                          \
+		WO_USER, 'Z', "user", "USER",                                                      \
+			"after opening the capture, run as USER (default nobody; root keeps "      \
+			"root)",                                                                   \
+			COMPLETE_NONE                                                              \
+	}
 #define WIRE_OPT_FILE                                                                              \
-	{WO_FILE, 'r', "read", "FILE", "read a pcap or pcapng file (- for stdin)", COMPLETE_FILE}
-#define WIRE_OPTS_COMMON                                                                           \
-	{WO_FILTER, 'f', "filter", "EXPR", "only packets matching a BPF expression",             \
-	 COMPLETE_NONE},                                                                          \
-	{WO_SNAPLEN, 0, "snaplen", "BYTES", "bytes to capture per packet (default 262144)",       \
-	 COMPLETE_NONE},                                                                          \
-	{WO_VERIFY, 0, "verify-checksums", NULL, "ignore segments whose TCP checksum is wrong",   \
-	 COMPLETE_NONE},                                                                          \
-	{WO_TIMEWAIT, 0, "time-wait", "SECONDS", "how long TIME-WAIT lasts, 2 x MSL (default 60)", \
-	 COMPLETE_NONE},                                                                          \
-	{WO_IDLE, 0, "idle-timeout", "SECONDS", "forget connections idle this long (default 300)", \
-	 COMPLETE_NONE},                                                                          \
-	{WO_MAXCONNS, 0, "max-conns", "N", "track at most N connections (default 1000000)",      \
-	 COMPLETE_NONE},                                                                          \
-	{WO_NOVLAN, 0, "ignore-vlan", NULL, "key connections by 4-tuple only, not VLAN tags",      \
-	 COMPLETE_NONE}
+	{                                                                                          \
+		WO_FILE, 'r', "read", "FILE", "read a pcap or pcapng file (- for stdin)",          \
+			COMPLETE_FILE                                                              \
+	}
+#define WIRE_OPTS_COMMON                                                                             \
+	{                                                                                            \
+		WO_FILTER,    'f', "filter", "EXPR", "only packets matching a BPF expression",       \
+		COMPLETE_NONE},                                                                      \
+		{WO_SNAPLEN,                                                                         \
+		 0,                                                                                  \
+		 "snaplen",                                                                          \
+		 "BYTES",                                                                            \
+		 "bytes to capture per packet (default 262144)",                                     \
+		 COMPLETE_NONE},                                                                     \
+		{WO_VERIFY,                                                                          \
+		 0,                                                                                  \
+		 "verify-checksums",                                                                 \
+		 NULL,                                                                               \
+		 "ignore segments whose TCP checksum is wrong",                                      \
+		 COMPLETE_NONE},                                                                     \
+		{WO_TIMEWAIT,                                                                        \
+		 0,                                                                                  \
+		 "time-wait",                                                                        \
+		 "SECONDS",                                                                          \
+		 "how long TIME-WAIT lasts, 2 x MSL (default 60)",                                   \
+		 COMPLETE_NONE},                                                                     \
+		{WO_IDLE,                                                                            \
+		 0,                                                                                  \
+		 "idle-timeout",                                                                     \
+		 "SECONDS",                                                                          \
+		 "forget connections idle this long (default 300)",                                  \
+		 COMPLETE_NONE},                                                                     \
+		{WO_MAXCONNS,  0, "max-conns", "N", "track at most N connections (default 1000000)", \
+		 COMPLETE_NONE},                                                                     \
+	{                                                                                            \
+		WO_NOVLAN, 0, "ignore-vlan", NULL,                                                   \
+			"key connections by 4-tuple only, not VLAN tags", COMPLETE_NONE              \
+	}
 
 /*
  * Handle one of the WO_* options into o (set up by wire_opts_init()).

@@ -58,9 +58,9 @@ int decode_linktype_supported(int dlt)
 const char *decode_layer_name(enum decode_layer l)
 {
 	static const char *const names[DL_MAX] = {
-		[DL_LINK] = "link",     [DL_VLAN] = "vlan",         [DL_PPPOE] = "pppoe",
-		[DL_IPV4] = "ipv4",     [DL_IPV6] = "ipv6",         [DL_IPV6_EXT] = "ipv6-ext",
-		[DL_TCP] = "tcp",       [DL_TCP_OPT] = "tcp-option",
+		[DL_LINK] = "link", [DL_VLAN] = "vlan",		 [DL_PPPOE] = "pppoe",
+		[DL_IPV4] = "ipv4", [DL_IPV6] = "ipv6",		 [DL_IPV6_EXT] = "ipv6-ext",
+		[DL_TCP] = "tcp",   [DL_TCP_OPT] = "tcp-option",
 	};
 	return l < DL_MAX ? names[l] : "?";
 }
@@ -185,7 +185,7 @@ static enum decode_result decode_tcp(struct ctx *x, struct cursor c, size_t segl
 	s->win = get_be16(&c, 14);
 	s->payload_len = (uint32_t)(seglen - hlen);
 	s->payload_captured = (uint32_t)(cur_left(&c) - hlen < s->payload_len ? cur_left(&c) - hlen
-									 : s->payload_len);
+									      : s->payload_len);
 	struct cursor o = cur_make(c.p + 20, hlen - 20);
 	parse_options(x, o);
 	s->csum = -1;
@@ -259,7 +259,7 @@ static enum decode_result decode_ipv6(struct ctx *x, struct cursor c, size_t wir
 		switch (next) {
 		case 6:
 			return decode_tcp(x, c, plen);
-		case 0:  /* hop-by-hop */
+		case 0:	 /* hop-by-hop */
 		case 43: /* routing */
 		case 60: /* destination options */
 			if (!cur_has(&c, 0, 2))

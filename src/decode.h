@@ -29,18 +29,18 @@ enum decode_layer {
 
 struct decode_stats {
 	uint64_t packets;
-	uint64_t tcp;         /* segments handed on */
-	uint64_t not_tcp;     /* IP, but another protocol; or not IP at all */
-	uint64_t fragments;   /* IP fragments, skipped */
-	uint64_t bad_csum;    /* checksum wrong (only when verifying) */
+	uint64_t tcp;	       /* segments handed on */
+	uint64_t not_tcp;      /* IP, but another protocol; or not IP at all */
+	uint64_t fragments;    /* IP fragments, skipped */
+	uint64_t bad_csum;     /* checksum wrong (only when verifying) */
 	uint64_t unknown_link; /* link type we do not decode */
 	uint64_t truncated[DL_MAX];
 	uint64_t invalid[DL_MAX];
 };
 
 enum decode_result {
-	DEC_TCP = 0,    /* seg filled */
-	DEC_SKIP,       /* not TCP, a fragment, unknown link type */
+	DEC_TCP = 0, /* seg filled */
+	DEC_SKIP,    /* not TCP, a fragment, unknown link type */
 	DEC_TRUNCATED,
 	DEC_INVALID,
 };

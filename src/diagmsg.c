@@ -199,7 +199,8 @@ int sockdiag_parse(struct sockdiag_parser *p, const uint8_t *buf, size_t len)
 		}
 		if (type == NLMSG_ERROR) {
 			if (mlen < NLHDR_SIZE + 4) {
-				snprintf(p->errmsg, sizeof(p->errmsg), "netlink: truncated error message");
+				snprintf(p->errmsg, sizeof(p->errmsg),
+					 "netlink: truncated error message");
 				return -1;
 			}
 			int32_t e = (int32_t)get_h32(&c, NLHDR_SIZE);
@@ -219,7 +220,8 @@ int sockdiag_parse(struct sockdiag_parser *p, const uint8_t *buf, size_t len)
 			p->stats->skipped++;
 			goto next;
 		}
-		if (sockdiag_parse_msg(c.p + NLHDR_SIZE, mlen - NLHDR_SIZE, &rec, &info_short) < 0) {
+		if (sockdiag_parse_msg(c.p + NLHDR_SIZE, mlen - NLHDR_SIZE, &rec, &info_short) <
+		    0) {
 			p->stats->malformed++;
 			goto answered; /* in a dump, the next message */
 		}
@@ -229,15 +231,14 @@ int sockdiag_parse(struct sockdiag_parser *p, const uint8_t *buf, size_t len)
 			p->stopped = 1;
 			return 1;
 		}
-answered:
+	answered:
 		if (p->expect && ++p->answered == p->expect) {
 			p->done = 1;
 			return 1;
 		}
-next:
+	next:
 		if (cur_skip(&c, ALIGN4(mlen)) < 0)
 			break;
 	}
 	return 0;
 }
-

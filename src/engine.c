@@ -69,8 +69,8 @@ const char *engine_cause_rfc(enum cause c)
 
 const char *engine_zeek_state_name(int zs)
 {
-	static const char *const n[] = {"INACTIVE", "SYN_SENT", "SYN_ACK_SENT", "PARTIAL",
-					"ESTABLISHED", "CLOSED", "RESET"};
+	static const char *const n[] = {"INACTIVE",    "SYN_SENT", "SYN_ACK_SENT", "PARTIAL",
+					"ESTABLISHED", "CLOSED",   "RESET"};
 	return zs >= 0 && zs <= Z_RESET ? n[zs] : "?";
 }
 
@@ -100,10 +100,12 @@ void eng_input_full(struct engine *e, const struct segment *s, uint32_t h, struc
 				uint16_t inst = c->instance;
 				eng_free_conn(e, c, CLOSE_REUSED);
 				e->st.reused++;
-				if (eng_new_conn(e, s, h, eng_should_flip(s), (uint16_t)(inst + 1), c) < 0)
+				if (eng_new_conn(e, s, h, eng_should_flip(s), (uint16_t)(inst + 1),
+						 c) < 0)
 					return;
-				dir = (c->port[0] == s->sport && memcmp(addr_of(c, 0), s->saddr,
-									c->family == AF_INET6 ? 16 : 4) == 0)
+				dir = (c->port[0] == s->sport &&
+				       memcmp(addr_of(c, 0), s->saddr,
+					      c->family == AF_INET6 ? 16 : 4) == 0)
 					      ? 0
 					      : 1;
 				eng_start_states(e, c, dir, s);
@@ -116,9 +118,11 @@ void eng_input_full(struct engine *e, const struct segment *s, uint32_t h, struc
 				c = NULL;
 			} else if (rfc_reuse(c, dir, s)) {
 				uint16_t inst = c->instance;
-				int finished = closedish(c->ep[0].state) && closedish(c->ep[1].state);
-				eng_end_instance(e, c, finished ? CAUSE_TUPLE_REUSED : CAUSE_SUPERSEDED,
-					     s->ts_us);
+				int finished =
+					closedish(c->ep[0].state) && closedish(c->ep[1].state);
+				eng_end_instance(e, c,
+						 finished ? CAUSE_TUPLE_REUSED : CAUSE_SUPERSEDED,
+						 s->ts_us);
 				if (eng_new_conn(e, s, h, 0, (uint16_t)(inst + 1), c) < 0)
 					return;
 				dir = 0;
@@ -262,8 +266,8 @@ static int state_guessed(const struct wc *c, int side)
 
 const char *engine_conn_state_name(enum conn_state cs)
 {
-	static const char *const n[CS_MAX] = {"S0",   "S1",     "SF",    "REJ", "S2",  "S3", "RSTO",
-					      "RSTR", "RSTOS0", "RSTRH", "SH",  "SHR", "OTH"};
+	static const char *const n[CS_MAX] = {"S0",   "S1",	"SF",	 "REJ", "S2",  "S3", "RSTO",
+					      "RSTR", "RSTOS0", "RSTRH", "SH",	"SHR", "OTH"};
 	return cs < CS_MAX ? n[cs] : "?";
 }
 
@@ -318,4 +322,3 @@ void engine_conn_info(const struct engine *e, const struct conn *slot, struct co
 	o->first_us = c->first_us;
 	o->last_us = c->last_us;
 }
-

@@ -53,26 +53,26 @@ struct engine_event {
 	const struct conn *conn;
 	uint8_t endpoint; /* 0: originator (sent the first SYN), 1: responder */
 	uint8_t from, to; /* enum tcp_state */
-	uint8_t cause;    /* enum cause */
+	uint8_t cause;	  /* enum cause */
 };
 
 /* Why a connection left the table. */
 enum close_reason {
 	CLOSE_FINISHED, /* both endpoints closed, and the linger time passed */
-	CLOSE_IDLE,     /* no packet for the idle timeout */
-	CLOSE_REUSED,   /* a new connection took its 4-tuple */
-	CLOSE_EVICTED,  /* the table was full */
-	CLOSE_ZEEK,     /* removed by one of Zeek's timers (zeek mode) */
+	CLOSE_IDLE,	/* no packet for the idle timeout */
+	CLOSE_REUSED,	/* a new connection took its 4-tuple */
+	CLOSE_EVICTED,	/* the table was full */
+	CLOSE_ZEEK,	/* removed by one of Zeek's timers (zeek mode) */
 };
 
 struct engine_config {
-	uint64_t time_wait_us;    /* 2 x MSL; Linux's 60 s by default */
+	uint64_t time_wait_us;	  /* 2 x MSL; Linux's 60 s by default */
 	uint64_t idle_timeout_us; /* default 300 s, as Zeek's tcp_inactivity_timeout */
-	uint32_t max_conns;       /* hard cap on the table; oldest idle or half-open evicted */
-	int verify_checksums;     /* ignore segments whose checksum is wrong */
-	int zeek;                 /* split and expire connections exactly as Zeek does */
-	int ignore_vlan;          /* key connections by the 4-tuple alone */
-	int keep_durations;       /* keep the time spent in each state (costs memory) */
+	uint32_t max_conns;	  /* hard cap on the table; oldest idle or half-open evicted */
+	int verify_checksums;	  /* ignore segments whose checksum is wrong */
+	int zeek;		  /* split and expire connections exactly as Zeek does */
+	int ignore_vlan;	  /* key connections by the 4-tuple alone */
+	int keep_durations;	  /* keep the time spent in each state (costs memory) */
 };
 
 void engine_config_defaults(struct engine_config *cfg);
@@ -86,16 +86,16 @@ struct engine_hooks {
 
 struct engine_stats {
 	uint64_t segments;
-	uint64_t conns;         /* instances created */
-	uint64_t live;          /* in the table now */
-	uint64_t peak;          /* most in the table at once */
+	uint64_t conns; /* instances created */
+	uint64_t live;	/* in the table now */
+	uint64_t peak;	/* most in the table at once */
 	uint64_t evicted;
-	uint64_t expired;       /* idle timeout */
-	uint64_t reused;        /* tuples reused by a new instance */
-	uint64_t rst_ignored;   /* RSTs outside the receiver's window (RFC 5961) */
-	uint64_t bad_csum;      /* segments ignored for a bad checksum */
+	uint64_t expired;     /* idle timeout */
+	uint64_t reused;      /* tuples reused by a new instance */
+	uint64_t rst_ignored; /* RSTs outside the receiver's window (RFC 5961) */
+	uint64_t bad_csum;    /* segments ignored for a bad checksum */
 	uint64_t transitions;
-	uint64_t bytes;         /* memory the table holds now */
+	uint64_t bytes; /* memory the table holds now */
 };
 
 struct engine *engine_new(const struct engine_config *cfg, const struct engine_hooks *hooks);
@@ -130,11 +130,23 @@ uint64_t engine_now(const struct engine *e);
 /* Everything a view may want to know about a connection. */
 /* Zeek's conn_state values, in the order of Zeek's conn.log documentation. */
 enum conn_state {
-	CS_S0, CS_S1, CS_SF, CS_REJ, CS_S2, CS_S3, CS_RSTO, CS_RSTR, CS_RSTOS0, CS_RSTRH, CS_SH,
-	CS_SHR, CS_OTH, CS_MAX
+	CS_S0,
+	CS_S1,
+	CS_SF,
+	CS_REJ,
+	CS_S2,
+	CS_S3,
+	CS_RSTO,
+	CS_RSTR,
+	CS_RSTOS0,
+	CS_RSTRH,
+	CS_SH,
+	CS_SHR,
+	CS_OTH,
+	CS_MAX
 };
 struct conn_info {
-	uint32_t id;       /* unique per instance */
+	uint32_t id;	   /* unique per instance */
 	uint16_t instance; /* 1 for the first use of a 4-tuple, 2 for its reuse, ... */
 	uint8_t family;
 	uint8_t midstream; /* first seen without its handshake */
@@ -148,10 +160,10 @@ struct conn_info {
 	uint16_t vlan, vlan_inner;
 	uint8_t addr[2][16]; /* [0] originator, [1] responder */
 	uint16_t port[2];
-	uint8_t state[2];    /* enum tcp_state */
-	uint8_t zeek_state[2]; /* Zeek's endpoint state, 0..6 */
+	uint8_t state[2];	/* enum tcp_state */
+	uint8_t zeek_state[2];	/* Zeek's endpoint state, 0..6 */
 	const char *conn_state; /* Zeek's conn_state: S0, S1, SF, REJ, ... */
-	enum conn_state cs;     /* the same, as a number */
+	enum conn_state cs;	/* the same, as a number */
 	char history[24];
 	uint64_t first_us, last_us;
 	uint64_t since_us[2]; /* when each endpoint entered its state */
@@ -164,7 +176,8 @@ void engine_conn_info(const struct engine *e, const struct conn *c, struct conn_
 
 /* Its name, as conn_info's conn_state gives it. */
 const char *engine_conn_state_name(enum conn_state cs);
-/* What a summary counts, for a fraction of engine_conn_info()'s work: its state[] and conn_state. */
+/* What a summary counts, for a fraction of engine_conn_info()'s work: its state[] and conn_state.
+ */
 void engine_conn_states(const struct engine *e, const struct conn *c, uint8_t state[2],
 			enum conn_state *conn_state);
 /* Zeek's name for an endpoint state (TCP_ENDPOINT_*). */

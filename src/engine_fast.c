@@ -92,7 +92,8 @@ static int fast_ends(uint32_t a2, uint32_t b2)
 static int fast_expired(const struct engine *e, const struct conn *c, uint64_t first, uint64_t ts)
 {
 	if (e->cfg.zeek)
-		return (c->cf & C_CLOSE_COMPLETE) || first + c->zlastd + e->cfg.idle_timeout_us <= ts;
+		return (c->cf & C_CLOSE_COMPLETE) ||
+		       first + c->zlastd + e->cfg.idle_timeout_us <= ts;
 	return first + c->lastd + e->cfg.idle_timeout_us <= ts;
 }
 
@@ -138,7 +139,8 @@ static int fast_gap(const struct conn *c, int dir, const struct segment *s, uint
 		++*gaps;
 		if (*gaps > 255)
 			return -1;
-		if ((*gaps == 1 || *gaps == 10 || *gaps == 100) && fast_letter(hw, 1 - dir, 'G') < 0)
+		if ((*gaps == 1 || *gaps == 10 || *gaps == 100) &&
+		    fast_letter(hw, 1 - dir, 'G') < 0)
 			return -1;
 	}
 	b->contig = upto;
@@ -206,13 +208,13 @@ static int fast_ack(struct engine *e, struct conn *c, int dir, const struct segm
 	uint32_t gaps = PEP_FIELD(pb->cnt, PEP_CNT_G);
 	if (fast_gap(c, dir, s, b_fin, &b, &gaps, &hw) < 0)
 		return 0;
-	if (len && s->payload_captured == len && SEQ_LEQ(s->seq, a.contig) &&
-	    SEQ_GT(end, a.contig))
+	if (len && s->payload_captured == len && SEQ_LEQ(s->seq, a.contig) && SEQ_GT(end, a.contig))
 		a.contig = end;
 
 	/* eng_store()'s rules for what changed. */
 	int32_t ad = (int32_t)(b.nxt - a.ack), bd = (int32_t)(a.nxt - b.ack);
-	int acode = contig_encode(a.nxt, a.contig, b.ack), bcode = contig_encode(b.nxt, b.contig, a.ack);
+	int acode = contig_encode(a.nxt, a.contig, b.ack),
+	    bcode = contig_encode(b.nxt, b.contig, a.ack);
 	if (ad != (int16_t)ad || ((bf & EP_ACKED) && bd != (int16_t)bd) || acode < 0 || bcode < 0)
 		return 0;
 

@@ -49,30 +49,30 @@ enum {
 
 /* Endpoint flags. */
 enum {
-	EP_SEQ = 0x01,        /* isn and nxt are known */
-	EP_FIN = 0x02,        /* sent a FIN; fin_seq is valid */
+	EP_SEQ = 0x01,	       /* isn and nxt are known */
+	EP_FIN = 0x02,	       /* sent a FIN; fin_seq is valid */
 	EP_FIN_PENDING = 0x04, /* that FIN came after a gap: not yet known received */
-	EP_ACKED = 0x08,      /* ack is valid */
-	EP_WSCALE = 0x10,     /* offered window scaling */
-	EP_DID_CLOSE = 0x20,  /* Zeek: ConnectionClosed ran for this endpoint */
-	EP_FIN_CNT = 0x40,    /* Zeek: FIN_cnt > 0 */
+	EP_ACKED = 0x08,       /* ack is valid */
+	EP_WSCALE = 0x10,      /* offered window scaling */
+	EP_DID_CLOSE = 0x20,   /* Zeek: ConnectionClosed ran for this endpoint */
+	EP_FIN_CNT = 0x40,     /* Zeek: FIN_cnt > 0 */
 };
 
 struct ep {
-	uint32_t isn;     /* first sequence number (Zeek's start) */
-	uint32_t nxt;     /* one past the highest sequence number sent (Zeek's last) */
+	uint32_t isn;	  /* first sequence number (Zeek's start) */
+	uint32_t nxt;	  /* one past the highest sequence number sent (Zeek's last) */
 	uint32_t fin_seq; /* the sequence number the FIN occupies */
-	uint32_t ack;     /* highest acknowledgment this endpoint sent */
+	uint32_t ack;	  /* highest acknowledgment this endpoint sent */
 	uint32_t contig;  /* Zeek: data delivered in order up to here */
-	uint64_t bytes;   /* payload bytes sent */
+	uint64_t bytes;	  /* payload bytes sent */
 	uint32_t pkts;
 	uint64_t since_us; /* entered its RFC state: a capture time, never before first_us */
-	uint16_t win;     /* last window advertised, unscaled */
-	uint8_t state;    /* enum tcp_state */
-	uint8_t flags;    /* EP_* */
+	uint16_t win;	   /* last window advertised, unscaled */
+	uint8_t state;	   /* enum tcp_state */
+	uint8_t flags;	   /* EP_* */
 	uint8_t wscale;
-	uint8_t z, zprev; /* Zeek state and previous state */
-	uint8_t hseen;    /* Zeek history bits already recorded */
+	uint8_t z, zprev;		       /* Zeek state and previous state */
+	uint8_t hseen;			       /* Zeek history bits already recorded */
 	uint16_t hist_syn, hist_fin, hist_rst; /* low bits of the last S/F/R keys */
 	uint16_t cnt_c, cnt_w, cnt_t, cnt_g;   /* scaled letters: C, W, T, G */
 };
@@ -82,11 +82,11 @@ enum {
 	C_MIDSTREAM = 0x01,
 	C_V6 = 0x02,
 	C_ESTABLISHED_ONCE = 0x04, /* Zeek: left the handshake states */
-	C_ATTEMPT = 0x08,          /* Zeek: attempt timer armed */
+	C_ATTEMPT = 0x08,	   /* Zeek: attempt timer armed */
 	C_CLOSE_COMPLETE = 0x10,   /* Zeek: delete timer armed */
-	C_ZEEK_ACTIVE = 0x20,      /* Zeek: is_active */
-	C_VLAN = 0x40,             /* in the table only: tagged, the tags are in the extension */
-	C_FAMILY = 0x80,           /* in the table only: neither AF_INET nor AF_INET6 (extension) */
+	C_ZEEK_ACTIVE = 0x20,	   /* Zeek: is_active */
+	C_VLAN = 0x40,		   /* in the table only: tagged, the tags are in the extension */
+	C_FAMILY = 0x80,	   /* in the table only: neither AF_INET nor AF_INET6 (extension) */
 };
 
 /* History letters: at most 21, as Zeek's field in conn.log is cut. */
@@ -100,7 +100,7 @@ enum {
  */
 struct wc {
 	struct conn *slot; /* its entry in the table */
-	uint32_t self;     /* that entry's pool index */
+	uint32_t self;	   /* that entry's pool index */
 	uint32_t id;
 	uint8_t family;
 	uint8_t hlen;
@@ -115,7 +115,7 @@ struct wc {
 	uint64_t zlast_us;   /* Zeek's LastTime (not moved after both closed) */
 	uint32_t attempt_ms; /* Zeek attempt timer, ms after first_us */
 	uint16_t instance;
-	uint64_t hw[2];      /* history letters, 5-bit codes, HIST_WORD a word */
+	uint64_t hw[2]; /* history letters, 5-bit codes, HIST_WORD a word */
 	struct ep ep[2];
 };
 
@@ -131,16 +131,16 @@ struct wc {
 struct pep {
 	uint32_t isn, nxt;
 	uint32_t sinced; /* short form: since_us - first_us (microseconds, as lastd) */
-	uint32_t bytes;  /* short form: bytes sent */
+	uint32_t bytes;	 /* short form: bytes sent */
 	uint16_t win;
-	int16_t ackd;    /* short form: peer's nxt - ack, when EP_ACKED (else ack is 0) */
+	int16_t ackd; /* short form: peer's nxt - ack, when EP_ACKED (else ack is 0) */
 	/*
 	 * Small fields packed by hand, not as bitfields: eng_store() builds each
 	 * word in a register and writes it once.  (Bitfields made it read back
 	 * bytes it had just written, and wait for them: a fifth of its time.)
 	 */
-	uint32_t w1;  /* PEP_PKTS (short form) | PEP_FIND (nxt - fin_seq, when EP_FIN) | PEP_STATE */
-	uint32_t w2;  /* PEP_CONTIGD | PEP_FLAGS | PEP_WSCALE | PEP_Z | PEP_ZPREV | PEP_HSEEN */
+	uint32_t w1; /* PEP_PKTS (short form) | PEP_FIND (nxt - fin_seq, when EP_FIN) | PEP_STATE */
+	uint32_t w2; /* PEP_CONTIGD | PEP_FLAGS | PEP_WSCALE | PEP_Z | PEP_ZPREV | PEP_HSEEN */
 	uint16_t cnt; /* short form: scaled letters C, W, T, G */
 } __attribute__((packed));
 
@@ -169,10 +169,10 @@ struct conn {
 	uint32_t id;   /* 0 when free */
 	uint16_t port[2];
 	uint8_t addr[8]; /* two v4 addresses, or a pointer to [2][16] (C_V6) */
-	uint32_t ext;    /* extension record, 0 for none */
+	uint32_t ext;	 /* extension record, 0 for none */
 	uint32_t first_lo, first_hi;
 	uint64_t hw : 55, cf : 9; /* the first HIST_WORD letters; cflags */
-	uint32_t lastd, zlastd;    /* short form: last_us, zlast_us - first_us */
+	uint32_t lastd, zlastd;	  /* short form: last_us, zlast_us - first_us */
 	struct pep ep[2];
 } __attribute__((packed, aligned(4)));
 
@@ -210,7 +210,7 @@ struct ext {
 struct timer {
 	uint32_t dued; /* due - the previous entry's due, as int32_t */
 	uint32_t idx;
-	uint16_t tag;  /* the connection's id, low 16 bits */
+	uint16_t tag; /* the connection's id, low 16 bits */
 } __attribute__((packed));
 
 #define TQ_MARK UINT32_MAX
@@ -233,7 +233,7 @@ struct engine {
 	struct engine_hooks hooks;
 	struct engine_stats st;
 	struct conn **blocks;
-	struct ext *xs;       /* extension records; [0] unused */
+	struct ext *xs;	      /* extension records; [0] unused */
 	uint32_t xcap, xfree; /* xfree: a free record's index, 0 when none */
 	uint32_t **durblocks; /* [block][BLOCK][2][TS_MAX] ms, with keep_durations */
 	/*
@@ -245,12 +245,12 @@ struct engine {
 	size_t tq_head, tq_len, tq_cap;
 	uint64_t tq_head_due, tq_tail_due; /* due times of the first and last entries */
 	uint32_t nblocks, capblocks;
-	uint32_t used;      /* pool slots handed out so far */
+	uint32_t used;	    /* pool slots handed out so far */
 	uint32_t free_head; /* index + 1, 0 when empty */
 	uint32_t *buckets;  /* index + 1 */
 	uint32_t nbuckets;  /* power of two */
 	uint32_t next_id;
-	uint32_t hand;      /* eviction clock hand */
+	uint32_t hand; /* eviction clock hand */
 	uint64_t now_us;
 	uint64_t next_sweep_us;
 #ifdef ENGINE_FASTCHECK
@@ -271,10 +271,8 @@ static inline uint32_t self_of(const struct conn *c)
 	uint32_t block;
 
 	memcpy(&block, (const void *)base, sizeof(block));
-	return block * BLOCK +
-	       (uint32_t)(((uintptr_t)c - base - BLOCK_HDR) / sizeof(struct conn));
+	return block * BLOCK + (uint32_t)(((uintptr_t)c - base - BLOCK_HDR) / sizeof(struct conn));
 }
-
 
 /* The time-in-state counters of a connection, or NULL. */
 static inline uint32_t *dur_of(const struct engine *e, const struct wc *c)
@@ -283,7 +281,6 @@ static inline uint32_t *dur_of(const struct engine *e, const struct wc *c)
 		return NULL;
 	return e->durblocks[c->self / BLOCK] + (size_t)(c->self % BLOCK) * 2 * TS_MAX;
 }
-
 
 static inline const uint8_t *addr_of(const struct wc *c, int side)
 {
@@ -309,7 +306,7 @@ static inline uint64_t slot_first(const struct conn *c)
 
 /* Its VLAN tags: in the extension, when it has any. */
 static inline void slot_vlan(const struct engine *e, const struct conn *c, uint16_t *vlan,
-		      uint16_t *inner)
+			     uint16_t *inner)
 {
 	*vlan = *inner = 0;
 	if (c->cf & C_VLAN) {
@@ -333,16 +330,26 @@ static inline int slot_family(const struct engine *e, const struct conn *c)
  * was taken for the responder).  A letter's code is its place in hist_abc
  * plus one (0: none).
  */
-#define HIST_LETTERS(X) \
-	X(S, 'S') X(H, 'H') X(A, 'A') X(D, 'D') X(F, 'F') X(R, 'R') X(C, 'C') X(G, 'G') X(T, 'T') \
-	X(W, 'W') X(I, 'I') X(Q, 'Q')
+#define HIST_LETTERS(X)                                                                            \
+	X(S, 'S')                                                                                  \
+	X(H, 'H')                                                                                  \
+	X(A, 'A')                                                                                  \
+	X(D, 'D')                                                                                  \
+	X(F, 'F')                                                                                  \
+	X(R, 'R')                                                                                  \
+	X(C, 'C')                                                                                  \
+	X(G, 'G')                                                                                  \
+	X(T, 'T')                                                                                  \
+	X(W, 'W')                                                                                  \
+	X(I, 'I')                                                                                  \
+	X(Q, 'Q')
 
 enum hist_place {
 	HP_NONE_,
 #define HP_(l, ch) HP_##l,
 	HIST_LETTERS(HP_)
 #undef HP_
-	HP_END_
+		HP_END_
 };
 #define HIST_NLETTERS (HP_END_ - 1)
 
@@ -386,7 +393,6 @@ static inline unsigned hist_len(const uint64_t hw[2])
 {
 	return hw[1] ? HIST_WORD + word_letters(hw[1]) : word_letters(hw[0]);
 }
-
 
 /* The keys of the last S, F and R letters, as they usually are (see pack_short()). */
 static inline uint16_t usual_hist_fin(const struct ep *p)
@@ -463,8 +469,8 @@ int eng_grow_buckets(struct engine *e);
 int eng_ext_grow(struct engine *e);
 int eng_store(struct engine *e, const struct wc *w);
 void eng_load(const struct engine *e, const struct conn *c, struct wc *w);
-int eng_new_conn(struct engine *e, const struct segment *s, uint32_t h, int flip,
-		 uint16_t instance, struct wc *c);
+int eng_new_conn(struct engine *e, const struct segment *s, uint32_t h, int flip, uint16_t instance,
+		 struct wc *c);
 void eng_free_conn(struct engine *e, struct wc *w, enum close_reason why);
 void eng_block_free(struct conn *c);
 
@@ -480,8 +486,7 @@ void rfc_segment(struct engine *e, struct wc *c, int side, const struct segment 
 void eng_start_states(struct engine *e, struct wc *c, int side, const struct segment *s);
 void eng_fire_timewait(struct engine *e, struct wc *c, uint64_t now);
 int rfc_reuse(const struct wc *c, int dir, const struct segment *s);
-int rfc_expired(const struct engine *e, const struct wc *c, uint64_t now,
-		enum close_reason *why);
+int rfc_expired(const struct engine *e, const struct wc *c, uint64_t now, enum close_reason *why);
 void eng_end_instance(struct engine *e, struct wc *c, enum cause why, uint64_t ts);
 
 /* engine_zeek.c */
@@ -521,7 +526,8 @@ static inline int same_vlan(const struct engine *e, const struct conn *c, const 
 }
 
 /* Find the connection of a segment; *dir is 0 if the source is its originator. */
-static inline struct conn *eng_lookup(struct engine *e, const struct segment *s, uint32_t h, int *dir)
+static inline struct conn *eng_lookup(struct engine *e, const struct segment *s, uint32_t h,
+				      int *dir)
 {
 	int v6 = s->family == AF_INET6;
 

@@ -271,8 +271,8 @@ void eng_end_instance(struct engine *e, struct wc *c, enum cause why, uint64_t t
 /* Should this connection leave the table at time now (default mode)? */
 int rfc_expired(const struct engine *e, const struct wc *c, uint64_t now, enum close_reason *why)
 {
-	if (closedish(c->ep[0].state) && closedish(c->ep[1].state) &&
-	    c->ep[0].state == TS_CLOSE && c->ep[1].state == TS_CLOSE) {
+	if (closedish(c->ep[0].state) && closedish(c->ep[1].state) && c->ep[0].state == TS_CLOSE &&
+	    c->ep[1].state == TS_CLOSE) {
 		/* Finished: linger 2MSL so late retransmissions find it. */
 		if (c->last_us + e->cfg.time_wait_us <= now) {
 			*why = CLOSE_FINISHED;

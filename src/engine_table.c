@@ -16,8 +16,8 @@
 /* A zeroed block, number n; its pages are touched only as entries are used. */
 static struct conn *block_new(uint32_t n)
 {
-	uint8_t *p = mmap(NULL, 2 * BLOCK_SPAN, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *p = mmap(NULL, 2 * BLOCK_SPAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
 
 	if (p == MAP_FAILED)
 		return NULL;
@@ -33,7 +33,6 @@ void eng_block_free(struct conn *c)
 {
 	munmap((uint8_t *)c - BLOCK_HDR, BLOCK_SPAN);
 }
-
 
 /*
  * One end as a 64-bit word: a v4 address and port exactly, a v6 one mixed
@@ -73,8 +72,8 @@ static uint32_t conn_hash(const struct engine *e, const struct conn *c)
 	uint16_t vlan, inner;
 
 	slot_vlan(e, c, &vlan, &inner);
-	return hash_key(slot_family(e, c), vlan, inner, slot_addr(c, 0), c->port[0], slot_addr(c, 1),
-			c->port[1]);
+	return hash_key(slot_family(e, c), vlan, inner, slot_addr(c, 0), c->port[0],
+			slot_addr(c, 1), c->port[1]);
 }
 
 int eng_grow_buckets(struct engine *e)
@@ -157,8 +156,8 @@ static void pack_base(struct pep *pp, const struct ep *p)
 	pp->sinced = 0;
 	pp->win = p->win;
 	pp->w1 = PEP_PUT(p->state, PEP_STATE);
-	pp->w2 = PEP_PUT(p->flags, PEP_FLAGS) | PEP_PUT(p->wscale, PEP_WSCALE) | PEP_PUT(p->z, PEP_Z) |
-		 PEP_PUT(p->zprev, PEP_ZPREV) | PEP_PUT(p->hseen, PEP_HSEEN);
+	pp->w2 = PEP_PUT(p->flags, PEP_FLAGS) | PEP_PUT(p->wscale, PEP_WSCALE) |
+		 PEP_PUT(p->z, PEP_Z) | PEP_PUT(p->zprev, PEP_ZPREV) | PEP_PUT(p->hseen, PEP_HSEEN);
 	pp->bytes = 0;
 	pp->ackd = 0;
 	pp->cnt = 0;

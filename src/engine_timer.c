@@ -66,8 +66,8 @@ static struct timer tq_pop(struct engine *e)
 	if (--e->tq_len) {
 		const struct timer *n = &e->tq[e->tq_head];
 		if (n->idx == TQ_MARK) /* the high half follows it */
-			e->tq_head_due = (uint64_t)e->tq[(e->tq_head + 1) % e->tq_cap].dued << 32 |
-					 n->dued;
+			e->tq_head_due =
+				(uint64_t)e->tq[(e->tq_head + 1) % e->tq_cap].dued << 32 | n->dued;
 		else if (n->idx != TQ_MARK_HI) /* which falls due with the TQ_MARK before it */
 			e->tq_head_due += (uint64_t)(int64_t)(int32_t)n->dued;
 	}
@@ -124,7 +124,7 @@ static int may_expire(const struct engine *e, const struct conn *c, uint64_t now
 	}
 	uint64_t last = x ? x->last_us : first + c->lastd;
 	uint64_t soon = e->cfg.idle_timeout_us < e->cfg.time_wait_us ? e->cfg.idle_timeout_us
-								       : e->cfg.time_wait_us;
+								     : e->cfg.time_wait_us;
 	return last + soon <= now;
 }
 

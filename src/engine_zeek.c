@@ -291,7 +291,8 @@ static void zeek_history(struct wc *c, int side, const struct segment *s, uint32
 			keyed_hist(c, side, H_SYN, &p->hist_syn, (uint16_t)rel,
 				   (s->flags & TH_ACK) ? 'H' : 'S');
 		if (fin)
-			keyed_hist(c, side, H_FIN, &p->hist_fin, (uint16_t)(rel + s->payload_len), 'F');
+			keyed_hist(c, side, H_FIN, &p->hist_fin, (uint16_t)(rel + s->payload_len),
+				   'F');
 		if (rst)
 			keyed_hist(c, side, H_RST, &p->hist_rst, (uint16_t)rel, 'R');
 	} else if (s->payload_len) {
@@ -374,8 +375,10 @@ static void zeek_contig(struct wc *c, int side, const struct segment *s)
 		if ((q->flags & EP_FIN) && SEQ_LT(q->fin_seq, upto))
 			upto = q->fin_seq;
 		if (SEQ_GT(upto, q->contig)) {
-			int ok_p = p->z == Z_ESTABLISHED || (p->z == Z_CLOSED && p->zprev == Z_ESTABLISHED);
-			int ok_q = q->z == Z_ESTABLISHED || (q->z == Z_CLOSED && q->zprev == Z_ESTABLISHED);
+			int ok_p = p->z == Z_ESTABLISHED ||
+				   (p->z == Z_CLOSED && p->zprev == Z_ESTABLISHED);
+			int ok_q = q->z == Z_ESTABLISHED ||
+				   (q->z == Z_CLOSED && q->zprev == Z_ESTABLISHED);
 			int partial = (c->cflags & C_MIDSTREAM) && (uint32_t)(upto - q->isn) <= 2;
 			if (ok_p && ok_q && !partial)
 				eng_scaled_hist(c, 1 - side, &q->cnt_g, 'G');
@@ -395,7 +398,8 @@ static void zeek_closed(struct wc *c, int side, const struct segment *s)
 {
 	struct ep *p = &c->ep[side], *q = &c->ep[1 - side];
 	int fin = !!(s->flags & TH_FIN), rst = !!(s->flags & TH_RST);
-	int do_close = (fin && (p->z == Z_CLOSED)) || (rst && p->z == Z_RESET && p->zprev != Z_RESET);
+	int do_close =
+		(fin && (p->z == Z_CLOSED)) || (rst && p->z == Z_RESET && p->zprev != Z_RESET);
 
 	if (do_close && !(p->flags & EP_DID_CLOSE)) {
 		p->flags |= EP_DID_CLOSE;
@@ -439,11 +443,11 @@ void zeek_process(struct wc *c, uint32_t *dur, int side, const struct segment *s
 /* Ports Zeek's full scripts register as likely servers (likely_server_ports). */
 static int likely_server_port(uint16_t p)
 {
-	static const uint16_t ports[] = {21,  22,  23,  25,  53,  80,   81,   88,   110,  135,
-					 139, 143, 389, 443, 445, 502,  563,  585,  587,  614,
-					 631, 636, 989, 990, 992, 993,  995,  1080, 1883, 2811,
-					 3128, 3268, 3389, 5222, 5223, 5269, 6666, 6667, 6668, 6669,
-					 8000, 8080, 8888, 20000};
+	static const uint16_t ports[] = {21,   22,   23,   25,	 53,   80,   81,   88,	 110,
+					 135,  139,  143,  389,	 443,  445,  502,  563,	 585,
+					 587,  614,  631,  636,	 989,  990,  992,  993,	 995,
+					 1080, 1883, 2811, 3128, 3268, 3389, 5222, 5223, 5269,
+					 6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000};
 	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++)
 		if (ports[i] == p)
 			return 1;

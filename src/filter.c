@@ -44,7 +44,7 @@ struct filter {
 #define MAX_TOKENS 1024
 
 struct parser {
-	char *text;        /* joined words, cut into tokens in place */
+	char *text; /* joined words, cut into tokens in place */
 	char *tok[MAX_TOKENS];
 	int ntok, pos;
 	struct filter *f;
@@ -53,8 +53,8 @@ struct parser {
 	int failed;
 };
 
-static const char *const keywords[] = {"state", "exclude", "sport", "dport", "src", "dst",
-				       "and", "or", "not", NULL};
+static const char *const keywords[] = {"state", "exclude", "sport", "dport", "src",
+				       "dst",	"and",	   "or",    "not",   NULL};
 
 const char *const *filter_keywords(void)
 {
@@ -145,8 +145,8 @@ static int eat(struct parser *p, const char *a, const char *b, const char *c)
 {
 	const char *t = peek(p);
 
-	if (t && ((a && strcmp(t, a) == 0) || (b && strcmp(t, b) == 0) ||
-		  (c && strcmp(t, c) == 0))) {
+	if (t &&
+	    ((a && strcmp(t, a) == 0) || (b && strcmp(t, b) == 0) || (c && strcmp(t, c) == 0))) {
 		p->pos++;
 		return 1;
 	}
@@ -327,8 +327,9 @@ static int parse_pred(struct parser *p)
 			const char *w1, *w2, *w3;
 			enum cmp_op op;
 		} ops[] = {
-			{"=", "==", "eq", OP_EQ},   {"!=", "neq", "ne", OP_NE}, {"<", "lt", NULL, OP_LT},
-			{"<=", "le", "leq", OP_LE}, {">", "gt", NULL, OP_GT},   {">=", "ge", "geq", OP_GE},
+			{"=", "==", "eq", OP_EQ}, {"!=", "neq", "ne", OP_NE},
+			{"<", "lt", NULL, OP_LT}, {"<=", "le", "leq", OP_LE},
+			{">", "gt", NULL, OP_GT}, {">=", "ge", "geq", OP_GE},
 		};
 		enum cmp_op op = OP_EQ;
 		p->pos++;

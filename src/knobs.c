@@ -75,7 +75,8 @@ const struct knob knob_table[] = {
 	 "There is no sysctl for the length of TIME-WAIT on Linux: it is TCP_TIMEWAIT_LEN, 60 s, "
 	 "fixed at compile time. RFC 793 sets TIME-WAIT to 2 x MSL with MSL = 2 minutes; Linux "
 	 "uses a shorter fixed value. tcp_fin_timeout is often mistaken for it; it bounds orphaned "
-	 "FIN-WAIT-2 instead. To live with many TIME-WAIT sockets: tw-reuse on the connecting side, "
+	 "FIN-WAIT-2 instead. To live with many TIME-WAIT sockets: tw-reuse on the connecting "
+	 "side, "
 	 "a wider port-range, or fewer, longer connections."},
 	{NULL, NULL, KNOB_INT, 0, 0, NULL, NULL, 0, NULL, NULL},
 };
@@ -218,11 +219,14 @@ static int check(const struct knob *k, const char *value, long unpriv_start, int
 		}
 		snprintf(norm, normlen, "%ld", v);
 		if (strcmp(k->name, "net.ipv4.tcp_fin_timeout") == 0)
-			snprintf(warn, warnlen, "tcp_fin_timeout bounds orphaned FIN-WAIT-2 only; "
-						"TIME-WAIT stays 60 s");
+			snprintf(warn, warnlen,
+				 "tcp_fin_timeout bounds orphaned FIN-WAIT-2 only; "
+				 "TIME-WAIT stays 60 s");
 		if (strcmp(k->name, "net.ipv4.tcp_max_tw_buckets") == 0 && v < 10000)
-			snprintf(warn, warnlen, "sockets closed past %ld TIME-WAIT skip it and lose "
-						"its protection against old duplicates", v);
+			snprintf(warn, warnlen,
+				 "sockets closed past %ld TIME-WAIT skip it and lose "
+				 "its protection against old duplicates",
+				 v);
 		return 0;
 	case KNOB_PORT_RANGE:
 		snprintf(buf, sizeof(buf), "%s", value);
@@ -236,7 +240,8 @@ static int check(const struct knob *k, const char *value, long unpriv_start, int
 		{
 			char tail[8];
 			if (sscanf(buf, "%*d %*d %7s", tail) == 1) {
-				snprintf(err, errlen, "%s: \"%s\" is not \"LOW HIGH\"", k->name, value);
+				snprintf(err, errlen, "%s: \"%s\" is not \"LOW HIGH\"", k->name,
+					 value);
 				return -1;
 			}
 		}
@@ -245,20 +250,22 @@ static int check(const struct knob *k, const char *value, long unpriv_start, int
 			return 0;
 		}
 		if (lo < 1 || hi > 65535 || lo > hi) {
-			snprintf(err, errlen, "%s: need 1 <= LOW <= HIGH <= 65535, got %ld %ld", k->name,
-				 lo, hi);
+			snprintf(err, errlen, "%s: need 1 <= LOW <= HIGH <= 65535, got %ld %ld",
+				 k->name, lo, hi);
 			return -1;
 		}
 		if (unpriv_start > 0 && lo < unpriv_start) {
-			snprintf(err, errlen,
-				 "%s: LOW %ld is below ip_unprivileged_port_start (%ld); the kernel "
-				 "refuses it",
-				 k->name, lo, unpriv_start);
+			snprintf(
+				err, errlen,
+				"%s: LOW %ld is below ip_unprivileged_port_start (%ld); the kernel "
+				"refuses it",
+				k->name, lo, unpriv_start);
 			return -1;
 		}
 		if ((lo & 1) == (hi & 1))
 			snprintf(warn, warnlen,
-				 "both ends are %s: the kernel prefers LOW and HIGH of different parity, "
+				 "both ends are %s: the kernel prefers LOW and HIGH of different "
+				 "parity, "
 				 "as it splits the range by parity",
 				 lo & 1 ? "odd" : "even");
 		snprintf(norm, normlen, "%ld %ld", lo, hi);
@@ -280,12 +287,14 @@ static int check(const struct knob *k, const char *value, long unpriv_start, int
 			if (parse_num(tok, port_min, port_max, &lo) < 0 ||
 			    (dash && parse_num(dash + 1, port_min, port_max, &hi) < 0) ||
 			    (dash && hi < lo)) {
-				snprintf(err, errlen, "%s: \"%s\" is not a list of ports and ranges "
-						      "(8080,9000-9100)",
+				snprintf(err, errlen,
+					 "%s: \"%s\" is not a list of ports and ranges "
+					 "(8080,9000-9100)",
 					 k->name, value);
 				return -1;
 			}
-			int w = dash ? snprintf(norm + o, normlen - o, "%s%ld-%ld", o ? "," : "", lo, hi)
+			int w = dash ? snprintf(norm + o, normlen - o, "%s%ld-%ld", o ? "," : "",
+						lo, hi)
 				     : snprintf(norm + o, normlen - o, "%s%ld", o ? "," : "", lo);
 			if (w < 0 || (size_t)w >= normlen - o) {
 				snprintf(err, errlen, "%s: list too long", k->name);

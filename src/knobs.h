@@ -11,10 +11,10 @@
 #include <stdint.h>
 
 enum knob_type {
-	KNOB_INT,        /* one integer in [min, max] */
+	KNOB_INT,	 /* one integer in [min, max] */
 	KNOB_PORT_RANGE, /* "LOW HIGH" */
-	KNOB_PORT_LIST,  /* "80,8000-8100" or empty */
-	KNOB_MYTH,       /* gone or misattributed: explain, never write */
+	KNOB_PORT_LIST,	 /* "80,8000-8100" or empty */
+	KNOB_MYTH,	 /* gone or misattributed: explain, never write */
 };
 
 struct knob {
@@ -23,7 +23,7 @@ struct knob {
 	enum knob_type type;
 	long min, max;
 	const char *unit;
-	const char *def;   /* the kernel's default, as text */
+	const char *def; /* the kernel's default, as text */
 	int per_netns;
 	const char *since; /* kernel version it appeared (or became per-netns) */
 	const char *meaning;

@@ -17,7 +17,7 @@
 struct rows {
 	struct conn_info *v;
 	size_t n, cap;
-	int keep;  /* keep rows (not a summary) */
+	int keep; /* keep rows (not a summary) */
 	int oom;
 	/* summary tallies */
 	uint64_t state[2][TS_MAX];
@@ -85,7 +85,8 @@ static int by_start(const void *a, const void *b)
 
 static void ts_str(char *buf, size_t len, uint64_t us)
 {
-	snprintf(buf, len, "%llu.%06u", (unsigned long long)(us / 1000000), (unsigned)(us % 1000000));
+	snprintf(buf, len, "%llu.%06u", (unsigned long long)(us / 1000000),
+		 (unsigned)(us % 1000000));
 }
 
 static void print_json(struct out *o, const struct rows *r)
@@ -155,9 +156,10 @@ static void print_csv(struct out *o, const struct rows *r, int header)
 	char a[ADDR_STRLEN], b[ADDR_STRLEN], t1[32], t2[32];
 
 	if (header)
-		out_str(o, "conn,instance,family,orig_addr,orig_port,resp_addr,resp_port,orig_state,"
-			   "resp_state,conn_state,history,first_ts,last_ts,orig_pkts,resp_pkts,"
-			   "orig_bytes,resp_bytes,midstream,orig_unsure,resp_unsure\n");
+		out_str(o,
+			"conn,instance,family,orig_addr,orig_port,resp_addr,resp_port,orig_state,"
+			"resp_state,conn_state,history,first_ts,last_ts,orig_pkts,resp_pkts,"
+			"orig_bytes,resp_bytes,midstream,orig_unsure,resp_unsure\n");
 	for (size_t i = 0; i < r->n; i++) {
 		const struct conn_info *c = &r->v[i];
 		addr_format(a, c->family, c->addr[0]);
@@ -196,8 +198,8 @@ static void print_table(struct out *o, const struct rows *r, int header)
 		wb = k > wb ? k : wb;
 	}
 	if (header)
-		out_printf(o, "%6s %-*s %-*s %-12s %-12s %-6s %s\n", "Conn", (int)wa, "Orig", (int)wb,
-			   "Resp", "Orig state", "Resp state", "Zeek", "History");
+		out_printf(o, "%6s %-*s %-*s %-12s %-12s %-6s %s\n", "Conn", (int)wa, "Orig",
+			   (int)wb, "Resp", "Orig state", "Resp state", "Zeek", "History");
 	for (size_t i = 0; i < r->n; i++) {
 		const struct conn_info *c = &r->v[i];
 		out_printf(o, "%6u ", c->id);
@@ -259,7 +261,8 @@ static void print_summary(struct out *o, const struct rows *r, struct wire *w, i
 		out_printf(o,
 			   "}},\"engine\":{\"segments\":%llu,\"peak\":%llu,\"evicted\":%llu,"
 			   "\"idle_expired\":%llu,\"reused\":%llu,\"rst_ignored\":%llu,"
-			   "\"bad_checksum_ignored\":%llu,\"transitions\":%llu,\"table_bytes\":%llu}}\n",
+			   "\"bad_checksum_ignored\":%llu,\"transitions\":%llu,\"table_bytes\":%"
+			   "llu}}\n",
 			   (unsigned long long)es->segments, (unsigned long long)es->peak,
 			   (unsigned long long)es->evicted, (unsigned long long)es->expired,
 			   (unsigned long long)es->reused, (unsigned long long)es->rst_ignored,
@@ -274,7 +277,8 @@ static void print_summary(struct out *o, const struct rows *r, struct wire *w, i
 		if (st == TS_NEW_SYN_RECV)
 			continue;
 		out_printf(o, "%-13s %10llu %10llu\n", state_name(st),
-			   (unsigned long long)r->state[0][st], (unsigned long long)r->state[1][st]);
+			   (unsigned long long)r->state[0][st],
+			   (unsigned long long)r->state[1][st]);
 	}
 	out_str(o, "\nconn_state (Zeek):");
 	for (int i = 0; i < CS_MAX; i++)
@@ -321,8 +325,8 @@ int listwire_run(const struct cmd_entry *cmd, const struct listwire_opts *o)
 	uint64_t at = 0;
 
 	if (o->at && parse_at(o->at, &rel, &at) < 0)
-		return cmd_usage_error(cmd, "--at: invalid time \"%s\" (epoch seconds, or +SECONDS)",
-				       o->at);
+		return cmd_usage_error(
+			cmd, "--at: invalid time \"%s\" (epoch seconds, or +SECONDS)", o->at);
 	memset(&r, 0, sizeof(r));
 	r.keep = !o->summary;
 	struct wire_opts wo = o->w;

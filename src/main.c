@@ -15,16 +15,18 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: %s [COMMAND] [OPTIONS] [ARGS]\n"
-		   "Show, explain and tune TCP connection states.\n\nCommands:\n",
+	fprintf(f,
+		"Usage: %s [COMMAND] [OPTIONS] [ARGS]\n"
+		"Show, explain and tune TCP connection states.\n\nCommands:\n",
 		PROGNAME);
 	for (size_t i = 0; cmd_table[i]; i++)
 		fprintf(f, "  %-10s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
-	fprintf(f, "\nGlobal options:\n"
-		   "  -h, --help     show this help and exit\n"
-		   "  -V, --version  show the version and exit\n"
-		   "\nWithout a command, or with only options, tcpstate runs top.\n"
-		   "Run '%s COMMAND --help' for a command's options; see tcpstate(1).\n",
+	fprintf(f,
+		"\nGlobal options:\n"
+		"  -h, --help     show this help and exit\n"
+		"  -V, --version  show the version and exit\n"
+		"\nWithout a command, or with only options, tcpstate runs top.\n"
+		"Run '%s COMMAND --help' for a command's options; see tcpstate(1).\n",
 		PROGNAME);
 }
 
@@ -45,10 +47,9 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &pipe, NULL);
 
 	/* No command: the monitor, as htop is what one types to look. */
-	if (argc < 2 || (argv[1][0] == '-' && cmd_find("top") &&
-			 strcmp(argv[1], "-h") && strcmp(argv[1], "--help") &&
-			 strcmp(argv[1], "-V") && strcmp(argv[1], "--version") &&
-			 strncmp(argv[1], "__", 2))) {
+	if (argc < 2 || (argv[1][0] == '-' && cmd_find("top") && strcmp(argv[1], "-h") &&
+			 strcmp(argv[1], "--help") && strcmp(argv[1], "-V") &&
+			 strcmp(argv[1], "--version") && strncmp(argv[1], "__", 2))) {
 		static char top[] = "top";
 		const struct cmd_entry *topcmd = cmd_find("top");
 		char **targv = calloc((size_t)argc + 1, sizeof(*targv));

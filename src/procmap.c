@@ -15,7 +15,7 @@
 
 struct slot {
 	uint32_t inode; /* 0 = empty */
-	int head;       /* first owner, or -1 */
+	int head;	/* first owner, or -1 */
 };
 
 struct procmap {

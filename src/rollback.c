@@ -303,8 +303,8 @@ unsigned rollback_persist_undo(const char *text, const struct rb_record *r, cons
 
 	memset(wrote, 0, sizeof(wrote));
 	for (p = text + r->start; next_line(&p, rend, &l);) {
-		int i =
-		    (rest = after(l, "wrote ")).p ? knob_index(r->knob, r->n, line_knob(rest)) : -1;
+		int i = (rest = after(l, "wrote ")).p ? knob_index(r->knob, r->n, line_knob(rest))
+						      : -1;
 		if (i >= 0)
 			wrote[i] = rest;
 	}

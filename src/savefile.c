@@ -40,14 +40,14 @@ _Static_assert(BUF_LEN >= REC_LEN + SAVEFILE_MAX_CAPLEN, "a record must fit the 
 /* A pcapng interface: what its packets need. */
 struct png_if {
 	uint32_t linktype, snaplen;
-	uint64_t units;  /* time stamp units per second (if_tsresol) */
+	uint64_t units;	 /* time stamp units per second (if_tsresol) */
 	uint64_t offset; /* seconds added to its stamps (if_tsoffset) */
 };
 
 struct savefile {
 	int fd;
-	uint64_t off; /* where the next read starts */
-	int eof;      /* a read returned 0 */
+	uint64_t off;	/* where the next read starts */
+	int eof;	/* a read returned 0 */
 	int big_endian; /* classic: the file's; pcapng: the current section's */
 	int nsec;
 	uint32_t snapshot;
@@ -72,11 +72,20 @@ struct savefile *savefile_open(int fd, uint64_t hdr_off, uint32_t snapshot)
 	struct cursor c = cur_make(h, sizeof(h));
 	int be, nsec;
 	switch (get_le32(&c, 0)) {
-	case 0xa1b2c3d4: be = 0, nsec = 0; break;
-	case 0xa1b23c4d: be = 0, nsec = 1; break;
-	case 0xd4c3b2a1: be = 1, nsec = 0; break;
-	case 0x4d3cb2a1: be = 1, nsec = 1; break;
-	default: return NULL; /* pcapng, or a variant only libpcap knows */
+	case 0xa1b2c3d4:
+		be = 0, nsec = 0;
+		break;
+	case 0xa1b23c4d:
+		be = 0, nsec = 1;
+		break;
+	case 0xd4c3b2a1:
+		be = 1, nsec = 0;
+		break;
+	case 0x4d3cb2a1:
+		be = 1, nsec = 1;
+		break;
+	default:
+		return NULL; /* pcapng, or a variant only libpcap knows */
 	}
 	/* Version 2.4: older ones may have caplen and len swapped (libpcap guesses). */
 	uint16_t major = be ? get_be16(&c, 4) : get_le16(&c, 4);
@@ -110,7 +119,8 @@ static size_t refill(struct savefile *sf, size_t need, char *err, size_t errlen,
 	sf->len -= sf->pos;
 	sf->pos = 0;
 	while (sf->len < need && !sf->eof) {
-		ssize_t n = pread(sf->fd, sf->buf + sf->len, sizeof(sf->buf) - sf->len, (off_t)sf->off);
+		ssize_t n =
+			pread(sf->fd, sf->buf + sf->len, sizeof(sf->buf) - sf->len, (off_t)sf->off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -144,8 +154,9 @@ static int at_least(struct savefile *sf, size_t n, const char *what, char *err, 
 	if (have == 0)
 		return 0;
 	if (have < n) {
-		snprintf(err, errlen, "truncated dump file; tried to read %zu %sbytes, only got %zu",
-			 n, what, have);
+		snprintf(err, errlen,
+			 "truncated dump file; tried to read %zu %sbytes, only got %zu", n, what,
+			 have);
 		return -1;
 	}
 	return 1;
@@ -181,12 +192,12 @@ int savefile_next(struct savefile *sf, struct savefile_rec *r, char *err, size_t
 	if (caplen > SAVEFILE_MAX_CAPLEN) {
 		if (caplen > sf->snapshot)
 			snprintf(err, errlen,
-				 "invalid packet capture length %u, bigger than snaplen of %u", caplen,
-				 sf->snapshot);
+				 "invalid packet capture length %u, bigger than snaplen of %u",
+				 caplen, sf->snapshot);
 		else
 			snprintf(err, errlen,
-				 "invalid packet capture length %u, bigger than maximum of %u", caplen,
-				 SAVEFILE_MAX_CAPLEN);
+				 "invalid packet capture length %u, bigger than maximum of %u",
+				 caplen, SAVEFILE_MAX_CAPLEN);
 		return -1;
 	}
 	/* The whole record into the buffer (BUF_LEN holds the largest). */
@@ -373,8 +384,9 @@ static int png_if_options(struct savefile *sf, struct cursor o, struct png_if *f
 				f->units *= (v & 0x80) ? 2 : 10;
 		} else if (code == 14) { /* if_tsoffset */
 			if (olen != 8 || saw_offset) {
-				snprintf(err, errlen,
-					 "Interface Description Block has a bad if_tsoffset option");
+				snprintf(
+					err, errlen,
+					"Interface Description Block has a bad if_tsoffset option");
 				return -1;
 			}
 			saw_offset = 1;
@@ -459,8 +471,9 @@ static int png_packet(struct savefile *sf, uint32_t type, const struct cursor *b
 	const struct png_if *f = &sf->ifs[ifid];
 	if (caplen > SAVEFILE_MAX_CAPLEN || (f->snaplen && caplen > f->snaplen)) {
 		snprintf(err, errlen, "invalid packet capture length %u, bigger than snaplen of %u",
-			 caplen, f->snaplen && f->snaplen < SAVEFILE_MAX_CAPLEN ? f->snaplen
-										: SAVEFILE_MAX_CAPLEN);
+			 caplen,
+			 f->snaplen && f->snaplen < SAVEFILE_MAX_CAPLEN ? f->snaplen
+									: SAVEFILE_MAX_CAPLEN);
 		return -1;
 	}
 	if (!cur_has(b, hdr, caplen))

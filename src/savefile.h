@@ -33,8 +33,8 @@ struct savefile_rec {
 	int64_t sec;
 	int32_t usec;
 	uint32_t caplen, len;
-	uint32_t linktype; /* the LINKTYPE_ value: pcapng, the packet's interface's */
-	uint8_t swapped;   /* pcapng: its section's byte order is not this host's */
+	uint32_t linktype;   /* the LINKTYPE_ value: pcapng, the packet's interface's */
+	uint8_t swapped;     /* pcapng: its section's byte order is not this host's */
 	const uint8_t *data; /* caplen bytes, valid until the next call */
 };
 

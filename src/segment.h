@@ -23,17 +23,17 @@ enum {
 struct segment {
 	uint64_t ts_us; /* capture time, microseconds since the epoch */
 	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t flags;  /* TH_* */
+	uint8_t flags;	/* TH_* */
 	uint8_t has_mss, has_wscale, sack_ok, has_ts;
-	int8_t csum;    /* 1 good, 0 bad, -1 not checked (not asked, or not all captured) */
+	int8_t csum; /* 1 good, 0 bad, -1 not checked (not asked, or not all captured) */
 	uint8_t wscale;
-	uint16_t vlan;  /* 802.1Q ids, outer and inner (QinQ); 0 when untagged */
+	uint16_t vlan; /* 802.1Q ids, outer and inner (QinQ); 0 when untagged */
 	uint16_t vlan_inner;
 	uint16_t sport, dport;
 	uint16_t win;
 	uint16_t mss;
 	uint32_t seq, ack;
-	uint32_t payload_len; /* from the IP header's lengths, not from caplen */
+	uint32_t payload_len;	   /* from the IP header's lengths, not from caplen */
 	uint32_t payload_captured; /* how much of it the capture holds */
 	uint32_t tsval, tsecr;
 	uint8_t saddr[16], daddr[16];

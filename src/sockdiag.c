@@ -134,8 +134,8 @@ out:
  * Receive until the parser has all it asked for (a dump's NLMSG_DONE, or as
  * many answers as requests).  save_fd >= 0 also records each chunk.
  */
-static int recv_replies(struct nl_sock *sk, struct sockdiag_parser *p, int save_fd,
-			uint32_t family, const char *save_path, char *err, size_t errlen)
+static int recv_replies(struct nl_sock *sk, struct sockdiag_parser *p, int save_fd, uint32_t family,
+			const char *save_path, char *err, size_t errlen)
 {
 	for (;;) {
 		struct sockaddr_nl from;
@@ -195,9 +195,9 @@ static struct nl_sock *open_diag(char *err, size_t errlen)
 	return sk;
 }
 
-static int dump_family(struct nl_sock *sk, int family, const struct sockdiag_req *req,
-		       int save_fd, sockdiag_fn fn, void *arg, struct sockdiag_stats *stats,
-		       char *err, size_t errlen)
+static int dump_family(struct nl_sock *sk, int family, const struct sockdiag_req *req, int save_fd,
+		       sockdiag_fn fn, void *arg, struct sockdiag_stats *stats, char *err,
+		       size_t errlen)
 {
 	struct inet_diag_req_v2 r;
 	struct nl_msg *msg;
@@ -259,8 +259,8 @@ int sockdiag_dump(const struct sockdiag_req *req, sockdiag_fn fn, void *arg,
 	if (!sk)
 		return -1;
 	if (req->save_path) {
-		save_fd = open(req->save_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-			       0644);
+		save_fd = open(req->save_path,
+			       O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (save_fd < 0 || write_all(save_fd, dump_magic, sizeof(dump_magic)) < 0) {
 			snprintf(err, errlen, "%s: %s", req->save_path, strerror(errno));
 			goto out;
@@ -409,8 +409,9 @@ int sockdiag_destroy(const struct sock_rec *rec, char *err, size_t errlen)
 	/* libnl maps errnos onto its own codes; map back the ones we explain. */
 	switch (-e) {
 	case NLE_OPNOTSUPP:
-		snprintf(err, errlen, "this kernel cannot close sockets (SOCK_DESTROY needs "
-				      "CONFIG_INET_DIAG_DESTROY)");
+		snprintf(err, errlen,
+			 "this kernel cannot close sockets (SOCK_DESTROY needs "
+			 "CONFIG_INET_DIAG_DESTROY)");
 		return -EOPNOTSUPP;
 	case NLE_PERM:
 		snprintf(err, errlen, "closing a socket needs CAP_NET_ADMIN");

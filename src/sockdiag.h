@@ -20,11 +20,11 @@ typedef int (*sockdiag_fn)(const struct sock_rec *rec, void *arg);
 
 /* Counters a dump keeps; errors in the stream are counted, not fatal. */
 struct sockdiag_stats {
-	uint64_t sockets;   /* records delivered */
-	uint64_t skipped;   /* messages of another type, or for another request */
-	uint64_t malformed; /* messages too short or with bad attributes */
+	uint64_t sockets;    /* records delivered */
+	uint64_t skipped;    /* messages of another type, or for another request */
+	uint64_t malformed;  /* messages too short or with bad attributes */
 	uint64_t info_short; /* tcp_info shorter than our struct (zero-filled) */
-	int intr;           /* NLM_F_DUMP_INTR seen: the table changed under us */
+	int intr;	     /* NLM_F_DUMP_INTR seen: the table changed under us */
 };
 
 /*
@@ -36,9 +36,9 @@ struct sockdiag_parser {
 	sockdiag_fn fn;
 	void *arg;
 	struct sockdiag_stats *stats;
-	int done;        /* NLMSG_DONE seen */
-	int stopped;     /* callback asked to stop */
-	int error;       /* errno from NLMSG_ERROR, or 0 */
+	int done;    /* NLMSG_DONE seen */
+	int stopped; /* callback asked to stop */
+	int error;   /* errno from NLMSG_ERROR, or 0 */
 	char errmsg[128];
 	/*
 	 * Non-zero: the replies answer that many single-socket requests, not
@@ -61,8 +61,8 @@ int sockdiag_parse_msg(const uint8_t *buf, size_t len, struct sock_rec *rec, int
 
 struct sockdiag_req {
 	state_mask states;
-	int family; /* AF_INET, AF_INET6, or 0 for both */
-	int want_info;  /* ask for tcp_info */
+	int family;	       /* AF_INET, AF_INET6, or 0 for both */
+	int want_info;	       /* ask for tcp_info */
 	const char *save_path; /* record the raw replies here, if set */
 	const char *load_path; /* replay recorded replies instead of the kernel */
 };

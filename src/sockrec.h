@@ -12,10 +12,10 @@
 /* idiag_timer values (net/ipv4/tcp_diag.c, inet_diag.c). */
 enum sock_timer {
 	TIMER_NONE = 0,
-	TIMER_ON = 1,        /* retransmit (or loss probe / RTO) */
+	TIMER_ON = 1, /* retransmit (or loss probe / RTO) */
 	TIMER_KEEPALIVE = 2,
 	TIMER_TIMEWAIT = 3,
-	TIMER_PERSIST = 4,   /* zero-window probe */
+	TIMER_PERSIST = 4, /* zero-window probe */
 };
 
 struct sock_info {
@@ -29,22 +29,22 @@ struct sock_info {
 };
 
 struct sock_rec {
-	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t state;  /* enum tcp_state */
-	uint8_t timer;  /* enum sock_timer */
-	uint8_t retrans;    /* idiag_retrans: retries of the pending timer */
-	uint8_t has_info;   /* tcp_info arrived (only when asked) */
+	uint8_t family;	     /* AF_INET or AF_INET6 */
+	uint8_t state;	     /* enum tcp_state */
+	uint8_t timer;	     /* enum sock_timer */
+	uint8_t retrans;     /* idiag_retrans: retries of the pending timer */
+	uint8_t has_info;    /* tcp_info arrived (only when asked) */
 	uint8_t retransmits; /* tcpi_retransmits: unrecovered RTO timeouts */
 	uint16_t lport, rport;
 	uint8_t laddr[16], raddr[16]; /* IPv4 uses the first 4 bytes */
-	uint8_t v6only;     /* an IPv6 listener with IPV6_V6ONLY on (INET_DIAG_SKV6ONLY) */
-	uint8_t spare;      /* zero: the record has no padding (top compares rows whole) */
-	uint32_t ifindex;   /* bound device (SO_BINDTODEVICE, VRF, IPv6 link-local), or 0 */
+	uint8_t v6only;	  /* an IPv6 listener with IPV6_V6ONLY on (INET_DIAG_SKV6ONLY) */
+	uint8_t spare;	  /* zero: the record has no padding (top compares rows whole) */
+	uint32_t ifindex; /* bound device (SO_BINDTODEVICE, VRF, IPv6 link-local), or 0 */
 	uint32_t recv_q, send_q;
 	uint32_t uid;
 	uint32_t inode;
 	uint32_t expires_ms;
-	uint32_t spare2;    /* zero, as spare */
+	uint32_t spare2; /* zero, as spare */
 	uint64_t cookie;
 	struct sock_info info;
 };

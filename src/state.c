@@ -127,9 +127,9 @@ int state_parse(const char *word, state_mask *mask)
 const char *const *state_words(void)
 {
 	static const char *const words[] = {
-		"established", "syn-sent", "syn-recv", "fin-wait-1", "fin-wait-2", "time-wait",
-		"closed", "close-wait", "last-ack", "listening", "closing", "all",
-		"connected", "synchronized", "bucket", "big", NULL};
+		"established", "syn-sent",     "syn-recv", "fin-wait-1", "fin-wait-2", "time-wait",
+		"closed",      "close-wait",   "last-ack", "listening",	 "closing",    "all",
+		"connected",   "synchronized", "bucket",   "big",	 NULL};
 	return words;
 }
 

@@ -51,7 +51,7 @@ struct ring_event {
 struct topmodel {
 	struct top_row *rows, *prev; /* this refresh's and the last one's, in dump order */
 	size_t nrows, caprows;
-	size_t nprev, capprev;    /* nprev: the last refresh's kernel rows */
+	size_t nprev, capprev; /* nprev: the last refresh's kernel rows */
 	/*
 	 * While the dump repeats the last one's order, rows and prev are the
 	 * same array and each row is updated in place, written only if it
@@ -60,7 +60,7 @@ struct topmodel {
 	 * array and the refresh goes on from there (switch_to_copy).
 	 */
 	int inplace;
-	struct top_row *spare;    /* the third array, kept for the next switch */
+	struct top_row *spare; /* the third array, kept for the next switch */
 	size_t capspare;
 	/*
 	 * Per row, apart from the rows: what the default view reads for every
@@ -68,24 +68,24 @@ struct topmodel {
 	 * and the age, which changes every refresh while the row mostly does not.
 	 */
 	struct vrow {
-		uint64_t age;   /* time in its state */
+		uint64_t age;	/* time in its state */
 		uint32_t ports; /* lport << 16 | rport: the first tie-breaks */
 		uint8_t state;
 		uint8_t pad[3];
-	} *v;
+	} * v;
 	size_t capv;
-	size_t cursor;            /* next expected position in prev[] */
-	uint32_t *index;          /* prev position + 1, by tuple hash; 0 = empty */
+	size_t cursor;	 /* next expected position in prev[] */
+	uint32_t *index; /* prev position + 1, by tuple hash; 0 = empty */
 	size_t index_cap, index_alloc;
 	int index_built;
-	size_t unknown;           /* rows with an inode but no known owner */
+	size_t unknown; /* rows with an inode but no known owner */
 	/*
 	 * The header's counts are taken as each socket arrives, while its row
 	 * is in cache: a pass over 100k rows afterwards costs a trip to memory
 	 * per row.
 	 */
-	struct census *census;    /* ephemeral ports per destination */
-	uint32_t *cw;             /* rows in CLOSE-WAIT */
+	struct census *census; /* ephemeral ports per destination */
+	uint32_t *cw;	       /* rows in CLOSE-WAIT */
 	size_t ncw, capcw;
 	uint64_t now_us;
 	int first;
@@ -98,8 +98,7 @@ struct topmodel {
 	int nprev_dest;
 };
 
-static size_t tuple_hash(int family, const uint8_t *la, uint16_t lp, const uint8_t *ra,
-			 uint16_t rp)
+static size_t tuple_hash(int family, const uint8_t *la, uint16_t lp, const uint8_t *ra, uint16_t rp)
 {
 	uint64_t h = (uint64_t)family << 32 | (uint64_t)lp << 16 | rp;
 	for (int i = 0; i < 16; i += 8) {
@@ -265,7 +264,8 @@ static void header_stats(struct topmodel *m, double dt)
 		d->rate = dt > 0 ? (double)cd[k].fresh / dt : 0;
 		/* Smooth the rate with the last refresh's, for the same destination. */
 		for (int p = 0; p < m->nprev_dest; p++)
-			if (m->prev_dest[p].family == d->family && m->prev_dest[p].port == d->port &&
+			if (m->prev_dest[p].family == d->family &&
+			    m->prev_dest[p].port == d->port &&
 			    memcmp(m->prev_dest[p].addr, d->addr, 16) == 0)
 				d->rate = 0.7 * m->prev_dest[p].rate + 0.3 * d->rate;
 		/*
@@ -554,8 +554,8 @@ void topmodel_end(struct topmodel *m, uint64_t rescan_us, const char *procroot)
 	m->last_refresh_us = now_us;
 }
 
-int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nrows,
-		     uint64_t now_us, uint64_t rescan_us, const char *procroot)
+int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nrows, uint64_t now_us,
+		     uint64_t rescan_us, const char *procroot)
 {
 	topmodel_begin(m, now_us);
 	for (size_t i = 0; i < nrows; i++)
@@ -596,8 +596,7 @@ static size_t wkey_hash(int family, const uint8_t *a, uint16_t pa, const uint8_t
  * socket's IPv4 connection ([::ffff:a.b.c.d] at both ends) is IPv4.
  * Returns the family; a and b are the addresses, 16 bytes each.
  */
-static int wire_tuple(int family, const uint8_t *x, const uint8_t *y, uint8_t a[16],
-		      uint8_t b[16])
+static int wire_tuple(int family, const uint8_t *x, const uint8_t *y, uint8_t a[16], uint8_t b[16])
 {
 	int fa = addr_canonical(family, x, a), fb = addr_canonical(family, y, b);
 
@@ -621,8 +620,9 @@ static void add_conn(void *arg, const struct conn *c)
 	while (j->t[i].used) {
 		struct wkey *k = &j->t[i];
 		/* A newer instance of the same tuple wins. */
-		if (k->family == ci.family && k->port[0] == ci.port[0] && k->port[1] == ci.port[1] &&
-		    !memcmp(k->addr[0], a, 16) && !memcmp(k->addr[1], b, 16)) {
+		if (k->family == ci.family && k->port[0] == ci.port[0] &&
+		    k->port[1] == ci.port[1] && !memcmp(k->addr[0], a, 16) &&
+		    !memcmp(k->addr[1], b, 16)) {
 			if (ci.id < k->id)
 				return;
 			break;
@@ -814,8 +814,8 @@ const struct top_stats *topmodel_stats(const struct topmodel *m)
 
 /* ---- the view: filter, then sort only what is shown -------------------- */
 
-static const char *const sort_names[SORT_MAX] = {
-	"state", "local", "peer", "process", "age", "recv-q", "send-q", "rtt", "retrans"};
+static const char *const sort_names[SORT_MAX] = {"state",  "local",  "peer", "process", "age",
+						 "recv-q", "send-q", "rtt",  "retrans"};
 
 const char *topmodel_sort_name(enum top_sort s)
 {
@@ -923,7 +923,7 @@ static int sort_keyed(enum top_sort s)
 }
 
 static void skey_of(struct skey *k, const struct top_row *r, uint64_t age, enum top_sort s,
-		   uint32_t idx)
+		    uint32_t idx)
 {
 	uint64_t v = 0;
 	switch (s) {

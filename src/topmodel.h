@@ -26,20 +26,20 @@
  * row only if it changed, comparing it whole with memcmp.
  */
 struct top_row {
-	struct sock_rec s;  /* first: what a view's filter and sort read for every row */
-	uint64_t since_us;  /* in this state since (from the capture, if since_exact) */
-	uint64_t seen_us;   /* first seen in this state by a refresh */
+	struct sock_rec s;   /* first: what a view's filter and sort read for every row */
+	uint64_t since_us;   /* in this state since (from the capture, if since_exact) */
+	uint64_t seen_us;    /* first seen in this state by a refresh */
 	uint8_t since_exact; /* from the capture, not a lower bound */
-	uint8_t has_owner;  /* pid, fd and comm are known (now, or from an earlier state) */
-	uint8_t remembered; /* owner remembered from an earlier state */
-	uint8_t is_new;     /* the last refresh did not have this tuple */
-	uint8_t wire[2];    /* engine state of the local end and the peer (0: none) */
-	uint8_t disagree;   /* kernel and wire disagree (settled for a second) */
-	uint8_t wire_only;  /* seen on the wire, no kernel socket (s holds orig -> resp) */
-	uint8_t info_asked; /* tcp_info was asked for since the dump (see sockdiag_info) */
+	uint8_t has_owner;   /* pid, fd and comm are known (now, or from an earlier state) */
+	uint8_t remembered;  /* owner remembered from an earlier state */
+	uint8_t is_new;	     /* the last refresh did not have this tuple */
+	uint8_t wire[2];     /* engine state of the local end and the peer (0: none) */
+	uint8_t disagree;    /* kernel and wire disagree (settled for a second) */
+	uint8_t wire_only;   /* seen on the wire, no kernel socket (s holds orig -> resp) */
+	uint8_t info_asked;  /* tcp_info was asked for since the dump (see sockdiag_info) */
 	uint8_t wire_unsure; /* wire[] guessed (picked up mid-stream): 1 local, 2 peer; no '!' */
 	uint16_t spare2;
-	uint32_t conn_id;   /* engine connection, or 0 */
+	uint32_t conn_id; /* engine connection, or 0 */
 	pid_t pid;
 	int fd;
 	char comm[16];
@@ -56,8 +56,8 @@ struct top_dest {
 	uint8_t addr[16];
 	uint16_t port;
 	uint32_t in_use, time_wait;
-	double rate;       /* new connections per second */
-	double exhaust_s;  /* seconds to use up the range at that rate, or < 0 */
+	double rate;	  /* new connections per second */
+	double exhaust_s; /* seconds to use up the range at that rate, or < 0 */
 };
 
 struct top_holder {
@@ -72,8 +72,8 @@ struct top_stats {
 	uint16_t history[TS_MAX][TOP_HISTORY]; /* counts, saturated, oldest first */
 	int nhistory;
 	uint64_t total;
-	long tw_max;          /* tcp_max_tw_buckets, or -1 */
-	long port_lo, port_hi; /* ip_local_port_range, or -1 */
+	long tw_max;		   /* tcp_max_tw_buckets, or -1 */
+	long port_lo, port_hi;	   /* ip_local_port_range, or -1 */
 	uint32_t ephemeral_in_use; /* sockets on ephemeral ports (census.h) */
 	uint32_t ephemeral_dests;  /* destinations they connect to */
 	struct top_dest dest[3];   /* the busiest, busiest first */
@@ -93,8 +93,8 @@ void topmodel_free(struct topmodel *m);
  * all), which is costly: only when sockets with unknown owners appear, and
  * at most every rescan_us.  now_us: the time of this refresh.
  */
-int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nrows,
-		     uint64_t now_us, uint64_t rescan_us, const char *procroot);
+int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nrows, uint64_t now_us,
+		     uint64_t rescan_us, const char *procroot);
 /*
  * The same, one socket at a time, straight from the dump's callback: begin,
  * add each socket (-1: out of memory), end.  Feeding sockets in the kernel's
@@ -187,14 +187,20 @@ size_t top_proc_text(char *buf, size_t len, const struct top_row *r, int mark);
 
 /* ---- grouping (topgroup.c) ---- */
 
-enum top_group_by { TOP_GROUP_NONE, TOP_GROUP_PROCESS, TOP_GROUP_HOST, TOP_GROUP_STATE, TOP_GROUP_MAX };
+enum top_group_by {
+	TOP_GROUP_NONE,
+	TOP_GROUP_PROCESS,
+	TOP_GROUP_HOST,
+	TOP_GROUP_STATE,
+	TOP_GROUP_MAX
+};
 
 struct top_group {
 	char key[4 * 16 + 1 + 16]; /* a process name, escaped, and its pid; a host; a state */
 	uint32_t count;
 	uint32_t by_state[TS_MAX];
 	uint64_t max_age; /* the longest any of them has been in its state */
-	int lower;        /* max_age is a lower bound: some member's age is one */
+	int lower;	  /* max_age is a lower bound: some member's age is one */
 };
 
 /*

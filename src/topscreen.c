@@ -232,12 +232,12 @@ static void draw_detail(struct topscreen *t, const struct top_row *r)
 		 r->s.send_q, r->s.uid, r->s.inode, r->s.expires_ms);
 	if (r->s.has_info)
 		mvprintw(
-		    y++, 0,
-		    "tcp_info: rtt %.3f/%.3f ms cwnd %u retrans %u/%u acked %llu received %llu",
-		    r->s.info.rtt_us / 1000.0, r->s.info.rttvar_us / 1000.0, r->s.info.snd_cwnd,
-		    r->s.retransmits, r->s.info.total_retrans,
-		    (unsigned long long)r->s.info.bytes_acked,
-		    (unsigned long long)r->s.info.bytes_received);
+			y++, 0,
+			"tcp_info: rtt %.3f/%.3f ms cwnd %u retrans %u/%u acked %llu received %llu",
+			r->s.info.rtt_us / 1000.0, r->s.info.rttvar_us / 1000.0, r->s.info.snd_cwnd,
+			r->s.retransmits, r->s.info.total_retrans,
+			(unsigned long long)r->s.info.bytes_acked,
+			(unsigned long long)r->s.info.bytes_received);
 	y++;
 	if (r->conn_id) {
 		struct top_event ev[TOP_EVENTS * 4];
@@ -269,27 +269,28 @@ static void draw_detail(struct topscreen *t, const struct top_row *r)
 static void draw_help(void)
 {
 	static const char *const lines[] = {
-	    "tcpstate top - keys",
-	    "",
-	    "  Up Down PgUp PgDn Home End   move",
-	    "  < > F6                       choose the sort column;  I  reverse it",
-	    "  /                            filter, in tcpstate list's language (Tab completes)",
-	    "  1-9 0                        show or hide ESTAB SYN-S SYN-R FIN-W1 FIN-W2",
-	    "                               TIME-W CLOSE-W LAST-A LISTEN CLOSING",
-	    "  s                            cycle state presets",
-	    "  g                            group by process, remote host, state, or none",
-	    "  Enter                        details and timeline of the selected connection",
-	    "  k                            close the selected socket (SOCK_DESTROY)",
-	    "  Space Z                      pause / resume",
-	    "  h ? F1                       this help;  q F10  quit",
-	    "",
-	    "Columns: Age is the time in the current state; '>' marks a lower bound (first",
-	    "seen then), exact ages come from the capture.  Wire L/P is the state the capture",
-	    "implies for the local end and the peer; '!' marks a lasting disagreement with",
-	    "the kernel, '?' states guessed from a connection picked up mid-stream (never",
-	    "marked '!').  '~' before a process: it held the socket before TIME-WAIT.",
-	    "",
-	    "Any key returns.",
+		"tcpstate top - keys",
+		"",
+		"  Up Down PgUp PgDn Home End   move",
+		"  < > F6                       choose the sort column;  I  reverse it",
+		"  /                            filter, in tcpstate list's language (Tab "
+		"completes)",
+		"  1-9 0                        show or hide ESTAB SYN-S SYN-R FIN-W1 FIN-W2",
+		"                               TIME-W CLOSE-W LAST-A LISTEN CLOSING",
+		"  s                            cycle state presets",
+		"  g                            group by process, remote host, state, or none",
+		"  Enter                        details and timeline of the selected connection",
+		"  k                            close the selected socket (SOCK_DESTROY)",
+		"  Space Z                      pause / resume",
+		"  h ? F1                       this help;  q F10  quit",
+		"",
+		"Columns: Age is the time in the current state; '>' marks a lower bound (first",
+		"seen then), exact ages come from the capture.  Wire L/P is the state the capture",
+		"implies for the local end and the peer; '!' marks a lasting disagreement with",
+		"the kernel, '?' states guessed from a connection picked up mid-stream (never",
+		"marked '!').  '~' before a process: it held the socket before TIME-WAIT.",
+		"",
+		"Any key returns.",
 	};
 	erase();
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]) && (int)i < LINES; i++)
@@ -508,11 +509,11 @@ static void draw_table(const struct topscreen *t, const struct topscreen_frame *
 		attroff(A_BOLD);
 	} else {
 		attron(A_REVERSE);
-		mvaddnstr(
-		    LINES - 1, 0,
-		    "F1/h Help  / Filter  F6/<> Sort  I Reverse  1-0 States  g Group  Enter Detail"
-		    "  k Kill  Space Pause  q Quit",
-		    COLS);
+		mvaddnstr(LINES - 1, 0,
+			  "F1/h Help  / Filter  F6/<> Sort  I Reverse  1-0 States  g Group  Enter "
+			  "Detail"
+			  "  k Kill  Space Pause  q Quit",
+			  COLS);
 		attroff(A_REVERSE);
 	}
 	refresh();
@@ -554,8 +555,8 @@ void topscreen_follow(struct topscreen *t)
 }
 
 static const state_mask presets[] = {
-    SM_ALL,	      SM(TS_ESTABLISHED), SM(TS_CLOSE_WAIT),
-    SM(TS_TIME_WAIT), SM(TS_LISTEN),	  SM_ALL & ~SM(TS_LISTEN),
+	SM_ALL,		  SM(TS_ESTABLISHED), SM(TS_CLOSE_WAIT),
+	SM(TS_TIME_WAIT), SM(TS_LISTEN),      SM_ALL & ~SM(TS_LISTEN),
 };
 static const char *const preset_names[] = {"all",	"established", "close-wait",
 					   "time-wait", "listening",   "all but listening"};
@@ -633,8 +634,8 @@ static int handle_key(struct topscreen *t, int ch)
 {
 	int page = LINES > 15 ? LINES - 14 : 1;
 	static const int key_states[10] = {
-	    TS_CLOSING,	  TS_ESTABLISHED, TS_SYN_SENT,	 TS_SYN_RECV, TS_FIN_WAIT1,
-	    TS_FIN_WAIT2, TS_TIME_WAIT,	  TS_CLOSE_WAIT, TS_LAST_ACK, TS_LISTEN};
+		TS_CLOSING,   TS_ESTABLISHED, TS_SYN_SENT,   TS_SYN_RECV, TS_FIN_WAIT1,
+		TS_FIN_WAIT2, TS_TIME_WAIT,   TS_CLOSE_WAIT, TS_LAST_ACK, TS_LISTEN};
 
 	if (t->mode != MODE_TABLE)
 		return modal_key(t, ch);
@@ -702,9 +703,8 @@ static int handle_key(struct topscreen *t, int ch)
 	case 'k':
 		select_at_cursor(t);
 		if (t->have_selected && topscreen_selected(t) && topscreen_selected(t)->wire_only) {
-			topscreen_status(
-			    t,
-			    "no kernel socket to close: this connection is seen on the wire only");
+			topscreen_status(t, "no kernel socket to close: this connection is seen on "
+					    "the wire only");
 			break;
 		}
 		if (t->have_selected && t->group == TOP_GROUP_NONE) {

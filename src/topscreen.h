@@ -97,6 +97,6 @@ void topscreen_follow(struct topscreen *s);
 const struct top_row *topscreen_selected(const struct topscreen *s);
 /* A message for the status line, escaped. */
 void topscreen_status(struct topscreen *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 
 #endif

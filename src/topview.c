@@ -194,8 +194,8 @@ static void wire_line(char *line, const struct topview_header *h)
 	int o = snprintf(line, TOPVIEW_HDR_LINE, "Wire: %s", text);
 	if (h->wire)
 		o += snprintf(
-		    line + o, TOPVIEW_HDR_LINE - (size_t)o, " - %llu packets, %llu connections",
-		    (unsigned long long)h->wire_packets, (unsigned long long)h->wire_conns);
+			line + o, TOPVIEW_HDR_LINE - (size_t)o, " - %llu packets, %llu connections",
+			(unsigned long long)h->wire_packets, (unsigned long long)h->wire_conns);
 	/*
 	 * The kernel's counters, named as such: it counts what its filter
 	 * passed, which on lo is each packet twice (out and back in).
@@ -231,9 +231,9 @@ int topview_header(const struct top_stats *st, const struct topview_header *h,
 		for (int c = 0; c < col && i + (size_t)c < sizeof(order) / sizeof(order[0]); c++) {
 			int s = order[i + (size_t)c];
 			sparkline(spark, sizeof(spark), st->history[s], st->nhistory, sw, utf8);
-			int k =
-			    snprintf(lines[n] + o, TOPVIEW_HDR_LINE - o, "%-12s %7u %s%*s",
-				     state_name(s), st->count[s], spark, c + 1 < col ? 2 : 0, "");
+			int k = snprintf(lines[n] + o, TOPVIEW_HDR_LINE - o, "%-12s %7u %s%*s",
+					 state_name(s), st->count[s], spark, c + 1 < col ? 2 : 0,
+					 "");
 			if (k < 0 || (size_t)k >= TOPVIEW_HDR_LINE - o) {
 				lines[n][o] = '\0'; /* a whole column or none */
 				break;
@@ -414,17 +414,17 @@ static const struct column {
 	measure_fn *measure; /* NULL: the width is fixed */
 	cell_fn *text;
 } columns[TV_NCOLS] = {
-    [TV_STATE] = {"State", 0, 12, 0, 0, NULL, cell_state},
-    [TV_LOCAL] = {"Local", 0, 5, 0, 0, measure_local, cell_local},
-    [TV_PEER] = {"Peer", 0, 4, 0, 0, measure_peer, cell_peer},
-    /* As wide as the title, or as "CLOSE-W/CLOSE-W!" with a capture. */
-    [TV_WIRE] = {"Wire L/P", 0, 8, 16, 0, NULL, cell_wire},
-    [TV_PROCESS] = {"Process", 0, 7, 0, 24, measure_process, cell_process},
-    [TV_AGE] = {"Age", 1, 7, 0, 0, NULL, cell_age},
-    [TV_RECVQ] = {"Recv-Q", 1, 7, 0, 0, NULL, cell_recvq},
-    [TV_SENDQ] = {"Send-Q", 1, 7, 0, 0, NULL, cell_sendq},
-    [TV_RTT] = {"RTT ms", 1, 7, 0, 0, NULL, cell_rtt},
-    [TV_RETRANS] = {"Retr", 1, 5, 0, 0, NULL, cell_retrans},
+	[TV_STATE] = {"State", 0, 12, 0, 0, NULL, cell_state},
+	[TV_LOCAL] = {"Local", 0, 5, 0, 0, measure_local, cell_local},
+	[TV_PEER] = {"Peer", 0, 4, 0, 0, measure_peer, cell_peer},
+	/* As wide as the title, or as "CLOSE-W/CLOSE-W!" with a capture. */
+	[TV_WIRE] = {"Wire L/P", 0, 8, 16, 0, NULL, cell_wire},
+	[TV_PROCESS] = {"Process", 0, 7, 0, 24, measure_process, cell_process},
+	[TV_AGE] = {"Age", 1, 7, 0, 0, NULL, cell_age},
+	[TV_RECVQ] = {"Recv-Q", 1, 7, 0, 0, NULL, cell_recvq},
+	[TV_SENDQ] = {"Send-Q", 1, 7, 0, 0, NULL, cell_sendq},
+	[TV_RTT] = {"RTT ms", 1, 7, 0, 0, NULL, cell_rtt},
+	[TV_RETRANS] = {"Retr", 1, 5, 0, 0, NULL, cell_retrans},
 };
 
 void topview_widths(const struct topmodel *m, const uint32_t *idx, size_t n, int wire,
@@ -545,8 +545,8 @@ void topview_group(const struct top_group *g, size_t keyw, char *buf, size_t len
 		     "", g->count, age);
 	for (int s = 1; s < TS_MAX && o > 0 && (size_t)o < len; s++)
 		if (g->by_state[s])
-			o +=
-			    snprintf(buf + o, len - (size_t)o, " %s %u", abbrev(s), g->by_state[s]);
+			o += snprintf(buf + o, len - (size_t)o, " %s %u", abbrev(s),
+				      g->by_state[s]);
 }
 
 const char *topview_group_name(enum top_group_by by)

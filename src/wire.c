@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h> /* CLOCK_MONOTONIC, for the reader thread's timed wait */
 
-#define PIPE 8 /* segments in flight: enough to cover two memory latencies */
+#define PIPE 8	  /* segments in flight: enough to cover two memory latencies */
 #define BATCH 256 /* segments per hand-over from the reader thread */
 #define NBATCH 64 /* hand-overs in flight: 1.5 MiB, to ride out either side's hiccups */
 #define SPIN 2000 /* pauses before a side sleeps: some tens of microseconds */
@@ -50,11 +50,11 @@ struct reader {
 	 * producer touches for every packet.
 	 */
 	unsigned head __attribute__((aligned(64)));
-	unsigned tail;       /* consumer takes ring[head], producer fills ring[tail] */
-	int done;            /* the producer has stopped (end, error, --at or quit) */
-	int quit;            /* the consumer asks the producer to stop */
-	int waiting;         /* a side sleeps on cv */
-	int rc;              /* producer's result: 0, or -1 with err */
+	unsigned tail; /* consumer takes ring[head], producer fills ring[tail] */
+	int done;      /* the producer has stopped (end, error, --at or quit) */
+	int quit;      /* the consumer asks the producer to stop */
+	int waiting;   /* a side sleeps on cv */
+	int rc;	       /* producer's result: 0, or -1 with err */
 	char err[256];
 };
 
@@ -68,8 +68,8 @@ struct wire {
 	uint64_t first_us, last_us;
 	uint64_t stop_at_us;
 	uint64_t (*clock_us)(void); /* live: wire_opts.clock_us */
-	uint64_t advanced_us; /* wall time of the last engine_advance (live) */
-	int stopped_at; /* a packet at or after stop_at_us was seen */
+	uint64_t advanced_us;	    /* wall time of the last engine_advance (live) */
+	int stopped_at;		    /* a packet at or after stop_at_us was seen */
 	/* replay pacing: one packet read but not yet due */
 	uint8_t *held;
 	size_t held_cap, held_caplen, held_wirelen;
@@ -114,13 +114,14 @@ struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hoo
 		return NULL;
 	}
 	/* The device is open: root is no longer needed (tcpdump -Z). */
-	if (o->iface && privdrop(o->user ? o->user : "nobody", o->keep_caps, o->nkeep_caps, err,
-				 errlen) < 0) {
+	if (o->iface &&
+	    privdrop(o->user ? o->user : "nobody", o->keep_caps, o->nkeep_caps, err, errlen) < 0) {
 		capture_close(w->cap);
 		free(w);
 		return NULL;
 	}
-	/* (A pcapng file's other interfaces may differ: the decoder counts those it cannot read.) */
+	/* (A pcapng file's other interfaces may differ: the decoder counts those it cannot read.)
+	 */
 	int dlt = capture_linktype(w->cap);
 	if (!decode_linktype_supported(dlt)) {
 		snprintf(err, errlen, "%s: link type %s (%d) is not supported",
@@ -174,8 +175,8 @@ static void on_packet(void *arg, uint64_t ts, int dlt, const uint8_t *data, size
 	deliver(w, ts, dlt, data, caplen, wirelen);
 }
 
-static void reader_push(struct wire *w, uint64_t ts, int dlt, const uint8_t *data,
-			size_t caplen, size_t wirelen);
+static void reader_push(struct wire *w, uint64_t ts, int dlt, const uint8_t *data, size_t caplen,
+			size_t wirelen);
 
 static void deliver(struct wire *w, uint64_t ts, int dlt, const uint8_t *data, size_t caplen,
 		    size_t wirelen)
@@ -362,8 +363,8 @@ static void reader_publish(struct wire *w)
 }
 
 /* Producer: decode straight into the ring (a copy per packet was a tenth of its time). */
-static void reader_push(struct wire *w, uint64_t ts, int dlt, const uint8_t *data,
-			size_t caplen, size_t wirelen)
+static void reader_push(struct wire *w, uint64_t ts, int dlt, const uint8_t *data, size_t caplen,
+			size_t wirelen)
 {
 	struct reader *r = w->rd;
 	struct batch *b = r->fill;
@@ -581,11 +582,12 @@ void wire_report(struct wire *w, char *buf, size_t len)
 		trunc += w->dst.truncated[i];
 		inval += w->dst.invalid[i];
 	}
-	n = snprintf(buf, len,
-		     "%llu packets, %llu TCP segments, %llu truncated, %llu invalid, %llu fragments",
-		     (unsigned long long)w->dst.packets, (unsigned long long)w->dst.tcp,
-		     (unsigned long long)trunc, (unsigned long long)inval,
-		     (unsigned long long)w->dst.fragments);
+	n = snprintf(
+		buf, len,
+		"%llu packets, %llu TCP segments, %llu truncated, %llu invalid, %llu fragments",
+		(unsigned long long)w->dst.packets, (unsigned long long)w->dst.tcp,
+		(unsigned long long)trunc, (unsigned long long)inval,
+		(unsigned long long)w->dst.fragments);
 	if (n > 0 && (size_t)n < len && capture_stats(w->cap, &cs) == 0)
 		snprintf(buf + n, len - (size_t)n, "; kernel: %llu received, %llu dropped",
 			 (unsigned long long)cs.received, (unsigned long long)cs.dropped);

@@ -17,10 +17,10 @@
 /* What to read and how: exactly one of iface and file. */
 struct wire_opts {
 	const char *iface, *file, *filter;
-	const char *user;      /* whom to become after opening a live capture (NULL: nobody) */
-	const int *keep_caps;  /* capabilities the command still needs as that user */
+	const char *user;     /* whom to become after opening a live capture (NULL: nobody) */
+	const int *keep_caps; /* capabilities the command still needs as that user */
 	int nkeep_caps;
-	int snaplen;           /* 0: the default (262144) */
+	int snaplen; /* 0: the default (262144) */
 	struct engine_config ecfg;
 	/*
 	 * Live captures: the wall clock in microseconds, which the engine's

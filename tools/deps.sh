@@ -7,7 +7,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libnl-3-dev libpcap-dev libncurses-dev libreadline-dev"
-test_pkgs="iproute2 nftables procps python3 mandoc groff-base netbase tcpdump tmux zsh fish valgrind strace"
+test_pkgs="clang-format iproute2 nftables procps python3 mandoc groff-base netbase tcpdump tmux zsh fish valgrind strace"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;

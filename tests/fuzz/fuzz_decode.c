@@ -56,7 +56,8 @@ static void check_info(const struct conn_info *ci, uint64_t *sink)
 	check(memchr(ci->history, '\0', sizeof(ci->history)) != NULL, "history not terminated");
 	check(ci->conn_state != NULL, "conn_state is NULL");
 	for (int s = 0; s < 2; s++) {
-		check(ci->state[s] > TS_NONE && ci->state[s] < TS_MAX, "endpoint state out of range");
+		check(ci->state[s] > TS_NONE && ci->state[s] < TS_MAX,
+		      "endpoint state out of range");
 		check(ci->zeek_state[s] <= 6, "zeek state out of range");
 		*sink += ci->state_ms[s][ci->state[s]] + ci->pkts[s] + ci->bytes[s];
 		*sink += strlen(state_name(ci->state[s]));
@@ -179,14 +180,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		memcpy(pkt, data + off, caplen);
 		off += caplen;
-		enum decode_result r =
-			decode_packet(dlt, pkt, caplen, wirelen, ts, cfg.verify_checksums, &seg, &dst);
+		enum decode_result r = decode_packet(dlt, pkt, caplen, wirelen, ts,
+						     cfg.verify_checksums, &seg, &dst);
 		free(pkt);
 		check(r == DEC_TCP || r == DEC_SKIP || r == DEC_TRUNCATED || r == DEC_INVALID,
 		      "decode result out of range");
 		if (r == DEC_TCP) {
 			check(seg.family == 2 || seg.family == 10, "segment family");
-			check(seg.payload_captured <= seg.payload_len, "payload_captured > payload_len");
+			check(seg.payload_captured <= seg.payload_len,
+			      "payload_captured > payload_len");
 			check(seg.ts_us == ts, "segment time");
 			engine_input(fs.e, &seg);
 		}

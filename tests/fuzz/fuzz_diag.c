@@ -117,7 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(!was_finished || r == 1, "a finished parser asked for more");
 		if (r < 0) {
 			check(p.errmsg[0] != '\0', "error without a message");
-			check(memchr(p.errmsg, '\0', sizeof(p.errmsg)) != NULL, "errmsg not terminated");
+			check(memchr(p.errmsg, '\0', sizeof(p.errmsg)) != NULL,
+			      "errmsg not terminated");
 			break;
 		}
 		if (r == 1)

@@ -35,8 +35,7 @@ static void check(int ok, const char *what)
 static struct sock_rec recs[5];
 static int recs_ready;
 
-static void make_rec(struct sock_rec *r, int family, const char *l, int lp, const char *rm,
-		     int rp)
+static void make_rec(struct sock_rec *r, int family, const char *l, int lp, const char *rm, int rp)
 {
 	memset(r, 0, sizeof(*r));
 	r->family = (uint8_t)family;
@@ -97,7 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sink += (uint64_t)filter_has_state(f);
 	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
 		struct sock_rec r = recs[i];
-		/* Every state a socket from the kernel can be in (NEW_SYN_RECV comes as SYN_RECV). */
+		/* Every state a socket from the kernel can be in (NEW_SYN_RECV comes as SYN_RECV).
+		 */
 		for (int st = TS_ESTABLISHED; st < TS_NEW_SYN_RECV; st++) {
 			r.state = (uint8_t)st;
 			int m = filter_match(f, &r);

@@ -82,11 +82,11 @@ static void script(const char *path, char *out, size_t len)
 	size_t k = (size_t)snprintf(out, len, "%s: ", capture_reader(c));
 	struct seen s = {c, 0, 2, 0};
 	int rcs[5];
-	rcs[0] = capture_dispatch(c, 0, on_pkt, &s, err, sizeof(err));  /* breaks after 2 */
-	rcs[1] = capture_dispatch(c, 0, on_pkt, &s, err, sizeof(err));  /* the break: none */
-	rcs[2] = capture_dispatch(c, 1, on_pkt, &s, err, sizeof(err));  /* one */
-	rcs[3] = capture_dispatch(c, 0, on_pkt, &s, err, sizeof(err));  /* the rest (two) */
-	rcs[4] = capture_dispatch(c, 0, on_pkt, &s, err, sizeof(err));  /* the end */
+	rcs[0] = capture_dispatch(c, 0, on_pkt, &s, err, sizeof(err)); /* breaks after 2 */
+	rcs[1] = capture_dispatch(c, 0, on_pkt, &s, err, sizeof(err)); /* the break: none */
+	rcs[2] = capture_dispatch(c, 1, on_pkt, &s, err, sizeof(err)); /* one */
+	rcs[3] = capture_dispatch(c, 0, on_pkt, &s, err, sizeof(err)); /* the rest (two) */
+	rcs[4] = capture_dispatch(c, 0, on_pkt, &s, err, sizeof(err)); /* the end */
 	for (int i = 0; i < 5; i++)
 		k += (size_t)snprintf(out + k, len - k, "%d,", rcs[i]);
 	snprintf(out + k, len - k, "seen %d, last %llu", s.n, (unsigned long long)s.last_ts);

@@ -93,32 +93,32 @@ static void listener_addresses(void)
 		const char *laddr;
 		int lport, counted;
 	} cases[] = {
-	    {"198.18.0.1", 30000, 0},	     /* 0.0.0.0:30000 */
-	    {"::ffff:198.18.0.1", 30000, 0}, /* a dual-stack socket's IPv4 end, same port */
-	    {"198.18.0.1", 30001, 0},	     /* 198.18.0.1:30001 */
-	    {"198.18.0.2", 30001, 1},	     /* another address: the port is free there */
-	    {"::ffff:127.0.0.1", 30002, 0},  /* [::]:30002, IPV6_V6ONLY off */
-	    {"127.0.0.1", 30002, 0},
-	    {"fd00::1", 30002, 0},
-	    {"fd00::1", 30003, 0}, /* [::]:30003, IPV6_V6ONLY on: IPv6 only */
-	    {"127.0.0.1", 30003, 1},
-	    {"::ffff:127.0.0.1", 30003, 1},
-	    {"198.18.0.1", 30004, 0}, /* [::ffff:198.18.0.1]:30004 */
-	    {"198.18.0.3", 30004, 1},
-	    {"fd00::2", 30005, 0}, /* [fd00::2]:30005 */
-	    {"fd00::3", 30005, 1},
-	    {"fd00::2", 30006, 1},   /* 0.0.0.0:30006 holds no IPv6 address */
-	    {"127.0.0.1", 30007, 1}, /* no listener on the port */
+		{"198.18.0.1", 30000, 0},	 /* 0.0.0.0:30000 */
+		{"::ffff:198.18.0.1", 30000, 0}, /* a dual-stack socket's IPv4 end, same port */
+		{"198.18.0.1", 30001, 0},	 /* 198.18.0.1:30001 */
+		{"198.18.0.2", 30001, 1},	 /* another address: the port is free there */
+		{"::ffff:127.0.0.1", 30002, 0},	 /* [::]:30002, IPV6_V6ONLY off */
+		{"127.0.0.1", 30002, 0},
+		{"fd00::1", 30002, 0},
+		{"fd00::1", 30003, 0}, /* [::]:30003, IPV6_V6ONLY on: IPv6 only */
+		{"127.0.0.1", 30003, 1},
+		{"::ffff:127.0.0.1", 30003, 1},
+		{"198.18.0.1", 30004, 0}, /* [::ffff:198.18.0.1]:30004 */
+		{"198.18.0.3", 30004, 1},
+		{"fd00::2", 30005, 0}, /* [fd00::2]:30005 */
+		{"fd00::3", 30005, 1},
+		{"fd00::2", 30006, 1},	 /* 0.0.0.0:30006 holds no IPv6 address */
+		{"127.0.0.1", 30007, 1}, /* no listener on the port */
 	};
 	struct sock_rec l[] = {
-	    listener("0.0.0.0", 30000, 0),
-	    listener("198.18.0.1", 30001, 0),
-	    listener("::", 30002, 0),
-	    listener("::", 30003, 1),
-	    listener("::ffff:198.18.0.1", 30004, 0),
-	    listener("fd00::2", 30005, 0),
-	    listener("0.0.0.0", 30006, 0),
-	    listener("127.0.0.1", 5000, 0),
+		listener("0.0.0.0", 30000, 0),
+		listener("198.18.0.1", 30001, 0),
+		listener("::", 30002, 0),
+		listener("::", 30003, 1),
+		listener("::ffff:198.18.0.1", 30004, 0),
+		listener("fd00::2", 30005, 0),
+		listener("0.0.0.0", 30006, 0),
+		listener("127.0.0.1", 5000, 0),
 	};
 	struct census *c = census_new();
 
@@ -126,8 +126,8 @@ static void listener_addresses(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		census_begin(c, 15000, 65000);
 		struct sock_rec r =
-		    sock(TS_ESTABLISHED, cases[i].laddr, cases[i].lport,
-			 strchr(cases[i].laddr, ':') ? "fd00::99" : "198.18.0.99", 443);
+			sock(TS_ESTABLISHED, cases[i].laddr, cases[i].lport,
+			     strchr(cases[i].laddr, ':') ? "fd00::99" : "198.18.0.99", 443);
 		if (strncmp(cases[i].laddr, "::ffff:", 7) == 0)
 			addr_parse("::ffff:198.18.0.99", &(int){0}, r.raddr);
 		CHECK(census_add(c, &r, 0) == 0);
@@ -234,10 +234,10 @@ static void addr_canonical_form(void)
 }
 
 const struct unit_test census_tests[] = {
-    {"census: accepted sockets on a listening port in the range are not ephemeral",
-     accepted_sockets_not_counted},
-    {"census: listener addresses, wildcards and IPV6_V6ONLY", listener_addresses},
-    {"census: destinations in canonical form, no cap", destinations_canonical_and_uncapped},
-    {"addr: ::ffff:a.b.c.d is a.b.c.d (addr_canonical)", addr_canonical_form},
-    {NULL, NULL},
+	{"census: accepted sockets on a listening port in the range are not ephemeral",
+	 accepted_sockets_not_counted},
+	{"census: listener addresses, wildcards and IPV6_V6ONLY", listener_addresses},
+	{"census: destinations in canonical form, no cap", destinations_canonical_and_uncapped},
+	{"addr: ::ffff:a.b.c.d is a.b.c.d (addr_canonical)", addr_canonical_form},
+	{NULL, NULL},
 };

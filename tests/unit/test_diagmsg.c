@@ -47,8 +47,7 @@ struct diag_payload {
 	size_t alen;
 };
 
-static void diag_init(struct diag_payload *d, int family, int state, uint16_t sport,
-		      uint16_t dport)
+static void diag_init(struct diag_payload *d, int family, int state, uint16_t sport, uint16_t dport)
 {
 	memset(d, 0, sizeof(*d));
 	d->m.idiag_family = (uint8_t)family;
@@ -160,8 +159,8 @@ static void foreign_and_stale_replies_skipped(void)
 	char err[128];
 
 	diag_init(&d, AF_INET, TS_ESTABLISHED, 1, 2);
-	diag_msg(&b, &d, 76, 1234, NLM_F_MULTI); /* stale seq */
-	diag_msg(&b, &d, 77, 999, NLM_F_MULTI);  /* another port id */
+	diag_msg(&b, &d, 76, 1234, NLM_F_MULTI);	   /* stale seq */
+	diag_msg(&b, &d, 77, 999, NLM_F_MULTI);		   /* another port id */
 	nlmsg(&b, 0x99, NLM_F_MULTI, 77, 1234, "xxxx", 4); /* unknown type */
 	diag_msg(&b, &d, 77, 1234, NLM_F_MULTI);
 	done_msg(&b, 77, 1234);

@@ -27,7 +27,7 @@
 struct seg {
 	int from, flags;
 	uint32_t seq, ack, len;
-	int win; /* 0 means 65535, -1 means 0 */
+	int win;	/* 0 means 65535, -1 means 0 */
 	uint64_t at_ms; /* 0: 1 ms after the previous */
 	uint64_t at_us; /* if not 0, instead of at_ms: microseconds after the base time */
 };
@@ -133,117 +133,232 @@ struct tcase {
 	const char *name;
 	struct seg segs[16];
 	size_t n;
-	int a, b;              /* final states of A and B */
+	int a, b;		/* final states of A and B */
 	const char *conn_state; /* Zeek's */
-	const char *trace;      /* transitions, in order */
+	const char *trace;	/* transitions, in order */
 };
 
 /* Sequence numbers: A's ISN is 1000, B's is 5000. */
 static const struct tcase cases[] = {
 	{"three-way handshake (RFC 9293 3.5, figure 6)",
 	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0}},
-	 3, TS_ESTABLISHED, TS_ESTABLISHED, "S1",
+	 3,
+	 TS_ESTABLISHED,
+	 TS_ESTABLISHED,
+	 "S1",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED"},
 	{"normal close, A first (figure 12)",
-	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
-	  {A, F | K, 1001, 5001, 0}, {B, K, 5001, 1002, 0}, {B, F | K, 5001, 1002, 0},
+	 {{A, S, 1000, 0, 0},
+	  {B, S | K, 5000, 1001, 0},
+	  {A, K, 1001, 5001, 0},
+	  {A, F | K, 1001, 5001, 0},
+	  {B, K, 5001, 1002, 0},
+	  {B, F | K, 5001, 1002, 0},
 	  {A, K, 1002, 5002, 0}},
-	 7, TS_TIME_WAIT, TS_CLOSE, "SF",
+	 7,
+	 TS_TIME_WAIT,
+	 TS_CLOSE,
+	 "SF",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED A:FIN-WAIT-1 B:CLOSE-WAIT "
 	 "A:FIN-WAIT-2 B:LAST-ACK A:TIME-WAIT B:CLOSED"},
 	{"FIN carrying data: the ACK must cover data and FIN",
-	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
-	  {A, F | K, 1001, 5001, 100}, {B, K, 5001, 1101, 0}},
-	 5, TS_FIN_WAIT1, TS_CLOSE_WAIT, "S2",
+	 {{A, S, 1000, 0, 0},
+	  {B, S | K, 5000, 1001, 0},
+	  {A, K, 1001, 5001, 0},
+	  {A, F | K, 1001, 5001, 100},
+	  {B, K, 5001, 1101, 0}},
+	 5,
+	 TS_FIN_WAIT1,
+	 TS_CLOSE_WAIT,
+	 "S2",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED A:FIN-WAIT-1 B:CLOSE-WAIT"},
 	{"FIN acknowledged, FIN and ACK in one segment from B",
-	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
-	  {A, F | K, 1001, 5001, 0}, {B, F | K, 5001, 1002, 0}, {A, K, 1002, 5002, 0}},
-	 6, TS_TIME_WAIT, TS_CLOSE, "SF",
+	 {{A, S, 1000, 0, 0},
+	  {B, S | K, 5000, 1001, 0},
+	  {A, K, 1001, 5001, 0},
+	  {A, F | K, 1001, 5001, 0},
+	  {B, F | K, 5001, 1002, 0},
+	  {A, K, 1002, 5002, 0}},
+	 6,
+	 TS_TIME_WAIT,
+	 TS_CLOSE,
+	 "SF",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED A:FIN-WAIT-1 B:CLOSE-WAIT "
 	 "B:LAST-ACK A:FIN-WAIT-2 A:TIME-WAIT B:CLOSED"},
 	{"half-close: data still flows from B after A's FIN",
-	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
-	  {A, F | K, 1001, 5001, 0}, {B, K, 5001, 1002, 0}, {B, K, 5001, 1002, 500},
-	  {A, K, 1002, 5501, 0}, {B, K, 5501, 1002, 500}, {A, K, 1002, 6001, 0}},
-	 9, TS_FIN_WAIT2, TS_CLOSE_WAIT, "S2",
+	 {{A, S, 1000, 0, 0},
+	  {B, S | K, 5000, 1001, 0},
+	  {A, K, 1001, 5001, 0},
+	  {A, F | K, 1001, 5001, 0},
+	  {B, K, 5001, 1002, 0},
+	  {B, K, 5001, 1002, 500},
+	  {A, K, 1002, 5501, 0},
+	  {B, K, 5501, 1002, 500},
+	  {A, K, 1002, 6001, 0}},
+	 9,
+	 TS_FIN_WAIT2,
+	 TS_CLOSE_WAIT,
+	 "S2",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED A:FIN-WAIT-1 B:CLOSE-WAIT "
 	 "A:FIN-WAIT-2"},
 	{"simultaneous close: FINs cross (figure 13)",
-	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
-	  {A, F | K, 1001, 5001, 0}, {B, F | K, 5001, 1001, 0}, {A, K, 1002, 5002, 0},
+	 {{A, S, 1000, 0, 0},
+	  {B, S | K, 5000, 1001, 0},
+	  {A, K, 1001, 5001, 0},
+	  {A, F | K, 1001, 5001, 0},
+	  {B, F | K, 5001, 1001, 0},
+	  {A, K, 1002, 5002, 0},
 	  {B, K, 5002, 1002, 0}},
-	 7, TS_TIME_WAIT, TS_TIME_WAIT, "SF",
+	 7,
+	 TS_TIME_WAIT,
+	 TS_TIME_WAIT,
+	 "SF",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED A:FIN-WAIT-1 B:CLOSE-WAIT "
 	 "B:CLOSING A:CLOSING B:TIME-WAIT A:TIME-WAIT"},
 	{"simultaneous open (figure 8)",
-	 {{A, S, 1000, 0, 0}, {B, S, 5000, 0, 0}, {A, S | K, 1000, 5001, 0},
+	 {{A, S, 1000, 0, 0},
+	  {B, S, 5000, 0, 0},
+	  {A, S | K, 1000, 5001, 0},
 	  {B, S | K, 5000, 1001, 0}},
-	 4, TS_ESTABLISHED, TS_ESTABLISHED, "S1",
+	 4,
+	 TS_ESTABLISHED,
+	 TS_ESTABLISHED,
+	 "S1",
 	 "A:SYN-SENT B:SYN-RECEIVED A:SYN-RECEIVED B:ESTABLISHED A:ESTABLISHED"},
 	{"retransmitted SYN and FIN change nothing",
-	 {{A, S, 1000, 0, 0}, {A, S, 1000, 0, 0}, {B, S | K, 5000, 1001, 0},
-	  {A, K, 1001, 5001, 0}, {A, F | K, 1001, 5001, 0}, {A, F | K, 1001, 5001, 0}},
-	 6, TS_FIN_WAIT1, TS_CLOSE_WAIT, "S2",
+	 {{A, S, 1000, 0, 0},
+	  {A, S, 1000, 0, 0},
+	  {B, S | K, 5000, 1001, 0},
+	  {A, K, 1001, 5001, 0},
+	  {A, F | K, 1001, 5001, 0},
+	  {A, F | K, 1001, 5001, 0}},
+	 6,
+	 TS_FIN_WAIT1,
+	 TS_CLOSE_WAIT,
+	 "S2",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED A:FIN-WAIT-1 B:CLOSE-WAIT"},
 	{"refused: SYN answered by RST+ACK",
 	 {{A, S, 1000, 0, 0}, {B, R | K, 0, 1001, 0}},
-	 2, TS_CLOSE, TS_CLOSE, "REJ", "A:SYN-SENT B:SYN-RECEIVED B:CLOSED A:CLOSED"},
+	 2,
+	 TS_CLOSE,
+	 TS_CLOSE,
+	 "REJ",
+	 "A:SYN-SENT B:SYN-RECEIVED B:CLOSED A:CLOSED"},
 	{"RST whose ACK does not match the SYN is ignored in SYN-SENT (3.10.7.3)",
 	 {{A, S, 1000, 0, 0}, {B, R | K, 0, 777, 0}},
-	 2, TS_SYN_SENT, TS_CLOSE, "REJ", "A:SYN-SENT B:SYN-RECEIVED B:CLOSED"},
+	 2,
+	 TS_SYN_SENT,
+	 TS_CLOSE,
+	 "REJ",
+	 "A:SYN-SENT B:SYN-RECEIVED B:CLOSED"},
 	{"unanswered SYN",
-	 {{A, S, 1000, 0, 0}, {A, S, 1000, 0, 0, 0, 1000}}, 2, TS_SYN_SENT, TS_SYN_RECV, "S0",
+	 {{A, S, 1000, 0, 0}, {A, S, 1000, 0, 0, 0, 1000}},
+	 2,
+	 TS_SYN_SENT,
+	 TS_SYN_RECV,
+	 "S0",
 	 "A:SYN-SENT B:SYN-RECEIVED"},
 	{"RST in ESTABLISHED, in the window",
-	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
+	 {{A, S, 1000, 0, 0},
+	  {B, S | K, 5000, 1001, 0},
+	  {A, K, 1001, 5001, 0},
 	  {A, R | K, 1001, 5001, 0}},
-	 4, TS_CLOSE, TS_CLOSE, "RSTO",
+	 4,
+	 TS_CLOSE,
+	 TS_CLOSE,
+	 "RSTO",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED A:CLOSED B:CLOSED"},
 	{"RST outside the window is ignored (RFC 5961)",
-	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1001, 0, 1000}, {A, K, 1001, 5001, 0},
+	 {{A, S, 1000, 0, 0},
+	  {B, S | K, 5000, 1001, 0, 1000},
+	  {A, K, 1001, 5001, 0},
 	  {A, R, 900000, 0, 0}},
-	 4, TS_CLOSE, TS_ESTABLISHED, "RSTO",
+	 4,
+	 TS_CLOSE,
+	 TS_ESTABLISHED,
+	 "RSTO",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED A:CLOSED"},
 	{"RST in CLOSE-WAIT and in FIN-WAIT-2",
-	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
-	  {A, F | K, 1001, 5001, 0}, {B, K, 5001, 1002, 0}, {B, R | K, 5001, 1002, 0}},
-	 6, TS_CLOSE, TS_CLOSE, "RSTR",
+	 {{A, S, 1000, 0, 0},
+	  {B, S | K, 5000, 1001, 0},
+	  {A, K, 1001, 5001, 0},
+	  {A, F | K, 1001, 5001, 0},
+	  {B, K, 5001, 1002, 0},
+	  {B, R | K, 5001, 1002, 0}},
+	 6,
+	 TS_CLOSE,
+	 TS_CLOSE,
+	 "RSTR",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED A:FIN-WAIT-1 B:CLOSE-WAIT "
 	 "A:FIN-WAIT-2 B:CLOSED A:CLOSED"},
 	{"RST in TIME-WAIT closes it (Linux default, no RFC 1337)",
-	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
-	  {A, F | K, 1001, 5001, 0}, {B, F | K, 5001, 1002, 0}, {A, K, 1002, 5002, 0},
+	 {{A, S, 1000, 0, 0},
+	  {B, S | K, 5000, 1001, 0},
+	  {A, K, 1001, 5001, 0},
+	  {A, F | K, 1001, 5001, 0},
+	  {B, F | K, 5001, 1002, 0},
+	  {A, K, 1002, 5002, 0},
 	  {B, R, 5002, 0, 0}},
-	 7, TS_CLOSE, TS_CLOSE, "SF",
+	 7,
+	 TS_CLOSE,
+	 TS_CLOSE,
+	 "SF",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED A:FIN-WAIT-1 B:CLOSE-WAIT "
 	 "B:LAST-ACK A:FIN-WAIT-2 A:TIME-WAIT B:CLOSED A:CLOSED"},
 	{"lost final ACK: B stays in SYN-RECEIVED",
-	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1001, 0}}, 2, TS_ESTABLISHED, TS_SYN_RECV, "S1",
+	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1001, 0}},
+	 2,
+	 TS_ESTABLISHED,
+	 TS_SYN_RECV,
+	 "S1",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED"},
 	{"picked up mid-stream: both ESTABLISHED, then a normal close",
-	 {{A, K, 7000, 9000, 100}, {B, K, 9000, 7100, 0}, {B, F | K, 9000, 7100, 0},
-	  {A, F | K, 7100, 9001, 0}, {B, K, 9001, 7101, 0}},
-	 5, TS_CLOSE, TS_TIME_WAIT, "SF",
+	 {{A, K, 7000, 9000, 100},
+	  {B, K, 9000, 7100, 0},
+	  {B, F | K, 9000, 7100, 0},
+	  {A, F | K, 7100, 9001, 0},
+	  {B, K, 9001, 7101, 0}},
+	 5,
+	 TS_CLOSE,
+	 TS_TIME_WAIT,
+	 "SF",
 	 "A:ESTABLISHED B:ESTABLISHED B:FIN-WAIT-1 A:CLOSE-WAIT A:LAST-ACK B:FIN-WAIT-2 "
 	 "B:TIME-WAIT A:CLOSED"},
 	{"out-of-order FIN waits for the ACK that proves it arrived",
-	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
-	  {A, F | K, 1101, 5001, 0}, {B, K, 5001, 1001, 0}, {A, K, 1001, 5001, 100},
+	 {{A, S, 1000, 0, 0},
+	  {B, S | K, 5000, 1001, 0},
+	  {A, K, 1001, 5001, 0},
+	  {A, F | K, 1101, 5001, 0},
+	  {B, K, 5001, 1001, 0},
+	  {A, K, 1001, 5001, 100},
 	  {B, K, 5001, 1102, 0}},
-	 7, TS_FIN_WAIT2, TS_CLOSE_WAIT, "S2",
+	 7,
+	 TS_FIN_WAIT2,
+	 TS_CLOSE_WAIT,
+	 "S2",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED A:FIN-WAIT-1 B:CLOSE-WAIT "
 	 "A:FIN-WAIT-2"},
 	{"TCP Fast Open: the SYN-ACK acknowledges the SYN's data too",
 	 {{A, S, 1000, 0, 50}, {B, S | K, 5000, 1051, 0}, {A, K, 1051, 5001, 0}},
-	 3, TS_ESTABLISHED, TS_ESTABLISHED, "S1",
+	 3,
+	 TS_ESTABLISHED,
+	 TS_ESTABLISHED,
+	 "S1",
 	 "A:SYN-SENT B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED"},
 	{"SYN-ACK acknowledging beyond what was sent is not acceptable",
-	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1051, 0}}, 2, TS_SYN_SENT, TS_SYN_RECV, "S1",
+	 {{A, S, 1000, 0, 0}, {B, S | K, 5000, 1051, 0}},
+	 2,
+	 TS_SYN_SENT,
+	 TS_SYN_RECV,
+	 "S1",
 	 "A:SYN-SENT B:SYN-RECEIVED"},
 	{"SYN-ACK seen first: the SYN was missed",
-	 {{B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0}}, 2, TS_ESTABLISHED, TS_ESTABLISHED,
-	 "S1", "B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED"},
+	 {{B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0}},
+	 2,
+	 TS_ESTABLISHED,
+	 TS_ESTABLISHED,
+	 "S1",
+	 "B:SYN-RECEIVED A:ESTABLISHED B:ESTABLISHED"},
 };
 
 static void transitions(void)
@@ -256,11 +371,12 @@ static void transitions(void)
 		int ok = r.conns == 1 && r.state[0] == t->a && r.state[1] == t->b &&
 			 strcmp(r.conn_state, t->conn_state) == 0 && strcmp(l.buf, t->trace) == 0;
 		if (!ok) {
-			printf("  case \"%s\":\n    got  A=%s B=%s %s [%s] conns=%d\n    want A=%s B=%s %s "
+			printf("  case \"%s\":\n    got  A=%s B=%s %s [%s] conns=%d\n    want A=%s "
+			       "B=%s %s "
 			       "[%s]\n",
-			       t->name, state_name(r.state[0]), state_name(r.state[1]), r.conn_state,
-			       l.buf, r.conns, state_name(t->a), state_name(t->b), t->conn_state,
-			       t->trace);
+			       t->name, state_name(r.state[0]), state_name(r.state[1]),
+			       r.conn_state, l.buf, r.conns, state_name(t->a), state_name(t->b),
+			       t->conn_state, t->trace);
 			unit_failed = 1;
 		}
 		engine_free(e);
@@ -270,8 +386,8 @@ static void transitions(void)
 static void timewait_expires_after_2msl(void)
 {
 	struct seg segs[] = {
-		{A, S, 1000, 0, 0, 0, 1},        {B, S | K, 5000, 1001, 0, 0, 2},
-		{A, K, 1001, 5001, 0, 0, 3},     {A, F | K, 1001, 5001, 0, 0, 4},
+		{A, S, 1000, 0, 0, 0, 1},	 {B, S | K, 5000, 1001, 0, 0, 2},
+		{A, K, 1001, 5001, 0, 0, 3},	 {A, F | K, 1001, 5001, 0, 0, 4},
 		{B, F | K, 5001, 1002, 0, 0, 5}, {A, K, 1002, 5002, 0, 0, 6},
 	};
 	const uint64_t base = 1700000000000000ull;
@@ -317,9 +433,12 @@ static void timers_queued_far_apart(void)
 {
 	const uint64_t hour_ms = 3600 * 1000, base = 1700000000000000ull;
 	struct seg segs[] = {
-		{A, S, 1000, 0, 0, 0, 1},        {B, S | K, 5000, 1001, 0, 0, 2},
-		{A, K, 1001, 5001, 0, 0, 3},     {A, F | K, 1001, 5001, 0, 0, 4},
-		{B, F | K, 5001, 1002, 0, 0, 5}, {A, K, 1002, 5002, 0, 0, 6},
+		{A, S, 1000, 0, 0, 0, 1},
+		{B, S | K, 5000, 1001, 0, 0, 2},
+		{A, K, 1001, 5001, 0, 0, 3},
+		{A, F | K, 1001, 5001, 0, 0, 4},
+		{B, F | K, 5001, 1002, 0, 0, 5},
+		{A, K, 1002, 5002, 0, 0, 6},
 		{B, F | K, 5001, 1002, 0, 0, hour_ms},
 	};
 	struct engine_config cfg;
@@ -352,7 +471,7 @@ static void on_event_ts(void *arg, const struct engine_event *ev)
 
 /* A connection opened and closed by A: it ends in TIME-WAIT, B in CLOSED. */
 static const struct seg a_closes[6] = {
-	{A, S, 1000, 0, 0},        {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
+	{A, S, 1000, 0, 0},	   {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
 	{A, F | K, 1001, 5001, 0}, {B, F | K, 5001, 1002, 0}, {A, K, 1002, 5002, 0},
 };
 
@@ -360,7 +479,8 @@ static const struct seg a_closes[6] = {
 static void open_close(struct engine *e, uint16_t sport, uint64_t t0_ms)
 {
 	for (size_t i = 0; i < 6; i++) {
-		struct segment s = mkseg(&a_closes[i], 1700000000000000ull + (t0_ms + i) * 1000, sport);
+		struct segment s =
+			mkseg(&a_closes[i], 1700000000000000ull + (t0_ms + i) * 1000, sport);
 		engine_input(e, &s);
 	}
 }
@@ -392,11 +512,17 @@ static void timers_in_time_order_across_reuse(void)
 static void tuple_reuse_starts_new_instance(void)
 {
 	struct seg segs[] = {
-		{A, S, 1000, 0, 0},        {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
-		{B, F | K, 5001, 1001, 0}, {A, K, 1001, 5002, 0},     {A, F | K, 1001, 5002, 0},
+		{A, S, 1000, 0, 0},
+		{B, S | K, 5000, 1001, 0},
+		{A, K, 1001, 5001, 0},
+		{B, F | K, 5001, 1001, 0},
+		{A, K, 1001, 5002, 0},
+		{A, F | K, 1001, 5002, 0},
 		{B, K, 5002, 1002, 0},
 		/* B is in TIME-WAIT; A connects again from the same port. */
-		{A, S, 90000, 0, 0},       {B, S | K, 70000, 90001, 0}, {A, K, 90001, 70001, 0},
+		{A, S, 90000, 0, 0},
+		{B, S | K, 70000, 90001, 0},
+		{A, K, 90001, 70001, 0},
 	};
 	struct log l;
 	struct result r;
@@ -415,7 +541,9 @@ static void tuple_reuse_starts_new_instance(void)
 static void idle_connections_expire(void)
 {
 	struct seg segs[] = {
-		{A, S, 1000, 0, 0, 0, 1}, {B, S | K, 5000, 1001, 0, 0, 2}, {A, K, 1001, 5001, 0, 0, 3},
+		{A, S, 1000, 0, 0, 0, 1},
+		{B, S | K, 5000, 1001, 0, 0, 2},
+		{A, K, 1001, 5001, 0, 0, 3},
 		/* An unrelated connection keeps the clock moving. */
 	};
 	struct engine_config cfg;
@@ -469,9 +597,9 @@ static void max_conns_evicts(void)
 static void zeek_history_letters(void)
 {
 	struct seg segs[] = {
-		{A, S, 1000, 0, 0},         {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
-		{A, K, 1001, 5001, 10},     {B, K, 5001, 1011, 20},    {A, K, 1001, 5001, 10},
-		{B, K, 5021, 1011, 0, 1},   {A, F | K, 1011, 5021, 0}, {B, F | K, 5021, 1012, 0},
+		{A, S, 1000, 0, 0},	  {B, S | K, 5000, 1001, 0}, {A, K, 1001, 5001, 0},
+		{A, K, 1001, 5001, 10},	  {B, K, 5001, 1011, 20},    {A, K, 1001, 5001, 10},
+		{B, K, 5021, 1011, 0, 1}, {A, F | K, 1011, 5021, 0}, {B, F | K, 5021, 1012, 0},
 		{A, K, 1012, 5022, 0},
 	};
 	struct log l;
@@ -597,7 +725,9 @@ static void long_histories_and_counts(void)
 	for (int i = 0; i < 12; i++) {
 		/* A new ISN each time: a new S and h each time (their keys differ). */
 		segs[n++] = (struct seg){A, S, 1000 + 100000 * (uint32_t)i, 0, 0, 0, 0};
-		segs[n++] = (struct seg){B, S | K, 5000 + 100000 * (uint32_t)i, 1001 + 100000 * (uint32_t)i, 0, 0, 0};
+		segs[n++] = (struct seg){
+			B, S | K, 5000 + 100000 * (uint32_t)i, 1001 + 100000 * (uint32_t)i, 0,
+			0, 0};
 	}
 	e = play(segs, n, &l, &r, NULL);
 	CHECK(strlen(r.history) <= 21);
@@ -631,8 +761,8 @@ static void midstream_states_unsure(void)
 {
 	/* B sends data to A, which only acknowledges: A's FIN may lie before the capture. */
 	static const struct seg half[] = {
-		{B, K, 9000, 7101, 100}, {A, K, 7101, 9100, 0}, {B, K, 9100, 7101, 100},
-		{A, K, 7101, 9200, 0},   {B, F | K, 9200, 7101, 0}, {A, K, 7101, 9201, 0},
+		{B, K, 9000, 7101, 100}, {A, K, 7101, 9100, 0},	    {B, K, 9100, 7101, 100},
+		{A, K, 7101, 9200, 0},	 {B, F | K, 9200, 7101, 0}, {A, K, 7101, 9201, 0},
 	};
 	struct log l;
 	struct result r;
@@ -650,7 +780,7 @@ static void midstream_states_unsure(void)
 
 	/* Both FINs seen: the close is known at both ends from there on. */
 	static const struct seg closed[] = {
-		{A, K, 7000, 9000, 100}, {B, K, 9000, 7100, 0}, {B, F | K, 9000, 7100, 0},
+		{A, K, 7000, 9000, 100},   {B, K, 9000, 7100, 0}, {B, F | K, 9000, 7100, 0},
 		{A, F | K, 7100, 9001, 0}, {B, K, 9001, 7101, 0},
 	};
 	e = play(closed, 5, &l, &r, NULL);
@@ -661,7 +791,9 @@ static void midstream_states_unsure(void)
 
 	/* A reset: its sender is CLOSED whatever came before; so is a receiver that took it. */
 	static const struct seg reset[] = {
-		{A, K, 7000, 9000, 100}, {B, K, 9000, 7100, 0}, {A, R | K, 7100, 9000, 0},
+		{A, K, 7000, 9000, 100},
+		{B, K, 9000, 7100, 0},
+		{A, R | K, 7100, 9000, 0},
 	};
 	e = play(reset, 3, &l, &r, NULL);
 	ci = info_of(&l);
@@ -703,7 +835,9 @@ static struct sock_rec ksock(int local_is_a, int state)
 static void midstream_never_disagrees_in_top(void)
 {
 	static const struct seg mid[] = {
-		{B, K, 9000, 7101, 100}, {A, K, 7101, 9100, 0}, {B, K, 9100, 7101, 100},
+		{B, K, 9000, 7101, 100},
+		{A, K, 7101, 9100, 0},
+		{B, K, 9100, 7101, 100},
 		{A, K, 7101, 9200, 0},
 	};
 	const uint64_t base = 1700000000000000ull;
@@ -752,7 +886,8 @@ static void on_event_since(void *arg, const struct engine_event *ev)
 	k->events++;
 	if (ci.since_us[ev->endpoint] != ev->ts_us) {
 		printf("  event %d: since %llu, event at %llu\n", k->events,
-		       (unsigned long long)ci.since_us[ev->endpoint], (unsigned long long)ev->ts_us);
+		       (unsigned long long)ci.since_us[ev->endpoint],
+		       (unsigned long long)ev->ts_us);
 		k->wrong++;
 	}
 	if (ev->cause == CAUSE_TIMEWAIT_EXPIRED)
@@ -812,13 +947,15 @@ const struct unit_test engine_tests[] = {
 	{"engine: transition table on crafted segments", transitions},
 	{"engine: TIME-WAIT lasts 2MSL, settable", timewait_expires_after_2msl},
 	{"engine: timers queued more than 35 minutes apart", timers_queued_far_apart},
-	{"engine: 2MSL ends in time order when an entry is reused", timers_in_time_order_across_reuse},
+	{"engine: 2MSL ends in time order when an entry is reused",
+	 timers_in_time_order_across_reuse},
 	{"engine: SYN on a TIME-WAIT tuple starts instance 2", tuple_reuse_starts_new_instance},
 	{"engine: idle connections expire", idle_connections_expire},
 	{"engine: --max-conns evicts under a SYN flood", max_conns_evicts},
 	{"engine: Zeek history letters", zeek_history_letters},
 	{"engine: long histories and scaled counts kept exactly", long_histories_and_counts},
-	{"engine: a mid-stream pickup's states are unsure until both FINs", midstream_states_unsure},
+	{"engine: a mid-stream pickup's states are unsure until both FINs",
+	 midstream_states_unsure},
 	{"engine: a mid-stream pickup never raises top's '!'", midstream_never_disagrees_in_top},
 	{"engine: state times and 2MSL ends to the microsecond", since_kept_to_the_microsecond},
 	{NULL, NULL},

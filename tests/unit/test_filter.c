@@ -68,7 +68,8 @@ static void matching(void)
 	struct sock_rec tw = sock4(TS_TIME_WAIT, "198.18.0.1", 40001, "198.18.1.7", 80);
 	struct sock_rec lst = sock4(TS_LISTEN, "0.0.0.0", 22, "0.0.0.0", 0);
 	struct sock_rec v6 = sock6(TS_ESTABLISHED, "fd00::1", 5000, "fd00::2", 41000);
-	struct sock_rec mapped = sock6(TS_ESTABLISHED, "::ffff:198.18.0.1", 8080, "::ffff:198.18.0.9", 1);
+	struct sock_rec mapped =
+		sock6(TS_ESTABLISHED, "::ffff:198.18.0.1", 8080, "::ffff:198.18.0.9", 1);
 	static const struct {
 		const char *expr;
 		int est, tw, lst, v6;
@@ -226,7 +227,8 @@ static void state_mask_for_kernel(void)
 		CHECK(f != NULL);
 		if (!f)
 			continue;
-		if (filter_states(f) != cases[i].want || filter_has_state(f) != cases[i].has_state) {
+		if (filter_states(f) != cases[i].want ||
+		    filter_has_state(f) != cases[i].has_state) {
 			printf("  \"%s\": mask %#x has_state %d, want %#x %d\n", cases[i].expr,
 			       filter_states(f), filter_has_state(f), cases[i].want,
 			       cases[i].has_state);

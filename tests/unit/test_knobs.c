@@ -39,7 +39,8 @@ static void syn_schedule_as_measured(void)
 /* The defaults' retransmissions: five 1 s apart, then doubling intervals. */
 static void syn_schedule_times(void)
 {
-	static const uint64_t want[] = {1000, 2000, 3000, 4000, 5000, 7000, 11000, 19000, 35000, 67000};
+	static const uint64_t want[] = {1000, 2000,  3000,  4000,  5000,
+					7000, 11000, 19000, 35000, 67000};
 	uint64_t at[12] = {0};
 	struct syn_schedule s;
 

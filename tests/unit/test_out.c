@@ -46,7 +46,8 @@ static void csv_cases(struct out *o)
 /* Bytes a process may name itself with: invalid UTF-8, raw and encoded C1, ESC. */
 static void json_names(struct out *o)
 {
-	out_json_str(o, "\xff\xfe\xc3|\x9b" "1m|\xc2\x9b|\x1b[31m|\xc3\xa9\xe2\x80\xae|\xc3");
+	out_json_str(o, "\xff\xfe\xc3|\x9b"
+			"1m|\xc2\x9b|\x1b[31m|\xc3\xa9\xe2\x80\xae|\xc3");
 }
 
 static void csv_names(struct out *o)
@@ -129,8 +130,9 @@ static void addresses(void)
 /* fmt_u64 against printf, and addr_port_len against the formatted length. */
 static void numbers_and_lengths(void)
 {
-	static const uint64_t v[] = {0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 65535, 99999,
-				     100000, 1234567890123ULL, UINT64_MAX};
+	static const uint64_t v[] = {0,		1,   9,	   10,	  11,	 99,	 100,
+				     101,	999, 1000, 65535, 99999, 100000, 1234567890123ULL,
+				     UINT64_MAX};
 	char got[32], want[32], b[ADDR_STRLEN];
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		size_t n = fmt_u64(got, v[i]);
@@ -138,8 +140,8 @@ static void numbers_and_lengths(void)
 		snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
 		CHECK_STR(got, want);
 	}
-	static const uint8_t a4[][4] = {{0, 0, 0, 0}, {9, 10, 99, 100}, {255, 255, 255, 255},
-					{198, 18, 0, 1}};
+	static const uint8_t a4[][4] = {
+		{0, 0, 0, 0}, {9, 10, 99, 100}, {255, 255, 255, 255}, {198, 18, 0, 1}};
 	static const uint16_t ports[] = {0, 9, 10, 443, 9999, 10000, 65535};
 	for (size_t i = 0; i < sizeof(a4) / sizeof(a4[0]); i++) {
 		uint8_t a[16] = {0};
@@ -159,17 +161,22 @@ static void text_escaping(void)
 		const char *in, *want;
 	} cases[] = {
 		{"python3", "python3"},
-		{"x\n\x1b[31mevil", "x\\n\\x1b[31mevil"},     /* a line break, an SGR sequence */
-		{"t\tr\rb\\", "t\\tr\\rb\\\\"},             /* the backslash too: unambiguous */
-		{"\x01\x7f", "\\x01\\x7f"},                   /* C0, DEL */
-		{"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"}, /* UTF-8 */
-		{"\xc2\x9b" "2J", "\\xc2\\x9b2J"},               /* U+009B, the C1 CSI */
-		{"\xc2\xa0", "\xc2\xa0"},                       /* U+00A0 is printable */
-		{"\x9b" "2J", "\\x9b2J"},                          /* a raw C1 byte: not UTF-8 */
-		{"\xc0\xaf\xff", "\\xc0\\xaf\\xff"},             /* overlong, never valid */
-		{"\xed\xa0\x80", "\\xed\\xa0\\x80"},             /* a surrogate */
-		{"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"},     /* past U+10FFFF */
-		{"a\xe2\x82", "a\\xe2\\x82"},                     /* cut short at the end */
+		{"x\n\x1b[31mevil", "x\\n\\x1b[31mevil"}, /* a line break, an SGR sequence */
+		{"t\tr\rb\\", "t\\tr\\rb\\\\"},		  /* the backslash too: unambiguous */
+		{"\x01\x7f", "\\x01\\x7f"},		  /* C0, DEL */
+		{"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+		 "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"}, /* UTF-8 */
+		{"\xc2\x9b"
+		 "2J",
+		 "\\xc2\\x9b2J"},	  /* U+009B, the C1 CSI */
+		{"\xc2\xa0", "\xc2\xa0"}, /* U+00A0 is printable */
+		{"\x9b"
+		 "2J",
+		 "\\x9b2J"},				      /* a raw C1 byte: not UTF-8 */
+		{"\xc0\xaf\xff", "\\xc0\\xaf\\xff"},	      /* overlong, never valid */
+		{"\xed\xa0\x80", "\\xed\\xa0\\x80"},	      /* a surrogate */
+		{"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"}, /* past U+10FFFF */
+		{"a\xe2\x82", "a\\xe2\\x82"},		      /* cut short at the end */
 	};
 	char buf[64];
 

@@ -55,11 +55,14 @@ static void parse_stacks(void)
 		{"[set]\nnet.ipv4.tcp_tw_recycle = 0\n", "line 2: unknown knob"},
 		{"[set]\nnet.ipv4.tcp_fin_timeout = soon\n", "line 2: net.ipv4.tcp_fin_timeout"},
 		{"[set]\nnet.ipv4.tcp_fin_timeout\n", "line 2: cannot read"},
-		{"[set]\nnet.ipv4.tcp_fin_timeout = 60\npersist x.conf\n", "line 3: \"persist\" needs"},
+		{"[set]\nnet.ipv4.tcp_fin_timeout = 60\npersist x.conf\n",
+		 "line 3: \"persist\" needs"},
 		{"[set]\nnet.ipv4.tcp_fin_timeout = 60\ncreated\n", "line 3: \"created\" before"},
-		{"[set]\nnet.ipv4.tcp_fin_timeout = 60\npersist /a\nhad net.ipv4.tcp_fin_timeout = 1\n",
+		{"[set]\nnet.ipv4.tcp_fin_timeout = 60\npersist /a\nhad net.ipv4.tcp_fin_timeout = "
+		 "1\n",
 		 "line 4: "},
-		{"[set]\nnet.ipv4.tcp_fin_timeout = 60\npersist /a\nwrote net.ipv4.tcp_tw_reuse = 1\n",
+		{"[set]\nnet.ipv4.tcp_fin_timeout = 60\npersist /a\nwrote net.ipv4.tcp_tw_reuse = "
+		 "1\n",
 		 "line 4: "},
 		{"[set]\nnet.ipv4.tcp_fin_timeout = 60\npersist /a\npersist /b\n", "line 4: two"},
 	};
@@ -113,8 +116,8 @@ static void on_changed(const struct knob *k, void *arg)
  * the file after set goes to *after_set, after revert to *after_revert.
  */
 static void round_trip(const char *file, const struct setting *want, int n, char **after_set,
-		       char **after_revert, int *remove, struct changed *c,
-		       const char *edit_from, const char *edit_to)
+		       char **after_revert, int *remove, struct changed *c, const char *edit_from,
+		       const char *edit_to)
 {
 	struct buf conf, rec, stack, undo;
 	struct setting old[ROLLBACK_MAX];
@@ -143,7 +146,7 @@ static void round_trip(const char *file, const struct setting *want, int n, char
 	CHECK(buf_open(&undo) != NULL);
 	memset(c, 0, sizeof(*c));
 	c->restored =
-	    rollback_persist_undo(stack.p, &r, cur, strlen(cur), undo.f, remove, on_changed, c);
+		rollback_persist_undo(stack.p, &r, cur, strlen(cur), undo.f, remove, on_changed, c);
 	buf_close(&undo);
 	*after_set = conf.p;
 	*after_revert = undo.p;
@@ -165,7 +168,8 @@ static void persist_round_trips(void)
 	snprintf(want[1].value, sizeof(want[1].value), "1");
 
 	/* The user's lines come back as they were, in place. */
-	const char *mine = "# mine\nnet.ipv4.tcp_fin_timeout = 45\nnet.ipv4.tcp_keepalive_time = 600\n";
+	const char *mine =
+		"# mine\nnet.ipv4.tcp_fin_timeout = 45\nnet.ipv4.tcp_keepalive_time = 600\n";
 	round_trip(mine, want, 2, &set, &back, &remove, &c, NULL, NULL);
 	CHECK_STR(set, "# mine\nnet.ipv4.tcp_fin_timeout = 30\nnet.ipv4.tcp_keepalive_time = 600\n"
 		       "net.ipv4.tcp_tw_reuse = 1\n");
@@ -204,7 +208,8 @@ static void persist_round_trips(void)
 	/* A line edited since the set is left as it is, and said. */
 	round_trip(mine, want, 2, &set, &back, &remove, &c, "tcp_fin_timeout = 30",
 		   "tcp_fin_timeout = 35");
-	CHECK_STR(back, "# mine\nnet.ipv4.tcp_fin_timeout = 35\nnet.ipv4.tcp_keepalive_time = 600\n");
+	CHECK_STR(back,
+		  "# mine\nnet.ipv4.tcp_fin_timeout = 35\nnet.ipv4.tcp_keepalive_time = 600\n");
 	CHECK(c.n == 1 && c.k[0] == want[0].knob);
 	/* Only the other knob's lines are said to be restored. */
 	CHECK(c.restored == 2);

@@ -34,8 +34,7 @@ static void put16(struct file *f, uint16_t v)
 	f->b[f->n++] = (uint8_t)(f->be ? v : v >> 8);
 }
 
-static void header(struct file *f, uint32_t magic, uint16_t major, uint16_t minor,
-		   uint32_t snaplen)
+static void header(struct file *f, uint32_t magic, uint16_t major, uint16_t minor, uint32_t snaplen)
 {
 	put32(f, magic);
 	put16(f, major);
@@ -342,7 +341,8 @@ static void png_idb(struct file *f, uint16_t linktype, uint32_t snaplen, uint8_t
 	png_block(f, 1, b.b, b.n);
 }
 
-/* An Enhanced Packet Block (type 6) or an old Packet Block (2): caplen bytes as record() writes them. */
+/* An Enhanced Packet Block (type 6) or an old Packet Block (2): caplen bytes as record() writes
+ * them. */
 static void png_epb(struct file *f, uint32_t type, uint32_t ifid, uint64_t t, uint32_t caplen,
 		    uint32_t len)
 {
@@ -386,13 +386,13 @@ static void pcapng_take_over(void)
 		png_shb(&f);
 		png_idb(&f, 1, 65535, 0, 0);
 		png_epb(&f, 6, 0, 1700000000123456ull, 60, 60); /* libpcap's */
-		png_idb(&f, 113, 0, 9, 0);                      /* refused: Linux cooked, ns */
+		png_idb(&f, 113, 0, 9, 0);			/* refused: Linux cooked, ns */
 		uint64_t resume = f.n;
 		png_epb(&f, 6, 1, 1700000000123456789ull, 54, 80);
 		uint8_t junk[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 		png_block(&f, 5, junk, sizeof(junk)); /* interface statistics: skipped */
 		png_idb(&f, 101, 0, 0x80 | 20, 0);    /* raw IP, 2^-20 s */
-		png_idb(&f, 228, 0, 0, 1000);         /* IPv4, 1000 s later */
+		png_idb(&f, 228, 0, 0, 1000);	      /* IPv4, 1000 s later */
 		png_epb(&f, 6, 2, (1700000000ull << 20) + (1u << 19), 40, 40);
 		png_epb(&f, 6, 3, 1699999000000001ull, 40, 40);
 		png_epb(&f, 2, 0, 1700000001000000ull, 30, 30); /* an old Packet Block */
@@ -413,8 +413,10 @@ static void pcapng_take_over(void)
 			int32_t usec;
 			uint32_t linktype, caplen, len;
 		} want[] = {
-			{1700000000, 123456, 113, 54, 80}, {1700000000, 500000, 101, 40, 40},
-			{1700000000, 1, 228, 40, 40},      {1700000001, 0, 1, 30, 30},
+			{1700000000, 123456, 113, 54, 80},
+			{1700000000, 500000, 101, 40, 40},
+			{1700000000, 1, 228, 40, 40},
+			{1700000001, 0, 1, 30, 30},
 			{0, 0, 1, 20, 20},
 		};
 		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {

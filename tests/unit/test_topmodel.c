@@ -64,7 +64,8 @@ static void view_rank_and_memory(void)
 		const struct top_row *row = topmodel_row(m, i);
 		uint64_t want = i % 3 == 0 ? 6000000 : 1000000;
 		if (row->since_us != want || topmodel_age(m, row) != 6000000 - want) {
-			printf("  row %zu: since %llu age %llu\n", i, (unsigned long long)row->since_us,
+			printf("  row %zu: since %llu age %llu\n", i,
+			       (unsigned long long)row->since_us,
 			       (unsigned long long)topmodel_age(m, row));
 			unit_failed = 1;
 			break;
@@ -72,23 +73,24 @@ static void view_rank_and_memory(void)
 	}
 	for (int sort = 0; sort < SORT_MAX; sort++) {
 		for (int rev = 0; rev < 2; rev++) {
-			size_t n = topmodel_view(m, SM_ALL, NULL, (enum top_sort)sort, rev, 0, N, all,
-						 &matching);
+			size_t n = topmodel_view(m, SM_ALL, NULL, (enum top_sort)sort, rev, 0, N,
+						 all, &matching);
 			CHECK(n == N && matching == N);
 			/* A window anywhere equals the same slice of the full order. */
 			for (size_t first = 0; first < N; first += 37) {
-				size_t k = topmodel_view(m, SM_ALL, NULL, (enum top_sort)sort, rev, first,
-							 25, part, &matching);
+				size_t k = topmodel_view(m, SM_ALL, NULL, (enum top_sort)sort, rev,
+							 first, 25, part, &matching);
 				size_t want = N - first < 25 ? N - first : 25;
-				CHECK(k == want && memcmp(part, all + first, k * sizeof(*part)) == 0);
+				CHECK(k == want &&
+				      memcmp(part, all + first, k * sizeof(*part)) == 0);
 			}
 			/* The rank of every row is its place in the order. */
 			for (size_t pos = 0; pos < N; pos += 11) {
-				size_t rank = topmodel_rank(m, SM_ALL, NULL, (enum top_sort)sort, rev,
-							    all[pos]);
+				size_t rank = topmodel_rank(m, SM_ALL, NULL, (enum top_sort)sort,
+							    rev, all[pos]);
 				if (rank != pos) {
-					printf("  sort %d rev %d: row at %zu has rank %zu\n", sort, rev,
-					       pos, rank);
+					printf("  sort %d rev %d: row at %zu has rank %zu\n", sort,
+					       rev, pos, rank);
 					unit_failed = 1;
 				}
 			}
@@ -278,7 +280,7 @@ static void owner_not_carried_to_a_new_socket(void)
 	CHECK(by_lport(m, a[0].lport)->pid == 4242 && by_lport(m, a[1].lport)->pid == 4242);
 	a[0].state = TS_TIME_WAIT; /* the same connection, closed: no inode */
 	a[0].inode = 0;
-	a[1].inode = 777777;       /* a new socket on the same tuple, owner unknown */
+	a[1].inode = 777777; /* a new socket on the same tuple, owner unknown */
 	/* No /proc this time: what is shown comes from memory only. */
 	CHECK(topmodel_refresh(m, a, N, 2000000, 0, NULL) == 0);
 	const struct top_row *r = by_lport(m, a[0].lport);
@@ -340,7 +342,8 @@ static void busiest_destinations(void)
 	for (int d = 0; d < st->ndest && d < 3; d++) {
 		int k = 6 + 7 * d;
 		CHECK(st->dest[d].in_use == 7 && st->dest[d].port == 443 &&
-		      st->dest[d].addr[2] == (uint8_t)(k >> 8) && st->dest[d].addr[3] == (uint8_t)k);
+		      st->dest[d].addr[2] == (uint8_t)(k >> 8) &&
+		      st->dest[d].addr[3] == (uint8_t)k);
 	}
 	topmodel_free(m);
 }
@@ -359,9 +362,8 @@ static void view_huge_window(void)
 	} empty[] = {
 		{(size_t)-1 / 2 - 3, 8}, /* End: cursor (size_t)-1/2, less the rows, plus one */
 		{(size_t)-1 / 4 + 1, 8}, /* (first + max) * 4 wraps to a small size */
-		{(size_t)-1 - 3, 8},     /* first + max wraps */
-		{(size_t)-1, (size_t)-1},
-		{N, 8},
+		{(size_t)-1 - 3, 8},	 /* first + max wraps */
+		{(size_t)-1, (size_t)-1}, {N, 8},
 	};
 	struct sock_rec r[N];
 	struct topmodel *m = topmodel_new();
@@ -382,8 +384,9 @@ static void view_huge_window(void)
 		for (size_t i = 0; i < N + GUARD; i++)
 			untouched &= out[i] == 0xdeadbeef;
 		if (n != 0 || matching != N || !untouched) {
-			printf("  first %zu max %zu: %zu rows, %zu matching, out %s\n", empty[c].first,
-			       empty[c].max, n, matching, untouched ? "untouched" : "written");
+			printf("  first %zu max %zu: %zu rows, %zu matching, out %s\n",
+			       empty[c].first, empty[c].max, n, matching,
+			       untouched ? "untouched" : "written");
 			unit_failed = 1;
 		}
 	}
@@ -631,8 +634,8 @@ static void view_columns(void)
 	topview_widths(m, idx, n, 0, &w);
 	CHECK(w.w[TV_LOCAL] == 13 && w.w[TV_PEER] == 16 && w.w[TV_WIRE] == 8);
 	topview_title(&w, got, sizeof(got));
-	snprintf(want, sizeof(want), "%-*s %-*s %-*s %-*s %-*s %*s %7s %7s %7s %5s", 12, "State", 13,
-		 "Local", 16, "Peer", 8, "Wire L/P", 7, "Process", 7, "Age", "Recv-Q", "Send-Q",
+	snprintf(want, sizeof(want), "%-*s %-*s %-*s %-*s %-*s %*s %7s %7s %7s %5s", 12, "State",
+		 13, "Local", 16, "Peer", 8, "Wire L/P", 7, "Process", 7, "Age", "Recv-Q", "Send-Q",
 		 "RTT ms", "Retr");
 	CHECK_STR(got, want);
 	const struct top_row *est = NULL;
@@ -662,7 +665,8 @@ const struct unit_test topmodel_tests[] = {
 	 owner_not_carried_to_a_new_socket},
 	{"topmodel: a window past the end or past SIZE_MAX writes nothing", view_huge_window},
 	{"topmodel: one socket, then more: the table grows row by row", one_socket_then_more},
-	{"topmodel: prepare asks for tcp_info the shown rows lack, once", prepare_asks_for_what_is_missing},
+	{"topmodel: prepare asks for tcp_info the shown rows lack, once",
+	 prepare_asks_for_what_is_missing},
 	{"topmodel: groups by process, host and state, biggest first", groups_by_process_and_host},
 	{"topview: the column table writes the table's title and rows", view_columns},
 	{NULL, NULL},

@@ -23,7 +23,7 @@ extern int unit_failed;
 	do {                                                                                       \
 		const char *g_ = (got), *w_ = (want);                                              \
 		if (strcmp(g_, w_) != 0) {                                                         \
-			printf("  %s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__, g_, w_);   \
+			printf("  %s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__, g_, w_);  \
 			unit_failed = 1;                                                           \
 		}                                                                                  \
 	} while (0)
