@@ -65,7 +65,7 @@ struct wire {
 	struct engine_config ecfg;
 	struct decode_stats dst;
 	int verify;
-	uint64_t first_us, last_us;
+	uint64_t first_us, last_us; /* capture times of the first and last packet delivered */
 	uint64_t stop_at_us;
 	uint64_t (*clock_us)(void); /* live: wire_opts.clock_us */
 	uint64_t advanced_us;	    /* wall time of the last engine_advance (live) */
@@ -565,11 +565,6 @@ int wire_is_live(const struct wire *w)
 uint64_t wire_first_us(const struct wire *w)
 {
 	return w->first_us;
-}
-
-uint64_t wire_last_us(const struct wire *w)
-{
-	return w->last_us;
 }
 
 void wire_report(struct wire *w, char *buf, size_t len)
