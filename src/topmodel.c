@@ -554,19 +554,6 @@ void topmodel_end(struct topmodel *m, uint64_t rescan_us, const char *procroot)
 	m->last_refresh_us = now_us;
 }
 
-int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nrows, uint64_t now_us,
-		     uint64_t rescan_us, const char *procroot)
-{
-	topmodel_begin(m, now_us);
-	for (size_t i = 0; i < nrows; i++)
-		if (topmodel_add(m, &rows[i]) < 0) {
-			topmodel_abort(m);
-			return -1;
-		}
-	topmodel_end(m, rescan_us, procroot);
-	return 0;
-}
-
 /* ---- the join with the wire engine ------------------------------------- */
 
 struct wkey {
@@ -773,11 +760,6 @@ uint64_t topmodel_age(const struct topmodel *m, const struct top_row *r)
 	return m->v[r - m->rows].age;
 }
 
-struct top_row *topmodel_row_mut(struct topmodel *m, size_t i)
-{
-	return &m->rows[i];
-}
-
 void topmodel_prepare(struct topmodel *m, const uint32_t *idx, size_t n, topmodel_fetch_fn *fetch,
 		      void *arg)
 {
@@ -785,7 +767,7 @@ void topmodel_prepare(struct topmodel *m, const uint32_t *idx, size_t n, topmode
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		struct top_row *r = topmodel_row_mut(m, idx[i]);
+		struct top_row *r = &m->rows[idx[i]];
 		/*
 		 * None to ask for: TIME-WAIT and request sockets have no tcp_info
 		 * (nor FIN-WAIT-2 kept as a timewait socket, timer 3); a

@@ -88,17 +88,13 @@ struct topmodel *topmodel_new(void);
 void topmodel_free(struct topmodel *m);
 
 /*
- * Take a new kernel view.  rows/nrows: this refresh's sockets (the model
- * copies them).  Owners are looked up in procroot ("/proc"; NULL: not at
- * all), which is costly: only when sockets with unknown owners appear, and
- * at most every rescan_us.  now_us: the time of this refresh.
- */
-int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nrows, uint64_t now_us,
-		     uint64_t rescan_us, const char *procroot);
-/*
- * The same, one socket at a time, straight from the dump's callback: begin,
- * add each socket (-1: out of memory), end.  Feeding sockets in the kernel's
- * dump order is what makes the join with the last refresh cheap.
+ * Take a new kernel view, one socket at a time, straight from the dump's
+ * callback: begin (now_us: the time of this refresh), add each socket (the
+ * model copies it; -1: out of memory), end.  Feeding sockets in the
+ * kernel's dump order is what makes the join with the last refresh cheap.
+ * At the end, owners are looked up in procroot ("/proc"; NULL: not at
+ * all), which is costly: only when sockets with unknown owners appeared,
+ * and at most every rescan_us.
  */
 void topmodel_begin(struct topmodel *m, uint64_t now_us);
 int topmodel_add(struct topmodel *m, const struct sock_rec *rec);
@@ -106,7 +102,7 @@ void topmodel_end(struct topmodel *m, uint64_t rescan_us, const char *procroot);
 /* A refresh that cannot be finished (the dump failed): keep what arrived, consistently. */
 void topmodel_abort(struct topmodel *m);
 
-/* Join with the wire engine (optional): call after topmodel_refresh. */
+/* Join with the wire engine (optional): call after topmodel_end. */
 void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us);
 /* Record an engine event (hook it to the engine's event callback). */
 void topmodel_event(struct topmodel *m, const struct engine *e, const struct engine_event *ev);
@@ -118,8 +114,6 @@ const struct top_row *topmodel_row(const struct topmodel *m, size_t i);
  * refresh, the rest of a row mostly does not).
  */
 uint64_t topmodel_age(const struct topmodel *m, const struct top_row *r);
-/* The same row, to fill in what the dump left out (tcp_info). */
-struct top_row *topmodel_row_mut(struct topmodel *m, size_t i);
 const struct top_stats *topmodel_stats(const struct topmodel *m);
 /* The transitions seen for a connection, oldest first. */
 int topmodel_events(const struct topmodel *m, uint32_t conn_id, struct top_event *out, int max);
