@@ -202,7 +202,10 @@ static void on_event(void *arg, const struct engine_event *ev)
 	topmodel_event(t->model, wire_engine(t->wire), ev);
 }
 
-/* Read what the wire has for us, for up to timeout_ms. */
+/*
+ * Read what the wire has for us: a live capture's packets, waiting up to
+ * timeout_ms for them; a file's, as far as its pace has come by now.
+ */
 static void pump_wire(struct top *t, int timeout_ms, char *err, size_t errlen)
 {
 	if (!t->wire)
@@ -239,8 +242,8 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 	/*
 	 * tcp_info costs the kernel a socket lock and ~230 bytes per socket,
 	 * a fifth more than the bare dump.  Only the rows on screen show it,
-	 * so it is asked for them alone (fill_info), unless every row needs it:
-	 * a sort by rtt or retransmits, or batch output of every row.
+	 * so it is asked for them alone (topmodel_prepare), unless every row
+	 * needs it: a sort by rtt or retransmits, or batch output of every row.
 	 */
 	size_t last = topmodel_nrows(t->model); /* 0 before the first refresh */
 	req.want_info = topmodel_sort_needs_info(t->v.sort) ||
@@ -260,7 +263,11 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	/* New sockets' owners are looked up at most once per refresh interval. */
+	/*
+	 * New sockets' owners are looked up at most once per refresh interval,
+	 * and no more than twice a second: a /proc scan of 100k sockets costs
+	 * more than their dump.
+	 */
 	uint64_t rescan = t->delay_us > 500000 ? t->delay_us : 500000;
 	topmodel_end(t->model, rescan, "/proc");
 	if (t->wire)
@@ -298,16 +305,6 @@ static void fetch_info(struct sock_rec **need, size_t n, void *arg)
 
 	(void)arg;
 	(void)sockdiag_info(need, n, err, sizeof(err));
-}
-
-/*
- * tcp_info for the rows about to be shown, when the dump left it out: one
- * request per socket, by its id and cookie.  A socket gone since the dump
- * keeps "-".
- */
-static void fill_info(struct top *t, const uint32_t *idx, size_t n)
-{
-	topmodel_prepare(t->model, idx, n, fetch_info, NULL);
 }
 
 /* ---- batch mode -------------------------------------------------------- */
@@ -349,7 +346,7 @@ static int batch_frame(struct top *t, FILE *out)
 			t->rows_max && (size_t)t->rows_max < total ? (size_t)t->rows_max : total;
 		size_t n = topmodel_view(t->model, t->v.states, t->v.filter, t->v.sort,
 					 t->v.reverse, 0, want, idx, &matching);
-		fill_info(t, idx, n);
+		topmodel_prepare(t->model, idx, n, fetch_info, NULL);
 		struct topview_widths w;
 		topview_widths(t->model, idx, n, t->wire != NULL, &w);
 		topview_title(&w, buf, sizeof(buf));

@@ -5,8 +5,9 @@
  * remembers, per socket, when it was first seen in its state and which
  * process held it; TIME-WAIT sockets have no owner in the kernel, so the
  * owner of the same 4-tuple's earlier socket is carried over.  /proc is
- * scanned only when sockets with unknown owners appear, at most every two
- * seconds: at 100k sockets a scan costs more than a refresh.
+ * scanned only when sockets with unknown owners appear, and at most once
+ * per interval the caller gives (top: its refresh interval, and no more
+ * than twice a second): at 100k sockets a scan costs more than a refresh.
  */
 #define _GNU_SOURCE /* qsort_r */
 #include "topmodel.h"
@@ -723,7 +724,7 @@ void topmodel_event(struct topmodel *m, const struct engine *e, const struct eng
 	engine_conn_info(e, ev->conn, &ci);
 	re->conn_id = ci.id;
 	re->ev.ts_us = ev->ts_us;
-	re->ev.local = ev->endpoint; /* resolved to local/peer by the viewer */
+	re->ev.endpoint = ev->endpoint;
 	re->ev.from = ev->from;
 	re->ev.to = ev->to;
 	re->ev.cause = ev->cause;

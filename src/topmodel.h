@@ -47,7 +47,7 @@ struct top_row {
 
 struct top_event {
 	uint64_t ts_us;
-	uint8_t local; /* 1 if the local end changed, 0 the peer */
+	uint8_t endpoint; /* whose state changed: 0 the originator, 1 the responder */
 	uint8_t from, to, cause;
 };
 

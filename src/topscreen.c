@@ -6,9 +6,10 @@
  * rows on screen), then topscreen_draw, which only calls curses.  Keys
  * change what is shown and return actions (TS_ACT_*) for the loop: no key
  * does I/O.  In the filter prompt, keys go to readline, which redraws its
- * line.  Signal handlers only set flags, but for the fatal ones, which
- * restore the terminal and die.  Nothing is written to stderr while curses
- * owns the terminal: messages go to the status line.
+ * line.  The signal handlers here are for fatal signals: they restore the
+ * terminal and die (the loop's own, in cmd_top.c, only set a flag).
+ * Nothing is written to stderr while curses owns the terminal: messages go
+ * to the status line.
  */
 #include "topscreen.h"
 
@@ -245,7 +246,7 @@ static void draw_detail(struct topscreen *t, const struct top_row *r)
 		attron(A_BOLD);
 		mvprintw(y++, 0, "Timeline (from the capture, connection #%u)", r->conn_id);
 		attroff(A_BOLD);
-		/* Which engine endpoint is the local one: the one whose state matches. */
+		/* The engine's ends, not local and peer: orig (sent the first SYN) and resp. */
 		for (int i = 0; i < n && y < LINES - 2; i++) {
 			time_t s = (time_t)(ev[i].ts_us / 1000000);
 			struct tm tm;
@@ -253,7 +254,8 @@ static void draw_detail(struct topscreen *t, const struct top_row *r)
 			localtime_r(&s, &tm);
 			strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
 			mvprintw(y++, 2, "%s.%06u  %s  %-12s -> %-12s  %s", tbuf,
-				 (unsigned)(ev[i].ts_us % 1000000), ev[i].local ? "resp" : "orig",
+				 (unsigned)(ev[i].ts_us % 1000000),
+				 ev[i].endpoint ? "resp" : "orig",
 				 state_name(ev[i].from ? ev[i].from : TS_CLOSE),
 				 state_name(ev[i].to), engine_cause_name(ev[i].cause));
 		}
@@ -595,7 +597,6 @@ static int sorted(struct topscreen *t)
 	return topmodel_sort_needs_info(t->sort) ? TS_ACT_RECALCULATE : 0;
 }
 
-/* A key's effect on what is shown, and what it asks of the loop (TS_ACT_*). */
 /* A key in the filter prompt, the help, the detail view or the kill question. */
 static int modal_key(struct topscreen *t, int ch)
 {
@@ -630,6 +631,7 @@ static int modal_key(struct topscreen *t, int ch)
 	return 0;
 }
 
+/* A key's effect on what is shown, and what it asks of the loop (TS_ACT_*). */
 static int handle_key(struct topscreen *t, int ch)
 {
 	int page = LINES > 15 ? LINES - 14 : 1;
@@ -685,8 +687,10 @@ static int handle_key(struct topscreen *t, int ch)
 	case 'g':
 		t->group = (enum top_group_by)((t->group + 1) % TOP_GROUP_MAX);
 		t->cursor = t->offset = 0;
-		topscreen_status(t, t->group ? "grouped by %s" : "%sno grouping",
-				 topview_group_name(t->group));
+		if (t->group == TOP_GROUP_NONE)
+			topscreen_status(t, "no grouping");
+		else
+			topscreen_status(t, "grouped by %s", topview_group_name(t->group));
 		break;
 	case 's':
 		t->preset = (t->preset + 1) % (int)(sizeof(presets) / sizeof(presets[0]));

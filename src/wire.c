@@ -120,8 +120,7 @@ struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hoo
 		free(w);
 		return NULL;
 	}
-	/* (A pcapng file's other interfaces may differ: the decoder counts those it cannot read.)
-	 */
+	/* A pcapng file's other interfaces may differ: the decoder counts those it cannot read. */
 	int dlt = capture_linktype(w->cap);
 	if (!decode_linktype_supported(dlt)) {
 		snprintf(err, errlen, "%s: link type %s (%d) is not supported",
