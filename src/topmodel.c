@@ -89,6 +89,8 @@ struct topmodel {
 	uint32_t *cw;	       /* rows in CLOSE-WAIT */
 	size_t ncw, capcw;
 	uint64_t now_us;
+	uint64_t gen; /* rows changed (a refresh began, the wire's joined): a top_pick's miss is
+			 stale */
 	int first;
 	uint64_t last_scan_us, last_refresh_us;
 	struct top_stats st;
@@ -389,6 +391,7 @@ void topmodel_begin(struct topmodel *m, uint64_t now_us)
 	m->index_built = 0;
 	m->unknown = 0;
 	m->now_us = now_us;
+	m->gen++;
 	m->first = m->last_refresh_us == 0;
 
 	struct top_stats *st = &m->st;
@@ -643,6 +646,7 @@ void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us)
 	j.t = calloc(j.cap, sizeof(*j.t));
 	if (!j.t)
 		return;
+	m->gen++; /* rows of the wire's own follow the kernel's */
 	engine_foreach(e, add_conn, &j);
 	for (size_t i = 0; i < m->nrows; i++) {
 		struct top_row *r = &m->rows[i];
@@ -754,6 +758,36 @@ size_t topmodel_nrows(const struct topmodel *m)
 const struct top_row *topmodel_row(const struct topmodel *m, size_t i)
 {
 	return &m->rows[i];
+}
+
+void top_pick_row(struct top_pick *p, const struct topmodel *m, size_t i)
+{
+	p->key = m->rows[i].s;
+	p->at = i;
+	p->have = 1;
+	p->missed = 0;
+}
+
+long top_pick_find(struct top_pick *p, const struct topmodel *m)
+{
+	if (!p->have || (p->missed && p->gen == m->gen))
+		return -1; /* none picked; or gone, and no row has changed since */
+	p->gen = m->gen;
+	p->missed = 0;
+	if (p->at < m->nrows) {
+		p->compared++;
+		if (same_tuple(&m->rows[p->at].s, &p->key))
+			return (long)p->at;
+	}
+	for (size_t i = 0; i < m->nrows; i++) {
+		p->compared++;
+		if (same_tuple(&m->rows[i].s, &p->key)) {
+			p->at = i;
+			return (long)i;
+		}
+	}
+	p->missed = 1;
+	return -1;
 }
 
 uint64_t topmodel_age(const struct topmodel *m, const struct top_row *r)

@@ -114,7 +114,7 @@ static void apply_filter(struct topscreen *t, const char *text)
 	t->filter = f;
 	snprintf(t->filter_text, sizeof(t->filter_text), "%s", text);
 	t->cursor = t->offset = 0;
-	t->have_selected = 0;
+	t->sel.have = 0;
 	t->status[0] = '\0'; /* an earlier attempt's error no longer holds */
 }
 
@@ -389,10 +389,8 @@ static void prepare_rows(struct topscreen *t, struct topscreen_frame *f, topmode
 	}
 	topmodel_prepare(t->model, t->idx, f->n, fetch, arg);
 	topview_widths(t->model, t->idx, f->n, t->wire, &f->w);
-	if (t->cursor >= t->offset && t->cursor - t->offset < f->n) {
-		t->selected = topmodel_row(t->model, t->idx[t->cursor - t->offset])->s;
-		t->have_selected = 1;
-	}
+	if (t->cursor >= t->offset && t->cursor - t->offset < f->n)
+		top_pick_row(&t->sel, t->model, t->idx[t->cursor - t->offset]);
 }
 
 /*
@@ -409,11 +407,12 @@ void topscreen_prepare(struct topscreen *t, const struct topview_header *h,
 	memset(f, 0, offsetof(struct topscreen_frame, lines));
 	f->now = cmd_wall_us();
 	if (t->mode == MODE_DETAIL) {
-		const struct top_row *r = topscreen_selected(t);
-		if (r) {
-			uint32_t at = (uint32_t)(r - topmodel_row(t->model, 0));
+		/* Every loop turn: where the row was is looked at first (top_pick). */
+		long i = top_pick_find(&t->sel, t->model);
+		if (i >= 0) {
+			uint32_t at = (uint32_t)i;
 			topmodel_prepare(t->model, &at, 1, fetch, arg);
-			f->detail = r;
+			f->detail = topmodel_row(t->model, at);
 			return;
 		}
 		t->mode = MODE_TABLE;
@@ -521,25 +520,9 @@ static void draw_table(const struct topscreen *t, const struct topscreen_frame *
 	refresh();
 }
 
-/* The selected row's index in the model, or -1: it is gone, or none is selected. */
-static long find_selected(const struct topscreen *t)
+const struct top_row *topscreen_selected(struct topscreen *t)
 {
-	if (!t->have_selected)
-		return -1;
-	size_t n = topmodel_nrows(t->model);
-	for (size_t i = 0; i < n; i++) {
-		const struct top_row *r = topmodel_row(t->model, i);
-		if (r->s.family == t->selected.family && r->s.lport == t->selected.lport &&
-		    r->s.rport == t->selected.rport && !memcmp(r->s.laddr, t->selected.laddr, 16) &&
-		    !memcmp(r->s.raddr, t->selected.raddr, 16))
-			return (long)i;
-	}
-	return -1;
-}
-
-const struct top_row *topscreen_selected(const struct topscreen *t)
-{
-	long i = find_selected(t);
+	long i = top_pick_find(&t->sel, t->model);
 	return i < 0 ? NULL : topmodel_row(t->model, (size_t)i);
 }
 
@@ -547,7 +530,7 @@ void topscreen_follow(struct topscreen *t)
 {
 	if (t->group != TOP_GROUP_NONE)
 		return;
-	long i = find_selected(t);
+	long i = top_pick_find(&t->sel, t->model);
 	if (i < 0)
 		return;
 	/* Its rank, counted in one pass; the next frame scrolls only if needed. */
@@ -572,10 +555,8 @@ static void select_at_cursor(struct topscreen *t)
 	if (t->group != TOP_GROUP_NONE)
 		return;
 	if (topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse, t->cursor, 1, &idx,
-			  &matching) == 1) {
-		t->selected = topmodel_row(t->model, idx)->s;
-		t->have_selected = 1;
-	}
+			  &matching) == 1)
+		top_pick_row(&t->sel, t->model, idx);
 }
 
 /*
@@ -587,7 +568,7 @@ static void select_at_cursor(struct topscreen *t)
 static void move_to(struct topscreen *t, size_t i)
 {
 	t->cursor = i < t->nshown ? i : t->nshown ? t->nshown - 1 : 0;
-	t->have_selected = 0;
+	t->sel.have = 0;
 }
 
 /* After a change of sort column: say so; a dump without tcp_info cannot be sorted by it. */
@@ -701,17 +682,17 @@ static int handle_key(struct topscreen *t, int ch)
 	case '\r':
 	case KEY_ENTER:
 		select_at_cursor(t);
-		if (t->group == TOP_GROUP_NONE && t->have_selected)
+		if (t->group == TOP_GROUP_NONE && t->sel.have)
 			t->mode = MODE_DETAIL;
 		break;
 	case 'k':
 		select_at_cursor(t);
-		if (t->have_selected && topscreen_selected(t) && topscreen_selected(t)->wire_only) {
+		if (topscreen_selected(t) && topscreen_selected(t)->wire_only) {
 			topscreen_status(t, "no kernel socket to close: this connection is seen on "
 					    "the wire only");
 			break;
 		}
-		if (t->have_selected && t->group == TOP_GROUP_NONE) {
+		if (t->sel.have && t->group == TOP_GROUP_NONE) {
 			t->mode = MODE_CONFIRM_KILL;
 			topscreen_status(t, "close the selected socket? (y/N)");
 		}

@@ -593,6 +593,68 @@ static void prepare_asks_for_what_is_missing(void)
 	topmodel_free(m);
 }
 
+/*
+ * The screen's selected row (top_pick), looked for at every loop turn of
+ * the detail view: one comparison while rows stay put, whatever the size
+ * of the table; a pass over it once after a refresh that moved the row or
+ * took it away, not at every turn.  Counted, not timed.
+ */
+static void pick_costs_one_comparison(void)
+{
+	enum { N = 10000, TURNS = 1000, AT = N - 10 };
+	struct sock_rec *r = calloc(N, sizeof(*r));
+	struct topmodel *m = topmodel_new();
+	struct top_pick p;
+	int wrong = 0;
+
+	CHECK(r && m);
+	if (!r || !m)
+		goto out;
+	memset(&p, 0, sizeof(p));
+	rows(r, N, 11, 0);
+	CHECK(refresh(m, r, N, 1000000, NULL) == 0);
+	CHECK(top_pick_find(&p, m) == -1 && p.compared == 0); /* none picked */
+	top_pick_row(&p, m, AT); /* near the end: a pass from the start costs ~N */
+	for (int i = 0; i < TURNS; i++)
+		wrong += top_pick_find(&p, m) != AT;
+	CHECK(wrong == 0 && p.compared == TURNS);
+
+	/* A refresh in the same order: still where it was. */
+	CHECK(refresh(m, r, N, 2000000, NULL) == 0);
+	CHECK(top_pick_find(&p, m) == AT && p.compared == TURNS + 1);
+
+	/* Five rows before it went away: one pass finds it, then one comparison a turn. */
+	CHECK(refresh(m, r + 5, N - 5, 3000000, NULL) == 0);
+	uint64_t c0 = p.compared;
+	CHECK(top_pick_find(&p, m) == AT - 5 && p.compared - c0 <= N + 1);
+	c0 = p.compared;
+	for (int i = 0; i < TURNS; i++)
+		wrong += top_pick_find(&p, m) != AT - 5;
+	CHECK(wrong == 0 && p.compared - c0 == TURNS);
+
+	/* It went away: one pass says so, and the turns after cost nothing until rows change. */
+	CHECK(refresh(m, r, AT, 4000000, NULL) == 0);
+	c0 = p.compared;
+	CHECK(top_pick_find(&p, m) == -1 && p.compared - c0 <= AT + 1);
+	c0 = p.compared;
+	for (int i = 0; i < TURNS; i++)
+		wrong += top_pick_find(&p, m) != -1;
+	CHECK(wrong == 0 && p.compared == c0);
+	/* Back at the next refresh: found again. */
+	CHECK(refresh(m, r, N, 5000000, NULL) == 0);
+	CHECK(top_pick_find(&p, m) == AT);
+
+	/* Two rows with one tuple (SO_REUSEPORT listeners): the one picked is the one found. */
+	r[7] = r[3];
+	r[7].inode = 77;
+	CHECK(refresh(m, r, N, 6000000, NULL) == 0);
+	top_pick_row(&p, m, 7);
+	CHECK(top_pick_find(&p, m) == 7 && topmodel_row(m, 7)->s.inode == 77);
+out:
+	topmodel_free(m);
+	free(r);
+}
+
 /* Groups: by process ("(no process)" for none), by host ("*" for no peer), biggest first. */
 static void groups_by_process_and_host(void)
 {
@@ -679,6 +741,8 @@ const struct unit_test topmodel_tests[] = {
 	{"topmodel: one socket, then more: the table grows row by row", one_socket_then_more},
 	{"topmodel: prepare asks for tcp_info the shown rows lack, once",
 	 prepare_asks_for_what_is_missing},
+	{"topmodel: the selected row is found with one comparison while rows stay put",
+	 pick_costs_one_comparison},
 	{"topmodel: groups by process, host and state, biggest first", groups_by_process_and_host},
 	{"topview: the column table writes the table's title and rows", view_columns},
 	{NULL, NULL},
