@@ -45,6 +45,7 @@ enum {
 	O_SPEED,
 	O_ROWS,
 	O_SORT,
+	O_GROUP,
 };
 
 static const struct opt_def top_opts[] = {
@@ -60,17 +61,28 @@ static const struct opt_def top_opts[] = {
 	{O_SORT, 0, "sort", "COLUMN",
 	 "by age (default), state, local, peer, process, recv-q, send-q, rtt, retrans",
 	 COMPLETE_OWN},
-	{O_ROWS, 0, "rows", "N", "with -b: print the first N rows of each frame (default all)",
-	 COMPLETE_NONE},
+	{O_ROWS, 0, "rows", "N",
+	 "with -b: print the first N rows (or groups) of each frame (default all)", COMPLETE_NONE},
+	{O_GROUP, 0, "group", "BY", "group rows by process, host or state, as the g key does",
+	 COMPLETE_OWN},
 	WIRE_OPTS_COMMON,
 	{0, 0, NULL, NULL, NULL, COMPLETE_NONE},
 };
 
 static int run_top(const struct cmd_entry *cmd, int argc, char **argv);
 
-/* --sort's columns, as the model names them. */
-static void complete_sort(const struct cmd_completion *c)
+/* --group's words (no grouping is the default). */
+static const char *const group_words[TOP_GROUP_MAX] = {
+	[TOP_GROUP_PROCESS] = "process", [TOP_GROUP_HOST] = "host", [TOP_GROUP_STATE] = "state"};
+
+/* --sort's columns, as the model names them; --group's words. */
+static void complete_words(const struct cmd_completion *c)
 {
+	if (c->opt == O_GROUP) {
+		for (int g = 1; g < TOP_GROUP_MAX; g++)
+			cmd_offer(c, group_words[g]);
+		return;
+	}
 	for (int s = 0; s < SORT_MAX; s++)
 		cmd_offer(c, topmodel_sort_name((enum top_sort)s));
 }
@@ -82,9 +94,13 @@ const struct cmd_entry cmd_top_entry = {
 	.help_tail =
 		"Keys: arrows PgUp PgDn Home End move; < > or F6 choose the sort column, I\n"
 		"reverses it; / filters (as tcpstate list); 1-9 and 0 show or hide a state, s\n"
-		"cycles state presets; g groups by process, remote host or state; Enter shows\n"
-		"one connection; k closes it (SOCK_DESTROY); Space or Z pauses; h ? F1 help;\n"
-		"q F10 quit.\n"
+		"cycles state presets; g groups by process, remote host or state (as --group);\n"
+		"Enter shows one connection; k closes it (SOCK_DESTROY); Space or Z pauses;\n"
+		"h ? F1 help; q F10 quit.\n"
+		"Grouped by process, sockets a process closed count as ~name[pid], and those\n"
+		"no process holds by what holds them: (kernel: TIME-WAIT), (kernel: orphaned)\n"
+		"(closed, still closing), (kernel: not accepted), or (owner out of sight)\n"
+		"(another user's, without the privilege to see it, or not looked up yet).\n"
 		"With -i or -r the wire engine runs alongside: each row then shows the state\n"
 		"the capture implies for the local end and for the peer, and rows where the\n"
 		"kernel and the wire disagree are marked with !.  A connection the capture\n"
@@ -95,7 +111,7 @@ const struct cmd_entry cmd_top_entry = {
 	.min_args = 0,
 	.max_args = -1,
 	.args_complete = COMPLETE_FILTER,
-	.words = complete_sort,
+	.words = complete_words,
 	.run = run_top,
 };
 
@@ -170,6 +186,15 @@ static int on_opt(void *st, int id, const char *arg)
 					       "process, age, recv-q, send-q, rtt, retrans)",
 					       arg);
 		return 0;
+	case O_GROUP:
+		for (int g = 1; g < TOP_GROUP_MAX; g++)
+			if (strcmp(arg, group_words[g]) == 0) {
+				t->v.group = (enum top_group_by)g;
+				return 0;
+			}
+		return cmd_usage_error(&cmd_top_entry,
+				       "--group: unknown grouping \"%s\" (process, host, state)",
+				       arg);
 	case O_SPEED:
 		errno = 0;
 		v = strtod(arg, &end);
@@ -332,7 +357,7 @@ static int batch_frame(struct top *t, FILE *out)
 		size_t keyw = topview_group_key_width(g, ng);
 		topview_group_title(buf, sizeof(buf), t->v.group, ng);
 		fprintf(out, "%s\n", buf);
-		for (size_t i = 0; i < ng; i++) {
+		for (size_t i = 0; i < ng && (!t->rows_max || i < (size_t)t->rows_max); i++) {
 			topview_group(&g[i], keyw, buf, sizeof(buf));
 			put_line(out, buf);
 		}

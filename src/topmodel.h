@@ -211,7 +211,8 @@ enum top_group_by {
 };
 
 struct top_group {
-	char key[4 * 16 + 1 + 16]; /* a process name, escaped, and its pid; a host; a state */
+	/* "name[pid]" (escaped), or what holds sockets no process does; a host; a state */
+	char key[4 * 16 + 1 + 16];
 	uint32_t count;
 	uint32_t by_state[TS_MAX];
 	uint64_t max_age; /* the longest any of them has been in its state */

@@ -275,8 +275,7 @@ static void draw_help(void)
 		"",
 		"  Up Down PgUp PgDn Home End   move",
 		"  < > F6                       choose the sort column;  I  reverse it",
-		"  /                            filter, in tcpstate list's language (Tab "
-		"completes)",
+		"  /                            filter as tcpstate list does (Tab completes)",
 		"  1-9 0                        show or hide ESTAB SYN-S SYN-R FIN-W1 FIN-W2",
 		"                               TIME-W CLOSE-W LAST-A LISTEN CLOSING",
 		"  s                            cycle state presets",
@@ -290,7 +289,10 @@ static void draw_help(void)
 		"seen then), exact ages come from the capture.  Wire L/P is the state the capture",
 		"implies for the local end and the peer; '!' marks a lasting disagreement with",
 		"the kernel, '?' states guessed from a connection picked up mid-stream (never",
-		"marked '!').  '~' before a process: it held the socket before TIME-WAIT.",
+		"marked '!').  '~' before a process: it held the socket, and closed it.",
+		"Grouped by process, sockets no process holds are the kernel's: TIME-WAIT,",
+		"orphaned (closed by their process, still closing) or not accepted yet; an",
+		"owner out of sight is another user's (no privilege to look) or not seen yet.",
 		"",
 		"Any key returns.",
 	};

@@ -655,7 +655,7 @@ out:
 	free(r);
 }
 
-/* Groups: by process ("(no process)" for none), by host ("*" for no peer), biggest first. */
+/* Groups: by process, by host ("*" for no peer), biggest first. */
 static void groups_by_process_and_host(void)
 {
 	struct sock_rec k[] = {
@@ -667,10 +667,13 @@ static void groups_by_process_and_host(void)
 	struct topmodel *m = topmodel_new();
 	struct top_group *g = NULL;
 
+	k[0].inode = 7; /* a listener has a file; the others none (not accepted) */
 	CHECK(m != NULL && refresh(m, k, 4, 1000000, NULL) == 0);
 	size_t ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_PROCESS, &g);
-	CHECK(ng == 1 && g && strcmp(g[0].key, "(no process)") == 0 && g[0].count == 4);
-	CHECK(g && g[0].by_state[TS_TIME_WAIT] == 1 && g[0].lower);
+	CHECK(ng == 3 && g && strcmp(g[0].key, "(kernel: not accepted)") == 0 && g[0].count == 2);
+	CHECK(g && ng == 3 && strcmp(g[1].key, "(owner out of sight)") == 0 &&
+	      strcmp(g[2].key, "(kernel: TIME-WAIT)") == 0 && g[2].count == 1);
+	CHECK(g && g[0].by_state[TS_ESTABLISHED] == 2 && g[0].lower);
 	free(g);
 	ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_HOST, &g);
 	CHECK(ng == 3 && g && strcmp(g[0].key, "198.18.0.2") == 0 && g[0].count == 2);
@@ -680,6 +683,66 @@ static void groups_by_process_and_host(void)
 	CHECK(ng == 1 && g && strcmp(g[0].key, "ESTABLISHED") == 0 && g[0].count == 2);
 	free(g);
 	topmodel_free(m);
+}
+
+/* The group of key, or NULL. */
+static const struct top_group *group_of(const struct top_group *g, size_t ng, const char *key)
+{
+	for (size_t i = 0; i < ng; i++)
+		if (strcmp(g[i].key, key) == 0)
+			return &g[i];
+	return NULL;
+}
+
+/*
+ * By process, a socket no process holds is counted by what holds it: the
+ * kernel after the close (TIME-WAIT; orphaned, still closing) or before an
+ * accept, or an owner out of sight (an inode, but no process seen with it).
+ * One its process closed is "~name[pid]", apart from that process's own.
+ * None of them is one "(no process)" that reads as sockets some process
+ * forgot.
+ */
+static void groups_say_who_holds(void)
+{
+	struct sock_rec a[10];
+	struct topmodel *m = topmodel_new();
+	struct top_group *g = NULL;
+
+	CHECK(m != NULL);
+	fake_owner(3);
+	established_rows(a, 3, 9); /* inodes 1000 to 1002, held by holder[4242] */
+	CHECK(refresh(m, a, 3, 1000000, proc_root) == 0);
+	a[0].state = TS_TIME_WAIT; /* holder closed it: owner remembered */
+	a[0].inode = 0;
+	a[3] = sockrow(TS_TIME_WAIT, "198.18.0.1", 80, "198.18.0.3", 40002);
+	a[4] = sockrow(TS_TIME_WAIT, "198.18.0.1", 80, "198.18.0.3", 40003);
+	a[5] = sockrow(TS_FIN_WAIT2, "198.18.0.1", 40004, "198.18.0.3", 80);
+	a[6] = sockrow(TS_LAST_ACK, "198.18.0.1", 80, "198.18.0.3", 40005);
+	a[7] = sockrow(TS_SYN_RECV, "198.18.0.1", 80, "198.18.0.3", 40006);
+	a[8] = sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.3", 40007);
+	a[9] = sockrow(TS_LISTEN, "198.18.0.1", 443, "0.0.0.0", 0);
+	a[9].inode = 5000; /* a file, but no process seen holding it */
+	CHECK(refresh(m, a, 10, 2000000, NULL) == 0);
+	size_t ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_PROCESS, &g);
+	const struct top_group *k;
+	CHECK(ng == 6 && g != NULL);
+	k = group_of(g, ng, "holder[4242]");
+	CHECK(k && k->count == 2 && k->by_state[TS_ESTABLISHED] == 2);
+	k = group_of(g, ng, "~holder[4242]");
+	CHECK(k && k->count == 1 && k->by_state[TS_TIME_WAIT] == 1);
+	k = group_of(g, ng, "(kernel: TIME-WAIT)");
+	CHECK(k && k->count == 2 && k->by_state[TS_TIME_WAIT] == 2);
+	k = group_of(g, ng, "(kernel: orphaned)");
+	CHECK(k && k->count == 2 && k->by_state[TS_FIN_WAIT2] == 1 &&
+	      k->by_state[TS_LAST_ACK] == 1);
+	k = group_of(g, ng, "(kernel: not accepted)");
+	CHECK(k && k->count == 2 && k->by_state[TS_SYN_RECV] == 1 &&
+	      k->by_state[TS_ESTABLISHED] == 1);
+	k = group_of(g, ng, "(owner out of sight)");
+	CHECK(k && k->count == 1 && k->by_state[TS_LISTEN] == 1);
+	free(g);
+	topmodel_free(m);
+	rm_fake_owner(3);
 }
 
 /*
@@ -744,6 +807,8 @@ const struct unit_test topmodel_tests[] = {
 	{"topmodel: the selected row is found with one comparison while rows stay put",
 	 pick_costs_one_comparison},
 	{"topmodel: groups by process, host and state, biggest first", groups_by_process_and_host},
+	{"topmodel: grouped by process, what no process holds says what holds it",
+	 groups_say_who_holds},
 	{"topview: the column table writes the table's title and rows", view_columns},
 	{NULL, NULL},
 };
