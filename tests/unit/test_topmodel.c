@@ -741,6 +741,22 @@ static void groups_say_who_holds(void)
 	k = group_of(g, ng, "(owner out of sight)");
 	CHECK(k && k->count == 1 && k->by_state[TS_LISTEN] == 1);
 	free(g);
+
+	/* A connection the capture sees and the kernel does not hold. */
+	struct engine_config cfg;
+	engine_config_defaults(&cfg);
+	struct engine *e = engine_new(&cfg, NULL);
+	CHECK(e != NULL);
+	if (e) {
+		wire_seg(e, 1700000000000000ull, "198.18.0.9", 40010, "198.18.0.1", 80, TH_SYN, 100,
+			 0);
+		topmodel_join(m, e, 2000000);
+		ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_PROCESS, &g);
+		k = g ? group_of(g, ng, "(wire only)") : NULL;
+		CHECK(ng == 7 && k && k->count == 1);
+		free(g);
+		engine_free(e);
+	}
 	topmodel_free(m);
 	rm_fake_owner(3);
 }
