@@ -213,11 +213,15 @@ int topview_header(const struct top_stats *st, const struct topview_header *h,
 	char spark[4 * TOP_HISTORY + 1];
 
 	title_line(lines[n++], st, h);
-	/* Counts per state, with a sparkline each, two per line. */
+	/* Counts per state, with a sparkline each, two per line (three from 100 columns). */
 	static const int order[] = {TS_ESTABLISHED, TS_TIME_WAIT, TS_CLOSE_WAIT, TS_LISTEN,
 				    TS_SYN_SENT,    TS_SYN_RECV,  TS_FIN_WAIT1,	 TS_FIN_WAIT2,
 				    TS_LAST_ACK,    TS_CLOSING};
-	/* Each column: name 12, count 7, sparkline, and 3 spaces; never past width. */
+	/*
+	 * Each column: name 12, a space, count 7, a space, the sparkline, and
+	 * 2 spaces before the next column (23 cells and the sparkline); never
+	 * past width.
+	 */
 	int col = width >= 100 ? 3 : 2, sw = (width / col) - 23;
 	if (sw < 4)
 		sw = 4;
