@@ -74,7 +74,7 @@ static void on_pkt(void *arg, uint64_t ts, int dlt, const uint8_t *data, size_t 
  */
 static void script(const char *path, char *out, size_t len)
 {
-	struct capture_opts o = {NULL, path, NULL, 0, 0};
+	struct capture_opts o = {.file = path};
 	char err[256];
 	int bad;
 	struct capture *c = capture_open(&o, err, sizeof(err), &bad);
