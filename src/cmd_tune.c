@@ -191,6 +191,42 @@ static int tally_one(const struct sock_rec *r, void *arg)
 	return 0;
 }
 
+/*
+ * Ephemeral ports: the busiest pair of source address and destination
+ * against the range, which each pair has whole.  The source is named when
+ * there are several: then the destination alone does not say which range
+ * runs out.
+ */
+static void port_advice(char line[320], const struct census *c, long range)
+{
+	struct census_dest b;
+	char a[ADDR_STRLEN], from[ADDR_STRLEN + 6] = "";
+	uint64_t n = census_busiest(c, &b, 1) ? b.in_use : 0;
+
+	if (n && census_totals(c)->sources > 1) {
+		memcpy(from, " from ", 7);
+		addr_format(from + 6, b.src_family, b.src);
+	}
+	if (n)
+		addr_format_port(a, b.family, b.addr, b.port, 0);
+	if (n && (double)n >= 0.5 * (double)range)
+		snprintf(line, 320,
+			 "Ephemeral ports: %llu sockets%s to %s use %.0f%% of the %ld-port range. "
+			 "Widen port-range, let connect() reuse TIME-WAIT tuples (tw-reuse=1, "
+			 "needs timestamps), or reuse connections (pooling, keep-alive).",
+			 (unsigned long long)n, from, a, 100.0 * (double)n / (double)range, range);
+	else if (from[0])
+		snprintf(line, 320,
+			 "Ephemeral ports: the busiest destination, %s%s, uses %llu of %ld ports "
+			 "(each source address has a range of its own): no action needed.",
+			 a, from, (unsigned long long)n, range);
+	else
+		snprintf(line, 320,
+			 "Ephemeral ports: the busiest destination uses %llu of %ld ports: "
+			 "no action needed.",
+			 (unsigned long long)n, range);
+}
+
 /* Advice lines from the settings and the socket table; returns how many. */
 static int advise(char lines[][320], int max)
 {
@@ -219,10 +255,6 @@ static int advise(char lines[][320], int max)
 		census_free(c.census);
 		return n;
 	}
-	struct census_dest busiest;
-	uint64_t dest_count = 0;
-	if (census_busiest(c.census, &busiest, 1))
-		dest_count = busiest.in_use;
 	long maxtw;
 	sysctl_read_longs(knob_find("max-tw")->name, &maxtw, 1);
 	uint64_t tw = c.count[TS_TIME_WAIT];
@@ -242,27 +274,8 @@ static int advise(char lines[][320], int max)
 				 "needed.",
 				 (unsigned long long)tw, 100.0 * (double)tw / (double)maxtw, maxtw);
 	}
-	if (lo > 0 && n < max) {
-		long range = hi - lo + 1;
-		char a[ADDR_STRLEN];
-		if (dest_count && (double)dest_count >= 0.5 * (double)range) {
-			addr_format_port(a, busiest.family, busiest.addr, busiest.port, 0);
-			snprintf(lines[n++], 320,
-				 "Ephemeral ports: %llu sockets to %s use %.0f%% of the %ld-port "
-				 "range. "
-				 "Widen port-range, let connect() reuse TIME-WAIT tuples "
-				 "(tw-reuse=1, "
-				 "needs timestamps), or reuse connections (pooling, keep-alive).",
-				 (unsigned long long)dest_count, a,
-				 100.0 * (double)dest_count / (double)range, range);
-		} else {
-			snprintf(lines[n++], 320,
-				 "Ephemeral ports: the busiest destination uses %llu of %ld ports: "
-				 "no "
-				 "action needed.",
-				 (unsigned long long)dest_count, range);
-		}
-	}
+	if (lo > 0 && n < max)
+		port_advice(lines[n++], c.census, hi - lo + 1);
 	if (c.count[TS_CLOSE_WAIT] && n < max)
 		snprintf(lines[n++], 320,
 			 "CLOSE-WAIT: %llu sockets. The peer has closed and the local program has "
