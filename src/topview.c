@@ -192,8 +192,8 @@ static void close_wait_line(char *line, const struct top_stats *st, uint64_t now
 			o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "%s %s[%d]",
 				      i ? ";" : "", text, (int)hd->pid);
 		else /* an owner out of sight (another user's, without privilege) */
-			o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "%s (owner out of sight)",
-				      i ? ";" : "");
+			o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o,
+				      "%s (owner out of sight)", i ? ";" : "");
 		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, " %u, oldest >=%s", hd->count,
 			      age);
 	}

@@ -313,7 +313,7 @@ static void top_ports_line_names_sources(void)
 	 * The range the model reads: an empty refresh says which.  Every
 	 * refresh is at one time, so no rate and no "full in".
 	 */
-	CHECK(topmodel_refresh(m, NULL, 0, 1000000, 0, NULL) == 0);
+	CHECK(unit_top_refresh(m, NULL, 0, 1000000, NULL) == 0);
 	long lo = topmodel_stats(m)->port_lo, hi = topmodel_stats(m)->port_hi;
 	if (lo <= 0 || hi - lo < 10) {
 		printf("  no usable ip_local_port_range (%ld-%ld); nothing to check\n", lo, hi);
@@ -344,7 +344,7 @@ static void top_ports_line_names_sources(void)
 		 "198.18.0.2 2 (%.0f%%)",
 		 range, 300.0 / (double)range, 200.0 / (double)range);
 	for (int two = 0; two < 2; two++) {
-		CHECK(topmodel_refresh(m, r, two ? 5 : 3, 1000000, 0, NULL) == 0);
+		CHECK(unit_top_refresh(m, r, two ? 5 : 3, 1000000, NULL) == 0);
 		const struct top_stats *st = topmodel_stats(m);
 		CHECK(st->port_lo == lo && st->ephemeral_srcs == (uint32_t)(two + 1));
 		int n = topview_header(st, &h, lines, 12, 200, 0), found = 0;
