@@ -6,6 +6,7 @@
 #   make SANITIZE=1 build (or check) with AddressSanitizer and UBSan
 #   make install    PREFIX=/usr/local, DESTDIR honoured
 #   make man        regenerate the generated parts of tcpstate.1 from the binary
+#   make bench-churn  build bench/live's load generator (build/rel/bench/churn)
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -111,6 +112,14 @@ $(O)/nonetlink.so: tests/fault/nonetlink.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 $(WARN) -O2 -fPIC -shared -o $@ $< -ldl
 
+# bench/live's load generator, to run by hand (bench/live compiles its own
+# copy into its temporary directory, as the other benches do).
+$(O)/bench/churn: bench/churn.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -pthread $(WARN) $(CFLAGS) $(SAN_LDFLAGS) -o $@ $<
+
+bench-churn: $(O)/bench/churn
+
 deps:
 	@sh tools/deps.sh build
 
@@ -176,6 +185,7 @@ clean:
 
 FORCE:
 .PHONY: all deps deps-check run check check-valgrind fmt fmt-check man install uninstall clean FORCE \
+	bench-churn \
 	fuzz-replay fuzz-build fuzz-run
 
 # Fuzz targets: replay binaries for `make check`, libFuzzer builds and runs.
