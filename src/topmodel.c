@@ -85,7 +85,7 @@ struct topmodel {
 	 * is in cache: a pass over 100k rows afterwards costs a trip to memory
 	 * per row.
 	 */
-	struct census *census; /* ephemeral ports per destination */
+	struct census *census; /* ephemeral ports per source address and destination */
 	uint32_t *cw;	       /* rows in CLOSE-WAIT */
 	size_t ncw, capcw;
 	uint64_t now_us;
@@ -232,6 +232,13 @@ static void resolve_owners(struct topmodel *m, const char *procroot)
 	procmap_free(pm);
 }
 
+/* Whether a and b are the same source address and destination. */
+static int same_pair(const struct top_dest *a, const struct top_dest *b)
+{
+	return a->family == b->family && a->port == b->port && a->src_family == b->src_family &&
+	       memcmp(a->addr, b->addr, 16) == 0 && memcmp(a->src, b->src, 16) == 0;
+}
+
 static void header_stats(struct topmodel *m, double dt)
 {
 	struct top_stats *st = &m->st;
@@ -256,20 +263,21 @@ static void header_stats(struct topmodel *m, double dt)
 	const struct census_totals *ct = census_totals(m->census);
 	st->ephemeral_in_use = (uint32_t)ct->in_use;
 	st->ephemeral_dests = (uint32_t)ct->dests;
+	st->ephemeral_srcs = (uint32_t)ct->sources;
 	for (int k = 0; k < ntop; k++) {
 		struct top_dest *d = &top[k];
 		memset(d, 0, sizeof(*d));
 		d->family = cd[k].family;
 		memcpy(d->addr, cd[k].addr, 16);
 		d->port = cd[k].port;
+		d->src_family = cd[k].src_family;
+		memcpy(d->src, cd[k].src, 16);
 		d->in_use = cd[k].in_use;
 		d->time_wait = cd[k].time_wait;
 		d->rate = dt > 0 ? (double)cd[k].fresh / dt : 0;
-		/* Smooth the rate with the last refresh's, for the same destination. */
+		/* Smooth the rate with the last refresh's, for the same source and destination. */
 		for (int p = 0; p < m->nprev_dest; p++)
-			if (m->prev_dest[p].family == d->family &&
-			    m->prev_dest[p].port == d->port &&
-			    memcmp(m->prev_dest[p].addr, d->addr, 16) == 0)
+			if (same_pair(&m->prev_dest[p], d))
 				d->rate = 0.7 * m->prev_dest[p].rate + 0.3 * d->rate;
 		/*
 		 * Sockets to one destination stay in TIME-WAIT for 60 s after they
@@ -403,6 +411,7 @@ void topmodel_begin(struct topmodel *m, uint64_t now_us)
 	st->port_hi = range[1];
 	st->ephemeral_in_use = 0;
 	st->ephemeral_dests = 0;
+	st->ephemeral_srcs = 0;
 	census_begin(m->census, st->port_lo, st->port_hi);
 	m->ncw = 0;
 }

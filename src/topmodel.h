@@ -51,10 +51,13 @@ struct top_event {
 	uint8_t from, to, cause;
 };
 
+/* One destination from one source address: a budget of ephemeral ports (census.h). */
 struct top_dest {
 	uint8_t family;
 	uint8_t addr[16];
 	uint16_t port;
+	uint8_t src_family;
+	uint8_t src[16];
 	uint32_t in_use, time_wait;
 	double rate;	  /* new connections per second */
 	double exhaust_s; /* seconds to use up the range at that rate, or < 0 */
@@ -76,7 +79,8 @@ struct top_stats {
 	long port_lo, port_hi;	   /* ip_local_port_range, or -1 */
 	uint32_t ephemeral_in_use; /* sockets on ephemeral ports (census.h) */
 	uint32_t ephemeral_dests;  /* destinations they connect to */
-	struct top_dest dest[3];   /* the busiest, busiest first */
+	uint32_t ephemeral_srcs;   /* source addresses they connect from */
+	struct top_dest dest[3];   /* the busiest pairs of source and destination, busiest first */
 	int ndest;
 	struct top_holder holder[3];
 	int nholder;
