@@ -93,5 +93,7 @@ int cmd_wire_check(const struct cmd_entry *cmd, const struct wire_opts *o, int n
 		return cmd_usage_error(cmd, "-i and -r cannot be used together");
 	if (need_source && !o->iface && !o->file)
 		return cmd_usage_error(cmd, "a packet source is needed: -i IFACE or -r FILE");
+	if (o->buffer_kib && !o->iface)
+		return cmd_usage_error(cmd, "-B applies to a live capture (-i IFACE)");
 	return 0;
 }
