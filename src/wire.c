@@ -86,8 +86,10 @@ struct wire {
 	uint64_t first_us, last_us; /* capture times of the first and last packet delivered */
 	uint64_t stop_at_us;
 	uint64_t (*clock_us)(void); /* live: wire_opts.clock_us */
-	uint64_t advanced_us;	    /* wall time of the last engine_advance (live) */
-	int stopped_at;		    /* a packet at or after stop_at_us was seen */
+	void (*fed)(void *arg);	    /* live: wire_opts.fed */
+	void *fed_arg;
+	uint64_t advanced_us; /* wall time of the last engine_advance (live) */
+	int stopped_at;	      /* a packet at or after stop_at_us was seen */
 	/* replay pacing: one packet read but not yet due */
 	uint8_t *held;
 	size_t held_cap, held_caplen, held_wirelen;
@@ -174,6 +176,8 @@ struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hoo
 	w->verify = o->ecfg.verify_checksums;
 	w->headers = headers;
 	w->clock_us = o->clock_us;
+	w->fed = o->fed;
+	w->fed_arg = o->fed_arg;
 	w->ecfg = o->ecfg;
 	w->eng = engine_new(&o->ecfg, hooks);
 	if (!w->eng) {
@@ -985,17 +989,25 @@ int wire_live_stats(struct wire *w, struct wire_live_stats *st)
 	return 0;
 }
 
+/* wire_poll() live, and the caller's word after segments went in. */
+static int poll_live(struct wire *w, int timeout_ms, char *err, size_t errlen)
+{
+	int n = wire_poll(w, timeout_ms, -1, err, errlen);
+
+	if (n > 0 && w->fed)
+		w->fed(w->fed_arg);
+	return n < 0 ? -1 : 0;
+}
+
 /* wire_run() live: until *stop, or the capture fails; then what was queued goes in. */
 static int run_live(struct wire *w, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
 	int rc = 0;
 
 	while (!rc && !(stop && *stop))
-		rc = wire_poll(w, 200, -1, err, errlen) < 0 ? -1 : 0;
+		rc = poll_live(w, 200, err, errlen);
 	wire_stop(w);
-	if (!rc && wire_poll(w, 0, -1, err, errlen) < 0)
-		rc = -1;
-	return rc;
+	return rc ? rc : poll_live(w, 0, err, errlen);
 }
 
 int wire_run(struct wire *w, volatile sig_atomic_t *stop, uint64_t stop_at_us, char *err,

@@ -59,6 +59,14 @@ struct wire_opts {
 	 * itself).  NULL: they move with packets only.  Files never use it.
 	 */
 	uint64_t (*clock_us)(void);
+	/*
+	 * Live, in wire_run(): called on the engine's thread after each
+	 * hand-over of segments it took, so that a command writes the events
+	 * of a batch at once (watch: one write, not one per event).  May be
+	 * NULL.
+	 */
+	void (*fed)(void *arg);
+	void *fed_arg;
 };
 
 /* No source, default settings (engine_config_defaults). */
