@@ -4,7 +4,9 @@ server they drive the screen in is nslib.Tmux (imported from here too)."""
 import re
 
 import nslib
-from nslib import Tmux  # noqa: F401  (the top tests' terminal)
+from nslib import Tmux  # the top tests' terminal, imported from here
+
+__all__ = ["Tmux", "rows", "case"]
 
 
 def rows(s):
