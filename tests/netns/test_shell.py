@@ -210,6 +210,21 @@ def last_line(s):
     return lines[-1] if lines else ""
 
 
+def shell_env(tag):
+    """A HOME and an XDG_STATE_HOME (left for the shell to make) of their
+    own for one prompt session: (env for start_shell, the state directory)."""
+    state = os.path.join(TMP, "state" + tag)
+    home = os.path.join(TMP, "home" + tag)
+    os.makedirs(home)
+    return {"XDG_STATE_HOME": state, "HOME": home, "TERM": "xterm"}, state
+
+
+def enter(line):
+    """Type line at the prompt, as it is (send-keys -l), and press Enter."""
+    TMUX.keys("t", "-l", line)
+    TMUX.keys("t", "Enter")
+
+
 def start_shell(env, extra=""):
     cmd = ("env %s ip netns exec %s %s shell %s; echo EXIT=$?; sleep 60" % (
         " ".join("%s=%s" % kv for kv in env.items()), NS.name, TCPSTATE, extra))
@@ -243,10 +258,7 @@ def type_tab(text):
 
 
 def tmux_completion_history():
-    state = os.path.join(TMP, "state")
-    home = os.path.join(TMP, "home")
-    os.makedirs(home)
-    env = {"XDG_STATE_HOME": state, "HOME": home, "TERM": "xterm"}
+    env, state = shell_env("")
     hist = os.path.join(state, "tcpstate", "history")
     try:
         cmd = start_shell(env)
@@ -267,13 +279,11 @@ def tmux_completion_history():
         if probs:
             raise Fail("in `%s`: %s" % (cmd, "; ".join(probs)))
         first = "tune guide --os freebsd"
-        TMUX.keys("t", "-l", first)
-        TMUX.keys("t", "Enter")
+        enter(first)
         s = TMUX.wait(lambda s: "fast_finwait2_recycle" in s and last_line(s) == "tcpstate>")
         if "fast_finwait2_recycle" not in s:
             raise Fail("`%s` at the prompt printed no guide; screen %r" % (first, s))
-        TMUX.keys("t", "-l", "exit")
-        TMUX.keys("t", "Enter")
+        enter("exit")
         s = TMUX.wait(lambda s: "EXIT=" in s)
         if "EXIT=0" not in s:
             raise Fail("`exit` at the prompt: expected the shell to end with status 0; "
@@ -312,22 +322,17 @@ def tmux_completion_history():
 
 
 def tmux_history_file_option():
-    state = os.path.join(TMP, "state2")
-    home = os.path.join(TMP, "home2")
-    os.makedirs(home)
+    env, state = shell_env("2")
     hf = os.path.join(TMP, "hist-dir", "my-history")
-    env = {"XDG_STATE_HOME": state, "HOME": home, "TERM": "xterm"}
     try:
         cmd = start_shell(env, "--history-file " + hf)
         line = "list -l -H"
-        TMUX.keys("t", "-l", line)
-        TMUX.keys("t", "Enter")
+        enter(line)
         s = TMUX.wait(lambda s: "127.0.0.1:%d" % PORT in s)
         if "127.0.0.1:%d" % PORT not in s:
             raise Fail("`%s` at the prompt of `%s` did not show the listener; screen %r"
                        % (line, cmd, s))
-        TMUX.keys("t", "-l", "quit")
-        TMUX.keys("t", "Enter")
+        enter("quit")
         s = TMUX.wait(lambda s: "EXIT=" in s)
         if "EXIT=0" not in s:
             raise Fail("`quit`: expected status 0; screen %r" % s)
@@ -346,25 +351,19 @@ def tmux_history_file_option():
 
 def tmux_line_continuation():
     """At the prompt, a trailing backslash gives a "> " prompt for the rest."""
-    state = os.path.join(TMP, "state3")
-    home = os.path.join(TMP, "home3")
-    os.makedirs(home)
-    env = {"XDG_STATE_HOME": state, "HOME": home, "TERM": "xterm"}
+    env, _ = shell_env("3")
     try:
         cmd = start_shell(env)
-        TMUX.keys("t", "-l", "list -l \\")
-        TMUX.keys("t", "Enter")
+        enter("list -l \\")
         s = TMUX.wait(lambda s: last_line(s) == ">")
         if last_line(s) != ">":
             raise Fail("`list -l \\` + Enter in `%s`: no \"> \" prompt; screen %r" % (cmd, s))
-        TMUX.keys("t", "-l", " -H")  # (a bare "-H" would be send-keys' flag)
-        TMUX.keys("t", "Enter")
+        enter(" -H")  # (a bare "-H" would be send-keys' flag)
         s = TMUX.wait(lambda s: "127.0.0.1:%d" % PORT in s and last_line(s) == "tcpstate>")
         if "127.0.0.1:%d" % PORT not in s or "Recv-Q" in s or "\\" in s.split(">", 2)[-1]:
             raise Fail("`list -l \\`, then `-H`: expected the listener without a header; "
                        "screen %r" % s)
-        TMUX.keys("t", "-l", "exit")
-        TMUX.keys("t", "Enter")
+        enter("exit")
         expect_exit_0("`exit`")
     finally:
         TMUX.run("kill-session", "-t", "t")

@@ -119,6 +119,11 @@ def tmpdir():
     return tempfile.mkdtemp(dir=TMP)
 
 
+def rollback_path():
+    """Where a case's rollback file goes: in a scratch directory of its own."""
+    return os.path.join(tmpdir(), "rb")
+
+
 def other_value(cur, choices):
     for c in choices:
         if c != cur:
@@ -241,8 +246,7 @@ def show_text_agrees_with_sysctl(ns):
 
 
 def set_changes_exactly_what_was_asked(ns):
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     before = ns_values(ns)
     reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
     rng = other_value(before["net.ipv4.ip_local_port_range"], ["20000 60001", "20001 60002"])
@@ -304,8 +308,7 @@ def dry_run_changes_nothing(ns):
 
 
 def invalid_value_in_batch_changes_nothing(ns):
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     before = ns_values(ns)
     unpriv = ns.sysctl_value("net.ipv4.ip_unprivileged_port_start")
     if unpriv is None or int(unpriv) <= 100:
@@ -340,8 +343,7 @@ def invalid_value_in_batch_changes_nothing(ns):
 def kernel_refused_write_rolls_back(ns):
     """ct-time-wait takes seconds up to 2^31-1 in tcpstate's table, but the
     kernel converts to jiffies and refuses anything above INT_MAX/HZ."""
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     before = ns_values(ns)
     ct = "net.netfilter.nf_conntrack_tcp_timeout_time_wait"
     if before[ct] is None:
@@ -368,8 +370,7 @@ def kernel_refused_write_rolls_back(ns):
 def failed_write_rolls_back_readonly_proc(ns):
     """A write that fails halfway (the last knob's /proc file bind-mounted
     read-only in a private mount namespace): the earlier ones are restored."""
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     before = ns_values(ns)
     reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
     rng = other_value(before["net.ipv4.ip_local_port_range"], ["20000 60001", "20001 60002"])
@@ -391,8 +392,7 @@ def failed_write_rolls_back_readonly_proc(ns):
 
 
 def revert_restores_and_deletes_rollback(ns):
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     before = ns_values(ns)
     reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
     fin = other_value(before["net.ipv4.tcp_fin_timeout"], ["30", "31"])
@@ -431,8 +431,7 @@ def revert_restores_and_deletes_rollback(ns):
 def revert_restores_empty_reserved_ports(ns):
     """The default ip_local_reserved_ports is empty: set, then revert, must
     bring the empty list back."""
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     ns.sysctl("net.ipv4.ip_local_reserved_ports", "")
     before = ns_values(ns)
     if before["net.ipv4.ip_local_reserved_ports"] != "":
@@ -456,8 +455,7 @@ def revert_restores_empty_reserved_ports(ns):
 def _revert_restores_kernel_value(ns, name, start, new):
     """Start from a value the kernel accepts but set would refuse; set, then
     revert: the kernel has the starting value again."""
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     probe = run_result(["ip", "netns", "exec", ns.name, "sysctl", "-q", "-w", "%s=%s" % (name, start)])
     if probe.rc != 0 or ns.sysctl_value(name) != start:
         return "the kernel refuses %s=%s in a namespace: %s" % (name, start,
@@ -511,8 +509,7 @@ def _port_set(text):
 def long_reserved_ports_list(ns):
     """Lists longer than 255 characters: shown whole, recorded whole and
     restored whole by revert, and set whole (or refused, changing nothing)."""
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     long1 = ",".join(str(p) for p in range(10000, 10120, 2))   # 60 ports, 359 chars
     ns.sysctl("net.ipv4.ip_local_reserved_ports", long1)
     before = ns_values(ns)
@@ -656,8 +653,7 @@ def persist_creates_new_file_0644(ns):
 
 
 def unknown_knob_suggests_name(ns):
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     before = ns_values(ns)
     res = tune("set", "-N", ns.name, "--rollback-file", rb, "tw_reuze=1")
     expect_rc(res, 2)
@@ -679,8 +675,7 @@ def unknown_knob_suggests_name(ns):
 
 
 def myths_refused_nothing_changed(ns):
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     before = ns_values(ns)
     reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
     cases = [("tw-recycle=0", ["4.12"]),
@@ -856,8 +851,7 @@ def show_missing_netns_and_bad_action(ns):
     lines = expect_err_lines(res)
     if len(lines) != 1 or missing not in lines[0]:
         raise Fail("%s; expected one line naming %s" % (res, missing))
-    res = tune("set", "-N", missing, "--rollback-file", os.path.join(tmpdir(), "rb"),
-               "tw-reuse=1")
+    res = tune("set", "-N", missing, "--rollback-file", rollback_path(), "tw-reuse=1")
     expect_rc(res, 1)
     if missing not in res.stderr:
         raise Fail("%s; expected the error to name %s" % (res, missing))

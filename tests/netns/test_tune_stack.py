@@ -416,8 +416,7 @@ def set_refuses_unreadable_stack(ns):
 
 
 def second_tune_waits_for_the_lock(ns):
-    d = tt.tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = tt.rollback_path()
     before = ns_read(ns, FIN)
     fin = tt.other_value(before[FIN], ["36", "37"])
     fd = os.open(rb + ".lock", os.O_RDONLY | os.O_CREAT, 0o600)
