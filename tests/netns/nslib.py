@@ -790,10 +790,13 @@ def fmt_keys(keys):
 _USERS_RE = re.compile(r'\("((?:[^"\\]|\\.)*)",pid=(\d+),fd=(\d+)\)')
 
 
-def _split_ss_endpoint(tok, local_family=None):
+def split_endpoint(tok):
+    """An endpoint as ss and tcpstate's table print it ("127.0.0.1:5000",
+    "[fe80::1]%v0:7000", "*:*"): (address, device or None, port), the
+    port as printed (a number, or "*")."""
     addr, port = tok.rsplit(":", 1)
-    addr = addr.split("%", 1)[0].strip("[]")
-    return addr, port
+    addr, _, dev = addr.partition("%")
+    return addr.strip("[]"), dev or None, port
 
 
 class SsRow:
@@ -841,11 +844,11 @@ def parse_ss(text):
                 raise RuntimeError("unknown ss state %r in %r" % (toks[0], line))
             state, rest = SS_STATE[toks[0]], toks[1:]
         recv_q, send_q, ltok, ptok = rest[0], rest[1], rest[2], rest[3]
-        laddr, lport = _split_ss_endpoint(ltok)
+        laddr, _, lport = split_endpoint(ltok)
         if laddr == "*":
             laddr = "::"  # ss prints the IPv6 wildcard as '*'
         laddr = canon_addr(laddr)
-        paddr, pport = _split_ss_endpoint(ptok)
+        paddr, _, pport = split_endpoint(ptok)
         if pport == "*":
             peer = ("*", 0)
         else:

@@ -151,11 +151,11 @@ def check_table(ns):
     got = []
     for line in res.stdout.splitlines():
         state, _recvq, _sendq, local, peer = line.split()
-        laddr, lport = nslib._split_ss_endpoint(local)
+        laddr, _, lport = nslib.split_endpoint(local)
         if peer == "*:*":
             paddr, pport = "*", 0
         else:
-            paddr, pport = nslib._split_ss_endpoint(peer)
+            paddr, _, pport = nslib.split_endpoint(peer)
         got.append(nslib.make_key(state, (laddr, lport), (paddr, pport)))
     compare_counters(collections.Counter(got), want, "`%s` (table) vs `ss -tanH`"
                      % fmt_cmd(res.argv))
