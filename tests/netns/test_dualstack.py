@@ -15,9 +15,10 @@ import subprocess
 import sys
 import time
 
-TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nslib  # noqa: E402
+
+TCPSTATE = nslib.TCPSTATE
 
 CASES = ["lo_accepted_rows_show_wire_state", "veth_accepted_rows_show_wire_state",
          "veth_no_wire_only_duplicates"]

@@ -7,8 +7,8 @@ import os, re, subprocess, time
 
 import nslib
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TCPSTATE = os.environ.get("TCPSTATE", os.path.join(REPO, "tcpstate"))
+REPO = nslib.REPO
+TCPSTATE = nslib.TCPSTATE
 CASES = ["interface_vanishes", "proc_not_mounted_list_p", "proc_sys_not_mounted_tune",
          "kernel_refuses_write_rolls_back", "readonly_etc_persist", "full_disk_persist",
          "sigpipe_head"]

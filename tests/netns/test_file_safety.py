@@ -7,7 +7,7 @@ import os, stat, subprocess
 
 import nslib
 
-TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
+TCPSTATE = nslib.TCPSTATE
 CASES = ["rollback_symlink_refused", "persist_symlink_refused", "rollback_modes",
          "history_symlink_not_followed", "save_dump_symlink_refused"]
 rep = nslib.begin(None, CASES, watchdog=None, tools=("ip",))  # names as they are

@@ -3,11 +3,11 @@
 unprivileged user (-Z, default nobody) with no capabilities (watch), or
 only those it still uses (top: SYS_PTRACE, DAC_READ_SEARCH, NET_ADMIN).
 Checked from /proc/PID/status.  Root only."""
-import os, signal, subprocess, time
+import signal, subprocess, time
 
 import nslib
 
-TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
+TCPSTATE = nslib.TCPSTATE
 CASES = ["watch_default_drops_to_nobody", "watch_Z_named_user", "top_keeps_only_its_caps",
          "Z_unknown_user"]
 rep = nslib.begin(None, CASES, watchdog=None, tools=("ip",))  # names as they are

@@ -13,7 +13,7 @@ import os, re, signal, subprocess, sys, time
 import nslib
 from toplib import Tmux, rows
 
-TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
+TCPSTATE = nslib.TCPSTATE
 CASES = ["tmux_header_counts_match_ss", "tmux_filter_narrows_rows", "tmux_sort_changes_order",
          "tmux_k_closes_selected_socket", "tmux_survives_resizes",
          "tmux_detail_shows_timeline", "tmux_q_exits_0_and_restores", "batch_join_close_wait",

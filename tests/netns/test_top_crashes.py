@@ -14,7 +14,7 @@ import os, signal, subprocess, tempfile, time
 import nslib
 from toplib import Tmux, case, rows
 
-TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
+TCPSTATE = nslib.TCPSTATE
 CASES = ["tmux_end_home_20_pairs", "tmux_end_home_6000_sockets", "batch_one_socket_then_three",
          "tmux_abort_restores_terminal", "tmux_end_survives_the_next_refresh"]
 rep = nslib.begin(None, CASES, watchdog=None, tools=nslib.NETNS_TOOLS + ("tmux",))

@@ -17,9 +17,10 @@ import re
 import sys
 import time
 
-TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nslib  # noqa: E402
+
+TCPSTATE = nslib.TCPSTATE
 
 CASES = ["host_groups_join_v4mapped", "long_ipv6_key_keeps_columns",
          "oldest_keeps_lower_bound_mark", "one_group_singular", "no_process_group",

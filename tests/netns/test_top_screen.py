@@ -22,7 +22,7 @@ import itertools, os, re, signal, subprocess, sys, tempfile, time, unicodedata
 import nslib
 from toplib import Tmux, case, rows
 
-TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
+TCPSTATE = nslib.TCPSTATE
 CASES = ["tmux_header_wide_full_history", "batch_wire_counts_packets_once",
          "batch_missing_interface_is_an_error", "batch_columns_line_up",
          "tmux_filter_error_cleared", "tmux_tab_completion_through_curses",

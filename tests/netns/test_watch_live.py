@@ -6,11 +6,11 @@ follow the wall clock: TIME-WAIT ends (--time-wait 0.5) with no packet after
 the close.  `watch -N NS -i lo`, run from the
 host's namespace, captures on the namespace's lo: it sees a connection made
 there (the host's lo never carries it).  Root only."""
-import json, os, signal, subprocess, sys, time
+import json, signal, subprocess, sys, time
 
 import nslib
 
-TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
+TCPSTATE = nslib.TCPSTATE
 CASES = ["watch_live_sees_handshake_and_close", "watch_live_sigint_exit_0",
          "watch_live_reports_kernel_counts", "watch_N_captures_in_the_namespace",
          "watch_live_timewait_ends_on_a_quiet_wire"]
