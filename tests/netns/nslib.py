@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TCPSTATE = os.environ.get("TCPSTATE") or os.path.join(REPO, "tcpstate")
@@ -1113,13 +1112,14 @@ def tmux_new_session(tmux, *args, tries=3):
 
 class Tmux:
     """A tmux server of the test's own, with no configuration file, so that
-    no user's server or settings are touched: on a fresh -L socket name, or
-    at `path` (-S: a socket inside the test's scratch directory goes with
-    it, which kill-server alone does not remove).  kill() ends the server
-    and every session in it; so does the end of a with block."""
+    no user's server or settings are touched.  Its socket is `path`, or one
+    in a directory of its own (named with prefix) that kill() removes:
+    kill-server alone leaves the socket behind.  kill() ends the server and
+    every session in it; so does the end of a with block."""
 
-    def __init__(self, prefix="tcpst-top-", path=None):
-        self.where = ["-S", path] if path else ["-L", prefix + uuid.uuid4().hex[:8]]
+    def __init__(self, prefix="tcpstate-tmux.", path=None):
+        self.own = None if path else tempfile.mkdtemp(prefix=prefix)
+        self.where = ["-S", path or os.path.join(self.own, "sock")]
 
     def __enter__(self):
         return self
@@ -1170,3 +1170,5 @@ class Tmux:
 
     def kill(self):
         self.run("kill-server")
+        if self.own:
+            shutil.rmtree(self.own, ignore_errors=True)
