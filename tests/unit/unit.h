@@ -6,6 +6,7 @@
 #ifndef TCPSTATE_UNIT_H
 #define TCPSTATE_UNIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,17 @@ struct sock_rec;
 /* A refresh of top's model as cmd_top.c makes one (test_topmodel.c): begin, each socket, end. */
 int unit_top_refresh(struct topmodel *m, const struct sock_rec *r, size_t n, uint64_t now_us,
 		     const char *procroot);
+
+/* Bytes a test builds up (a packet, a netlink reply) to feed a parser. */
+struct unit_buf {
+	uint8_t b[8192];
+	size_t n;
+};
+
+/* Append n bytes of d, or one byte v.  Past the end of the buffer the test
+ * fails, naming the overrun, and nothing is written. */
+void unit_put(struct unit_buf *u, const void *d, size_t n);
+void unit_put8(struct unit_buf *u, unsigned v);
 
 struct unit_test {
 	const char *name;
