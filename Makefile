@@ -6,6 +6,7 @@
 #   make SANITIZE=1 build (or check) with AddressSanitizer and UBSan
 #   make install    PREFIX=/usr/local, DESTDIR honoured
 #   make man        regenerate the generated parts of tcpstate.1 from the binary
+#   make bench-churn  build bench/live's load generator (build/rel/bench/churn)
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -57,8 +58,8 @@ LIB_SRCS := src/state.c src/filter.c src/diagmsg.c src/sockdiag.c src/addr.c src
             src/capture.c src/wire.c src/knobs.c src/sysctl.c src/rollback.c src/privdrop.c \
             src/census.c src/topgroup.c src/topview.c
 CLI_SRCS := src/main.c src/cmd.c src/cmdtab.c src/cmd_wire.c src/cmd_list.c src/cmd_watch.c \
-            src/listwire.c src/cmd_top.c src/cmd_tune.c src/cmd_shell.c src/cmd_explain.c \
-            src/termcheck.c src/topscreen.c
+            src/listwire.c src/cmd_top.c src/cmd_tune.c src/cmd_tune_change.c src/cmd_shell.c \
+            src/cmd_explain.c src/termcheck.c src/topscreen.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(O)/%.o)
@@ -110,6 +111,14 @@ $(O)/tcpstate-fastcheck: $(CLI_OBJS) $(filter-out $(ENGINE_OBJS),$(LIB_OBJS)) $(
 $(O)/nonetlink.so: tests/fault/nonetlink.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 $(WARN) -O2 -fPIC -shared -o $@ $< -ldl
+
+# bench/live's load generator, to run by hand (bench/live compiles its own
+# copy into its temporary directory, as the other benches do).
+$(O)/bench/churn: bench/churn.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -pthread $(WARN) $(CFLAGS) $(SAN_LDFLAGS) -o $@ $<
+
+bench-churn: $(O)/bench/churn
 
 deps:
 	@sh tools/deps.sh build
@@ -176,6 +185,7 @@ clean:
 
 FORCE:
 .PHONY: all deps deps-check run check check-valgrind fmt fmt-check man install uninstall clean FORCE \
+	bench-churn \
 	fuzz-replay fuzz-build fuzz-run
 
 # Fuzz targets: replay binaries for `make check`, libFuzzer builds and runs.

@@ -444,11 +444,6 @@ int capture_is_regular_file(const struct capture *c)
 	return f && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-const char *capture_reader(const struct capture *c)
-{
-	return c->sf ? "savefile" : "libpcap";
-}
-
 void capture_break(struct capture *c)
 {
 	c->brk = 1;

@@ -55,8 +55,6 @@ int capture_fd(const struct capture *c);
 int capture_dispatch(struct capture *c, int max, capture_fn fn, void *arg, char *err,
 		     size_t errlen);
 int capture_stats(struct capture *c, struct capture_stats *st);
-/* Who reads the packets: "savefile" (savefile.c, classic pcap on disk) or "libpcap". */
-const char *capture_reader(const struct capture *c);
 /* A file that is a regular file (not a pipe or a terminal): reads never wait. */
 int capture_is_regular_file(const struct capture *c);
 /* Ask a running capture_dispatch to return; safe from a signal handler. */

@@ -1,10 +1,13 @@
 /*
- * census.c - ephemeral ports in use, per destination (see census.h).
+ * census.c - ephemeral ports in use, per source address and destination
+ * (see census.h).
  *
  * census_add() keeps each socket whose local port lies in the range, 40
  * bytes each, and each listener whose port does; census_end() then marks
  * the listening ports in a bitmap, drops the sockets a listener covers and
- * counts the rest per destination in an open-addressing hash table.
+ * counts the rest per (source, destination) in an open-addressing hash
+ * table; a second table, filled once per pair, counts the distinct
+ * destinations and sources.
  */
 #include "census.h"
 
@@ -39,14 +42,20 @@ struct slot {
 	struct census_dest d;
 };
 
+/* An open-addressing hash table of census_dests, at most half full. */
+struct table {
+	struct slot *s;
+	size_t cap, n;
+};
+
 struct census {
 	long lo, hi;
 	struct cand *cand;
 	size_t ncand, capcand;
 	struct lis *lis;
 	size_t nlis, caplis;
-	struct slot *tab;
-	size_t cap;
+	struct table pairs;		/* the counts, per source and destination */
+	struct table ends;		/* the distinct destinations and sources of pairs[] */
 	uint64_t listening[65536 / 64]; /* ports with a listener in lis[] */
 	struct census_totals tot;
 	int failed;
@@ -63,8 +72,17 @@ void census_free(struct census *c)
 		return;
 	free(c->cand);
 	free(c->lis);
-	free(c->tab);
+	free(c->pairs.s);
+	free(c->ends.s);
 	free(c);
+}
+
+/* Empty, keeping its memory for the next count. */
+static void table_clear(struct table *t)
+{
+	if (t->s)
+		memset(t->s, 0, t->cap * sizeof(*t->s));
+	t->n = 0;
 }
 
 void census_begin(struct census *c, long lo, long hi)
@@ -73,8 +91,8 @@ void census_begin(struct census *c, long lo, long hi)
 	c->hi = hi;
 	c->ncand = 0;
 	c->nlis = 0;
-	if (c->tab)
-		memset(c->tab, 0, c->cap * sizeof(*c->tab));
+	table_clear(&c->pairs);
+	table_clear(&c->ends);
 	memset(&c->tot, 0, sizeof(c->tot));
 	c->failed = 0;
 }
@@ -161,58 +179,122 @@ static int on_listening_port(const struct census *c, const struct cand *k)
 	return 0;
 }
 
-static size_t dest_hash(const struct cand *k)
+/*
+ * Keys of the tables: a pair (both ends), a destination (src_family 0) or
+ * a source (family 0).  A real address has a family, so the three kinds
+ * never meet.
+ */
+static size_t key_hash(const struct census_dest *k)
 {
-	uint64_t a, b;
-	memcpy(&a, k->raddr, 8);
-	memcpy(&b, k->raddr + 8, 8);
-	return (size_t)hash_mix64(a ^ hash_mix64(b ^ ((uint64_t)k->rfamily << 16 | k->rport)));
+	uint64_t a, b, x, y;
+	memcpy(&a, k->addr, 8);
+	memcpy(&b, k->addr + 8, 8);
+	memcpy(&x, k->src, 8);
+	memcpy(&y, k->src + 8, 8);
+	uint64_t h = hash_mix64(
+		b ^ ((uint64_t)k->family << 24 | (uint64_t)k->src_family << 16 | k->port));
+	return (size_t)hash_mix64(a ^ hash_mix64(x ^ hash_mix64(y ^ h)));
 }
 
-/* The slot of k's destination in a table of cap slots, claimed if new. */
-static struct slot *dest_slot(struct slot *t, size_t cap, const struct cand *k, size_t h)
+static int key_eq(const struct census_dest *a, const struct census_dest *b)
 {
-	for (size_t i = h & (cap - 1);; i = (i + 1) & (cap - 1)) {
+	return a->family == b->family && a->src_family == b->src_family && a->port == b->port &&
+	       memcmp(a->addr, b->addr, 16) == 0 && memcmp(a->src, b->src, 16) == 0;
+}
+
+/*
+ * The slot of key k in a table of cap slots; a free one is claimed with
+ * k's contents, counts included, and *claimed says so.
+ */
+static struct slot *key_slot(struct slot *t, size_t cap, const struct census_dest *k, int *claimed)
+{
+	*claimed = 0;
+	for (size_t i = key_hash(k) & (cap - 1);; i = (i + 1) & (cap - 1)) {
 		struct slot *s = &t[i];
 		if (!s->used) {
 			s->used = 1;
-			memset(&s->d, 0, sizeof(s->d));
-			s->d.family = k->rfamily;
-			memcpy(s->d.addr, k->raddr, 16);
-			s->d.port = k->rport;
+			s->d = *k;
+			*claimed = 1;
 			return s;
 		}
-		if (s->d.family == k->rfamily && s->d.port == k->rport &&
-		    memcmp(s->d.addr, k->raddr, 16) == 0)
+		if (key_eq(&s->d, k))
 			return s;
 	}
 }
 
-/* k's destination, claimed if new; the table grows to stay at most half full. */
-static struct census_dest *dest_of(struct census *c, const struct cand *k)
+/*
+ * k's entry in t, claimed if new (*claimed says so); the table grows to
+ * stay at most half full.  NULL when out of memory.
+ */
+static struct census_dest *key_get(struct table *t, const struct census_dest *k, int *claimed)
 {
-	if (c->tot.dests * 2 >= c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 64;
+	if (t->n * 2 >= t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 64;
 		struct slot *nt = calloc(ncap, sizeof(*nt));
 		if (!nt)
 			return NULL;
-		for (size_t i = 0; i < c->cap; i++) {
-			const struct slot *o = &c->tab[i];
-			if (!o->used)
-				continue;
-			struct cand key;
-			key.rfamily = o->d.family;
-			key.rport = o->d.port;
-			memcpy(key.raddr, o->d.addr, 16);
-			dest_slot(nt, ncap, &key, dest_hash(&key))->d = o->d;
-		}
-		free(c->tab);
-		c->tab = nt;
-		c->cap = ncap;
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->s[i].used)
+				key_slot(nt, ncap, &t->s[i].d, claimed);
+		free(t->s);
+		t->s = nt;
+		t->cap = ncap;
 	}
-	struct slot *s = dest_slot(c->tab, c->cap, k, dest_hash(k));
-	c->tot.dests += s->d.in_use == 0;
+	struct slot *s = key_slot(t->s, t->cap, k, claimed);
+	t->n += (size_t)*claimed;
 	return &s->d;
+}
+
+/* Count k's socket in its pair. */
+static int count_pair(struct census *c, const struct cand *k)
+{
+	struct census_dest key;
+	int claimed;
+
+	memset(&key, 0, sizeof(key));
+	key.family = k->rfamily;
+	key.src_family = k->lfamily;
+	key.port = k->rport;
+	memcpy(key.addr, k->raddr, 16);
+	memcpy(key.src, k->laddr, 16);
+	struct census_dest *d = key_get(&c->pairs, &key, &claimed);
+	if (!d)
+		return -1;
+	d->in_use++;
+	d->time_wait += k->time_wait;
+	d->fresh += k->fresh;
+	c->tot.in_use++;
+	c->tot.time_wait += k->time_wait;
+	return 0;
+}
+
+/*
+ * The distinct destinations and sources among the pairs: once per pair,
+ * not per socket, as there are far fewer pairs.
+ */
+static int count_ends(struct census *c)
+{
+	for (size_t i = 0; i < c->pairs.cap; i++) {
+		const struct census_dest *p = &c->pairs.s[i].d;
+		struct census_dest dest, src;
+		int claimed;
+		if (!c->pairs.s[i].used)
+			continue;
+		memset(&dest, 0, sizeof(dest));
+		dest.family = p->family;
+		dest.port = p->port;
+		memcpy(dest.addr, p->addr, 16);
+		if (!key_get(&c->ends, &dest, &claimed))
+			return -1;
+		c->tot.dests += (uint64_t)claimed;
+		memset(&src, 0, sizeof(src));
+		src.src_family = p->src_family;
+		memcpy(src.src, p->src, 16);
+		if (!key_get(&c->ends, &src, &claimed))
+			return -1;
+		c->tot.sources += (uint64_t)claimed;
+	}
+	return 0;
 }
 
 int census_end(struct census *c)
@@ -226,19 +308,14 @@ int census_end(struct census *c)
 		const struct cand *k = &c->cand[i];
 		if (on_listening_port(c, k)) {
 			c->tot.on_listen++;
-			continue;
-		}
-		struct census_dest *d = dest_of(c, k);
-		if (!d) {
+		} else if (count_pair(c, k) < 0) {
 			c->failed = 1;
 			break;
 		}
-		d->in_use++;
-		d->time_wait += k->time_wait;
-		d->fresh += k->fresh;
-		c->tot.in_use++;
-		c->tot.time_wait += k->time_wait;
 	}
+	if (count_ends(c) < 0)
+		c->failed = 1;
+	c->tot.pairs = c->pairs.n;
 	return c->failed ? -1 : 0;
 }
 
@@ -247,7 +324,10 @@ const struct census_totals *census_totals(const struct census *c)
 	return &c->tot;
 }
 
-/* 1 if a sorts before b: busier, then more in TIME-WAIT, then by address. */
+/*
+ * 1 if a sorts before b: busier, then more in TIME-WAIT, then by
+ * destination, then by source.
+ */
 static int busier(const struct census_dest *a, const struct census_dest *b)
 {
 	if (a->in_use != b->in_use)
@@ -257,17 +337,21 @@ static int busier(const struct census_dest *a, const struct census_dest *b)
 	if (a->family != b->family)
 		return a->family < b->family;
 	int m = memcmp(a->addr, b->addr, 16);
-	return m ? m < 0 : a->port < b->port;
+	if (m || a->port != b->port)
+		return m ? m < 0 : a->port < b->port;
+	if (a->src_family != b->src_family)
+		return a->src_family < b->src_family;
+	return memcmp(a->src, b->src, 16) < 0;
 }
 
 size_t census_busiest(const struct census *c, struct census_dest *out, size_t max)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; c->tab && i < c->cap && max; i++) {
-		if (!c->tab[i].used)
+	for (size_t i = 0; i < c->pairs.cap && max; i++) {
+		if (!c->pairs.s[i].used)
 			continue;
-		const struct census_dest *d = &c->tab[i].d;
+		const struct census_dest *d = &c->pairs.s[i].d;
 		if (n == max && !busier(d, &out[n - 1]))
 			continue;
 		/* Insert in order; the least busy falls off the end when full. */

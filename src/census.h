@@ -1,6 +1,6 @@
 /*
- * census.h - ephemeral ports in use, per destination: the one count behind
- * `list -s`, top's header and `tune show`'s advice.
+ * census.h - ephemeral ports in use, per source address and destination:
+ * the one count behind `list -s`, top's header and `tune show`'s advice.
  *
  * A socket holds an ephemeral port when connect() chose its local port
  * from ip_local_port_range.  The kernel never chooses a port that a
@@ -9,11 +9,18 @@
  * IPV6_V6ONLY off also holds the IPv4 port) is a server's accepted socket,
  * not an ephemeral port, and its peer is a client, not a destination.
  *
+ * connect() needs the 4-tuple to be unique, not the local port: one local
+ * port serves any number of destinations, and each local address has the
+ * whole range to itself.  So the range runs out per (source address,
+ * destination address, destination port), and that is what is counted:
+ * a host with two source addresses has two budgets towards one
+ * destination, not one of twice the size.
+ *
  * Listeners may arrive after the sockets on their port (the kernel dumps
  * IPv4 before IPv6), so sockets are kept, compactly, until census_end()
- * has seen every listener.  Destinations are counted in a hash table that
- * grows as needed: there is no cap.  Addresses are compared in their
- * canonical form (addr_canonical): ::ffff:a.b.c.d is a.b.c.d.
+ * has seen every listener.  Pairs are counted in a hash table that grows
+ * as needed: there is no cap.  Addresses are compared in their canonical
+ * form (addr_canonical): ::ffff:a.b.c.d is a.b.c.d.
  *
  * No I/O: the caller reads the range and passes it in.
  */
@@ -25,18 +32,23 @@
 
 #include "sockrec.h"
 
+/* One destination (addr, port) from one source address: one budget of the range. */
 struct census_dest {
-	uint8_t family; /* canonical */
-	uint8_t addr[16];
+	uint8_t family;	    /* of addr, canonical */
+	uint8_t src_family; /* of src, canonical */
 	uint16_t port;
-	uint32_t in_use;    /* sockets on ephemeral ports to it */
+	uint8_t addr[16];
+	uint8_t src[16];    /* the local address the sockets connect from */
+	uint32_t in_use;    /* sockets on ephemeral ports from src to it */
 	uint32_t time_wait; /* of which in TIME-WAIT */
 	uint32_t fresh;	    /* of which the caller called fresh (new since its last look) */
 };
 
 struct census_totals {
 	uint64_t in_use, time_wait;
-	uint64_t dests;	    /* distinct destinations */
+	uint64_t pairs;	    /* distinct (source, destination): the census_dests */
+	uint64_t dests;	    /* distinct destinations (addr, port), whatever the source */
+	uint64_t sources;   /* distinct source addresses */
 	uint64_t on_listen; /* in the range, but on a listening port: not counted */
 };
 
@@ -57,8 +69,9 @@ int census_end(struct census *c);
 
 const struct census_totals *census_totals(const struct census *c);
 /*
- * The busiest destinations, at most max, busiest first (more in use, then
- * more in TIME-WAIT, then address order, so the order is stable).
+ * The busiest pairs of source and destination, at most max, busiest first
+ * (more in use, then more in TIME-WAIT, then destination and source in
+ * address order, so the order is stable).
  */
 size_t census_busiest(const struct census *c, struct census_dest *out, size_t max);
 

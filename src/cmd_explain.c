@@ -150,7 +150,8 @@ static const struct entry entries[] = {
 	 "bounds orphaned FIN-WAIT-2.",
 	 "TIME-WAIT sockets are cheap (no buffers, no file). They matter only when one source "
 	 "address runs out of ephemeral ports to one destination: tcpstate list -s shows port "
-	 "use per destination. Remedies: reuse connections (keep-alive, pools); tw-reuse=1 on "
+	 "use per source address and destination. Remedies: reuse connections (keep-alive, pools); "
+	 "tw-reuse=1 on "
 	 "the connecting side; a wider port-range. See tcpstate tune show and tcpstate tune "
 	 "guide."},
 	{TS_CLOSE,

@@ -855,6 +855,28 @@ static int read_port_range(long *lo, long *hi)
 
 #define TOP_DESTS 5
 
+/*
+ * The busiest pairs of source address and destination, one a line: each
+ * pair has the whole range, so its share is what runs out.
+ */
+static void print_busiest(struct out *out, const struct census_dest *top, size_t ntop, long range)
+{
+	size_t w = 11, ws = 4;
+	char dbuf[TOP_DESTS][ADDR_STRLEN], sbuf[TOP_DESTS][ADDR_STRLEN];
+
+	for (size_t i = 0; i < ntop; i++) {
+		size_t k = addr_format_port(dbuf[i], top[i].family, top[i].addr, top[i].port, 0);
+		size_t ks = addr_format(sbuf[i], top[i].src_family, top[i].src);
+		w = k > w ? k : w;
+		ws = ks > ws ? ks : ws;
+	}
+	out_printf(out, "  %-*s %-*s %8s %9s %8s\n", (int)w, "Destination", (int)ws, "From",
+		   "In use", "TIME-WAIT", "Of range");
+	for (size_t i = 0; i < ntop; i++)
+		out_printf(out, "  %-*s %-*s %8u %9u %7.1f%%\n", (int)w, dbuf[i], (int)ws, sbuf[i],
+			   top[i].in_use, top[i].time_wait, 100.0 * top[i].in_use / (double)range);
+}
+
 static void print_summary(struct out *out, const struct list_opts *o, const struct store *s,
 			  const struct collect *c)
 {
@@ -897,15 +919,19 @@ static void print_summary(struct out *out, const struct list_opts *o, const stru
 			out,
 			"{\"range_low\":%ld,\"range_high\":%ld,\"size\":%ld,\"in_use\":%llu,"
 			"\"time_wait\":%llu,\"destination_count\":%llu,\"on_listening_ports\":%llu,"
-			"\"destinations\":[",
+			"\"source_count\":%llu,\"pair_count\":%llu,\"destinations\":[",
 			lo, hi, range, (unsigned long long)in_use, (unsigned long long)tw,
-			(unsigned long long)ct->dests, (unsigned long long)ct->on_listen);
+			(unsigned long long)ct->dests, (unsigned long long)ct->on_listen,
+			(unsigned long long)ct->sources, (unsigned long long)ct->pairs);
 		for (size_t i = 0; i < ntop; i++) {
 			addr_format(buf, top[i].family, top[i].addr);
 			out_str(out, i ? ",{\"addr\":" : "{\"addr\":");
 			out_json_str(out, buf);
-			out_printf(out, ",\"port\":%u,\"in_use\":%u,\"time_wait\":%u}", top[i].port,
-				   top[i].in_use, top[i].time_wait);
+			out_printf(out, ",\"port\":%u,\"source\":", top[i].port);
+			addr_format(buf, top[i].src_family, top[i].src);
+			out_json_str(out, buf);
+			out_printf(out, ",\"in_use\":%u,\"time_wait\":%u}", top[i].in_use,
+				   top[i].time_wait);
 		}
 		out_str(out, "]}}\n");
 		return;
@@ -941,31 +967,19 @@ static void print_summary(struct out *out, const struct list_opts *o, const stru
 	}
 	out_printf(out,
 		   "\nEphemeral ports %ld-%ld (%ld per source address and destination):\n"
-		   "  %llu sockets on ephemeral ports to %llu destinations, %llu of them in "
-		   "TIME-WAIT\n",
-		   lo, hi, range, (unsigned long long)in_use, (unsigned long long)ct->dests,
-		   (unsigned long long)tw);
+		   "  %llu sockets on ephemeral ports to %llu destinations",
+		   lo, hi, range, (unsigned long long)in_use, (unsigned long long)ct->dests);
+	if (ct->sources > 1)
+		out_printf(out, " from %llu source addresses", (unsigned long long)ct->sources);
+	out_printf(out, ", %llu of them in TIME-WAIT\n", (unsigned long long)tw);
 	if (ct->on_listen)
 		out_printf(
 			out,
 			"  %llu more in the range are on listening ports (accepted connections): "
 			"not ephemeral\n",
 			(unsigned long long)ct->on_listen);
-	if (ntop) {
-		size_t w = 11;
-		char dbuf[TOP_DESTS][ADDR_STRLEN];
-		for (size_t i = 0; i < ntop; i++) {
-			size_t k = addr_format_port(dbuf[i], top[i].family, top[i].addr,
-						    top[i].port, 0);
-			if (k > w)
-				w = k;
-		}
-		out_printf(out, "  %-*s %8s %9s %8s\n", (int)w, "Destination", "In use",
-			   "TIME-WAIT", "Of range");
-		for (size_t i = 0; i < ntop; i++)
-			out_printf(out, "  %-*s %8u %9u %7.1f%%\n", (int)w, dbuf[i], top[i].in_use,
-				   top[i].time_wait, 100.0 * top[i].in_use / (double)range);
-	}
+	if (ntop)
+		print_busiest(out, top, ntop, range);
 }
 
 /* ---- the command -------------------------------------------------------- */

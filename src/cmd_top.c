@@ -45,6 +45,7 @@ enum {
 	O_SPEED,
 	O_ROWS,
 	O_SORT,
+	O_GROUP,
 };
 
 static const struct opt_def top_opts[] = {
@@ -60,17 +61,28 @@ static const struct opt_def top_opts[] = {
 	{O_SORT, 0, "sort", "COLUMN",
 	 "by age (default), state, local, peer, process, recv-q, send-q, rtt, retrans",
 	 COMPLETE_OWN},
-	{O_ROWS, 0, "rows", "N", "with -b: print the first N rows of each frame (default all)",
-	 COMPLETE_NONE},
+	{O_ROWS, 0, "rows", "N",
+	 "with -b: print the first N rows (or groups) of each frame (default all)", COMPLETE_NONE},
+	{O_GROUP, 0, "group", "BY", "group rows by process, host or state, as the g key does",
+	 COMPLETE_OWN},
 	WIRE_OPTS_COMMON,
 	{0, 0, NULL, NULL, NULL, COMPLETE_NONE},
 };
 
 static int run_top(const struct cmd_entry *cmd, int argc, char **argv);
 
-/* --sort's columns, as the model names them. */
-static void complete_sort(const struct cmd_completion *c)
+/* --group's words (no grouping is the default). */
+static const char *const group_words[TOP_GROUP_MAX] = {
+	[TOP_GROUP_PROCESS] = "process", [TOP_GROUP_HOST] = "host", [TOP_GROUP_STATE] = "state"};
+
+/* --sort's columns, as the model names them; --group's words. */
+static void complete_words(const struct cmd_completion *c)
 {
+	if (c->opt == O_GROUP) {
+		for (int g = 1; g < TOP_GROUP_MAX; g++)
+			cmd_offer(c, group_words[g]);
+		return;
+	}
 	for (int s = 0; s < SORT_MAX; s++)
 		cmd_offer(c, topmodel_sort_name((enum top_sort)s));
 }
@@ -82,9 +94,13 @@ const struct cmd_entry cmd_top_entry = {
 	.help_tail =
 		"Keys: arrows PgUp PgDn Home End move; < > or F6 choose the sort column, I\n"
 		"reverses it; / filters (as tcpstate list); 1-9 and 0 show or hide a state, s\n"
-		"cycles state presets; g groups by process, remote host or state; Enter shows\n"
-		"one connection; k closes it (SOCK_DESTROY); Space or Z pauses; h ? F1 help;\n"
-		"q F10 quit.\n"
+		"cycles state presets; g groups by process, remote host or state (as --group);\n"
+		"Enter shows one connection; k closes it (SOCK_DESTROY); Space or Z pauses;\n"
+		"h ? F1 help; q F10 quit.\n"
+		"Grouped by process, sockets a process closed count as ~name[pid], and those\n"
+		"no process holds by what holds them: (kernel: TIME-WAIT), (kernel: orphaned)\n"
+		"(closed, still closing), (kernel: not accepted), or (owner out of sight)\n"
+		"(another user's, without the privilege to see it, or not looked up yet).\n"
 		"With -i or -r the wire engine runs alongside: each row then shows the state\n"
 		"the capture implies for the local end and for the peer, and rows where the\n"
 		"kernel and the wire disagree are marked with !.  A connection the capture\n"
@@ -95,7 +111,7 @@ const struct cmd_entry cmd_top_entry = {
 	.min_args = 0,
 	.max_args = -1,
 	.args_complete = COMPLETE_FILTER,
-	.words = complete_sort,
+	.words = complete_words,
 	.run = run_top,
 };
 
@@ -170,6 +186,15 @@ static int on_opt(void *st, int id, const char *arg)
 					       "process, age, recv-q, send-q, rtt, retrans)",
 					       arg);
 		return 0;
+	case O_GROUP:
+		for (int g = 1; g < TOP_GROUP_MAX; g++)
+			if (strcmp(arg, group_words[g]) == 0) {
+				t->v.group = (enum top_group_by)g;
+				return 0;
+			}
+		return cmd_usage_error(&cmd_top_entry,
+				       "--group: unknown grouping \"%s\" (process, host, state)",
+				       arg);
 	case O_SPEED:
 		errno = 0;
 		v = strtod(arg, &end);
@@ -202,7 +227,10 @@ static void on_event(void *arg, const struct engine_event *ev)
 	topmodel_event(t->model, wire_engine(t->wire), ev);
 }
 
-/* Read what the wire has for us, for up to timeout_ms. */
+/*
+ * Read what the wire has for us: a live capture's packets, waiting up to
+ * timeout_ms for them; a file's, as far as its pace has come by now.
+ */
 static void pump_wire(struct top *t, int timeout_ms, char *err, size_t errlen)
 {
 	if (!t->wire)
@@ -239,8 +267,8 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 	/*
 	 * tcp_info costs the kernel a socket lock and ~230 bytes per socket,
 	 * a fifth more than the bare dump.  Only the rows on screen show it,
-	 * so it is asked for them alone (fill_info), unless every row needs it:
-	 * a sort by rtt or retransmits, or batch output of every row.
+	 * so it is asked for them alone (topmodel_prepare), unless every row
+	 * needs it: a sort by rtt or retransmits, or batch output of every row.
 	 */
 	size_t last = topmodel_nrows(t->model); /* 0 before the first refresh */
 	req.want_info = topmodel_sort_needs_info(t->v.sort) ||
@@ -260,7 +288,11 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	/* New sockets' owners are looked up at most once per refresh interval. */
+	/*
+	 * New sockets' owners are looked up at most once per refresh interval,
+	 * and no more than twice a second: a /proc scan of 100k sockets costs
+	 * more than their dump.
+	 */
 	uint64_t rescan = t->delay_us > 500000 ? t->delay_us : 500000;
 	topmodel_end(t->model, rescan, "/proc");
 	if (t->wire)
@@ -300,16 +332,6 @@ static void fetch_info(struct sock_rec **need, size_t n, void *arg)
 	(void)sockdiag_info(need, n, err, sizeof(err));
 }
 
-/*
- * tcp_info for the rows about to be shown, when the dump left it out: one
- * request per socket, by its id and cookie.  A socket gone since the dump
- * keeps "-".
- */
-static void fill_info(struct top *t, const uint32_t *idx, size_t n)
-{
-	topmodel_prepare(t->model, idx, n, fetch_info, NULL);
-}
-
 /* ---- batch mode -------------------------------------------------------- */
 
 /* A line of batch output: its text from outside was escaped as it came in (TEXT_SHOWN). */
@@ -335,7 +357,7 @@ static int batch_frame(struct top *t, FILE *out)
 		size_t keyw = topview_group_key_width(g, ng);
 		topview_group_title(buf, sizeof(buf), t->v.group, ng);
 		fprintf(out, "%s\n", buf);
-		for (size_t i = 0; i < ng; i++) {
+		for (size_t i = 0; i < ng && (!t->rows_max || i < (size_t)t->rows_max); i++) {
 			topview_group(&g[i], keyw, buf, sizeof(buf));
 			put_line(out, buf);
 		}
@@ -349,7 +371,7 @@ static int batch_frame(struct top *t, FILE *out)
 			t->rows_max && (size_t)t->rows_max < total ? (size_t)t->rows_max : total;
 		size_t n = topmodel_view(t->model, t->v.states, t->v.filter, t->v.sort,
 					 t->v.reverse, 0, want, idx, &matching);
-		fill_info(t, idx, n);
+		topmodel_prepare(t->model, idx, n, fetch_info, NULL);
 		struct topview_widths w;
 		topview_widths(t->model, idx, n, t->wire != NULL, &w);
 		topview_title(&w, buf, sizeof(buf));

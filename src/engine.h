@@ -139,7 +139,6 @@ void engine_note_drops(struct engine *e, uint64_t horizon_us);
 /* The engine's clock: the latest capture time it has been given. */
 uint64_t engine_now(const struct engine *e);
 
-/* Everything a view may want to know about a connection. */
 /* Zeek's conn_state values, in the order of Zeek's conn.log documentation. */
 enum conn_state {
 	CS_S0,
@@ -157,6 +156,8 @@ enum conn_state {
 	CS_OTH,
 	CS_MAX
 };
+
+/* Everything a view may want to know about a connection. */
 struct conn_info {
 	uint32_t id;	   /* unique per instance */
 	uint16_t instance; /* 1 for the first use of a 4-tuple, 2 for its reuse, ... */
@@ -190,7 +191,9 @@ void engine_conn_info(const struct engine *e, const struct conn *c, struct conn_
 
 /* Its name, as conn_info's conn_state gives it. */
 const char *engine_conn_state_name(enum conn_state cs);
-/* What a summary counts, for a fraction of engine_conn_info()'s work: its state[] and conn_state.
+/*
+ * What a summary counts, for a fraction of engine_conn_info()'s work: its
+ * state[] and conn_state.
  */
 void engine_conn_states(const struct engine *e, const struct conn *c, uint8_t state[2],
 			enum conn_state *conn_state);

@@ -134,8 +134,8 @@ struct wc {
  * does not fit (long or big connections, retransmissions, zero windows,
  * gaps, VLAN tags, reused tuples, long histories) goes whole to an
  * extension record, allocated on demand and freed with the connection.
- * eng_store() checks every rule before it uses the short form, so eng_load() gives
- * back exactly what was stored.
+ * eng_store() checks every rule before it uses the short form, so
+ * eng_load() gives back exactly what was stored.
  */
 struct pep {
 	uint32_t isn, nxt;
@@ -342,6 +342,7 @@ static inline int slot_family(const struct engine *e, const struct conn *c)
 		return e->xs[c->ext].family;
 	return c->cf & C_V6 ? AF_INET6 : AF_INET;
 }
+
 /* ---- history letters and sequence points -------------------------------- */
 
 /*

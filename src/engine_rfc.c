@@ -183,9 +183,9 @@ void rfc_segment(struct engine *e, struct wc *c, int side, const struct segment 
 
 	/* --- the receiver --- */
 	if (syn && !ackf) {
-		if (b->state == TS_NONE || b->state == TS_LISTEN || b->state == TS_CLOSE)
-			emit(e, c, rcv, TS_SYN_RECV, CAUSE_SYN_RECEIVED, ts);
-		else if (b->state == TS_SYN_SENT)
+		/* From SYN-SENT too: the two SYNs crossed, a simultaneous open. */
+		if (b->state == TS_NONE || b->state == TS_LISTEN || b->state == TS_CLOSE ||
+		    b->state == TS_SYN_SENT)
 			emit(e, c, rcv, TS_SYN_RECV, CAUSE_SYN_RECEIVED, ts);
 	} else if (syn && ackf) {
 		if (b->state == TS_SYN_SENT && syn_acked(b, s->ack))
@@ -276,8 +276,7 @@ void eng_end_instance(struct engine *e, struct wc *c, enum cause why, uint64_t t
 /* Should this connection leave the table at time now (default mode)? */
 int rfc_expired(const struct engine *e, const struct wc *c, uint64_t now, enum close_reason *why)
 {
-	if (closedish(c->ep[0].state) && closedish(c->ep[1].state) && c->ep[0].state == TS_CLOSE &&
-	    c->ep[1].state == TS_CLOSE) {
+	if (c->ep[0].state == TS_CLOSE && c->ep[1].state == TS_CLOSE) {
 		/* Finished: linger 2MSL so late retransmissions find it. */
 		if (c->last_us + e->cfg.time_wait_us <= now) {
 			*why = CLOSE_FINISHED;

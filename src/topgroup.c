@@ -1,6 +1,7 @@
 /*
  * topgroup.c - the monitor's model, grouped: the rows a view shows, counted
- * by process, by remote host or by state (top's g key), and the two
+ * by process (or, for sockets no process holds, by what holds them), by
+ * remote host or by state (top's g key and --group), and the two
  * questions about a row that the grouping and the table both ask (has it a
  * peer, which process holds it).
  */
@@ -42,13 +43,47 @@ static void host_key(char *key, const struct sock_rec *s)
 		addr_format(key, addr_canonical(s->family, s->raddr, a), a);
 }
 
-/* The key of r's group. */
+/*
+ * What holds a socket no process is seen holding, as its group's key.  One
+ * "(no process)" for all of them read as sockets some process forgot,
+ * where most are TIME-WAIT: held by the kernel after the close, leaked by
+ * nobody.  A socket without an inode has no file, so no process can hold
+ * it: TIME-WAIT; closed by its process and still closing (orphaned, in the
+ * kernel's word); or in a listener's queue, not accepted yet (its peer may
+ * have closed already: CLOSE-WAIT).  One with an inode has a file whose
+ * holder is out of sight: another user's, without the privilege to look,
+ * or one not looked up yet.
+ */
+static const char *no_owner_key(const struct top_row *r)
+{
+	if (r->wire_only)
+		return "(wire only)";
+	if (r->s.state == TS_TIME_WAIT)
+		return "(kernel: TIME-WAIT)";
+	if (r->s.inode)
+		return "(owner out of sight)";
+	switch (r->s.state) {
+	case TS_SYN_RECV:
+	case TS_NEW_SYN_RECV:
+	case TS_ESTABLISHED:
+	case TS_CLOSE_WAIT:
+		return "(kernel: not accepted)";
+	default:
+		return "(kernel: orphaned)";
+	}
+}
+
+/*
+ * The key of r's group.  By process, a socket its process closed (an owner
+ * remembered) is "~name[pid]", as the table marks it: held before by that
+ * process, by the kernel now, not counted as the process's own.
+ */
 static void group_key(char *key, size_t len, const struct top_row *r, enum top_group_by by)
 {
 	if (by == TOP_GROUP_PROCESS && r->pid)
-		top_proc_text(key, len, r, 0);
-	else if (by == TOP_GROUP_PROCESS) /* TIME-WAIT, or an owner out of sight */
-		memcpy(key, "(no process)", 13);
+		top_proc_text(key, len, r, 1);
+	else if (by == TOP_GROUP_PROCESS)
+		snprintf(key, len, "%s", no_owner_key(r));
 	else if (by == TOP_GROUP_HOST)
 		host_key(key, &r->s);
 	else

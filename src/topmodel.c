@@ -5,8 +5,9 @@
  * remembers, per socket, when it was first seen in its state and which
  * process held it; TIME-WAIT sockets have no owner in the kernel, so the
  * owner of the same 4-tuple's earlier socket is carried over.  /proc is
- * scanned only when sockets with unknown owners appear, at most every two
- * seconds: at 100k sockets a scan costs more than a refresh.
+ * scanned only when sockets with unknown owners appear, and at most once
+ * per interval the caller gives (top: its refresh interval, and no more
+ * than twice a second): at 100k sockets a scan costs more than a refresh.
  */
 #define _GNU_SOURCE /* qsort_r */
 #include "topmodel.h"
@@ -84,10 +85,12 @@ struct topmodel {
 	 * is in cache: a pass over 100k rows afterwards costs a trip to memory
 	 * per row.
 	 */
-	struct census *census; /* ephemeral ports per destination */
+	struct census *census; /* ephemeral ports per source address and destination */
 	uint32_t *cw;	       /* rows in CLOSE-WAIT */
 	size_t ncw, capcw;
 	uint64_t now_us;
+	uint64_t gen; /* rows changed (a refresh began, the wire's joined): a top_pick's miss is
+			 stale */
 	int first;
 	uint64_t last_scan_us, last_refresh_us;
 	struct top_stats st;
@@ -229,6 +232,13 @@ static void resolve_owners(struct topmodel *m, const char *procroot)
 	procmap_free(pm);
 }
 
+/* Whether a and b are the same source address and destination. */
+static int same_pair(const struct top_dest *a, const struct top_dest *b)
+{
+	return a->family == b->family && a->port == b->port && a->src_family == b->src_family &&
+	       memcmp(a->addr, b->addr, 16) == 0 && memcmp(a->src, b->src, 16) == 0;
+}
+
 static void header_stats(struct topmodel *m, double dt)
 {
 	struct top_stats *st = &m->st;
@@ -253,20 +263,21 @@ static void header_stats(struct topmodel *m, double dt)
 	const struct census_totals *ct = census_totals(m->census);
 	st->ephemeral_in_use = (uint32_t)ct->in_use;
 	st->ephemeral_dests = (uint32_t)ct->dests;
+	st->ephemeral_srcs = (uint32_t)ct->sources;
 	for (int k = 0; k < ntop; k++) {
 		struct top_dest *d = &top[k];
 		memset(d, 0, sizeof(*d));
 		d->family = cd[k].family;
 		memcpy(d->addr, cd[k].addr, 16);
 		d->port = cd[k].port;
+		d->src_family = cd[k].src_family;
+		memcpy(d->src, cd[k].src, 16);
 		d->in_use = cd[k].in_use;
 		d->time_wait = cd[k].time_wait;
 		d->rate = dt > 0 ? (double)cd[k].fresh / dt : 0;
-		/* Smooth the rate with the last refresh's, for the same destination. */
+		/* Smooth the rate with the last refresh's, for the same source and destination. */
 		for (int p = 0; p < m->nprev_dest; p++)
-			if (m->prev_dest[p].family == d->family &&
-			    m->prev_dest[p].port == d->port &&
-			    memcmp(m->prev_dest[p].addr, d->addr, 16) == 0)
+			if (same_pair(&m->prev_dest[p], d))
 				d->rate = 0.7 * m->prev_dest[p].rate + 0.3 * d->rate;
 		/*
 		 * Sockets to one destination stay in TIME-WAIT for 60 s after they
@@ -388,6 +399,7 @@ void topmodel_begin(struct topmodel *m, uint64_t now_us)
 	m->index_built = 0;
 	m->unknown = 0;
 	m->now_us = now_us;
+	m->gen++;
 	m->first = m->last_refresh_us == 0;
 
 	struct top_stats *st = &m->st;
@@ -399,6 +411,7 @@ void topmodel_begin(struct topmodel *m, uint64_t now_us)
 	st->port_hi = range[1];
 	st->ephemeral_in_use = 0;
 	st->ephemeral_dests = 0;
+	st->ephemeral_srcs = 0;
 	census_begin(m->census, st->port_lo, st->port_hi);
 	m->ncw = 0;
 }
@@ -554,19 +567,6 @@ void topmodel_end(struct topmodel *m, uint64_t rescan_us, const char *procroot)
 	m->last_refresh_us = now_us;
 }
 
-int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nrows, uint64_t now_us,
-		     uint64_t rescan_us, const char *procroot)
-{
-	topmodel_begin(m, now_us);
-	for (size_t i = 0; i < nrows; i++)
-		if (topmodel_add(m, &rows[i]) < 0) {
-			topmodel_abort(m);
-			return -1;
-		}
-	topmodel_end(m, rescan_us, procroot);
-	return 0;
-}
-
 /* ---- the join with the wire engine ------------------------------------- */
 
 struct wkey {
@@ -655,6 +655,7 @@ void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us)
 	j.t = calloc(j.cap, sizeof(*j.t));
 	if (!j.t)
 		return;
+	m->gen++; /* rows of the wire's own follow the kernel's */
 	engine_foreach(e, add_conn, &j);
 	for (size_t i = 0; i < m->nrows; i++) {
 		struct top_row *r = &m->rows[i];
@@ -736,7 +737,7 @@ void topmodel_event(struct topmodel *m, const struct engine *e, const struct eng
 	engine_conn_info(e, ev->conn, &ci);
 	re->conn_id = ci.id;
 	re->ev.ts_us = ev->ts_us;
-	re->ev.local = ev->endpoint; /* resolved to local/peer by the viewer */
+	re->ev.endpoint = ev->endpoint;
 	re->ev.from = ev->from;
 	re->ev.to = ev->to;
 	re->ev.cause = ev->cause;
@@ -768,14 +769,39 @@ const struct top_row *topmodel_row(const struct topmodel *m, size_t i)
 	return &m->rows[i];
 }
 
+void top_pick_row(struct top_pick *p, const struct topmodel *m, size_t i)
+{
+	p->key = m->rows[i].s;
+	p->at = i;
+	p->have = 1;
+	p->missed = 0;
+}
+
+long top_pick_find(struct top_pick *p, const struct topmodel *m)
+{
+	if (!p->have || (p->missed && p->gen == m->gen))
+		return -1; /* none picked; or gone, and no row has changed since */
+	p->gen = m->gen;
+	p->missed = 0;
+	if (p->at < m->nrows) {
+		p->compared++;
+		if (same_tuple(&m->rows[p->at].s, &p->key))
+			return (long)p->at;
+	}
+	for (size_t i = 0; i < m->nrows; i++) {
+		p->compared++;
+		if (same_tuple(&m->rows[i].s, &p->key)) {
+			p->at = i;
+			return (long)i;
+		}
+	}
+	p->missed = 1;
+	return -1;
+}
+
 uint64_t topmodel_age(const struct topmodel *m, const struct top_row *r)
 {
 	return m->v[r - m->rows].age;
-}
-
-struct top_row *topmodel_row_mut(struct topmodel *m, size_t i)
-{
-	return &m->rows[i];
 }
 
 void topmodel_prepare(struct topmodel *m, const uint32_t *idx, size_t n, topmodel_fetch_fn *fetch,
@@ -785,7 +811,7 @@ void topmodel_prepare(struct topmodel *m, const uint32_t *idx, size_t n, topmode
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		struct top_row *r = topmodel_row_mut(m, idx[i]);
+		struct top_row *r = &m->rows[idx[i]];
 		/*
 		 * None to ask for: TIME-WAIT and request sockets have no tcp_info
 		 * (nor FIN-WAIT-2 kept as a timewait socket, timer 3); a

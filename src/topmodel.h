@@ -47,14 +47,17 @@ struct top_row {
 
 struct top_event {
 	uint64_t ts_us;
-	uint8_t local; /* 1 if the local end changed, 0 the peer */
+	uint8_t endpoint; /* whose state changed: 0 the originator, 1 the responder */
 	uint8_t from, to, cause;
 };
 
+/* One destination from one source address: a budget of ephemeral ports (census.h). */
 struct top_dest {
 	uint8_t family;
 	uint8_t addr[16];
 	uint16_t port;
+	uint8_t src_family;
+	uint8_t src[16];
 	uint32_t in_use, time_wait;
 	double rate;	  /* new connections per second */
 	double exhaust_s; /* seconds to use up the range at that rate, or < 0 */
@@ -76,7 +79,8 @@ struct top_stats {
 	long port_lo, port_hi;	   /* ip_local_port_range, or -1 */
 	uint32_t ephemeral_in_use; /* sockets on ephemeral ports (census.h) */
 	uint32_t ephemeral_dests;  /* destinations they connect to */
-	struct top_dest dest[3];   /* the busiest, busiest first */
+	uint32_t ephemeral_srcs;   /* source addresses they connect from */
+	struct top_dest dest[3];   /* the busiest pairs of source and destination, busiest first */
 	int ndest;
 	struct top_holder holder[3];
 	int nholder;
@@ -88,17 +92,13 @@ struct topmodel *topmodel_new(void);
 void topmodel_free(struct topmodel *m);
 
 /*
- * Take a new kernel view.  rows/nrows: this refresh's sockets (the model
- * copies them).  Owners are looked up in procroot ("/proc"; NULL: not at
- * all), which is costly: only when sockets with unknown owners appear, and
- * at most every rescan_us.  now_us: the time of this refresh.
- */
-int topmodel_refresh(struct topmodel *m, const struct sock_rec *rows, size_t nrows, uint64_t now_us,
-		     uint64_t rescan_us, const char *procroot);
-/*
- * The same, one socket at a time, straight from the dump's callback: begin,
- * add each socket (-1: out of memory), end.  Feeding sockets in the kernel's
- * dump order is what makes the join with the last refresh cheap.
+ * Take a new kernel view, one socket at a time, straight from the dump's
+ * callback: begin (now_us: the time of this refresh), add each socket (the
+ * model copies it; -1: out of memory), end.  Feeding sockets in the
+ * kernel's dump order is what makes the join with the last refresh cheap.
+ * At the end, owners are looked up in procroot ("/proc"; NULL: not at
+ * all), which is costly: only when sockets with unknown owners appeared,
+ * and at most every rescan_us.
  */
 void topmodel_begin(struct topmodel *m, uint64_t now_us);
 int topmodel_add(struct topmodel *m, const struct sock_rec *rec);
@@ -106,7 +106,7 @@ void topmodel_end(struct topmodel *m, uint64_t rescan_us, const char *procroot);
 /* A refresh that cannot be finished (the dump failed): keep what arrived, consistently. */
 void topmodel_abort(struct topmodel *m);
 
-/* Join with the wire engine (optional): call after topmodel_refresh. */
+/* Join with the wire engine (optional): call after topmodel_end. */
 void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us);
 /* Record an engine event (hook it to the engine's event callback). */
 void topmodel_event(struct topmodel *m, const struct engine *e, const struct engine_event *ev);
@@ -118,9 +118,28 @@ const struct top_row *topmodel_row(const struct topmodel *m, size_t i);
  * refresh, the rest of a row mostly does not).
  */
 uint64_t topmodel_age(const struct topmodel *m, const struct top_row *r);
-/* The same row, to fill in what the dump left out (tcp_info). */
-struct top_row *topmodel_row_mut(struct topmodel *m, size_t i);
 const struct top_stats *topmodel_stats(const struct topmodel *m);
+/*
+ * A row followed by its 4-tuple across frames and refreshes: the screen's
+ * selected row.  Where it was last found is looked at first.  Rows move
+ * only at a refresh, and one in the kernel's dump order mostly leaves them
+ * where they were: finding the row costs one comparison, and a pass over
+ * the table only after a refresh moved it or took it away (a row found
+ * gone is not looked for again until rows change).
+ */
+struct top_pick {
+	struct sock_rec key; /* the row's: its family, addresses and ports are compared */
+	size_t at;	     /* where it was last found */
+	uint64_t gen;	     /* the version of the model's rows it was last looked for in */
+	uint64_t compared;   /* rows compared so far: what finding it has cost */
+	int have;	     /* a row is picked */
+	int missed;	     /* it was gone */
+};
+/* Pick row i. */
+void top_pick_row(struct top_pick *p, const struct topmodel *m, size_t i);
+/* The picked row's index, or -1: none is picked, or it is gone. */
+long top_pick_find(struct top_pick *p, const struct topmodel *m);
+
 /* The transitions seen for a connection, oldest first. */
 int topmodel_events(const struct topmodel *m, uint32_t conn_id, struct top_event *out, int max);
 
@@ -196,7 +215,8 @@ enum top_group_by {
 };
 
 struct top_group {
-	char key[4 * 16 + 1 + 16]; /* a process name, escaped, and its pid; a host; a state */
+	/* "name[pid]" (escaped), or what holds sockets no process does; a host; a state */
+	char key[4 * 16 + 1 + 16];
 	uint32_t count;
 	uint32_t by_state[TS_MAX];
 	uint64_t max_age; /* the longest any of them has been in its state */

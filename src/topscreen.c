@@ -6,9 +6,10 @@
  * rows on screen), then topscreen_draw, which only calls curses.  Keys
  * change what is shown and return actions (TS_ACT_*) for the loop: no key
  * does I/O.  In the filter prompt, keys go to readline, which redraws its
- * line.  Signal handlers only set flags, but for the fatal ones, which
- * restore the terminal and die.  Nothing is written to stderr while curses
- * owns the terminal: messages go to the status line.
+ * line.  The signal handlers here are for fatal signals: they restore the
+ * terminal and die (the loop's own, in cmd_top.c, only set a flag).
+ * Nothing is written to stderr while curses owns the terminal: messages go
+ * to the status line.
  */
 #include "topscreen.h"
 
@@ -113,7 +114,7 @@ static void apply_filter(struct topscreen *t, const char *text)
 	t->filter = f;
 	snprintf(t->filter_text, sizeof(t->filter_text), "%s", text);
 	t->cursor = t->offset = 0;
-	t->have_selected = 0;
+	t->sel.have = 0;
 	t->status[0] = '\0'; /* an earlier attempt's error no longer holds */
 }
 
@@ -245,7 +246,7 @@ static void draw_detail(struct topscreen *t, const struct top_row *r)
 		attron(A_BOLD);
 		mvprintw(y++, 0, "Timeline (from the capture, connection #%u)", r->conn_id);
 		attroff(A_BOLD);
-		/* Which engine endpoint is the local one: the one whose state matches. */
+		/* The engine's ends, not local and peer: orig (sent the first SYN) and resp. */
 		for (int i = 0; i < n && y < LINES - 2; i++) {
 			time_t s = (time_t)(ev[i].ts_us / 1000000);
 			struct tm tm;
@@ -253,7 +254,8 @@ static void draw_detail(struct topscreen *t, const struct top_row *r)
 			localtime_r(&s, &tm);
 			strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
 			mvprintw(y++, 2, "%s.%06u  %s  %-12s -> %-12s  %s", tbuf,
-				 (unsigned)(ev[i].ts_us % 1000000), ev[i].local ? "resp" : "orig",
+				 (unsigned)(ev[i].ts_us % 1000000),
+				 ev[i].endpoint ? "resp" : "orig",
 				 state_name(ev[i].from ? ev[i].from : TS_CLOSE),
 				 state_name(ev[i].to), engine_cause_name(ev[i].cause));
 		}
@@ -273,8 +275,7 @@ static void draw_help(void)
 		"",
 		"  Up Down PgUp PgDn Home End   move",
 		"  < > F6                       choose the sort column;  I  reverse it",
-		"  /                            filter, in tcpstate list's language (Tab "
-		"completes)",
+		"  /                            filter as tcpstate list does (Tab completes)",
 		"  1-9 0                        show or hide ESTAB SYN-S SYN-R FIN-W1 FIN-W2",
 		"                               TIME-W CLOSE-W LAST-A LISTEN CLOSING",
 		"  s                            cycle state presets",
@@ -288,7 +289,10 @@ static void draw_help(void)
 		"seen then), exact ages come from the capture.  Wire L/P is the state the capture",
 		"implies for the local end and the peer; '!' marks a lasting disagreement with",
 		"the kernel, '?' states guessed from a connection picked up mid-stream (never",
-		"marked '!').  '~' before a process: it held the socket before TIME-WAIT.",
+		"marked '!').  '~' before a process: it held the socket, and closed it.",
+		"Grouped by process, sockets no process holds are the kernel's: TIME-WAIT,",
+		"orphaned (closed by their process, still closing) or not accepted yet; an",
+		"owner out of sight is another user's (no privilege to look) or not seen yet.",
 		"",
 		"Any key returns.",
 	};
@@ -387,10 +391,8 @@ static void prepare_rows(struct topscreen *t, struct topscreen_frame *f, topmode
 	}
 	topmodel_prepare(t->model, t->idx, f->n, fetch, arg);
 	topview_widths(t->model, t->idx, f->n, t->wire, &f->w);
-	if (t->cursor >= t->offset && t->cursor - t->offset < f->n) {
-		t->selected = topmodel_row(t->model, t->idx[t->cursor - t->offset])->s;
-		t->have_selected = 1;
-	}
+	if (t->cursor >= t->offset && t->cursor - t->offset < f->n)
+		top_pick_row(&t->sel, t->model, t->idx[t->cursor - t->offset]);
 }
 
 /*
@@ -407,11 +409,12 @@ void topscreen_prepare(struct topscreen *t, const struct topview_header *h,
 	memset(f, 0, offsetof(struct topscreen_frame, lines));
 	f->now = cmd_wall_us();
 	if (t->mode == MODE_DETAIL) {
-		const struct top_row *r = topscreen_selected(t);
-		if (r) {
-			uint32_t at = (uint32_t)(r - topmodel_row(t->model, 0));
+		/* Every loop turn: where the row was is looked at first (top_pick). */
+		long i = top_pick_find(&t->sel, t->model);
+		if (i >= 0) {
+			uint32_t at = (uint32_t)i;
 			topmodel_prepare(t->model, &at, 1, fetch, arg);
-			f->detail = r;
+			f->detail = topmodel_row(t->model, at);
 			return;
 		}
 		t->mode = MODE_TABLE;
@@ -519,25 +522,9 @@ static void draw_table(const struct topscreen *t, const struct topscreen_frame *
 	refresh();
 }
 
-/* The selected row's index in the model, or -1: it is gone, or none is selected. */
-static long find_selected(const struct topscreen *t)
+const struct top_row *topscreen_selected(struct topscreen *t)
 {
-	if (!t->have_selected)
-		return -1;
-	size_t n = topmodel_nrows(t->model);
-	for (size_t i = 0; i < n; i++) {
-		const struct top_row *r = topmodel_row(t->model, i);
-		if (r->s.family == t->selected.family && r->s.lport == t->selected.lport &&
-		    r->s.rport == t->selected.rport && !memcmp(r->s.laddr, t->selected.laddr, 16) &&
-		    !memcmp(r->s.raddr, t->selected.raddr, 16))
-			return (long)i;
-	}
-	return -1;
-}
-
-const struct top_row *topscreen_selected(const struct topscreen *t)
-{
-	long i = find_selected(t);
+	long i = top_pick_find(&t->sel, t->model);
 	return i < 0 ? NULL : topmodel_row(t->model, (size_t)i);
 }
 
@@ -545,7 +532,7 @@ void topscreen_follow(struct topscreen *t)
 {
 	if (t->group != TOP_GROUP_NONE)
 		return;
-	long i = find_selected(t);
+	long i = top_pick_find(&t->sel, t->model);
 	if (i < 0)
 		return;
 	/* Its rank, counted in one pass; the next frame scrolls only if needed. */
@@ -570,10 +557,8 @@ static void select_at_cursor(struct topscreen *t)
 	if (t->group != TOP_GROUP_NONE)
 		return;
 	if (topmodel_view(t->model, t->states, t->filter, t->sort, t->reverse, t->cursor, 1, &idx,
-			  &matching) == 1) {
-		t->selected = topmodel_row(t->model, idx)->s;
-		t->have_selected = 1;
-	}
+			  &matching) == 1)
+		top_pick_row(&t->sel, t->model, idx);
 }
 
 /*
@@ -585,7 +570,7 @@ static void select_at_cursor(struct topscreen *t)
 static void move_to(struct topscreen *t, size_t i)
 {
 	t->cursor = i < t->nshown ? i : t->nshown ? t->nshown - 1 : 0;
-	t->have_selected = 0;
+	t->sel.have = 0;
 }
 
 /* After a change of sort column: say so; a dump without tcp_info cannot be sorted by it. */
@@ -595,7 +580,6 @@ static int sorted(struct topscreen *t)
 	return topmodel_sort_needs_info(t->sort) ? TS_ACT_RECALCULATE : 0;
 }
 
-/* A key's effect on what is shown, and what it asks of the loop (TS_ACT_*). */
 /* A key in the filter prompt, the help, the detail view or the kill question. */
 static int modal_key(struct topscreen *t, int ch)
 {
@@ -630,6 +614,7 @@ static int modal_key(struct topscreen *t, int ch)
 	return 0;
 }
 
+/* A key's effect on what is shown, and what it asks of the loop (TS_ACT_*). */
 static int handle_key(struct topscreen *t, int ch)
 {
 	int page = LINES > 15 ? LINES - 14 : 1;
@@ -685,8 +670,10 @@ static int handle_key(struct topscreen *t, int ch)
 	case 'g':
 		t->group = (enum top_group_by)((t->group + 1) % TOP_GROUP_MAX);
 		t->cursor = t->offset = 0;
-		topscreen_status(t, t->group ? "grouped by %s" : "%sno grouping",
-				 topview_group_name(t->group));
+		if (t->group == TOP_GROUP_NONE)
+			topscreen_status(t, "no grouping");
+		else
+			topscreen_status(t, "grouped by %s", topview_group_name(t->group));
 		break;
 	case 's':
 		t->preset = (t->preset + 1) % (int)(sizeof(presets) / sizeof(presets[0]));
@@ -697,17 +684,17 @@ static int handle_key(struct topscreen *t, int ch)
 	case '\r':
 	case KEY_ENTER:
 		select_at_cursor(t);
-		if (t->group == TOP_GROUP_NONE && t->have_selected)
+		if (t->group == TOP_GROUP_NONE && t->sel.have)
 			t->mode = MODE_DETAIL;
 		break;
 	case 'k':
 		select_at_cursor(t);
-		if (t->have_selected && topscreen_selected(t) && topscreen_selected(t)->wire_only) {
+		if (topscreen_selected(t) && topscreen_selected(t)->wire_only) {
 			topscreen_status(t, "no kernel socket to close: this connection is seen on "
 					    "the wire only");
 			break;
 		}
-		if (t->have_selected && t->group == TOP_GROUP_NONE) {
+		if (t->sel.have && t->group == TOP_GROUP_NONE) {
 			t->mode = MODE_CONFIRM_KILL;
 			topscreen_status(t, "close the selected socket? (y/N)");
 		}

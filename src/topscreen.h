@@ -33,8 +33,7 @@ struct topscreen {
 	int paused;
 	size_t cursor, offset;
 	size_t nshown; /* rows (or groups) the last frame had to show: the cursor stays below */
-	struct sock_rec selected; /* the selected row's identity, followed across refreshes */
-	int have_selected;
+	struct top_pick sel; /* the selected row, followed across refreshes */
 	enum top_mode mode;
 	char status[200];
 	uint64_t status_until;
@@ -94,7 +93,7 @@ void topscreen_prompt(struct topscreen *s);
 /* After a refresh, the cursor back on the row it was on. */
 void topscreen_follow(struct topscreen *s);
 /* The selected row, or NULL when it is gone. */
-const struct top_row *topscreen_selected(const struct topscreen *s);
+const struct top_row *topscreen_selected(struct topscreen *s);
 /* A message for the status line, escaped. */
 void topscreen_status(struct topscreen *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -101,14 +101,20 @@ static void sparkline(char *buf, size_t len, const uint16_t *h, int n, int width
 }
 
 /*
- * One destination of ephemeral ports: "ADDR:PORT N (P%)", with " of RANGE"
- * after N when asked, and when it would run out at its current rate.
+ * One destination of ephemeral ports: "ADDR:PORT N (P%)", with " from SRC"
+ * after the destination when asked (more than one source address shares
+ * the header), " of RANGE" after N when asked, and when it would run out at
+ * its current rate.
  */
-static int dest_text(char *buf, size_t len, const struct top_dest *d, long range, int of)
+static int dest_text(char *buf, size_t len, const struct top_dest *d, long range, int from, int of)
 {
-	char a[ADDR_STRLEN], age[32] = "", ofr[32] = "";
+	char a[ADDR_STRLEN + 6 + ADDR_STRLEN], age[32] = "", ofr[32] = "";
 
-	addr_format_port(a, d->family, d->addr, d->port, 0);
+	size_t k0 = addr_format_port(a, d->family, d->addr, d->port, 0);
+	if (from) {
+		memcpy(a + k0, " from ", 7);
+		addr_format(a + k0 + 6, d->src_family, d->src);
+	}
 	if (d->exhaust_s >= 0) {
 		memcpy(age, " full in ", 10);
 		topview_age(age + 9, sizeof(age) - 9, (uint64_t)(d->exhaust_s * 1e6));
@@ -137,28 +143,36 @@ static void title_line(char *line, const struct top_stats *st, const struct topv
 		 h->filter_text ? " - filter: " : "", text);
 }
 
-/* Ephemeral ports: the busiest destinations and the total. */
+/* Ephemeral ports: the busiest pairs of source address and destination, and the total. */
 static void ephemeral_line(char *line, const struct top_stats *st)
 {
 	/*
-	 * The range is per destination: the busiest one's share is what
-	 * runs out, so it comes first; the total over all destinations
-	 * is said apart.
+	 * The range is per source address and destination: the busiest
+	 * pair's share is what runs out, so it comes first; the total over
+	 * all of them is said apart.  With one source address, the
+	 * destination names the pair; with more, each says its source.
 	 */
 	long range = st->port_hi - st->port_lo + 1;
+	int from = st->ephemeral_srcs > 1;
 	int o = snprintf(line, TOPVIEW_HDR_LINE,
-			 "Ephemeral ports: none in use (%ld per destination)", range);
+			 "Ephemeral ports: none in use (%ld per source address and destination)",
+			 range);
 	if (st->ndest) {
 		o = snprintf(line, TOPVIEW_HDR_LINE, "Ephemeral ports: busiest ");
-		o += dest_text(line + o, TOPVIEW_HDR_LINE - (size_t)o, &st->dest[0], range, 1);
+		o += dest_text(line + o, TOPVIEW_HDR_LINE - (size_t)o, &st->dest[0], range, from,
+			       1);
 		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o,
 			      "; %u in use to %u destination%s", st->ephemeral_in_use,
 			      st->ephemeral_dests, st->ephemeral_dests == 1 ? "" : "s");
+		if (from && o > 0 && o < TOPVIEW_HDR_LINE)
+			o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o,
+				      " from %u source addresses", st->ephemeral_srcs);
 	}
 	for (int i = 1; i < st->ndest && o > 0 && o < 200; i++) {
 		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "%s",
 			      i == 1 ? "; next " : ", ");
-		o += dest_text(line + o, TOPVIEW_HDR_LINE - (size_t)o, &st->dest[i], range, 0);
+		o += dest_text(line + o, TOPVIEW_HDR_LINE - (size_t)o, &st->dest[i], range, from,
+			       0);
 	}
 }
 
@@ -178,8 +192,8 @@ static void close_wait_line(char *line, const struct top_stats *st, uint64_t now
 			o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "%s %s[%d]",
 				      i ? ";" : "", text, (int)hd->pid);
 		else /* an owner out of sight (another user's, without privilege) */
-			o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "%s (no process)",
-				      i ? ";" : "");
+			o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o,
+				      "%s (owner out of sight)", i ? ";" : "");
 		o += snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, " %u, oldest >=%s", hd->count,
 			      age);
 	}
@@ -213,11 +227,15 @@ int topview_header(const struct top_stats *st, const struct topview_header *h,
 	char spark[4 * TOP_HISTORY + 1];
 
 	title_line(lines[n++], st, h);
-	/* Counts per state, with a sparkline each, two per line. */
+	/* Counts per state, with a sparkline each, two per line (three from 100 columns). */
 	static const int order[] = {TS_ESTABLISHED, TS_TIME_WAIT, TS_CLOSE_WAIT, TS_LISTEN,
 				    TS_SYN_SENT,    TS_SYN_RECV,  TS_FIN_WAIT1,	 TS_FIN_WAIT2,
 				    TS_LAST_ACK,    TS_CLOSING};
-	/* Each column: name 12, count 7, sparkline, and 3 spaces; never past width. */
+	/*
+	 * Each column: name 12, a space, count 7, a space, the sparkline, and
+	 * 2 spaces before the next column (23 cells and the sparkline); never
+	 * past width.
+	 */
 	int col = width >= 100 ? 3 : 2, sw = (width / col) - 23;
 	if (sw < 4)
 		sw = 4;

@@ -65,7 +65,7 @@ struct wire {
 	struct engine_config ecfg;
 	struct decode_stats dst;
 	int verify;
-	uint64_t first_us, last_us;
+	uint64_t first_us, last_us; /* capture times of the first and last packet delivered */
 	uint64_t stop_at_us;
 	uint64_t (*clock_us)(void); /* live: wire_opts.clock_us */
 	uint64_t advanced_us;	    /* wall time of the last engine_advance (live) */
@@ -120,8 +120,7 @@ struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hoo
 		free(w);
 		return NULL;
 	}
-	/* (A pcapng file's other interfaces may differ: the decoder counts those it cannot read.)
-	 */
+	/* A pcapng file's other interfaces may differ: the decoder counts those it cannot read. */
 	int dlt = capture_linktype(w->cap);
 	if (!decode_linktype_supported(dlt)) {
 		snprintf(err, errlen, "%s: link type %s (%d) is not supported",
@@ -565,11 +564,6 @@ int wire_is_live(const struct wire *w)
 uint64_t wire_first_us(const struct wire *w)
 {
 	return w->first_us;
-}
-
-uint64_t wire_last_us(const struct wire *w)
-{
-	return w->last_us;
 }
 
 void wire_report(struct wire *w, char *buf, size_t len)

@@ -64,9 +64,8 @@ struct engine *wire_engine(struct wire *w);
 const struct decode_stats *wire_decode_stats(const struct wire *w);
 int wire_capture_stats(struct wire *w, struct capture_stats *st);
 int wire_is_live(const struct wire *w);
-/* Capture time of the first and last packet read (0 before any). */
+/* Capture time of the first packet read (0 before any). */
 uint64_t wire_first_us(const struct wire *w);
-uint64_t wire_last_us(const struct wire *w);
 void wire_close(struct wire *w);
 
 /* One line of counters for stderr: packets, TCP, truncated, invalid, drops. */

@@ -157,9 +157,11 @@ def top_header(ns):
     return lines[0]
 
 
-HEADER_RE = re.compile(r"^Ephemeral ports: busiest (\S+) (\d+) of (\d+) \((\d+)%\)"
+# With more than one source address, each pair says "from SRC" (test_census_source.py).
+HEADER_RE = re.compile(r"^Ephemeral ports: busiest (\S+)(?: from \S+)? "
+                       r"(\d+) of (\d+) \((\d+)%\)"
                        r"(?: full in \S+)?; (\d+) in use to (\d+) destinations?"
-                       r"(?:; next (.*))?$")
+                       r"(?: from \d+ source addresses)?(?:; next (.*))?$")
 
 
 class Tests:

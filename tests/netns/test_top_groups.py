@@ -8,7 +8,7 @@ IPv6 addresses:
    "oldest" line up;
  - without a capture every age is a lower bound, and "oldest" says so (>=);
  - one group is "1 group", not "1 groups";
- - by process, a TIME-WAIT socket (no owner) is "(no process)";
+ - by process, a TIME-WAIT socket (no owner) is "(kernel: TIME-WAIT)";
  - by remote host, the listeners of both families are one group "*";
  - the detail view of a listener reads "-> *:*", as the table does.
 """
@@ -82,7 +82,7 @@ def wait_screen(pred, timeout=8.0):
     return s
 
 
-GROUP_RE = re.compile(r"^(\S+|\(no process\))\s+(\d+)\s+oldest (\S+)")
+GROUP_RE = re.compile(r"^(\S+|\([^)]*\))\s+(\d+)\s+oldest (\S+)")
 
 
 def groups(screen):
@@ -117,7 +117,7 @@ try:
     tmux("send-keys", "-t", "t", "g")
     s = wait_screen(lambda s: "Grouped by process" in s and len(groups(s)) >= 2)
     g = groups(s)
-    rep.check(("(no process)", 1) in [(k, n) for k, n, _, _ in g] and
+    rep.check(("(kernel: TIME-WAIT)", 1) in [(k, n) for k, n, _, _ in g] and
               not any(k.startswith("?") for k, _, _, _ in g), "no_process_group",
               "groups %r" % (g,))
     tmux("send-keys", "-t", "t", "g")

@@ -2,7 +2,8 @@
  * Unit tests: the ephemeral-port census on crafted socket rows (a server's
  * accepted sockets on a listening port inside the range are not ephemeral,
  * whichever address or wildcard the listener holds, in any dump order),
- * destinations in canonical form and without a cap; and addr_canonical.
+ * counted per source address and destination, in canonical form and
+ * without a cap; top's ports line from it; and addr_canonical.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include "addr.h"
 #include "census.h"
 #include "state.h"
+#include "topmodel.h"
+#include "topview.h"
 #include "unit.h"
 
 /* A socket from text addresses ("*" for a listener's peer). */
@@ -202,6 +205,159 @@ static void destinations_canonical_and_uncapped(void)
 	census_free(c);
 }
 
+/* "DEST from SRC N/TW" for a census entry, to compare with one string. */
+static void pair_text(char *buf, size_t len, const struct census_dest *d)
+{
+	char a[ADDR_STRLEN], s[ADDR_STRLEN];
+
+	addr_format_port(a, d->family, d->addr, d->port, 0);
+	addr_format(s, d->src_family, d->src);
+	snprintf(buf, len, "%s from %s %u/%u", a, s, d->in_use, d->time_wait);
+}
+
+/* Count rows and check the busiest pairs (all of them, want[] busiest first) and the totals. */
+static void check_pairs(struct census *c, const struct sock_rec *r, size_t n,
+			const char *const *want, size_t nwant, uint64_t dests, uint64_t sources)
+{
+	struct census_dest d[8];
+	char got[128];
+
+	census_begin(c, 15000, 65000);
+	add_all(c, r, n);
+	CHECK(census_end(c) == 0);
+	size_t k = census_busiest(c, d, 8);
+	CHECK(k == nwant);
+	for (size_t i = 0; i < k && i < nwant; i++) {
+		pair_text(got, sizeof(got), &d[i]);
+		CHECK_STR(got, want[i]);
+	}
+	const struct census_totals *t = census_totals(c);
+	CHECK(t->pairs == nwant && t->dests == dests && t->sources == sources);
+	CHECK(t->in_use == n);
+}
+
+/*
+ * The kernel's budget is per (source address, destination address,
+ * destination port): two sources to one destination are two budgets, one
+ * source to two destinations (even on one local port) two as well, and
+ * ::ffff:a.b.c.d is a.b.c.d on either end.
+ */
+static void pairs_per_source_and_destination(void)
+{
+	struct census *c = census_new();
+	CHECK(c != NULL);
+
+	/* One destination, two source addresses: 3 and 2, not 5. */
+	struct sock_rec two_src[] = {
+		sock(TS_ESTABLISHED, "198.18.0.2", 40000, "198.18.0.9", 443),
+		sock(TS_ESTABLISHED, "198.18.0.1", 40000, "198.18.0.9", 443),
+		sock(TS_TIME_WAIT, "198.18.0.1", 40001, "198.18.0.9", 443),
+		sock(TS_ESTABLISHED, "198.18.0.2", 40001, "198.18.0.9", 443),
+		sock(TS_ESTABLISHED, "198.18.0.1", 40002, "198.18.0.9", 443),
+	};
+	static const char *const two_src_want[] = {"198.18.0.9:443 from 198.18.0.1 3/1",
+						   "198.18.0.9:443 from 198.18.0.2 2/0"};
+	check_pairs(c, two_src, 5, two_src_want, 2, 1, 2);
+
+	/* One source, three destinations (another port, another address); port 40000 twice. */
+	struct sock_rec two_dst[] = {
+		sock(TS_ESTABLISHED, "198.18.0.1", 40000, "198.18.0.9", 443),
+		sock(TS_ESTABLISHED, "198.18.0.1", 40000, "198.18.0.9", 80),
+		sock(TS_ESTABLISHED, "198.18.0.1", 40001, "198.18.0.9", 443),
+		sock(TS_ESTABLISHED, "198.18.0.1", 40002, "198.18.0.10", 443),
+	};
+	static const char *const two_dst_want[] = {"198.18.0.9:443 from 198.18.0.1 2/0",
+						   "198.18.0.9:80 from 198.18.0.1 1/0",
+						   "198.18.0.10:443 from 198.18.0.1 1/0"};
+	check_pairs(c, two_dst, 4, two_dst_want, 3, 3, 1);
+
+	/*
+	 * A dual-stack socket's ends are IPv4: one pair with the IPv4
+	 * socket's.  IPv6 sources are two budgets too; equal counts go in
+	 * address order of the source.
+	 */
+	struct sock_rec mixed[] = {
+		sock(TS_ESTABLISHED, "::ffff:198.18.0.1", 40000, "::ffff:198.18.0.9", 443),
+		sock(TS_ESTABLISHED, "198.18.0.1", 40001, "198.18.0.9", 443),
+		sock(TS_ESTABLISHED, "fd00::2", 40000, "fd00::9", 443),
+		sock(TS_ESTABLISHED, "fd00::1", 40000, "fd00::9", 443),
+	};
+	static const char *const mixed_want[] = {"198.18.0.9:443 from 198.18.0.1 2/0",
+						 "[fd00::9]:443 from fd00::1 1/0",
+						 "[fd00::9]:443 from fd00::2 1/0"};
+	check_pairs(c, mixed, 4, mixed_want, 3, 2, 3);
+	struct census_dest d[1];
+	CHECK(census_busiest(c, d, 1) == 1 && d[0].src_family == AF_INET);
+	CHECK(d[0].src[3] == 1 && d[0].src[4] == 0 && d[0].src[15] == 0);
+	census_free(c);
+}
+
+/* A crafted row for the model: lport in the range, from src to dst:443. */
+static struct sock_rec model_row(const char *src, const char *dst, long lport)
+{
+	return sock(TS_ESTABLISHED, src, (int)lport, dst, 443);
+}
+
+/*
+ * top's ports line: with one source address the destination names the
+ * budget, as before; with two, each pair says "from SRC" and the total
+ * says how many source addresses share it.
+ */
+static void top_ports_line_names_sources(void)
+{
+	struct topmodel *m = topmodel_new();
+	CHECK(m != NULL);
+	if (!m)
+		return;
+	/*
+	 * The range the model reads: an empty refresh says which.  Every
+	 * refresh is at one time, so no rate and no "full in".
+	 */
+	CHECK(unit_top_refresh(m, NULL, 0, 1000000, NULL) == 0);
+	long lo = topmodel_stats(m)->port_lo, hi = topmodel_stats(m)->port_hi;
+	if (lo <= 0 || hi - lo < 10) {
+		printf("  no usable ip_local_port_range (%ld-%ld); nothing to check\n", lo, hi);
+		unit_failed = 1;
+		topmodel_free(m);
+		return;
+	}
+	struct sock_rec r[5] = {
+		model_row("198.18.0.1", "198.18.0.9", lo),
+		model_row("198.18.0.1", "198.18.0.9", lo + 1),
+		model_row("198.18.0.1", "198.18.0.9", lo + 2),
+		model_row("198.18.0.2", "198.18.0.9", lo),
+		model_row("198.18.0.2", "198.18.0.9", lo + 1),
+	};
+	struct topview_header h;
+	char lines[12][TOPVIEW_HDR_LINE], want[2][256];
+	long range = hi - lo + 1;
+
+	memset(&h, 0, sizeof(h));
+	h.wire_note = "no capture";
+	snprintf(want[0], sizeof(want[0]),
+		 "Ephemeral ports: busiest 198.18.0.9:443 3 of %ld (%.0f%%); 3 in use to 1 "
+		 "destination",
+		 range, 300.0 / (double)range);
+	snprintf(want[1], sizeof(want[1]),
+		 "Ephemeral ports: busiest 198.18.0.9:443 from 198.18.0.1 3 of %ld (%.0f%%); 5 in "
+		 "use to 1 destination from 2 source addresses; next 198.18.0.9:443 from "
+		 "198.18.0.2 2 (%.0f%%)",
+		 range, 300.0 / (double)range, 200.0 / (double)range);
+	for (int two = 0; two < 2; two++) {
+		CHECK(unit_top_refresh(m, r, two ? 5 : 3, 1000000, NULL) == 0);
+		const struct top_stats *st = topmodel_stats(m);
+		CHECK(st->port_lo == lo && st->ephemeral_srcs == (uint32_t)(two + 1));
+		int n = topview_header(st, &h, lines, 12, 200, 0), found = 0;
+		for (int i = 0; i < n; i++)
+			if (strncmp(lines[i], "Ephemeral ports:", 16) == 0) {
+				CHECK_STR(lines[i], want[two]);
+				found = 1;
+			}
+		CHECK(found);
+	}
+	topmodel_free(m);
+}
+
 static void addr_canonical_form(void)
 {
 	uint8_t a[16], out[16];
@@ -238,6 +394,9 @@ const struct unit_test census_tests[] = {
 	 accepted_sockets_not_counted},
 	{"census: listener addresses, wildcards and IPV6_V6ONLY", listener_addresses},
 	{"census: destinations in canonical form, no cap", destinations_canonical_and_uncapped},
+	{"census: per source address and destination", pairs_per_source_and_destination},
+	{"census: top's ports line names the source when there are several",
+	 top_ports_line_names_sources},
 	{"addr: ::ffff:a.b.c.d is a.b.c.d (addr_canonical)", addr_canonical_form},
 	{NULL, NULL},
 };

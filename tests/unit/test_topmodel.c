@@ -15,6 +15,20 @@
 #include "topview.h"
 #include "unit.h"
 
+/* A refresh as top makes one (cmd_top.c): the dump's sockets one at a time, then the end. */
+int unit_top_refresh(struct topmodel *m, const struct sock_rec *r, size_t n, uint64_t now_us,
+		     const char *procroot)
+{
+	topmodel_begin(m, now_us);
+	for (size_t i = 0; i < n; i++)
+		if (topmodel_add(m, &r[i]) < 0) {
+			topmodel_abort(m);
+			return -1;
+		}
+	topmodel_end(m, 0, procroot);
+	return 0;
+}
+
 static void rows(struct sock_rec *r, int n, uint32_t seed, int state_shift)
 {
 	memset(r, 0, sizeof(*r) * (size_t)n);
@@ -55,11 +69,11 @@ static void view_rank_and_memory(void)
 
 	CHECK(m != NULL);
 	rows(r, N, 7, 0);
-	CHECK(topmodel_refresh(m, r, N, 1000000, 0, NULL) == 0);
+	CHECK(unit_top_refresh(m, r, N, 1000000, NULL) == 0);
 	/* The second refresh, 5 s later: a third of the sockets changed state. */
 	for (int i = 0; i < N; i += 3)
 		r[i].state = (uint8_t)(r[i].state % 11 + 1);
-	CHECK(topmodel_refresh(m, r, N, 6000000, 0, NULL) == 0);
+	CHECK(unit_top_refresh(m, r, N, 6000000, NULL) == 0);
 	for (size_t i = 0; i < topmodel_nrows(m); i++) {
 		const struct top_row *row = topmodel_row(m, i);
 		uint64_t want = i % 3 == 0 ? 6000000 : 1000000;
@@ -178,7 +192,7 @@ static void join_follows_any_order(void)
 	/* Two listeners on one tuple (SO_REUSEPORT): duplicates in one dump. */
 	a[N - 1] = a[N - 2];
 	a[N - 1].inode = (uint32_t)(1000 + N - 1);
-	CHECK(topmodel_refresh(m, a, N, 1000000, 0, proc_root) == 0);
+	CHECK(unit_top_refresh(m, a, N, 1000000, proc_root) == 0);
 	CHECK(topmodel_stats(m)->count[TS_ESTABLISHED] == N);
 	CHECK(by_lport(m, a[5].lport)->pid == 4242);
 
@@ -208,7 +222,7 @@ static void join_follows_any_order(void)
 			nb++;
 		}
 		uint64_t now = 2000000 + (uint64_t)round * 1000000;
-		CHECK(topmodel_refresh(m, b, (size_t)nb, now, 0, NULL) == 0);
+		CHECK(unit_top_refresh(m, b, (size_t)nb, now, NULL) == 0);
 		CHECK(topmodel_nrows(m) == (size_t)nb);
 		int bad = 0;
 		for (int i = 0; i < N - 2; i++) {
@@ -244,13 +258,13 @@ static void join_follows_any_order(void)
 	size_t nc = topmodel_nrows(m);
 	for (size_t i = 0; i < nc; i++)
 		c[i] = topmodel_row(m, i)->s;
-	CHECK(topmodel_refresh(m, c, nc, 6000000, 0, NULL) == 0);
+	CHECK(unit_top_refresh(m, c, nc, 6000000, NULL) == 0);
 	for (int k = 0; k < MORE; k++) {
 		c[nc + (size_t)k] = a[1];
 		c[nc + (size_t)k].lport = (uint16_t)(40000 + k);
 		c[nc + (size_t)k].inode = 0;
 	}
-	CHECK(topmodel_refresh(m, c, nc + MORE, 7000000, 0, NULL) == 0);
+	CHECK(unit_top_refresh(m, c, nc + MORE, 7000000, NULL) == 0);
 	CHECK(topmodel_nrows(m) == nc + MORE);
 	const struct top_row *r = by_lport(m, a[7].lport);
 	CHECK(r && r->since_us == 1000000 && r->pid == 4242 && !r->is_new &&
@@ -276,13 +290,13 @@ static void owner_not_carried_to_a_new_socket(void)
 	CHECK(m != NULL);
 	fake_owner(N);
 	established_rows(a, N, 5);
-	CHECK(topmodel_refresh(m, a, N, 1000000, 0, proc_root) == 0);
+	CHECK(unit_top_refresh(m, a, N, 1000000, proc_root) == 0);
 	CHECK(by_lport(m, a[0].lport)->pid == 4242 && by_lport(m, a[1].lport)->pid == 4242);
 	a[0].state = TS_TIME_WAIT; /* the same connection, closed: no inode */
 	a[0].inode = 0;
 	a[1].inode = 777777; /* a new socket on the same tuple, owner unknown */
 	/* No /proc this time: what is shown comes from memory only. */
-	CHECK(topmodel_refresh(m, a, N, 2000000, 0, NULL) == 0);
+	CHECK(unit_top_refresh(m, a, N, 2000000, NULL) == 0);
 	const struct top_row *r = by_lport(m, a[0].lport);
 	CHECK(r && r->pid == 4242 && r->remembered);
 	r = by_lport(m, a[1].lport);
@@ -293,7 +307,7 @@ static void owner_not_carried_to_a_new_socket(void)
 	a[2].state = TS_LISTEN;
 	a[2].has_info = 1;
 	a[2].info.rtt_us = 5;
-	CHECK(topmodel_refresh(m, a, N, 3000000, 0, NULL) == 0);
+	CHECK(unit_top_refresh(m, a, N, 3000000, NULL) == 0);
 	r = by_lport(m, a[2].lport);
 	CHECK(r && !r->s.has_info && r->s.info.rtt_us == 0);
 	topmodel_free(m);
@@ -334,7 +348,7 @@ static void busiest_destinations(void)
 			want++;
 		}
 	struct topmodel *m = topmodel_new();
-	CHECK(m != NULL && topmodel_refresh(m, r, n, 1000000, 0, NULL) == 0);
+	CHECK(m != NULL && unit_top_refresh(m, r, n, 1000000, NULL) == 0);
 	const struct top_stats *st = topmodel_stats(m);
 	CHECK(st->ephemeral_in_use == want);
 	CHECK(st->ndest == 3);
@@ -372,7 +386,7 @@ static void view_huge_window(void)
 
 	CHECK(m != NULL);
 	rows(r, N, 3, 0);
-	CHECK(topmodel_refresh(m, r, N, 1000000, 0, NULL) == 0);
+	CHECK(unit_top_refresh(m, r, N, 1000000, NULL) == 0);
 	CHECK(topmodel_view(m, SM_ALL, NULL, SORT_LOCAL, 0, 0, N, all, &matching) == N);
 	for (size_t c = 0; c < sizeof(empty) / sizeof(empty[0]); c++) {
 		for (size_t i = 0; i < N + GUARD; i++)
@@ -423,11 +437,9 @@ static void one_socket_then_more(void)
 	for (int i = 0; i < 5; i++)
 		more[i].state = TS_LISTEN;
 	for (int round = 0; round < 2; round++) {
-		CHECK(topmodel_refresh(m, &one, 1, 1000000 + 2000000 * (uint64_t)round, 0, NULL) ==
-		      0);
+		CHECK(unit_top_refresh(m, &one, 1, 1000000 + 2000000 * (uint64_t)round, NULL) == 0);
 		CHECK(topmodel_nrows(m) == 1 && topmodel_row(m, 0)->s.lport == 5000);
-		CHECK(topmodel_refresh(m, more, 5, 2000000 + 2000000 * (uint64_t)round, 0, NULL) ==
-		      0);
+		CHECK(unit_top_refresh(m, more, 5, 2000000 + 2000000 * (uint64_t)round, NULL) == 0);
 		CHECK(topmodel_nrows(m) == 5);
 		for (int i = 0; i < 5; i++)
 			CHECK(by_lport(m, more[i].lport) != NULL);
@@ -508,7 +520,7 @@ static void join_dual_stack(void)
 	};
 	struct topmodel *m = topmodel_new();
 	CHECK(m != NULL);
-	CHECK(topmodel_refresh(m, k, 4, t + 1000000, 0, NULL) == 0);
+	CHECK(unit_top_refresh(m, k, 4, t + 1000000, NULL) == 0);
 	topmodel_join(m, e, t + 3000000);
 	CHECK(topmodel_nrows(m) == 4); /* no "(wire only)" rows */
 	int joined = 0;
@@ -568,7 +580,7 @@ static void prepare_asks_for_what_is_missing(void)
 	size_t matching;
 
 	k[5].has_info = 1; /* the dump brought it */
-	CHECK(m != NULL && topmodel_refresh(m, k, 6, 1000000, 0, NULL) == 0);
+	CHECK(m != NULL && unit_top_refresh(m, k, 6, 1000000, NULL) == 0);
 	size_t n = topmodel_view(m, SM_ALL, NULL, SORT_LOCAL, 0, 0, 6, idx, &matching);
 	CHECK(n == 6);
 	memset(&a, 0, sizeof(a));
@@ -581,7 +593,69 @@ static void prepare_asks_for_what_is_missing(void)
 	topmodel_free(m);
 }
 
-/* Groups: by process ("(no process)" for none), by host ("*" for no peer), biggest first. */
+/*
+ * The screen's selected row (top_pick), looked for at every loop turn of
+ * the detail view: one comparison while rows stay put, whatever the size
+ * of the table; a pass over it once after a refresh that moved the row or
+ * took it away, not at every turn.  Counted, not timed.
+ */
+static void pick_costs_one_comparison(void)
+{
+	enum { N = 10000, TURNS = 1000, AT = N - 10 };
+	struct sock_rec *r = calloc(N, sizeof(*r));
+	struct topmodel *m = topmodel_new();
+	struct top_pick p;
+	int wrong = 0;
+
+	CHECK(r && m);
+	if (!r || !m)
+		goto out;
+	memset(&p, 0, sizeof(p));
+	rows(r, N, 11, 0);
+	CHECK(unit_top_refresh(m, r, N, 1000000, NULL) == 0);
+	CHECK(top_pick_find(&p, m) == -1 && p.compared == 0); /* none picked */
+	top_pick_row(&p, m, AT); /* near the end: a pass from the start costs ~N */
+	for (int i = 0; i < TURNS; i++)
+		wrong += top_pick_find(&p, m) != AT;
+	CHECK(wrong == 0 && p.compared == TURNS);
+
+	/* A refresh in the same order: still where it was. */
+	CHECK(unit_top_refresh(m, r, N, 2000000, NULL) == 0);
+	CHECK(top_pick_find(&p, m) == AT && p.compared == TURNS + 1);
+
+	/* Five rows before it went away: one pass finds it, then one comparison a turn. */
+	CHECK(unit_top_refresh(m, r + 5, N - 5, 3000000, NULL) == 0);
+	uint64_t c0 = p.compared;
+	CHECK(top_pick_find(&p, m) == AT - 5 && p.compared - c0 <= N + 1);
+	c0 = p.compared;
+	for (int i = 0; i < TURNS; i++)
+		wrong += top_pick_find(&p, m) != AT - 5;
+	CHECK(wrong == 0 && p.compared - c0 == TURNS);
+
+	/* It went away: one pass says so, and the turns after cost nothing until rows change. */
+	CHECK(unit_top_refresh(m, r, AT, 4000000, NULL) == 0);
+	c0 = p.compared;
+	CHECK(top_pick_find(&p, m) == -1 && p.compared - c0 <= AT + 1);
+	c0 = p.compared;
+	for (int i = 0; i < TURNS; i++)
+		wrong += top_pick_find(&p, m) != -1;
+	CHECK(wrong == 0 && p.compared == c0);
+	/* Back at the next refresh: found again. */
+	CHECK(unit_top_refresh(m, r, N, 5000000, NULL) == 0);
+	CHECK(top_pick_find(&p, m) == AT);
+
+	/* Two rows with one tuple (SO_REUSEPORT listeners): the one picked is the one found. */
+	r[7] = r[3];
+	r[7].inode = 77;
+	CHECK(unit_top_refresh(m, r, N, 6000000, NULL) == 0);
+	top_pick_row(&p, m, 7);
+	CHECK(top_pick_find(&p, m) == 7 && topmodel_row(m, 7)->s.inode == 77);
+out:
+	topmodel_free(m);
+	free(r);
+}
+
+/* Groups: by process, by host ("*" for no peer), biggest first. */
 static void groups_by_process_and_host(void)
 {
 	struct sock_rec k[] = {
@@ -593,10 +667,13 @@ static void groups_by_process_and_host(void)
 	struct topmodel *m = topmodel_new();
 	struct top_group *g = NULL;
 
-	CHECK(m != NULL && topmodel_refresh(m, k, 4, 1000000, 0, NULL) == 0);
+	k[0].inode = 7; /* a listener has a file; the others none (not accepted) */
+	CHECK(m != NULL && unit_top_refresh(m, k, 4, 1000000, NULL) == 0);
 	size_t ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_PROCESS, &g);
-	CHECK(ng == 1 && g && strcmp(g[0].key, "(no process)") == 0 && g[0].count == 4);
-	CHECK(g && g[0].by_state[TS_TIME_WAIT] == 1 && g[0].lower);
+	CHECK(ng == 3 && g && strcmp(g[0].key, "(kernel: not accepted)") == 0 && g[0].count == 2);
+	CHECK(g && ng == 3 && strcmp(g[1].key, "(owner out of sight)") == 0 &&
+	      strcmp(g[2].key, "(kernel: TIME-WAIT)") == 0 && g[2].count == 1);
+	CHECK(g && g[0].by_state[TS_ESTABLISHED] == 2 && g[0].lower);
 	free(g);
 	ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_HOST, &g);
 	CHECK(ng == 3 && g && strcmp(g[0].key, "198.18.0.2") == 0 && g[0].count == 2);
@@ -606,6 +683,82 @@ static void groups_by_process_and_host(void)
 	CHECK(ng == 1 && g && strcmp(g[0].key, "ESTABLISHED") == 0 && g[0].count == 2);
 	free(g);
 	topmodel_free(m);
+}
+
+/* The group of key, or NULL. */
+static const struct top_group *group_of(const struct top_group *g, size_t ng, const char *key)
+{
+	for (size_t i = 0; i < ng; i++)
+		if (strcmp(g[i].key, key) == 0)
+			return &g[i];
+	return NULL;
+}
+
+/*
+ * By process, a socket no process holds is counted by what holds it: the
+ * kernel after the close (TIME-WAIT; orphaned, still closing) or before an
+ * accept, or an owner out of sight (an inode, but no process seen with it).
+ * One its process closed is "~name[pid]", apart from that process's own.
+ * None of them is one "(no process)" that reads as sockets some process
+ * forgot.
+ */
+static void groups_say_who_holds(void)
+{
+	struct sock_rec a[10];
+	struct topmodel *m = topmodel_new();
+	struct top_group *g = NULL;
+
+	CHECK(m != NULL);
+	fake_owner(3);
+	established_rows(a, 3, 9); /* inodes 1000 to 1002, held by holder[4242] */
+	CHECK(unit_top_refresh(m, a, 3, 1000000, proc_root) == 0);
+	a[0].state = TS_TIME_WAIT; /* holder closed it: owner remembered */
+	a[0].inode = 0;
+	a[3] = sockrow(TS_TIME_WAIT, "198.18.0.1", 80, "198.18.0.3", 40002);
+	a[4] = sockrow(TS_TIME_WAIT, "198.18.0.1", 80, "198.18.0.3", 40003);
+	a[5] = sockrow(TS_FIN_WAIT2, "198.18.0.1", 40004, "198.18.0.3", 80);
+	a[6] = sockrow(TS_LAST_ACK, "198.18.0.1", 80, "198.18.0.3", 40005);
+	a[7] = sockrow(TS_SYN_RECV, "198.18.0.1", 80, "198.18.0.3", 40006);
+	a[8] = sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.3", 40007);
+	a[9] = sockrow(TS_LISTEN, "198.18.0.1", 443, "0.0.0.0", 0);
+	a[9].inode = 5000; /* a file, but no process seen holding it */
+	CHECK(unit_top_refresh(m, a, 10, 2000000, NULL) == 0);
+	size_t ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_PROCESS, &g);
+	const struct top_group *k;
+	CHECK(ng == 6 && g != NULL);
+	k = group_of(g, ng, "holder[4242]");
+	CHECK(k && k->count == 2 && k->by_state[TS_ESTABLISHED] == 2);
+	k = group_of(g, ng, "~holder[4242]");
+	CHECK(k && k->count == 1 && k->by_state[TS_TIME_WAIT] == 1);
+	k = group_of(g, ng, "(kernel: TIME-WAIT)");
+	CHECK(k && k->count == 2 && k->by_state[TS_TIME_WAIT] == 2);
+	k = group_of(g, ng, "(kernel: orphaned)");
+	CHECK(k && k->count == 2 && k->by_state[TS_FIN_WAIT2] == 1 &&
+	      k->by_state[TS_LAST_ACK] == 1);
+	k = group_of(g, ng, "(kernel: not accepted)");
+	CHECK(k && k->count == 2 && k->by_state[TS_SYN_RECV] == 1 &&
+	      k->by_state[TS_ESTABLISHED] == 1);
+	k = group_of(g, ng, "(owner out of sight)");
+	CHECK(k && k->count == 1 && k->by_state[TS_LISTEN] == 1);
+	free(g);
+
+	/* A connection the capture sees and the kernel does not hold. */
+	struct engine_config cfg;
+	engine_config_defaults(&cfg);
+	struct engine *e = engine_new(&cfg, NULL);
+	CHECK(e != NULL);
+	if (e) {
+		wire_seg(e, 1700000000000000ull, "198.18.0.9", 40010, "198.18.0.1", 80, TH_SYN, 100,
+			 0);
+		topmodel_join(m, e, 2000000);
+		ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_PROCESS, &g);
+		k = g ? group_of(g, ng, "(wire only)") : NULL;
+		CHECK(ng == 7 && k && k->count == 1);
+		free(g);
+		engine_free(e);
+	}
+	topmodel_free(m);
+	rm_fake_owner(3);
 }
 
 /*
@@ -628,7 +781,7 @@ static void view_columns(void)
 	k[1].info.rtt_us = 1250;
 	k[1].info.total_retrans = 3;
 	k[1].recv_q = 7;
-	CHECK(m != NULL && topmodel_refresh(m, k, 2, 1000000, 0, NULL) == 0);
+	CHECK(m != NULL && unit_top_refresh(m, k, 2, 1000000, NULL) == 0);
 	size_t n = topmodel_view(m, SM_ALL, NULL, SORT_STATE, 0, 0, 2, idx, &matching);
 	CHECK(n == 2);
 	topview_widths(m, idx, n, 0, &w);
@@ -667,7 +820,11 @@ const struct unit_test topmodel_tests[] = {
 	{"topmodel: one socket, then more: the table grows row by row", one_socket_then_more},
 	{"topmodel: prepare asks for tcp_info the shown rows lack, once",
 	 prepare_asks_for_what_is_missing},
+	{"topmodel: the selected row is found with one comparison while rows stay put",
+	 pick_costs_one_comparison},
 	{"topmodel: groups by process, host and state, biggest first", groups_by_process_and_host},
+	{"topmodel: grouped by process, what no process holds says what holds it",
+	 groups_say_who_holds},
 	{"topview: the column table writes the table's title and rows", view_columns},
 	{NULL, NULL},
 };

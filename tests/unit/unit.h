@@ -6,6 +6,7 @@
 #ifndef TCPSTATE_UNIT_H
 #define TCPSTATE_UNIT_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,12 @@ extern int unit_failed;
 			unit_failed = 1;                                                           \
 		}                                                                                  \
 	} while (0)
+
+struct topmodel;
+struct sock_rec;
+/* A refresh of top's model as cmd_top.c makes one (test_topmodel.c): begin, each socket, end. */
+int unit_top_refresh(struct topmodel *m, const struct sock_rec *r, size_t n, uint64_t now_us,
+		     const char *procroot);
 
 struct unit_test {
 	const char *name;
