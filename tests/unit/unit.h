@@ -55,6 +55,7 @@ struct unit_test {
 /* Each test file exports a NULL-terminated table. */
 extern const struct unit_test state_tests[], filter_tests[], diagmsg_tests[], procmap_tests[],
 	out_tests[], engine_tests[], decode_tests[], topmodel_tests[], savefile_tests[],
-	capture_tests[], sysctl_tests[], rollback_tests[], census_tests[], knobs_tests[];
+	capture_tests[], sysctl_tests[], rollback_tests[], census_tests[], knobs_tests[],
+	sure_tests[];
 
 #endif
