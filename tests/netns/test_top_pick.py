@@ -12,7 +12,7 @@ and the socket is replaced as soon as the second frame shows."""
 import re
 import subprocess
 
-from attack15lib import TCPSTATE, begin, said, start
+from toppicklib import TCPSTATE, begin, said, start
 from toplib import Tmux, case
 
 CASES = ["tmux_detail_reuseport_keeps_its_socket", "batch_same_tuple_new_socket_age"]

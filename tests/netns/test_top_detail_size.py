@@ -1,17 +1,14 @@
 #!/usr/bin/env python3
-"""PENDING (fails on main as of issue 15; see the attack15 report): top's
-detail view (Enter) and the size of the screen, as root in a namespace of
+"""top's detail view (Enter) and the size of the screen, as root in a namespace of
 its own, in tmux:
  - at 80x24, the smallest screen top supports, the detail view of an IPv6
-   connection between two long addresses shows the whole peer: today the
-   "Connection L -> P" line wraps, and the next line is drawn over the
-   wrapped part, so the peer is cut at column 80 with nothing to say so;
+   connection between two long addresses shows the whole peer (the ends go
+   on two lines; once, one line wrapped and the next was drawn over it);
  - a screen shrunk to 20x5 while the detail view shows says that top needs
-   80x24, as the table does: today the detail view's lines wrap over each
-   other ("Wire: no capture7s")."""
+   80x24, as the table does (once its lines wrapped over each other)."""
 import re
 
-from attack15lib import TCPSTATE, begin, said, start
+from toppicklib import TCPSTATE, begin, said, start
 from toplib import Tmux, case
 
 CASES = ["tmux_detail_80x24_whole_peer", "tmux_detail_20x5_says_too_small"]

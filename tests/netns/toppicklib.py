@@ -1,4 +1,4 @@
-"""What the attack15 tests of top share: their start (root, ip, nft, ss and
+"""What the detail-view and selection tests of top share: their start (root, ip, nft, ss and
 tmux, or every case skipped) and a python helper run in a namespace, told
 what to do by lines on its standard input and answering by lines."""
 import os
