@@ -113,7 +113,8 @@ static void on_event(void *arg, const struct engine_event *ev)
 		out_json_str(w->out, engine_cause_name(ev->cause));
 		out_str(w->out, ",\"rfc\":");
 		out_json_str(w->out, engine_cause_rfc(ev->cause));
-		out_str(w->out, "}\n");
+		/* The new state is not a guess (see doc/json.md). */
+		out_printf(w->out, ",\"sure\":%s}\n", ci.unsure[me] ? "false" : "true");
 	} else {
 		addr_format_port(a, ci.family, ci.addr[me], ci.port[me], 0);
 		addr_format_port(p, ci.family, ci.addr[peer], ci.port[peer], 0);

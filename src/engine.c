@@ -168,6 +168,7 @@ void eng_input_full(struct engine *e, const struct segment *s, uint32_t h, struc
 	zeek_process(c, dur_of(e, c), dir, s, &flipped);
 	if (flipped)
 		dir = 1 - dir;
+	eng_sure_segment(e, c, dir, s, snd_nxt, snd_known);
 	rfc_segment(e, c, dir, s, snd_nxt, snd_known);
 	eng_store(e, c);
 }
@@ -233,6 +234,7 @@ void engine_free(struct engine *e)
 			free(e->durblocks[b]);
 	}
 	free(e->durblocks);
+	eng_sure_free(e);
 	free(e->xs);
 	free(e->tq);
 	free(e->blocks);
@@ -290,6 +292,7 @@ void engine_conn_info(const struct engine *e, const struct conn *slot, struct co
 	int len = c->family == AF_INET6 ? 16 : 4;
 
 	memset(o, 0, sizeof(*o));
+	int proved = eng_sure_proved(e, c);
 	o->id = c->id;
 	o->instance = c->instance;
 	o->family = c->family;
@@ -301,7 +304,7 @@ void engine_conn_info(const struct engine *e, const struct conn *slot, struct co
 		memcpy(o->addr[s], addr_of(c, s), (size_t)len);
 		o->port[s] = c->port[s];
 		o->state[s] = shown_state(p);
-		o->unsure[s] = (uint8_t)state_guessed(c, s);
+		o->unsure[s] = (uint8_t)(state_guessed(c, s) || !proved);
 		o->zeek_state[s] = p->z;
 		o->since_us[s] = p->since_us;
 		o->pkts[s] = p->pkts;

@@ -95,7 +95,9 @@ struct engine_stats {
 	uint64_t rst_ignored; /* RSTs outside the receiver's window (RFC 5961) */
 	uint64_t bad_csum;    /* segments ignored for a bad checksum */
 	uint64_t transitions;
-	uint64_t bytes; /* memory the table holds now */
+	uint64_t bytes;		  /* memory the table holds now */
+	uint64_t drop_notes;	  /* engine_note_drops() calls: capture drops seen */
+	uint64_t drop_horizon_us; /* the latest horizon they gave (0: none) */
 };
 
 struct engine *engine_new(const struct engine_config *cfg, const struct engine_hooks *hooks);
@@ -124,6 +126,16 @@ void engine_advance(struct engine *e, uint64_t now_us);
 /* Visit every connection in the table. */
 void engine_foreach(struct engine *e, void (*fn)(void *arg, const struct conn *c), void *arg);
 const struct engine_stats *engine_stats(const struct engine *e);
+/*
+ * The capture lost packets (the kernel's ring overflowed, or the reader's
+ * own queue): those with a capture time up to horizon_us may be missing.
+ * A live reader calls it, between segments, when its drop counters grow,
+ * with the wall time at which it read them.  From then on a connection
+ * whose state the lost packets could have changed is unsure (conn_info's
+ * unsure[]) until its own segments prove it again; doc/state-machine.md,
+ * "After capture drops", gives the rule.  O(1): nothing is walked.
+ */
+void engine_note_drops(struct engine *e, uint64_t horizon_us);
 /* The engine's clock: the latest capture time it has been given. */
 uint64_t engine_now(const struct engine *e);
 
@@ -152,10 +164,12 @@ struct conn_info {
 	uint8_t family;
 	uint8_t midstream; /* first seen without its handshake */
 	/*
-	 * state[i] is a guess: the connection was picked up mid-stream, and
-	 * what came before the capture (a FIN from either end) could make it
-	 * wrong.  Cleared once the capture has shown enough (both FINs, or a
-	 * reset of this end); see engine_conn_info().
+	 * state[i] is a guess.  Either the connection was picked up
+	 * mid-stream, and what came before the capture (a FIN from either
+	 * end) could make it wrong, until the capture has shown enough (both
+	 * FINs, or a reset of this end); or the capture has dropped packets
+	 * (engine_note_drops) since the connection last proved both ends'
+	 * states.  See engine_conn_info() and doc/state-machine.md.
 	 */
 	uint8_t unsure[2];
 	uint16_t vlan, vlan_inner;

@@ -31,16 +31,20 @@ static int fast_letter(uint64_t *hw, int side, char letter)
  * FIN-WAIT-2, or in a state this ACK may end: SYN-RECEIVED (the
  * handshake's last ACK) or FIN-WAIT-1 (the ACK of its FIN), as
  * rfc_segment() finds.  Those transitions set no timer, and are taken here
- * only when nothing listens for events and no durations are kept.
+ * only when nothing listens for events and no durations are kept.  A
+ * sender whose space has a hole (EP_HOLE, engine_sure.c) goes the full way:
+ * its data may clear it.
  */
 static int fast_rfc(const struct engine *e, const struct conn *c, int dir, const struct segment *s,
 		    uint32_t b_fin)
 {
 	const struct pep *pa = &c->ep[dir], *pb = &c->ep[1 - dir];
 	const unsigned bf = PEP_FIELD(pb->w2, PEP_FLAGS);
-	unsigned ast = PEP_FIELD(pa->w1, PEP_STATE), bst = PEP_FIELD(pb->w1, PEP_STATE), to = 0;
+	/* The sender's state with its hole bit, in one: one with a hole is the full path's. */
+	unsigned ash = PEP_FIELD(pa->w1, PEP_STATE_HOLE), bst = PEP_FIELD(pb->w1, PEP_STATE),
+		 to = 0;
 
-	if (ast != TS_ESTABLISHED && ast != TS_CLOSE_WAIT)
+	if (ash != TS_ESTABLISHED << 1 && ash != TS_CLOSE_WAIT << 1)
 		return -1;
 	switch (bst) {
 	case TS_ESTABLISHED:
@@ -201,10 +205,13 @@ static int fast_ack(struct engine *e, struct conn *c, int dir, const struct segm
 	if (!(af & EP_ACKED) || SEQ_GT(s->ack, a.ack))
 		a.ack = s->ack;
 	uint32_t end = s->seq + len;
-	if ((int32_t)(end - a.nxt) > 0)
+	if ((int32_t)(end - a.nxt) > 0) {
+		if (!len)
+			return 0; /* a bare ACK past nxt: a stretch missed (EP_HOLE) */
 		a.nxt = end;
-	else if (len)
+	} else if (len) {
 		return 0; /* a retransmission: T */
+	}
 	uint32_t gaps = PEP_FIELD(pb->cnt, PEP_CNT_G);
 	if (fast_gap(c, dir, s, b_fin, &b, &gaps, &hw) < 0)
 		return 0;
@@ -237,6 +244,9 @@ static int fast_ack(struct engine *e, struct conn *c, int dir, const struct segm
 		pb->sinced = (uint32_t)(s->ts_us - first); /* (fits: checked above) */
 		e->st.transitions++;
 	}
+	if (e->st.drop_notes) /* as eng_sure_segment(): no new hole here */
+		sure_evidence(e, self_of(c), dir, 0, 1, s->ack, b.nxt,
+			      (int)PEP_FIELD(pb->w1, PEP_HOLE), s->ts_us);
 	return 1;
 }
 
@@ -254,15 +264,20 @@ int eng_fast_taken(struct engine *e, const struct segment *s, uint32_t h, struct
 {
 	struct conn before = *slot, fast;
 	struct engine_stats st = e->st, fast_st;
+	uint32_t self = self_of(slot), sure_before = eng_sure_peek(e, self);
 
 	if (!fast_ack(e, slot, dir, s))
 		return 0;
 	fast = *slot;
 	fast_st = e->st;
+	uint32_t sure_fast = eng_sure_peek(e, self);
 	*slot = before;
 	e->st = st;
+	e->st.bytes = fast_st.bytes; /* proof words the fast path made stay made */
+	eng_sure_poke(e, self, sure_before);
 	eng_input_full(e, s, h, slot, dir);
-	if (memcmp(slot, &fast, sizeof(fast)) != 0 || memcmp(&fast_st, &e->st, sizeof(st)) != 0) {
+	if (memcmp(slot, &fast, sizeof(fast)) != 0 || memcmp(&fast_st, &e->st, sizeof(st)) != 0 ||
+	    sure_fast != eng_sure_peek(e, self)) {
 		fprintf(stderr, "ENGINE_FASTCHECK: fast path differs at segment %llu\n",
 			(unsigned long long)e->st.segments);
 		abort();

@@ -16,6 +16,8 @@
  *   engine_fast.c   a segment's way in (timers, lookup, then the fast path
  *                   or the full one); the fast path: the common ACK on the
  *                   packed entry
+ *   engine_sure.c   after capture drops: which connections have proved
+ *                   their states again (doc/state-machine.md)
  *
  * The per-segment path crosses these files; the Makefile builds them with
  * -flto so that it is inlined as it was in one file.
@@ -56,6 +58,13 @@ enum {
 	EP_WSCALE = 0x10,      /* offered window scaling */
 	EP_DID_CLOSE = 0x20,   /* Zeek: ConnectionClosed ran for this endpoint */
 	EP_FIN_CNT = 0x40,     /* Zeek: FIN_cnt > 0 */
+	/*
+	 * A segment without data or FIN started beyond nxt: the capture missed
+	 * part of this end's sequence space, and it may have held a FIN.  Until
+	 * data or a FIN past it rule that out, no ACK proves this end
+	 * (engine_sure.c).  In the table it is PEP_HOLE, not one of PEP_FLAGS.
+	 */
+	EP_HOLE = 0x80,
 };
 
 struct ep {
@@ -139,8 +148,9 @@ struct pep {
 	 * word in a register and writes it once.  (Bitfields made it read back
 	 * bytes it had just written, and wait for them: a fifth of its time.)
 	 */
-	uint32_t w1; /* PEP_PKTS (short form) | PEP_FIND (nxt - fin_seq, when EP_FIN) | PEP_STATE */
-	uint32_t w2; /* PEP_CONTIGD | PEP_FLAGS | PEP_WSCALE | PEP_Z | PEP_ZPREV | PEP_HSEEN */
+	uint32_t w1;  /* PEP_PKTS (short form) | PEP_FIND (nxt - fin_seq, when EP_FIN) | PEP_HOLE |
+			 PEP_STATE */
+	uint32_t w2;  /* PEP_CONTIGD | PEP_FLAGS | PEP_WSCALE | PEP_Z | PEP_ZPREV | PEP_HSEEN */
 	uint16_t cnt; /* short form: scaled letters C, W, T, G */
 } __attribute__((packed));
 
@@ -150,8 +160,10 @@ struct pep {
 #define PEP_FIELD(word, f) PEP_FIELD_(word, f)
 #define PEP_PUT(v, f) PEP_PUT_(v, f)
 #define PEP_PKTS 0, 20
-#define PEP_FIND 20, 8
+#define PEP_FIND 20, 7
+#define PEP_HOLE 27, 1 /* EP_HOLE, in either form */
 #define PEP_STATE 28, 4
+#define PEP_STATE_HOLE 27, 5 /* both at once: state << 1 | hole */
 #define PEP_CONTIGD 0, 8
 #define PEP_FLAGS 8, 7
 #define PEP_WSCALE 15, 4
@@ -253,6 +265,14 @@ struct engine {
 	uint32_t hand; /* eviction clock hand */
 	uint64_t now_us;
 	uint64_t next_sweep_us;
+	/*
+	 * After capture drops (engine_sure.c): a word per pool entry, by
+	 * block, made on first use once a drop is noted (a file never has
+	 * one).  sure_nb is the length of sure[]; sure_fresh the epoch of
+	 * the last refresh (eng_sure_refresh).
+	 */
+	uint32_t **sure;
+	uint32_t sure_nb, sure_fresh;
 #ifdef ENGINE_FASTCHECK
 	uint64_t fast_checked; /* segments fast_ack() took, each checked */
 #endif
@@ -499,6 +519,43 @@ int eng_should_flip(const struct segment *s);
 void eng_add_hist(struct wc *c, int side, char letter);
 void eng_scaled_hist(struct wc *c, int side, uint16_t *cnt, char letter);
 void eng_hist_string(const struct wc *c, char *out);
+
+/* engine_sure.c */
+#define SURE_BOTH 3u /* proof bits: 1 << side for each end */
+void eng_sure_update(struct engine *e, uint32_t self, unsigned set, unsigned clear);
+void eng_sure_new(struct engine *e, uint32_t self, uint64_t ts);
+void eng_sure_segment(struct engine *e, struct wc *c, int side, const struct segment *s,
+		      uint32_t snd_nxt_before, int snd_known);
+void eng_sure_closed(struct engine *e, const struct wc *c, uint64_t ts);
+int eng_sure_proved(const struct engine *e, const struct wc *c);
+void eng_sure_refresh(struct engine *e);
+void eng_sure_free(struct engine *e);
+#ifdef ENGINE_FASTCHECK
+uint32_t eng_sure_peek(const struct engine *e, uint32_t self);
+void eng_sure_poke(struct engine *e, uint32_t self, uint32_t word);
+#endif
+
+/*
+ * What a segment from side says of the proofs, once a drop has been noted,
+ * for both paths alike: its own space skipped a stretch (new_hole), and its
+ * ACK, if it carries one that counts (acked), against the peer's nxt:
+ * exactly nxt proves the peer's space, if captured after the horizon and
+ * no hole is in it; beyond nxt shows that some of it was missed.
+ */
+static inline void sure_evidence(struct engine *e, uint32_t self, int side, int new_hole, int acked,
+				 uint32_t ack, uint32_t peer_nxt, int peer_hole, uint64_t ts)
+{
+	unsigned set = 0, clear = new_hole ? 1u << side : 0;
+
+	if (acked && ack == peer_nxt) {
+		if (!peer_hole && ts > e->st.drop_horizon_us)
+			set = 1u << (1 - side);
+	} else if (acked && SEQ_GT(ack, peer_nxt)) {
+		clear |= 1u << (1 - side);
+	}
+	if (set | clear)
+		eng_sure_update(e, self, set, clear);
+}
 
 /* engine_fast.c: 1 if the fast path took the segment */
 int eng_fast_taken(struct engine *e, const struct segment *s, uint32_t h, struct conn *slot,

@@ -124,10 +124,15 @@ void rfc_segment(struct engine *e, struct wc *c, int side, const struct segment 
 	}
 
 	if (rst) {
+		int closes = b->state == TS_CLOSE ||
+			     rst_acceptable(c, rcv, s, snd_nxt_before, snd_known);
+		/* Both ends end CLOSED: sure, whatever the capture dropped before. */
+		if (closes)
+			eng_sure_closed(e, c, ts);
 		if (a->state != TS_CLOSE)
 			emit(e, c, side, TS_CLOSE, CAUSE_RST_SENT, ts);
 		if (b->state != TS_CLOSE) {
-			if (rst_acceptable(c, rcv, s, snd_nxt_before, snd_known))
+			if (closes)
 				emit(e, c, rcv, TS_CLOSE, CAUSE_RST_RECEIVED, ts);
 			else
 				e->st.rst_ignored++;

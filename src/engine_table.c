@@ -155,7 +155,7 @@ static void pack_base(struct pep *pp, const struct ep *p)
 	pp->nxt = p->nxt;
 	pp->sinced = 0;
 	pp->win = p->win;
-	pp->w1 = PEP_PUT(p->state, PEP_STATE);
+	pp->w1 = PEP_PUT(p->state, PEP_STATE) | PEP_PUT(p->flags >> 7, PEP_HOLE); /* EP_HOLE */
 	pp->w2 = PEP_PUT(p->flags, PEP_FLAGS) | PEP_PUT(p->wscale, PEP_WSCALE) |
 		 PEP_PUT(p->z, PEP_Z) | PEP_PUT(p->zprev, PEP_ZPREV) | PEP_PUT(p->hseen, PEP_HSEEN);
 	pp->bytes = 0;
@@ -196,7 +196,7 @@ static int pack_short(const struct wc *w, struct pep pp[2], uint32_t *lastd, uin
 		ackd[side] = (int32_t)(q->nxt - p->ack);
 		if (p->bytes > UINT32_MAX || p->pkts >= 1u << 20)
 			return 0;
-		if ((p->flags & EP_FIN) ? find[side] > 255 : p->fin_seq != 0)
+		if ((p->flags & EP_FIN) ? find[side] > 127 : p->fin_seq != 0)
 			return 0;
 		if ((p->flags & EP_ACKED) ? ackd[side] != (int16_t)ackd[side] : p->ack != 0)
 			return 0;
@@ -321,7 +321,8 @@ void eng_load(const struct engine *e, const struct conn *c, struct wc *w)
 		p->since_us = w->first_us + pp->sinced; /* the extension's, if any, below */
 		p->win = pp->win;
 		p->state = (uint8_t)PEP_FIELD(pp->w1, PEP_STATE);
-		p->flags = (uint8_t)PEP_FIELD(pp->w2, PEP_FLAGS);
+		p->flags =
+			(uint8_t)(PEP_FIELD(pp->w2, PEP_FLAGS) | PEP_FIELD(pp->w1, PEP_HOLE) << 7);
 		p->wscale = (uint8_t)PEP_FIELD(pp->w2, PEP_WSCALE);
 		p->z = (uint8_t)PEP_FIELD(pp->w2, PEP_Z);
 		p->zprev = (uint8_t)PEP_FIELD(pp->w2, PEP_ZPREV);
@@ -512,6 +513,7 @@ int eng_new_conn(struct engine *e, const struct segment *s, uint32_t h, int flip
 	uint32_t b = h & (e->nbuckets - 1);
 	slot->next = e->buckets[b];
 	e->buckets[b] = c->self + 1;
+	eng_sure_new(e, c->self, s->ts_us);
 	e->st.conns++;
 	e->st.live++;
 	if (e->st.live > e->st.peak)

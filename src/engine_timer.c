@@ -132,6 +132,7 @@ static int may_expire(const struct engine *e, const struct conn *c, uint64_t now
 void eng_sweep(struct engine *e, uint64_t now)
 {
 	eng_run_timers(e, now);
+	eng_sure_refresh(e);
 	for (uint32_t i = 0; i < e->used; i++) {
 		struct conn *slot = at(e, i);
 		if (!slot->id || !may_expire(e, slot, now))

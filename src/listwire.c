@@ -178,7 +178,7 @@ static void print_csv(struct out *o, const struct rows *r, int header)
 	}
 }
 
-/* A state for the table: '?' after one guessed from a mid-stream pickup. */
+/* A state for the table: '?' after a guess (conn_info.unsure: a mid-stream pickup, or drops). */
 static const char *state_text(char *buf, size_t len, int st, int unsure)
 {
 	snprintf(buf, len, "%s%s", state_name(st), unsure ? "?" : "");

@@ -113,10 +113,17 @@ static size_t tuple_hash(int family, const uint8_t *la, uint16_t lp, const uint8
 	return (size_t)hash_mix64(h);
 }
 
-static int same_tuple(const struct sock_rec *a, const struct sock_rec *b)
+/*
+ * The same socket: the same 4-tuple, and not two inodes.  A tuple alone is
+ * shared by SO_REUSEPORT listeners, and by a new connection on the tuple
+ * of one just reset; an inode of 0 (TIME-WAIT, an orphan, a connection
+ * not yet accepted) cannot tell, and is taken for the same socket.
+ */
+static int same_socket(const struct sock_rec *a, const struct sock_rec *b)
 {
 	return a->family == b->family && a->lport == b->lport && a->rport == b->rport &&
-	       memcmp(a->laddr, b->laddr, 16) == 0 && memcmp(a->raddr, b->raddr, 16) == 0;
+	       memcmp(a->laddr, b->laddr, 16) == 0 && memcmp(a->raddr, b->raddr, 16) == 0 &&
+	       (!a->inode || !b->inode || a->inode == b->inode);
 }
 
 static size_t rec_hash(const struct sock_rec *r)
@@ -149,12 +156,12 @@ static int build_index(struct topmodel *m)
 	return 0;
 }
 
-/* The last refresh's row for this socket's tuple, or NULL. */
+/* The last refresh's row for this socket, or NULL. */
 static const struct top_row *match_prev(struct topmodel *m, const struct sock_rec *k)
 {
 	/* Where the cursor expects it, or just past sockets that went away. */
 	for (size_t d = 0; d < 4 && m->cursor + d < m->nprev; d++)
-		if (same_tuple(&m->prev[m->cursor + d].s, k)) {
+		if (same_socket(&m->prev[m->cursor + d].s, k)) {
 			m->cursor += d + 1;
 			return &m->prev[m->cursor - 1];
 		}
@@ -163,7 +170,7 @@ static const struct top_row *match_prev(struct topmodel *m, const struct sock_re
 	for (size_t i = rec_hash(k) & (m->index_cap - 1); m->index[i];
 	     i = (i + 1) & (m->index_cap - 1)) {
 		size_t p = m->index[i] - 1;
-		if (same_tuple(&m->prev[p].s, k)) {
+		if (same_socket(&m->prev[p].s, k)) {
 			if (p >= m->cursor) /* many went away at once: follow */
 				m->cursor = p + 1;
 			return &m->prev[p];
@@ -445,7 +452,7 @@ int topmodel_add(struct topmodel *m, const struct sock_rec *rec)
 	size_t i = m->nrows;
 
 	/* In place while the socket is where the last refresh had it. */
-	if (m->inplace && !(i < m->nprev && same_tuple(&m->prev[i].s, rec))) {
+	if (m->inplace && !(i < m->nprev && same_socket(&m->prev[i].s, rec))) {
 		if (i < m->nprev) {
 			if (switch_to_copy(m) < 0)
 				return -1;
@@ -785,12 +792,12 @@ long top_pick_find(struct top_pick *p, const struct topmodel *m)
 	p->missed = 0;
 	if (p->at < m->nrows) {
 		p->compared++;
-		if (same_tuple(&m->rows[p->at].s, &p->key))
+		if (same_socket(&m->rows[p->at].s, &p->key))
 			return (long)p->at;
 	}
 	for (size_t i = 0; i < m->nrows; i++) {
 		p->compared++;
-		if (same_tuple(&m->rows[i].s, &p->key)) {
+		if (same_socket(&m->rows[i].s, &p->key)) {
 			p->at = i;
 			return (long)i;
 		}

@@ -120,15 +120,15 @@ const struct top_row *topmodel_row(const struct topmodel *m, size_t i);
 uint64_t topmodel_age(const struct topmodel *m, const struct top_row *r);
 const struct top_stats *topmodel_stats(const struct topmodel *m);
 /*
- * A row followed by its 4-tuple across frames and refreshes: the screen's
- * selected row.  Where it was last found is looked at first.  Rows move
- * only at a refresh, and one in the kernel's dump order mostly leaves them
+ * A row followed by its 4-tuple and inode across frames and refreshes: the
+ * screen's selected row (SO_REUSEPORT listeners share a tuple).  Where it was last found is looked
+ * at first.  Rows move only at a refresh, and one in the kernel's dump order mostly leaves them
  * where they were: finding the row costs one comparison, and a pass over
  * the table only after a refresh moved it or took it away (a row found
  * gone is not looked for again until rows change).
  */
 struct top_pick {
-	struct sock_rec key; /* the row's: its family, addresses and ports are compared */
+	struct sock_rec key; /* the row's: its family, addresses, ports and inode are compared */
 	size_t at;	     /* where it was last found */
 	uint64_t gen;	     /* the version of the model's rows it was last looked for in */
 	uint64_t compared;   /* rows compared so far: what finding it has cost */

@@ -200,39 +200,83 @@ static int rl_translate(int ch)
 	return ch;
 }
 
+static int fit_width(const char *s, int cols);
+
+/* Smaller than the table and the detail view need: they show a note instead. */
+static int screen_too_small(void)
+{
+	return COLS < 80 || LINES < 24;
+}
+
+static void draw_too_small(void)
+{
+	mvprintw(0, 0, "tcpstate top needs at least 80x24 (now %dx%d)", COLS, LINES);
+	refresh();
+}
+
+/*
+ * One line of the detail view at row y, column x, cut at the screen's
+ * edge: a line that wrapped would be drawn over by the next one.
+ */
+__attribute__((format(printf, 3, 4))) static void detail_line(int y, int x, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (y >= LINES - 1)
+		return; /* the last line is the keys' */
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	mvaddnstr(y, x, buf, fit_width(buf, COLS - x));
+}
+
 static void draw_detail(struct topscreen *t, const struct top_row *r)
 {
 	char l[ADDR_STRLEN], p[ADDR_STRLEN], age[32], name[TEXT_SHOWN(sizeof(r->comm))];
 	int y = 0;
 
 	erase();
+	if (screen_too_small()) {
+		draw_too_small();
+		return;
+	}
 	addr_format_port(l, r->s.family, r->s.laddr, r->s.lport, 0);
 	topview_peer(p, &r->s);
 	attron(A_BOLD);
-	mvprintw(y++, 0, "Connection %s -> %s", l, p);
+	/* Two long IPv6 ends do not fit one 80-column line: then one a line. */
+	if (strlen(l) + strlen(p) + 15 <= (size_t)COLS) {
+		detail_line(y++, 0, "Connection %s -> %s", l, p);
+	} else {
+		detail_line(y++, 0, "Connection %s", l);
+		detail_line(y++, 0, "        -> %s", p);
+	}
 	attroff(A_BOLD);
 	topview_age(age, sizeof(age), topmodel_age(t->model, r));
 	if (r->wire_only)
-		mvprintw(y++, 0, "Kernel: no socket (seen on the wire only; local = originator)");
+		detail_line(y++, 0,
+			    "Kernel: no socket (seen on the wire only; local = originator)");
 	else
-		mvprintw(y++, 0, "Kernel state: %s for %s%s", state_name(r->s.state),
-			 r->since_exact ? "" : ">= ", age);
+		detail_line(y++, 0, "Kernel state: %s for %s%s", state_name(r->s.state),
+			    r->since_exact ? "" : ">= ", age);
 	if (r->wire[0] || r->wire[1])
-		mvprintw(y++, 0, "Wire: local %s, peer %s%s%s", state_name(r->wire[0]),
-			 state_name(r->wire[1]), r->disagree ? "  (disagrees with the kernel)" : "",
-			 r->wire_unsure ? "  (picked up mid-stream: a guess)" : "");
+		detail_line(
+			y++, 0, "Wire: local %s, peer %s%s%s", state_name(r->wire[0]),
+			state_name(r->wire[1]), r->disagree ? "  (disagrees with the kernel)" : "",
+			r->wire_unsure ? "  (a guess: picked up mid-stream, or packets lost since)"
+				       : "");
 	else
-		mvprintw(y++, 0, "Wire: %s", t->wire ? "not seen in the capture" : "no capture");
+		detail_line(y++, 0, "Wire: %s", t->wire ? "not seen in the capture" : "no capture");
 	fmt_text(name, sizeof(name), r->comm);
 	if (r->pid)
-		mvprintw(y++, 0, "Process: %s pid %d fd %d%s", name, (int)r->pid, r->fd,
-			 r->remembered ? " (held it before; TIME-WAIT has no owner)" : "");
+		detail_line(y++, 0, "Process: %s pid %d fd %d%s", name, (int)r->pid, r->fd,
+			    r->remembered ? " (held it before; TIME-WAIT has no owner)" : "");
 	else
-		mvprintw(y++, 0, "Process: none visible");
-	mvprintw(y++, 0, "Queues: recv %u send %u; uid %u inode %u; timer %u ms", r->s.recv_q,
-		 r->s.send_q, r->s.uid, r->s.inode, r->s.expires_ms);
+		detail_line(y++, 0, "Process: none visible");
+	detail_line(y++, 0, "Queues: recv %u send %u; uid %u inode %u; timer %u ms", r->s.recv_q,
+		    r->s.send_q, r->s.uid, r->s.inode, r->s.expires_ms);
 	if (r->s.has_info)
-		mvprintw(
+		detail_line(
 			y++, 0,
 			"tcp_info: rtt %.3f/%.3f ms cwnd %u retrans %u/%u acked %llu received %llu",
 			r->s.info.rtt_us / 1000.0, r->s.info.rttvar_us / 1000.0, r->s.info.snd_cwnd,
@@ -244,7 +288,7 @@ static void draw_detail(struct topscreen *t, const struct top_row *r)
 		struct top_event ev[TOP_EVENTS * 4];
 		int n = topmodel_events(t->model, r->conn_id, ev, TOP_EVENTS * 4);
 		attron(A_BOLD);
-		mvprintw(y++, 0, "Timeline (from the capture, connection #%u)", r->conn_id);
+		detail_line(y++, 0, "Timeline (from the capture, connection #%u)", r->conn_id);
 		attroff(A_BOLD);
 		/* The engine's ends, not local and peer: orig (sent the first SYN) and resp. */
 		for (int i = 0; i < n && y < LINES - 2; i++) {
@@ -253,16 +297,16 @@ static void draw_detail(struct topscreen *t, const struct top_row *r)
 			char tbuf[16];
 			localtime_r(&s, &tm);
 			strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
-			mvprintw(y++, 2, "%s.%06u  %s  %-12s -> %-12s  %s", tbuf,
-				 (unsigned)(ev[i].ts_us % 1000000),
-				 ev[i].endpoint ? "resp" : "orig",
-				 state_name(ev[i].from ? ev[i].from : TS_CLOSE),
-				 state_name(ev[i].to), engine_cause_name(ev[i].cause));
+			detail_line(y++, 2, "%s.%06u  %s  %-12s -> %-12s  %s", tbuf,
+				    (unsigned)(ev[i].ts_us % 1000000),
+				    ev[i].endpoint ? "resp" : "orig",
+				    state_name(ev[i].from ? ev[i].from : TS_CLOSE),
+				    state_name(ev[i].to), engine_cause_name(ev[i].cause));
 		}
 		if (!n)
-			mvprintw(y++, 2, "no transitions recorded");
+			detail_line(y++, 2, "no transitions recorded");
 	} else {
-		mvprintw(y++, 0, "No timeline: run with -i IFACE or -r FILE to see one.");
+		detail_line(y++, 0, "No timeline: run with -i IFACE or -r FILE to see one.");
 	}
 	mvprintw(LINES - 1, 0, "Esc or q: back   k: close this socket");
 	refresh();
@@ -421,7 +465,7 @@ void topscreen_prepare(struct topscreen *t, const struct topview_header *h,
 	}
 	if (t->mode != MODE_TABLE && t->mode != MODE_CONFIRM_KILL)
 		return;
-	f->too_small = COLS < 80 || LINES < 24;
+	f->too_small = screen_too_small();
 	if (f->too_small)
 		return;
 	f->nl = topview_header(topmodel_stats(t->model), h, f->lines, 9, COLS, utf8);
@@ -490,8 +534,7 @@ static void draw_table(const struct topscreen *t, const struct topscreen_frame *
 {
 	erase();
 	if (f->too_small) {
-		mvprintw(0, 0, "tcpstate top needs at least 80x24 (now %dx%d)", COLS, LINES);
-		refresh();
+		draw_too_small();
 		return;
 	}
 	for (int i = 0; i < f->nl; i++) {

@@ -14,8 +14,7 @@ run make --no-print-directory fmt-check
 	fail "sources are formatted as .clang-format says" "$err"
 
 # The check itself: a file made unformatted on purpose is named.
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+tmp=$T # lib.sh's directory, removed on exit
 printf 'int  f( void ){return 0;}\n' >"$tmp/bad.c"
 cp .clang-format "$tmp/"
 run make --no-print-directory fmt-check FMT_FILES="$tmp/bad.c"

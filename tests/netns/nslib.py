@@ -1,17 +1,22 @@
-"""Shared helpers for the root-only end-to-end tests of `tcpstate list`.
+"""Shared helpers for the root-only end-to-end tests (tests/netns/test_*.py).
 
 Everything here happens inside throw-away network namespaces named
 tcpst-<pid>-<n>; only loopback and addresses assigned inside the namespace
 (198.18.0.0/15, fd00::/8) are used.  Host sysctls are never touched.
 
 Pieces:
-  * Reporter       -- prints PASS/FAIL/SKIP lines, computes the exit code.
-  * Netns          -- creates/deletes a namespace, runs commands inside it,
-                      manages nft rules, parses `ss` output.
+  * Reporter       -- prints PASS/FAIL/SKIP lines, computes the exit code,
+                      checks the host's values at exit (guard_host).
+  * begin()        -- how a test starts: skip (visibly) where it cannot run,
+                      signals as exits, a watchdog.
+  * in_netns()     -- how a test with one namespace runs and cleans up.
+  * Netns          -- creates/deletes a namespace, runs commands and
+                      processes inside it, manages nft rules, parses `ss`.
   * Holder         -- a python child living inside the namespace that opens
                       and holds sockets, driven by JSON lines on stdin/stdout.
+  * Tmux           -- a tmux server of the test's own, to drive a terminal.
   * build_world()  -- builds the standard scenario with every TCP state.
-  * run_tcpstate() -- runs the binary under test and parses its JSON.
+  * run_tcpstate() -- runs the binary under test; Result, run_result().
 """
 
 import atexit
@@ -32,6 +37,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TCPSTATE = os.environ.get("TCPSTATE") or os.path.join(REPO, "tcpstate")
 
 SKIP_REASON = "needs root and ip/nft"
+# What the namespace tests run: ip (netns, addresses), nft (drop rules), ss.
+NETNS_TOOLS = ("ip", "nft", "ss")
 
 # ss state spelling -> RFC 9293 spelling used by tcpstate.
 SS_STATE = {
@@ -77,6 +84,8 @@ class Reporter:
         self.prefix = prefix
         self.failed = 0
         self.done = set()
+        self.watchdog = None  # begin() sets it: see case()
+        self.guards = []      # guard_host(): checked by exit()
 
     def _name(self, name):
         return name if self.prefix is None else "%s.%s" % (self.prefix, name)
@@ -92,6 +101,13 @@ class Reporter:
         print(line, flush=True)
 
     def case(self, name, fn, *args):
+        """fn(*args) is case `name`: it passes unless it raises Fail (or
+        anything else); Skip skips it.  Once the watchdog has fired the
+        cases left fail as not run: they would run unguarded."""
+        if self.watchdog is not None and self.watchdog.expired:
+            self.emit("FAIL", name, "not run: the file's %d s watchdog expired"
+                      % self.watchdog.seconds)
+            return
         try:
             fn(*args)
         except Fail as e:
@@ -113,6 +129,18 @@ class Reporter:
             self.skip_all(names, reason)
             self.exit()
 
+    def need_root(self, names, *tools):
+        """Skip every case, visibly, and exit, unless this runs as root with
+        every one of `tools` (see cannot_run())."""
+        why = cannot_run(tools)
+        self.skip_unless(not why, names, why)
+
+    def guard_host(self, name, snapshot):
+        """Case `name`, reported by exit(): snapshot() (a dict of the host's
+        values, e.g. host_sysctls()) gives then what it gives now.  exit()
+        comes after the file's namespaces are gone."""
+        self.guards.append((name, snapshot, snapshot()))
+
     def fail_rest(self, names, reason):
         for n in names:
             if n not in self.done:
@@ -123,22 +151,38 @@ class Reporter:
             self.emit("SKIP", n, reason)
 
     def exit(self):
+        """The guarded host values checked, exit: 1 if any case failed."""
+        stop_watchdog()  # nothing is left for it to guard
+        guards, self.guards = self.guards, []
+        for name, snapshot, before in guards:
+            diff = snap_diff(before, snapshot())
+            self.check(not diff, name, "host values changed: %s" % "; ".join(diff))
         sys.stdout.flush()
         sys.exit(1 if self.failed else 0)
 
 
-def prereqs_ok():
+def cannot_run(tools=NETNS_TOOLS):
+    """Why a root-only test that runs `tools` cannot run on this machine
+    (not root, a tool missing, `ip netns` not working), or "" when it can."""
+    needs = "needs root" + (" and " + ", ".join(tools) if tools else "")
     if os.geteuid() != 0:
-        return False
-    for tool in ("ip", "nft", "ss"):
-        if shutil.which(tool) is None:
-            return False
-    try:
-        r = subprocess.run(["ip", "netns", "list"], capture_output=True,
-                           timeout=10)
-    except Exception:
-        return False
-    return r.returncode == 0
+        return needs + " (not root)"
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        return needs + " (missing: %s)" % ", ".join(missing)
+    if "ip" in tools:
+        try:
+            ok = subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                timeout=10).returncode == 0
+        except Exception:
+            ok = False
+        if not ok:
+            return needs + " (`ip netns list` fails)"
+    return ""
+
+
+def prereqs_ok():
+    return not cannot_run()
 
 
 def install_signal_handlers():
@@ -149,24 +193,35 @@ def install_signal_handlers():
         signal.signal(s, handler)
 
 
-def start_watchdog(seconds):
-    """Abort the current work with an exception after `seconds` (SIGALRM)."""
-    def handler(signum, frame):
-        raise TimeoutError("test watchdog expired after %ds" % seconds)
-    signal.signal(signal.SIGALRM, handler)
-    signal.alarm(seconds)
+class Watchdog:
+    """SIGALRM after `seconds`: a TimeoutError in whatever runs then.  It
+    remembers that it fired, so that Reporter.case fails the cases left
+    rather than run them with no watchdog."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.expired = False
+        signal.signal(signal.SIGALRM, self._fire)
+        signal.alarm(seconds)
+
+    def _fire(self, signum, frame):
+        self.expired = True
+        raise TimeoutError("test watchdog expired after %ds" % self.seconds)
 
 
-def begin(prefix, cases, watchdog=55, ready=prereqs_ok, why=SKIP_REASON):
+def begin(prefix, cases, watchdog=55, ready=None, why=SKIP_REASON, tools=NETNS_TOOLS):
     """How every test here starts: its Reporter; when the machine cannot run
-    it (not root, tools missing), every case skipped, visibly, and exit;
-    otherwise signals turned into exits (so cleanup runs) and a watchdog."""
+    it, every case skipped, visibly, and exit (need_root(cases, *tools), or
+    ready() false: skipped with `why`); otherwise signals turned into exits
+    (so cleanup runs) and a watchdog of `watchdog` seconds (None: none)."""
     rep = Reporter(prefix)
-    if not ready():
-        rep.skip_all(cases, why)
-        rep.exit()
+    if ready is not None:
+        rep.skip_unless(ready(), cases, why)
+    else:
+        rep.need_root(cases, *tools)
     install_signal_handlers()
-    start_watchdog(watchdog)
+    if watchdog is not None:
+        rep.watchdog = Watchdog(watchdog)
     return rep
 
 
@@ -177,9 +232,10 @@ def stop_watchdog():
 def in_netns(rep, names, body):
     """How a test with one namespace runs and ends: body(ns, tmp) reports
     its cases (tmp: a scratch directory); an exception fails the cases not
-    reported; the namespace and the directory go; exit."""
+    reported; the namespace and the directory go; exit (rep.exit(), which
+    checks what rep.guard_host() guards, now that the namespace is gone)."""
     ns = None
-    tmp = tempfile.mkdtemp(prefix="tcpstate-%s." % rep.prefix)
+    tmp = tempfile.mkdtemp(prefix="tcpstate-%s." % (rep.prefix or "test"))
     try:
         ns = Netns()
         body(ns, tmp)
@@ -191,6 +247,56 @@ def in_netns(rep, names, body):
             ns.destroy()
         shutil.rmtree(tmp, ignore_errors=True)
     rep.exit()
+
+
+# --------------------------------------------------------------------------
+# The host's values, which no test may change
+
+
+# The knobs `tcpstate tune` knows, and the files it writes by default.
+HOST_TUNE_KNOBS = ["net.ipv4.tcp_tw_reuse", "net.ipv4.ip_local_port_range",
+                   "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_max_tw_buckets",
+                   "net.ipv4.tcp_timestamps", "net.ipv4.ip_local_reserved_ports"]
+HOST_TUNE_EXTRA = ["net.ipv4.tcp_tw_reuse_delay", "net.ipv4.tcp_max_orphans",
+                   "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
+                   "net.ipv4.tcp_keepalive_time"]
+HOST_TUNE_FILES = ["/var/lib/tcpstate", "/etc/sysctl.d/90-tcpstate.conf"]
+
+
+def host_sysctls(names):
+    """The host's values of sysctls `names` (read from /proc/sys, words
+    joined by single spaces; None where there is none), by name."""
+    snap = {}
+    for name in names:
+        try:
+            with open("/proc/sys/" + name.replace(".", "/")) as f:
+                snap[name] = " ".join(f.read().split())
+        except OSError:
+            snap[name] = None
+    return snap
+
+
+def host_tune_snapshot():
+    """What `tcpstate tune` could change on the host: its knobs (`sysctl -n`
+    of the list all at once, then one by one so that a difference is named)
+    and the state of the files it writes by default."""
+    r = subprocess.run(["sysctl", "-n"] + HOST_TUNE_KNOBS, capture_output=True,
+                       text=True, stdin=subprocess.DEVNULL, timeout=10)
+    snap = {"<sysctl -n batch>": (r.returncode, r.stdout)}
+    snap.update(host_sysctls(HOST_TUNE_KNOBS + HOST_TUNE_EXTRA))
+    for f in HOST_TUNE_FILES:
+        try:
+            st = os.lstat(f)
+            snap[f] = (st.st_mode, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            snap[f] = None
+    return snap
+
+
+def snap_diff(a, b):
+    """The differences between two snapshots (dicts), one line each."""
+    return ["%s: %r -> %r" % (k, a.get(k), b.get(k))
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
 # --------------------------------------------------------------------------
@@ -214,6 +320,43 @@ def fmt_cmd(argv):
         else:
             out.append(a)
     return " ".join(out)
+
+
+class Result:
+    """What a command did (argv, rc, stdout, stderr) and how a failure
+    message quotes it: describe() gives its status and stderr, str() the
+    tail of its output too.  desc names the command (default: argv)."""
+
+    def __init__(self, argv, proc, desc=None):
+        self.argv = argv
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.desc = desc or "`%s`" % fmt_cmd(argv)
+
+    def describe(self):
+        return "%s rc=%d stderr=%r" % (self.desc, self.rc, self.stderr.strip()[:300])
+
+    def __str__(self):
+        return "%s rc=%s stdout=%r stderr=%r" % (self.desc, self.rc, self.stdout[-500:],
+                                                self.stderr.strip()[-400:])
+
+
+def run_result(argv, timeout=20, input=None, desc=None):
+    """Run argv (stdin: `input`, or nothing) to its end; its Result.  A
+    command that does not end within `timeout` seconds fails the case."""
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input,
+                           stdin=None if input is not None else subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise Fail("%s timed out after %ds" % (desc or "`%s`" % fmt_cmd(argv), timeout))
+    return Result(argv, p, desc)
+
+
+def need_tcpstate():
+    """Fail the case when the binary under test is not there to run."""
+    if not (os.path.isfile(TCPSTATE) and os.access(TCPSTATE, os.X_OK)):
+        raise Fail("tcpstate binary not found or not executable: %s" % TCPSTATE)
 
 
 # --------------------------------------------------------------------------
@@ -353,6 +496,18 @@ class Sock:
     def accept(self, **kw):
         return Sock(self.holder, self.holder.cmd("accept", id=self.id, **kw))
 
+    def clients(self, n, addr=None, **kw):
+        """n clients connected to this listener (at addr; by default its own
+        address), each followed by the socket it accepted: [c1, s1, c2, s2,
+        ...].  kw goes to connect (the family follows addr unless given)."""
+        addr = addr or self.local[0]
+        kw.setdefault("family", 6 if ":" in addr else 4)
+        out = []
+        for _ in range(n):
+            out.append(self.holder.connect(addr, self.local[1], **kw))
+            out.append(self.accept())
+        return out
+
 
 class Holder:
     def __init__(self, ns):
@@ -385,6 +540,14 @@ class Holder:
     def connect(self, addr, port, family=4, **kw):
         return Sock(self, self.cmd("connect", addr=addr, port=port,
                                    family=family, **kw))
+
+    def pair(self, addr, port, family=4, bind=None, **listen_kw):
+        """A listener on addr:port (listen_kw: v6only, uid, ...), a client
+        connected to it (from `bind` when given) and the socket the listener
+        accepted: (listener, client, server)."""
+        l = self.listen(addr, port, family=family, **listen_kw)
+        c, s = l.clients(1, addr, family=family, **({"bind": bind} if bind else {}))
+        return l, c, s
 
     def stop(self):
         if self.proc.poll() is None:
@@ -438,10 +601,12 @@ class Netns:
             h.stop()
         self.holders = []
         for p in self.procs:
-            p.kill()
+            if p.poll() is None:
+                p.kill()
             p.wait()
-            p.stdin.close()
-            p.stdout.close()
+            for f in (p.stdin, p.stdout, p.stderr):
+                if f is not None:
+                    f.close()
         self.procs = []
         if self in _live_ns:
             _live_ns.remove(self)
@@ -464,13 +629,20 @@ class Netns:
         self.holders.append(h)
         return h
 
+    def popen(self, argv, **kw):
+        """Start argv in the namespace (subprocess.Popen's kw); it is killed,
+        if it still runs, when the namespace goes.  Its pid is argv's own:
+        ip netns exec execs it."""
+        p = subprocess.Popen(["ip", "netns", "exec", self.name] + list(argv), **kw)
+        self.procs.append(p)
+        return p
+
     def spawn(self, script, *args):
         """Run a Python script in the namespace until destroy(): it prints
-        "ready" when its sockets are in place and then waits."""
-        p = subprocess.Popen(["ip", "netns", "exec", self.name, sys.executable, "-c", script]
-                             + [str(a) for a in args], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
-        self.procs.append(p)
+        "ready" when its sockets are in place and then waits (until its
+        standard input closes, by the convention of these scripts)."""
+        p = self.popen([sys.executable, "-c", script] + [str(a) for a in args],
+                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if p.stdout.readline().strip() != "ready":
             raise RuntimeError("a script in %s did not get ready" % self.name)
         return p
@@ -485,14 +657,30 @@ class Netns:
         # `ip netns exec` remounts /sys but /proc/sys/net is per-netns already.
         self.exec(["sysctl", "-q", "-w", "%s=%s" % (key, value)], check=True)
 
+    def sysctl_value(self, key):
+        """The namespace's value of `key`, its words joined by single
+        spaces; None when the namespace has no such sysctl."""
+        r = self.exec(["sysctl", "-n", key])
+        return " ".join(r.stdout.split()) if r.returncode == 0 else None
+
     def nft(self, rule):
-        """Add `rule` (a string, nft syntax) to the namespace's output chain."""
+        """Add `rule` (a string, nft syntax) to the namespace's output chain
+        (inet tcpst out, made on first use); returns the rule's handle."""
         if not self.nft_ready:
             self.exec(["nft", "add", "table", "inet", "tcpst"], check=True)
             self.exec(["nft", "add", "chain", "inet", "tcpst", "out",
                        "{ type filter hook output priority 0; }"], check=True)
             self.nft_ready = True
-        self.exec(["nft", "add rule inet tcpst out " + rule], check=True)
+        r = self.exec(["nft", "--echo", "--handle", "add rule inet tcpst out " + rule],
+                      check=True)
+        for line in r.stdout.splitlines():
+            if "# handle " in line:
+                return int(line.rsplit("# handle ", 1)[1].split()[0])
+        raise RuntimeError("nft printed no handle for %r: %r" % (rule, r.stdout))
+
+    def nft_delete(self, handle):
+        """Remove the rule nft() returned `handle` for."""
+        self.exec(["nft", "delete rule inet tcpst out handle %d" % handle], check=True)
 
     # ---- ss -------------------------------------------------------------
 
@@ -511,6 +699,12 @@ class Netns:
             raise RuntimeError("%s exited %d: %s" % (fmt_cmd(argv), r.returncode,
                                                      r.stderr.strip()[:300]))
         return parse_ss(r.stdout)
+
+    def ss_count(self, state):
+        """How many sockets `ss -tanH state STATE` lists (ss's spelling of
+        the state, or one of its groups: listening, connected, ...)."""
+        out = self.exec(["ss", "-tanH", "state", state], check=True).stdout
+        return len([l for l in out.splitlines() if l.strip()])
 
     def ss_rows_with_state(self, opts, filt=(), full=None):
         """ss rows for the filter, each with its state, as a Counter of keys.
@@ -595,10 +789,13 @@ def fmt_keys(keys):
 _USERS_RE = re.compile(r'\("((?:[^"\\]|\\.)*)",pid=(\d+),fd=(\d+)\)')
 
 
-def _split_ss_endpoint(tok, local_family=None):
+def split_endpoint(tok):
+    """An endpoint as ss and tcpstate's table print it ("127.0.0.1:5000",
+    "[fe80::1]%v0:7000", "*:*"): (address, device or None, port), the
+    port as printed (a number, or "*")."""
     addr, port = tok.rsplit(":", 1)
-    addr = addr.split("%", 1)[0].strip("[]")
-    return addr, port
+    addr, _, dev = addr.partition("%")
+    return addr.strip("[]"), dev or None, port
 
 
 class SsRow:
@@ -646,11 +843,11 @@ def parse_ss(text):
                 raise RuntimeError("unknown ss state %r in %r" % (toks[0], line))
             state, rest = SS_STATE[toks[0]], toks[1:]
         recv_q, send_q, ltok, ptok = rest[0], rest[1], rest[2], rest[3]
-        laddr, lport = _split_ss_endpoint(ltok)
+        laddr, _, lport = split_endpoint(ltok)
         if laddr == "*":
             laddr = "::"  # ss prints the IPv6 wildcard as '*'
         laddr = canon_addr(laddr)
-        paddr, pport = _split_ss_endpoint(ptok)
+        paddr, _, pport = split_endpoint(ptok)
         if pport == "*":
             peer = ("*", 0)
         else:
@@ -672,18 +869,6 @@ def ss_keys(rows):
 # tcpstate
 
 
-class TcpstateResult:
-    def __init__(self, argv, proc):
-        self.argv = argv
-        self.rc = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
-
-    def describe(self):
-        return "`%s` rc=%d stderr=%r" % (fmt_cmd(self.argv), self.rc,
-                                         self.stderr.strip()[:300])
-
-
 def tcpstate_argv(args, ns=None, how="N"):
     """argv for `tcpstate list ARGS`; how='N' adds -N ns, 'exec' uses ip netns exec."""
     if ns is None:
@@ -694,14 +879,9 @@ def tcpstate_argv(args, ns=None, how="N"):
 
 
 def run_tcpstate(args, ns=None, how="N", timeout=20):
-    if not (os.path.isfile(TCPSTATE) and os.access(TCPSTATE, os.X_OK)):
-        raise Fail("tcpstate binary not found or not executable: %s" % TCPSTATE)
-    argv = tcpstate_argv(args, ns, how)
-    try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise Fail("`%s` timed out after %ds" % (fmt_cmd(argv), timeout))
-    return TcpstateResult(argv, p)
+    """`tcpstate list ARGS` (see tcpstate_argv), run to its end: its Result."""
+    need_tcpstate()
+    return run_result(tcpstate_argv(args, ns, how), timeout)
 
 
 def tcpstate_json(args, ns=None, how="N"):
@@ -808,9 +988,7 @@ def build_world(ns):
     s = w.s
 
     # 5000: LISTEN + ESTABLISHED with queued data.
-    s["l0"] = h.listen("127.0.0.1", 5000)
-    s["c0"] = h.connect("127.0.0.1", 5000)
-    s["s0"] = s["l0"].accept()
+    s["l0"], s["c0"], s["s0"] = h.pair("127.0.0.1", 5000)
     s["c0"].send(data="hello")
     s["s0"].send(data="hi!")
     w.key("l0", "LISTEN")
@@ -829,9 +1007,7 @@ def build_world(ns):
     w.expect["r2"] = make_key("SYN-RECEIVED", s["c2"].peer, s["c2"].local)
 
     # 5003: FIN-WAIT-1.
-    s["l3"] = h.listen("127.0.0.1", 5003)
-    s["c3"] = h.connect("127.0.0.1", 5003)
-    s["s3"] = s["l3"].accept()
+    s["l3"], s["c3"], s["s3"] = h.pair("127.0.0.1", 5003)
     ns.wait_for([w.key("c3", "ESTABLISHED"), w.key("s3", "ESTABLISHED")],
                 what="5003 ESTABLISHED")
     ns.nft("tcp dport 5003 drop")
@@ -840,18 +1016,14 @@ def build_world(ns):
     w.key("c3", "FIN-WAIT-1")
 
     # 5004: FIN-WAIT-2 / CLOSE-WAIT.
-    s["l4"] = h.listen("127.0.0.1", 5004)
-    s["c4"] = h.connect("127.0.0.1", 5004)
-    s["s4"] = s["l4"].accept()
+    s["l4"], s["c4"], s["s4"] = h.pair("127.0.0.1", 5004)
     s["c4"].shutdown(how="wr")
     w.key("l4", "LISTEN")
     w.key("c4", "FIN-WAIT-2")
     w.key("s4", "CLOSE-WAIT")
 
     # 5005: LAST-ACK / TIME-WAIT.
-    s["l5"] = h.listen("127.0.0.1", 5005)
-    s["c5"] = h.connect("127.0.0.1", 5005)
-    s["s5"] = s["l5"].accept()
+    s["l5"], s["c5"], s["s5"] = h.pair("127.0.0.1", 5005)
     s["c5"].shutdown(how="wr")
     ns.wait_for([w.key("c5", "FIN-WAIT-2"), w.key("s5", "CLOSE-WAIT")],
                 what="5005 FIN-WAIT-2/CLOSE-WAIT")
@@ -862,9 +1034,7 @@ def build_world(ns):
     w.key("s5", "LAST-ACK")
 
     # 5006: plain TIME-WAIT (client closes first, then server).
-    s["l6"] = h.listen("127.0.0.1", 5006)
-    s["c6"] = h.connect("127.0.0.1", 5006)
-    s["s6"] = s["l6"].accept()
+    s["l6"], s["c6"], s["s6"] = h.pair("127.0.0.1", 5006)
     c6_local, c6_peer = s["c6"].local, s["c6"].peer
     s["c6"].close()
     ns.wait_for([make_key("FIN-WAIT-2", c6_local, c6_peer),
@@ -876,26 +1046,20 @@ def build_world(ns):
 
     # 5007: 198.18.0.x, some sockets owned by another uid.
     s["l7"] = h.listen("198.18.0.1", 5007, uid=OTHER_UID)
-    s["c7"] = h.connect("198.18.0.1", 5007, bind=["198.18.0.2", 0], uid=OTHER_UID)
-    s["s7"] = s["l7"].accept()
-    s["c8"] = h.connect("198.18.0.1", 5007, bind=["198.18.1.1", 0])
-    s["s8"] = s["l7"].accept()
+    s["c7"], s["s7"] = s["l7"].clients(1, bind=["198.18.0.2", 0], uid=OTHER_UID)
+    s["c8"], s["s8"] = s["l7"].clients(1, bind=["198.18.1.1", 0])
     for n in ("c7", "s7", "c8", "s8"):
         w.key(n, "ESTABLISHED")
     w.key("l7", "LISTEN")
 
     # 5010: IPv6 loopback LISTEN + ESTABLISHED.
-    s["l10"] = h.listen("::1", 5010, family=6, v6only=1)
-    s["c10"] = h.connect("::1", 5010, family=6)
-    s["s10"] = s["l10"].accept()
+    s["l10"], s["c10"], s["s10"] = h.pair("::1", 5010, family=6, v6only=1)
     for n in ("c10", "s10"):
         w.key(n, "ESTABLISHED")
     w.key("l10", "LISTEN")
 
     # 5011: IPv6 TIME-WAIT.
-    s["l11"] = h.listen("::1", 5011, family=6, v6only=1)
-    s["c11"] = h.connect("::1", 5011, family=6)
-    s["s11"] = s["l11"].accept()
+    s["l11"], s["c11"], s["s11"] = h.pair("::1", 5011, family=6, v6only=1)
     c11_local, c11_peer = s["c11"].local, s["c11"].peer
     s["c11"].close()
     ns.wait_for([make_key("FIN-WAIT-2", c11_local, c11_peer)],
@@ -905,19 +1069,15 @@ def build_world(ns):
     w.expect["c11"] = make_key("TIME-WAIT", c11_local, c11_peer)
 
     # 5012: IPv6 on fd00::/64.
-    s["l12"] = h.listen("fd00::1", 5012, family=6)
-    s["c12"] = h.connect("fd00::1", 5012, family=6, bind=["fd00::2", 0])
-    s["s12"] = s["l12"].accept()
+    s["l12"], s["c12"], s["s12"] = h.pair("fd00::1", 5012, family=6, bind=["fd00::2", 0])
     for n in ("c12", "s12"):
         w.key(n, "ESTABLISHED")
     w.key("l12", "LISTEN")
 
     # 5013: dual-stack wildcard listener, v4-mapped and native v6 peers.
     s["l13"] = h.listen("::", 5013, family=6, v6only=0)
-    s["c13"] = h.connect("127.0.0.1", 5013)
-    s["s13"] = s["l13"].accept()
-    s["c14"] = h.connect("::1", 5013, family=6)
-    s["s14"] = s["l13"].accept()
+    s["c13"], s["s13"] = s["l13"].clients(1, "127.0.0.1")
+    s["c14"], s["s14"] = s["l13"].clients(1, "::1")
     for n in ("c13", "s13", "c14", "s14"):
         w.key(n, "ESTABLISHED")
     w.key("l13", "LISTEN")
@@ -933,6 +1093,10 @@ def _tuple4_of_key(k):
     return (k[1], (k[2], k[3]), (k[4], k[5]))
 
 
+# --------------------------------------------------------------------------
+# A terminal to drive: tmux
+
+
 def tmux_new_session(tmux, *args, tries=3):
     """tmux(new-session, *args), tried again when it fails.  A tmux server
     exits with its last session, and a session started while it is going
@@ -944,3 +1108,67 @@ def tmux_new_session(tmux, *args, tries=3):
             break
         time.sleep(0.3)
     return r
+
+
+class Tmux:
+    """A tmux server of the test's own, with no configuration file, so that
+    no user's server or settings are touched.  Its socket is `path`, or one
+    in a directory of its own (named with prefix) that kill() removes:
+    kill-server alone leaves the socket behind.  kill() ends the server and
+    every session in it; so does the end of a with block."""
+
+    def __init__(self, prefix="tcpstate-tmux.", path=None):
+        self.own = None if path else tempfile.mkdtemp(prefix=prefix)
+        self.where = ["-S", path or os.path.join(self.own, "sock")]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+    def run(self, *args):
+        return subprocess.run(["tmux", *self.where, "-f", "/dev/null", *args],
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+    def new(self, target, cmd, x=132, y=40):
+        """A detached session named target running cmd (a shell command
+        line), x columns by y lines, in place of any session of that name;
+        tried again when the server was exiting (tmux_new_session).  Raises
+        RuntimeError when it does not start."""
+        self.run("kill-session", "-t", target)
+        r = tmux_new_session(self.run, "-d", "-s", target, "-x", str(x), "-y", str(y), cmd)
+        if r.returncode != 0:
+            raise RuntimeError("tmux new-session failed: %s" % r.stderr.strip())
+        return r
+
+    def keys(self, target, *keys):
+        return self.run("send-keys", "-t", target, *keys)
+
+    def screen(self, target="t"):
+        return self.run("capture-pane", "-p", "-t", target).stdout
+
+    def wait(self, pred, timeout=8.0, target="t"):
+        """The screen once pred holds on two captures in a row (not mid-redraw),
+        or the last capture when it never does."""
+        end = time.time() + timeout
+        s = ""
+        while time.time() < end:
+            s = self.screen(target)
+            if pred(s):
+                time.sleep(0.15)
+                s2 = self.screen(target)
+                if pred(s2):
+                    return s2
+            time.sleep(0.2)
+        return s
+
+    def alternate_on(self, target="t"):
+        """"1" while target's pane shows the alternate screen (a full-screen
+        program is up), "0" once back on the normal one."""
+        return self.run("display", "-p", "-t", target, "#{alternate_on}").stdout.strip()
+
+    def kill(self):
+        self.run("kill-server")
+        if self.own:
+            shutil.rmtree(self.own, ignore_errors=True)

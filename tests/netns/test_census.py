@@ -40,11 +40,6 @@ RANGE = (15000, 65000)
 SMALL = (40000, 40099)
 
 
-def host_range():
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        return f.read().split()
-
-
 def ss_rows(ns):
     """(state, family, laddr, lport, raddr, rport, v6only) from ss -taneH."""
     out = ns.exec(["ss", "-taneH"], check=True).stdout
@@ -103,22 +98,12 @@ def build(ns, h):
     """The scenario; returns how many ephemeral and accepted sockets it made."""
     ns.add_addr("198.18.0.1/24")
     ns.add_addr("198.18.0.2/24")
-    keep = []
     # A server on 27017, inside the range: 5 clients.
-    l1 = h.listen("127.0.0.1", 27017)
-    for _ in range(5):
-        keep.append(h.connect("127.0.0.1", 27017))
-        keep.append(l1.accept())
+    keep = h.listen("127.0.0.1", 27017).clients(5)
     # A dual-stack server on [::]:50051: 3 IPv4 clients, accepted as [::ffff:127.0.0.1].
-    l2 = h.listen("::", 50051, family=6, v6only=0)
-    for _ in range(3):
-        keep.append(h.connect("127.0.0.1", 50051))
-        keep.append(l2.accept())
+    keep += h.listen("::", 50051, family=6, v6only=0).clients(3, "127.0.0.1")
     # A server on 198.18.0.1:30000 only: 2 clients from 198.18.0.2.
-    l3 = h.listen("198.18.0.1", 30000)
-    for _ in range(2):
-        keep.append(h.connect("198.18.0.1", 30000, bind=["198.18.0.2", 0]))
-        keep.append(l3.accept())
+    keep += h.listen("198.18.0.1", 30000).clients(2, bind=["198.18.0.2", 0])
     # A server outside the range, on 5000: 4 clients, one of them closed
     # first (its port stays in use, in TIME-WAIT).
     l4 = h.listen("127.0.0.1", 5000)
@@ -247,41 +232,27 @@ class Tests:
 
 def build_small(ns, h):
     """Two destinations, 49 connections each, in a 100-port range."""
-    keep = []
-    for port in (5001, 5002):
-        l = h.listen("127.0.0.1", port, backlog=64)
-        for _ in range(49):
-            keep.append(h.connect("127.0.0.1", port))
-            keep.append(l.accept())
-    return keep
+    return [s for port in (5001, 5002)
+            for s in h.listen("127.0.0.1", port, backlog=64).clients(49)]
+
+
+def cases(rep, ns):
+    """Every case but the last, on the two scenarios."""
+    ns.sysctl("net.ipv4.ip_local_port_range", "%d %d" % RANGE)
+    keep, eph, acc = build(ns, ns.holder())
+    with nslib.Netns() as small:
+        small.sysctl("net.ipv4.ip_local_port_range", "%d %d" % SMALL)
+        build_small(small, small.holder())
+        T = Tests(ns, small, (eph, acc))
+        for name in CASES[:-1]:
+            rep.case(name, getattr(T, name))
 
 
 def main():
     rep = nslib.begin("census", CASES, watchdog=120)
-    before = host_range()
-    nss = []
-    try:
-        ns = nslib.Netns()
-        nss.append(ns)
-        ns.sysctl("net.ipv4.ip_local_port_range", "%d %d" % RANGE)
-        keep, eph, acc = build(ns, ns.holder())
-        small = nslib.Netns()
-        nss.append(small)
-        small.sysctl("net.ipv4.ip_local_port_range", "%d %d" % SMALL)
-        keep2 = build_small(small, small.holder())
-        T = Tests(ns, small, (eph, acc))
-        for name in CASES[:-1]:
-            rep.case(name, getattr(T, name))
-    except Exception as e:
-        rep.fail_rest(CASES[:-1], "%s: %s" % (type(e).__name__, e))
-    finally:
-        nslib.stop_watchdog()
-        for ns in nss:
-            ns.destroy()
-    after = host_range()
-    rep.check(before == after, "host_port_range_unchanged",
-              "host ip_local_port_range was %r, now %r" % (before, after))
-    rep.exit()
+    rep.guard_host("host_port_range_unchanged",
+                   lambda: nslib.host_sysctls(["net.ipv4.ip_local_port_range"]))
+    nslib.in_netns(rep, CASES[:-1], lambda ns, tmp: cases(rep, ns))
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nslib  # noqa: E402
 from nslib import Fail  # noqa: E402
-# The census's address rule and the host check, as the census test has them.
-from test_census import canon, host_range  # noqa: E402
+# The census's address rule, as the census test has it.
+from test_census import canon  # noqa: E402
 
 CASES = [
     "oracle_scenario_as_built",
@@ -76,23 +76,15 @@ def build(ns, h):
     for a in ("198.18.0.1/24", "198.18.0.2/24", "198.18.0.9/24",
               "fd00::1/64", "fd00::2/64", "fd00::9/64"):
         ns.add_addr(a)
-    keep = []
     l5000 = h.listen("198.18.0.9", 5000, backlog=64)
     l5001 = h.listen("198.18.0.9", 5001, backlog=64)
     l6 = h.listen("fd00::9", 5000, family=6, v6only=1, backlog=64)
-
-    def conn(listener, n, addr, port, src, **kw):
-        for _ in range(n):
-            keep.append(h.connect(addr, port, bind=[src, 0], **kw))
-            keep.append(listener.accept())
-
-    conn(l5000, 30, "198.18.0.9", 5000, "198.18.0.1")
-    conn(l5000, 3, "::ffff:198.18.0.9", 5000, "::ffff:198.18.0.1", family=6, v6only=0)
-    conn(l5000, 20, "198.18.0.9", 5000, "198.18.0.2")
-    conn(l5001, 10, "198.18.0.9", 5001, "198.18.0.1")
-    conn(l6, 15, "fd00::9", 5000, "fd00::1", family=6)
-    conn(l6, 5, "fd00::9", 5000, "fd00::2", family=6)
-    return keep
+    l5000.clients(30, bind=["198.18.0.1", 0])
+    l5000.clients(3, "::ffff:198.18.0.9", bind=["::ffff:198.18.0.1", 0], v6only=0)
+    l5000.clients(20, bind=["198.18.0.2", 0])
+    l5001.clients(10, bind=["198.18.0.1", 0])
+    l6.clients(15, bind=["fd00::1", 0])
+    l6.clients(5, bind=["fd00::2", 0])
 
 
 def dest_text(addr, port):
@@ -180,27 +172,21 @@ class Tests:
             raise Fail("tune show advice %r; from ss, want %r" % (advice, want))
 
 
+def cases(rep, ns):
+    """Every case but the last, on the scenario (its holder keeps the
+    sockets open until the namespace goes)."""
+    ns.sysctl("net.ipv4.ip_local_port_range", "%d %d" % RANGE)
+    build(ns, ns.holder())
+    T = Tests(ns)
+    for name in CASES[:-1]:
+        rep.case(name, getattr(T, name))
+
+
 def main():
     rep = nslib.begin("census_source", CASES, watchdog=120)
-    before = host_range()
-    ns = None
-    try:
-        ns = nslib.Netns()
-        ns.sysctl("net.ipv4.ip_local_port_range", "%d %d" % RANGE)
-        keep = build(ns, ns.holder())  # noqa: F841 (held open until the end)
-        T = Tests(ns)
-        for name in CASES[:-1]:
-            rep.case(name, getattr(T, name))
-    except Exception as e:
-        rep.fail_rest(CASES[:-1], "%s: %s" % (type(e).__name__, e))
-    finally:
-        nslib.stop_watchdog()
-        if ns is not None:
-            ns.destroy()
-    after = host_range()
-    rep.check(before == after, "host_port_range_unchanged",
-              "host ip_local_port_range was %r, now %r" % (before, after))
-    rep.exit()
+    rep.guard_host("host_port_range_unchanged",
+                   lambda: nslib.host_sysctls(["net.ipv4.ip_local_port_range"]))
+    nslib.in_netns(rep, CASES[:-1], lambda ns, tmp: cases(rep, ns))
 
 
 if __name__ == "__main__":

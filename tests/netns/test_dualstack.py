@@ -10,25 +10,21 @@ capture sees a.b.c.d.  With a live capture (`top -b -i IFACE`):
    row shows the wire's states, and there is no "(wire only)" duplicate.
 """
 import os
-import re
 import select
-import shutil
 import subprocess
 import sys
 import time
 
-TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nslib  # noqa: E402
 
+TCPSTATE = nslib.TCPSTATE
+
 CASES = ["lo_accepted_rows_show_wire_state", "veth_accepted_rows_show_wire_state",
          "veth_no_wire_only_duplicates"]
-rep = nslib.Reporter("dualstack")
-rep.skip_unless(os.geteuid() == 0 and all(shutil.which(t) for t in ("ip", "ss")),
-                CASES, "needs root, ip and ss")
+rep = nslib.begin("dualstack", CASES, watchdog=None, tools=("ip", "ss"))
 
 PORT = 7000
-procs = []
 
 # The server: a dual-stack listener; accepts N clients and holds them.
 SERVER = r"""
@@ -59,10 +55,8 @@ sys.stdin.read()
 
 
 def spawn(ns, src, *args):
-    p = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", src, *args],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    procs.append(p)
-    return p
+    return ns.popen([sys.executable, "-c", src, *args], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, text=True)
 
 
 def expect(p, word, timeout=10):
@@ -74,11 +68,9 @@ def expect(p, word, timeout=10):
 
 def run_top(ns, iface, connect):
     """Frames of `top -b -i iface`, with the connections made once it captures."""
-    top = subprocess.Popen(["ip", "netns", "exec", ns.name, TCPSTATE, "top", "-b", "-d", "0.5",
-                            "-n", "10", "-i", iface, "sport", "=", ":%d" % PORT, "or",
-                            "dport", "=", ":%d" % PORT],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    procs.append(top)
+    top = ns.popen([TCPSTATE, "top", "-b", "-d", "0.5", "-n", "10", "-i", iface,
+                    "sport", "=", ":%d" % PORT, "or", "dport", "=", ":%d" % PORT],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # The first frame is printed once the capture is open.
     deadline = time.time() + 10
     while time.time() < deadline:
@@ -127,37 +119,26 @@ def all_joined(acc, peer):
                                  for p, w in acc)
 
 
-nss = []
-try:
+def cases(ns, tmp):
     # lo: server and clients in one namespace.
-    ns = nslib.Netns()
-    nss.append(ns)
     frame, acc = accepted_join(ns, ns, "127.0.0.1", "lo")
     rep.check(all_joined(acc, "127.0.0.1"), "lo_accepted_rows_show_wire_state",
               "accepted rows (peer, wire) %r in %r" % (acc, frame[-1500:]))
 
-    # veth: the clients in another namespace.
-    srv, cli = nslib.Netns(), nslib.Netns()
-    nss += [srv, cli]
-    vs, vc = "tds%d" % os.getpid(), "tdc%d" % os.getpid()
-    subprocess.run(["ip", "link", "add", vs, "netns", srv.name, "type", "veth", "peer", "name",
-                    vc, "netns", cli.name], check=True)
-    for n, dev, a in ((srv, vs, "198.18.0.1/24"), (cli, vc, "198.18.0.2/24")):
-        n.add_addr(a, dev)
-        n.exec(["ip", "link", "set", dev, "up"], check=True)
-    frame, acc = accepted_join(srv, cli, "198.18.0.1", vs)
+    # veth: the server and the clients in two namespaces of their own.
+    with nslib.Netns() as srv, nslib.Netns() as cli:
+        vs, vc = "tds%d" % os.getpid(), "tdc%d" % os.getpid()
+        subprocess.run(["ip", "link", "add", vs, "netns", srv.name, "type", "veth", "peer",
+                        "name", vc, "netns", cli.name], check=True)
+        for n, dev, a in ((srv, vs, "198.18.0.1/24"), (cli, vc, "198.18.0.2/24")):
+            n.add_addr(a, dev)
+            n.exec(["ip", "link", "set", dev, "up"], check=True)
+        frame, acc = accepted_join(srv, cli, "198.18.0.1", vs)
     rep.check(all_joined(acc, "198.18.0.2"), "veth_accepted_rows_show_wire_state",
               "accepted rows (peer, wire) %r in %r" % (acc, frame[-1500:]))
     wo = wire_only(frame)
     rep.check(len(acc) == 3 and not wo, "veth_no_wire_only_duplicates",
               "%d accepted rows; wire-only rows %r" % (len(acc), wo))
-except Exception as e:
-    rep.fail_rest(CASES, "%s: %s" % (type(e).__name__, e))
-finally:
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    for ns in nss:
-        ns.destroy()
-rep.exit()
+
+
+nslib.in_netns(rep, CASES, cases)

@@ -207,14 +207,11 @@ class Ctx:
 
     # ---- sockets ---------------------------------------------------------
 
-    def pair(self, addr="127.0.0.1", family=4, bind=None, listener=None):
-        """A listener (unless given), a connected client and the accepted server."""
-        l = listener or self.h.listen(addr, self.port, family=family)
-        kw = {"bind": bind} if bind else {}
-        c = self.h.connect(addr, self.port, family=family, **kw)
-        s = l.accept()
-        conn = Conn(c.local, s.local)
-        return l, c, s, conn
+    def pair(self, addr="127.0.0.1", family=4, bind=None):
+        """A listener on the scenario's port, a connected client and the
+        accepted server, and their Conn."""
+        l, c, s = self.h.pair(addr, self.port, family=family, bind=bind)
+        return l, c, s, Conn(c.local, s.local)
 
 
 def fmt_states(d):
@@ -228,8 +225,8 @@ def fmt_states(d):
 EST = "ESTABLISHED"
 
 
-def sc_close_by_client(x):
-    _, c, s, conn = x.pair()
+def close_client_first(x, c, s, conn):
+    """An established connection: the client closes, then the server."""
     x.checkpoint("established", conn, {"client": EST, "server": EST})
     c.close()
     x.wait_states(conn, {"client": "FIN-WAIT-2", "server": "CLOSE-WAIT"})
@@ -237,12 +234,22 @@ def sc_close_by_client(x):
     x.checkpoint("closed", conn, {"client": "TIME-WAIT", "server": "CLOSED"})
 
 
-def sc_close_by_server(x):
-    _, c, s, conn = x.pair()
+def close_server_first(x, c, s, conn):
+    """A connection: the server closes, then the client."""
     s.close()
     x.wait_states(conn, {"client": "CLOSE-WAIT", "server": "FIN-WAIT-2"})
     c.close()
     x.checkpoint("closed", conn, {"client": "CLOSED", "server": "TIME-WAIT"})
+
+
+def sc_close_by_client(x):
+    _, c, s, conn = x.pair()
+    close_client_first(x, c, s, conn)
+
+
+def sc_close_by_server(x):
+    _, c, s, conn = x.pair()
+    close_server_first(x, c, s, conn)
 
 
 def sc_half_close(x):
@@ -442,19 +449,12 @@ def sc_ipv6_close_by_client(x):
     _, c, s, conn = x.pair(addr="::1", family=6)
     c.send(data="six")
     x.h.cmd("recv", id=s.id, n=3)   # unread data would make close() a RST
-    x.checkpoint("established", conn, {"client": EST, "server": EST})
-    c.close()
-    x.wait_states(conn, {"client": "FIN-WAIT-2", "server": "CLOSE-WAIT"})
-    s.close()
-    x.checkpoint("closed", conn, {"client": "TIME-WAIT", "server": "CLOSED"})
+    close_client_first(x, c, s, conn)
 
 
 def sc_ipv6_fd00_close_by_server(x):
     _, c, s, conn = x.pair(addr="fd00::1", family=6, bind=["fd00::2", 0])
-    s.close()
-    x.wait_states(conn, {"client": "CLOSE-WAIT", "server": "FIN-WAIT-2"})
-    c.close()
-    x.checkpoint("closed", conn, {"client": "CLOSED", "server": "TIME-WAIT"})
+    close_server_first(x, c, s, conn)
 
 
 def sc_data_and_fin(x):
@@ -642,23 +642,15 @@ class Run:
             self.ns.add_addr(a)
         # Fixed client ports stay outside the ephemeral range.
         self.ns.sysctl("net.ipv4.ip_local_port_range", "40000 60999")
-        self.ns.exec(["nft", "add", "table", "inet", "tcpst"], check=True)
-        self.ns.exec(["nft", "add", "chain", "inet", "tcpst", "out",
-                      "{ type filter hook output priority 0; }"], check=True)
 
+    # The scenario threads share the namespace's one chain: one nft at a time.
     def nft_add(self, rule):
         with self.nft_lock:
-            r = self.ns.exec(["nft", "--echo", "--handle",
-                              "add rule inet tcpst out " + rule], check=True)
-        for line in r.stdout.splitlines():
-            if "# handle " in line:
-                return int(line.rsplit("# handle ", 1)[1].split()[0])
-        raise RuntimeError("nft printed no handle for %r: %r" % (rule, r.stdout))
+            return self.ns.nft(rule)
 
     def nft_del(self, handle):
         with self.nft_lock:
-            self.ns.exec(["nft", "delete rule inet tcpst out handle %d" % handle],
-                         check=True)
+            self.ns.nft_delete(handle)
 
     def start_capture(self, marker_holder):
         # -B: in immediate mode the kernel ring holds whole snaplen-sized
@@ -1043,20 +1035,12 @@ def describe_exc(e):
     return "%s: %s (at %s)" % (type(e).__name__, e, where)
 
 
-def prereqs_ok():
-    if not nslib.prereqs_ok():
-        return False
-    return shutil.which("tcpdump") is not None
-
-
 def main():
-    rep = nslib.begin(PREFIX, CASES, WATCHDOG, prereqs_ok, "needs root and ip/nft/ss/tcpdump")
+    rep = nslib.begin(PREFIX, CASES, WATCHDOG, tools=nslib.NETNS_TOOLS + ("tcpdump",))
     run = Run(rep)
     atexit.register(run.cleanup)
     try:
-        if not (os.path.isfile(nslib.TCPSTATE) and os.access(nslib.TCPSTATE, os.X_OK)):
-            raise Fail("tcpstate binary not found or not executable: %s"
-                       % nslib.TCPSTATE)
+        nslib.need_tcpstate()
         run.setup_ns()
         run.run_scenarios()
         run.judge()

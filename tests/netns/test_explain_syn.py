@@ -45,14 +45,6 @@ except OSError as e:
 '''
 
 
-def host_knobs():
-    out = []
-    for k in KNOBS:
-        with open("/proc/sys/" + k.replace(".", "/")) as f:
-            out.append(f.read().strip())
-    return out
-
-
 def explained(ns):
     """(retransmissions, their times, failure time) as explain prints them."""
     argv = [nslib.TCPSTATE, "explain", "-N", ns.name, "syn-sent"]
@@ -112,7 +104,7 @@ def quotes_namespace(out):
 
 def main():
     rep = nslib.begin("explain_syn", NAMES, watchdog=55)
-    host0 = host_knobs()
+    rep.guard_host("host_knobs_unchanged", lambda: nslib.host_sysctls(KNOBS))
     try:
         results = {s: {} for s in SETTINGS}
 
@@ -135,9 +127,6 @@ def main():
     finally:
         nslib.stop_watchdog()
         nslib._cleanup_all()
-        host1 = host_knobs()
-        rep.check(host1 == host0, "host_knobs_unchanged",
-                  "host values changed: %r -> %r" % (host0, host1))
     rep.exit()
 
 

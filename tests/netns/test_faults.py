@@ -3,47 +3,30 @@
 partial state (sysctls unchanged, persisted file intact).  Root only: uses a
 network namespace and private mount namespaces of its own; never the host's
 sysctls or files."""
-import os, re, shutil, signal, subprocess, sys, tempfile, time, uuid
+import os, re, subprocess, time
 
 import nslib
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TCPSTATE = os.environ.get("TCPSTATE", os.path.join(REPO, "tcpstate"))
+REPO = nslib.REPO
+TCPSTATE = nslib.TCPSTATE
 CASES = ["interface_vanishes", "proc_not_mounted_list_p", "proc_sys_not_mounted_tune",
          "kernel_refuses_write_rolls_back", "readonly_etc_persist", "full_disk_persist",
          "sigpipe_head"]
-rep = nslib.Reporter(None)  # case names as they are
+rep = nslib.begin(None, CASES, watchdog=None, tools=("ip", "unshare"))  # names as they are
 report = rep.check
 
-rep.skip_unless(os.geteuid() == 0 and all(shutil.which(t) for t in ("unshare", "ip")),
-                CASES, "needs root, ip and unshare")
 
-NS = "tcpst-fault-" + uuid.uuid4().hex[:8]
-tmp = tempfile.mkdtemp(prefix="tcpstate-faults.")
-
-
-class Result:
-    pass
-
-
-def ns_sh(script, timeout=30):
+def ns_sh(ns, script, timeout=30):
     """Run a shell script inside the namespace, in a private mount namespace.
     Without /proc, AddressSanitizer's leak checker cannot run and its runtime
     prints '==PID==' notes: neither is tcpstate's output, so both are set
     aside (ASAN_OPTIONS) and filtered."""
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
-    p = subprocess.run(["ip", "netns", "exec", NS, "unshare", "-m", "--propagation", "private",
-                        "sh", "-c", script], capture_output=True, text=True, timeout=timeout,
-                       env=env)
-    r = Result()
-    r.returncode, r.stdout = p.returncode, p.stdout
-    r.stderr = "".join(l for l in p.stderr.splitlines(True) if not re.match(r"==\d+==", l))
-    return r
-
-
-def sysctl(name):
-    return subprocess.run(["ip", "netns", "exec", NS, "sysctl", "-n", name], capture_output=True,
-                          text=True).stdout.split()
+    p = subprocess.run(["ip", "netns", "exec", ns.name, "unshare", "-m", "--propagation",
+                        "private", "sh", "-c", script], capture_output=True, text=True,
+                       timeout=timeout, env=env)
+    p.stderr = "".join(l for l in p.stderr.splitlines(True) if not re.match(r"==\d+==", l))
+    return p
 
 
 def one_line(err, start):
@@ -51,19 +34,17 @@ def one_line(err, start):
     return len(lines) == 1 and lines[0].startswith(start)
 
 
-try:
-    subprocess.run(["ip", "netns", "add", NS], check=True)
-    subprocess.run(["ip", "-n", NS, "link", "set", "lo", "up"], check=True)
+def cases(ns, tmp):
     T = TCPSTATE
+    sysctl = ns.sysctl_value
 
     # An interface that goes away under a live capture.
-    subprocess.run(["ip", "-n", NS, "link", "add", "d0", "type", "veth", "peer", "name", "d1"],
-                   check=True)
-    subprocess.run(["ip", "-n", NS, "link", "set", "d0", "up"], check=True)
-    w = subprocess.Popen(["ip", "netns", "exec", NS, T, "watch", "-i", "d0"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ns.exec(["ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1"], check=True)
+    ns.exec(["ip", "link", "set", "d0", "up"], check=True)
+    w = ns.popen([T, "watch", "-i", "d0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                 text=True)
     time.sleep(1.0)
-    subprocess.run(["ip", "-n", NS, "link", "del", "d0"], check=True)
+    ns.exec(["ip", "link", "del", "d0"], check=True)
     try:
         out, err = w.communicate(timeout=10)
     except subprocess.TimeoutExpired:
@@ -74,18 +55,18 @@ try:
            f"exit {w.returncode}, stderr {err!r}")
 
     # /proc not mounted: -p cannot find owners, tune cannot find the knobs.
-    r = ns_sh(f"umount -l /proc && {T} list -a -p")
+    r = ns_sh(ns, f"umount -l /proc && {T} list -a -p")
     report(r.returncode == 1 and one_line(r.stderr, "tcpstate list: /proc: ") and
            "mounted" in r.stderr and not r.stdout, CASES[1],
            f"exit {r.returncode}, stderr {r.stderr!r}, stdout {r.stdout[:80]!r}")
-    r = ns_sh(f"umount -l /proc && {T} tune show")
+    r = ns_sh(ns, f"umount -l /proc && {T} tune show")
     report(r.returncode == 1 and one_line(r.stderr, "tcpstate tune: /proc/sys/net: ") and
            not r.stdout, CASES[2], f"exit {r.returncode}, stderr {r.stderr!r}")
 
     # The kernel refuses the second of two writes: the first is undone.
     before = (sysctl("net.ipv4.tcp_tw_reuse"), sysctl("net.ipv4.tcp_fin_timeout"))
     rb = os.path.join(tmp, "rb")
-    r = ns_sh("mount --bind /proc/sys/net/ipv4/tcp_fin_timeout /proc/sys/net/ipv4/tcp_fin_timeout"
+    r = ns_sh(ns, "mount --bind /proc/sys/net/ipv4/tcp_fin_timeout /proc/sys/net/ipv4/tcp_fin_timeout"
               " && mount -o remount,bind,ro /proc/sys/net/ipv4/tcp_fin_timeout && "
               f"{T} tune set tw-reuse=1 fin-timeout=30 --yes --rollback-file {rb}")
     after = (sysctl("net.ipv4.tcp_tw_reuse"), sysctl("net.ipv4.tcp_fin_timeout"))
@@ -109,7 +90,7 @@ try:
                   f" && {T} tune set tw-reuse=1 --persist --yes --sysctl-file {d}/90-tcpstate.conf"
                   f" --rollback-file {os.path.join(tmp, case + '.rb')}; rc=$?; "
                   f"cat {d}/90-tcpstate.conf; ls {d}; exit $rc")
-        r = ns_sh(script)
+        r = ns_sh(ns, script)
         report(r.returncode == 1 and f"{d}/90-tcpstate.conf: " in r.stderr and
                "the running values were restored and the file is unchanged" in r.stderr and
                sysctl("net.ipv4.tcp_tw_reuse") == before and
@@ -136,9 +117,6 @@ try:
         got.append(r.stderr.strip().splitlines())
     report(got == [["141", "141"], ["0"]], CASES[6],
            f"stderr (list's status, cat's) with SIGPIPE default, then ignored: {got!r}")
-except Exception as e:
-    report(False, "faults", f"{type(e).__name__}: {e}")
-finally:
-    subprocess.run(["ip", "netns", "del", NS], capture_output=True)
-    shutil.rmtree(tmp, ignore_errors=True)
-rep.exit()
+
+
+nslib.in_netns(rep, CASES, cases)

@@ -3,33 +3,25 @@
 plant, and get safe modes: the rollback record (0600, in a 0700 directory),
 the sysctl.d fragment (0644), the shell's history (0600); --save-dump refuses
 a symlink too.  Root only (tune acts on a namespace of its own)."""
-import os, stat, subprocess, sys, tempfile, shutil, uuid
+import os, stat, subprocess
 
 import nslib
 
-TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
+TCPSTATE = nslib.TCPSTATE
 CASES = ["rollback_symlink_refused", "persist_symlink_refused", "rollback_modes",
          "history_symlink_not_followed", "save_dump_symlink_refused"]
-rep = nslib.Reporter(None)  # case names as they are
+rep = nslib.begin(None, CASES, watchdog=None, tools=("ip",))  # names as they are
 report = rep.check
 
-rep.skip_unless(os.geteuid() == 0, CASES, "needs root")
-NS = "tcpst-files-" + uuid.uuid4().hex[:8]
-tmp = tempfile.mkdtemp(prefix="tcpstate-files.")
 
+def cases(ns, tmp):
+    def tune(*args):
+        return subprocess.run([TCPSTATE, "tune", "-N", ns.name, "--yes", *args],
+                              capture_output=True, text=True)
 
-def tune(*args):
-    return subprocess.run([TCPSTATE, "tune", "-N", NS, "--yes", *args], capture_output=True,
-                          text=True)
+    def reuse():
+        return ns.sysctl_value("net.ipv4.tcp_tw_reuse")
 
-
-def reuse():
-    return subprocess.run(["ip", "netns", "exec", NS, "sysctl", "-n", "net.ipv4.tcp_tw_reuse"],
-                          capture_output=True, text=True).stdout.strip()
-
-
-try:
-    subprocess.run(["ip", "netns", "add", NS], check=True)
     victim = os.path.join(tmp, "victim")
     with open(victim, "w") as f:
         f.write("precious\n")
@@ -63,7 +55,10 @@ try:
     import pty, time
     pid, fd = pty.fork()
     if pid == 0:
-        os.execv(TCPSTATE, [TCPSTATE, "shell", "--history-file", hist])
+        try:
+            os.execv(TCPSTATE, [TCPSTATE, "shell", "--history-file", hist])
+        finally:
+            os._exit(127)  # never the parent's cleanup, in the child
     time.sleep(0.5)
     os.write(fd, b"list -l\r")
     time.sleep(0.5)
@@ -88,9 +83,6 @@ try:
     report(r.returncode == 1 and open(victim).read() == "precious\n" and
            "Too many levels of symbolic links" in r.stderr, CASES[4],
            f"exit {r.returncode}, {r.stderr!r}")
-except Exception as e:
-    report(False, "file safety", f"{type(e).__name__}: {e}")
-finally:
-    subprocess.run(["ip", "netns", "del", NS], capture_output=True)
-    shutil.rmtree(tmp, ignore_errors=True)
-rep.exit()
+
+
+nslib.in_netns(rep, CASES, cases)

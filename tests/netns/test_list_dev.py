@@ -81,12 +81,10 @@ def setup(ns):
 
 def endpoint(tok):
     """'[fe80::1]%v0:7000' -> ('fe80::1', 'v0', 7000); no device: None."""
-    addr, port = tok.rsplit(":", 1)
-    addr, _, dev = addr.partition("%")
-    addr = addr.strip("[]")
+    addr, dev, port = nslib.split_endpoint(tok)
     if addr == "*":
         addr = "::"
-    return canon_addr(addr), dev or None, 0 if port == "*" else int(port)
+    return canon_addr(addr), dev, 0 if port == "*" else int(port)
 
 
 def ss_rows(ns, words=()):

@@ -84,21 +84,15 @@ class Tests:
             raise Fail("%s, expected rc=0 and no stderr" % res.describe())
 
 
+def cases(rep, ns):
+    T = Tests(ns)
+    for name in CASES:
+        rep.case(name, getattr(T, name))
+
+
 def main():
     rep = nslib.begin("list_errors", CASES)
-    ns = None
-    try:
-        ns = nslib.Netns()
-        T = Tests(ns)
-        for name in CASES:
-            rep.case(name, getattr(T, name))
-    except Exception as e:
-        rep.fail_rest(CASES, "%s: %s" % (type(e).__name__, e))
-    finally:
-        nslib.stop_watchdog()
-        if ns is not None:
-            ns.destroy()
-    rep.exit()
+    nslib.in_netns(rep, CASES, lambda ns, tmp: cases(rep, ns))
 
 
 if __name__ == "__main__":

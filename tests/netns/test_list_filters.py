@@ -115,29 +115,20 @@ CASES = [
 NAMES = [c[0] for c in CASES] + ["habit_tan_table"]
 
 
+def cases(rep, ns):
+    """Every case on the standard scenario (its failure fails them all)."""
+    nslib.build_world(ns)
+    full = ns.ss("-tanH")  # states are stable: one dump for joins
+    for i, (name, opts, words, ss_opts, ss_words) in enumerate(CASES):
+        how = "exec" if i % 3 == 2 else "N"
+        rep.case(name, check, ns, opts, words, ss_opts,
+                 words if ss_words is None else ss_words, how, full)
+    rep.case("habit_tan_table", check_table, ns)
+
+
 def main():
     rep = nslib.begin("list_filters", NAMES)
-    ns = None
-    try:
-        ns = nslib.Netns()
-        try:
-            nslib.build_world(ns)
-            full = ns.ss("-tanH")  # states are stable: one dump for joins
-        except Exception as e:
-            rep.fail_rest(NAMES, "scenario setup failed: %s" % e)
-            rep.exit()
-        for i, (name, opts, words, ss_opts, ss_words) in enumerate(CASES):
-            how = "exec" if i % 3 == 2 else "N"
-            rep.case(name, check, ns, opts, words, ss_opts,
-                     words if ss_words is None else ss_words, how, full)
-        rep.case("habit_tan_table", check_table, ns)
-    except Exception as e:
-        rep.fail_rest(NAMES, "%s: %s" % (type(e).__name__, e))
-    finally:
-        nslib.stop_watchdog()
-        if ns is not None:
-            ns.destroy()
-    rep.exit()
+    nslib.in_netns(rep, NAMES, lambda ns, tmp: cases(rep, ns))
 
 
 def check(ns, opts, words, ss_opts, ss_words, how, full):
@@ -160,11 +151,11 @@ def check_table(ns):
     got = []
     for line in res.stdout.splitlines():
         state, _recvq, _sendq, local, peer = line.split()
-        laddr, lport = nslib._split_ss_endpoint(local)
+        laddr, _, lport = nslib.split_endpoint(local)
         if peer == "*:*":
             paddr, pport = "*", 0
         else:
-            paddr, pport = nslib._split_ss_endpoint(peer)
+            paddr, _, pport = nslib.split_endpoint(peer)
         got.append(nslib.make_key(state, (laddr, lport), (paddr, pport)))
     compare_counters(collections.Counter(got), want, "`%s` (table) vs `ss -tanH`"
                      % fmt_cmd(res.argv))

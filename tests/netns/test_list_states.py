@@ -39,26 +39,16 @@ CASES = [
 ]
 
 
+def cases(rep, ns):
+    """Every case on the standard scenario (its failure fails them all)."""
+    T = Tests(ns, nslib.build_world(ns))
+    for name in CASES:
+        rep.case(name, getattr(T, name))
+
+
 def main():
     rep = nslib.begin("list_states", CASES)
-    ns = None
-    try:
-        ns = nslib.Netns()
-        try:
-            world = nslib.build_world(ns)
-        except Exception as e:
-            rep.fail_rest(CASES, "scenario setup failed: %s" % e)
-            rep.exit()
-        T = Tests(ns, world)
-        for name in CASES:
-            rep.case(name, getattr(T, name))
-    except Exception as e:
-        rep.fail_rest(CASES, "%s: %s" % (type(e).__name__, e))
-    finally:
-        nslib.stop_watchdog()
-        if ns is not None:
-            ns.destroy()
-    rep.exit()
+    nslib.in_netns(rep, CASES, lambda ns, tmp: cases(rep, ns))
 
 
 class Tests:

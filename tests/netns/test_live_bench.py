@@ -73,8 +73,9 @@ def bench_netns(pid):
     return [l.split()[0] for l in out.splitlines() if l.startswith(f"tcpstate-live-{pid}-")]
 
 
-def tmpdirs():
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), "tcpstate-live.*")))
+def tmpdirs(pid="*"):
+    """The bench's scratch directories: tcpstate-live.PID.* (another run's are not ours)."""
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), f"tcpstate-live.{pid}.*")))
 
 
 def start(args, env=ENV):
@@ -89,8 +90,8 @@ def leftovers(pid, before):
         left.append(f"namespaces {bench_netns(pid)}")
     if tagged_pids():
         left.append(f"processes {tagged_pids()}")
-    if tmpdirs() - before:
-        left.append(f"directories {sorted(tmpdirs() - before)}")
+    if tmpdirs(pid) - before:
+        left.append(f"directories {sorted(tmpdirs(pid) - before)}")
     return "; ".join(left)
 
 

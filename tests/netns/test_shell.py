@@ -5,8 +5,8 @@ Batch mode (stdin not a terminal) runs inside a throw-away network namespace
 (`ip netns exec`), so any command that reaches for a sysctl acts there, and
 `tune set` always gets a --rollback-file in a temporary directory.  The
 interactive prompt runs in a private tmux server with XDG_STATE_HOME and HOME
-pointing into a temporary directory.  The host's values of the tune knobs are
-compared before and after the file.
+pointing into a temporary directory.  The host's values of the tune knobs
+(nslib.host_tune_snapshot) are compared before and after the file.
 
 Env: TCPSTATE = path of the binary (default <repo>/tcpstate).
 Prints PASS/FAIL/SKIP lines; exits 1 if any FAIL.
@@ -14,17 +14,14 @@ Prints PASS/FAIL/SKIP lines; exits 1 if any FAIL.
 
 import os
 import re
-import shutil
-import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nslib  # noqa: E402
-from nslib import Fail, Skip, fmt_cmd  # noqa: E402
+from nslib import Fail, fmt_cmd, run_result  # noqa: E402
 
 TCPSTATE = nslib.TCPSTATE
 
@@ -40,58 +37,22 @@ CASES = [
     "host_sysctls_unchanged",
 ]
 
-HOST_KNOBS = ["net.ipv4.tcp_tw_reuse", "net.ipv4.ip_local_port_range",
-              "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_max_tw_buckets",
-              "net.ipv4.tcp_timestamps", "net.ipv4.ip_local_reserved_ports"]
 PORT = 5999
-TMP = None
-NS = None
-
-
-class Res:
-    def __init__(self, desc, p):
-        self.desc = desc
-        self.rc = p.returncode
-        self.stdout = p.stdout
-        self.stderr = p.stderr
-
-    def __str__(self):
-        return "%s: rc=%s stdout=%r stderr=%r" % (self.desc, self.rc, self.stdout[-500:],
-                                                 self.stderr.strip()[-400:])
-
-
-def host_snapshot():
-    r = subprocess.run(["sysctl", "-n"] + HOST_KNOBS, capture_output=True, text=True,
-                       stdin=subprocess.DEVNULL, timeout=10)
-    snap = {"<batch>": (r.returncode, r.stdout)}
-    for f in ("/var/lib/tcpstate", "/etc/sysctl.d/90-tcpstate.conf"):
-        try:
-            st = os.lstat(f)
-            snap[f] = (st.st_mode, st.st_mtime_ns)
-        except FileNotFoundError:
-            snap[f] = None
-    return snap
+TMP = None   # the file's scratch directory
+NS = None    # its namespace (nslib.Netns), where a listener holds PORT
+TMUX = None  # its tmux server (nslib.Tmux), with the socket in TMP
 
 
 def shell_batch(text, timeout=30):
     """Feed `text` to `tcpstate shell` on a pipe, inside the test namespace."""
-    if not (os.path.isfile(TCPSTATE) and os.access(TCPSTATE, os.X_OK)):
-        raise Fail("tcpstate binary not found or not executable: %s" % TCPSTATE)
+    nslib.need_tcpstate()
     argv = ["ip", "netns", "exec", NS.name, TCPSTATE, "shell"]
-    desc = "printf %r | %s" % (text, fmt_cmd(argv))
-    try:
-        p = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise Fail("%s timed out after %ds" % (desc, timeout))
-    return Res(desc, p)
+    return run_result(argv, timeout, input=text, desc="printf %r | %s" % (text, fmt_cmd(argv)))
 
 
 def direct(args):
     """The same command run directly (for comparing outputs)."""
-    argv = ["ip", "netns", "exec", NS.name, TCPSTATE] + args
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=20,
-                       stdin=subprocess.DEVNULL)
-    return Res(fmt_cmd(argv), p)
+    return run_result(["ip", "netns", "exec", NS.name, TCPSTATE] + args)
 
 
 # --------------------------------------------------------------------------
@@ -244,41 +205,31 @@ def batch_quotes_as_sh():
 # tmux
 
 
-def tmux(*args):
-    # The socket lives in TMP, so removing TMP removes it (kill-server leaves it).
-    return subprocess.run(["tmux", "-S", os.path.join(TMP, "tmux.sock"), "-f", "/dev/null"]
-                          + list(args),
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
-
-
-def screen(target="t"):
-    return tmux("capture-pane", "-p", "-t", target).stdout
-
-
-def wait_screen(pred, timeout=6.0, target="t"):
-    end = time.time() + timeout
-    s = ""
-    while time.time() < end:
-        s = screen(target)
-        if pred(s):
-            return s
-        time.sleep(0.1)
-    return s
-
-
 def last_line(s):
     lines = [l for l in s.splitlines() if l.strip()]
     return lines[-1] if lines else ""
 
 
+def shell_env(tag):
+    """A HOME and an XDG_STATE_HOME (left for the shell to make) of their
+    own for one prompt session: (env for start_shell, the state directory)."""
+    state = os.path.join(TMP, "state" + tag)
+    home = os.path.join(TMP, "home" + tag)
+    os.makedirs(home)
+    return {"XDG_STATE_HOME": state, "HOME": home, "TERM": "xterm"}, state
+
+
+def enter(line):
+    """Type line at the prompt, as it is (send-keys -l), and press Enter."""
+    TMUX.keys("t", "-l", line)
+    TMUX.keys("t", "Enter")
+
+
 def start_shell(env, extra=""):
     cmd = ("env %s ip netns exec %s %s shell %s; echo EXIT=$?; sleep 60" % (
         " ".join("%s=%s" % kv for kv in env.items()), NS.name, TCPSTATE, extra))
-    tmux("kill-session", "-t", "t")
-    r = nslib.tmux_new_session(tmux, "-d", "-s", "t", "-x", "160", "-y", "40", cmd)
-    if r.returncode != 0:
-        raise RuntimeError("tmux new-session failed: %s" % r.stderr.strip())
-    s = wait_screen(lambda s: last_line(s) == "tcpstate>")  # capture trims the blank
+    TMUX.new("t", cmd, 160, 40)
+    s = TMUX.wait(lambda s: last_line(s) == "tcpstate>")  # capture trims the blank
     if last_line(s) != "tcpstate>":
         raise Fail("no `tcpstate> ` prompt from `%s`; screen %r" % (cmd, s))
     return cmd
@@ -286,31 +237,28 @@ def start_shell(env, extra=""):
 
 def expect_exit_0(what):
     """The shell session ended with status 0 (start_shell() echoes EXIT=)."""
-    s = wait_screen(lambda s: "EXIT=" in s)
+    s = TMUX.wait(lambda s: "EXIT=" in s)
     if "EXIT=0" not in s:
         raise Fail("%s: expected the shell to end with status 0; screen %r" % (what, s))
 
 
 def type_tab(text):
     """Type text, press Tab, type a marker; return the prompt line."""
-    tmux("send-keys", "-t", "t", "C-u")
-    tmux("send-keys", "-t", "t", "-l", text)
+    TMUX.keys("t", "C-u")
+    TMUX.keys("t", "-l", text)
     time.sleep(0.15)
-    tmux("send-keys", "-t", "t", "Tab")
+    TMUX.keys("t", "Tab")
     time.sleep(0.3)
-    tmux("send-keys", "-t", "t", "-l", "@")
-    s = wait_screen(lambda s: last_line(s).endswith("@"))
+    TMUX.keys("t", "-l", "@")
+    s = TMUX.wait(lambda s: last_line(s).endswith("@"))
     line = last_line(s)
-    tmux("send-keys", "-t", "t", "C-u")
+    TMUX.keys("t", "C-u")
     time.sleep(0.15)
     return line
 
 
 def tmux_completion_history():
-    state = os.path.join(TMP, "state")
-    home = os.path.join(TMP, "home")
-    os.makedirs(home)
-    env = {"XDG_STATE_HOME": state, "HOME": home, "TERM": "xterm"}
+    env, state = shell_env("")
     hist = os.path.join(state, "tcpstate", "history")
     try:
         cmd = start_shell(env)
@@ -331,14 +279,12 @@ def tmux_completion_history():
         if probs:
             raise Fail("in `%s`: %s" % (cmd, "; ".join(probs)))
         first = "tune guide --os freebsd"
-        tmux("send-keys", "-t", "t", "-l", first)
-        tmux("send-keys", "-t", "t", "Enter")
-        s = wait_screen(lambda s: "fast_finwait2_recycle" in s and last_line(s) == "tcpstate>")
+        enter(first)
+        s = TMUX.wait(lambda s: "fast_finwait2_recycle" in s and last_line(s) == "tcpstate>")
         if "fast_finwait2_recycle" not in s:
             raise Fail("`%s` at the prompt printed no guide; screen %r" % (first, s))
-        tmux("send-keys", "-t", "t", "-l", "exit")
-        tmux("send-keys", "-t", "t", "Enter")
-        s = wait_screen(lambda s: "EXIT=" in s)
+        enter("exit")
+        s = TMUX.wait(lambda s: "EXIT=" in s)
         if "EXIT=0" not in s:
             raise Fail("`exit` at the prompt: expected the shell to end with status 0; "
                        "screen %r" % s)
@@ -354,45 +300,40 @@ def tmux_completion_history():
             raise Fail("history file %s lacks %r: %r" % (hist, first, entries))
         # A new shell: Up brings back the last command, Up again the one before.
         start_shell(env)
-        tmux("send-keys", "-t", "t", "Up")
+        TMUX.keys("t", "Up")
         want1 = "tcpstate> " + entries[-1]
-        s = wait_screen(lambda s: last_line(s) == want1)
+        s = TMUX.wait(lambda s: last_line(s) == want1)
         if last_line(s) != want1:
             raise Fail("Up in a new shell shows %r, expected %r (history %r)" % (
                 last_line(s), want1, entries))
         if entries[-1] != first:
-            tmux("send-keys", "-t", "t", "Up")
+            TMUX.keys("t", "Up")
             want2 = "tcpstate> " + first
-            s = wait_screen(lambda s: last_line(s) == want2)
+            s = TMUX.wait(lambda s: last_line(s) == want2)
             if last_line(s) != want2:
                 raise Fail("Up twice in a new shell shows %r, expected %r (history %r)" % (
                     last_line(s), want2, entries))
         # Ctrl-D on an empty line leaves with status 0.
-        tmux("send-keys", "-t", "t", "C-u")
-        tmux("send-keys", "-t", "t", "C-d")
+        TMUX.keys("t", "C-u")
+        TMUX.keys("t", "C-d")
         expect_exit_0("Ctrl-D")
     finally:
-        tmux("kill-session", "-t", "t")
+        TMUX.run("kill-session", "-t", "t")
 
 
 def tmux_history_file_option():
-    state = os.path.join(TMP, "state2")
-    home = os.path.join(TMP, "home2")
-    os.makedirs(home)
+    env, state = shell_env("2")
     hf = os.path.join(TMP, "hist-dir", "my-history")
-    env = {"XDG_STATE_HOME": state, "HOME": home, "TERM": "xterm"}
     try:
         cmd = start_shell(env, "--history-file " + hf)
         line = "list -l -H"
-        tmux("send-keys", "-t", "t", "-l", line)
-        tmux("send-keys", "-t", "t", "Enter")
-        s = wait_screen(lambda s: "127.0.0.1:%d" % PORT in s)
+        enter(line)
+        s = TMUX.wait(lambda s: "127.0.0.1:%d" % PORT in s)
         if "127.0.0.1:%d" % PORT not in s:
             raise Fail("`%s` at the prompt of `%s` did not show the listener; screen %r"
                        % (line, cmd, s))
-        tmux("send-keys", "-t", "t", "-l", "quit")
-        tmux("send-keys", "-t", "t", "Enter")
-        s = wait_screen(lambda s: "EXIT=" in s)
+        enter("quit")
+        s = TMUX.wait(lambda s: "EXIT=" in s)
         if "EXIT=0" not in s:
             raise Fail("`quit`: expected status 0; screen %r" % s)
         if not os.path.isfile(hf):
@@ -405,33 +346,27 @@ def tmux_history_file_option():
         if os.path.exists(os.path.join(state, "tcpstate", "history")):
             raise Fail("with --history-file, the default history file was written too")
     finally:
-        tmux("kill-session", "-t", "t")
+        TMUX.run("kill-session", "-t", "t")
 
 
 def tmux_line_continuation():
     """At the prompt, a trailing backslash gives a "> " prompt for the rest."""
-    state = os.path.join(TMP, "state3")
-    home = os.path.join(TMP, "home3")
-    os.makedirs(home)
-    env = {"XDG_STATE_HOME": state, "HOME": home, "TERM": "xterm"}
+    env, _ = shell_env("3")
     try:
         cmd = start_shell(env)
-        tmux("send-keys", "-t", "t", "-l", "list -l \\")
-        tmux("send-keys", "-t", "t", "Enter")
-        s = wait_screen(lambda s: last_line(s) == ">")
+        enter("list -l \\")
+        s = TMUX.wait(lambda s: last_line(s) == ">")
         if last_line(s) != ">":
             raise Fail("`list -l \\` + Enter in `%s`: no \"> \" prompt; screen %r" % (cmd, s))
-        tmux("send-keys", "-t", "t", "-l", " -H")  # (a bare "-H" would be send-keys' flag)
-        tmux("send-keys", "-t", "t", "Enter")
-        s = wait_screen(lambda s: "127.0.0.1:%d" % PORT in s and last_line(s) == "tcpstate>")
+        enter(" -H")  # (a bare "-H" would be send-keys' flag)
+        s = TMUX.wait(lambda s: "127.0.0.1:%d" % PORT in s and last_line(s) == "tcpstate>")
         if "127.0.0.1:%d" % PORT not in s or "Recv-Q" in s or "\\" in s.split(">", 2)[-1]:
             raise Fail("`list -l \\`, then `-H`: expected the listener without a header; "
                        "screen %r" % s)
-        tmux("send-keys", "-t", "t", "-l", "exit")
-        tmux("send-keys", "-t", "t", "Enter")
+        enter("exit")
         expect_exit_0("`exit`")
     finally:
-        tmux("kill-session", "-t", "t")
+        TMUX.run("kill-session", "-t", "t")
 
 
 # --------------------------------------------------------------------------
@@ -445,53 +380,20 @@ sys.stdin.read()
 """ % PORT
 
 
-def main():
-    global TMP, NS
-    nslib.install_signal_handlers()
-    rep = nslib.Reporter("test_shell")
-    missing = [t for t in ("ip", "sysctl", "tmux") if shutil.which(t) is None]
-    if os.geteuid() != 0 or missing:
-        rep.skip_all(CASES, "needs root and ip, sysctl, tmux" +
-                     (" (missing: %s)" % ", ".join(missing) if missing else " (not root)"))
-        rep.exit()
-    TMP = tempfile.mkdtemp(prefix="tcpstate-shell.")
-    expired = []
-
-    def on_alarm(signum, frame):
-        expired.append(1)
-        raise TimeoutError("test watchdog expired after 55s")
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(55)
-    host0 = host_snapshot()
-    holder = None
-    try:
-        NS = nslib.Netns()
-        holder = subprocess.Popen(["ip", "netns", "exec", NS.name, sys.executable, "-c", HOLDER],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        if holder.stdout.readline().strip() != "ready":
-            raise RuntimeError("the listener in %s did not start" % NS.name)
+def cases(rep, ns, tmp):
+    """Every case but the last, in one namespace with the listener up."""
+    global TMP, NS, TMUX
+    NS, TMP = ns, tmp
+    ns.spawn(HOLDER)
+    with nslib.Tmux(path=os.path.join(tmp, "tmux.sock")) as TMUX:
         for name in CASES[:-1]:
-            if expired:
-                rep.fail_rest(CASES[:-1], "not run: the file's 55 s watchdog expired")
-                break
             rep.case(name, globals()[name])
-    except Exception as e:
-        rep.fail_rest(CASES[:-1], "%s: %s" % (type(e).__name__, e))
-    finally:
-        signal.alarm(0)
-        tmux("kill-server")
-        if holder is not None:
-            holder.kill()
-            holder.wait()
-        nslib._cleanup_all()
-        host1 = host_snapshot()
-        if host1 != host0:
-            rep.emit("FAIL", "host_sysctls_unchanged", "host values changed: %r -> %r"
-                     % (host0, host1))
-        else:
-            rep.emit("PASS", "host_sysctls_unchanged")
-        shutil.rmtree(TMP, ignore_errors=True)
-    rep.exit()
+
+
+def main():
+    rep = nslib.begin("test_shell", CASES, watchdog=55, tools=("ip", "sysctl", "tmux"))
+    rep.guard_host("host_sysctls_unchanged", nslib.host_tune_snapshot)
+    nslib.in_netns(rep, CASES[:-1], lambda ns, tmp: cases(rep, ns, tmp))
 
 
 if __name__ == "__main__":

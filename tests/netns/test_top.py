@@ -8,26 +8,19 @@
    process that produced it; a half-closed connection that was already
    there when the capture began is marked as a guess (?), never as a
    disagreement (!), however long its data flows."""
-import os, re, shutil, signal, subprocess, sys, tempfile, time, uuid
+import os, re, signal, subprocess, sys, time
 
 import nslib
 from toplib import Tmux, rows
 
-TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
+TCPSTATE = nslib.TCPSTATE
 CASES = ["tmux_header_counts_match_ss", "tmux_filter_narrows_rows", "tmux_sort_changes_order",
          "tmux_k_closes_selected_socket", "tmux_survives_resizes",
          "tmux_detail_shows_timeline", "tmux_q_exits_0_and_restores", "batch_join_close_wait",
          "batch_join_time_wait_owner", "batch_join_midstream_half_close",
          "batch_rows_ask_tcp_info_per_socket"]
-rep = nslib.Reporter(None)  # case names as they are
+rep = nslib.begin(None, CASES, watchdog=None, tools=("tmux", "ip", "ss"))  # names as they are
 report = rep.check
-
-rep.skip_unless(os.geteuid() == 0 and all(shutil.which(t) for t in ("tmux", "ip", "ss")),
-                CASES, "needs root, ip, ss and tmux")
-
-NS = "tcpst-top-" + uuid.uuid4().hex[:8]
-tmp = tempfile.mkdtemp(prefix="tcpstate-top.")
-procs = []
 
 HOLDER = r"""
 import socket, sys, time
@@ -49,34 +42,13 @@ sys.stdin.read()
 """
 
 
-def ns(*cmd, **kw):
-    return subprocess.run(["ip", "netns", "exec", NS, *cmd], capture_output=True, text=True, **kw)
-
-
-TMUX = Tmux()
-tmux, screen, wait_screen = TMUX.run, TMUX.screen, TMUX.wait
-
-
-def ss_count(state):
-    out = ns("ss", "-tanH", "state", state).stdout
-    return len([l for l in out.splitlines() if l.strip()])
-
-
-try:
-    subprocess.run(["ip", "netns", "add", NS], check=True)
-    subprocess.run(["ip", "-n", NS, "link", "set", "lo", "up"], check=True)
-    holder = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-c", HOLDER],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    procs.append(holder)
-    if holder.stdout.readline().strip() != "ready":
-        raise RuntimeError("socket holder did not start")
-
-    # --- the UI in tmux -----------------------------------------------------
-    tmux("new-session", "-d", "-s", "t", "-x", "132", "-y", "40",
-         f"ip netns exec {NS} {TCPSTATE} top -d 0.5; echo EXIT=$?; sleep 60")
-    s = wait_screen(lambda s: "ESTABLISHED" in s and "Recv-Q" in s)
-    want = {"ESTABLISHED": ss_count("established"), "TIME-WAIT": ss_count("time-wait"),
-            "CLOSE-WAIT": ss_count("close-wait"), "LISTEN": ss_count("listening")}
+def ui_cases(ns, tm):
+    """The screen on the holder's sockets: counts, filter, k, sort, resizes, q."""
+    ns.spawn(HOLDER)
+    tm.new("t", f"ip netns exec {ns.name} {TCPSTATE} top -d 0.5; echo EXIT=$?; sleep 60")
+    s = tm.wait(lambda s: "ESTABLISHED" in s and "Recv-Q" in s)
+    want = {"ESTABLISHED": ns.ss_count("established"), "TIME-WAIT": ns.ss_count("time-wait"),
+            "CLOSE-WAIT": ns.ss_count("close-wait"), "LISTEN": ns.ss_count("listening")}
     got = {}
     for name in want:
         m = re.search(rf"{name}\s+(\d+)", s)
@@ -84,29 +56,29 @@ try:
     report(got == want and want["ESTABLISHED"] == 6, "tmux_header_counts_match_ss", f"screen {got}, ss {want}")
 
     before = rows(s)
-    tmux("send-keys", "-t", "t", "/")
+    tm.keys("t", "/")
     time.sleep(0.3)
-    tmux("send-keys", "-t", "t", "state close-wait", "Enter")
-    s = wait_screen(lambda s: "filter: state close-wait" in s and len(rows(s)) == 1)
+    tm.keys("t", "state close-wait", "Enter")
+    s = tm.wait(lambda s: "filter: state close-wait" in s and len(rows(s)) == 1)
     r = rows(s)
     report(len(before) >= 9 and len(r) == 1 and r[0].startswith("CLOSE-WAIT"), "tmux_filter_narrows_rows",
            f"{len(before)} rows before, after: {r}")
     # k on the CLOSE-WAIT row, confirmed: the kernel closes it (SOCK_DESTROY).
-    tmux("send-keys", "-t", "t", "k")
-    s = wait_screen(lambda s: "close the selected socket? (y/N)" in s, 5)
+    tm.keys("t", "k")
+    s = tm.wait(lambda s: "close the selected socket? (y/N)" in s, 5)
     asked = "close the selected socket? (y/N)" in s
-    tmux("send-keys", "-t", "t", "y")
+    tm.keys("t", "y")
     end = time.time() + 5
-    while time.time() < end and ss_count("close-wait"):
+    while time.time() < end and ns.ss_count("close-wait"):
         time.sleep(0.2)
-    s = wait_screen(lambda s: "closed" in s.splitlines()[-1], 3)
-    report(asked and ss_count("close-wait") == 0, "tmux_k_closes_selected_socket",
-           f"asked {asked}, close-wait left {ss_count('close-wait')}, status {s.splitlines()[-1]!r}")
+    s = tm.wait(lambda s: "closed" in s.splitlines()[-1], 3)
+    report(asked and ns.ss_count("close-wait") == 0, "tmux_k_closes_selected_socket",
+           f"asked {asked}, close-wait left {ns.ss_count('close-wait')}, status {s.splitlines()[-1]!r}")
     # Clear the filter, then sort by peer and compare the order.
-    tmux("send-keys", "-t", "t", "/")
+    tm.keys("t", "/")
     time.sleep(0.3)
-    tmux("send-keys", "-t", "t", "C-a", "C-k", "Enter")
-    wait_screen(lambda s: "filter:" not in s.splitlines()[0])
+    tm.keys("t", "C-a", "C-k", "Enter")
+    tm.wait(lambda s: "filter:" not in s.splitlines()[0])
     time.sleep(0.6)
     def peers(s):
         return [l.split()[2] for l in rows(s)]
@@ -114,77 +86,78 @@ try:
         host, port = a.rsplit(":", 1)
         return (tuple(int(p) for p in host.split(".")) if host != "*" else (), int(port) if port != "*" else 0)
     for _ in range(12):
-        if "sorted by peer" in screen():
+        if "sorted by peer" in tm.screen():
             break
-        tmux("send-keys", "-t", "t", ">")
+        tm.keys("t", ">")
         time.sleep(0.3)
-    s = wait_screen(lambda s: "sorted by peer" in s and "reversed" not in s)
+    s = tm.wait(lambda s: "sorted by peer" in s and "reversed" not in s)
     asc = peers(s)
-    tmux("send-keys", "-t", "t", "I")
-    s = wait_screen(lambda s: "sorted by peer (reversed)" in s)
+    tm.keys("t", "I")
+    s = tm.wait(lambda s: "sorted by peer (reversed)" in s)
     desc = peers(s)
     real = [p for p in asc if p != "*:*"]
     report(len(asc) >= 9 and real == sorted(real, key=key) and desc == list(reversed(asc)),
            "tmux_sort_changes_order", f"by peer {asc}; reversed {desc}")
     # Resizes: small but legal, too small, and back.
-    tmux("resize-window", "-t", "t", "-x", "80", "-y", "24")
-    s80 = wait_screen(lambda s: "Peer" in s and "tcpstate top" in s and "F1/h" in s, 4)
-    tmux("resize-window", "-t", "t", "-x", "60", "-y", "20")
-    s60 = wait_screen(lambda s: "needs at least 80x24" in s, 4)
-    tmux("resize-window", "-t", "t", "-x", "132", "-y", "40")
-    s132 = wait_screen(lambda s: "Recv-Q" in s, 4)
+    tm.run("resize-window", "-t", "t", "-x", "80", "-y", "24")
+    s80 = tm.wait(lambda s: "Peer" in s and "tcpstate top" in s and "F1/h" in s, 4)
+    tm.run("resize-window", "-t", "t", "-x", "60", "-y", "20")
+    s60 = tm.wait(lambda s: "needs at least 80x24" in s, 4)
+    tm.run("resize-window", "-t", "t", "-x", "132", "-y", "40")
+    s132 = tm.wait(lambda s: "Recv-Q" in s, 4)
     report("Peer" in s80 and max(len(l) for l in s80.splitlines()) <= 80 and
            "needs at least 80x24" in s60 and "Recv-Q" in s132, "tmux_survives_resizes",
            f"80x24 longest: {max(s80.splitlines(), key=len)!r} 60x20: {s60[:80]!r}")
-    tmux("send-keys", "-t", "t", "q")
-    s = wait_screen(lambda s: "EXIT=" in s)
-    alt = tmux("display", "-p", "-t", "t", "#{alternate_on}").stdout.strip()
+    tm.keys("t", "q")
+    s = tm.wait(lambda s: "EXIT=" in s)
+    alt = tm.alternate_on("t")
     report("EXIT=0" in s and alt == "0", "tmux_q_exits_0_and_restores", f"exit line {re.findall('EXIT=.*', s)}, alternate screen {alt}")
 
-    # --- the detail view on a capture ----------------------------------------
+
+def detail_case(ns, tm, tmp):
+    """The detail view on a capture."""
     pcap = os.path.join(tmp, "lo.pcap")
-    dump = subprocess.Popen(["ip", "netns", "exec", NS, "tcpdump", "-i", "lo", "-U",
-                             "--immediate-mode", "-w", pcap, "tcp port 5003"],
-                            stderr=subprocess.PIPE, text=True)
-    procs.append(dump)
+    dump = ns.popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-w", pcap, "tcp port 5003"],
+                    stderr=subprocess.PIPE, text=True)
     line = dump.stderr.readline()  # "listening on lo ..." once it captures
     if "listening" not in line:
         raise RuntimeError("tcpdump did not start: " + line)
     time.sleep(0.3)
-    ns(sys.executable, "-c", "import socket,time\nl=socket.socket();l.bind(('127.0.0.1',5003));l.listen()\n"
-       "c=socket.create_connection(('127.0.0.1',5003));s,_=l.accept();c.send(b'x');s.recv(1);"
-       "c.close();time.sleep(0.1);s.close();time.sleep(0.3)")
+    ns.exec([sys.executable, "-c", "import socket,time\nl=socket.socket();l.bind(('127.0.0.1',5003));l.listen()\n"
+             "c=socket.create_connection(('127.0.0.1',5003));s,_=l.accept();c.send(b'x');s.recv(1);"
+             "c.close();time.sleep(0.1);s.close();time.sleep(0.3)"])
     time.sleep(0.5)
     dump.send_signal(signal.SIGINT)
     dump.wait(5)
-    tmux("new-session", "-d", "-s", "bad", "-x", "132", "-y", "40",
-         f"{TCPSTATE} top -r {pcap} --speed 1000 -d 0.3 port; echo EXIT=$?; sleep 60")
+    tm.new("bad", f"{TCPSTATE} top -r {pcap} --speed 1000 -d 0.3 port; echo EXIT=$?; sleep 60")
     # The positional 'port' is not a filter: top must refuse it, exit 2.
     end = time.time() + 5
-    while time.time() < end and "EXIT=" not in tmux("capture-pane", "-p", "-t", "bad").stdout:
+    while time.time() < end and "EXIT=" not in tm.screen("bad"):
         time.sleep(0.2)
-    bad_filter_ok = "EXIT=2" in tmux("capture-pane", "-p", "-t", "bad").stdout
-    tmux("new-session", "-d", "-s", "d", "-x", "132", "-y", "40",
-         f"{TCPSTATE} top -r {pcap} --speed 1000 -d 0.3 dport = :5003; echo EXIT=$?; sleep 60")
-    def dscreen():
-        return tmux("capture-pane", "-p", "-t", "d").stdout
-    wait_screen(lambda s: "(wire only)" in s, 8, "d")
-    tmux("send-keys", "-t", "d", "Enter")
-    s = wait_screen(lambda s: "Timeline" in s and "FIN" in s, 5, "d")
+    bad_filter_ok = "EXIT=2" in tm.screen("bad")
+    tm.new("d", f"{TCPSTATE} top -r {pcap} --speed 1000 -d 0.3 dport = :5003; echo EXIT=$?; sleep 60")
+    tm.wait(lambda s: "(wire only)" in s, 8, "d")
+    tm.keys("d", "Enter")
+    s = tm.wait(lambda s: "Timeline" in s and "FIN" in s, 5, "d")
     report(bad_filter_ok and "Timeline" in s and "SYN sent" in s and "FIN" in s, "tmux_detail_shows_timeline",
            f"bad filter refused: {bad_filter_ok}; screen: {s[:400]!r}")
-    tmux("send-keys", "-t", "d", "q", "q")
+    tm.keys("d", "q", "q")
 
-    # --- the join, batch mode with a live capture ------------------------------
-    top = subprocess.Popen(["ip", "netns", "exec", NS, TCPSTATE, "top", "-b", "-d", "0.5", "-n", "16",
-                            "-i", "lo", "sport", "=", ":6001", "or", "dport", "=", ":6001"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    procs.append(top)
+
+def frames_of(out):
+    return [f for f in out.split("tcpstate top - ") if f.strip()]
+
+
+def join_cases(ns):
+    """The join, batch mode with a live capture."""
+    top = ns.popen([TCPSTATE, "top", "-b", "-d", "0.5", "-n", "16",
+                    "-i", "lo", "sport", "=", ":6001", "or", "dport", "=", ":6001"],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)
     # The holder keeps its sockets until top has printed its last frame: under
     # load a frame can come late, and a holder that had gone by then would
     # take the CLOSE-WAIT row with it.
-    join = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-c", r"""
+    join = ns.popen([sys.executable, "-c", r"""
 import socket, time, os, sys
 l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind(("127.0.0.1", 6001)); l.listen()
@@ -196,12 +169,11 @@ s2.close(); time.sleep(0.1); c2.close()    # server closed first: server side TI
 print(os.getpid(), flush=True)
 sys.stdin.read()                           # until the test closes it, after top's last frame
 """], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    procs.append(join)
     pid = join.stdout.readline().strip()
     out, err = top.communicate(timeout=60)
     join.stdin.close()
     join.wait(timeout=10)
-    frames = [f for f in out.split("tcpstate top - ") if f.strip()]
+    frames = frames_of(out)
     last = frames[-1] if frames else ""
     cw = [l for l in last.splitlines() if l.startswith("CLOSE-WAIT ") and "holders" not in l]
     ok = (len(cw) == 1 and f"python3[{pid}]" in cw[0] and "CLOSE-W/FIN-W2" in cw[0]
@@ -211,13 +183,16 @@ sys.stdin.read()                           # until the test closes it, after top
     ok = any(f"~python3[{pid}]" in l and "TIME-W/" in l for l in tw)
     report(ok, "batch_join_time_wait_owner", f"TIME-WAIT rows: {tw}")
 
-    # --- a connection older than the capture --------------------------------
-    # The client shut its side (SHUT_WR) before top started: the kernel holds
-    # CLOSE-WAIT (server) and FIN-WAIT-2 (client).  Then the server sends data
-    # for 3 s.  The capture picks the connection up mid-stream and cannot know
-    # about the FIN before it: its ESTABLISHED is a guess, marked '?', and it
-    # must not be flagged '!' against the kernel's rows.
-    half = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-c", r"""
+
+def half_close_case(ns):
+    """A connection older than the capture.
+
+    The client shut its side (SHUT_WR) before top started: the kernel holds
+    CLOSE-WAIT (server) and FIN-WAIT-2 (client).  Then the server sends data
+    for 3 s.  The capture picks the connection up mid-stream and cannot know
+    about the FIN before it: its ESTABLISHED is a guess, marked '?', and it
+    must not be flagged '!' against the kernel's rows."""
+    half = ns.spawn(r"""
 import socket, sys, time
 l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind(("127.0.0.1", 6002)); l.listen()
@@ -230,20 +205,16 @@ for i in range(30):
     s.send(b"x" * 100); c.recv(100); time.sleep(0.1)
 print("done", flush=True)
 sys.stdin.read()
-"""], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    procs.append(half)
-    if half.stdout.readline().strip() != "ready":
-        raise RuntimeError("half-close holder did not start")
-    top = subprocess.Popen(["ip", "netns", "exec", NS, TCPSTATE, "top", "-b", "-d", "0.5", "-n", "10",
-                            "-i", "lo", "sport", "=", ":6002", "or", "dport", "=", ":6002"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    procs.append(top)
+""")
+    top = ns.popen([TCPSTATE, "top", "-b", "-d", "0.5", "-n", "10",
+                    "-i", "lo", "sport", "=", ":6002", "or", "dport", "=", ":6002"],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)
     half.stdin.write("go\n")
     half.stdin.flush()
     sent = half.stdout.readline().strip() == "done"
     out, err = top.communicate(timeout=40)
-    frames = [f for f in out.split("tcpstate top - ") if f.strip()]
+    frames = frames_of(out)
     rowsk = {st: [l for f in frames for l in f.splitlines() if l.startswith(st + " ") and ":6002" in l]
              for st in ("CLOSE-WAIT", "FIN-WAIT-2")}
     last = frames[-1] if frames else ""
@@ -258,26 +229,26 @@ sys.stdin.read()
            f"stderr {err.strip()[:200]}")
     half.stdin.close()
 
-    # --- tcp_info on demand ----------------------------------------------------
-    # With --rows the dump leaves tcp_info out and top asks the kernel for the
-    # shown sockets alone (by id and cookie).  The rows are the first of the
-    # full table, and their RTT is the kernel's (ss -ti), never "-".
-    # One client bound to its device (SO_BINDTODEVICE): the kernel finds it
-    # only when the request names the device too.
-    bound = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-c", r"""
+
+def tcp_info_case(ns):
+    """tcp_info on demand.
+
+    With --rows the dump leaves tcp_info out and top asks the kernel for the
+    shown sockets alone (by id and cookie).  The rows are the first of the
+    full table, and their RTT is the kernel's (ss -ti), never "-".
+    One client bound to its device (SO_BINDTODEVICE): the kernel finds it
+    only when the request names the device too."""
+    ns.spawn(r"""
 import socket, sys
 l = socket.socket(); l.bind(("127.0.0.1", 5005)); l.listen()
 c = socket.socket(); c.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"lo")
 c.connect(("127.0.0.1", 5005)); s, _ = l.accept(); c.send(b"x"); s.recv(1)
 print("ready", flush=True); sys.stdin.read()
-"""], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    procs.append(bound)
-    if bound.stdout.readline().strip() != "ready":
-        raise RuntimeError("bound socket holder did not start")
-    full = ns(TCPSTATE, "top", "-b", "-n", "1", "--sort", "local", "state", "established")
-    part = ns(TCPSTATE, "top", "-b", "-n", "1", "--rows", "4", "--sort", "local", "state", "established")
-    bnd = ns(TCPSTATE, "top", "-b", "-n", "1", "--rows", "2", "state", "established", "dport", "=", ":5005")
-    sst = ns("ss", "-tinH", "state", "established").stdout.splitlines()
+""")
+    full = ns.exec([TCPSTATE, "top", "-b", "-n", "1", "--sort", "local", "state", "established"])
+    part = ns.exec([TCPSTATE, "top", "-b", "-n", "1", "--rows", "4", "--sort", "local", "state", "established"])
+    bnd = ns.exec([TCPSTATE, "top", "-b", "-n", "1", "--rows", "2", "state", "established", "dport", "=", ":5005"])
+    sst = ns.exec(["ss", "-tinH", "state", "established"]).stdout.splitlines()
     ssrtt = {}
     for i, l in enumerate(sst):
         f = l.split()
@@ -300,13 +271,17 @@ print("ready", flush=True); sys.stdin.read()
         ok = ok and want is not None and rtt != "-" and abs(float(rtt) - want) <= 0.15
     report(ok, "batch_rows_ask_tcp_info_per_socket",
            f"rows {pr}; bound {br}; first of full {fr[:4]}; ss rtt {ssrtt}; rc {full.returncode}/{part.returncode} {part.stderr[:200]}")
-except Exception as e:
-    report(False, "top", f"{type(e).__name__}: {e}")
-finally:
-    tmux("kill-server")
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-    subprocess.run(["ip", "netns", "del", NS], capture_output=True)
-    shutil.rmtree(tmp, ignore_errors=True)
-rep.exit()
+
+
+def cases(ns, tmp):
+    """Every case in one namespace, in order: the screen first, on the
+    holder's sockets (its k case closes one of them), then the capture's."""
+    with Tmux() as tm:
+        ui_cases(ns, tm)
+        detail_case(ns, tm, tmp)
+    join_cases(ns)
+    half_close_case(ns)
+    tcp_info_case(ns)
+
+
+nslib.in_netns(rep, CASES, cases)

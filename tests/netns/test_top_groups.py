@@ -14,27 +14,21 @@ IPv6 addresses:
 """
 import os
 import re
-import shutil
-import subprocess
 import sys
 import time
-import uuid
 
-TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nslib  # noqa: E402
+
+TCPSTATE = nslib.TCPSTATE
 
 CASES = ["host_groups_join_v4mapped", "long_ipv6_key_keeps_columns",
          "oldest_keeps_lower_bound_mark", "one_group_singular", "no_process_group",
          "listeners_one_wildcard_host", "detail_listener_peer_as_table"]
-rep = nslib.Reporter("top_groups")
-rep.skip_unless(os.geteuid() == 0 and all(shutil.which(t) for t in ("tmux", "ip")),
-                CASES, "needs root, ip and tmux")
+rep = nslib.begin("top_groups", CASES, watchdog=None, tools=("tmux", "ip"))
 
-SOCK = "tcpst-grp-" + uuid.uuid4().hex[:8]
 LONG_A = "fd00:1234:5678:9abc:def0:1234:5678:9abc"
 LONG_B = "fd00:1234:5678:9abc:def0:1234:5678:9abd"
-procs = []
 
 HOLDER = r"""
 import socket, sys
@@ -63,25 +57,6 @@ c.close(); time.sleep(0.1); s.close(); time.sleep(0.1)
 """
 
 
-def tmux(*args):
-    return subprocess.run(["tmux", "-L", SOCK, *args], capture_output=True, text=True)
-
-
-def wait_screen(pred, timeout=8.0):
-    """The screen once pred holds on two captures in a row (not mid-redraw)."""
-    end = time.time() + timeout
-    s = ""
-    while time.time() < end:
-        s = tmux("capture-pane", "-p", "-t", "t").stdout
-        if pred(s):
-            time.sleep(0.15)
-            s2 = tmux("capture-pane", "-p", "-t", "t").stdout
-            if pred(s2):
-                return s2
-        time.sleep(0.2)
-    return s
-
-
 GROUP_RE = re.compile(r"^(\S+|\([^)]*\))\s+(\d+)\s+oldest (\S+)")
 
 
@@ -99,29 +74,23 @@ def groups(screen):
     return out
 
 
-ns = None
-try:
-    ns = nslib.Netns()
+def group_cases(ns, tm):
+    """Every case, in order, on top's screen in tmux."""
     for a in (LONG_A, LONG_B):
         ns.add_addr(a + "/64")
-    holder = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, "-c", HOLDER],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    procs.append(holder)
-    if holder.stdout.readline().strip() != "ready":
-        raise RuntimeError("socket holder did not start")
-    subprocess.run(["ip", "netns", "exec", ns.name, sys.executable, "-c", TIME_WAIT], check=True)
+    ns.spawn(HOLDER)
+    ns.exec([sys.executable, "-c", TIME_WAIT], check=True)
 
-    tmux("new-session", "-d", "-s", "t", "-x", "132", "-y", "40",
-         f"ip netns exec {ns.name} {TCPSTATE} top -d 0.5; echo EXIT=$?; sleep 60")
-    wait_screen(lambda s: "Recv-Q" in s and "ESTABLISHED" in s)
-    tmux("send-keys", "-t", "t", "g")
-    s = wait_screen(lambda s: "Grouped by process" in s and len(groups(s)) >= 2)
+    tm.new("t", f"ip netns exec {ns.name} {TCPSTATE} top -d 0.5; echo EXIT=$?; sleep 60")
+    tm.wait(lambda s: "Recv-Q" in s and "ESTABLISHED" in s)
+    tm.keys("t", "g")
+    s = tm.wait(lambda s: "Grouped by process" in s and len(groups(s)) >= 2)
     g = groups(s)
     rep.check(("(kernel: TIME-WAIT)", 1) in [(k, n) for k, n, _, _ in g] and
               not any(k.startswith("?") for k, _, _, _ in g), "no_process_group",
               "groups %r" % (g,))
-    tmux("send-keys", "-t", "t", "g")
-    s = wait_screen(lambda s: "Grouped by remote host" in s and len(groups(s)) >= 4)
+    tm.keys("t", "g")
+    s = tm.wait(lambda s: "Grouped by remote host" in s and len(groups(s)) >= 4)
     g = groups(s)
     keys = {k: n for k, n, _, _ in g}
     rep.check(keys.get("127.0.0.1") == 4 and not any(k.startswith("::ffff:") for k in keys),
@@ -135,30 +104,27 @@ try:
               "listeners_one_wildcard_host", "groups %r" % (g,))
 
     # Only the listeners, grouped by state: one group.
-    tmux("send-keys", "-t", "t", "/")
+    tm.keys("t", "/")
     time.sleep(0.3)
-    tmux("send-keys", "-t", "t", "state listening", "Enter")
-    tmux("send-keys", "-t", "t", "g")
-    s = wait_screen(lambda s: "filter: state listening" in s and "Grouped by state" in s)
+    tm.keys("t", "state listening", "Enter")
+    tm.keys("t", "g")
+    s = tm.wait(lambda s: "filter: state listening" in s and "Grouped by state" in s)
     title = next((l for l in s.splitlines() if l.startswith("Grouped by")), "")
     rep.check(title.strip() == "Grouped by state: 1 group" and len(groups(s)) == 1,
               "one_group_singular", "title %r, groups %r" % (title, groups(s)))
 
     # No grouping again: the first listener's detail.
-    tmux("send-keys", "-t", "t", "g", "Home", "Enter")
-    s = wait_screen(lambda s: s.startswith("Connection "))
+    tm.keys("t", "g", "Home", "Enter")
+    s = tm.wait(lambda s: s.startswith("Connection "))
     first = s.splitlines()[0].rstrip() if s else ""
     rep.check(re.fullmatch(r"Connection \S+:700[013] -> \*:\*", first) is not None,
               "detail_listener_peer_as_table", "first line %r" % (first,))
-    tmux("send-keys", "-t", "t", "q", "q")
-except Exception as e:
-    rep.fail_rest(CASES, "%s: %s" % (type(e).__name__, e))
-finally:
-    tmux("kill-server")
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    if ns is not None:
-        ns.destroy()
-rep.exit()
+    tm.keys("t", "q", "q")
+
+
+def cases(ns, tmp):
+    with nslib.Tmux() as tm:
+        group_cases(ns, tm)
+
+
+nslib.in_netns(rep, CASES, cases)

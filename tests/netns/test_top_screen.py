@@ -17,28 +17,20 @@
    escaped on the screen: table rows, the CLOSE-WAIT holders, its group and
    the detail view (whose peer reads *:* for a listener, as in the table);
  - one socket is "1 socket" in the title."""
-import itertools, os, re, shutil, signal, subprocess, sys, tempfile, time, unicodedata
+import itertools, os, re, signal, subprocess, sys, tempfile, time, unicodedata
 
 import nslib
 from toplib import Tmux, case, rows
 
-TCPSTATE = os.environ.get("TCPSTATE", os.path.abspath("tcpstate"))
+TCPSTATE = nslib.TCPSTATE
 CASES = ["tmux_header_wide_full_history", "batch_wire_counts_packets_once",
          "batch_missing_interface_is_an_error", "batch_columns_line_up",
          "tmux_filter_error_cleared", "tmux_tab_completion_through_curses",
          "tmux_wire_line_at_80_and_99_columns", "tmux_names_escaped_on_screen",
          "batch_one_socket_singular"]
-rep = nslib.Reporter(None)
-rep.skip_unless(nslib.prereqs_ok() and shutil.which("tmux") is not None, CASES,
-                "needs root, ip, nft, ss and tmux")
-nslib.install_signal_handlers()
+rep = nslib.begin(None, CASES, watchdog=None, tools=nslib.NETNS_TOOLS + ("tmux",))
 
 SPARK = "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
-
-
-def ss_count(ns, state):
-    out = ns.exec(["ss", "-tanH", "state", state]).stdout
-    return len([l for l in out.splitlines() if l.strip()])
 
 
 def cells(line):
@@ -51,16 +43,10 @@ def wide_header(ns, tm):
     client's ACKs dropped), and LISTEN: the states whose sparklines are not
     blank fill the header lines that used to be cut at 256 bytes."""
     h = ns.holder()
-    l1 = h.listen("127.0.0.1", 5001)
-    c1 = h.connect("127.0.0.1", 5001)
-    l1.accept()
-    l2 = h.listen("127.0.0.1", 5002)
-    c2 = h.connect("127.0.0.1", 5002)
-    s2 = l2.accept()
-    c2.shutdown(how="wr")                   # c2 FIN-WAIT-2, s2 CLOSE-WAIT
-    l3 = h.listen("127.0.0.1", 5003)
-    c3 = h.connect("127.0.0.1", 5003)
-    s3 = l3.accept()
+    h.pair("127.0.0.1", 5001)
+    _, c2, _ = h.pair("127.0.0.1", 5002)
+    c2.shutdown(how="wr")                   # c2 FIN-WAIT-2, its server CLOSE-WAIT
+    _, c3, s3 = h.pair("127.0.0.1", 5003)
     c3.shutdown(how="wr")
     ns.wait_for([nslib.make_key("CLOSE-WAIT", s3.local, s3.peer)], what="5003 CLOSE-WAIT")
     ns.nft("tcp dport 5003 drop")
@@ -87,7 +73,7 @@ def wide_header(ns, tm):
                           ("ESTABLISHED", "established")):
         m = re.search(rf"(?m)^(?:.*  )?{name} +(\d+) ", raw)
         got[name] = int(m.group(1)) if m else None
-        want[name] = ss_count(ns, ss_name)
+        want[name] = ns.ss_count(ss_name)
     header = raw.splitlines()[:9]
     widest = max(cells(l) for l in header)
     # Every state with sockets has a sparkline as long as ESTABLISHED's: none cut short.
@@ -104,31 +90,24 @@ def wide_header(ns, tm):
 def wire_counts(ns, tmp):
     """A connection on lo, seen by tcpdump and by top -i lo side by side."""
     pcap = os.path.join(tmp, "lo.pcap")
-    dump = subprocess.Popen(["ip", "netns", "exec", ns.name, "tcpdump", "-i", "lo", "-U", "-w",
-                             pcap], stderr=subprocess.PIPE, text=True)
-    top = None
-    try:
-        if "listening" not in dump.stderr.readline():
-            raise RuntimeError("tcpdump did not start")
-        top = subprocess.Popen(["ip", "netns", "exec", ns.name, TCPSTATE, "top", "-b", "-d", "0.3",
-                                "-n", "12", "-i", "lo"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-        first = []
-        for line in top.stdout:             # the capture is open once a frame is out
-            first.append(line)
-            if line.startswith("Wire:"):
-                break
-        ns.exec([sys.executable, "-c", "import socket,time\n"
-                 "l=socket.socket();l.bind(('127.0.0.1',5004));l.listen()\n"
-                 "c=socket.create_connection(('127.0.0.1',5004));s,_=l.accept()\n"
-                 "c.sendall(b'x'*3000);s.recv(5000);s.sendall(b'y');c.recv(1)\n"
-                 "c.close();time.sleep(0.1);s.close();time.sleep(0.2)"], check=True)
-        out, err = top.communicate(timeout=30)
-    finally:
-        if top and top.poll() is None:
-            top.kill()
-        dump.send_signal(signal.SIGINT)
-        dump.wait(10)
+    dump = ns.popen(["tcpdump", "-i", "lo", "-U", "-w", pcap], stderr=subprocess.PIPE, text=True)
+    if "listening" not in dump.stderr.readline():
+        raise RuntimeError("tcpdump did not start")
+    top = ns.popen([TCPSTATE, "top", "-b", "-d", "0.3", "-n", "12", "-i", "lo"],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = []
+    for line in top.stdout:             # the capture is open once a frame is out
+        first.append(line)
+        if line.startswith("Wire:"):
+            break
+    ns.exec([sys.executable, "-c", "import socket,time\n"
+             "l=socket.socket();l.bind(('127.0.0.1',5004));l.listen()\n"
+             "c=socket.create_connection(('127.0.0.1',5004));s,_=l.accept()\n"
+             "c.sendall(b'x'*3000);s.recv(5000);s.sendall(b'y');c.recv(1)\n"
+             "c.close();time.sleep(0.1);s.close();time.sleep(0.2)"], check=True)
+    out, err = top.communicate(timeout=30)
+    dump.send_signal(signal.SIGINT)  # tcpdump writes out what it holds
+    dump.wait(10)
     seen = len(subprocess.run(["tcpdump", "-nn", "-r", pcap], capture_output=True,
                               text=True).stdout.splitlines())
     wires = re.findall(r"^Wire: capturing on lo - (\d+) packets, \d+ connections; .*"
@@ -164,10 +143,7 @@ RIGHT = ["Age", "Recv-Q", "Send-Q", "RTT ms", "Retr"]
 def columns(ns):
     """Left-aligned columns start where their header starts, right-aligned
     ones end where theirs ends, on every row."""
-    h = ns.holder()
-    l = h.listen("127.0.0.1", 5005)
-    h.connect("127.0.0.1", 5005)
-    l.accept()
+    ns.holder().pair("127.0.0.1", 5005)
     out = ns.exec([TCPSTATE, "top", "-b", "-n", "1"]).stdout
     head = next((l for l in out.splitlines() if l.startswith("State ")), "")
     want = [(head.find(x), None) for x in LEFT] + [(None, head.find(x) + len(x)) for x in RIGHT]
@@ -181,10 +157,7 @@ def columns(ns):
 
 
 def filter_error(ns, tm):
-    h = ns.holder()
-    l = h.listen("127.0.0.1", 5006)
-    h.connect("127.0.0.1", 5006)
-    l.accept()
+    ns.holder().pair("127.0.0.1", 5006)
     tm.new("f", f"ip netns exec {ns.name} {TCPSTATE} top -d 0.5")
     tm.wait(lambda s: "Recv-Q" in s, 10, "f")
     tm.keys("f", "/")
@@ -310,9 +283,7 @@ def one_socket(ns):
             is not None), f"rc {out.returncode}, title {title!r}"
 
 
-tm = Tmux()
-tmp = tempfile.mkdtemp(prefix="tcpstate-top-screen.")
-try:
+with Tmux() as tm, tempfile.TemporaryDirectory(prefix="tcpstate-top-screen.") as tmp:
     case(rep, "tmux_header_wide_full_history", wide_header, tm)
     case(rep, "batch_wire_counts_packets_once", wire_counts, tmp)
     case(rep, "batch_missing_interface_is_an_error", missing_source)
@@ -322,7 +293,4 @@ try:
     case(rep, "tmux_wire_line_at_80_and_99_columns", wire_line, tm)
     case(rep, "tmux_names_escaped_on_screen", names_escaped, tm)
     case(rep, "batch_one_socket_singular", one_socket)
-finally:
-    tm.kill()
-    shutil.rmtree(tmp, ignore_errors=True)
 rep.exit()

@@ -5,9 +5,9 @@ Every change happens inside throw-away network namespaces created here
 (`ip netns add`), through `tcpstate tune ... -N NAME` (or, for the cases
 that need it, `ip netns exec NAME ...`); values are checked with
 `ip netns exec NAME sysctl`.  The rollback and sysctl.d files always live
-in a temporary directory.  The host's values of the knobs involved are
-snapshotted before and after every case and at the end of the file: any
-change is a FAIL.
+in a temporary directory.  The host's values of the knobs involved
+(nslib.host_tune_snapshot) are snapshotted before and after every case and
+at the end of the file: any change is a FAIL.
 
 Env: TCPSTATE = path of the binary (default <repo>/tcpstate).
 Prints PASS/FAIL/SKIP lines; exits 1 if any FAIL.
@@ -17,16 +17,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import stat
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nslib  # noqa: E402
-from nslib import Fail, Skip, fmt_cmd  # noqa: E402
+from nslib import Fail, Skip, fmt_cmd, run_result  # noqa: E402
 
 TCPSTATE = nslib.TCPSTATE
 
@@ -54,16 +51,6 @@ CASES = [
     "show_missing_netns_and_bad_action",
     "host_sysctls_unchanged",
 ]
-
-# Host knobs that must never change (the brief's list).
-HOST_KNOBS = ["net.ipv4.tcp_tw_reuse", "net.ipv4.ip_local_port_range",
-              "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_max_tw_buckets",
-              "net.ipv4.tcp_timestamps", "net.ipv4.ip_local_reserved_ports"]
-# ...plus every other real knob tcpstate knows about, best effort.
-HOST_EXTRA = ["net.ipv4.tcp_tw_reuse_delay", "net.ipv4.tcp_max_orphans",
-              "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
-              "net.ipv4.tcp_keepalive_time"]
-HOST_FILES = ["/var/lib/tcpstate", "/etc/sysctl.d/90-tcpstate.conf"]
 
 # alias -> full name of every real knob.
 KNOBS = {
@@ -94,61 +81,10 @@ def fold(v):
     return " ".join(v.split())
 
 
-def host_sysctl(name):
-    r = subprocess.run(["sysctl", "-n", name], capture_output=True, text=True,
-                       stdin=subprocess.DEVNULL, timeout=10)
-    return fold(r.stdout) if r.returncode == 0 else None
-
-
-def host_snapshot():
-    snap = {}
-    # The brief's exact command, all at once...
-    r = subprocess.run(["sysctl", "-n"] + HOST_KNOBS, capture_output=True,
-                       text=True, stdin=subprocess.DEVNULL, timeout=10)
-    snap["<sysctl -n batch>"] = (r.returncode, r.stdout)
-    # ...and one by one, so a difference can be named.
-    for k in HOST_KNOBS + HOST_EXTRA:
-        snap[k] = host_sysctl(k)
-    for f in HOST_FILES:
-        try:
-            st = os.lstat(f)
-            snap[f] = (st.st_mode, st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            snap[f] = None
-    return snap
-
-
-def snap_diff(a, b):
-    return ["%s: %r -> %r" % (k, a.get(k), b.get(k))
-            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-
-
-class Res:
-    def __init__(self, argv, p):
-        self.argv = argv
-        self.rc = p.returncode
-        self.stdout = p.stdout
-        self.stderr = p.stderr
-
-    def __str__(self):
-        return "`%s` rc=%s stdout=%r stderr=%r" % (
-            fmt_cmd(self.argv), self.rc, self.stdout[-400:], self.stderr.strip()[-400:])
-
-
-def run(argv, timeout=20, input=None):
-    try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                           input=input,
-                           stdin=None if input is not None else subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise Fail("`%s` timed out after %ds" % (fmt_cmd(argv), timeout))
-    return Res(argv, p)
-
-
 def tune(*args, **kw):
-    if not (os.path.isfile(TCPSTATE) and os.access(TCPSTATE, os.X_OK)):
-        raise Fail("tcpstate binary not found or not executable: %s" % TCPSTATE)
-    return run([TCPSTATE, "tune"] + list(args), **kw)
+    """`tcpstate tune ARGS` run to its end (kw: run_result's): its Result."""
+    nslib.need_tcpstate()
+    return run_result([TCPSTATE, "tune"] + list(args), **kw)
 
 
 def expect_rc(res, rc):
@@ -167,19 +103,9 @@ def expect_err_lines(res):
     return lines
 
 
-def ns_value(ns, name):
-    r = run(["ip", "netns", "exec", ns.name, "sysctl", "-n", name])
-    return fold(r.stdout) if r.rc == 0 else None
-
-
 def ns_values(ns):
-    return {name: ns_value(ns, name) for name in KNOBS.values()}
-
-
-def ns_set(ns, name, value):
-    r = run(["ip", "netns", "exec", ns.name, "sysctl", "-q", "-w", "%s=%s" % (name, value)])
-    if r.rc != 0:
-        raise RuntimeError("cannot prepare %s=%s in %s: %s" % (name, value, ns.name, r.stderr))
+    """The namespace's value of every real knob, by name (None: absent)."""
+    return {name: ns.sysctl_value(name) for name in KNOBS.values()}
 
 
 def expect_unchanged(ns, before, what):
@@ -191,6 +117,11 @@ def expect_unchanged(ns, before, what):
 
 def tmpdir():
     return tempfile.mkdtemp(dir=TMP)
+
+
+def rollback_path():
+    """Where a case's rollback file goes: in a scratch directory of its own."""
+    return os.path.join(tmpdir(), "rb")
 
 
 def other_value(cur, choices):
@@ -280,7 +211,7 @@ def show_json_agrees_with_sysctl(ns):
 
 def show_text_agrees_with_sysctl(ns):
     # Make the values interesting: a folded range and a non-empty list.
-    ns_set(ns, "net.ipv4.ip_local_reserved_ports", "8080,9000-9100")
+    ns.sysctl("net.ipv4.ip_local_reserved_ports", "8080,9000-9100")
     truth = ns_values(ns)
     res = tune("show", "-N", ns.name)
     expect_rc(res, 0)
@@ -315,8 +246,7 @@ def show_text_agrees_with_sysctl(ns):
 
 
 def set_changes_exactly_what_was_asked(ns):
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     before = ns_values(ns)
     reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
     rng = other_value(before["net.ipv4.ip_local_port_range"], ["20000 60001", "20001 60002"])
@@ -378,10 +308,9 @@ def dry_run_changes_nothing(ns):
 
 
 def invalid_value_in_batch_changes_nothing(ns):
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     before = ns_values(ns)
-    unpriv = ns_value(ns, "net.ipv4.ip_unprivileged_port_start")
+    unpriv = ns.sysctl_value("net.ipv4.ip_unprivileged_port_start")
     if unpriv is None or int(unpriv) <= 100:
         raise RuntimeError("ip_unprivileged_port_start in %s is %r" % (ns.name, unpriv))
     reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["0", "1"])
@@ -414,8 +343,7 @@ def invalid_value_in_batch_changes_nothing(ns):
 def kernel_refused_write_rolls_back(ns):
     """ct-time-wait takes seconds up to 2^31-1 in tcpstate's table, but the
     kernel converts to jiffies and refuses anything above INT_MAX/HZ."""
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     before = ns_values(ns)
     ct = "net.netfilter.nf_conntrack_tcp_timeout_time_wait"
     if before[ct] is None:
@@ -423,10 +351,10 @@ def kernel_refused_write_rolls_back(ns):
                    "(ct-time-wait=2147483647, above INT_MAX/HZ) needs nf_conntrack, which "
                    "is not loaded in this namespace; see failed_write_rolls_back_readonly_proc")
     # Confirm the kernel really refuses it (in the namespace, never the host).
-    probe = run(["ip", "netns", "exec", ns.name, "sh", "-c",
+    probe = run_result(["ip", "netns", "exec", ns.name, "sh", "-c",
                  "echo 2147483647 > /proc/sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait"])
     if probe.rc == 0:
-        ns_set(ns, ct, before[ct])
+        ns.sysctl(ct, before[ct])
         raise Skip("this kernel accepts ct-time-wait=2147483647; no kernel-refused value known")
     reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
     rng = other_value(before["net.ipv4.ip_local_port_range"], ["20000 60001", "20001 60002"])
@@ -442,8 +370,7 @@ def kernel_refused_write_rolls_back(ns):
 def failed_write_rolls_back_readonly_proc(ns):
     """A write that fails halfway (the last knob's /proc file bind-mounted
     read-only in a private mount namespace): the earlier ones are restored."""
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     before = ns_values(ns)
     reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
     rng = other_value(before["net.ipv4.ip_local_port_range"], ["20000 60001", "20001 60002"])
@@ -454,7 +381,7 @@ def failed_write_rolls_back_readonly_proc(ns):
     argv = ["ip", "netns", "exec", ns.name, "unshare", "-m", "sh", "-c", script, "sh",
             TCPSTATE, "tune", "set", "--rollback-file", rb, "tw-reuse=" + reuse,
             "port-range=" + rng, "fin-timeout=" + fin]
-    res = run(argv)
+    res = run_result(argv)
     if res.rc == 99:
         raise Skip("cannot bind-mount %s read-only: %s" % (f, res.stderr.strip()[:200]))
     expect_rc(res, 1)
@@ -465,8 +392,7 @@ def failed_write_rolls_back_readonly_proc(ns):
 
 
 def revert_restores_and_deletes_rollback(ns):
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     before = ns_values(ns)
     reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
     fin = other_value(before["net.ipv4.tcp_fin_timeout"], ["30", "31"])
@@ -505,16 +431,15 @@ def revert_restores_and_deletes_rollback(ns):
 def revert_restores_empty_reserved_ports(ns):
     """The default ip_local_reserved_ports is empty: set, then revert, must
     bring the empty list back."""
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
-    ns_set(ns, "net.ipv4.ip_local_reserved_ports", "")
+    rb = rollback_path()
+    ns.sysctl("net.ipv4.ip_local_reserved_ports", "")
     before = ns_values(ns)
     if before["net.ipv4.ip_local_reserved_ports"] != "":
         raise RuntimeError("cannot empty ip_local_reserved_ports: %r"
                            % before["net.ipv4.ip_local_reserved_ports"])
     res = tune("set", "-N", ns.name, "--rollback-file", rb, "reserved-ports=8080,9000-9100")
     expect_rc(res, 0)
-    got = ns_value(ns, "net.ipv4.ip_local_reserved_ports")
+    got = ns.sysctl_value("net.ipv4.ip_local_reserved_ports")
     if got != "8080,9000-9100":
         raise Fail("%s; reserved ports now %r" % (res, got))
     with open(rb) as f:
@@ -530,10 +455,9 @@ def revert_restores_empty_reserved_ports(ns):
 def _revert_restores_kernel_value(ns, name, start, new):
     """Start from a value the kernel accepts but set would refuse; set, then
     revert: the kernel has the starting value again."""
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
-    probe = run(["ip", "netns", "exec", ns.name, "sysctl", "-q", "-w", "%s=%s" % (name, start)])
-    if probe.rc != 0 or ns_value(ns, name) != start:
+    rb = rollback_path()
+    probe = run_result(["ip", "netns", "exec", ns.name, "sysctl", "-q", "-w", "%s=%s" % (name, start)])
+    if probe.rc != 0 or ns.sysctl_value(name) != start:
         return "the kernel refuses %s=%s in a namespace: %s" % (name, start,
                                                                 probe.stderr.strip()[:200])
     alias = {v: k for k, v in KNOBS.items()}[name]
@@ -544,8 +468,8 @@ def _revert_restores_kernel_value(ns, name, start, new):
     before = ns_values(ns)
     res = tune("set", "-N", ns.name, "--rollback-file", rb, "%s=%s" % (alias, new))
     expect_rc(res, 0)
-    if ns_value(ns, name) != new:
-        raise Fail("%s; %s is %r, expected %r" % (res, name, ns_value(ns, name), new))
+    if ns.sysctl_value(name) != new:
+        raise Fail("%s; %s is %r, expected %r" % (res, name, ns.sysctl_value(name), new))
     res = tune("revert", "-N", ns.name, "--rollback-file", rb)
     if res.rc != 0:
         raise Fail("%s; expected rc=0: revert must restore %s=%s, which set read from the "
@@ -585,10 +509,9 @@ def _port_set(text):
 def long_reserved_ports_list(ns):
     """Lists longer than 255 characters: shown whole, recorded whole and
     restored whole by revert, and set whole (or refused, changing nothing)."""
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     long1 = ",".join(str(p) for p in range(10000, 10120, 2))   # 60 ports, 359 chars
-    ns_set(ns, "net.ipv4.ip_local_reserved_ports", long1)
+    ns.sysctl("net.ipv4.ip_local_reserved_ports", long1)
     before = ns_values(ns)
     if _port_set(before["net.ipv4.ip_local_reserved_ports"]) != _port_set(long1):
         raise RuntimeError("cannot prepare a long reserved list: %r"
@@ -610,7 +533,7 @@ def long_reserved_ports_list(ns):
     else:
         rec = open(rb).read() if os.path.exists(rb) else None
         res = tune("revert", "-N", ns.name, "--rollback-file", rb)
-        now = ns_value(ns, "net.ipv4.ip_local_reserved_ports") or ""
+        now = ns.sysctl_value("net.ipv4.ip_local_reserved_ports") or ""
         if res.rc != 0 or _port_set(now) != _port_set(long1):
             probs.append("set reserved-ports=8080 then `%s` (rc=%d, stderr %r): reserved "
                          "ports now %r, expected %r; lost %s, gained %s; rollback file "
@@ -619,13 +542,13 @@ def long_reserved_ports_list(ns):
                              before["net.ipv4.ip_local_reserved_ports"],
                              sorted(_port_set(long1) - _port_set(now)),
                              sorted(_port_set(now) - _port_set(long1)), rec))
-    ns_set(ns, "net.ipv4.ip_local_reserved_ports", long1)
+    ns.sysctl("net.ipv4.ip_local_reserved_ports", long1)
     # set a long list
     long2 = ",".join(str(p) for p in range(20000, 20060))       # 60 ports, 359 chars
     if os.path.exists(rb):
         os.unlink(rb)
     res = tune("set", "-N", ns.name, "--rollback-file", rb, "reserved-ports=" + long2)
-    now = ns_value(ns, "net.ipv4.ip_local_reserved_ports") or ""
+    now = ns.sysctl_value("net.ipv4.ip_local_reserved_ports") or ""
     if res.rc == 0:
         if _port_set(now) != _port_set(long2):
             probs.append("%s: reserved ports now %r, expected ports 20000-20059; "
@@ -664,7 +587,7 @@ def persist_writes_valid_file(ns):
     with open(sc, "w") as f:
         f.write(seed)
     os.chmod(sc, 0o644)
-    ns_set(ns, "net.ipv4.tcp_tw_reuse", "0")
+    ns.sysctl("net.ipv4.tcp_tw_reuse", "0")
     before = ns_values(ns)
     rng = other_value(before["net.ipv4.ip_local_port_range"], ["20000 60001", "20001 60002"])
     res = tune("set", "--persist", "--sysctl-file", sc, "-N", ns.name, "--rollback-file", rb,
@@ -691,13 +614,13 @@ def persist_writes_valid_file(ns):
     if probs:
         raise Fail("%s; %s: %s; file %r" % (res, sc, "; ".join(probs), lines))
     # The file must load with sysctl -p, in the namespace, and set the values.
-    ns_set(ns, "net.ipv4.tcp_tw_reuse", "0")
-    ns_set(ns, "net.ipv4.ip_local_port_range", before["net.ipv4.ip_local_port_range"])
-    p = run(["ip", "netns", "exec", ns.name, "sysctl", "-p", sc])
+    ns.sysctl("net.ipv4.tcp_tw_reuse", "0")
+    ns.sysctl("net.ipv4.ip_local_port_range", before["net.ipv4.ip_local_port_range"])
+    p = run_result(["ip", "netns", "exec", ns.name, "sysctl", "-p", sc])
     if p.rc != 0:
         raise Fail("%s; file %r" % (p, lines))
-    got = (ns_value(ns, "net.ipv4.tcp_tw_reuse"), ns_value(ns, "net.ipv4.ip_local_port_range"),
-           ns_value(ns, "net.ipv4.tcp_keepalive_time"))
+    got = (ns.sysctl_value("net.ipv4.tcp_tw_reuse"), ns.sysctl_value("net.ipv4.ip_local_port_range"),
+           ns.sysctl_value("net.ipv4.tcp_keepalive_time"))
     if got != ("1", rng, "600"):
         raise Fail("%s; after it, (tw_reuse, port_range, keepalive) = %r" % (p, got))
 
@@ -723,15 +646,14 @@ def persist_creates_new_file_0644(ns):
     fl = [l for l in lines if _key_of(l) == "net.ipv4.tcp_fin_timeout"]
     if len(fl) != 1 or fold(fl[0].split("=", 1)[1]) != fin:
         raise Fail("%s; %s lines %r" % (res, sc, lines))
-    ns_set(ns, "net.ipv4.tcp_fin_timeout", before["net.ipv4.tcp_fin_timeout"])
-    p = run(["ip", "netns", "exec", ns.name, "sysctl", "-p", sc])
-    if p.rc != 0 or ns_value(ns, "net.ipv4.tcp_fin_timeout") != fin:
+    ns.sysctl("net.ipv4.tcp_fin_timeout", before["net.ipv4.tcp_fin_timeout"])
+    p = run_result(["ip", "netns", "exec", ns.name, "sysctl", "-p", sc])
+    if p.rc != 0 or ns.sysctl_value("net.ipv4.tcp_fin_timeout") != fin:
         raise Fail("%s; file %r" % (p, lines))
 
 
 def unknown_knob_suggests_name(ns):
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     before = ns_values(ns)
     res = tune("set", "-N", ns.name, "--rollback-file", rb, "tw_reuze=1")
     expect_rc(res, 2)
@@ -753,8 +675,7 @@ def unknown_knob_suggests_name(ns):
 
 
 def myths_refused_nothing_changed(ns):
-    d = tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = rollback_path()
     before = ns_values(ns)
     reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
     cases = [("tw-recycle=0", ["4.12"]),
@@ -776,7 +697,7 @@ def myths_refused_nothing_changed(ns):
                 raise Fail("%s; rollback file %s written" % (res, rb))
     # No stray files were created under /proc either.
     for name in MYTHS.values():
-        if ns_value(ns, name) is not None:
+        if ns.sysctl_value(name) is not None:
             raise Fail("myth %s now exists in %s?" % (name, ns.name))
 
 
@@ -801,7 +722,7 @@ def unprivileged_set_refused(ns):
     argv = ["ip", "netns", "exec", ns.name, "setpriv", "--reuid=65534", "--regid=65534",
             "--clear-groups", "--inh-caps=-all", binp, "tune", "set",
             "tw-reuse=" + reuse, "port-range=20000 60001", "--rollback-file", rb]
-    res = run(argv)
+    res = run_result(argv)
     expect_rc(res, 1)
     lines = expect_err_lines(res)
     if "root" not in lines[-1] or "CAP_NET_ADMIN" not in lines[-1]:
@@ -816,7 +737,7 @@ def unprivileged_set_refused(ns):
         f.write("# test\nnet.ipv4.tcp_tw_reuse = %s\n" % reuse)
     os.chmod(rb, 0o644)
     argv = argv[:argv.index("set")] + ["revert", "--rollback-file", rb]
-    res = run(argv)
+    res = run_result(argv)
     expect_rc(res, 1)
     if "CAP_NET_ADMIN" not in res.stderr:
         raise Fail("%s; expected the CAP_NET_ADMIN message" % res)
@@ -840,14 +761,14 @@ def cap_net_admin_without_root_can_set(ns):
             "--clear-groups", "--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin",
             "--bounding-set=-all,+net_admin", binp, "tune", "set", "tw-reuse=" + reuse,
             "--rollback-file", rb]
-    res = run(argv)
+    res = run_result(argv)
     if res.rc != 0 and "setpriv:" in res.stderr:
         raise Skip("setpriv cannot grant an ambient CAP_NET_ADMIN here: %s"
                    % res.stderr.strip()[:200])
     expect_rc(res, 0)
-    if ns_value(ns, "net.ipv4.tcp_tw_reuse") != reuse:
+    if ns.sysctl_value("net.ipv4.tcp_tw_reuse") != reuse:
         raise Fail("%s; tcp_tw_reuse is %r, expected %r" % (
-            res, ns_value(ns, "net.ipv4.tcp_tw_reuse"), reuse))
+            res, ns.sysctl_value("net.ipv4.tcp_tw_reuse"), reuse))
 
 
 def confirm_prompt_on_terminal(ns):
@@ -856,59 +777,32 @@ def confirm_prompt_on_terminal(ns):
     rb = os.path.join(d, "rb")
     before = ns_values(ns)
     reuse = other_value(before["net.ipv4.tcp_tw_reuse"], ["1", "0"])
-    sock = os.path.join(d, "tmux.sock")  # removed with d; kill-server leaves it behind
     cmd = "%s tune set -N %s --rollback-file %s tw-reuse=%s; echo EXIT=$?; sleep 30" % (
         TCPSTATE, ns.name, rb, reuse)
-
-    def tmux(*a):
-        return subprocess.run(["tmux", "-S", sock, "-f", "/dev/null"] + list(a),
-                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
-
-    def screen():
-        return tmux("capture-pane", "-p", "-t", "t").stdout
-
-    def wait(pred, timeout=8.0):
-        end = time.time() + timeout
-        s = ""
-        while time.time() < end:
-            s = screen()
-            if pred(s):
-                return s
-            time.sleep(0.1)
-        return s
-
-    def start(c):
-        r = nslib.tmux_new_session(tmux, "-d", "-s", "t", "-x", "150", "-y", "30", c)
-        if r.returncode != 0:
-            raise RuntimeError("tmux new-session failed: %s" % r.stderr.strip())
-
-    try:
-        start(cmd)
-        s = wait(lambda s: "[y/N]" in s or "EXIT=" in s)
+    with nslib.Tmux(path=os.path.join(d, "tmux.sock")) as tm:
+        tm.new("t", cmd, 150, 30)
+        s = tm.wait(lambda s: "[y/N]" in s or "EXIT=" in s)
         if "[y/N]" not in s:
-            ls = tmux("list-sessions")
+            ls = tm.run("list-sessions")
             raise Fail("on a terminal `%s` did not ask for confirmation; screen %r; "
                        "tmux sessions %r %r" % (cmd, s, ls.stdout, ls.stderr))
-        if ns_value(ns, "net.ipv4.tcp_tw_reuse") != before["net.ipv4.tcp_tw_reuse"]:
+        if ns.sysctl_value("net.ipv4.tcp_tw_reuse") != before["net.ipv4.tcp_tw_reuse"]:
             raise Fail("value changed before the answer; screen %r" % s)
-        tmux("send-keys", "-t", "t", "n", "Enter")
-        s = wait(lambda s: "EXIT=" in s)
+        tm.keys("t", "n", "Enter")
+        s = tm.wait(lambda s: "EXIT=" in s)
         if "EXIT=1" not in s:
             raise Fail("answering n: expected EXIT=1; screen %r" % s)
         expect_unchanged(ns, before, "after answering n")
         if os.path.exists(rb):
             raise Fail("answering n wrote the rollback file; screen %r" % s)
-        tmux("kill-session", "-t", "t")
         cmd_y = cmd.replace(" tune set ", " tune set -y ")
-        start(cmd_y)
-        s = wait(lambda s: "EXIT=" in s)
+        tm.new("t", cmd_y, 150, 30)
+        s = tm.wait(lambda s: "EXIT=" in s)
         if "EXIT=0" not in s or "[y/N]" in s:
             raise Fail("`%s` on a terminal: expected no question and EXIT=0; screen %r"
                        % (cmd_y, s))
-        if ns_value(ns, "net.ipv4.tcp_tw_reuse") != reuse:
+        if ns.sysctl_value("net.ipv4.tcp_tw_reuse") != reuse:
             raise Fail("`%s` did not set the value" % cmd_y)
-    finally:
-        tmux("kill-server")
 
 
 def guide_per_os(ns):
@@ -957,8 +851,7 @@ def show_missing_netns_and_bad_action(ns):
     lines = expect_err_lines(res)
     if len(lines) != 1 or missing not in lines[0]:
         raise Fail("%s; expected one line naming %s" % (res, missing))
-    res = tune("set", "-N", missing, "--rollback-file", os.path.join(tmpdir(), "rb"),
-               "tw-reuse=1")
+    res = tune("set", "-N", missing, "--rollback-file", rollback_path(), "tw-reuse=1")
     expect_rc(res, 1)
     if missing not in res.stderr:
         raise Fail("%s; expected the error to name %s" % (res, missing))
@@ -977,67 +870,40 @@ def show_missing_netns_and_bad_action(ns):
 # --------------------------------------------------------------------------
 
 
-def run_cases(rep, cases, scope, seconds):
-    """Run each case but the last (scope[name], given a fresh namespace),
-    all within a watchdog of `seconds`, comparing the host's values around
-    each; the last case compares them over the whole run.  Then exit."""
-    expired = []
+def in_fresh_netns(case):
+    """case(ns) in a namespace of its own; the host's values the same after
+    it as before (a change fails the case)."""
+    pre = nslib.host_tune_snapshot()
+    with nslib.Netns() as ns:
+        case(ns)
+    d = nslib.snap_diff(pre, nslib.host_tune_snapshot())
+    if d:
+        raise Fail("HOST values changed during this case: %s" % "; ".join(d))
 
-    def on_alarm(signum, frame):
-        expired.append(1)
-        raise TimeoutError("test watchdog expired after %ds" % seconds)
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
-    host0 = host_snapshot()
+
+def run_cases(rep, cases, scope, prefix):
+    """Each case but the last is scope[name], run by in_fresh_netns; the
+    last compares the host's values over the whole run.  TMP (prefix) is
+    the cases' scratch directory.  Then exit."""
+    global TMP
+    rep.guard_host(cases[-1], nslib.host_tune_snapshot)
+    TMP = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(TMP, 0o755)  # uid 65534 must reach its own subdirectory (case dirs stay 0700)
     try:
         for name in cases[:-1]:
-            if expired:
-                rep.fail_rest(cases[:-1], "not run: the file's %d s watchdog expired" % seconds)
-                break
-            ns = None
-            pre = host_snapshot()
-
-            def one(name=name):
-                nonlocal ns
-                ns = nslib.Netns()
-                scope[name](ns)
-                post = host_snapshot()
-                d = snap_diff(pre, post)
-                if d:
-                    raise Fail("HOST values changed during this case: %s" % "; ".join(d))
-
-            try:
-                rep.case(name, one)
-            finally:
-                if ns is not None:
-                    ns.destroy()
-    except TimeoutError as e:
-        rep.fail_rest(cases[:-1], str(e))
+            rep.case(name, in_fresh_netns, scope[name])
+    except Exception as e:
+        rep.fail_rest(cases[:-1], "%s: %s" % (type(e).__name__, e))
     finally:
         nslib.stop_watchdog()
-        host1 = host_snapshot()
-        d = snap_diff(host0, host1)
-        if d:
-            rep.emit("FAIL", cases[-1], "host values changed over the file: %s" % "; ".join(d))
-        else:
-            rep.emit("PASS", cases[-1])
         nslib._cleanup_all()
         shutil.rmtree(TMP, ignore_errors=True)
     rep.exit()
 
 
 def main():
-    global TMP
-    nslib.install_signal_handlers()
-    rep = nslib.Reporter("test_tune")
-    missing = [t for t in ("ip", "sysctl", "tmux") if shutil.which(t) is None]
-    if os.geteuid() != 0 or missing:
-        rep.skip_all(CASES, "needs root and ip, sysctl, tmux" +
-                     (" (missing: %s)" % ", ".join(missing) if missing else " (not root)"))
-        rep.exit()
-    TMP = tempfile.mkdtemp(prefix="tcpstate-tune.")
-    os.chmod(TMP, 0o755)  # uid 65534 must reach its own subdirectory (case dirs stay 0700)
-    run_cases(rep, CASES, globals(), 57)
+    rep = nslib.begin("test_tune", CASES, watchdog=57, tools=("ip", "sysctl", "tmux"))
+    run_cases(rep, CASES, globals(), "tcpstate-tune.")
 
 
 if __name__ == "__main__":

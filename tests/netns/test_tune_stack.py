@@ -32,17 +32,15 @@ Prints PASS/FAIL/SKIP lines; exits 1 if any FAIL.
 import fcntl
 import os
 import select
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nslib  # noqa: E402
 import test_tune as tt  # noqa: E402
-from nslib import Fail, Skip, fmt_cmd  # noqa: E402
+from nslib import Fail, Skip, fmt_cmd, run_result  # noqa: E402
 from test_tune import expect_err_lines, expect_rc, fold, tune  # noqa: E402
 
 CASES = [
@@ -81,7 +79,7 @@ def proc_path(name):
 
 def ns_read(ns, *names):
     """Several values of the namespace in one `ip netns exec`."""
-    r = tt.run(["ip", "netns", "exec", ns.name, "cat"] + [proc_path(n) for n in names])
+    r = run_result(["ip", "netns", "exec", ns.name, "cat"] + [proc_path(n) for n in names])
     if r.rc != 0:
         raise RuntimeError("cannot read %s in %s: %s" % (names, ns.name, r.stderr))
     vals = [fold(line) for line in r.stdout.splitlines()]
@@ -335,7 +333,7 @@ def revert_failing_file_keeps_record(ns):
     after_set = (read(sc), read(rb))
     script = ('mount --bind {e} {e} && mount -o remount,bind,ro {e} || exit 99; '
               'exec "$@"').format(e=etc)
-    res = tt.run(["unshare", "-m", "sh", "-c", script, "sh", tt.TCPSTATE, "tune", "revert",
+    res = run_result(["unshare", "-m", "sh", "-c", script, "sh", tt.TCPSTATE, "tune", "revert",
                   "-N", ns.name, "--rollback-file", rb])
     if res.rc == 99:
         raise Skip("cannot mount %s read-only: %s" % (etc, res.stderr.strip()[:200]))
@@ -418,8 +416,7 @@ def set_refuses_unreadable_stack(ns):
 
 
 def second_tune_waits_for_the_lock(ns):
-    d = tt.tmpdir()
-    rb = os.path.join(d, "rb")
+    rb = tt.rollback_path()
     before = ns_read(ns, FIN)
     fin = tt.other_value(before[FIN], ["36", "37"])
     fd = os.open(rb + ".lock", os.O_RDONLY | os.O_CREAT, 0o600)
@@ -490,7 +487,7 @@ def revert_refuses_other_namespace(ns):
         rb, sc, opts = files(d)
         write(sc, SEED)
         A, B = ns.name, other.name
-        tt.ns_set(other, FIN, "45")
+        other.sysctl(FIN, "45")
         orig = ns_read(ns, FIN)
         expect_rc(tune("set", "-p", "-N", A, *opts, "fin-timeout=30"), 0)
 
@@ -503,7 +500,7 @@ def revert_refuses_other_namespace(ns):
                      "with -N %s" % A, "nothing was changed")
             _unchanged(res, before, state())
         # A plain revert where it runs: in B, and (a dry run) on the host.
-        res = tt.run(["ip", "netns", "exec", B, tt.TCPSTATE, "tune", "revert",
+        res = run_result(["ip", "netns", "exec", B, tt.TCPSTATE, "tune", "revert",
                       "--rollback-file", rb])
         _refused(res, 1, rb, 'made in namespace "%s"' % A, "runs without -N",
                  "with -N %s" % A, "nothing was changed")
@@ -513,14 +510,14 @@ def revert_refuses_other_namespace(ns):
         _unchanged(res, before, state())
         # Made without -N (inside B), reverted with -N A.
         rb2 = os.path.join(d, "rb2")
-        expect_rc(tt.run(["ip", "netns", "exec", B, tt.TCPSTATE, "tune", "set",
+        expect_rc(run_result(["ip", "netns", "exec", B, tt.TCPSTATE, "tune", "set",
                           "--rollback-file", rb2, "fin-timeout=46"]), 0)
         before2 = (state(), _snapshot([rb2]))
         res = tune("revert", "-N", A, "--rollback-file", rb2)
         _refused(res, 1, rb2, "made without -N", 'in namespace "%s"' % A,
                  "revert it without -N", "nothing was changed")
         _unchanged(res, before2, (state(), _snapshot([rb2])))
-        expect_rc(tt.run(["ip", "netns", "exec", B, tt.TCPSTATE, "tune", "revert",
+        expect_rc(run_result(["ip", "netns", "exec", B, tt.TCPSTATE, "tune", "revert",
                           "--rollback-file", rb2]), 0)
         # One stack, a set of each: --all from B stops at A's, before any write.
         expect_rc(tune("set", "-N", B, "--rollback-file", rb, "fin-timeout=47"), 0)
@@ -551,7 +548,7 @@ def persist_with_netns_needs_sysctl_file(ns):
     before = ns_read(ns, FIN)
     script = 'mount --bind {e} /etc/sysctl.d || exit 99; exec "$@"'.format(e=etc)
     for extra in ([], ["-n"]):
-        res = tt.run(["unshare", "-m", "sh", "-c", script, "sh", tt.TCPSTATE, "tune", "set",
+        res = run_result(["unshare", "-m", "sh", "-c", script, "sh", tt.TCPSTATE, "tune", "set",
                       "-p", "-N", ns.name, "--rollback-file", rb, *extra, "fin-timeout=31"])
         if res.rc == 99:
             raise Skip("cannot bind a directory over /etc/sysctl.d: %s"
@@ -650,15 +647,8 @@ def revert_names_only_lines_restored(ns):
 
 
 def main():
-    nslib.install_signal_handlers()
-    rep = nslib.Reporter("test_tune_stack")
-    missing = [t for t in ("ip", "sysctl") if shutil.which(t) is None]
-    if os.geteuid() != 0 or missing:
-        rep.skip_all(CASES, "needs root and ip, sysctl" +
-                     (" (missing: %s)" % ", ".join(missing) if missing else " (not root)"))
-        rep.exit()
-    tt.TMP = tempfile.mkdtemp(prefix="tcpstate-tune-stack.")
-    tt.run_cases(rep, CASES, globals(), 240)
+    rep = nslib.begin("test_tune_stack", CASES, watchdog=240, tools=("ip", "sysctl"))
+    tt.run_cases(rep, CASES, globals(), "tcpstate-tune-stack.")
 
 
 if __name__ == "__main__":

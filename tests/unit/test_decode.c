@@ -8,29 +8,13 @@
 #include "decode.h"
 #include "unit.h"
 
-struct pkt {
-	uint8_t b[512];
-	size_t n;
-};
-
-static void put(struct pkt *p, const void *d, size_t n)
+static void put16(struct unit_buf *p, unsigned v)
 {
-	memcpy(p->b + p->n, d, n);
-	p->n += n;
+	unit_put8(p, v >> 8);
+	unit_put8(p, v & 0xff);
 }
 
-static void put8(struct pkt *p, unsigned v)
-{
-	p->b[p->n++] = (uint8_t)v;
-}
-
-static void put16(struct pkt *p, unsigned v)
-{
-	put8(p, v >> 8);
-	put8(p, v & 0xff);
-}
-
-static void put32(struct pkt *p, uint32_t v)
+static void put32(struct unit_buf *p, uint32_t v)
 {
 	put16(p, v >> 16);
 	put16(p, v & 0xffff);
@@ -49,55 +33,55 @@ static uint16_t csum(const uint8_t *d, size_t n, uint32_t sum)
 
 /* A TCP header with MSS, SACK-permitted, timestamps and window scale, and
  * `len` payload bytes. */
-static void tcp(struct pkt *p, unsigned flags, size_t len)
+static void tcp(struct unit_buf *p, unsigned flags, size_t len)
 {
 	put16(p, 40000);
 	put16(p, 443);
 	put32(p, 0x11223344);
 	put32(p, 0x55667788);
-	put8(p, (20 + 20) / 4 << 4);
-	put8(p, flags);
+	unit_put8(p, (20 + 20) / 4 << 4);
+	unit_put8(p, flags);
 	put16(p, 29200);
 	put16(p, 0); /* checksum, filled by fix_csum */
 	put16(p, 0);
 	uint8_t opts[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9, 1, 3, 3, 7};
-	put(p, opts, sizeof(opts));
+	unit_put(p, opts, sizeof(opts));
 	for (size_t i = 0; i < len; i++)
-		put8(p, 'x');
+		unit_put8(p, 'x');
 }
 
-static size_t ipv4(struct pkt *p, size_t tcplen, int frag)
+static size_t ipv4(struct unit_buf *p, size_t tcplen, int frag)
 {
 	size_t at = p->n;
-	put8(p, 0x45);
-	put8(p, 0);
+	unit_put8(p, 0x45);
+	unit_put8(p, 0);
 	put16(p, (unsigned)(20 + tcplen));
 	put16(p, 1);
 	put16(p, frag ? 0x2000 : 0x4000);
-	put8(p, 64);
-	put8(p, 6);
+	unit_put8(p, 64);
+	unit_put8(p, 6);
 	put16(p, 0);
 	put32(p, 0xc6120001);
 	put32(p, 0xc6120002);
 	return at;
 }
 
-static size_t ipv6(struct pkt *p, size_t payload, int next)
+static size_t ipv6(struct unit_buf *p, size_t payload, int next)
 {
 	size_t at = p->n;
 	put32(p, 0x60000000);
 	put16(p, (unsigned)payload);
-	put8(p, (unsigned)next);
-	put8(p, 64);
+	unit_put8(p, (unsigned)next);
+	unit_put8(p, 64);
 	uint8_t a[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-	put(p, a, 16);
+	unit_put(p, a, 16);
 	a[15] = 2;
-	put(p, a, 16);
+	unit_put(p, a, 16);
 	return at;
 }
 
 /* Fill in the TCP checksum over the pseudo-header. */
-static void fix_csum(struct pkt *p, size_t ip, size_t tcpoff, int v6)
+static void fix_csum(struct unit_buf *p, size_t ip, size_t tcpoff, int v6)
 {
 	size_t len = p->n - tcpoff;
 	uint32_t sum = 0;
@@ -110,16 +94,16 @@ static void fix_csum(struct pkt *p, size_t ip, size_t tcpoff, int v6)
 	p->b[tcpoff + 17] = (uint8_t)c;
 }
 
-static enum decode_result run(int dlt, const struct pkt *p, size_t caplen, struct segment *s,
+static enum decode_result run(int dlt, const struct unit_buf *p, size_t caplen, struct segment *s,
 			      struct decode_stats *st)
 {
 	return decode_packet(dlt, p->b, caplen, p->n, 42, 1, s, st);
 }
 
-static void eth_hdr(struct pkt *p, unsigned type)
+static void eth_hdr(struct unit_buf *p, unsigned type)
 {
 	uint8_t mac[12] = {0};
-	put(p, mac, 12);
+	unit_put(p, mac, 12);
 	put16(p, type);
 }
 
@@ -141,7 +125,7 @@ static void every_link_type(void)
 {
 	struct segment s;
 	struct decode_stats st;
-	struct pkt p;
+	struct unit_buf p;
 	size_t ip, t;
 
 	/* Ethernet, IPv4. */
@@ -159,7 +143,7 @@ static void every_link_type(void)
 	/* Ethernet trailer padding is not payload. */
 	size_t real = p.n;
 	for (int i = 0; i < 6; i++)
-		put8(&p, 0);
+		unit_put8(&p, 0);
 	CHECK(run(1, &p, p.n, &s, &st) == DEC_TCP && s.payload_len == 5 && s.csum == 1);
 	p.n = real;
 
@@ -185,8 +169,8 @@ static void every_link_type(void)
 	/* PPPoE session carrying IPv6. */
 	p.n = 0;
 	eth_hdr(&p, 0x8864);
-	put8(&p, 0x11);
-	put8(&p, 0);
+	unit_put8(&p, 0x11);
+	unit_put8(&p, 0);
 	put16(&p, 1);
 	put16(&p, 2 + 40 + 40);
 	put16(&p, 0x0057);
@@ -201,7 +185,7 @@ static void every_link_type(void)
 	/* Linux cooked SLL (DLT 113) and SLL2 (DLT 276). */
 	p.n = 0;
 	uint8_t sll[14] = {0, 4, 0, 1, 0, 6};
-	put(&p, sll, 14);
+	unit_put(&p, sll, 14);
 	put16(&p, 0x0800);
 	ip = ipv4(&p, 40, 0);
 	tcp(&p, TH_SYN | TH_ACK, 0);
@@ -210,7 +194,7 @@ static void every_link_type(void)
 	p.n = 0;
 	put16(&p, 0x86dd);
 	uint8_t sll2[18] = {0};
-	put(&p, sll2, 18);
+	unit_put(&p, sll2, 18);
 	ipv6(&p, 40, 6);
 	tcp(&p, TH_SYN | TH_ACK, 0);
 	CHECK(run(276, &p, p.n, &s, &st) == DEC_TCP);
@@ -219,7 +203,7 @@ static void every_link_type(void)
 	/* BSD loopback: NULL in either byte order, LOOP in network order. */
 	uint8_t le2[4] = {2, 0, 0, 0}, be2[4] = {0, 0, 0, 2}, le30[4] = {30, 0, 0, 0};
 	p.n = 0;
-	put(&p, le2, 4);
+	unit_put(&p, le2, 4);
 	ipv4(&p, 40, 0);
 	tcp(&p, TH_SYN | TH_ACK, 0);
 	CHECK(run(0, &p, p.n, &s, &st) == DEC_TCP);
@@ -228,7 +212,7 @@ static void every_link_type(void)
 	CHECK(run(0, &p, p.n, &s, &st) == DEC_TCP);
 	CHECK(run(108, &p, p.n, &s, &st) == DEC_TCP);
 	p.n = 0;
-	put(&p, le30, 4);
+	unit_put(&p, le30, 4);
 	ipv6(&p, 40, 6);
 	tcp(&p, TH_SYN | TH_ACK, 0);
 	CHECK(run(0, &p, p.n, &s, &st) == DEC_TCP);
@@ -255,20 +239,20 @@ static void ipv6_extension_headers(void)
 {
 	struct segment s;
 	struct decode_stats st;
-	struct pkt p;
+	struct unit_buf p;
 
 	memset(&st, 0, sizeof(st));
 	/* hop-by-hop (8) -> destination options (16) -> TCP */
 	p.n = 0;
 	ipv6(&p, 8 + 16 + 40, 0);
-	put8(&p, 60);
-	put8(&p, 0);
+	unit_put8(&p, 60);
+	unit_put8(&p, 0);
 	for (int i = 0; i < 6; i++)
-		put8(&p, 0);
-	put8(&p, 6);
-	put8(&p, 1);
+		unit_put8(&p, 0);
+	unit_put8(&p, 6);
+	unit_put8(&p, 1);
 	for (int i = 0; i < 14; i++)
-		put8(&p, 0);
+		unit_put8(&p, 0);
 	tcp(&p, TH_SYN | TH_ACK, 0);
 	CHECK(run(12, &p, p.n, &s, &st) == DEC_TCP);
 	check_segment(&s, AF_INET6, 0);
@@ -276,8 +260,8 @@ static void ipv6_extension_headers(void)
 	/* A first fragment is skipped and counted; an atomic one is decoded. */
 	p.n = 0;
 	ipv6(&p, 8 + 40, 44);
-	put8(&p, 6);
-	put8(&p, 0);
+	unit_put8(&p, 6);
+	unit_put8(&p, 0);
 	put16(&p, 0x0001); /* offset 0, M set */
 	put32(&p, 77);
 	tcp(&p, TH_SYN | TH_ACK, 0);
@@ -289,17 +273,17 @@ static void ipv6_extension_headers(void)
 	p.n = 0;
 	ipv6(&p, 8, 17);
 	for (int i = 0; i < 8; i++)
-		put8(&p, 0);
+		unit_put8(&p, 0);
 	CHECK(run(12, &p, p.n, &s, &st) == DEC_SKIP);
 	CHECK(st.not_tcp == 1);
 
 	/* An extension header longer than the payload is invalid. */
 	p.n = 0;
 	ipv6(&p, 8, 0);
-	put8(&p, 6);
-	put8(&p, 4); /* 40 bytes */
+	unit_put8(&p, 6);
+	unit_put8(&p, 4); /* 40 bytes */
 	for (int i = 0; i < 6; i++)
-		put8(&p, 0);
+		unit_put8(&p, 0);
 	CHECK(run(12, &p, p.n, &s, &st) == DEC_INVALID && st.invalid[DL_IPV6_EXT] == 1);
 }
 
@@ -307,7 +291,7 @@ static void ipv4_fragments_and_options(void)
 {
 	struct segment s;
 	struct decode_stats st;
-	struct pkt p;
+	struct unit_buf p;
 
 	memset(&st, 0, sizeof(st));
 	p.n = 0;
@@ -329,7 +313,7 @@ static void truncated_and_invalid(void)
 {
 	struct segment s;
 	struct decode_stats st;
-	struct pkt p;
+	struct unit_buf p;
 
 	memset(&st, 0, sizeof(st));
 	p.n = 0;
@@ -361,7 +345,7 @@ static void truncated_and_invalid(void)
 	p.n = 0;
 	ipv4(&p, 40, 0);
 	tcp(&p, TH_ACK, 0);
-	struct pkt bad = p;
+	struct unit_buf bad = p;
 	bad.b[0] = 0x44;
 	CHECK(run(12, &bad, bad.n, &s, &st) == DEC_INVALID);
 	bad = p;

@@ -17,27 +17,16 @@
 #include "sockdiag.h"
 #include "unit.h"
 
-struct buf {
-	uint8_t b[8192];
-	size_t n;
-};
-
-static void put(struct buf *b, const void *p, size_t n)
-{
-	memcpy(b->b + b->n, p, n);
-	b->n += n;
-}
-
 /* Append a netlink message with the given payload; returns its offset. */
-static size_t nlmsg(struct buf *b, uint16_t type, uint16_t flags, uint32_t seq, uint32_t pid,
+static size_t nlmsg(struct unit_buf *b, uint16_t type, uint16_t flags, uint32_t seq, uint32_t pid,
 		    const void *payload, size_t plen)
 {
 	struct nlmsghdr h = {(uint32_t)(sizeof(h) + plen), type, flags, seq, pid};
 	size_t off = b->n;
-	put(b, &h, sizeof(h));
-	put(b, payload, plen);
+	unit_put(b, &h, sizeof(h));
+	unit_put(b, payload, plen);
 	while (b->n % 4)
-		b->b[b->n++] = 0;
+		unit_put8(b, 0);
 	return off;
 }
 
@@ -74,7 +63,7 @@ static void diag_attr(struct diag_payload *d, uint16_t type, const void *p, size
 	d->alen += (4 + n + 3) & ~(size_t)3;
 }
 
-static size_t diag_msg(struct buf *b, const struct diag_payload *d, uint32_t seq, uint32_t pid,
+static size_t diag_msg(struct unit_buf *b, const struct diag_payload *d, uint32_t seq, uint32_t pid,
 		       uint16_t flags)
 {
 	uint8_t tmp[sizeof(d->m) + sizeof(d->attrs)];
@@ -83,7 +72,7 @@ static size_t diag_msg(struct buf *b, const struct diag_payload *d, uint32_t seq
 	return nlmsg(b, SOCK_DIAG_BY_FAMILY, flags, seq, pid, tmp, sizeof(d->m) + d->alen);
 }
 
-static void done_msg(struct buf *b, uint32_t seq, uint32_t pid)
+static void done_msg(struct unit_buf *b, uint32_t seq, uint32_t pid)
 {
 	int32_t zero = 0;
 	nlmsg(b, NLMSG_DONE, NLM_F_MULTI, seq, pid, &zero, sizeof(zero));
@@ -103,7 +92,7 @@ static int take(const struct sock_rec *r, void *arg)
 	return g->stop_after && g->n >= g->stop_after;
 }
 
-static int run(const struct buf *b, struct got *g, struct sockdiag_stats *st, char *err)
+static int run(const struct unit_buf *b, struct got *g, struct sockdiag_stats *st, char *err)
 {
 	struct sockdiag_parser p;
 	memset(st, 0, sizeof(*st));
@@ -115,7 +104,7 @@ static int run(const struct buf *b, struct got *g, struct sockdiag_stats *st, ch
 
 static void one_socket(void)
 {
-	struct buf b = {.n = 0};
+	struct unit_buf b = {.n = 0};
 	struct diag_payload d;
 	struct got g = {.n = 0};
 	struct sockdiag_stats st;
@@ -137,7 +126,7 @@ static void one_socket(void)
 
 static void request_socket_is_syn_recv(void)
 {
-	struct buf b = {.n = 0};
+	struct unit_buf b = {.n = 0};
 	struct diag_payload d;
 	struct got g = {.n = 0};
 	struct sockdiag_stats st;
@@ -152,7 +141,7 @@ static void request_socket_is_syn_recv(void)
 
 static void foreign_and_stale_replies_skipped(void)
 {
-	struct buf b = {.n = 0};
+	struct unit_buf b = {.n = 0};
 	struct diag_payload d;
 	struct got g = {.n = 0};
 	struct sockdiag_stats st;
@@ -170,7 +159,7 @@ static void foreign_and_stale_replies_skipped(void)
 
 static void error_message_fails(void)
 {
-	struct buf b = {.n = 0};
+	struct unit_buf b = {.n = 0};
 	struct got g = {.n = 0};
 	struct sockdiag_stats st;
 	char err[128];
@@ -196,7 +185,7 @@ static void error_message_fails(void)
 
 static void truncated_messages(void)
 {
-	struct buf b = {.n = 0};
+	struct unit_buf b = {.n = 0};
 	struct diag_payload d;
 	struct got g = {.n = 0};
 	struct sockdiag_stats st;
@@ -207,7 +196,7 @@ static void truncated_messages(void)
 	size_t full = b.n;
 	/* Cut inside the message: the header claims more than there is. */
 	for (size_t cut = 17; cut < full; cut += 7) {
-		struct buf t = b;
+		struct unit_buf t = b;
 		t.n = cut;
 		g.n = 0;
 		CHECK(run(&t, &g, &st, err) == -1 && strstr(err, "truncated"));
@@ -216,7 +205,7 @@ static void truncated_messages(void)
 	/* A header claiming less than a header. */
 	b.n = 0;
 	struct nlmsghdr h = {8, SOCK_DIAG_BY_FAMILY, 0, 77, 1234};
-	put(&b, &h, sizeof(h));
+	unit_put(&b, &h, sizeof(h));
 	CHECK(run(&b, &g, &st, err) == -1);
 	/* Fewer than 16 bytes: wait for more, deliver nothing. */
 	b.n = 10;
@@ -226,7 +215,7 @@ static void truncated_messages(void)
 
 static void malformed_payloads_counted(void)
 {
-	struct buf b = {.n = 0};
+	struct unit_buf b = {.n = 0};
 	struct diag_payload d;
 	struct got g = {.n = 0};
 	struct sockdiag_stats st;
@@ -266,7 +255,7 @@ static void tcp_info_any_length(void)
 	struct got g = {.n = 0};
 	struct sockdiag_stats st;
 	char err[128];
-	struct buf b = {.n = 0};
+	struct unit_buf b = {.n = 0};
 
 	memset(&ti, 0, sizeof(ti));
 	ti.tcpi_rtt = 1500;
@@ -312,7 +301,7 @@ static void v6only_attribute(void)
 	struct got g = {.n = 0};
 	struct sockdiag_stats st;
 	char err[128];
-	struct buf b = {.n = 0};
+	struct unit_buf b = {.n = 0};
 	uint8_t on = 1, off = 0;
 
 	diag_init(&d, AF_INET6, TS_LISTEN, 7000, 0);
@@ -331,7 +320,7 @@ static void v6only_attribute(void)
 
 static void dump_intr_and_stop(void)
 {
-	struct buf b = {.n = 0};
+	struct unit_buf b = {.n = 0};
 	struct diag_payload d;
 	struct got g = {.n = 0};
 	struct sockdiag_stats st;
@@ -413,7 +402,7 @@ static void bad_dump_files(void)
 	CHECK(sockdiag_dump(&req, take, &g, &st, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "too large") != NULL);
 	/* A dump without NLMSG_DONE. */
-	struct buf b = {.n = 0};
+	struct unit_buf b = {.n = 0};
 	struct diag_payload d;
 	diag_init(&d, AF_INET, TS_ESTABLISHED, 1, 2);
 	diag_msg(&b, &d, 1, 1, NLM_F_MULTI);
@@ -437,7 +426,7 @@ static void bad_dump_files(void)
  */
 static void answers_to_single_requests(void)
 {
-	struct buf b = {.n = 0};
+	struct unit_buf b = {.n = 0};
 	struct diag_payload d;
 	struct got g = {.n = 0};
 	struct sockdiag_stats st;

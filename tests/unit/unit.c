@@ -6,12 +6,31 @@
 
 int unit_failed;
 
+void unit_put(struct unit_buf *u, const void *d, size_t n)
+{
+	if (n > sizeof(u->b) - u->n) {
+		/* The stack beyond would take it silently: say so, and fail. */
+		printf("  unit_put: %zu bytes after %zu overrun the %zu-byte buffer\n", n, u->n,
+		       sizeof(u->b));
+		unit_failed = 1;
+		return;
+	}
+	memcpy(u->b + u->n, d, n);
+	u->n += n;
+}
+
+void unit_put8(struct unit_buf *u, unsigned v)
+{
+	uint8_t b = (uint8_t)v;
+	unit_put(u, &b, 1);
+}
+
 int main(int argc, char **argv)
 {
 	const struct unit_test *const tables[] = {
 		state_tests,  filter_tests,   diagmsg_tests,  procmap_tests,  out_tests,
 		engine_tests, decode_tests,   topmodel_tests, savefile_tests, capture_tests,
-		sysctl_tests, rollback_tests, census_tests,   knobs_tests};
+		sysctl_tests, rollback_tests, census_tests,   knobs_tests,    sure_tests};
 	int failures = 0;
 
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {

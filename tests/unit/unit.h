@@ -6,6 +6,7 @@
 #ifndef TCPSTATE_UNIT_H
 #define TCPSTATE_UNIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,17 @@ struct sock_rec;
 int unit_top_refresh(struct topmodel *m, const struct sock_rec *r, size_t n, uint64_t now_us,
 		     const char *procroot);
 
+/* Bytes a test builds up (a packet, a netlink reply) to feed a parser. */
+struct unit_buf {
+	uint8_t b[8192];
+	size_t n;
+};
+
+/* Append n bytes of d, or one byte v.  Past the end of the buffer the test
+ * fails, naming the overrun, and nothing is written. */
+void unit_put(struct unit_buf *u, const void *d, size_t n);
+void unit_put8(struct unit_buf *u, unsigned v);
+
 struct unit_test {
 	const char *name;
 	void (*fn)(void);
@@ -43,6 +55,7 @@ struct unit_test {
 /* Each test file exports a NULL-terminated table. */
 extern const struct unit_test state_tests[], filter_tests[], diagmsg_tests[], procmap_tests[],
 	out_tests[], engine_tests[], decode_tests[], topmodel_tests[], savefile_tests[],
-	capture_tests[], sysctl_tests[], rollback_tests[], census_tests[], knobs_tests[];
+	capture_tests[], sysctl_tests[], rollback_tests[], census_tests[], knobs_tests[],
+	sure_tests[];
 
 #endif
