@@ -119,13 +119,6 @@ void wire_opts_init(struct wire_opts *o)
 }
 
 static int live_start(struct wire *w, char *err, size_t errlen);
-/* TEMPORARY: live-sure adds this to engine.h; until main has it, a weak reference. */
-void engine_note_drops(struct engine *e, uint64_t horizon_us) __attribute__((weak));
-static void note_drops(struct engine *e, uint64_t horizon_us)
-{
-	if (engine_note_drops)
-		engine_note_drops(e, horizon_us);
-}
 static int live_take(struct wire *w, int timeout_ms, char *err, size_t errlen);
 
 struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hooks, char *err,
@@ -950,7 +943,7 @@ static int live_take(struct wire *w, int timeout_ms, char *err, size_t errlen)
 	while (b) {
 		struct lbatch *next = b->next;
 		if (b->lost_to)
-			note_drops(w->eng, b->lost_to);
+			engine_note_drops(w->eng, b->lost_to);
 		if (b->n) {
 			if (!w->first_us)
 				w->first_us = b->seg[0].ts_us;
@@ -962,7 +955,7 @@ static int live_take(struct wire *w, int timeout_ms, char *err, size_t errlen)
 		b = next;
 	}
 	if (lost_end)
-		note_drops(w->eng, lost_end);
+		engine_note_drops(w->eng, lost_end);
 	if (fail)
 		return source_error(w, err, errlen);
 	return fed;

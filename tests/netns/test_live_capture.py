@@ -20,7 +20,10 @@ ring was read by the blocked thread: it overflowed.)
 
 Drops: with a ring of one block (-B 1) under churn as fast as bench/churn
 goes, top -b's Wire line counts drops, with their rate, and so do top's and
-watch's reports at exit.
+watch's reports at exit.  And the engine learns of them: a connection both
+of whose ends were proved before the drops, and quiet through them, closes
+after them: its client's FIN-WAIT-1 is not sure (watch --json), where the
+same close before the drops was.
 
 Root only, with ip and cc (bench/churn is compiled here)."""
 import fcntl
@@ -43,7 +46,8 @@ import nslib  # noqa: E402
 CASES = ["filter_plain_ipv4", "filter_plain_ipv6", "filter_vlan_tag_in_frame",
          "filter_qinq", "filter_pppoe", "filter_ipv6_hop_by_hop", "filter_passes_tcp_only",
          "filter_user_expression_within", "reader_keeps_reading_while_output_blocks",
-         "drops_in_top_header", "drops_in_top_exit_report", "drops_in_watch_exit_report"]
+         "drops_in_top_header", "drops_in_top_exit_report", "drops_in_watch_exit_report",
+         "drops_reach_the_engine"]
 REPORT = re.compile(r"(\d+) packets, .*; kernel: (\d+) received, (\d+) dropped; "
                     r"tcpstate: (\d+) dropped \(queue full\)")
 
@@ -295,20 +299,61 @@ def churn(ns, exe, seconds):
                             stderr=subprocess.DEVNULL)
 
 
+HELD = r"""
+import socket, sys
+port = int(sys.argv[1])
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", port)); l.listen()
+c = socket.create_connection(("127.0.0.1", port)); s, _ = l.accept()
+c.sendall(b"ping"); s.recv(4); s.sendall(b"pong"); c.recv(4)
+print("ready", flush=True)
+sys.stdin.readline()
+c.shutdown(socket.SHUT_WR); s.recv(1); s.close(); c.recv(1); c.close()
+print("closed", flush=True)
+sys.stdin.readline()
+"""
+
+
+def close_held(p):
+    p.stdin.write("\n")
+    p.stdin.flush()
+    if p.stdout.readline().strip() != "closed":
+        raise nslib.Fail("a held connection did not close")
+
+
+def fin_sure(path, port):
+    """watch --json's "sure" for the FIN-WAIT-1 of the client of port, or None."""
+    with open(path) as f:
+        for line in f:
+            e = json.loads(line)
+            if e["peer_port"] == port and e["endpoint"] == "orig" and e["to"] == "FIN-WAIT-1":
+                return e["sure"]
+    return None
+
+
 def drop_cases(ns, tmp):
     exe = build_churn(tmp)
     ns.sysctl("net.ipv4.ip_local_port_range", "10000 65535")
     ns.sysctl("net.ipv4.tcp_tw_reuse", 1)
     top = start(ns, [TCPSTATE, "top", "-b", "-d", "0.5", "-i", "lo", "-B", "1", "--rows", "1"])
-    watch = start(ns, [TCPSTATE, "watch", "-i", "lo", "-B", "1"], want_sockets=2,
-                  stdout=subprocess.DEVNULL)
+    events = os.path.join(tmp, "watch.json")
+    with open(events, "w") as f:
+        watch = start(ns, [TCPSTATE, "watch", "-i", "lo", "-B", "1", "--json"], want_sockets=2,
+                      stdout=f)
     out = Lines(top)
 
     def frames():
         return sum(1 for x in out.snapshot() if x.startswith("Wire:"))
     wait_until(lambda: frames() >= 1, "top's first frame")
+    # Two connections proved on both ends: one closes now, one after the drops.
+    before, after = ns.spawn(HELD, 7201), ns.spawn(HELD, 7200)
+    close_held(before)
+    wait_until(lambda: fin_sure(events, 7201) is not None, "the first held connection's FIN")
     load = churn(ns, exe, 3)
     load.wait(60)
+    time.sleep(1)  # the reader reads the kernel's drop count every 100 ms
+    close_held(after)
+    wait_until(lambda: fin_sure(events, 7200) is not None, "the second held connection's FIN")
     # Two frames after the load: the rate of the last interval that saw drops is in one.
     after = frames()
     wait_until(lambda: frames() >= after + 2, "top's frames after the load")
@@ -327,6 +372,9 @@ def drop_cases(ns, tmp):
     m = REPORT.search(werr)
     rep.check(m is not None and int(m[3]) > 0, "drops_in_watch_exit_report",
               "exit %s: %r" % (wrc, werr))
+    sure = (fin_sure(events, 7201), fin_sure(events, 7200))
+    rep.check(sure == (True, False), "drops_reach_the_engine",
+              "FIN-WAIT-1 sure before the drops, and after them: %r" % (sure,))
 
 
 def ready():
