@@ -318,7 +318,8 @@ static uint64_t capture_cpu_ns(const struct wire_live_stats *ls)
 
 /*
  * A live capture's rates, over the refresh interval that last ended: the
- * header shows the same figures until the next has passed.
+ * header shows the same figures until the next has passed (half of one:
+ * frames come a refresh's work late or early).
  */
 static void capture_rates(struct top *t, struct topview_header *h)
 {
@@ -329,7 +330,7 @@ static void capture_rates(struct top *t, struct topview_header *h)
 	h->live = 1;
 	h->own_drop = ls.tcpstate_dropped;
 	uint64_t drops = ls.kernel_dropped + ls.tcpstate_dropped, cpu = capture_cpu_ns(&ls);
-	if (!t->rate.at_us || h->now_us >= t->rate.at_us + t->delay_us) {
+	if (!t->rate.at_us || h->now_us >= t->rate.at_us + t->delay_us / 2) {
 		if (t->rate.at_us && h->now_us > t->rate.at_us) {
 			double dt = (double)(h->now_us - t->rate.at_us) / 1e6;
 			t->rate.pkt = (double)(ls.packets - t->rate.packets) / dt;

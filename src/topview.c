@@ -231,7 +231,7 @@ static void wire_line(char *line, const struct topview_header *h)
 		o += snprintf(line + o, cap - (size_t)o, "; kernel: recv %llu drop %llu",
 			      (unsigned long long)h->kernel_recv,
 			      (unsigned long long)h->kernel_drop);
-	if (h->wire && h->live && (size_t)o < cap)
+	if (h->wire && h->live && h->kernel_counts && (size_t)o < cap)
 		snprintf(line + o, cap - (size_t)o, ", tcpstate drop %llu",
 			 (unsigned long long)h->own_drop);
 }

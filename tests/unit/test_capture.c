@@ -8,7 +8,8 @@
  * And the live capture's headers-only snapshot length: every real capture
  * of tests/pcap/captures read whole and read as the live default takes it
  * (wire_opts.headers_only) gives the engine the same events and the same
- * connections, Zeek's history letters included.
+ * connections, Zeek's history letters included.  And top's Wire line, which
+ * shows a live capture's figures.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "topview.h"
 #include "unit.h"
 #include "wire.h"
 
@@ -265,7 +267,61 @@ static void headers_only_same_engine(void)
 	CHECK(cut >= 20);
 }
 
+/* top's Wire line (topview.c), the last header line: h as given. */
+static void wire_line_of(const struct topview_header *h, char *out, size_t len)
+{
+	struct top_stats st;
+	char lines[12][TOPVIEW_HDR_LINE];
+
+	memset(&st, 0, sizeof(st));
+	int n = topview_header(&st, h, lines, 12, 200, 0);
+	snprintf(out, len, "%s", n > 0 ? lines[n - 1] : "");
+}
+
+static void wire_line_live(void)
+{
+	struct topview_header h;
+	char line[TOPVIEW_HDR_LINE];
+
+	memset(&h, 0, sizeof(h));
+	h.wire_note = "capturing on lo";
+	h.wire = h.live = 1;
+	h.wire_packets = 1234;
+	h.wire_conns = 56;
+	/* Before the reader's first read of the kernel's counts, and the first interval. */
+	wire_line_of(&h, line, sizeof(line));
+	CHECK_STR(line, "Wire: capturing on lo - 1234 packets, 56 connections");
+	h.kernel_counts = 1;
+	h.kernel_recv = 1300;
+	h.kernel_drop = 60;
+	h.own_drop = 6;
+	wire_line_of(&h, line, sizeof(line));
+	CHECK_STR(line, "Wire: capturing on lo - 1234 packets, 56 connections; dropped 66; "
+			"kernel: recv 1300 drop 60, tcpstate drop 6");
+	h.rates = 1;
+	h.pkt_rate = 812.4;
+	h.drop_rate = 3;
+	h.cpu_pct = 2.14;
+	wire_line_of(&h, line, sizeof(line));
+	CHECK_STR(line, "Wire: capturing on lo - 1234 packets, 56 connections; 812 pkt/s, "
+			"capture CPU 2.1%; dropped 66 (3/s); kernel: recv 1300 drop 60, tcpstate "
+			"drop 6");
+	/* The thread's CPU time unknown; a replay has no rates nor drops. */
+	h.cpu_pct = -1;
+	wire_line_of(&h, line, sizeof(line));
+	CHECK(strstr(line, "812 pkt/s; dropped 66 (3/s)") != NULL);
+	memset(&h, 0, sizeof(h));
+	h.wire_note = "replaying x.pcap";
+	h.wire = 1;
+	h.wire_packets = 7;
+	h.wire_conns = 1;
+	wire_line_of(&h, line, sizeof(line));
+	CHECK_STR(line, "Wire: replaying x.pcap - 7 packets, 1 connections");
+}
+
 const struct unit_test capture_tests[] = {
+	{"capture: top's Wire line, live: rates, drops, the kernel's counts once read",
+	 wire_line_live},
 	{"capture: a break stops both readers alike, and reading resumes", break_and_resume},
 	{"capture: headers only, the engine sees what a whole capture shows it",
 	 headers_only_same_engine},
