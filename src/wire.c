@@ -378,8 +378,10 @@ uint64_t wire_next_us(const struct wire *w)
 
 /* ---- what both reader threads use --------------------------------------- */
 
-/* A lock and a condition whose timed waits run on CLOCK_MONOTONIC: a wall-clock step cannot stretch
- * them. */
+/*
+ * A lock and a condition whose timed waits run on CLOCK_MONOTONIC: a
+ * wall-clock step cannot stretch them.
+ */
 static void sync_init(pthread_mutex_t *mu, pthread_cond_t *cv)
 {
 	pthread_condattr_t ca;
@@ -707,6 +709,9 @@ static struct lbatch *live_batch(struct live *L)
 static void live_publish(struct wire *w)
 {
 	struct live *L = w->live;
+	/* After a full queue, a quiet wire: a loss still goes out with an empty batch. */
+	if (!L->fill && L->lost_to && __atomic_load_n(&L->nfree, __ATOMIC_RELAXED))
+		L->fill = live_batch(L);
 	struct lbatch *b = L->fill;
 	int send = b && (b->n || L->lost_to);
 
