@@ -280,17 +280,17 @@ static void wire_line_of(const struct topview_header *h, char *out, size_t len)
 
 static void wire_line_live(void)
 {
-	struct topview_header h;
 	char line[TOPVIEW_HDR_LINE];
+	/* Before the reader's first read of the kernel's counts, and before an interval passed. */
+	struct topview_header h = {.wire_note = "capturing on lo",
+				   .wire = 1,
+				   .live = 1,
+				   .wire_packets = 1234,
+				   .wire_conns = 56};
 
-	memset(&h, 0, sizeof(h));
-	h.wire_note = "capturing on lo";
-	h.wire = h.live = 1;
-	h.wire_packets = 1234;
-	h.wire_conns = 56;
-	/* Before the reader's first read of the kernel's counts, and the first interval. */
 	wire_line_of(&h, line, sizeof(line));
 	CHECK_STR(line, "Wire: capturing on lo - 1234 packets, 56 connections");
+	/* The kernel's counts read. */
 	h.kernel_counts = 1;
 	h.kernel_recv = 1300;
 	h.kernel_drop = 60;
@@ -298,23 +298,24 @@ static void wire_line_live(void)
 	wire_line_of(&h, line, sizeof(line));
 	CHECK_STR(line, "Wire: capturing on lo - 1234 packets, 56 connections; dropped 66; "
 			"kernel: recv 1300 drop 60, tcpstate drop 6");
+	/* An interval passed: the rates, and the capture thread's CPU share (or not). */
+	const double cpu[2] = {2.14, -1};
+	const char *want[2] = {"Wire: capturing on lo - 1234 packets, 56 connections; 812 pkt/s, "
+			       "capture CPU 2.1%; dropped 66 (3/s); kernel: recv 1300 drop 60, "
+			       "tcpstate drop 6",
+			       "Wire: capturing on lo - 1234 packets, 56 connections; 812 pkt/s; "
+			       "dropped 66 (3/s); kernel: recv 1300 drop 60, tcpstate drop 6"};
 	h.rates = 1;
 	h.pkt_rate = 812.4;
 	h.drop_rate = 3;
-	h.cpu_pct = 2.14;
-	wire_line_of(&h, line, sizeof(line));
-	CHECK_STR(line, "Wire: capturing on lo - 1234 packets, 56 connections; 812 pkt/s, "
-			"capture CPU 2.1%; dropped 66 (3/s); kernel: recv 1300 drop 60, tcpstate "
-			"drop 6");
-	/* The thread's CPU time unknown; a replay has no rates nor drops. */
-	h.cpu_pct = -1;
-	wire_line_of(&h, line, sizeof(line));
-	CHECK(strstr(line, "812 pkt/s; dropped 66 (3/s)") != NULL);
-	memset(&h, 0, sizeof(h));
-	h.wire_note = "replaying x.pcap";
-	h.wire = 1;
-	h.wire_packets = 7;
-	h.wire_conns = 1;
+	for (int i = 0; i < 2; i++) {
+		h.cpu_pct = cpu[i];
+		wire_line_of(&h, line, sizeof(line));
+		CHECK_STR(line, want[i]);
+	}
+	/* A replay: no rates nor drops. */
+	h = (struct topview_header){
+		.wire_note = "replaying x.pcap", .wire = 1, .wire_packets = 7, .wire_conns = 1};
 	wire_line_of(&h, line, sizeof(line));
 	CHECK_STR(line, "Wire: replaying x.pcap - 7 packets, 1 connections");
 }
