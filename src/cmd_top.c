@@ -355,9 +355,10 @@ static int batch_frame(struct top *t, FILE *out)
 		struct top_group *g = NULL;
 		size_t ng = topmodel_groups(t->model, t->v.states, t->v.filter, t->v.group, &g);
 		size_t keyw = topview_group_key_width(g, ng);
-		topview_group_title(buf, sizeof(buf), t->v.group, ng);
+		size_t shown = t->rows_max && (size_t)t->rows_max < ng ? (size_t)t->rows_max : ng;
+		topview_group_title(buf, sizeof(buf), t->v.group, ng, shown);
 		fprintf(out, "%s\n", buf);
-		for (size_t i = 0; i < ng && (!t->rows_max || i < (size_t)t->rows_max); i++) {
+		for (size_t i = 0; i < shown; i++) {
 			topview_group(&g[i], keyw, buf, sizeof(buf));
 			put_line(out, buf);
 		}

@@ -483,7 +483,7 @@ static void draw_groups(const struct topscreen *t, const struct topscreen_frame 
 
 	attron(A_REVERSE);
 	mvprintw(f->top - 1, 0, "%-*s", COLS, "");
-	topview_group_title(buf, sizeof(buf), t->group, f->ng);
+	topview_group_title(buf, sizeof(buf), t->group, f->ng, f->ng);
 	mvaddstr(f->top - 1, 0, buf);
 	attroff(A_REVERSE);
 	for (int i = 0; i < f->rows && t->offset + (size_t)i < f->ng; i++) {

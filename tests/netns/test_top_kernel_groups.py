@@ -28,7 +28,8 @@ import nslib  # noqa: E402
 
 CASES = ["time_wait_is_the_kernels", "orphan_is_the_kernels", "not_accepted_is_the_kernels",
          "holder_keeps_its_own", "no_process_line_gone", "out_of_sight_without_privilege",
-         "closed_while_watched_marked"]
+         "closed_while_watched_marked", "close_wait_holder_out_of_sight",
+         "rows_cut_groups_says_so"]
 rep = nslib.begin("top_kernel_groups", CASES)
 
 LINE_RE = re.compile(r"^(.+?)\s+(\d+)  oldest (\S+)\s*(.*)$")
@@ -116,6 +117,13 @@ def body(ns, tmp):
     rep.check(g.get(me) == (4, {"ESTAB": 1, "CLOSE-W": 1, "LISTEN": 2}), "holder_keeps_its_own",
               "%s: groups %r" % (me, g))
     rep.check(g and "(no process)" not in out, "no_process_line_gone", out)
+
+    # --rows cuts the groups, and the title says so.
+    r = ns.exec([nslib.TCPSTATE, "top", "-b", "-n", "1", "--group", "process", "--rows", "2"])
+    cut = r.stdout.split("Grouped by process: ", 1)[-1].splitlines()
+    rep.check(r.returncode == 0 and cut and
+              cut[0] == "%d groups (the first 2 shown)" % len(g) and
+              len([l for l in cut[1:] if l.strip()]) == 2, "rows_cut_groups_says_so", r.stdout)
 
     out2 = top_frame(ns, as_nobody=True)
     g2 = groups(out2)
