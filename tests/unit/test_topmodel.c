@@ -539,6 +539,46 @@ static void join_dual_stack(void)
 	engine_free(e);
 }
 
+/*
+ * A connection established while a refresh's dump ran: the refresh's time,
+ * taken before the dump, is earlier than the handshake the capture saw.
+ * The capture's time is the state's start all the same, exact, at that
+ * refresh's join and at the next one's; the table once marked the age as a
+ * lower bound, and too long, for as long as the connection lasted.
+ */
+static void join_handshake_during_dump(void)
+{
+	struct engine_config cfg;
+	struct engine_hooks hooks = {NULL, NULL, NULL};
+	engine_config_defaults(&cfg);
+	struct engine *e = engine_new(&cfg, &hooks);
+	struct topmodel *m = topmodel_new();
+	uint64_t t = 1700000000000000ull; /* the refresh's time: the dump starts */
+	struct sock_rec k = sockrow(TS_ESTABLISHED, "198.18.0.1", 7000, "198.18.0.2", 40000);
+
+	CHECK(e && m);
+	if (!e || !m)
+		goto out;
+	CHECK(unit_top_refresh(m, &k, 1, t, NULL) == 0); /* the dump finds it ESTABLISHED */
+	/* The handshake, 2 ms after the dump began, captured then. */
+	wire_seg(e, t + 2000, "198.18.0.2", 40000, "198.18.0.1", 7000, TH_SYN, 100, 0);
+	wire_seg(e, t + 2010, "198.18.0.1", 7000, "198.18.0.2", 40000, TH_SYN | TH_ACK, 500, 101);
+	wire_seg(e, t + 2020, "198.18.0.2", 40000, "198.18.0.1", 7000, TH_ACK, 101, 501);
+	for (int round = 0; round < 2; round++) {
+		uint64_t now = t + (uint64_t)round * 1000000;
+		if (round)
+			CHECK(unit_top_refresh(m, &k, 1, now, NULL) == 0);
+		topmodel_join(m, e, now);
+		const struct top_row *r = topmodel_row(m, 0);
+		CHECK(r->wire[0] == TS_ESTABLISHED && !r->wire_unsure);
+		CHECK(r->since_exact && r->since_us == t + 2020);
+		CHECK(topmodel_age(m, r) == (round ? 1000000 - 2020 : 0));
+	}
+out:
+	topmodel_free(m);
+	engine_free(e);
+}
+
 /* The prepare step's fetch: records what the model asked for. */
 struct asked {
 	int calls;
@@ -814,6 +854,8 @@ const struct unit_test topmodel_tests[] = {
 	{"topmodel: the join with the last refresh, in any order", join_follows_any_order},
 	{"topmodel: ephemeral ports per destination, busiest first", busiest_destinations},
 	{"topmodel: a dual-stack socket's IPv4 connection joins the wire's", join_dual_stack},
+	{"topmodel: a handshake the capture saw during the dump gives the exact age",
+	 join_handshake_during_dump},
 	{"topmodel: an owner is not carried to a new socket on the tuple",
 	 owner_not_carried_to_a_new_socket},
 	{"topmodel: a window past the end or past SIZE_MAX writes nothing", view_huge_window},
