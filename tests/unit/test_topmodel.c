@@ -712,9 +712,10 @@ static void groups_by_process_and_host(void)
 	k[0].inode = 7; /* a listener has a file; the others none (not accepted) */
 	CHECK(m != NULL && unit_top_refresh(m, k, 4, 1000000, NULL) == 0);
 	size_t ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_PROCESS, &g);
-	CHECK(ng == 3 && g && strcmp(g[0].key, "(kernel: not accepted)") == 0 && g[0].count == 2);
+	CHECK(ng == 3 && g && strcmp(g[0].key, "(no process: not accepted)") == 0 &&
+	      g[0].count == 2);
 	CHECK(g && ng == 3 && strcmp(g[1].key, "(owner out of sight)") == 0 &&
-	      strcmp(g[2].key, "(kernel: TIME-WAIT)") == 0 && g[2].count == 1);
+	      strcmp(g[2].key, "(no process: kernel TIME-WAIT)") == 0 && g[2].count == 1);
 	CHECK(g && g[0].by_state[TS_ESTABLISHED] == 2 && g[0].lower);
 	free(g);
 	ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_HOST, &g);
@@ -772,12 +773,12 @@ static void groups_say_who_holds(void)
 	CHECK(k && k->count == 2 && k->by_state[TS_ESTABLISHED] == 2);
 	k = group_of(g, ng, "~holder[4242]");
 	CHECK(k && k->count == 1 && k->by_state[TS_TIME_WAIT] == 1);
-	k = group_of(g, ng, "(kernel: TIME-WAIT)");
+	k = group_of(g, ng, "(no process: kernel TIME-WAIT)");
 	CHECK(k && k->count == 2 && k->by_state[TS_TIME_WAIT] == 2);
-	k = group_of(g, ng, "(kernel: orphaned)");
+	k = group_of(g, ng, "(no process: orphaned)");
 	CHECK(k && k->count == 2 && k->by_state[TS_FIN_WAIT2] == 1 &&
 	      k->by_state[TS_LAST_ACK] == 1);
-	k = group_of(g, ng, "(kernel: not accepted)");
+	k = group_of(g, ng, "(no process: not accepted)");
 	CHECK(k && k->count == 2 && k->by_state[TS_SYN_RECV] == 1 &&
 	      k->by_state[TS_ESTABLISHED] == 1);
 	k = group_of(g, ng, "(owner out of sight)");
