@@ -32,6 +32,7 @@
 #include "sockdiag.h"
 #include "state.h"
 #include "termcheck.h"
+#include "topjson.h"
 #include "topmodel.h"
 #include "topscreen.h"
 #include "topview.h"
@@ -46,6 +47,8 @@ enum {
 	O_ROWS,
 	O_SORT,
 	O_GROUP,
+	O_JSON,
+	O_NO_WIRE,
 };
 
 static const struct opt_def top_opts[] = {
@@ -65,6 +68,9 @@ static const struct opt_def top_opts[] = {
 	 "with -b: print the first N rows (or groups) of each frame (default all)", COMPLETE_NONE},
 	{O_GROUP, 0, "group", "BY", "group rows by process, host or state, as the g key does",
 	 COMPLETE_OWN},
+	{O_JSON, 'j', "json", NULL, "with -b: print each frame as one line of JSON", COMPLETE_NONE},
+	{O_NO_WIRE, 0, "no-wire", NULL,
+	 "capture nothing (by default top captures on any when it may)", COMPLETE_NONE},
 	WIRE_OPTS_COMMON,
 	{0, 0, NULL, NULL, NULL, COMPLETE_NONE},
 };
@@ -98,13 +104,16 @@ const struct cmd_entry cmd_top_entry = {
 		"Enter shows one connection; k closes it (SOCK_DESTROY); Space or Z pauses;\n"
 		"h ? F1 help; q F10 quit.\n"
 		"Grouped by process, sockets a process closed count as ~name[pid], and those\n"
-		"no process holds by what holds them: (kernel: TIME-WAIT), (kernel: orphaned)\n"
-		"(closed, still closing), (kernel: not accepted), or (owner out of sight)\n"
-		"(another user's, without the privilege to see it, or not looked up yet).\n"
-		"With -i or -r the wire engine runs alongside: each row then shows the state\n"
-		"the capture implies for the local end and for the peer, and rows where the\n"
-		"kernel and the wire disagree are marked with !.  A connection the capture\n"
-		"picked up mid-stream has guessed states, marked with ? and never with !.\n"
+		"no process holds by what holds them: (no process: kernel TIME-WAIT),\n"
+		"(no process: orphaned) (closed, still closing), (no process: not accepted),\n"
+		"or (owner out of sight) (another user's, without the privilege to see it,\n"
+		"or not looked up yet).\n"
+		"When it may capture (as root, or with CAP_NET_RAW), top captures on every\n"
+		"interface (-i any) unless -i IFACE, -r FILE or --no-wire says otherwise, and\n"
+		"the wire engine runs alongside: each row then shows the state the capture\n"
+		"implies for the local end and for the peer, and rows where the kernel and the\n"
+		"wire disagree are marked with !.  A connection the capture picked up\n"
+		"mid-stream has guessed states, marked with ? and never with !.\n"
 		"The screen needs a terminal TERM names, with cursor addressing; elsewhere\n"
 		"top says so and exits 1: use -b.\n",
 	.opts = top_opts,
@@ -121,18 +130,24 @@ struct top {
 	/* options */
 	uint64_t delay_us;
 	int batch;
-	long frames;   /* 0: until stopped */
-	long rows_max; /* batch: rows per frame, 0 for all */
+	int json;	  /* batch frames as JSON lines */
+	int no_wire;	  /* --no-wire */
+	int wire_default; /* no source named: capturing on any, as top does when it may */
+	long frames;	  /* 0: until stopped */
+	long rows_max;	  /* batch: rows per frame, 0 for all */
 	const char *netns;
 	double speed;
 	struct wire_opts w;
 	/* data */
 	struct topmodel *model;
 	struct wire *wire;
-	char wire_note[160]; /* why there is no wire view, or its source */
-	int oom;	     /* the model could not take a socket */
-	int pipe_closed;     /* batch output's reader went away */
-	int refresh_now;     /* the next loop turn refreshes, whatever the delay */
+	char wire_note[160];   /* why there is no wire view, or its source */
+	char wire_off[160];    /* why no capture was opened, for JSON (empty: one was) */
+	uint64_t refreshed_us; /* the last refresh's time */
+	struct out *json_out;  /* -b --json: standard output */
+	int oom;	       /* the model could not take a socket */
+	int pipe_closed;       /* batch output's reader went away */
+	int refresh_now;       /* the next loop turn refreshes, whatever the delay */
 	uint64_t replay_t0_wall, replay_t0_pkt;
 	/* A live capture's counts at the start of the last rate interval, and its rates. */
 	struct {
@@ -170,6 +185,12 @@ static int on_opt(void *st, int id, const char *arg)
 		return 0;
 	case O_BATCH:
 		t->batch = 1;
+		return 0;
+	case O_JSON:
+		t->json = 1;
+		return 0;
+	case O_NO_WIRE:
+		t->no_wire = 1;
 		return 0;
 	case O_FRAMES:
 		if (parse_long(arg, 1, 1000000000, &n) < 0)
@@ -283,6 +304,7 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 	t->refresh_now = 0;
 	/* The refresh's time is taken before the dump, so ages never run ahead. */
 	uint64_t now = cmd_wall_us();
+	t->refreshed_us = now;
 	t->oom = 0;
 	topmodel_begin(t->model, now);
 	if (sockdiag_dump(&req, take_sock, t, &st, err, errlen) < 0) {
@@ -393,6 +415,24 @@ static void put_line(FILE *out, const char *s)
 	putc('\n', out);
 }
 
+/*
+ * The rows a batch frame shows, in the view's order, with their tcp_info:
+ * malloc'ed (free it), NULL when out of memory.
+ */
+static uint32_t *batch_rows(struct top *t, size_t *n, size_t *matching)
+{
+	size_t total = topmodel_nrows(t->model);
+	uint32_t *idx = malloc((total ? total : 1) * sizeof(*idx));
+
+	if (!idx)
+		return NULL;
+	size_t want = t->rows_max && (size_t)t->rows_max < total ? (size_t)t->rows_max : total;
+	*n = topmodel_view(t->model, t->v.states, t->v.filter, t->v.sort, t->v.reverse, 0, want,
+			   idx, matching);
+	topmodel_prepare(t->model, idx, *n, fetch_info, NULL);
+	return idx;
+}
+
 static int batch_frame(struct top *t, FILE *out)
 {
 	char lines[12][TOPVIEW_HDR_LINE], buf[512];
@@ -407,23 +447,19 @@ static int batch_frame(struct top *t, FILE *out)
 		struct top_group *g = NULL;
 		size_t ng = topmodel_groups(t->model, t->v.states, t->v.filter, t->v.group, &g);
 		size_t keyw = topview_group_key_width(g, ng);
-		topview_group_title(buf, sizeof(buf), t->v.group, ng);
+		size_t shown = t->rows_max && (size_t)t->rows_max < ng ? (size_t)t->rows_max : ng;
+		topview_group_title(buf, sizeof(buf), t->v.group, ng, shown);
 		fprintf(out, "%s\n", buf);
-		for (size_t i = 0; i < ng && (!t->rows_max || i < (size_t)t->rows_max); i++) {
+		for (size_t i = 0; i < shown; i++) {
 			topview_group(&g[i], keyw, buf, sizeof(buf));
 			put_line(out, buf);
 		}
 		free(g);
 	} else {
-		size_t total = topmodel_nrows(t->model), matching;
-		uint32_t *idx = malloc((total ? total : 1) * sizeof(*idx));
+		size_t n, matching;
+		uint32_t *idx = batch_rows(t, &n, &matching);
 		if (!idx)
 			return -1;
-		size_t want =
-			t->rows_max && (size_t)t->rows_max < total ? (size_t)t->rows_max : total;
-		size_t n = topmodel_view(t->model, t->v.states, t->v.filter, t->v.sort,
-					 t->v.reverse, 0, want, idx, &matching);
-		topmodel_prepare(t->model, idx, n, fetch_info, NULL);
 		struct topview_widths w;
 		topview_widths(t->model, idx, n, t->wire != NULL, &w);
 		topview_title(&w, buf, sizeof(buf));
@@ -437,6 +473,41 @@ static int batch_frame(struct top *t, FILE *out)
 	fputc('\n', out);
 	fflush(out);
 	return ferror(out) ? -1 : 0;
+}
+
+/*
+ * A frame as one line of JSON (topjson.c), its time the refresh's; -1 with
+ * errno when it could not be written.
+ */
+static int batch_json(struct top *t)
+{
+	struct topview_header h;
+	struct topjson_wire w;
+	size_t n, matching;
+	uint32_t *idx = batch_rows(t, &n, &matching);
+
+	if (!idx)
+		return -1;
+	header_info(t, &h);
+	memset(&w, 0, sizeof(w));
+	if (t->wire) {
+		w.source = t->w.iface ? t->w.iface : t->w.file;
+		w.packets = h.wire_packets;
+		w.conns = h.wire_conns;
+		w.kernel_counts = h.kernel_counts;
+		w.kernel_received = h.kernel_recv;
+		w.kernel_dropped = h.kernel_drop;
+	} else {
+		/* Off from the start, or stopped since (the note then says why). */
+		w.off_reason = t->wire_off[0] ? t->wire_off : t->wire_note;
+	}
+	topjson_frame(t->json_out, t->model, t->refreshed_us, &w, idx, n, matching);
+	free(idx);
+	if (out_flush(t->json_out) < 0) {
+		errno = t->json_out->err;
+		return -1;
+	}
+	return 0;
 }
 
 /* The loop's part of 'k', once confirmed: the one key that acts on the system. */
@@ -521,7 +592,7 @@ static int batch_loop(struct top *t, char *err, size_t errlen)
 			pump_wire(t, 0, err, errlen);
 		if (refresh_data(t, err, errlen) < 0)
 			return -1;
-		if (batch_frame(t, stdout) < 0) {
+		if ((t->json ? batch_json(t) : batch_frame(t, stdout)) < 0) {
 			/*
 			 * The reader is gone (| head): what it wanted, it has.
 			 * top ends as list and ss end, by the SIGPIPE held
@@ -567,6 +638,133 @@ static int may_capture(void)
 	return d[CAP_NET_RAW / 32].effective >> (CAP_NET_RAW % 32) & 1;
 }
 
+/* The options' combinations: 0, or the exit status of a usage error (printed). */
+static int check_opts(const struct cmd_entry *cmd, const struct top *t)
+{
+	int rc = cmd_wire_check(cmd, &t->w, 0);
+
+	if (rc)
+		return rc;
+	if (t->speed != 1 && !t->w.file)
+		return cmd_usage_error(cmd, "--speed applies to -r FILE");
+	if (t->rows_max && !t->batch)
+		return cmd_usage_error(cmd, "--rows applies to batch mode (-b)");
+	if (t->json && !t->batch)
+		return cmd_usage_error(cmd, "--json applies to batch mode (-b)");
+	if (t->json && t->v.group != TOP_GROUP_NONE)
+		return cmd_usage_error(cmd, "--json prints rows: it cannot be used with --group");
+	if (t->no_wire && (t->w.iface || t->w.file))
+		return cmd_usage_error(cmd, "--no-wire and %s cannot be used together",
+				       t->w.iface ? "-i" : "-r");
+	return 0;
+}
+
+/* Why the default capture is off without the privilege, and how to have it. */
+#define NO_CAPTURE_PRIVILEGE                                                                       \
+	"capture needs root or CAP_NET_RAW: run as root, or setcap cap_net_raw+ep tcpstate"
+
+/*
+ * The wire alongside the kernel's view: the source -i or -r names, or by
+ * default a live capture on every interface, when top may capture.  Entered
+ * after -N, so that a capture is the namespace's.  Returns 0 (with or
+ * without a wire), or the exit status of an error (printed).
+ */
+static int open_wire(const struct cmd_entry *cmd, struct top *t)
+{
+	/* As nobody, top still reads other users' /proc/PID/fd and may close sockets. */
+	static const int keep[] = {CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN};
+	struct engine_hooks hooks = {on_event, NULL, t};
+	char err[512];
+	int usage;
+
+	if (t->no_wire) {
+		snprintf(t->wire_off, sizeof(t->wire_off), "--no-wire");
+		snprintf(t->wire_note, sizeof(t->wire_note), "off (--no-wire)");
+		return 0;
+	}
+	if (!t->w.iface && !t->w.file) {
+		t->wire_default = 1;
+		t->w.iface = "any";
+		t->w.clock_us = cmd_wall_us; /* as -i sets it */
+	}
+	t->w.keep_caps = keep;
+	t->w.nkeep_caps = 3;
+	int privileged = t->w.file || may_capture();
+	t->wire = wire_open(&t->w, &hooks, err, sizeof(err), &usage);
+	t->v.wire = t->wire != NULL;
+	if (t->wire) {
+		snprintf(t->wire_note, sizeof(t->wire_note), "%s %s",
+			 t->w.iface ? "capturing on" : "replaying",
+			 t->w.iface ? t->w.iface : t->w.file);
+		return 0;
+	}
+	/*
+	 * A filter, an interface or a file that is not there: the user asked
+	 * for something else.  Only a missing privilege falls back to the
+	 * kernel view; and the default, which nobody asked for, always does.
+	 */
+	if (usage)
+		return cmd_usage_error(cmd, "%s", err);
+	if (privileged && !t->wire_default) {
+		cmd_error(cmd, "%s", err);
+		return EXIT_RUNTIME;
+	}
+	snprintf(t->wire_off, sizeof(t->wire_off), "%.150s",
+		 privileged	   ? err
+		 : t->wire_default ? NO_CAPTURE_PRIVILEGE
+				   : err);
+	snprintf(t->wire_note, sizeof(t->wire_note), "off: %.150s", t->wire_off);
+	if (t->batch && !t->wire_default)
+		fprintf(stderr, "tcpstate top: capture unavailable, kernel view only: %s\n", err);
+	return 0;
+}
+
+/* Start: the filter, the terminal, the namespace.  0, or an exit status (printed). */
+static int set_up(const struct cmd_entry *cmd, struct top *t, int nargs, char **args)
+{
+	char err[512];
+
+	if (nargs) {
+		t->v.filter = filter_parse(nargs, args, err, sizeof(err));
+		if (!t->v.filter)
+			return cmd_usage_error(cmd, "%s", err);
+		size_t o = 0;
+		for (int i = 0; i < nargs && o < sizeof(t->v.filter_text) - 1; i++)
+			o += (size_t)snprintf(t->v.filter_text + o, sizeof(t->v.filter_text) - o,
+					      "%s%s", i ? " " : "", args[i]);
+	}
+	if (!t->batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)))
+		return cmd_usage_error(cmd, "the screen needs a terminal; use -b for batch output");
+	if (!t->batch && termcheck(err, sizeof(err)) < 0) {
+		cmd_error(cmd, "%s", err);
+		return EXIT_RUNTIME;
+	}
+	if (t->netns) {
+		int r = netns_enter(t->netns, err, sizeof(err));
+		if (r == -2)
+			return cmd_usage_error(cmd, "%s", err);
+		if (r < 0) {
+			cmd_error(cmd, "%s", err);
+			return EXIT_RUNTIME;
+		}
+	}
+	t->model = topmodel_new();
+	t->v.model = t->model;
+	if (!t->model) {
+		cmd_error(cmd, "out of memory");
+		return EXIT_RUNTIME;
+	}
+	if (t->json) {
+		t->json_out = malloc(sizeof(*t->json_out));
+		if (!t->json_out) {
+			cmd_error(cmd, "out of memory");
+			return EXIT_RUNTIME;
+		}
+		out_init(t->json_out, STDOUT_FILENO);
+	}
+	return open_wire(cmd, t);
+}
+
 static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 {
 	struct top t;
@@ -582,82 +780,14 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	rc = cmd_parse(cmd, argc, argv, on_opt, &t, &nargs, &args);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if ((rc = cmd_wire_check(cmd, &t.w, 0)) != 0)
+	if ((rc = check_opts(cmd, &t)) != 0)
 		return rc;
-	if (t.speed != 1 && !t.w.file)
-		return cmd_usage_error(cmd, "--speed applies to -r FILE");
-	if (t.rows_max && !t.batch)
-		return cmd_usage_error(cmd, "--rows applies to batch mode (-b)");
-	if (nargs) {
-		t.v.filter = filter_parse(nargs, args, err, sizeof(err));
-		if (!t.v.filter)
-			return cmd_usage_error(cmd, "%s", err);
-		size_t o = 0;
-		for (int i = 0; i < nargs && o < sizeof(t.v.filter_text) - 1; i++)
-			o += (size_t)snprintf(t.v.filter_text + o, sizeof(t.v.filter_text) - o,
-					      "%s%s", i ? " " : "", args[i]);
-	}
-	if (!t.batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+	if ((rc = set_up(cmd, &t, nargs, args)) != 0) {
+		wire_close(t.wire);
+		free(t.json_out);
+		topmodel_free(t.model);
 		filter_free(t.v.filter);
-		return cmd_usage_error(cmd, "the screen needs a terminal; use -b for batch output");
-	}
-	if (!t.batch && termcheck(err, sizeof(err)) < 0) {
-		filter_free(t.v.filter);
-		cmd_error(cmd, "%s", err);
-		return EXIT_RUNTIME;
-	}
-	if (t.netns) {
-		int r = netns_enter(t.netns, err, sizeof(err));
-		if (r < 0) {
-			filter_free(t.v.filter);
-			if (r == -2)
-				return cmd_usage_error(cmd, "%s", err);
-			cmd_error(cmd, "%s", err);
-			return EXIT_RUNTIME;
-		}
-	}
-	t.model = topmodel_new();
-	t.v.model = t.model;
-	if (!t.model) {
-		filter_free(t.v.filter);
-		cmd_error(cmd, "out of memory");
-		return EXIT_RUNTIME;
-	}
-	snprintf(t.wire_note, sizeof(t.wire_note), "off (use -i IFACE or -r FILE for both ends)");
-	if (t.w.iface || t.w.file) {
-		/* As nobody, top still reads other users' /proc/PID/fd and may close sockets. */
-		static const int keep[] = {CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN};
-		t.w.keep_caps = keep;
-		t.w.nkeep_caps = 3;
-		struct engine_hooks hooks = {on_event, NULL, &t};
-		int usage, privileged = t.w.file || may_capture();
-		t.wire = wire_open(&t.w, &hooks, err, sizeof(err), &usage);
-		t.v.wire = t.wire != NULL;
-		if (!t.wire && (usage || privileged)) {
-			/*
-			 * A filter, an interface or a file that is not there: the
-			 * user asked for something else.  Only a missing privilege
-			 * falls back to the kernel view.
-			 */
-			topmodel_free(t.model);
-			filter_free(t.v.filter);
-			if (usage)
-				return cmd_usage_error(cmd, "%s", err);
-			cmd_error(cmd, "%s", err);
-			return EXIT_RUNTIME;
-		}
-		if (!t.wire) {
-			/* Without capture privilege, the kernel view alone still helps. */
-			snprintf(t.wire_note, sizeof(t.wire_note), "off: %.150s", err);
-			if (t.batch)
-				fprintf(stderr,
-					"tcpstate top: capture unavailable, kernel view only: %s\n",
-					err);
-		} else {
-			snprintf(t.wire_note, sizeof(t.wire_note), "%s %s",
-				 t.w.iface ? "capturing on" : "replaying",
-				 t.w.iface ? t.w.iface : t.w.file);
-		}
+		return rc;
 	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -670,11 +800,13 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	/* Only now, with the terminal restored, may we speak. */
 	if (rc < 0)
 		cmd_error(cmd, "%s", err);
-	if (t.wire && wire_is_live(t.wire) && t.batch) {
+	/* The counters of a capture asked for; the default's are in the frames. */
+	if (t.wire && wire_is_live(t.wire) && t.batch && !t.wire_default) {
 		wire_report(t.wire, err, sizeof(err));
 		fprintf(stderr, "%s\n", err);
 	}
 	wire_close(t.wire);
+	free(t.json_out);
 	topmodel_free(t.model);
 	filter_free(t.v.filter);
 	if (t.pipe_closed)

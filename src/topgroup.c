@@ -59,7 +59,7 @@ static const char *no_owner_key(const struct top_row *r)
 	if (r->wire_only)
 		return "(wire only)";
 	if (r->s.state == TS_TIME_WAIT)
-		return "(kernel: TIME-WAIT)";
+		return "(no process: kernel TIME-WAIT)";
 	if (r->s.inode)
 		return "(owner out of sight)";
 	switch (r->s.state) {
@@ -67,9 +67,9 @@ static const char *no_owner_key(const struct top_row *r)
 	case TS_NEW_SYN_RECV:
 	case TS_ESTABLISHED:
 	case TS_CLOSE_WAIT:
-		return "(kernel: not accepted)";
+		return "(no process: not accepted)";
 	default:
-		return "(kernel: orphaned)";
+		return "(no process: orphaned)";
 	}
 }
 

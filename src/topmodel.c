@@ -689,8 +689,16 @@ void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us)
 			r->wire[0] = k->state[local];
 			r->wire[1] = k->state[1 - local];
 			r->wire_unsure = (uint8_t)(k->unsure[local] | k->unsure[1 - local] << 1);
-			/* A guessed state began before the capture: its start is a lower bound. */
-			if (k->state[local] == r->s.state && k->since[local] <= r->since_us) {
+			/*
+			 * A transition the capture saw gives the state's start.  The
+			 * refresh's time is only a bound, and not even that for a
+			 * socket that changed state during the dump (the time is
+			 * taken before it): the capture's comes later then.  A
+			 * guessed state began before the capture: its start is a
+			 * lower bound, taken only when it is the better one.
+			 */
+			if (k->state[local] == r->s.state &&
+			    (!k->unsure[local] || k->since[local] <= r->since_us)) {
 				r->since_us = k->since[local];
 				m->v[i].age = now_us > r->since_us ? now_us - r->since_us : 0;
 				r->since_exact = !k->unsure[local];

@@ -305,8 +305,11 @@ static void draw_detail(struct topscreen *t, const struct top_row *r)
 		}
 		if (!n)
 			detail_line(y++, 2, "no transitions recorded");
+	} else if (t->wire) {
+		/* Quiet since before the capture began: nothing seen to tell. */
+		detail_line(y++, 0, "No timeline: the capture has seen nothing of it yet.");
 	} else {
-		detail_line(y++, 0, "No timeline: run with -i IFACE or -r FILE to see one.");
+		detail_line(y++, 0, "No timeline: no capture (the Wire line says why).");
 	}
 	mvprintw(LINES - 1, 0, "Esc or q: back   k: close this socket");
 	refresh();
@@ -483,7 +486,7 @@ static void draw_groups(const struct topscreen *t, const struct topscreen_frame 
 
 	attron(A_REVERSE);
 	mvprintw(f->top - 1, 0, "%-*s", COLS, "");
-	topview_group_title(buf, sizeof(buf), t->group, f->ng);
+	topview_group_title(buf, sizeof(buf), t->group, f->ng, f->ng);
 	mvaddstr(f->top - 1, 0, buf);
 	attroff(A_REVERSE);
 	for (int i = 0; i < f->rows && t->offset + (size_t)i < f->ng; i++) {

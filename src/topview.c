@@ -590,8 +590,10 @@ const char *topview_group_name(enum top_group_by by)
 	return n[by];
 }
 
-void topview_group_title(char *buf, size_t len, enum top_group_by by, size_t ng)
+void topview_group_title(char *buf, size_t len, enum top_group_by by, size_t ng, size_t shown)
 {
-	snprintf(buf, len, "Grouped by %s: %zu group%s", topview_group_name(by), ng,
-		 ng == 1 ? "" : "s");
+	int o = snprintf(buf, len, "Grouped by %s: %zu group%s", topview_group_name(by), ng,
+			 ng == 1 ? "" : "s");
+	if (shown < ng && o > 0 && (size_t)o < len) /* --rows cut the list */
+		snprintf(buf + o, len - (size_t)o, " (the first %zu shown)", shown);
 }

@@ -85,7 +85,8 @@ int topview_col_start(const struct topview_widths *w, enum topview_col c);
 
 /* Grouped: the title line, the key column's width, and one group's line. */
 const char *topview_group_name(enum top_group_by by);
-void topview_group_title(char *buf, size_t len, enum top_group_by by, size_t ng);
+/* "Grouped by BY: NG groups", and how many are shown when fewer (--rows). */
+void topview_group_title(char *buf, size_t len, enum top_group_by by, size_t ng, size_t shown);
 size_t topview_group_key_width(const struct top_group *g, size_t ng);
 void topview_group(const struct top_group *g, size_t keyw, char *buf, size_t len);
 

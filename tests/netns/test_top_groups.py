@@ -8,7 +8,7 @@ IPv6 addresses:
    "oldest" line up;
  - without a capture every age is a lower bound, and "oldest" says so (>=);
  - one group is "1 group", not "1 groups";
- - by process, a TIME-WAIT socket (no owner) is "(kernel: TIME-WAIT)";
+ - by process, a TIME-WAIT socket (no owner) is "(no process: kernel TIME-WAIT)";
  - by remote host, the listeners of both families are one group "*";
  - the detail view of a listener reads "-> *:*", as the table does.
 """
@@ -86,7 +86,7 @@ def group_cases(ns, tm):
     tm.keys("t", "g")
     s = tm.wait(lambda s: "Grouped by process" in s and len(groups(s)) >= 2)
     g = groups(s)
-    rep.check(("(kernel: TIME-WAIT)", 1) in [(k, n) for k, n, _, _ in g] and
+    rep.check(("(no process: kernel TIME-WAIT)", 1) in [(k, n) for k, n, _, _ in g] and
               not any(k.startswith("?") for k, _, _, _ in g), "no_process_group",
               "groups %r" % (g,))
     tm.keys("t", "g")

@@ -3,13 +3,13 @@
 sockets no process holds, as root, in a namespace of its own.  One
 process (a socket holder) builds, over loopback:
  - a connection it closed at both ends, its client side now in TIME-WAIT:
-   the line reads "(kernel: TIME-WAIT)", not one "(no process)" that reads
+   the line reads "(no process: kernel TIME-WAIT)", not one "(no process)" that reads
    as sockets some process forgot;
  - a connection whose client side it closed (the server side it keeps, in
    CLOSE-WAIT): the client waits in FIN-WAIT-2 with no file, orphaned,
-   under "(kernel: orphaned)";
+   under "(no process: orphaned)";
  - a connection to a listener it never accepts: the server side, in the
-   listener's queue, is "(kernel: not accepted)";
+   listener's queue, is "(no process: not accepted)";
  - the rest (two listeners, the CLOSE-WAIT side, the unaccepted client)
    are its own, under "name[pid]", and no line reads "(no process)";
  - run as nobody, who may not look into root's /proc/PID/fd, its sockets
@@ -28,7 +28,8 @@ import nslib  # noqa: E402
 
 CASES = ["time_wait_is_the_kernels", "orphan_is_the_kernels", "not_accepted_is_the_kernels",
          "holder_keeps_its_own", "no_process_line_gone", "out_of_sight_without_privilege",
-         "closed_while_watched_marked"]
+         "closed_while_watched_marked", "close_wait_holder_out_of_sight",
+         "rows_cut_groups_says_so"]
 rep = nslib.begin("top_kernel_groups", CASES)
 
 LINE_RE = re.compile(r"^(.+?)\s+(\d+)  oldest (\S+)\s*(.*)$")
@@ -107,15 +108,22 @@ def body(ns, tmp):
 
     out = top_frame(ns)
     g = groups(out)
-    rep.check(g.get("(kernel: TIME-WAIT)") == (1, {"TIME-W": 1}), "time_wait_is_the_kernels",
+    rep.check(g.get("(no process: kernel TIME-WAIT)") == (1, {"TIME-W": 1}), "time_wait_is_the_kernels",
               "groups %r" % (g,))
-    rep.check(g.get("(kernel: orphaned)") == (1, {"FIN-W2": 1}), "orphan_is_the_kernels",
+    rep.check(g.get("(no process: orphaned)") == (1, {"FIN-W2": 1}), "orphan_is_the_kernels",
               "groups %r" % (g,))
-    rep.check(g.get("(kernel: not accepted)") == (1, {"ESTAB": 1}),
+    rep.check(g.get("(no process: not accepted)") == (1, {"ESTAB": 1}),
               "not_accepted_is_the_kernels", "groups %r" % (g,))
     rep.check(g.get(me) == (4, {"ESTAB": 1, "CLOSE-W": 1, "LISTEN": 2}), "holder_keeps_its_own",
               "%s: groups %r" % (me, g))
     rep.check(g and "(no process)" not in out, "no_process_line_gone", out)
+
+    # --rows cuts the groups, and the title says so.
+    r = ns.exec([nslib.TCPSTATE, "top", "-b", "-n", "1", "--group", "process", "--rows", "2"])
+    cut = r.stdout.split("Grouped by process: ", 1)[-1].splitlines()
+    rep.check(r.returncode == 0 and cut and
+              cut[0] == "%d groups (the first 2 shown)" % len(g) and
+              len([l for l in cut[1:] if l.strip()]) == 2, "rows_cut_groups_says_so", r.stdout)
 
     out2 = top_frame(ns, as_nobody=True)
     g2 = groups(out2)
@@ -123,7 +131,7 @@ def body(ns, tmp):
     rep.check(re.search(r"(?m)^CLOSE-WAIT holders: \(owner out of sight\) 1, oldest", out2),
               "close_wait_holder_out_of_sight", out2)
     rep.check(g2.get("(owner out of sight)") == g.get(me) and me not in g2 and
-              all(g2.get(k) == g.get(k) for k in g if k.startswith("(kernel: ")),
+              all(g2.get(k) == g.get(k) for k in g if k.startswith("(no process: ")),
               "out_of_sight_without_privilege", "as root %r; as nobody %r" % (g, g2))
 
     # Closed while top watches: it knew the owner, and marks what the kernel holds now.
@@ -149,7 +157,7 @@ def body(ns, tmp):
         top.wait()
         top.stdout.close()
     rep.check(seen is not None and seen["~" + me] == (1, {"TIME-W": 1}) and
-              seen.get("(kernel: TIME-WAIT)") == (1, {"TIME-W": 1}),
+              seen.get("(no process: kernel TIME-WAIT)") == (1, {"TIME-W": 1}),
               "closed_while_watched_marked", "closed %r; groups %r" % (closed, seen))
 
 

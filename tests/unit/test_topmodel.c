@@ -2,7 +2,8 @@
  * Unit tests: top's model without a screen: the bounded-heap view equals a
  * full sort at any offset, the rank used to follow the cursor agrees with
  * it, and a socket keeps the time it entered its state across refreshes;
- * the prepare step, the groups, and the view's column table.
+ * the prepare step, the groups, the view's column table, and the frames of
+ * top -b --json (topjson.c).
  */
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 
 #include "addr.h"
 #include "segment.h"
+#include "topjson.h"
 #include "topmodel.h"
 #include "topview.h"
 #include "unit.h"
@@ -539,6 +541,46 @@ static void join_dual_stack(void)
 	engine_free(e);
 }
 
+/*
+ * A connection established while a refresh's dump ran: the refresh's time,
+ * taken before the dump, is earlier than the handshake the capture saw.
+ * The capture's time is the state's start all the same, exact, at that
+ * refresh's join and at the next one's; the table once marked the age as a
+ * lower bound, and too long, for as long as the connection lasted.
+ */
+static void join_handshake_during_dump(void)
+{
+	struct engine_config cfg;
+	struct engine_hooks hooks = {NULL, NULL, NULL};
+	engine_config_defaults(&cfg);
+	struct engine *e = engine_new(&cfg, &hooks);
+	struct topmodel *m = topmodel_new();
+	uint64_t t = 1700000000000000ull; /* the refresh's time: the dump starts */
+	struct sock_rec k = sockrow(TS_ESTABLISHED, "198.18.0.1", 7000, "198.18.0.2", 40000);
+
+	CHECK(e && m);
+	if (!e || !m)
+		goto out;
+	CHECK(unit_top_refresh(m, &k, 1, t, NULL) == 0); /* the dump finds it ESTABLISHED */
+	/* The handshake, 2 ms after the dump began, captured then. */
+	wire_seg(e, t + 2000, "198.18.0.2", 40000, "198.18.0.1", 7000, TH_SYN, 100, 0);
+	wire_seg(e, t + 2010, "198.18.0.1", 7000, "198.18.0.2", 40000, TH_SYN | TH_ACK, 500, 101);
+	wire_seg(e, t + 2020, "198.18.0.2", 40000, "198.18.0.1", 7000, TH_ACK, 101, 501);
+	for (int round = 0; round < 2; round++) {
+		uint64_t now = t + (uint64_t)round * 1000000;
+		if (round)
+			CHECK(unit_top_refresh(m, &k, 1, now, NULL) == 0);
+		topmodel_join(m, e, now);
+		const struct top_row *r = topmodel_row(m, 0);
+		CHECK(r->wire[0] == TS_ESTABLISHED && !r->wire_unsure);
+		CHECK(r->since_exact && r->since_us == t + 2020);
+		CHECK(topmodel_age(m, r) == (round ? 1000000 - 2020 : 0));
+	}
+out:
+	topmodel_free(m);
+	engine_free(e);
+}
+
 /* The prepare step's fetch: records what the model asked for. */
 struct asked {
 	int calls;
@@ -670,9 +712,10 @@ static void groups_by_process_and_host(void)
 	k[0].inode = 7; /* a listener has a file; the others none (not accepted) */
 	CHECK(m != NULL && unit_top_refresh(m, k, 4, 1000000, NULL) == 0);
 	size_t ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_PROCESS, &g);
-	CHECK(ng == 3 && g && strcmp(g[0].key, "(kernel: not accepted)") == 0 && g[0].count == 2);
+	CHECK(ng == 3 && g && strcmp(g[0].key, "(no process: not accepted)") == 0 &&
+	      g[0].count == 2);
 	CHECK(g && ng == 3 && strcmp(g[1].key, "(owner out of sight)") == 0 &&
-	      strcmp(g[2].key, "(kernel: TIME-WAIT)") == 0 && g[2].count == 1);
+	      strcmp(g[2].key, "(no process: kernel TIME-WAIT)") == 0 && g[2].count == 1);
 	CHECK(g && g[0].by_state[TS_ESTABLISHED] == 2 && g[0].lower);
 	free(g);
 	ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_HOST, &g);
@@ -730,12 +773,12 @@ static void groups_say_who_holds(void)
 	CHECK(k && k->count == 2 && k->by_state[TS_ESTABLISHED] == 2);
 	k = group_of(g, ng, "~holder[4242]");
 	CHECK(k && k->count == 1 && k->by_state[TS_TIME_WAIT] == 1);
-	k = group_of(g, ng, "(kernel: TIME-WAIT)");
+	k = group_of(g, ng, "(no process: kernel TIME-WAIT)");
 	CHECK(k && k->count == 2 && k->by_state[TS_TIME_WAIT] == 2);
-	k = group_of(g, ng, "(kernel: orphaned)");
+	k = group_of(g, ng, "(no process: orphaned)");
 	CHECK(k && k->count == 2 && k->by_state[TS_FIN_WAIT2] == 1 &&
 	      k->by_state[TS_LAST_ACK] == 1);
-	k = group_of(g, ng, "(kernel: not accepted)");
+	k = group_of(g, ng, "(no process: not accepted)");
 	CHECK(k && k->count == 2 && k->by_state[TS_SYN_RECV] == 1 &&
 	      k->by_state[TS_ESTABLISHED] == 1);
 	k = group_of(g, ng, "(owner out of sight)");
@@ -809,11 +852,143 @@ static void view_columns(void)
 	topmodel_free(m);
 }
 
+/* What fn wrote through a struct out, read back from a temporary file. */
+static void written(void (*fn)(struct out *, void *), void *arg, char *got, size_t len)
+{
+	FILE *f = tmpfile();
+	struct out *o = malloc(sizeof(*o));
+
+	got[0] = '\0';
+	CHECK(f && o);
+	if (f && o) {
+		out_init(o, fileno(f));
+		fn(o, arg);
+		CHECK(out_flush(o) == 0);
+		rewind(f);
+		got[fread(got, 1, len - 1, f)] = '\0';
+	}
+	if (f)
+		fclose(f);
+	free(o);
+}
+
+struct json_frame_arg {
+	const struct topmodel *m;
+	const struct topjson_wire *w;
+	uint64_t ts;
+};
+
+static void json_frame(struct out *o, void *arg)
+{
+	const struct json_frame_arg *a = arg;
+	uint32_t idx[8];
+	size_t matching, n = topmodel_view(a->m, SM_ALL, NULL, SORT_LOCAL, 0, 0, 8, idx, &matching);
+	topjson_frame(o, a->m, a->ts, a->w, idx, n, matching);
+}
+
+/*
+ * top -b --json, four rows: a listener whose process has a quote, a line
+ * break, an ESC and a byte that is not UTF-8 in its name; a connection
+ * the capture saw from its SYN (states sure, age exact); one it never saw
+ * (null); and one only the capture has (no kernel state, from its
+ * originator).  Then the capture off (null, and why), and a replay's (no
+ * kernel counters).
+ */
+static void json_frames(void)
+{
+	struct engine_config cfg;
+	engine_config_defaults(&cfg);
+	struct engine *e = engine_new(&cfg, NULL);
+	struct topmodel *m = topmodel_new();
+	uint64_t t = 1700000000000000ull;
+	static char got[4096];
+	char p[256];
+
+	fake_owner(1); /* holder[4242] holds socket 1000 as fd 3 */
+	snprintf(p, sizeof(p), "%s/4242/comm", proc_root);
+	FILE *f = fopen(p, "w");
+	CHECK(f && e && m);
+	if (f) {
+		fputs("a\"b\n\x1b\xff\n", f);
+		fclose(f);
+	}
+	if (!e || !m)
+		goto out;
+	wire_seg(e, t, "198.18.0.2", 40000, "198.18.0.1", 80, TH_SYN, 100, 0);
+	wire_seg(e, t + 10, "198.18.0.1", 80, "198.18.0.2", 40000, TH_SYN | TH_ACK, 500, 101);
+	wire_seg(e, t + 20, "198.18.0.2", 40000, "198.18.0.1", 80, TH_ACK, 101, 501);
+	wire_seg(e, t + 30, "198.18.0.9", 40010, "198.18.0.1", 80, TH_SYN, 100, 0);
+	struct sock_rec k[] = {
+		sockrow(TS_LISTEN, "198.18.0.1", 80, "0.0.0.0", 0),
+		sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.2", 40000),
+		sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.3", 40001),
+	};
+	k[0].inode = 1000;
+	k[1].recv_q = 5;
+	k[1].has_info = 1;
+	k[1].info.rtt_us = 1250;
+	k[1].info.total_retrans = 2;
+	CHECK(unit_top_refresh(m, k, 3, t + 1000000, proc_root) == 0);
+	topmodel_join(m, e, t + 1000000); /* as top joins: at the refresh's time */
+
+	struct topjson_wire w = {"any", NULL, 4, 2, 1, 8, 1};
+	struct json_frame_arg a = {m, &w, t + 1000000};
+	written(json_frame, &a, got, sizeof(got));
+	CHECK_STR(got,
+		  "{\"ts\":1700000001.000000,\"wire\":{\"source\":\"any\",\"packets\":4,"
+		  "\"connections\":2,\"kernel_received\":8,\"kernel_dropped\":1},"
+		  "\"rows_matching\":4,\"rows\":["
+		  "{\"state\":\"LISTEN\",\"family\":\"ipv4\",\"local_addr\":\"198.18.0.1\","
+		  "\"local_port\":80,\"peer_addr\":\"*\",\"peer_port\":0,\"recv_q\":0,\"send_q\":0,"
+		  "\"wire_local\":null,\"wire_peer\":null,\"wire_sure\":null,"
+		  "\"wire_disagree\":false,\"wire_only\":false,"
+		  "\"process\":{\"pid\":4242,\"comm\":\"a\\\"b\\u000a\\u001b\\ufffd\",\"fd\":3,"
+		  "\"closed\":false},\"age_s\":0.000000,\"age_exact\":false,"
+		  "\"rtt_us\":null,\"total_retrans\":null},"
+		  "{\"state\":\"ESTABLISHED\",\"family\":\"ipv4\",\"local_addr\":\"198.18.0.1\","
+		  "\"local_port\":80,\"peer_addr\":\"198.18.0.2\",\"peer_port\":40000,"
+		  "\"recv_q\":5,\"send_q\":0,\"wire_local\":\"ESTABLISHED\","
+		  "\"wire_peer\":\"ESTABLISHED\",\"wire_sure\":true,\"wire_disagree\":false,"
+		  "\"wire_only\":false,\"process\":null,\"age_s\":0.999980,\"age_exact\":true,"
+		  "\"rtt_us\":1250,\"total_retrans\":2},"
+		  "{\"state\":\"ESTABLISHED\",\"family\":\"ipv4\",\"local_addr\":\"198.18.0.1\","
+		  "\"local_port\":80,\"peer_addr\":\"198.18.0.3\",\"peer_port\":40001,"
+		  "\"recv_q\":0,\"send_q\":0,\"wire_local\":null,\"wire_peer\":null,"
+		  "\"wire_sure\":null,\"wire_disagree\":false,\"wire_only\":false,"
+		  "\"process\":null,\"age_s\":0.000000,\"age_exact\":false,"
+		  "\"rtt_us\":null,\"total_retrans\":null},"
+		  "{\"state\":null,\"family\":\"ipv4\",\"local_addr\":\"198.18.0.9\","
+		  "\"local_port\":40010,\"peer_addr\":\"198.18.0.1\",\"peer_port\":80,"
+		  "\"recv_q\":0,\"send_q\":0,\"wire_local\":\"SYN-SENT\","
+		  "\"wire_peer\":\"SYN-RECEIVED\",\"wire_sure\":true,\"wire_disagree\":false,"
+		  "\"wire_only\":true,\"process\":null,\"age_s\":0.000000,\"age_exact\":true,"
+		  "\"rtt_us\":null,\"total_retrans\":null}]}\n");
+
+	struct topjson_wire off = {NULL, "--no-wire", 0, 0, 0, 0, 0};
+	struct json_frame_arg b = {m, &off, t};
+	written(json_frame, &b, got, sizeof(got));
+	static const char nowire[] = "{\"ts\":1700000000.000000,\"wire\":null,"
+				     "\"wire_off_reason\":\"--no-wire\",\"rows_matching\":4,"
+				     "\"rows\":[{\"state\":\"LISTEN\",";
+	CHECK(strncmp(got, nowire, sizeof(nowire) - 1) == 0);
+	struct topjson_wire file = {"x.pcap", NULL, 4, 2, 0, 0, 0};
+	struct json_frame_arg c = {m, &file, t};
+	written(json_frame, &c, got, sizeof(got));
+	CHECK(strstr(got, "\"wire\":{\"source\":\"x.pcap\",\"packets\":4,\"connections\":2,"
+			  "\"kernel_received\":null,\"kernel_dropped\":null},") != NULL);
+out:
+	topmodel_free(m);
+	engine_free(e);
+	rm_fake_owner(1);
+}
+
 const struct unit_test topmodel_tests[] = {
 	{"topmodel: bounded view, rank and time in state", view_rank_and_memory},
 	{"topmodel: the join with the last refresh, in any order", join_follows_any_order},
 	{"topmodel: ephemeral ports per destination, busiest first", busiest_destinations},
 	{"topmodel: a dual-stack socket's IPv4 connection joins the wire's", join_dual_stack},
+	{"topmodel: a handshake the capture saw during the dump gives the exact age",
+	 join_handshake_during_dump},
 	{"topmodel: an owner is not carried to a new socket on the tuple",
 	 owner_not_carried_to_a_new_socket},
 	{"topmodel: a window past the end or past SIZE_MAX writes nothing", view_huge_window},
@@ -826,5 +1001,6 @@ const struct unit_test topmodel_tests[] = {
 	{"topmodel: grouped by process, what no process holds says what holds it",
 	 groups_say_who_holds},
 	{"topview: the column table writes the table's title and rows", view_columns},
+	{"topjson: rows as list --json spells them, the wire's view or null", json_frames},
 	{NULL, NULL},
 };
