@@ -497,6 +497,12 @@ static int batch_json(struct top *t)
 		w.kernel_counts = h.kernel_counts;
 		w.kernel_received = h.kernel_recv;
 		w.kernel_dropped = h.kernel_drop;
+		w.live = h.live;
+		w.tcpstate_dropped = h.own_drop;
+		w.rates = h.rates;
+		w.packets_per_s = h.pkt_rate;
+		w.dropped_per_s = h.drop_rate;
+		w.capture_cpu_pct = h.cpu_pct;
 	} else {
 		/* Off from the start, or stopped since (the note then says why). */
 		w.off_reason = t->wire_off[0] ? t->wire_off : t->wire_note;

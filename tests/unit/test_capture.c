@@ -8,8 +8,8 @@
  * And the live capture's headers-only snapshot length: every real capture
  * of tests/pcap/captures read whole and read as the live default takes it
  * (wire_opts.headers_only) gives the engine the same events and the same
- * connections, Zeek's history letters included.  And top's Wire line, which
- * shows a live capture's figures.
+ * connections, Zeek's history letters included.  And top's Wire line and
+ * its JSON frames' wire object, which show a live capture's figures.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "topjson.h"
 #include "topview.h"
 #include "unit.h"
 #include "wire.h"
@@ -320,7 +321,59 @@ static void wire_line_live(void)
 	CHECK_STR(line, "Wire: replaying x.pcap - 7 packets, 1 connections");
 }
 
+/* top -b --json's frame of no rows, with a live capture's figures (arg: the wire's). */
+static void json_frame_of(struct out *o, void *arg)
+{
+	struct topmodel *m = topmodel_new();
+
+	CHECK(m != NULL);
+	if (m)
+		topjson_frame(o, m, 1700000000000000ull, arg, NULL, 0, 0);
+	topmodel_free(m);
+}
+
+static void json_wire(const struct topjson_wire *w, char *got, size_t len)
+{
+	unit_written(json_frame_of, (void *)w, got, len);
+}
+
+static void json_live_figures(void)
+{
+	char got[1024];
+	struct topjson_wire w = {.source = "lo", .packets = 1234, .conns = 56, .live = 1};
+
+	/* Before the kernel's counts are read and an interval has passed. */
+	json_wire(&w, got, sizeof(got));
+	CHECK_STR(got, "{\"ts\":1700000000.000000,\"wire\":{\"source\":\"lo\",\"packets\":1234,"
+		       "\"connections\":56,\"kernel_received\":null,\"kernel_dropped\":null,"
+		       "\"tcpstate_dropped\":0,\"dropped\":null,\"packets_per_s\":null,"
+		       "\"dropped_per_s\":null,\"capture_cpu_pct\":null},\"rows_matching\":0,"
+		       "\"rows\":[]}\n");
+	/* Then both, and the capture thread's CPU share known, or not. */
+	w = (struct topjson_wire){.source = "lo",
+				  .packets = 1234,
+				  .conns = 56,
+				  .live = 1,
+				  .kernel_counts = 1,
+				  .kernel_received = 1300,
+				  .kernel_dropped = 60,
+				  .tcpstate_dropped = 6,
+				  .rates = 1,
+				  .packets_per_s = 812.44,
+				  .dropped_per_s = 3,
+				  .capture_cpu_pct = 2.14};
+	json_wire(&w, got, sizeof(got));
+	CHECK(strstr(got, "\"kernel_received\":1300,\"kernel_dropped\":60,\"tcpstate_dropped\":6,"
+			  "\"dropped\":66,\"packets_per_s\":812.4,\"dropped_per_s\":3.0,"
+			  "\"capture_cpu_pct\":2.1}") != NULL);
+	w.capture_cpu_pct = -1;
+	json_wire(&w, got, sizeof(got));
+	CHECK(strstr(got, "\"dropped_per_s\":3.0,\"capture_cpu_pct\":null}") != NULL);
+}
+
 const struct unit_test capture_tests[] = {
+	{"capture: top -b --json's wire object: drops in all and a second, rates, CPU",
+	 json_live_figures},
 	{"capture: top's Wire line, live: rates, drops, the kernel's counts once read",
 	 wire_line_live},
 	{"capture: a break stops both readers alike, and reading resumes", break_and_resume},
