@@ -1,6 +1,7 @@
 /*
  * capture.c - libpcap behind a small interface.
  */
+#define _GNU_SOURCE /* asprintf */
 #include "capture.h"
 
 #include <errno.h>
@@ -10,6 +11,10 @@
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "decode.h"
@@ -63,22 +68,80 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 	c->fn(c->arg, stamp_us(h->ts.tv_sec, h->ts.tv_usec), c->dlt, bytes, h->caplen, h->len);
 }
 
-/* -1 if the expression is at fault, -2 if memory is. */
-static int set_filter(struct capture *c, const char *expr, char *err, size_t errlen)
+/*
+ * What a live capture's kernel filter passes when only TCP is wanted: TCP
+ * over IPv4 and IPv6 (libpcap's "tcp" reads IPv6's first next header, and
+ * through one fragment header), and what a filter of fixed offsets cannot
+ * rule out and the decoder may still find TCP in: IPv6 whose first header
+ * is an extension header (decode.c walks them; "ip6 protochain 6" would,
+ * but libpcap compiles it with a backward jump, which Linux refuses, and
+ * then every packet is filtered in user space), and, on links with an
+ * Ethernet type, frames whose VLAN tags or PPPoE header are in the packet
+ * (Linux moves the outer tag out of it on receive, so this is rare: the
+ * inner tag of QinQ, or a tag sent in-line).  A plain IPv4 TCP segment
+ * takes four instructions.  No "vlan" keyword: in libpcap it moves the
+ * offsets of everything after it, the user's expression among them.
+ */
+static const char *tcp_only(int dlt)
 {
-	struct bpf_program prog;
+	static const char eth[] = "tcp or (ip6 and (ip6[6] = 0 or ip6[6] = 43 or ip6[6] = 44 or "
+				  "ip6[6] = 51 or ip6[6] = 60)) or ether proto 0x8100 or ether "
+				  "proto 0x88a8 or ether proto 0x9100 or ether proto 0x8864";
+	static const char ip[] = "tcp or (ip6 and (ip6[6] = 0 or ip6[6] = 43 or ip6[6] = 44 or "
+				 "ip6[6] = 51 or ip6[6] = 60))";
 
-	c->filter = strdup(expr);
-	if (!c->filter) {
-		snprintf(err, errlen, "out of memory");
-		return -2;
-	}
-	if (pcap_compile(c->p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+	return dlt == DLT_EN10MB || dlt == DLT_LINUX_SLL || dlt == DLT_LINUX_SLL2 ? eth : ip;
+}
+
+/*
+ * The program for expr, user's or tcp_only's or both, as "(TCP) and
+ * (USER)": the user's expression is compiled alone first, so that its
+ * errors read as its own.  -1 if it is at fault, -2 if memory is.
+ */
+static int compile_filter(struct capture *c, const char *user, int tcp, struct bpf_program *prog,
+			  char *err, size_t errlen)
+{
+	const char *t = tcp ? tcp_only(c->dlt) : NULL;
+	char *expr = NULL;
+
+	if (user && pcap_compile(c->p, prog, user, 1, PCAP_NETMASK_UNKNOWN) < 0) {
 		snprintf(err, errlen, "-f: %s", pcap_geterr(c->p));
 		return -1;
 	}
-	int rc = pcap_setfilter(c->p, &prog);
+	if (user && !t)
+		return 0;
+	if (user) {
+		pcap_freecode(prog);
+		if (asprintf(&expr, "(%s) and (%s)", t, user) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -2;
+		}
+	}
+	int rc = pcap_compile(c->p, prog, expr ? expr : t, 1, PCAP_NETMASK_UNKNOWN);
+	free(expr);
 	if (rc < 0) {
+		snprintf(err, errlen, "-f: %s", pcap_geterr(c->p));
+		return -1;
+	}
+	return 0;
+}
+
+/* -1 if the expression is at fault, -2 if memory is. */
+static int set_filter(struct capture *c, const char *expr, int tcp, char *err, size_t errlen)
+{
+	struct bpf_program prog;
+
+	if (expr) {
+		c->filter = strdup(expr);
+		if (!c->filter) {
+			snprintf(err, errlen, "out of memory");
+			return -2;
+		}
+	}
+	int rc = compile_filter(c, expr, tcp, &prog, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (pcap_setfilter(c->p, &prog) < 0) {
 		pcap_freecode(&prog);
 		snprintf(err, errlen, "-f: %s", pcap_geterr(c->p));
 		return -1;
@@ -276,6 +339,23 @@ static int dispatch_savefile(struct capture *c, int max, char *err, size_t errle
 	}
 }
 
+/*
+ * On a loopback interface the kernel shows each packet twice, going out
+ * and coming back in, and libpcap throws the outgoing copy away: the
+ * kernel need not copy it into the ring at all (Linux 4.20; on an older
+ * kernel libpcap still drops it).  Half the ring's traffic on lo.
+ */
+static void skip_outgoing_on_loopback(struct capture *c, const char *iface)
+{
+	struct ifreq ifr;
+	int one = 1, fd = pcap_fileno(c->p);
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", iface);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_LOOPBACK))
+		(void)setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+}
+
 struct capture *capture_open(const struct capture_opts *o, char *err, size_t errlen,
 			     int *bad_filter)
 {
@@ -323,11 +403,16 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 			goto fail;
 		}
 		pcap_set_snaplen(c->p, snap);
-		pcap_set_timeout(c->p, 100);
-		/* A bigger buffer than the 2 MiB default rides out bursts. */
-		pcap_set_buffer_size(c->p, 16 << 20);
-		if (o->immediate)
+		/*
+		 * TPACKET_V3: the kernel fills blocks of packets and wakes the
+		 * reader once a block, when it is full or block_ms after its
+		 * first packet; immediate mode wakes it for every packet.
+		 */
+		pcap_set_timeout(c->p, o->block_ms > 0 ? o->block_ms : 100);
+		if (o->block_ms <= 0)
 			pcap_set_immediate_mode(c->p, 1);
+		pcap_set_buffer_size(
+			c->p, (o->buffer_kib > 0 ? o->buffer_kib : CAPTURE_BUFFER_KIB) * 1024);
 		int rc = pcap_activate(c->p);
 		if (rc < 0) {
 			const char *why =
@@ -338,9 +423,11 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 			snprintf(err, errlen, "-i %s: %s", o->iface, why);
 			goto fail;
 		}
+		skip_outgoing_on_loopback(c, o->iface);
 		/*
-		 * The caller polls the descriptor itself; in immediate mode a
-		 * blocking read would wait for a packet however long it takes.
+		 * The caller polls the descriptor itself (with its own way to be
+		 * woken); a blocking read would wait for a packet however long
+		 * it takes.
 		 */
 		if (pcap_setnonblock(c->p, 1, ebuf) < 0) {
 			snprintf(err, errlen, "-i %s: %s", o->iface, ebuf);
@@ -349,7 +436,9 @@ struct capture *capture_open(const struct capture_opts *o, char *err, size_t err
 	}
 	*bad_filter = 0;
 	c->dlt = pcap_datalink(c->p);
-	int frc = o->filter && *o->filter ? set_filter(c, o->filter, err, errlen) : 0;
+	const char *user = o->filter && *o->filter ? o->filter : NULL;
+	int tcp = c->live && o->tcp_only;
+	int frc = user || tcp ? set_filter(c, user, tcp, err, errlen) : 0;
 	if (frc < 0) {
 		*bad_filter = frc == -1;
 		goto fail;

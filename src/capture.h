@@ -16,8 +16,21 @@ struct capture_opts {
 	const char *file;   /* a file, "-" for stdin, or NULL */
 	const char *filter; /* BPF expression, or NULL */
 	int snaplen;	    /* 0: the default (262144) */
-	int immediate;	    /* live: deliver each packet at once */
+	/*
+	 * Live only.  block_ms: the kernel hands over a block of packets when
+	 * it is full or this many milliseconds after its first packet
+	 * (TPACKET_V3); 0: each packet at once (immediate mode).  buffer_kib:
+	 * the kernel's ring (0: CAPTURE_BUFFER_KIB).  tcp_only: the kernel's
+	 * filter passes only what may be TCP (capture_tcp_only()), and the
+	 * user's filter only within that.
+	 */
+	int block_ms;
+	int buffer_kib;
+	int tcp_only;
 };
+
+/* The default ring: see doc/capture.md for the sizing. */
+#define CAPTURE_BUFFER_KIB 32768
 
 struct capture_stats {
 	uint64_t received;  /* packets the kernel filter passed */

@@ -149,6 +149,12 @@ struct top {
 	int pipe_closed;       /* batch output's reader went away */
 	int refresh_now;       /* the next loop turn refreshes, whatever the delay */
 	uint64_t replay_t0_wall, replay_t0_pkt;
+	/* A live capture's counts at the start of the last rate interval, and its rates. */
+	struct {
+		uint64_t at_us, packets, drops, cpu_ns;
+		int known;
+		double pkt, drop, cpu_pct;
+	} rate;
 	/* what is shown (states, filter, sort, grouping), and the screen */
 	struct topscreen v;
 };
@@ -322,6 +328,51 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 	return 0;
 }
 
+/* The capture thread's CPU time in nanoseconds (0: unknown). */
+static uint64_t capture_cpu_ns(const struct wire_live_stats *ls)
+{
+	struct timespec ts;
+
+	if (!ls->have_cpu_clock || clock_gettime(ls->cpu_clock, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A live capture's rates, over the refresh interval that last ended: the
+ * header shows the same figures until the next has passed (half of one:
+ * frames come a refresh's work late or early).
+ */
+static void capture_rates(struct top *t, struct topview_header *h)
+{
+	struct wire_live_stats ls;
+
+	if (wire_live_stats(t->wire, &ls) < 0)
+		return;
+	h->live = 1;
+	h->own_drop = ls.tcpstate_dropped;
+	uint64_t drops = ls.kernel_dropped + ls.tcpstate_dropped, cpu = capture_cpu_ns(&ls);
+	if (!t->rate.at_us || h->now_us >= t->rate.at_us + t->delay_us / 2) {
+		if (t->rate.at_us && h->now_us > t->rate.at_us) {
+			double dt = (double)(h->now_us - t->rate.at_us) / 1e6;
+			t->rate.pkt = (double)(ls.packets - t->rate.packets) / dt;
+			t->rate.drop = (double)(drops - t->rate.drops) / dt;
+			t->rate.cpu_pct = cpu && t->rate.cpu_ns && cpu >= t->rate.cpu_ns
+						  ? (double)(cpu - t->rate.cpu_ns) / 1e7 / dt
+						  : -1;
+			t->rate.known = 1;
+		}
+		t->rate.at_us = h->now_us;
+		t->rate.packets = ls.packets;
+		t->rate.drops = drops;
+		t->rate.cpu_ns = cpu;
+	}
+	h->rates = t->rate.known;
+	h->pkt_rate = t->rate.pkt;
+	h->drop_rate = t->rate.drop;
+	h->cpu_pct = t->rate.cpu_pct;
+}
+
 /* What the header says besides the model's counts: options, and the capture's counts. */
 static void header_info(struct top *t, struct topview_header *h)
 {
@@ -342,6 +393,7 @@ static void header_info(struct top *t, struct topview_header *h)
 			h->kernel_recv = cs.received;
 			h->kernel_drop = cs.dropped;
 		}
+		capture_rates(t, h);
 	}
 }
 
@@ -445,6 +497,12 @@ static int batch_json(struct top *t)
 		w.kernel_counts = h.kernel_counts;
 		w.kernel_received = h.kernel_recv;
 		w.kernel_dropped = h.kernel_drop;
+		w.live = h.live;
+		w.tcpstate_dropped = h.own_drop;
+		w.rates = h.rates;
+		w.packets_per_s = h.pkt_rate;
+		w.dropped_per_s = h.drop_rate;
+		w.capture_cpu_pct = h.cpu_pct;
 	} else {
 		/* Off from the start, or stopped since (the note then says why). */
 		w.off_reason = t->wire_off[0] ? t->wire_off : t->wire_note;

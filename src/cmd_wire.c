@@ -6,6 +6,7 @@
 #include "cmd_wire.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -75,6 +76,13 @@ int cmd_wire_opt(const struct cmd_entry *cmd, struct wire_opts *o, int id, const
 	case WO_USER:
 		o->user = arg;
 		return 0;
+	case WO_BUFFER:
+		/* pcap_set_buffer_size() takes bytes in an int. */
+		if (parse_long(arg, 1, INT_MAX / 1024, &v) < 0)
+			return cmd_usage_error(cmd, "-B: invalid size \"%s\" (KiB, 1 to %d)", arg,
+					       INT_MAX / 1024);
+		o->buffer_kib = (int)v;
+		return 0;
 	}
 	return 1;
 }
@@ -85,5 +93,7 @@ int cmd_wire_check(const struct cmd_entry *cmd, const struct wire_opts *o, int n
 		return cmd_usage_error(cmd, "-i and -r cannot be used together");
 	if (need_source && !o->iface && !o->file)
 		return cmd_usage_error(cmd, "a packet source is needed: -i IFACE or -r FILE");
+	if (o->buffer_kib && !o->iface)
+		return cmd_usage_error(cmd, "-B applies to a live capture (-i IFACE)");
 	return 0;
 }

@@ -23,15 +23,26 @@ enum {
 	WO_ZEEK,
 	WO_NOVLAN,
 	WO_USER,
+	WO_BUFFER,
 };
+
+/* A number's macro in a help text. */
+#define WIRE_STR(x) WIRE_STR_(x)
+#define WIRE_STR_(x) #x
 
 /* The capture options, for a command's opt_def table. */
 #define WIRE_OPT_IFACE                                                                             \
 	{WO_IFACE, 'i', "interface", "IFACE", "capture live on IFACE, or any", COMPLETE_IFACE},    \
+		{WO_USER,                                                                          \
+		 'Z',                                                                              \
+		 "user",                                                                           \
+		 "USER",                                                                           \
+		 "after opening the capture, run as USER (default nobody; root keeps root)",       \
+		 COMPLETE_NONE},                                                                   \
 	{                                                                                          \
-		WO_USER, 'Z', "user", "USER",                                                      \
-			"after opening the capture, run as USER (default nobody; root keeps "      \
-			"root)",                                                                   \
+		WO_BUFFER, 'B', "buffer-size", "KIB",                                              \
+			"the kernel's capture ring, in KiB, as tcpdump -B (default " WIRE_STR(     \
+				CAPTURE_BUFFER_KIB) ")",                                           \
 			COMPLETE_NONE                                                              \
 	}
 #define WIRE_OPT_FILE                                                                              \
@@ -47,7 +58,8 @@ enum {
 		 0,                                                                                  \
 		 "snaplen",                                                                          \
 		 "BYTES",                                                                            \
-		 "bytes to capture per packet (default 262144)",                                     \
+		 "bytes to capture per packet, live (default: headers, " WIRE_STR(                   \
+			 WIRE_HEADERS_SNAPLEN) ")",                                                  \
 		 COMPLETE_NONE},                                                                     \
 		{WO_VERIFY,                                                                          \
 		 0,                                                                                  \

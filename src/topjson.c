@@ -115,6 +115,39 @@ void topjson_row(struct out *o, const struct topmodel *m, const struct top_row *
 	out_char(o, '}');
 }
 
+/* A number, or null. */
+static void put_num(struct out *o, const char *key, int known, double v)
+{
+	out_printf(o, ",\"%s\":", key);
+	if (known)
+		out_printf(o, "%.1f", v);
+	else
+		out_str(o, "null");
+}
+
+/*
+ * A live capture's drops (the kernel's and its reader's, in all and a
+ * second), packets a second and the capture thread's CPU share; null for
+ * a file, and for what is not known yet.
+ */
+static void put_live(struct out *o, const struct topjson_wire *w)
+{
+	if (w->live)
+		out_printf(o, ",\"tcpstate_dropped\":%llu",
+			   (unsigned long long)w->tcpstate_dropped);
+	else
+		out_str(o, ",\"tcpstate_dropped\":null");
+	if (w->live && w->kernel_counts)
+		out_printf(o, ",\"dropped\":%llu",
+			   (unsigned long long)(w->kernel_dropped + w->tcpstate_dropped));
+	else
+		out_str(o, ",\"dropped\":null");
+	int rates = w->live && w->rates;
+	put_num(o, "packets_per_s", rates, w->packets_per_s);
+	put_num(o, "dropped_per_s", rates, w->dropped_per_s);
+	put_num(o, "capture_cpu_pct", rates && w->capture_cpu_pct >= 0, w->capture_cpu_pct);
+}
+
 /* The capture's figures, or null and why there is none. */
 static void put_capture(struct out *o, const struct topjson_wire *w)
 {
@@ -132,11 +165,13 @@ static void put_capture(struct out *o, const struct topjson_wire *w)
 	out_printf(o, ",\"packets\":%llu,\"connections\":%llu", (unsigned long long)w->packets,
 		   (unsigned long long)w->conns);
 	if (w->kernel_counts)
-		out_printf(o, ",\"kernel_received\":%llu,\"kernel_dropped\":%llu}",
+		out_printf(o, ",\"kernel_received\":%llu,\"kernel_dropped\":%llu",
 			   (unsigned long long)w->kernel_received,
 			   (unsigned long long)w->kernel_dropped);
 	else
-		out_str(o, ",\"kernel_received\":null,\"kernel_dropped\":null}");
+		out_str(o, ",\"kernel_received\":null,\"kernel_dropped\":null");
+	put_live(o, w);
+	out_char(o, '}');
 }
 
 void topjson_frame(struct out *o, const struct topmodel *m, uint64_t ts_us,

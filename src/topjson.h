@@ -22,6 +22,15 @@ struct topjson_wire {
 	uint64_t conns;		/* connections the engine holds now */
 	int kernel_counts;	/* a live capture: the kernel's counters follow */
 	uint64_t kernel_received, kernel_dropped;
+	/*
+	 * A live capture's own: the packets its reader dropped (its queue
+	 * full), and the rates over the last refresh interval, once one has
+	 * passed (rates); capture_cpu_pct < 0: not known.
+	 */
+	int live;
+	uint64_t tcpstate_dropped;
+	int rates;
+	double packets_per_s, dropped_per_s, capture_cpu_pct;
 };
 
 /*

@@ -199,24 +199,41 @@ static void close_wait_line(char *line, const struct top_stats *st, uint64_t now
 	}
 }
 
-/* The capture: its source and counts, or why there is none. */
+/*
+ * The capture: its source and counts, or why there is none.  Live, the
+ * rates and the drops first (packets the kernel's ring had no room for,
+ * and those the reader's queue had none for), then the kernel's own
+ * counters, named as such: it counts what its filter passed, which on lo
+ * is each packet twice (out and back in).
+ */
 static void wire_line(char *line, const struct topview_header *h)
 {
 	char text[TEXT_SHOWN(256)];
+	const size_t cap = TOPVIEW_HDR_LINE;
 
 	fmt_text(text, sizeof(text), h->wire_note); /* names an interface or a file */
-	int o = snprintf(line, TOPVIEW_HDR_LINE, "Wire: %s", text);
-	if (h->wire)
-		o += snprintf(
-			line + o, TOPVIEW_HDR_LINE - (size_t)o, " - %llu packets, %llu connections",
-			(unsigned long long)h->wire_packets, (unsigned long long)h->wire_conns);
-	/*
-	 * The kernel's counters, named as such: it counts what its filter
-	 * passed, which on lo is each packet twice (out and back in).
-	 */
-	if (h->wire && h->kernel_counts)
-		snprintf(line + o, TOPVIEW_HDR_LINE - (size_t)o, "; kernel: recv %llu drop %llu",
-			 (unsigned long long)h->kernel_recv, (unsigned long long)h->kernel_drop);
+	int o = snprintf(line, cap, "Wire: %s", text);
+	if (h->wire && (size_t)o < cap)
+		o += snprintf(line + o, cap - (size_t)o, " - %llu packets, %llu connections",
+			      (unsigned long long)h->wire_packets,
+			      (unsigned long long)h->wire_conns);
+	if (h->wire && h->live && h->rates && (size_t)o < cap)
+		o += snprintf(line + o, cap - (size_t)o, "; %.0f pkt/s", h->pkt_rate);
+	if (h->wire && h->live && h->rates && h->cpu_pct >= 0 && (size_t)o < cap)
+		o += snprintf(line + o, cap - (size_t)o, ", capture CPU %.1f%%", h->cpu_pct);
+	if (h->wire && h->live && h->kernel_counts && (size_t)o < cap) {
+		o += snprintf(line + o, cap - (size_t)o, "; dropped %llu",
+			      (unsigned long long)(h->kernel_drop + h->own_drop));
+		if (h->rates && (size_t)o < cap)
+			o += snprintf(line + o, cap - (size_t)o, " (%.0f/s)", h->drop_rate);
+	}
+	if (h->wire && h->kernel_counts && (size_t)o < cap)
+		o += snprintf(line + o, cap - (size_t)o, "; kernel: recv %llu drop %llu",
+			      (unsigned long long)h->kernel_recv,
+			      (unsigned long long)h->kernel_drop);
+	if (h->wire && h->live && h->kernel_counts && (size_t)o < cap)
+		snprintf(line + o, cap - (size_t)o, ", tcpstate drop %llu",
+			 (unsigned long long)h->own_drop);
 }
 
 /* The header, as lines of text (the screen colours some of them). */

@@ -40,6 +40,12 @@ struct topview_header {
 	uint64_t wire_packets, wire_conns;
 	int kernel_counts; /* the kernel's capture counters follow */
 	uint64_t kernel_recv, kernel_drop;
+	/* A live capture's: packets taken, those the reader's full queue dropped, rates. */
+	int live;
+	uint64_t own_drop;
+	int rates;		    /* the rates below are known (a refresh interval has passed) */
+	double pkt_rate, drop_rate; /* a second, over the last refresh interval */
+	double cpu_pct;		    /* the capture thread's CPU time, % of one CPU; < 0: unknown */
 };
 
 /* The header as at most maxlines lines, width cells wide; the last is the Wire line. */

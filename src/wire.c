@@ -13,12 +13,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h> /* CLOCK_MONOTONIC, for the reader thread's timed wait */
+#include <sys/eventfd.h>
+#include <time.h> /* CLOCK_MONOTONIC, for the reader threads' timed waits */
+#include <unistd.h>
 
 #define PIPE 8	  /* segments in flight: enough to cover two memory latencies */
 #define BATCH 256 /* segments per hand-over from the reader thread */
 #define NBATCH 64 /* hand-overs in flight: 1.5 MiB, to ride out either side's hiccups */
 #define SPIN 2000 /* pauses before a side sleeps: some tens of microseconds */
+
+#define LIVE_BLOCK_MS                                                                              \
+	20	     /* the kernel hands over a block at most this long after its first packet */
+#define LBATCH 256   /* segments per hand-over */
+#define LIVE_KEEP 64 /* free batches kept once a backlog has drained */
+#define LIVE_DISPATCH 4096 /* packets per read: the reader looks up between reads */
+#define STATS_US 100000	   /* how often the reader reads the kernel's counts */
+/* The engine's timers, on a quiet wire, run this far behind the clock: a packet may still wait. */
+#define LIVE_LAG_US 100000
+
+_Static_assert(WIRE_HEADERS_SNAPLEN ==
+		       WIRE_SNAP_LINK + WIRE_SNAP_IP + WIRE_SNAP_TCP + WIRE_SNAP_TUNNEL,
+	       "WIRE_HEADERS_SNAPLEN is the sum of its parts");
 
 struct pending {
 	struct segment s;
@@ -58,18 +73,23 @@ struct reader {
 	char err[256];
 };
 
+struct live;
+
 struct wire {
 	const char *src; /* the file or interface, for messages */
 	struct capture *cap;
 	struct engine *eng;
 	struct engine_config ecfg;
-	struct decode_stats dst;
+	struct decode_stats dst; /* live: the reader thread's */
 	int verify;
+	int headers; /* headers only: a cut packet's payload counts as seen (decode_one) */
 	uint64_t first_us, last_us; /* capture times of the first and last packet delivered */
 	uint64_t stop_at_us;
 	uint64_t (*clock_us)(void); /* live: wire_opts.clock_us */
-	uint64_t advanced_us;	    /* wall time of the last engine_advance (live) */
-	int stopped_at;		    /* a packet at or after stop_at_us was seen */
+	void (*fed)(void *arg);	    /* live: wire_opts.fed */
+	void *fed_arg;
+	uint64_t advanced_us; /* wall time of the last engine_advance (live) */
+	int stopped_at;	      /* a packet at or after stop_at_us was seen */
 	/* replay pacing: one packet read but not yet due */
 	uint8_t *held;
 	size_t held_cap, held_caplen, held_wirelen;
@@ -87,7 +107,9 @@ struct wire {
 	 */
 	struct pending pipe[PIPE];
 	unsigned phead, plen;
-	struct reader *rd; /* while wire_run reads a file on its own thread */
+	struct reader *rd;	      /* while wire_run reads a file on its own thread */
+	struct live *live;	      /* a live capture's reader thread */
+	struct decode_stats dst_seen; /* live: dst as of the segments the engine took */
 };
 
 void wire_opts_init(struct wire_opts *o)
@@ -96,10 +118,25 @@ void wire_opts_init(struct wire_opts *o)
 	engine_config_defaults(&o->ecfg);
 }
 
+static int live_start(struct wire *w, char *err, size_t errlen);
+static int live_take(struct wire *w, int timeout_ms, char *err, size_t errlen);
+
 struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hooks, char *err,
 		       size_t errlen, int *usage)
 {
-	struct capture_opts co = {o->iface, o->file, o->filter, o->snaplen, 1};
+	/* Live, the engine needs headers only, unless checksums are to be verified. */
+	int headers = o->headers_only || (o->iface && !o->snaplen && !o->ecfg.verify_checksums);
+	struct capture_opts co = {
+		.iface = o->iface,
+		.file = o->file,
+		.filter = o->filter,
+		.snaplen = o->snaplen		 ? o->snaplen
+			   : o->iface && headers ? WIRE_HEADERS_SNAPLEN
+						 : 0,
+		.block_ms = LIVE_BLOCK_MS,
+		.buffer_kib = o->buffer_kib,
+		.tcp_only = 1,
+	};
 	struct wire *w = calloc(1, sizeof(*w));
 
 	*usage = 0;
@@ -130,7 +167,10 @@ struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hoo
 		return NULL;
 	}
 	w->verify = o->ecfg.verify_checksums;
+	w->headers = headers;
 	w->clock_us = o->clock_us;
+	w->fed = o->fed;
+	w->fed_arg = o->fed_arg;
 	w->ecfg = o->ecfg;
 	w->eng = engine_new(&o->ecfg, hooks);
 	if (!w->eng) {
@@ -139,7 +179,43 @@ struct wire *wire_open(const struct wire_opts *o, const struct engine_hooks *hoo
 		free(w);
 		return NULL;
 	}
+	/* From now on the ring is read whatever the caller is doing. */
+	if (o->iface && live_start(w, err, errlen) < 0) {
+		engine_free(w->eng);
+		capture_close(w->cap);
+		free(w);
+		return NULL;
+	}
 	return w;
+}
+
+/*
+ * Decode one packet into seg; 1 if it is a TCP segment.  With headers
+ * only, a file's packet is first cut as the live capture would cut it,
+ * and payload that only the cut left out counts as captured: the engine
+ * then sees what a whole capture shows it (Zeek's content gaps are data
+ * the capture missed, not data tcpstate chose not to copy).  Live, the
+ * kernel cut the packet, and nothing else did.
+ */
+static int decode_one(struct wire *w, uint64_t ts, int dlt, const uint8_t *data, size_t caplen,
+		      size_t wirelen, struct segment *seg)
+{
+	size_t whole = w->live ? wirelen : caplen;
+
+	if (w->headers && caplen > WIRE_HEADERS_SNAPLEN)
+		caplen = WIRE_HEADERS_SNAPLEN;
+	if (decode_packet(dlt, data, caplen, wirelen, ts, w->verify, seg, &w->dst) != DEC_TCP)
+		return 0;
+	if (w->headers && seg->payload_captured < seg->payload_len) {
+		/* The payload was cut: it starts where the captured bytes end, less what is there.
+		 */
+		size_t got = caplen < wirelen ? caplen : wirelen;
+		size_t start = got - seg->payload_captured,
+		       have = whole < wirelen ? whole : wirelen;
+		size_t seen = have > start ? have - start : 0;
+		seg->payload_captured = seen < seg->payload_len ? (uint32_t)seen : seg->payload_len;
+	}
+	return 1;
 }
 
 static void deliver(struct wire *w, uint64_t ts, int dlt, const uint8_t *data, size_t caplen,
@@ -196,7 +272,7 @@ static void deliver(struct wire *w, uint64_t ts, int dlt, const uint8_t *data, s
 		reader_push(w, ts, dlt, data, caplen, wirelen);
 		return;
 	}
-	if (decode_packet(dlt, data, caplen, wirelen, ts, w->verify, &seg, &w->dst) != DEC_TCP)
+	if (!decode_one(w, ts, dlt, data, caplen, wirelen, &seg))
 		return;
 	if (w->plen == PIPE)
 		take_one(w);
@@ -236,22 +312,17 @@ int wire_poll(struct wire *w, int timeout_ms, int max_packets, char *err, size_t
 {
 	int n;
 
-	if (capture_is_live(w->cap)) {
-		struct pollfd pfd = {capture_fd(w->cap), POLLIN, 0};
-		if (pfd.fd >= 0 && poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR) {
-			snprintf(err, errlen, "poll: %s", strerror(errno));
-			return -1;
-		}
-		n = capture_dispatch(w->cap, max_packets, on_packet, w, err, errlen);
-		flush(w);
-		if (n == CAPTURE_BROKEN)
-			n = 0;
+	if (w->live) {
+		n = live_take(w, timeout_ms, err, errlen);
 		if (n < 0)
-			return source_error(w, err, errlen);
-		/* Live timers follow the clock when the wire is quiet. */
+			return -1;
+		/*
+		 * Live timers follow the clock when the wire is quiet, a little
+		 * behind it: a packet may still wait in the kernel's block.
+		 */
 		uint64_t now = w->clock_us ? w->clock_us() : 0;
-		if (now && now >= w->advanced_us + 1000000) {
-			engine_advance(w->eng, now);
+		if (now > LIVE_LAG_US && now >= w->advanced_us + 1000000) {
+			engine_advance(w->eng, now - LIVE_LAG_US);
 			w->advanced_us = now;
 		}
 		return n;
@@ -303,6 +374,51 @@ int wire_replay_until(struct wire *w, uint64_t until_us, char *err, size_t errle
 uint64_t wire_next_us(const struct wire *w)
 {
 	return w->have_held ? w->held_ts : 0;
+}
+
+/* ---- what both reader threads use --------------------------------------- */
+
+/*
+ * A lock and a condition whose timed waits run on CLOCK_MONOTONIC: a
+ * wall-clock step cannot stretch them.
+ */
+static void sync_init(pthread_mutex_t *mu, pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(mu, NULL);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+/* CLOCK_MONOTONIC ms milliseconds from now, for pthread_cond_timedwait. */
+static void deadline(struct timespec *t, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+/*
+ * Start a reader thread.  Signals are the caller's thread's business (it
+ * checks its stop flag): the reader starts with all of them blocked, so
+ * none lands on it even before it runs.  0 or an errno value.
+ */
+static int start_thread(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int rc = pthread_create(th, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 /* ---- the reader thread (wire_run on a file) ------------------------------- */
@@ -361,18 +477,24 @@ static void reader_publish(struct wire *w)
 		capture_break(w->cap);
 }
 
+/* A reader thread's decode, and the hash: the engine's thread has more to do per segment. */
+static int decode_hashed(struct wire *w, uint64_t ts, int dlt, const uint8_t *data, size_t caplen,
+			 size_t wirelen, struct segment *seg, uint32_t *h)
+{
+	if (!decode_one(w, ts, dlt, data, caplen, wirelen, seg))
+		return 0;
+	*h = engine_hash_config(&w->ecfg, seg);
+	return 1;
+}
+
 /* Producer: decode straight into the ring (a copy per packet was a tenth of its time). */
 static void reader_push(struct wire *w, uint64_t ts, int dlt, const uint8_t *data, size_t caplen,
 			size_t wirelen)
 {
 	struct reader *r = w->rd;
 	struct batch *b = r->fill;
-	if (decode_packet(dlt, data, caplen, wirelen, ts, w->verify, &b->seg[b->n], &w->dst) !=
-	    DEC_TCP)
-		return;
-	/* Hashed here: the engine's thread has more to do per segment. */
-	b->h[b->n] = engine_hash_config(&w->ecfg, &b->seg[b->n]);
-	if (++b->n == BATCH)
+	if (decode_hashed(w, ts, dlt, data, caplen, wirelen, &b->seg[b->n], &b->h[b->n]) &&
+	    ++b->n == BATCH)
 		reader_publish(w);
 }
 
@@ -406,15 +528,15 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-/* Consumer: the engine takes each batch in order, prefetching a few ahead. */
-static void feed_batch(struct engine *e, const struct batch *b)
+/* Consumer: the engine takes n segments (and their hashes) in order, prefetching a few ahead. */
+static void feed(struct engine *e, const struct segment *seg, const uint32_t *h, unsigned n)
 {
-	for (unsigned i = 0; i < b->n; i++) {
-		if (i + PIPE < b->n)
-			engine_prefetch(e, b->h[i + PIPE], 0);
-		if (i + PIPE / 2 < b->n)
-			engine_prefetch(e, b->h[i + PIPE / 2], 1);
-		engine_input_hashed(e, &b->seg[i], b->h[i]);
+	for (unsigned i = 0; i < n; i++) {
+		if (i + PIPE < n)
+			engine_prefetch(e, h[i + PIPE], 0);
+		if (i + PIPE / 2 < n)
+			engine_prefetch(e, h[i + PIPE / 2], 1);
+		engine_input_hashed(e, &seg[i], h[i]);
 	}
 }
 
@@ -441,25 +563,10 @@ static int run_threaded(struct wire *w, volatile sig_atomic_t *stop, char *err, 
 
 	if (!r)
 		return 1;
-	/* The wait below is timed on CLOCK_MONOTONIC: a wall-clock step cannot stretch it. */
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	sync_init(&r->mu, &r->cv);
 	r->fill = &r->ring[0];
 	w->rd = r;
-	/*
-	 * Signals are the caller's thread's business (it checks its stop flag):
-	 * the reader starts with all of them blocked, so none lands on it even
-	 * before it runs.
-	 */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int started = pthread_create(&r->th, NULL, reader_main, w) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int started = start_thread(&r->th, reader_main, w) == 0;
 	if (!started) {
 		w->rd = NULL;
 		pthread_cond_destroy(&r->cv);
@@ -481,12 +588,7 @@ static int run_threaded(struct wire *w, volatile sig_atomic_t *stop, char *err, 
 				continue;
 			/* Woken by the producer, or every 200 ms to look at *stop. */
 			struct timespec t;
-			clock_gettime(CLOCK_MONOTONIC, &t);
-			t.tv_nsec += 200 * 1000000L;
-			if (t.tv_nsec >= 1000000000L) {
-				t.tv_sec++;
-				t.tv_nsec -= 1000000000L;
-			}
+			deadline(&t, 200);
 			r->waiting++;
 			pthread_cond_timedwait(&r->cv, &r->mu, &t);
 			r->waiting--;
@@ -494,7 +596,7 @@ static int run_threaded(struct wire *w, volatile sig_atomic_t *stop, char *err, 
 		}
 		const struct batch *b = &r->ring[r->head % NBATCH];
 		pthread_mutex_unlock(&r->mu);
-		feed_batch(w->eng, b);
+		feed(w->eng, b->seg, b->h, b->n);
 		pthread_mutex_lock(&r->mu);
 		__atomic_store_n(&r->head, r->head + 1, __ATOMIC_RELEASE);
 		/* The reader waits for a full ring to drain by half. */
@@ -515,17 +617,410 @@ static int run_threaded(struct wire *w, volatile sig_atomic_t *stop, char *err, 
 	return rc;
 }
 
+/* ---- the live reader (a capture on an interface) ---------------------------- */
+
+/*
+ * A live capture is read on a thread of its own, from wire_open() to
+ * wire_stop(): it polls the ring, decodes, hashes, and queues segments in
+ * batches, and never waits for the engine's side, which may be dumping a
+ * socket table, drawing a frame or blocked on a slow terminal.  The queue
+ * grows while that side is away, a batch at a time from a free list, up to
+ * WIRE_QUEUE_MAX segments; past that the reader drops packets itself and
+ * counts them, a loss like the kernel's.  Each wake-up publishes what it
+ * read, so a segment waits at most the kernel's block time (LIVE_BLOCK_MS)
+ * and one hand-over.  doc/capture.md has the numbers.
+ */
+struct lbatch {
+	struct lbatch *next;
+	unsigned n;
+	/* Before these segments: the capture lost packets captured up to this time (0: none). */
+	uint64_t lost_to;
+	uint32_t h[LBATCH];
+	struct segment seg[LBATCH];
+};
+
+/* What the engine's side reads of the reader's counts, as of its last publish. */
+struct live_counts {
+	uint64_t taken, dropped;
+	struct capture_stats cs;
+	struct decode_stats dst;
+};
+
+struct live {
+	pthread_t th;
+	int wake; /* eventfd: the reader's poll wakes on it to stop */
+	int quit; /* atomic: the engine's side asks the reader to stop */
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* the engine's side waits here for a batch */
+	/* Under mu. */
+	struct lbatch *head, *tail; /* published, oldest first */
+	struct lbatch *free;
+	unsigned nfree;	 /* also read without mu by the reader, once its queue is full */
+	unsigned nbatch; /* allocated, wherever they are */
+	uint64_t queued, queue_peak;
+	int waiting, done, rc;
+	uint64_t lost_to_end; /* lost after the last batch (when done) */
+	struct live_counts pub;
+	char err[256];
+	/* The reader's own. */
+	struct lbatch *fill; /* NULL: the queue is full */
+	struct live_counts own;
+	uint64_t lost_to;    /* for the next batch */
+	uint64_t kdrop;	     /* the kernel's drop count at its last read */
+	uint64_t next_stats; /* when to read them next (clock_us) */
+	uint64_t last_ts;
+	/* Set once. */
+	int have_clock;
+	clockid_t clock;
+};
+
+/* Reader: a batch from the free list, or a new one under the cap; NULL if none. */
+static struct lbatch *live_batch(struct live *L)
+{
+	struct lbatch *b = NULL;
+	int grow = 0;
+
+	pthread_mutex_lock(&L->mu);
+	if (L->free) {
+		b = L->free;
+		L->free = b->next;
+		__atomic_store_n(&L->nfree, L->nfree - 1, __ATOMIC_RELAXED);
+	} else if (L->nbatch < WIRE_QUEUE_MAX / LBATCH) {
+		L->nbatch++;
+		grow = 1;
+	}
+	pthread_mutex_unlock(&L->mu);
+	if (grow && !(b = malloc(sizeof(*b)))) {
+		pthread_mutex_lock(&L->mu);
+		L->nbatch--;
+		pthread_mutex_unlock(&L->mu);
+	}
+	if (b) {
+		b->n = 0;
+		b->lost_to = 0;
+	}
+	return b;
+}
+
+/*
+ * Reader: queue the batch being filled, if it holds anything (segments, or
+ * a loss to note before them), and take another; publish the counts.
+ */
+static void live_publish(struct wire *w)
+{
+	struct live *L = w->live;
+	/* After a full queue, a quiet wire: a loss still goes out with an empty batch. */
+	if (!L->fill && L->lost_to && __atomic_load_n(&L->nfree, __ATOMIC_RELAXED))
+		L->fill = live_batch(L);
+	struct lbatch *b = L->fill;
+	int send = b && (b->n || L->lost_to);
+
+	if (send) {
+		b->lost_to = L->lost_to;
+		L->lost_to = 0;
+	}
+	L->own.dst = w->dst;
+	pthread_mutex_lock(&L->mu);
+	if (send) {
+		b->next = NULL;
+		if (L->tail)
+			L->tail->next = b;
+		else
+			L->head = b;
+		L->tail = b;
+		L->queued += b->n;
+		if (L->queued > L->queue_peak)
+			L->queue_peak = L->queued;
+	}
+	L->pub = L->own;
+	if (send && L->waiting)
+		pthread_cond_signal(&L->cv);
+	pthread_mutex_unlock(&L->mu);
+	if (send)
+		L->fill = live_batch(L);
+}
+
+/* Reader: one packet from the ring. */
+static void live_packet(void *arg, uint64_t ts, int dlt, const uint8_t *data, size_t caplen,
+			size_t wirelen)
+{
+	struct wire *w = arg;
+	struct live *L = w->live;
+
+	L->own.taken++;
+	L->last_ts = ts;
+	if (!L->fill && __atomic_load_n(&L->nfree, __ATOMIC_RELAXED))
+		L->fill = live_batch(L);
+	if (!L->fill) {
+		/* The queue is full: lost, as if the kernel had dropped it. */
+		L->own.dropped++;
+		if (ts > L->lost_to)
+			L->lost_to = ts;
+		return;
+	}
+	struct lbatch *b = L->fill;
+	if (decode_hashed(w, ts, dlt, data, caplen, wirelen, &b->seg[b->n], &b->h[b->n]) &&
+	    ++b->n == LBATCH)
+		live_publish(w);
+}
+
+/*
+ * Reader: the kernel's counts, every STATS_US (or at every wake-up without
+ * a clock).  Packets it dropped were captured before now: the horizon of
+ * the loss the engine notes (engine_note_drops).
+ */
+static void live_kernel_stats(struct wire *w, int force)
+{
+	struct live *L = w->live;
+	uint64_t now = w->clock_us ? w->clock_us() : 0;
+
+	/* A clock stepped back by more than the interval reads at once. */
+	if (!force && now && now < L->next_stats && now + STATS_US >= L->next_stats)
+		return;
+	L->next_stats = now + STATS_US;
+	if (capture_stats(w->cap, &L->own.cs) < 0)
+		return;
+	if (L->own.cs.dropped > L->kdrop) {
+		uint64_t horizon = now ? now : L->last_ts;
+		L->kdrop = L->own.cs.dropped;
+		if (horizon > L->lost_to)
+			L->lost_to = horizon;
+	}
+}
+
+static void *live_main(void *arg)
+{
+	struct wire *w = arg;
+	struct live *L = w->live;
+	struct pollfd pfd[2] = {{capture_fd(w->cap), POLLIN, 0}, {L->wake, POLLIN, 0}};
+	char err[256] = "";
+	int rc = 0, more = 0;
+
+	while (!__atomic_load_n(&L->quit, __ATOMIC_ACQUIRE)) {
+		/* A read that stopped at LIVE_DISPATCH goes on at once. */
+		if (!more && poll(pfd, 2, STATS_US / 1000) < 0 && errno != EINTR) {
+			snprintf(err, sizeof(err), "poll: %s", strerror(errno));
+			rc = -1;
+			break;
+		}
+		int n = capture_dispatch(w->cap, LIVE_DISPATCH, live_packet, w, err, sizeof(err));
+		if (n < 0 && n != CAPTURE_BROKEN) {
+			rc = -1;
+			break;
+		}
+		more = n == LIVE_DISPATCH;
+		live_kernel_stats(w, 0);
+		live_publish(w);
+	}
+	live_kernel_stats(w, 1);
+	live_publish(w);
+	pthread_mutex_lock(&L->mu);
+	L->lost_to_end = L->lost_to; /* only if the queue was full at the end */
+	L->done = 1;
+	L->rc = rc;
+	snprintf(L->err, sizeof(L->err), "%s", err);
+	pthread_cond_broadcast(&L->cv);
+	pthread_mutex_unlock(&L->mu);
+	return NULL;
+}
+
+static void live_free_list(struct lbatch *b)
+{
+	while (b) {
+		struct lbatch *next = b->next;
+		free(b);
+		b = next;
+	}
+}
+
+/* Undo live_start(); the thread, if it ran, has been joined. */
+static void live_free(struct wire *w)
+{
+	struct live *L = w->live;
+
+	live_free_list(L->head);
+	live_free_list(L->free);
+	free(L->fill);
+	if (L->wake >= 0)
+		close(L->wake);
+	pthread_cond_destroy(&L->cv);
+	pthread_mutex_destroy(&L->mu);
+	free(L);
+	w->live = NULL;
+}
+
+static int live_start(struct wire *w, char *err, size_t errlen)
+{
+	struct live *L = calloc(1, sizeof(*L));
+
+	if (!L) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	sync_init(&L->mu, &L->cv);
+	w->live = L;
+	L->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	L->fill = live_batch(L);
+	if (L->wake < 0 || !L->fill) {
+		snprintf(err, errlen, "%s", L->wake < 0 ? strerror(errno) : "out of memory");
+		live_free(w);
+		return -1;
+	}
+	int rc = start_thread(&L->th, live_main, w);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the capture thread: %s", strerror(rc));
+		live_free(w);
+		return -1;
+	}
+	L->have_clock = pthread_getcpuclockid(L->th, &L->clock) == 0;
+	return 0;
+}
+
+void wire_stop(struct wire *w)
+{
+	struct live *L = w->live;
+	uint64_t one = 1;
+
+	if (!L || __atomic_load_n(&L->quit, __ATOMIC_ACQUIRE))
+		return;
+	__atomic_store_n(&L->quit, 1, __ATOMIC_RELEASE);
+	if (write(L->wake, &one, sizeof(one)) < 0) {
+		/* An eventfd write fails only at its maximum: the reader is awake anyway. */
+	}
+	pthread_join(L->th, NULL);
+	/* Its CPU clock went with it. */
+	L->have_clock = 0;
+}
+
+/* Engine's side: a batch is done with; keep it for the reader, or free it if enough are kept. */
+static void live_return(struct live *L, struct lbatch *b)
+{
+	pthread_mutex_lock(&L->mu);
+	L->queued -= b->n;
+	if (L->nfree < LIVE_KEEP) {
+		b->next = L->free;
+		L->free = b;
+		__atomic_store_n(&L->nfree, L->nfree + 1, __ATOMIC_RELAXED);
+		b = NULL;
+	} else {
+		L->nbatch--;
+	}
+	pthread_mutex_unlock(&L->mu);
+	free(b);
+}
+
+/* Engine's side: until a batch is queued, the reader stops, or timeout_ms pass.  mu held. */
+static void live_wait(struct live *L, int timeout_ms)
+{
+	struct timespec t;
+
+	deadline(&t, timeout_ms);
+	L->waiting = 1;
+	while (!L->head && !L->done)
+		if (pthread_cond_timedwait(&L->cv, &L->mu, &t) == ETIMEDOUT)
+			break;
+	L->waiting = 0;
+}
+
+/*
+ * Engine's side: every batch queued so far into the engine, with the
+ * losses noted where they happened.  Returns the segments fed, or -1 with
+ * err once the reader failed and its queue is empty.
+ */
+static int live_take(struct wire *w, int timeout_ms, char *err, size_t errlen)
+{
+	struct live *L = w->live;
+	int fed = 0;
+
+	pthread_mutex_lock(&L->mu);
+	if (timeout_ms > 0 && !L->head && !L->done)
+		live_wait(L, timeout_ms);
+	struct lbatch *b = L->head;
+	L->head = L->tail = NULL;
+	w->dst_seen = L->pub.dst;
+	/* The reader's error, once everything it read before it is in. */
+	int fail = L->done && L->rc < 0 && !b;
+	uint64_t lost_end = L->done && !b ? L->lost_to_end : 0;
+	L->lost_to_end = lost_end ? 0 : L->lost_to_end;
+	if (fail)
+		snprintf(err, errlen, "%s", L->err);
+	pthread_mutex_unlock(&L->mu);
+	while (b) {
+		struct lbatch *next = b->next;
+		if (b->lost_to)
+			engine_note_drops(w->eng, b->lost_to);
+		if (b->n) {
+			if (!w->first_us)
+				w->first_us = b->seg[0].ts_us;
+			w->last_us = b->seg[b->n - 1].ts_us;
+			feed(w->eng, b->seg, b->h, b->n);
+			fed += (int)b->n;
+		}
+		live_return(L, b);
+		b = next;
+	}
+	if (lost_end)
+		engine_note_drops(w->eng, lost_end);
+	if (fail)
+		return source_error(w, err, errlen);
+	return fed;
+}
+
+int wire_live_stats(struct wire *w, struct wire_live_stats *st)
+{
+	struct live *L = w->live;
+
+	memset(st, 0, sizeof(*st));
+	if (!L)
+		return -1;
+	pthread_mutex_lock(&L->mu);
+	st->packets = L->pub.taken;
+	st->tcpstate_dropped = L->pub.dropped;
+	st->kernel_valid = L->pub.cs.valid;
+	st->kernel_received = L->pub.cs.received;
+	st->kernel_dropped = L->pub.cs.dropped;
+	st->queued = L->queued;
+	st->queue_peak = L->queue_peak;
+	pthread_mutex_unlock(&L->mu);
+	st->have_cpu_clock = L->have_clock;
+	st->cpu_clock = L->clock;
+	return 0;
+}
+
+/* wire_poll() live, and the caller's word after segments went in. */
+static int poll_live(struct wire *w, int timeout_ms, char *err, size_t errlen)
+{
+	int n = wire_poll(w, timeout_ms, -1, err, errlen);
+
+	if (n > 0 && w->fed)
+		w->fed(w->fed_arg);
+	return n < 0 ? -1 : 0;
+}
+
+/* wire_run() live: until *stop, or the capture fails; then what was queued goes in. */
+static int run_live(struct wire *w, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	while (!rc && !(stop && *stop))
+		rc = poll_live(w, 200, err, errlen);
+	wire_stop(w);
+	return rc ? rc : poll_live(w, 0, err, errlen);
+}
+
 int wire_run(struct wire *w, volatile sig_atomic_t *stop, uint64_t stop_at_us, char *err,
 	     size_t errlen)
 {
+	if (w->live)
+		return run_live(w, stop, err, errlen);
 	w->stop_at_us = stop_at_us;
 	int rc = want_reader(w) ? run_threaded(w, stop, err, errlen) : 1;
-	/* In-line: live capture, or a file the reader thread did not take. */
+	/* In-line: a file the reader thread did not take. */
 	while (rc > 0 && !(stop && *stop)) {
-		int n = wire_poll(w, 200, capture_is_live(w->cap) ? -1 : 10000, err, errlen);
+		int n = wire_poll(w, 200, 10000, err, errlen);
 		if (n < 0)
 			rc = -1;
-		else if (n == 0 && !capture_is_live(w->cap))
+		else if (n == 0)
 			rc = 0;
 	}
 	if (stop && *stop)
@@ -536,8 +1031,7 @@ int wire_run(struct wire *w, volatile sig_atomic_t *stop, uint64_t stop_at_us, c
 	 * there like any other: the whole records before it stand, as they
 	 * do for tcpdump, and the caller reports the error after them.
 	 */
-	if (rc == 0 || !capture_is_live(w->cap))
-		engine_advance(w->eng, stop_at_us ? stop_at_us : w->last_us);
+	engine_advance(w->eng, stop_at_us ? stop_at_us : w->last_us);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -548,11 +1042,18 @@ struct engine *wire_engine(struct wire *w)
 
 const struct decode_stats *wire_decode_stats(const struct wire *w)
 {
-	return &w->dst;
+	return w->live ? &w->dst_seen : &w->dst;
 }
 
 int wire_capture_stats(struct wire *w, struct capture_stats *st)
 {
+	/* The reader thread owns the handle: its last read. */
+	if (w->live) {
+		pthread_mutex_lock(&w->live->mu);
+		*st = w->live->pub.cs;
+		pthread_mutex_unlock(&w->live->mu);
+		return st->valid ? 0 : -1;
+	}
 	return capture_stats(w->cap, st);
 }
 
@@ -569,28 +1070,43 @@ uint64_t wire_first_us(const struct wire *w)
 void wire_report(struct wire *w, char *buf, size_t len)
 {
 	uint64_t trunc = 0, inval = 0;
+	struct wire_live_stats ls;
 	struct capture_stats cs;
 	int n;
 
+	/* Live: the counts are final once the reader has stopped; it decoded all it took. */
+	wire_stop(w);
+	const struct decode_stats *d = w->live ? &w->live->pub.dst : &w->dst;
 	for (int i = 0; i < DL_MAX; i++) {
-		trunc += w->dst.truncated[i];
-		inval += w->dst.invalid[i];
+		trunc += d->truncated[i];
+		inval += d->invalid[i];
 	}
 	n = snprintf(
 		buf, len,
 		"%llu packets, %llu TCP segments, %llu truncated, %llu invalid, %llu fragments",
-		(unsigned long long)w->dst.packets, (unsigned long long)w->dst.tcp,
+		(unsigned long long)d->packets, (unsigned long long)d->tcp,
 		(unsigned long long)trunc, (unsigned long long)inval,
-		(unsigned long long)w->dst.fragments);
-	if (n > 0 && (size_t)n < len && capture_stats(w->cap, &cs) == 0)
-		snprintf(buf + n, len - (size_t)n, "; kernel: %llu received, %llu dropped",
-			 (unsigned long long)cs.received, (unsigned long long)cs.dropped);
+		(unsigned long long)d->fragments);
+	if (n > 0 && (size_t)n < len && wire_capture_stats(w, &cs) == 0)
+		n += snprintf(buf + n, len - (size_t)n, "; kernel: %llu received, %llu dropped",
+			      (unsigned long long)cs.received, (unsigned long long)cs.dropped);
+	if (n > 0 && (size_t)n < len && wire_live_stats(w, &ls) == 0) {
+		n += snprintf(buf + n, len - (size_t)n, "; tcpstate: %llu dropped (queue full)",
+			      (unsigned long long)ls.tcpstate_dropped);
+		if (ls.queued && n > 0 && (size_t)n < len)
+			snprintf(buf + n, len - (size_t)n, ", %llu segments not read",
+				 (unsigned long long)ls.queued);
+	}
 }
 
 void wire_close(struct wire *w)
 {
 	if (!w)
 		return;
+	if (w->live) {
+		wire_stop(w);
+		live_free(w);
+	}
 	engine_free(w->eng);
 	capture_close(w->cap);
 	free(w->held);

@@ -13,6 +13,16 @@ run "$TCPSTATE" watch -r "$P" extra
 expect "watch: a stray argument" 2 'unexpected argument "extra"'
 run "$TCPSTATE" watch -r "$P" --snaplen 10
 expect "watch: snaplen out of range" 2 '^tcpstate watch: --snaplen: invalid length "10" \(64 to 262144\)'
+# -B, the kernel's ring in KiB: an int of bytes at most, as libpcap takes it.
+for bad in 0 -1 abc 12k 2097152 ''; do
+	run "$TCPSTATE" watch -i lo -B "$bad"
+	expect "watch: -B '$bad'" 2 "^tcpstate watch: -B: invalid size \"$bad\" \\(KiB, 1 to 2097151\\)"
+	[ -z "$out" ] || fail "watch: -B '$bad' prints nothing" "stdout not empty"
+done
+run "$TCPSTATE" top -b -i lo --buffer-size 0
+expect "top: --buffer-size 0" 2 '^tcpstate top: -B: invalid size "0" \(KiB, 1 to 2097151\)'
+run "$TCPSTATE" watch -r "$P" -B 1024
+expect "watch: -B with a file" 2 '^tcpstate watch: -B applies to a live capture \(-i IFACE\)'
 run "$TCPSTATE" watch -r "$P" --time-wait abc
 expect "watch: bad --time-wait" 2 'invalid duration "abc"'
 run "$TCPSTATE" watch -r "$P" --idle-timeout 0

@@ -852,26 +852,6 @@ static void view_columns(void)
 	topmodel_free(m);
 }
 
-/* What fn wrote through a struct out, read back from a temporary file. */
-static void written(void (*fn)(struct out *, void *), void *arg, char *got, size_t len)
-{
-	FILE *f = tmpfile();
-	struct out *o = malloc(sizeof(*o));
-
-	got[0] = '\0';
-	CHECK(f && o);
-	if (f && o) {
-		out_init(o, fileno(f));
-		fn(o, arg);
-		CHECK(out_flush(o) == 0);
-		rewind(f);
-		got[fread(got, 1, len - 1, f)] = '\0';
-	}
-	if (f)
-		fclose(f);
-	free(o);
-}
-
 struct json_frame_arg {
 	const struct topmodel *m;
 	const struct topjson_wire *w;
@@ -931,12 +911,19 @@ static void json_frames(void)
 	CHECK(unit_top_refresh(m, k, 3, t + 1000000, proc_root) == 0);
 	topmodel_join(m, e, t + 1000000); /* as top joins: at the refresh's time */
 
-	struct topjson_wire w = {"any", NULL, 4, 2, 1, 8, 1};
+	struct topjson_wire w = {.source = "any",
+				 .packets = 4,
+				 .conns = 2,
+				 .kernel_counts = 1,
+				 .kernel_received = 8,
+				 .kernel_dropped = 1};
 	struct json_frame_arg a = {m, &w, t + 1000000};
-	written(json_frame, &a, got, sizeof(got));
+	unit_written(json_frame, &a, got, sizeof(got));
 	CHECK_STR(got,
 		  "{\"ts\":1700000001.000000,\"wire\":{\"source\":\"any\",\"packets\":4,"
-		  "\"connections\":2,\"kernel_received\":8,\"kernel_dropped\":1},"
+		  "\"connections\":2,\"kernel_received\":8,\"kernel_dropped\":1,"
+		  "\"tcpstate_dropped\":null,\"dropped\":null,\"packets_per_s\":null,"
+		  "\"dropped_per_s\":null,\"capture_cpu_pct\":null},"
 		  "\"rows_matching\":4,\"rows\":["
 		  "{\"state\":\"LISTEN\",\"family\":\"ipv4\",\"local_addr\":\"198.18.0.1\","
 		  "\"local_port\":80,\"peer_addr\":\"*\",\"peer_port\":0,\"recv_q\":0,\"send_q\":0,"
@@ -964,18 +951,20 @@ static void json_frames(void)
 		  "\"wire_only\":true,\"process\":null,\"age_s\":0.000000,\"age_exact\":true,"
 		  "\"rtt_us\":null,\"total_retrans\":null}]}\n");
 
-	struct topjson_wire off = {NULL, "--no-wire", 0, 0, 0, 0, 0};
+	struct topjson_wire off = {.off_reason = "--no-wire"};
 	struct json_frame_arg b = {m, &off, t};
-	written(json_frame, &b, got, sizeof(got));
+	unit_written(json_frame, &b, got, sizeof(got));
 	static const char nowire[] = "{\"ts\":1700000000.000000,\"wire\":null,"
 				     "\"wire_off_reason\":\"--no-wire\",\"rows_matching\":4,"
 				     "\"rows\":[{\"state\":\"LISTEN\",";
 	CHECK(strncmp(got, nowire, sizeof(nowire) - 1) == 0);
-	struct topjson_wire file = {"x.pcap", NULL, 4, 2, 0, 0, 0};
+	struct topjson_wire file = {.source = "x.pcap", .packets = 4, .conns = 2};
 	struct json_frame_arg c = {m, &file, t};
-	written(json_frame, &c, got, sizeof(got));
+	unit_written(json_frame, &c, got, sizeof(got));
 	CHECK(strstr(got, "\"wire\":{\"source\":\"x.pcap\",\"packets\":4,\"connections\":2,"
-			  "\"kernel_received\":null,\"kernel_dropped\":null},") != NULL);
+			  "\"kernel_received\":null,\"kernel_dropped\":null,"
+			  "\"tcpstate_dropped\":null,\"dropped\":null,\"packets_per_s\":null,"
+			  "\"dropped_per_s\":null,\"capture_cpu_pct\":null},") != NULL);
 out:
 	topmodel_free(m);
 	engine_free(e);

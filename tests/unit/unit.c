@@ -4,6 +4,10 @@
  */
 #include "unit.h"
 
+#include <stdlib.h>
+
+#include "out.h"
+
 int unit_failed;
 
 void unit_put(struct unit_buf *u, const void *d, size_t n)
@@ -23,6 +27,25 @@ void unit_put8(struct unit_buf *u, unsigned v)
 {
 	uint8_t b = (uint8_t)v;
 	unit_put(u, &b, 1);
+}
+
+void unit_written(void (*fn)(struct out *, void *), void *arg, char *got, size_t len)
+{
+	FILE *f = tmpfile();
+	struct out *o = malloc(sizeof(*o));
+
+	got[0] = '\0';
+	CHECK(f && o);
+	if (f && o) {
+		out_init(o, fileno(f));
+		fn(o, arg);
+		CHECK(out_flush(o) == 0);
+		rewind(f);
+		got[fread(got, 1, len - 1, f)] = '\0';
+	}
+	if (f)
+		fclose(f);
+	free(o);
 }
 
 int main(int argc, char **argv)

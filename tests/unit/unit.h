@@ -36,6 +36,10 @@ struct sock_rec;
 int unit_top_refresh(struct topmodel *m, const struct sock_rec *r, size_t n, uint64_t now_us,
 		     const char *procroot);
 
+struct out;
+/* What fn wrote through a struct out, read back from a temporary file into got. */
+void unit_written(void (*fn)(struct out *, void *), void *arg, char *got, size_t len);
+
 /* Bytes a test builds up (a packet, a netlink reply) to feed a parser. */
 struct unit_buf {
 	uint8_t b[8192];
