@@ -217,23 +217,29 @@ static void wire_line(char *line, const struct topview_header *h)
 		o += snprintf(line + o, cap - (size_t)o, " - %llu packets, %llu connections",
 			      (unsigned long long)h->wire_packets,
 			      (unsigned long long)h->wire_conns);
+	/*
+	 * Short enough for 132 columns at a busy host's figures: the rates, the
+	 * capture's CPU, then the drops (tcpstate's own counted with the
+	 * kernel's) against what the kernel's filter passed.
+	 */
 	if (h->wire && h->live && h->rates && (size_t)o < cap)
-		o += snprintf(line + o, cap - (size_t)o, "; %.0f pkt/s", h->pkt_rate);
+		o += snprintf(line + o, cap - (size_t)o, ", %.0f pkt/s", h->pkt_rate);
 	if (h->wire && h->live && h->rates && h->cpu_pct >= 0 && (size_t)o < cap)
-		o += snprintf(line + o, cap - (size_t)o, ", capture CPU %.1f%%", h->cpu_pct);
+		o += snprintf(line + o, cap - (size_t)o, ", CPU %.1f%%", h->cpu_pct);
 	if (h->wire && h->live && h->kernel_counts && (size_t)o < cap) {
 		o += snprintf(line + o, cap - (size_t)o, "; dropped %llu",
 			      (unsigned long long)(h->kernel_drop + h->own_drop));
 		if (h->rates && (size_t)o < cap)
 			o += snprintf(line + o, cap - (size_t)o, " (%.0f/s)", h->drop_rate);
+		if ((size_t)o < cap)
+			snprintf(line + o, cap - (size_t)o, ": kernel %llu of %llu, tcpstate %llu",
+				 (unsigned long long)h->kernel_drop,
+				 (unsigned long long)h->kernel_recv,
+				 (unsigned long long)h->own_drop);
+	} else if (h->wire && h->kernel_counts && (size_t)o < cap) {
+		snprintf(line + o, cap - (size_t)o, "; kernel: recv %llu drop %llu",
+			 (unsigned long long)h->kernel_recv, (unsigned long long)h->kernel_drop);
 	}
-	if (h->wire && h->kernel_counts && (size_t)o < cap)
-		o += snprintf(line + o, cap - (size_t)o, "; kernel: recv %llu drop %llu",
-			      (unsigned long long)h->kernel_recv,
-			      (unsigned long long)h->kernel_drop);
-	if (h->wire && h->live && h->kernel_counts && (size_t)o < cap)
-		snprintf(line + o, cap - (size_t)o, ", tcpstate drop %llu",
-			 (unsigned long long)h->own_drop);
 }
 
 /* The header, as lines of text (the screen colours some of them). */

@@ -22,7 +22,7 @@ trap cleanup EXIT
 ip netns add "$NS"
 ip -n "$NS" link set lo up
 # The capture starts first, so that the wire sees every handshake.
-tmux -L "$SOCK" -f /dev/null new-session -d -s shot -x 120 -y 32 \
+tmux -L "$SOCK" -f /dev/null new-session -d -s shot -x 132 -y 32 \
 	"TERM=xterm-256color NO_COLOR=1 ip netns exec $NS $TCPSTATE top -i lo"
 sleep 1.5
 ip netns exec "$NS" python3 -c '

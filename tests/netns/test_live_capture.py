@@ -366,8 +366,8 @@ def drop_cases(ns, tmp):
     wrc, werr = stop(watch)
     out.t.join(10)
     wires = [x for x in out.snapshot() if x.startswith("Wire:")]
-    dropped = [re.search(r"; dropped (\d+) \((\d+)/s\); kernel: recv \d+ drop (\d+), "
-                         r"tcpstate drop (\d+)$", x) for x in wires]
+    dropped = [re.search(r"; dropped (\d+) \((\d+)/s\): kernel (\d+) of \d+, "
+                         r"tcpstate (\d+)$", x) for x in wires]
     rep.check(any(m and int(m[1]) > 0 and int(m[1]) == int(m[3]) + int(m[4]) for m in dropped)
               and any(m and int(m[2]) > 0 for m in dropped), "drops_in_top_header",
               "Wire lines: %r" % wires[-3:])

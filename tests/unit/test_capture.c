@@ -297,15 +297,14 @@ static void wire_line_live(void)
 	h.kernel_drop = 60;
 	h.own_drop = 6;
 	wire_line_of(&h, line, sizeof(line));
-	CHECK_STR(line, "Wire: capturing on lo - 1234 packets, 56 connections; dropped 66; "
-			"kernel: recv 1300 drop 60, tcpstate drop 6");
+	CHECK_STR(line, "Wire: capturing on lo - 1234 packets, 56 connections; dropped 66: "
+			"kernel 60 of 1300, tcpstate 6");
 	/* An interval passed: the rates, and the capture thread's CPU share (or not). */
 	const double cpu[2] = {2.14, -1};
-	const char *want[2] = {"Wire: capturing on lo - 1234 packets, 56 connections; 812 pkt/s, "
-			       "capture CPU 2.1%; dropped 66 (3/s); kernel: recv 1300 drop 60, "
-			       "tcpstate drop 6",
-			       "Wire: capturing on lo - 1234 packets, 56 connections; 812 pkt/s; "
-			       "dropped 66 (3/s); kernel: recv 1300 drop 60, tcpstate drop 6"};
+	const char *want[2] = {"Wire: capturing on lo - 1234 packets, 56 connections, 812 pkt/s, "
+			       "CPU 2.1%; dropped 66 (3/s): kernel 60 of 1300, tcpstate 6",
+			       "Wire: capturing on lo - 1234 packets, 56 connections, 812 pkt/s; "
+			       "dropped 66 (3/s): kernel 60 of 1300, tcpstate 6"};
 	h.rates = 1;
 	h.pkt_rate = 812.4;
 	h.drop_rate = 3;
