@@ -254,6 +254,15 @@ static void on_event(void *arg, const struct engine_event *ev)
 	topmodel_event(t->model, wire_engine(t->wire), ev);
 }
 
+/* The capture failed: top goes on with the kernel's view, and says why. */
+static void wire_lost(struct top *t, const char *why)
+{
+	snprintf(t->wire_note, sizeof(t->wire_note), "capture stopped: %s", why);
+	wire_close(t->wire);
+	t->wire = NULL;
+	t->v.wire = 0;
+}
+
 /*
  * Read what the wire has for us: a live capture's packets, waiting up to
  * timeout_ms for them; a file's, as far as its pace has come by now.
@@ -263,12 +272,8 @@ static void pump_wire(struct top *t, int timeout_ms, char *err, size_t errlen)
 	if (!t->wire)
 		return;
 	if (wire_is_live(t->wire)) {
-		if (wire_poll(t->wire, timeout_ms, -1, err, errlen) < 0) {
-			snprintf(t->wire_note, sizeof(t->wire_note), "capture stopped: %s", err);
-			wire_close(t->wire);
-			t->wire = NULL;
-			t->v.wire = 0;
-		}
+		if (wire_poll(t->wire, timeout_ms, -1, err, errlen) < 0)
+			wire_lost(t, err);
 		return;
 	}
 	/* A file replays at its own pace, times --speed. */
@@ -323,6 +328,13 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 	 */
 	uint64_t rescan = t->delay_us > 500000 ? t->delay_us : 500000;
 	topmodel_end(t->model, rescan, "/proc");
+	/*
+	 * A loss the reader has not read yet would leave rows sure that the
+	 * lost packets changed: the counts are read now, and what came before
+	 * them fed, before the join reads the engine.
+	 */
+	if (t->wire && wire_is_live(t->wire) && wire_sync(t->wire, 200, err, errlen) < 0)
+		wire_lost(t, err);
 	if (t->wire)
 		topmodel_join(t->model, wire_engine(t->wire), now);
 	return 0;

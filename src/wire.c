@@ -660,6 +660,8 @@ struct live {
 	uint64_t queued, queue_peak;
 	int waiting, done, rc;
 	uint64_t lost_to_end; /* lost after the last batch (when done) */
+	unsigned sync_req;    /* the engine's side asks for the counts now (wire_sync) */
+	unsigned sync_done;   /* the last request the reader answered */
 	struct live_counts pub;
 	char err[256];
 	/* The reader's own. */
@@ -669,6 +671,7 @@ struct live {
 	uint64_t kdrop;	     /* the kernel's drop count at its last read */
 	uint64_t next_stats; /* when to read them next (clock_us) */
 	uint64_t last_ts;
+	unsigned sync_seen; /* the last sync_req answered */
 	/* Set once. */
 	int have_clock;
 	clockid_t clock;
@@ -788,6 +791,19 @@ static void live_kernel_stats(struct wire *w, int force)
 	}
 }
 
+/*
+ * Reader: a wire_sync() request answered, once the counts it asked for
+ * are read and what came before them (a loss to note included) is queued.
+ */
+static void live_answer(struct live *L, unsigned req)
+{
+	L->sync_seen = req;
+	pthread_mutex_lock(&L->mu);
+	L->sync_done = req;
+	pthread_cond_broadcast(&L->cv);
+	pthread_mutex_unlock(&L->mu);
+}
+
 static void *live_main(void *arg)
 {
 	struct wire *w = arg;
@@ -798,6 +814,7 @@ static void *live_main(void *arg)
 
 	while (!__atomic_load_n(&L->quit, __ATOMIC_ACQUIRE)) {
 		/* A read that stopped at LIVE_DISPATCH goes on at once. */
+		pfd[1].revents = 0;
 		if (!more && poll(pfd, 2, STATS_US / 1000) < 0 && errno != EINTR) {
 			snprintf(err, sizeof(err), "poll: %s", strerror(errno));
 			rc = -1;
@@ -809,8 +826,17 @@ static void *live_main(void *arg)
 			break;
 		}
 		more = n == LIVE_DISPATCH;
-		live_kernel_stats(w, 0);
+		if (pfd[1].revents & POLLIN) {
+			uint64_t v;
+			if (read(L->wake, &v, sizeof(v)) < 0) {
+				/* EAGAIN: another read took it; nothing is lost */
+			}
+		}
+		unsigned req = __atomic_load_n(&L->sync_req, __ATOMIC_ACQUIRE);
+		live_kernel_stats(w, req != L->sync_seen);
 		live_publish(w);
+		if (req != L->sync_seen)
+			live_answer(L, req);
 	}
 	live_kernel_stats(w, 1);
 	live_publish(w);
@@ -964,6 +990,27 @@ static int live_take(struct wire *w, int timeout_ms, char *err, size_t errlen)
 	if (fail)
 		return source_error(w, err, errlen);
 	return fed;
+}
+
+int wire_sync(struct wire *w, int timeout_ms, char *err, size_t errlen)
+{
+	struct live *L = w->live;
+	uint64_t one = 1;
+	struct timespec t;
+
+	if (!L)
+		return 0;
+	unsigned req = __atomic_add_fetch(&L->sync_req, 1, __ATOMIC_RELEASE);
+	if (write(L->wake, &one, sizeof(one)) < 0) {
+		/* An eventfd write fails only at its maximum: the reader is awake anyway. */
+	}
+	deadline(&t, timeout_ms);
+	pthread_mutex_lock(&L->mu);
+	while ((int)(L->sync_done - req) < 0 && !L->done)
+		if (pthread_cond_timedwait(&L->cv, &L->mu, &t) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&L->mu);
+	return wire_poll(w, 0, -1, err, errlen);
 }
 
 int wire_live_stats(struct wire *w, struct wire_live_stats *st)

@@ -105,6 +105,13 @@ int wire_replay_until(struct wire *w, uint64_t until_us, char *err, size_t errle
 /* Capture time of the next packet a replay would deliver (0: none known). */
 uint64_t wire_next_us(const struct wire *w);
 
+/*
+ * A live capture: have the reader read the kernel's drop count now, and
+ * feed the engine everything queued before that read, so that a loss up to
+ * now is noted (engine_note_drops) before a view reads the engine.  Waits
+ * up to timeout_ms for the reader.  Otherwise as wire_poll(w, 0, -1, ...).
+ */
+int wire_sync(struct wire *w, int timeout_ms, char *err, size_t errlen);
 struct engine *wire_engine(struct wire *w);
 /* Live: as of the segments the engine has taken. */
 const struct decode_stats *wire_decode_stats(const struct wire *w);
