@@ -252,11 +252,13 @@ def with_drops(ns, exe):
     during, after = Judge(), Judge()
     for i in range(1, len(frames)):
         (during if i <= settled else after).frame(frames[i], states[i - 1], states[i], i)
+    w = poked["wire"]
+    print("with drops: kernel received %s, dropped %s; tcpstate dropped %s"
+          % (w["kernel_received"], w["kernel_dropped"], w["tcpstate_dropped"]), flush=True)
     during.report("with drops, frames to the end of the load")
     after.report("with drops, frames after it")
     bad = [fields_bad(f, i == 0) for i, f in enumerate(frames)]
     rep.check(not any(bad), "drops_frames_carry_fields", "missing: %r" % bad)
-    w = poked["wire"]
     rep.check(w["kernel_dropped"] > 0, "drops_reported",
               "wire %r: no drops, nothing tested (stderr %r)" % (w, err[-300:]))
     for j, name in ((during, "drops_sure_rows_match_kernel_during_load"),
