@@ -28,6 +28,8 @@
 #define LIVE_KEEP 64 /* free batches kept once a backlog has drained */
 #define LIVE_DISPATCH 4096 /* packets per read: the reader looks up between reads */
 #define STATS_US 100000	   /* how often the reader reads the kernel's counts */
+/* wire_sync(): how long after a request every packet captured before it has been handed over */
+#define SYNC_LAG_US ((LIVE_BLOCK_MS + 5) * 1000)
 /* The engine's timers, on a quiet wire, run this far behind the clock: a packet may still wait. */
 #define LIVE_LAG_US 100000
 
@@ -812,10 +814,19 @@ static void *live_main(void *arg)
 	char err[256] = "";
 	int rc = 0, more = 0;
 
+	uint64_t sync_at = 0; /* when the reader saw a wire_sync() request it has not answered */
+
 	while (!__atomic_load_n(&L->quit, __ATOMIC_ACQUIRE)) {
+		unsigned req = __atomic_load_n(&L->sync_req, __ATOMIC_ACQUIRE);
+		uint64_t now = w->clock_us ? w->clock_us() : 0;
+		if (req != L->sync_seen && !sync_at)
+			sync_at = now ? now : 1;
 		/* A read that stopped at LIVE_DISPATCH goes on at once. */
+		int ms = STATS_US / 1000;
+		if (sync_at && now && sync_at + SYNC_LAG_US > now)
+			ms = (int)((sync_at + SYNC_LAG_US - now) / 1000) + 1;
 		pfd[1].revents = 0;
-		if (!more && poll(pfd, 2, STATS_US / 1000) < 0 && errno != EINTR) {
+		if (!more && poll(pfd, 2, ms) < 0 && errno != EINTR) {
 			snprintf(err, sizeof(err), "poll: %s", strerror(errno));
 			rc = -1;
 			break;
@@ -832,11 +843,19 @@ static void *live_main(void *arg)
 				/* EAGAIN: another read took it; nothing is lost */
 			}
 		}
-		unsigned req = __atomic_load_n(&L->sync_req, __ATOMIC_ACQUIRE);
-		live_kernel_stats(w, req != L->sync_seen);
+		/*
+		 * A request is answered once every packet captured before it
+		 * is read: the kernel hands a block over at most LIVE_BLOCK_MS
+		 * after its first packet, so SYNC_LAG_US after the request.
+		 */
+		now = w->clock_us ? w->clock_us() : 0;
+		int answer = sync_at && !more && (!now || now >= sync_at + SYNC_LAG_US);
+		live_kernel_stats(w, answer);
 		live_publish(w);
-		if (req != L->sync_seen)
+		if (answer) {
 			live_answer(L, req);
+			sync_at = 0;
+		}
 	}
 	live_kernel_stats(w, 1);
 	live_publish(w);
