@@ -6,7 +6,7 @@ SIGINT (issue 16 attack).
 size cut to one page), while connections come and go over lo until watch's
 main thread sleeps in the pipe's write.  Then SIGTERM (and, in a second
 run, SIGINT): watch must end, as tcpdump and ss end, and not sleep on in
-write() until whoever holds the pipe reads it.  Before a fix, out.c's write
+write() until whoever holds the pipe reads it.  Before the fix, out.c's write
 loop retried the write the signal interrupted, so the signal was noted and
 never looked at: only SIGKILL ended it.
 
