@@ -2,6 +2,7 @@
  * cmd_watch.c - `tcpstate watch`: one line per endpoint state transition,
  * from a live capture or a file, as text or NDJSON.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,8 @@ static int run_watch(const struct cmd_entry *cmd, int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	out_init(w.out, STDOUT_FILENO);
+	/* SIGINT or SIGTERM ends watch even while its output is blocked (a pipe nobody reads). */
+	w.out->stop = &stop;
 	struct engine_hooks hooks = {on_event, NULL, &w};
 	w.w.fed = on_fed;
 	w.w.fed_arg = &w;
@@ -190,7 +193,8 @@ static int run_watch(const struct cmd_entry *cmd, int argc, char **argv)
 		cmd_error(cmd, "%s", err);
 		rc = EXIT_RUNTIME;
 	}
-	if (out_flush(w.out) < 0)
+	/* A write the stop signal interrupted is the end asked for, not an output error. */
+	if (out_flush(w.out) < 0 && !(stop && w.out->err == EINTR))
 		rc = cmd_output_failed(cmd, w.out->err);
 	if (wire_is_live(wire)) {
 		wire_report(wire, err, sizeof(err));

@@ -14,6 +14,7 @@ void out_init(struct out *o, int fd)
 	o->fd = fd;
 	o->err = 0;
 	o->len = 0;
+	o->stop = NULL;
 }
 
 static void drain(struct out *o)
@@ -26,14 +27,22 @@ static void drain(struct out *o)
 		return;
 	while (n > 0) {
 		ssize_t w = write(o->fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+		}
+		/*
+		 * A signal cuts a blocked write short (a partial count) or fails
+		 * it (EINTR); once it asked for the end, the rest is not retried.
+		 */
+		if (n > 0 && (w >= 0 || errno == EINTR) && o->stop && *o->stop) {
+			o->err = EINTR;
+			return;
+		}
+		if (w < 0 && errno != EINTR) {
 			o->err = errno;
 			return;
 		}
-		p += w;
-		n -= (size_t)w;
 	}
 }
 

@@ -9,11 +9,14 @@
 #define TCPSTATE_OUT_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 struct out {
 	int fd;
 	int err; /* errno of the first failed write, or 0 */
+	/* Set by a signal: a write it interrupts fails (EINTR), not retried forever. */
+	const volatile sig_atomic_t *stop;
 	size_t len;
 	char buf[1 << 16];
 };
