@@ -705,10 +705,11 @@ void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us)
 			}
 			/*
 			 * A disagreement that has lasted a second is worth a flag;
-			 * not with a guess, which the capture cannot back.
+			 * not with a guess, which the capture cannot back: the row
+			 * shows '?' when either end is one, and then no '!'.
 			 */
-			r->disagree = k->state[local] != r->s.state && !k->unsure[local] &&
-				      now_us > k->since[local] + 1000000 &&
+			r->disagree = k->state[local] != r->s.state && !k->unsure[0] &&
+				      !k->unsure[1] && now_us > k->since[local] + 1000000 &&
 				      now_us > r->since_us + 1000000;
 			break;
 		}

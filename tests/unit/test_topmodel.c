@@ -581,6 +581,44 @@ out:
 	engine_free(e);
 }
 
+/*
+ * A row marked '?' (either end's wire state a guess) never gets the '!'
+ * of a disagreement: a connection picked up mid-stream whose local end
+ * then sends an RST the kernel ignores reads CLOSED (sure: a CLOSED end is
+ * never a guess) beside a guessed ESTABLISHED peer.  Once the '!' looked
+ * only at the local end and the row read "CLOSED/ESTAB!?".
+ */
+static void no_disagreement_on_a_guess(void)
+{
+	struct engine_config cfg;
+	struct engine_hooks hooks = {NULL, NULL, NULL};
+	engine_config_defaults(&cfg);
+	struct engine *e = engine_new(&cfg, &hooks);
+	struct topmodel *m = topmodel_new();
+	uint64_t t = 1700000000000000ull;
+	struct sock_rec k = sockrow(TS_ESTABLISHED, "198.18.0.1", 7001, "198.18.0.2", 42814);
+
+	CHECK(e && m);
+	if (!e || !m)
+		goto out;
+	/* Mid-stream: no handshake, one ACK each way, then an RST from the local end, out of the
+	 * window. */
+	wire_seg(e, t, "198.18.0.1", 7001, "198.18.0.2", 42814, TH_ACK, 1000, 2000);
+	wire_seg(e, t + 10, "198.18.0.2", 42814, "198.18.0.1", 7001, TH_ACK, 2000, 1000);
+	wire_seg(e, t + 20, "198.18.0.1", 7001, "198.18.0.2", 42814, TH_RST, 5000000, 0);
+	/* Two refreshes: a disagreement is flagged once it has lasted a second. */
+	for (uint64_t now = t + 1000000; now <= t + 3000000; now += 2000000) {
+		CHECK(unit_top_refresh(m, &k, 1, now, NULL) == 0);
+		topmodel_join(m, e, now);
+	}
+	const struct top_row *r = topmodel_row(m, 0);
+	CHECK(r->conn_id != 0 && r->wire[0] == TS_CLOSE && r->wire_unsure);
+	CHECK(!r->disagree);
+out:
+	topmodel_free(m);
+	engine_free(e);
+}
+
 /* The prepare step's fetch: records what the model asked for. */
 struct asked {
 	int calls;
@@ -978,6 +1016,8 @@ const struct unit_test topmodel_tests[] = {
 	{"topmodel: a dual-stack socket's IPv4 connection joins the wire's", join_dual_stack},
 	{"topmodel: a handshake the capture saw during the dump gives the exact age",
 	 join_handshake_during_dump},
+	{"topmodel: no disagreement flag on a row whose wire state is a guess",
+	 no_disagreement_on_a_guess},
 	{"topmodel: an owner is not carried to a new socket on the tuple",
 	 owner_not_carried_to_a_new_socket},
 	{"topmodel: a window past the end or past SIZE_MAX writes nothing", view_huge_window},
