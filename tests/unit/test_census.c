@@ -16,26 +16,10 @@
 #include "topview.h"
 #include "unit.h"
 
-/* A socket from text addresses ("*" for a listener's peer). */
-static struct sock_rec sock(int state, const char *la, int lport, const char *ra, int rport)
-{
-	struct sock_rec r;
-	int fam;
-
-	memset(&r, 0, sizeof(r));
-	addr_parse(la, &fam, r.laddr);
-	r.family = (uint8_t)fam;
-	if (strcmp(ra, "*") != 0)
-		addr_parse(ra, &fam, r.raddr);
-	r.state = (uint8_t)state;
-	r.lport = (uint16_t)lport;
-	r.rport = (uint16_t)rport;
-	return r;
-}
-
+/* A listener; v6only as IPV6_V6ONLY (a [::] one without it holds the IPv4 port too). */
 static struct sock_rec listener(const char *la, int lport, int v6only)
 {
-	struct sock_rec r = sock(TS_LISTEN, la, lport, "*", 0);
+	struct sock_rec r = unit_sockrow(TS_LISTEN, la, lport, "*", 0);
 	r.v6only = (uint8_t)v6only;
 	return r;
 }
@@ -58,9 +42,9 @@ static void accepted_sockets_not_counted(void)
 	char port[8];
 
 	for (int i = 0; i < 5; i++) {
-		r[n++] = sock(TS_ESTABLISHED, "127.0.0.1", 27017, "127.0.0.1", 40000 + i);
-		r[n++] = sock(i ? TS_ESTABLISHED : TS_TIME_WAIT, "127.0.0.1", 40000 + i,
-			      "127.0.0.1", 27017);
+		r[n++] = unit_sockrow(TS_ESTABLISHED, "127.0.0.1", 27017, "127.0.0.1", 40000 + i);
+		r[n++] = unit_sockrow(i ? TS_ESTABLISHED : TS_TIME_WAIT, "127.0.0.1", 40000 + i,
+				      "127.0.0.1", 27017);
 	}
 	r[n++] = listener("127.0.0.1", 27017, 0);
 	struct census *c = census_new();
@@ -129,8 +113,8 @@ static void listener_addresses(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		census_begin(c, 15000, 65000);
 		struct sock_rec r =
-			sock(TS_ESTABLISHED, cases[i].laddr, cases[i].lport,
-			     strchr(cases[i].laddr, ':') ? "fd00::99" : "198.18.0.99", 443);
+			unit_sockrow(TS_ESTABLISHED, cases[i].laddr, cases[i].lport,
+				     strchr(cases[i].laddr, ':') ? "fd00::99" : "198.18.0.99", 443);
 		if (strncmp(cases[i].laddr, "::ffff:", 7) == 0)
 			addr_parse("::ffff:198.18.0.99", &(int){0}, r.raddr);
 		CHECK(census_add(c, &r, 0) == 0);
@@ -148,7 +132,7 @@ static void listener_addresses(void)
 	/* Listeners are never counted, nor sockets outside the range. */
 	census_begin(c, 15000, 65000);
 	add_all(c, l, sizeof(l) / sizeof(l[0]));
-	struct sock_rec out = sock(TS_ESTABLISHED, "127.0.0.1", 14999, "127.0.0.1", 80);
+	struct sock_rec out = unit_sockrow(TS_ESTABLISHED, "127.0.0.1", 14999, "127.0.0.1", 80);
 	CHECK(census_add(c, &out, 0) == 0);
 	CHECK(census_end(c) == 0);
 	CHECK(census_totals(c)->in_use == 0 && census_totals(c)->on_listen == 0);
@@ -169,8 +153,8 @@ static void destinations_canonical_and_uncapped(void)
 
 	CHECK(c != NULL);
 	census_begin(c, 1024, 65535);
-	r[n++] = sock(TS_ESTABLISHED, "::ffff:198.18.0.1", 50000, "::ffff:198.18.0.9", 443);
-	r[n++] = sock(TS_ESTABLISHED, "198.18.0.1", 50001, "198.18.0.9", 443);
+	r[n++] = unit_sockrow(TS_ESTABLISHED, "::ffff:198.18.0.1", 50000, "::ffff:198.18.0.9", 443);
+	r[n++] = unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 50001, "198.18.0.9", 443);
 	add_all(c, r, n);
 	CHECK(census_end(c) == 0);
 	struct census_dest d[2];
@@ -179,7 +163,7 @@ static void destinations_canonical_and_uncapped(void)
 
 	n = 0;
 	for (int k = 0; k < DESTS; k++) {
-		r[n] = sock(TS_ESTABLISHED, "198.18.0.1", 2000 + k, "198.19.0.0", 443);
+		r[n] = unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 2000 + k, "198.19.0.0", 443);
 		r[n].raddr[2] = (uint8_t)(k >> 8);
 		r[n].raddr[3] = (uint8_t)k;
 		n++;
@@ -249,11 +233,11 @@ static void pairs_per_source_and_destination(void)
 
 	/* One destination, two source addresses: 3 and 2, not 5. */
 	struct sock_rec two_src[] = {
-		sock(TS_ESTABLISHED, "198.18.0.2", 40000, "198.18.0.9", 443),
-		sock(TS_ESTABLISHED, "198.18.0.1", 40000, "198.18.0.9", 443),
-		sock(TS_TIME_WAIT, "198.18.0.1", 40001, "198.18.0.9", 443),
-		sock(TS_ESTABLISHED, "198.18.0.2", 40001, "198.18.0.9", 443),
-		sock(TS_ESTABLISHED, "198.18.0.1", 40002, "198.18.0.9", 443),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.2", 40000, "198.18.0.9", 443),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 40000, "198.18.0.9", 443),
+		unit_sockrow(TS_TIME_WAIT, "198.18.0.1", 40001, "198.18.0.9", 443),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.2", 40001, "198.18.0.9", 443),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 40002, "198.18.0.9", 443),
 	};
 	static const char *const two_src_want[] = {"198.18.0.9:443 from 198.18.0.1 3/1",
 						   "198.18.0.9:443 from 198.18.0.2 2/0"};
@@ -261,10 +245,10 @@ static void pairs_per_source_and_destination(void)
 
 	/* One source, three destinations (another port, another address); port 40000 twice. */
 	struct sock_rec two_dst[] = {
-		sock(TS_ESTABLISHED, "198.18.0.1", 40000, "198.18.0.9", 443),
-		sock(TS_ESTABLISHED, "198.18.0.1", 40000, "198.18.0.9", 80),
-		sock(TS_ESTABLISHED, "198.18.0.1", 40001, "198.18.0.9", 443),
-		sock(TS_ESTABLISHED, "198.18.0.1", 40002, "198.18.0.10", 443),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 40000, "198.18.0.9", 443),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 40000, "198.18.0.9", 80),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 40001, "198.18.0.9", 443),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 40002, "198.18.0.10", 443),
 	};
 	static const char *const two_dst_want[] = {"198.18.0.9:443 from 198.18.0.1 2/0",
 						   "198.18.0.9:80 from 198.18.0.1 1/0",
@@ -277,10 +261,10 @@ static void pairs_per_source_and_destination(void)
 	 * address order of the source.
 	 */
 	struct sock_rec mixed[] = {
-		sock(TS_ESTABLISHED, "::ffff:198.18.0.1", 40000, "::ffff:198.18.0.9", 443),
-		sock(TS_ESTABLISHED, "198.18.0.1", 40001, "198.18.0.9", 443),
-		sock(TS_ESTABLISHED, "fd00::2", 40000, "fd00::9", 443),
-		sock(TS_ESTABLISHED, "fd00::1", 40000, "fd00::9", 443),
+		unit_sockrow(TS_ESTABLISHED, "::ffff:198.18.0.1", 40000, "::ffff:198.18.0.9", 443),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 40001, "198.18.0.9", 443),
+		unit_sockrow(TS_ESTABLISHED, "fd00::2", 40000, "fd00::9", 443),
+		unit_sockrow(TS_ESTABLISHED, "fd00::1", 40000, "fd00::9", 443),
 	};
 	static const char *const mixed_want[] = {"198.18.0.9:443 from 198.18.0.1 2/0",
 						 "[fd00::9]:443 from fd00::1 1/0",
@@ -295,7 +279,7 @@ static void pairs_per_source_and_destination(void)
 /* A crafted row for the model: lport in the range, from src to dst:443. */
 static struct sock_rec model_row(const char *src, const char *dst, long lport)
 {
-	return sock(TS_ESTABLISHED, src, (int)lport, dst, 443);
+	return unit_sockrow(TS_ESTABLISHED, src, (int)lport, dst, 443);
 }
 
 /*

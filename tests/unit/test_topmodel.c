@@ -472,21 +472,6 @@ static void wire_seg(struct engine *e, uint64_t t, const char *a, int pa, const 
 	engine_input(e, &s);
 }
 
-static struct sock_rec sockrow(int state, const char *la, int lp, const char *ra, int rp)
-{
-	struct sock_rec r;
-	int fam;
-
-	memset(&r, 0, sizeof(r));
-	addr_parse(la, &fam, r.laddr);
-	addr_parse(ra, &fam, r.raddr);
-	r.family = (uint8_t)fam;
-	r.state = (uint8_t)state;
-	r.lport = (uint16_t)lp;
-	r.rport = (uint16_t)rp;
-	return r;
-}
-
 /*
  * A dual-stack server ([::]:7000, IPV6_V6ONLY off) accepts IPv4 clients:
  * the kernel shows [::ffff:198.18.0.1]:7000, the wire 198.18.0.1:7000.
@@ -515,10 +500,10 @@ static void join_dual_stack(void)
 	wire_seg(e, t + 80, "fd00::2", 40002, "fd00::1", 7000, TH_ACK, 101, 701);
 
 	struct sock_rec k[] = {
-		sockrow(TS_LISTEN, "::", 7000, "::", 0),
-		sockrow(TS_ESTABLISHED, "::ffff:198.18.0.1", 7000, "::ffff:198.18.0.2", 40000),
-		sockrow(TS_ESTABLISHED, "::ffff:198.18.0.1", 7000, "::ffff:198.18.0.2", 40001),
-		sockrow(TS_ESTABLISHED, "fd00::1", 7000, "fd00::2", 40002),
+		unit_sockrow(TS_LISTEN, "::", 7000, "::", 0),
+		unit_sockrow(TS_ESTABLISHED, "::ffff:198.18.0.1", 7000, "::ffff:198.18.0.2", 40000),
+		unit_sockrow(TS_ESTABLISHED, "::ffff:198.18.0.1", 7000, "::ffff:198.18.0.2", 40001),
+		unit_sockrow(TS_ESTABLISHED, "fd00::1", 7000, "fd00::2", 40002),
 	};
 	struct topmodel *m = topmodel_new();
 	CHECK(m != NULL);
@@ -556,7 +541,7 @@ static void join_handshake_during_dump(void)
 	struct engine *e = engine_new(&cfg, &hooks);
 	struct topmodel *m = topmodel_new();
 	uint64_t t = 1700000000000000ull; /* the refresh's time: the dump starts */
-	struct sock_rec k = sockrow(TS_ESTABLISHED, "198.18.0.1", 7000, "198.18.0.2", 40000);
+	struct sock_rec k = unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 7000, "198.18.0.2", 40000);
 
 	CHECK(e && m);
 	if (!e || !m)
@@ -596,7 +581,7 @@ static void no_disagreement_on_a_guess(void)
 	struct engine *e = engine_new(&cfg, &hooks);
 	struct topmodel *m = topmodel_new();
 	uint64_t t = 1700000000000000ull;
-	struct sock_rec k = sockrow(TS_ESTABLISHED, "198.18.0.1", 7001, "198.18.0.2", 42814);
+	struct sock_rec k = unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 7001, "198.18.0.2", 42814);
 
 	CHECK(e && m);
 	if (!e || !m)
@@ -647,12 +632,12 @@ static void count_fetch(struct sock_rec **need, size_t n, void *arg)
 static void prepare_asks_for_what_is_missing(void)
 {
 	struct sock_rec k[] = {
-		sockrow(TS_LISTEN, "198.18.0.1", 1, "0.0.0.0", 0),
-		sockrow(TS_ESTABLISHED, "198.18.0.1", 2, "198.18.0.2", 40000),
-		sockrow(TS_TIME_WAIT, "198.18.0.1", 3, "198.18.0.2", 40001),
-		sockrow(TS_SYN_RECV, "198.18.0.1", 4, "198.18.0.2", 40002),
-		sockrow(TS_CLOSE_WAIT, "198.18.0.1", 5, "198.18.0.2", 40003),
-		sockrow(TS_ESTABLISHED, "198.18.0.1", 6, "198.18.0.2", 40004),
+		unit_sockrow(TS_LISTEN, "198.18.0.1", 1, "0.0.0.0", 0),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 2, "198.18.0.2", 40000),
+		unit_sockrow(TS_TIME_WAIT, "198.18.0.1", 3, "198.18.0.2", 40001),
+		unit_sockrow(TS_SYN_RECV, "198.18.0.1", 4, "198.18.0.2", 40002),
+		unit_sockrow(TS_CLOSE_WAIT, "198.18.0.1", 5, "198.18.0.2", 40003),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 6, "198.18.0.2", 40004),
 	};
 	struct topmodel *m = topmodel_new();
 	struct asked a;
@@ -739,10 +724,10 @@ out:
 static void groups_by_process_and_host(void)
 {
 	struct sock_rec k[] = {
-		sockrow(TS_LISTEN, "198.18.0.1", 80, "0.0.0.0", 0),
-		sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.2", 40000),
-		sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.2", 40001),
-		sockrow(TS_TIME_WAIT, "198.18.0.1", 80, "198.18.0.3", 40002),
+		unit_sockrow(TS_LISTEN, "198.18.0.1", 80, "0.0.0.0", 0),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.2", 40000),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.2", 40001),
+		unit_sockrow(TS_TIME_WAIT, "198.18.0.1", 80, "198.18.0.3", 40002),
 	};
 	struct topmodel *m = topmodel_new();
 	struct top_group *g = NULL;
@@ -795,13 +780,13 @@ static void groups_say_who_holds(void)
 	CHECK(unit_top_refresh(m, a, 3, 1000000, proc_root) == 0);
 	a[0].state = TS_TIME_WAIT; /* holder closed it: owner remembered */
 	a[0].inode = 0;
-	a[3] = sockrow(TS_TIME_WAIT, "198.18.0.1", 80, "198.18.0.3", 40002);
-	a[4] = sockrow(TS_TIME_WAIT, "198.18.0.1", 80, "198.18.0.3", 40003);
-	a[5] = sockrow(TS_FIN_WAIT2, "198.18.0.1", 40004, "198.18.0.3", 80);
-	a[6] = sockrow(TS_LAST_ACK, "198.18.0.1", 80, "198.18.0.3", 40005);
-	a[7] = sockrow(TS_SYN_RECV, "198.18.0.1", 80, "198.18.0.3", 40006);
-	a[8] = sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.3", 40007);
-	a[9] = sockrow(TS_LISTEN, "198.18.0.1", 443, "0.0.0.0", 0);
+	a[3] = unit_sockrow(TS_TIME_WAIT, "198.18.0.1", 80, "198.18.0.3", 40002);
+	a[4] = unit_sockrow(TS_TIME_WAIT, "198.18.0.1", 80, "198.18.0.3", 40003);
+	a[5] = unit_sockrow(TS_FIN_WAIT2, "198.18.0.1", 40004, "198.18.0.3", 80);
+	a[6] = unit_sockrow(TS_LAST_ACK, "198.18.0.1", 80, "198.18.0.3", 40005);
+	a[7] = unit_sockrow(TS_SYN_RECV, "198.18.0.1", 80, "198.18.0.3", 40006);
+	a[8] = unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.3", 40007);
+	a[9] = unit_sockrow(TS_LISTEN, "198.18.0.1", 443, "0.0.0.0", 0);
 	a[9].inode = 5000; /* a file, but no process seen holding it */
 	CHECK(unit_top_refresh(m, a, 10, 2000000, NULL) == 0);
 	size_t ng = topmodel_groups(m, SM_ALL, NULL, TOP_GROUP_PROCESS, &g);
@@ -849,8 +834,8 @@ static void groups_say_who_holds(void)
 static void view_columns(void)
 {
 	struct sock_rec k[] = {
-		sockrow(TS_LISTEN, "198.18.0.1", 80, "0.0.0.0", 0),
-		sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.2", 40000),
+		unit_sockrow(TS_LISTEN, "198.18.0.1", 80, "0.0.0.0", 0),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.2", 40000),
 	};
 	struct topmodel *m = topmodel_new();
 	struct topview_widths w;
@@ -937,9 +922,9 @@ static void json_frames(void)
 	wire_seg(e, t + 20, "198.18.0.2", 40000, "198.18.0.1", 80, TH_ACK, 101, 501);
 	wire_seg(e, t + 30, "198.18.0.9", 40010, "198.18.0.1", 80, TH_SYN, 100, 0);
 	struct sock_rec k[] = {
-		sockrow(TS_LISTEN, "198.18.0.1", 80, "0.0.0.0", 0),
-		sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.2", 40000),
-		sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.3", 40001),
+		unit_sockrow(TS_LISTEN, "198.18.0.1", 80, "0.0.0.0", 0),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.2", 40000),
+		unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 80, "198.18.0.3", 40001),
 	};
 	k[0].inode = 1000;
 	k[1].recv_q = 5;

@@ -6,9 +6,27 @@
 
 #include <stdlib.h>
 
+#include "addr.h"
 #include "out.h"
+#include "sockrec.h"
 
 int unit_failed;
+
+struct sock_rec unit_sockrow(int state, const char *la, int lport, const char *ra, int rport)
+{
+	struct sock_rec r;
+	int fam;
+
+	memset(&r, 0, sizeof(r));
+	addr_parse(la, &fam, r.laddr);
+	r.family = (uint8_t)fam;
+	if (strcmp(ra, "*") != 0)
+		addr_parse(ra, &fam, r.raddr);
+	r.state = (uint8_t)state;
+	r.lport = (uint16_t)lport;
+	r.rport = (uint16_t)rport;
+	return r;
+}
 
 void unit_put(struct unit_buf *u, const void *d, size_t n)
 {

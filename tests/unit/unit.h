@@ -32,6 +32,11 @@ extern int unit_failed;
 
 struct topmodel;
 struct sock_rec;
+/*
+ * A kernel socket as the dump gives one: its state and both ends, from
+ * addresses as text (a peer of "*": none, all zeros, as a listener's).
+ */
+struct sock_rec unit_sockrow(int state, const char *la, int lport, const char *ra, int rport);
 /* A refresh of top's model as cmd_top.c makes one (test_topmodel.c): begin, each socket, end. */
 int unit_top_refresh(struct topmodel *m, const struct sock_rec *r, size_t n, uint64_t now_us,
 		     const char *procroot);
