@@ -47,6 +47,8 @@ enum {
 	O_LOAD,
 	O_AT,
 	O_ZEEK,
+	O_NO_KFILTER,
+	O_DEBUG_FILTER,
 };
 
 static const struct opt_def list_opts[] = {
@@ -77,6 +79,10 @@ static const struct opt_def list_opts[] = {
 	 COMPLETE_FILE},
 	{O_LOAD, 0, "load-dump", "FILE", "read a saved dump instead of asking the kernel",
 	 COMPLETE_FILE},
+	{O_NO_KFILTER, 0, "no-kernel-filter", NULL,
+	 "filter in user space only: send the kernel no bytecode", COMPLETE_NONE},
+	{O_DEBUG_FILTER, 0, "debug-filter", NULL,
+	 "print the bytecode the filter compiles to for the kernel, and exit", COMPLETE_NONE},
 	WIRE_OPT_FILE,
 	WIRE_OPTS_COMMON,
 	{O_AT, 0, "at", "TIME", "with -r: stop at TIME (epoch seconds, or +SECONDS from the start)",
@@ -161,6 +167,12 @@ static int on_opt(void *st, int id, const char *arg)
 	case O_LOAD:
 		o->load = arg;
 		break;
+	case O_NO_KFILTER:
+		o->no_kfilter = 1;
+		break;
+	case O_DEBUG_FILTER:
+		o->debug_filter = 1;
+		break;
 	case O_AT:
 		o->at = arg;
 		o->wire_only = 1;
@@ -190,10 +202,10 @@ static int run_wire(const struct cmd_entry *cmd, const struct list_opts *o, int 
 		return cmd_usage_error(cmd, "filters apply to the kernel view, not to -r; "
 					    "use -f EXPR for a capture filter");
 	if (o->proc || o->timers || o->info || o->ext || o->netns || o->save || o->load ||
-	    o->listen || o->family)
-		return cmd_usage_error(cmd,
-				       "-r reads a capture: -p, -o, -i, -e, -l, -4, -6, -N and "
-				       "the dump options are for the kernel view");
+	    o->listen || o->family || o->no_kfilter || o->debug_filter)
+		return cmd_usage_error(
+			cmd, "-r reads a capture: -p, -o, -i, -e, -l, -4, -6, -N, the "
+			     "dump and the kernel filter options are for the kernel view");
 	memset(&lw, 0, sizeof(lw));
 	lw.w = o->wire;
 	lw.json = o->fmt == FMT_JSON;
@@ -819,10 +831,14 @@ static int stream_one(const struct sock_rec *rec, void *arg)
 /* ---- the command -------------------------------------------------------- */
 
 /* The dump request both ways of listing send: the states go to the kernel's mask. */
-static void list_req(struct sockdiag_req *req, const struct list_opts *o, state_mask states)
+static void list_req(struct sockdiag_req *req, const struct list_opts *o, const struct collect *c)
 {
 	memset(req, 0, sizeof(*req));
-	req->states = states;
+	req->states = c->states;
+	if (c->bc && !c->census) { /* the census must see every listener */
+		req->bytecode = c->bc->code;
+		req->bytecode_len = c->bc->len;
+	}
 	req->family = o->family;
 	req->want_info = o->info;
 	req->save_path = o->save;
@@ -835,7 +851,7 @@ static int dump(const struct cmd_entry *cmd, const struct list_opts *o, struct c
 	struct sockdiag_stats stats;
 	char err[256];
 
-	list_req(&req, o, c->states);
+	list_req(&req, o, c);
 	if (c->census) { /* every listener, whatever is counted */
 		req.states = SM_ALL;
 		req.family = 0;
@@ -887,7 +903,7 @@ static int stream(const struct cmd_entry *cmd, const struct list_opts *o, struct
 		return EXIT_RUNTIME;
 	}
 	out_init(out, STDOUT_FILENO);
-	list_req(&req, o, c->states);
+	list_req(&req, o, c);
 	memset(&st, 0, sizeof(st));
 	st.out = out;
 	st.v = &v;
@@ -929,12 +945,17 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	struct procmap *pm = NULL;
 	struct devnames dev = {NULL, 0, 0};
 	struct collect c;
+	struct filterbc bc;
 	struct out *out = NULL;
 	char **args;
 	int nargs, rc;
 	char err[256];
 
 	memset(&o, 0, sizeof(o));
+	memset(&bc, 0, sizeof(bc));
+	memset(&c, 0, sizeof(c));
+	store_init(&store);
+	c.store = &store;
 	o.header = 1;
 	wire_opts_init(&o.wire);
 	rc = cmd_parse(cmd, argc, argv, on_opt, &o, &nargs, &args);
@@ -962,7 +983,6 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	 * decides alone (as ss's state filter does); otherwise -a, -l, or the
 	 * default.  A summary counts everything unless told otherwise.
 	 */
-	memset(&c, 0, sizeof(c));
 	if (filter_has_state(filter) || o.all || o.summary)
 		c.states = SM_ALL;
 	else if (o.listen)
@@ -971,8 +991,16 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 		c.states = state_default_mask();
 	c.states &= filter_states(filter);
 	c.filter = filter;
-	store_init(&store);
-	c.store = &store;
+	/* The kernel gets what it can test of the filter, and sends only what may match. */
+	if (filter && !o.no_kfilter && filterbc_compile(filter, c.states, FILTERBC_MAX, &bc) < 0)
+		goto oom;
+	c.bc = &bc;
+	if (o.debug_filter) {
+		filterbc_report(stdout, &bc, c.states);
+		if (fflush(stdout) != 0 || ferror(stdout))
+			rc = cmd_output_failed(cmd, errno);
+		goto done;
+	}
 	if (!o.proc && !o.summary && (o.fmt == FMT_JSON || o.fmt == FMT_CSV)) {
 		rc = stream(cmd, &o, &c);
 		goto done;
@@ -1029,6 +1057,7 @@ done:
 	census_free(c.census);
 	procmap_free(pm);
 	store_free(&store);
+	filterbc_free(&bc);
 	filter_free(filter);
 	return rc;
 }

@@ -12,6 +12,7 @@
 
 #include "census.h"
 #include "filter.h"
+#include "filterbc.h"
 #include "out.h"
 #include "state.h"
 #include "store.h"
@@ -24,12 +25,15 @@ struct list_opts {
 	enum format fmt;
 	const char *netns, *save, *load, *at;
 	struct wire_opts wire;
-	int wire_only; /* an option that only means something with -r */
+	int wire_only;	  /* an option that only means something with -r */
+	int no_kfilter;	  /* --no-kernel-filter */
+	int debug_filter; /* --debug-filter */
 };
 
 struct collect {
 	struct store *store;
 	const struct filter *filter;
+	const struct filterbc *bc; /* what of the filter the kernel runs */
 	state_mask states;
 	int oom;
 	/*

@@ -149,4 +149,3 @@ void list_print_summary(struct out *out, const struct list_opts *o, const struct
 	if (ntop)
 		print_busiest(out, top, ntop, range);
 }
-

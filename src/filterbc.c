@@ -37,9 +37,9 @@
 #include "bytes.h"
 #include "filter_int.h"
 
-#define OP_LEN 4u	    /* struct inet_diag_bc_op */
-#define HOSTCOND_LEN 8u	    /* struct inet_diag_hostcond without its address */
-#define MARKCOND_LEN 8u	    /* struct inet_diag_markcond */
+#define OP_LEN 4u	     /* struct inet_diag_bc_op */
+#define HOSTCOND_LEN 8u	     /* struct inet_diag_hostcond without its address */
+#define MARKCOND_LEN 8u	     /* struct inet_diag_markcond */
 #define SOCK_BINDPORT_LOCK 8 /* include/net/sock.h */
 
 _Static_assert(sizeof(struct inet_diag_bc_op) == OP_LEN, "inet_diag_bc_op layout");
@@ -173,7 +173,7 @@ static struct frag emit_not(struct compiler *c, struct frag a)
 
 static struct frag compile(struct compiler *c, int i, int widen);
 
-/* A port comparison.  Only =, >= and <= exist: the others are their negations. */
+/* A port comparison.  The kernel has =, >= and <=; != is "not =". */
 static struct frag port_test(struct compiler *c, const struct node *n)
 {
 	int src = n->kind == N_SPORT;
@@ -192,10 +192,16 @@ static struct frag port_test(struct compiler *c, const struct node *n)
 		return leaf(c, ge, &arg, sizeof(arg));
 	case OP_LE:
 		return leaf(c, le, &arg, sizeof(arg));
-	case OP_GT:
-		return emit_not(c, leaf(c, le, &arg, sizeof(arg)));
+	case OP_GT: /* > p is >= p + 1; nothing is above 65535 */
+		if (n->port == UINT16_MAX)
+			return frag_const(0);
+		arg.no = (unsigned short)(n->port + 1);
+		return leaf(c, ge, &arg, sizeof(arg));
 	case OP_LT:
-		return emit_not(c, leaf(c, ge, &arg, sizeof(arg)));
+		if (n->port == 0)
+			return frag_const(0);
+		arg.no = (unsigned short)(n->port - 1);
+		return leaf(c, le, &arg, sizeof(arg));
 	}
 	return frag_const(1);
 }
@@ -216,25 +222,27 @@ static struct frag host_test(struct compiler *c, const struct node *n)
 		    HOSTCOND_LEN + alen);
 }
 
-/* Note a state test the program cannot decide, for --debug-filter. */
-static void note_left(struct compiler *c, state_mask mask)
+/*
+ * Note a state test the program cannot decide, for --debug-filter: "state
+ * A|B" for the states asked for that it holds in, tests apart by ", ".
+ */
+static void note_left(struct compiler *c, state_mask hit)
 {
 	size_t used = strlen(c->left);
+	const char *sep = used ? ", state " : "state ";
 
 	c->approx = 1;
 	for (int s = 1; s < TS_MAX; s++) {
-		if (!(mask & SM(s)) || s == TS_NEW_SYN_RECV)
+		if (!(hit & SM(s)) || s == TS_NEW_SYN_RECV)
 			continue;
-		int n = snprintf(c->left + used, c->leftlen - used, "%s%s", used ? " " : "state ",
-				 state_name(s));
+		int n = snprintf(c->left + used, c->leftlen - used, "%s%s", sep, state_name(s));
 		if (n < 0 || (size_t)n >= c->leftlen - used) {
-			c->left[used] = '\0';
+			c->left[used] = '\0'; /* cut at a whole name */
 			return;
 		}
 		used += (size_t)n;
+		sep = "|";
 	}
-	if (used + 2 < c->leftlen)
-		strcat(c->left, ";");
 }
 
 static struct frag state_test(struct compiler *c, const struct node *n, int widen)
@@ -245,7 +253,7 @@ static struct frag state_test(struct compiler *c, const struct node *n, int wide
 		return frag_const(1);
 	if (!hit)
 		return frag_const(0);
-	note_left(c, n->mask);
+	note_left(c, hit);
 	return frag_const(widen);
 }
 
@@ -311,8 +319,7 @@ static struct frag compile(struct compiler *c, int i, int widen)
 	return frag_const(widen);
 }
 
-int filterbc_compile(const struct filter *f, state_mask states, size_t max_len,
-		     struct filterbc *bc)
+int filterbc_compile(const struct filter *f, state_mask states, size_t max_len, struct filterbc *bc)
 {
 	struct compiler c;
 
@@ -345,6 +352,13 @@ int filterbc_compile(const struct filter *f, state_mask states, size_t max_len,
 	bc->code = r.b;
 	bc->len = r.len;
 	bc->exact = !c.approx;
+	/* Never send what the kernel would refuse: its refusal would cost a dump. */
+	if (bc->len && filterbc_audit(bc->code, bc->len, 0) != 0) {
+		free(bc->code);
+		bc->code = NULL;
+		bc->len = 0;
+		bc->refused = 1;
+	}
 	return 0;
 }
 
@@ -365,12 +379,11 @@ static int operand_len(const struct cursor *c, unsigned code)
 		if (!cur_has(c, OP_LEN, HOSTCOND_LEN))
 			return -1;
 		uint8_t family = get_u8(c, OP_LEN), plen = get_u8(c, OP_LEN + 1);
-		int alen = family == AF_UNSPEC ? 0
-			   : family == AF_INET ? 4
+		int alen = family == AF_UNSPEC	? 0
+			   : family == AF_INET	? 4
 			   : family == AF_INET6 ? 16
 						: -1;
-		if (alen < 0 || !cur_has(c, OP_LEN, HOSTCOND_LEN + (size_t)alen) ||
-		    plen > 8 * alen)
+		if (alen < 0 || !cur_has(c, OP_LEN, HOSTCOND_LEN + (size_t)alen) || plen > 8 * alen)
 			return -1;
 		return (int)HOSTCOND_LEN + alen;
 	}
@@ -642,4 +655,27 @@ void filterbc_print(FILE *fp, const uint8_t *code, size_t len)
 			return;
 		off += yes;
 	}
+}
+
+void filterbc_report(FILE *fp, const struct filterbc *bc, state_mask states)
+{
+	fputs("states asked of the kernel:", fp);
+	for (int s = 1; s < TS_MAX; s++)
+		if ((states & SM(s)) && s != TS_NEW_SYN_RECV)
+			fprintf(fp, " %s", state_name(s));
+	fputc('\n', fp);
+	if (bc->len) {
+		fprintf(fp, "bytecode: %zu bytes, run by the kernel on each socket\n", bc->len);
+		filterbc_print(fp, bc->code, bc->len);
+	} else if (bc->too_large) {
+		fputs("bytecode: none: the program would exceed the kernel's limit\n", fp);
+	} else if (bc->refused) {
+		fputs("bytecode: none: the program failed the kernel's audit\n", fp);
+	} else {
+		fputs("bytecode: none: the state mask is all the kernel can test\n", fp);
+	}
+	if (bc->left[0])
+		fprintf(fp, "left to user space: %s (the kernel has no test of a state)\n",
+			bc->left);
+	fputs("user space: checks the whole filter again on every row the kernel returns\n", fp);
 }

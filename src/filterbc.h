@@ -37,6 +37,7 @@ struct filterbc {
 	size_t len;    /* 0: no program; the dump asks for every socket in its states */
 	int exact;     /* the program and the state mask decide the filter alone */
 	int too_large; /* a program was possible but longer than the limit */
+	int refused;   /* the compiled program failed the audit (a bug): not sent */
 	/* The conditions left to user space (state tests), as text, for --debug-filter. */
 	char left[256];
 };
@@ -79,7 +80,12 @@ void filterbc_entry_of(struct filterbc_entry *e, const struct sock_rec *r);
  */
 int filterbc_run(const uint8_t *code, size_t len, const struct filterbc_entry *e);
 
-/* The program, an instruction a line, with absolute jump targets (--debug-filter). */
+/* The program, an instruction a line, with absolute jump targets. */
 void filterbc_print(FILE *fp, const uint8_t *code, size_t len);
+/*
+ * What --debug-filter prints: the states asked for, the program or why
+ * there is none, and what is left to user space.
+ */
+void filterbc_report(FILE *fp, const struct filterbc *bc, state_mask states);
 
 #endif
