@@ -216,7 +216,8 @@ int sockdiag_parse(struct sockdiag_parser *p, const uint8_t *buf, size_t len)
 			snprintf(p->errmsg, sizeof(p->errmsg), "netlink: %s", strerror(p->error));
 			return -1;
 		}
-		if (type != SOCK_DIAG_BY_FAMILY) {
+		/* The answer to a TCPDIAG_GETSOCK dump (both families) carries its type. */
+		if (type != SOCK_DIAG_BY_FAMILY && type != TCPDIAG_GETSOCK) {
 			p->stats->skipped++;
 			goto next;
 		}

@@ -201,36 +201,70 @@ static struct nl_sock *open_diag(char *err, size_t errlen)
  * 1 if the callback stopped it, or -1 with a message in err and, when the
  * kernel answered with an error, its errno in *kerr.
  */
+/*
+ * The dump request.  For one family, SOCK_DIAG_BY_FAMILY with an
+ * inet_diag_req_v2.  For both (AF_UNSPEC), the older TCPDIAG_GETSOCK with
+ * an inet_diag_req: the kernel then walks its tables once for both
+ * families, where two requests walk them twice, and the walk is most of a
+ * selective dump's cost.  Both carry the same states, extensions and
+ * bytecode.  NULL when out of memory or the message cannot be built.
+ */
+static struct nl_msg *dump_request(int family, const struct sockdiag_req *req, int use_bc)
+{
+	uint32_t states = req->states, ext = 0;
+	struct nl_msg *msg;
+	int e;
+
+	/* Request sockets are TCP_NEW_SYN_RECV inside the kernel. */
+	if (states & SM(TS_SYN_RECV))
+		states |= SM(TS_NEW_SYN_RECV);
+	if (req->want_info)
+		ext |= 1u << (INET_DIAG_INFO - 1);
+	if (family == AF_UNSPEC) {
+		struct inet_diag_req r;
+		memset(&r, 0, sizeof(r));
+		r.idiag_family = AF_UNSPEC;
+		r.idiag_ext = (uint8_t)ext;
+		r.idiag_states = states;
+		msg = nlmsg_alloc_simple(TCPDIAG_GETSOCK, NLM_F_REQUEST | NLM_F_DUMP);
+		e = msg ? nlmsg_append(msg, &r, sizeof(r), NLMSG_ALIGNTO) : -1;
+	} else {
+		struct inet_diag_req_v2 r;
+		memset(&r, 0, sizeof(r));
+		r.sdiag_family = (uint8_t)family;
+		r.sdiag_protocol = IPPROTO_TCP;
+		r.idiag_ext = (uint8_t)ext;
+		r.idiag_states = states;
+		msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP);
+		e = msg ? nlmsg_append(msg, &r, sizeof(r), NLMSG_ALIGNTO) : -1;
+	}
+	if (e >= 0 && use_bc)
+		e = nla_put(msg, INET_DIAG_REQ_BYTECODE, (int)req->bytecode_len, req->bytecode);
+	if (e < 0) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+/*
+ * One dump (one family, or both with AF_UNSPEC), with the request's
+ * bytecode when use_bc.  Returns 0, 1 if the callback stopped it, or -1
+ * with a message in err and, when the kernel answered with an error, its
+ * errno in *kerr.
+ */
 static int dump_family(struct nl_sock *sk, int family, const struct sockdiag_req *req, int use_bc,
 		       int save_fd, sockdiag_fn fn, void *arg, struct sockdiag_stats *stats,
 		       int *kerr, char *err, size_t errlen)
 {
-	struct inet_diag_req_v2 r;
-	struct nl_msg *msg;
+	struct nl_msg *msg = dump_request(family, req, use_bc);
 	struct sockdiag_parser p;
 	uint32_t seq, pid = nl_socket_get_local_port(sk);
 	int rc = -1;
 
-	memset(&r, 0, sizeof(r));
-	r.sdiag_family = (uint8_t)family;
-	r.sdiag_protocol = IPPROTO_TCP;
-	r.idiag_states = req->states;
-	/* Request sockets are TCP_NEW_SYN_RECV inside the kernel. */
-	if (r.idiag_states & SM(TS_SYN_RECV))
-		r.idiag_states |= SM(TS_NEW_SYN_RECV);
-	if (req->want_info)
-		r.idiag_ext |= 1u << (INET_DIAG_INFO - 1);
-
-	msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP);
 	if (!msg) {
-		snprintf(err, errlen, "out of memory");
+		snprintf(err, errlen, "netlink: cannot build request (out of memory?)");
 		return -1;
-	}
-	if (nlmsg_append(msg, &r, sizeof(r), NLMSG_ALIGNTO) < 0 ||
-	    (use_bc &&
-	     nla_put(msg, INET_DIAG_REQ_BYTECODE, (int)req->bytecode_len, req->bytecode) < 0)) {
-		snprintf(err, errlen, "netlink: cannot build request");
-		goto out;
 	}
 	int e = nl_send_auto(sk, msg);
 	if (e < 0) {
@@ -261,7 +295,7 @@ out:
  */
 static int dump_family_bc(struct nl_sock *sk, int family, const struct sockdiag_req *req,
 			  int save_fd, sockdiag_fn fn, void *arg, struct sockdiag_stats *stats,
-			  char *err, size_t errlen)
+			  int *kerr_out, char *err, size_t errlen)
 {
 	int use_bc = req->bytecode_len > 0 && save_fd < 0 && !stats->bc_refused;
 	uint64_t before = stats->sockets;
@@ -270,7 +304,27 @@ static int dump_family_bc(struct nl_sock *sk, int family, const struct sockdiag_
 
 	if (r < 0 && use_bc && kerr && stats->sockets == before) {
 		stats->bc_refused = kerr;
+		kerr = 0;
 		r = dump_family(sk, family, req, 0, save_fd, fn, arg, stats, &kerr, err, errlen);
+	}
+	*kerr_out = stats->sockets == before ? kerr : 0;
+	return r;
+}
+
+/*
+ * Both families in one walk of the kernel's tables (dump_request).  -2
+ * when the kernel will not do it (it refused the request before any
+ * socket came): the caller then asks for each family.
+ */
+static int dump_both(struct nl_sock *sk, const struct sockdiag_req *req, sockdiag_fn fn, void *arg,
+		     struct sockdiag_stats *stats, char *err, size_t errlen)
+{
+	int kerr = 0;
+	int r = dump_family_bc(sk, AF_UNSPEC, req, -1, fn, arg, stats, &kerr, err, errlen);
+
+	if (r < 0 && kerr) {
+		stats->bc_refused = 0; /* the request was refused, perhaps not the bytecode */
+		return -2;
 	}
 	return r;
 }
@@ -297,10 +351,22 @@ int sockdiag_dump(const struct sockdiag_req *req, sockdiag_fn fn, void *arg,
 			goto out;
 		}
 	}
+	/* A saved dump keeps its chunks per family, as replay_dump reads them. */
+	if (!req->family && save_fd < 0) {
+		int r = dump_both(sk, req, fn, arg, stats, err, errlen);
+		if (r == -1)
+			goto out;
+		if (r >= 0) {
+			rc = 0;
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		int kerr;
 		if (req->family && req->family != families[i])
 			continue;
-		int r = dump_family_bc(sk, families[i], req, save_fd, fn, arg, stats, err, errlen);
+		int r = dump_family_bc(sk, families[i], req, save_fd, fn, arg, stats, &kerr, err,
+				       errlen);
 		if (r < 0)
 			goto out;
 		if (r > 0)
