@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "census.h"
 #include "cmd.h"
+#include "cmd_list_int.h"
 #include "cmd_wire.h"
 #include "filter.h"
 #include "netns.h"
@@ -46,6 +47,8 @@ enum {
 	O_LOAD,
 	O_AT,
 	O_ZEEK,
+	O_NO_KFILTER,
+	O_DEBUG_FILTER,
 };
 
 static const struct opt_def list_opts[] = {
@@ -76,6 +79,10 @@ static const struct opt_def list_opts[] = {
 	 COMPLETE_FILE},
 	{O_LOAD, 0, "load-dump", "FILE", "read a saved dump instead of asking the kernel",
 	 COMPLETE_FILE},
+	{O_NO_KFILTER, 0, "no-kernel-filter", NULL,
+	 "filter in user space only: send the kernel no bytecode", COMPLETE_NONE},
+	{O_DEBUG_FILTER, 0, "debug-filter", NULL,
+	 "print the bytecode the filter compiles to for the kernel, and exit", COMPLETE_NONE},
 	WIRE_OPT_FILE,
 	WIRE_OPTS_COMMON,
 	{O_AT, 0, "at", "TIME", "with -r: stop at TIME (epoch seconds, or +SECONDS from the start)",
@@ -108,31 +115,6 @@ const struct cmd_entry cmd_list_entry = {
 	.max_args = -1,
 	.args_complete = COMPLETE_FILTER,
 	.run = run_list,
-};
-
-enum format { FMT_TABLE, FMT_JSON, FMT_CSV };
-
-struct list_opts {
-	int all, listen, proc, timers, info, ext, family, header, summary;
-	enum format fmt;
-	const char *netns, *save, *load, *at;
-	struct wire_opts wire;
-	int wire_only; /* an option that only means something with -r */
-};
-
-struct collect {
-	struct store *store;
-	const struct filter *filter;
-	state_mask states;
-	int oom;
-	/*
-	 * The summary's census, which must see every listener, whatever the
-	 * filter shows; the kernel is then asked for every state and family,
-	 * and family is checked here.
-	 */
-	struct census *census;
-	long lo, hi; /* ip_local_port_range, or lo 0 */
-	int family;
 };
 
 static int on_opt(void *st, int id, const char *arg)
@@ -185,6 +167,12 @@ static int on_opt(void *st, int id, const char *arg)
 	case O_LOAD:
 		o->load = arg;
 		break;
+	case O_NO_KFILTER:
+		o->no_kfilter = 1;
+		break;
+	case O_DEBUG_FILTER:
+		o->debug_filter = 1;
+		break;
 	case O_AT:
 		o->at = arg;
 		o->wire_only = 1;
@@ -214,10 +202,10 @@ static int run_wire(const struct cmd_entry *cmd, const struct list_opts *o, int 
 		return cmd_usage_error(cmd, "filters apply to the kernel view, not to -r; "
 					    "use -f EXPR for a capture filter");
 	if (o->proc || o->timers || o->info || o->ext || o->netns || o->save || o->load ||
-	    o->listen || o->family)
-		return cmd_usage_error(cmd,
-				       "-r reads a capture: -p, -o, -i, -e, -l, -4, -6, -N and "
-				       "the dump options are for the kernel view");
+	    o->listen || o->family || o->no_kfilter || o->debug_filter)
+		return cmd_usage_error(
+			cmd, "-r reads a capture: -p, -o, -i, -e, -l, -4, -6, -N, the "
+			     "dump and the kernel filter options are for the kernel view");
 	memset(&lw, 0, sizeof(lw));
 	lw.w = o->wire;
 	lw.json = o->fmt == FMT_JSON;
@@ -840,155 +828,17 @@ static int stream_one(const struct sock_rec *rec, void *arg)
 	return st->out->err != 0; /* stop on a write error */
 }
 
-/* ---- summary ------------------------------------------------------------ */
-
-static int read_port_range(long *lo, long *hi)
-{
-	long v[2];
-
-	if (sysctl_read_longs("net.ipv4.ip_local_port_range", v, 2) < 0)
-		return -1;
-	*lo = v[0];
-	*hi = v[1];
-	return *lo >= 1 && *hi <= 65535 && *lo <= *hi ? 0 : -1;
-}
-
-#define TOP_DESTS 5
-
-/*
- * The busiest pairs of source address and destination, one a line: each
- * pair has the whole range, so its share is what runs out.
- */
-static void print_busiest(struct out *out, const struct census_dest *top, size_t ntop, long range)
-{
-	size_t w = 11, ws = 4;
-	char dbuf[TOP_DESTS][ADDR_STRLEN], sbuf[TOP_DESTS][ADDR_STRLEN];
-
-	for (size_t i = 0; i < ntop; i++) {
-		size_t k = addr_format_port(dbuf[i], top[i].family, top[i].addr, top[i].port, 0);
-		size_t ks = addr_format(sbuf[i], top[i].src_family, top[i].src);
-		w = k > w ? k : w;
-		ws = ks > ws ? ks : ws;
-	}
-	out_printf(out, "  %-*s %-*s %8s %9s %8s\n", (int)w, "Destination", (int)ws, "From",
-		   "In use", "TIME-WAIT", "Of range");
-	for (size_t i = 0; i < ntop; i++)
-		out_printf(out, "  %-*s %-*s %8u %9u %7.1f%%\n", (int)w, dbuf[i], (int)ws, sbuf[i],
-			   top[i].in_use, top[i].time_wait, 100.0 * top[i].in_use / (double)range);
-}
-
-static void print_summary(struct out *out, const struct list_opts *o, const struct store *s,
-			  const struct collect *c)
-{
-	uint64_t count[TS_MAX][2] = {{0}}, total[2] = {0, 0};
-	long lo = c->lo, hi = c->hi;
-	int have_range = lo > 0;
-	const struct census_totals *ct = census_totals(c->census);
-	uint64_t in_use = ct->in_use, tw = ct->time_wait;
-	struct census_dest top[TOP_DESTS];
-	size_t ntop = census_busiest(c->census, top, TOP_DESTS);
-
-	for (size_t i = 0; i < s->n; i++) {
-		const struct sock_rec *r = store_at(s, i);
-		int f6 = r->family == AF_INET6;
-		count[r->state][f6]++;
-		total[f6]++;
-	}
-	long range = hi - lo + 1;
-	char buf[ADDR_STRLEN];
-
-	if (o->fmt == FMT_JSON) {
-		out_printf(out, "{\"total\":%llu,\"ipv4\":%llu,\"ipv6\":%llu,\"states\":{",
-			   (unsigned long long)(total[0] + total[1]), (unsigned long long)total[0],
-			   (unsigned long long)total[1]);
-		int first = 1;
-		for (int st = 1; st < TS_MAX; st++) {
-			if (st == TS_NEW_SYN_RECV)
-				continue;
-			out_printf(out, "%s\"%s\":{\"ipv4\":%llu,\"ipv6\":%llu}", first ? "" : ",",
-				   state_name(st), (unsigned long long)count[st][0],
-				   (unsigned long long)count[st][1]);
-			first = 0;
-		}
-		out_str(out, "},\"ephemeral\":");
-		if (!have_range) {
-			out_str(out, "null}\n");
-			return;
-		}
-		out_printf(
-			out,
-			"{\"range_low\":%ld,\"range_high\":%ld,\"size\":%ld,\"in_use\":%llu,"
-			"\"time_wait\":%llu,\"destination_count\":%llu,\"on_listening_ports\":%llu,"
-			"\"source_count\":%llu,\"pair_count\":%llu,\"destinations\":[",
-			lo, hi, range, (unsigned long long)in_use, (unsigned long long)tw,
-			(unsigned long long)ct->dests, (unsigned long long)ct->on_listen,
-			(unsigned long long)ct->sources, (unsigned long long)ct->pairs);
-		for (size_t i = 0; i < ntop; i++) {
-			addr_format(buf, top[i].family, top[i].addr);
-			out_str(out, i ? ",{\"addr\":" : "{\"addr\":");
-			out_json_str(out, buf);
-			out_printf(out, ",\"port\":%u,\"source\":", top[i].port);
-			addr_format(buf, top[i].src_family, top[i].src);
-			out_json_str(out, buf);
-			out_printf(out, ",\"in_use\":%u,\"time_wait\":%u}", top[i].in_use,
-				   top[i].time_wait);
-		}
-		out_str(out, "]}}\n");
-		return;
-	}
-	if (o->fmt == FMT_CSV) {
-		if (o->header)
-			out_str(out, "state,ipv4,ipv6,total\n");
-		for (int st = 1; st < TS_MAX; st++) {
-			if (st == TS_NEW_SYN_RECV)
-				continue;
-			out_printf(out, "%s,%llu,%llu,%llu\n", state_name(st),
-				   (unsigned long long)count[st][0],
-				   (unsigned long long)count[st][1],
-				   (unsigned long long)(count[st][0] + count[st][1]));
-		}
-		return;
-	}
-	out_printf(out, "TCP sockets: %llu (IPv4 %llu, IPv6 %llu)\n\n",
-		   (unsigned long long)(total[0] + total[1]), (unsigned long long)total[0],
-		   (unsigned long long)total[1]);
-	if (o->header)
-		out_printf(out, "%-13s %8s %8s %8s\n", "State", "IPv4", "IPv6", "Total");
-	for (int st = 1; st < TS_MAX; st++) {
-		if (st == TS_NEW_SYN_RECV)
-			continue;
-		out_printf(out, "%-13s %8llu %8llu %8llu\n", state_name(st),
-			   (unsigned long long)count[st][0], (unsigned long long)count[st][1],
-			   (unsigned long long)(count[st][0] + count[st][1]));
-	}
-	if (!have_range) {
-		out_str(out, "\nEphemeral ports: ip_local_port_range unreadable\n");
-		return;
-	}
-	out_printf(out,
-		   "\nEphemeral ports %ld-%ld (%ld per source address and destination):\n"
-		   "  %llu sockets on ephemeral ports to %llu destinations",
-		   lo, hi, range, (unsigned long long)in_use, (unsigned long long)ct->dests);
-	if (ct->sources > 1)
-		out_printf(out, " from %llu source addresses", (unsigned long long)ct->sources);
-	out_printf(out, ", %llu of them in TIME-WAIT\n", (unsigned long long)tw);
-	if (ct->on_listen)
-		out_printf(
-			out,
-			"  %llu more in the range are on listening ports (accepted connections): "
-			"not ephemeral\n",
-			(unsigned long long)ct->on_listen);
-	if (ntop)
-		print_busiest(out, top, ntop, range);
-}
-
 /* ---- the command -------------------------------------------------------- */
 
 /* The dump request both ways of listing send: the states go to the kernel's mask. */
-static void list_req(struct sockdiag_req *req, const struct list_opts *o, state_mask states)
+static void list_req(struct sockdiag_req *req, const struct list_opts *o, const struct collect *c)
 {
 	memset(req, 0, sizeof(*req));
-	req->states = states;
+	req->states = c->states;
+	if (c->bc && !c->census) { /* the census must see every listener */
+		req->bytecode = c->bc->code;
+		req->bytecode_len = c->bc->len;
+	}
 	req->family = o->family;
 	req->want_info = o->info;
 	req->save_path = o->save;
@@ -1001,7 +851,7 @@ static int dump(const struct cmd_entry *cmd, const struct list_opts *o, struct c
 	struct sockdiag_stats stats;
 	char err[256];
 
-	list_req(&req, o, c->states);
+	list_req(&req, o, c);
 	if (c->census) { /* every listener, whatever is counted */
 		req.states = SM_ALL;
 		req.family = 0;
@@ -1053,7 +903,7 @@ static int stream(const struct cmd_entry *cmd, const struct list_opts *o, struct
 		return EXIT_RUNTIME;
 	}
 	out_init(out, STDOUT_FILENO);
-	list_req(&req, o, c->states);
+	list_req(&req, o, c);
 	memset(&st, 0, sizeof(st));
 	st.out = out;
 	st.v = &v;
@@ -1095,12 +945,17 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	struct procmap *pm = NULL;
 	struct devnames dev = {NULL, 0, 0};
 	struct collect c;
+	struct filterbc bc;
 	struct out *out = NULL;
 	char **args;
 	int nargs, rc;
 	char err[256];
 
 	memset(&o, 0, sizeof(o));
+	memset(&bc, 0, sizeof(bc));
+	memset(&c, 0, sizeof(c));
+	store_init(&store);
+	c.store = &store;
 	o.header = 1;
 	wire_opts_init(&o.wire);
 	rc = cmd_parse(cmd, argc, argv, on_opt, &o, &nargs, &args);
@@ -1128,7 +983,6 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	 * decides alone (as ss's state filter does); otherwise -a, -l, or the
 	 * default.  A summary counts everything unless told otherwise.
 	 */
-	memset(&c, 0, sizeof(c));
 	if (filter_has_state(filter) || o.all || o.summary)
 		c.states = SM_ALL;
 	else if (o.listen)
@@ -1137,14 +991,22 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 		c.states = state_default_mask();
 	c.states &= filter_states(filter);
 	c.filter = filter;
-	store_init(&store);
-	c.store = &store;
+	/* The kernel gets what it can test of the filter, and sends only what may match. */
+	if (filter && !o.no_kfilter && filterbc_compile(filter, c.states, FILTERBC_MAX, &bc) < 0)
+		goto oom;
+	c.bc = &bc;
+	if (o.debug_filter) {
+		filterbc_report(stdout, &bc, c.states);
+		if (fflush(stdout) != 0 || ferror(stdout))
+			rc = cmd_output_failed(cmd, errno);
+		goto done;
+	}
 	if (!o.proc && !o.summary && (o.fmt == FMT_JSON || o.fmt == FMT_CSV)) {
 		rc = stream(cmd, &o, &c);
 		goto done;
 	}
 	if (o.summary) {
-		if (read_port_range(&c.lo, &c.hi) < 0)
+		if (list_port_range(&c.lo, &c.hi) < 0)
 			c.lo = c.hi = 0;
 		c.family = o.family;
 		c.census = census_new();
@@ -1175,7 +1037,7 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	out_init(out, STDOUT_FILENO);
 	struct view v = {&o, pm, &dev};
 	if (o.summary) {
-		print_summary(out, &o, &store, &c);
+		list_print_summary(out, &o, &store, &c);
 	} else if (o.fmt == FMT_JSON) {
 		print_json(out, &v, &store);
 	} else if (o.fmt == FMT_CSV) {
@@ -1195,6 +1057,7 @@ done:
 	census_free(c.census);
 	procmap_free(pm);
 	store_free(&store);
+	filterbc_free(&bc);
 	filter_free(filter);
 	return rc;
 }

@@ -22,6 +22,7 @@
 #include <linux/sock_diag.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netlink/attr.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
@@ -195,9 +196,14 @@ static struct nl_sock *open_diag(char *err, size_t errlen)
 	return sk;
 }
 
-static int dump_family(struct nl_sock *sk, int family, const struct sockdiag_req *req, int save_fd,
-		       sockdiag_fn fn, void *arg, struct sockdiag_stats *stats, char *err,
-		       size_t errlen)
+/*
+ * One family's dump, with the request's bytecode when use_bc.  Returns 0,
+ * 1 if the callback stopped it, or -1 with a message in err and, when the
+ * kernel answered with an error, its errno in *kerr.
+ */
+static int dump_family(struct nl_sock *sk, int family, const struct sockdiag_req *req, int use_bc,
+		       int save_fd, sockdiag_fn fn, void *arg, struct sockdiag_stats *stats,
+		       int *kerr, char *err, size_t errlen)
 {
 	struct inet_diag_req_v2 r;
 	struct nl_msg *msg;
@@ -220,7 +226,9 @@ static int dump_family(struct nl_sock *sk, int family, const struct sockdiag_req
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (nlmsg_append(msg, &r, sizeof(r), NLMSG_ALIGNTO) < 0) {
+	if (nlmsg_append(msg, &r, sizeof(r), NLMSG_ALIGNTO) < 0 ||
+	    (use_bc &&
+	     nla_put(msg, INET_DIAG_REQ_BYTECODE, (int)req->bytecode_len, req->bytecode) < 0)) {
 		snprintf(err, errlen, "netlink: cannot build request");
 		goto out;
 	}
@@ -231,8 +239,10 @@ static int dump_family(struct nl_sock *sk, int family, const struct sockdiag_req
 	}
 	seq = nlmsg_hdr(msg)->nlmsg_seq;
 	sockdiag_parser_init(&p, seq, pid, fn, arg, stats);
-	if (recv_replies(sk, &p, save_fd, (uint32_t)family, req->save_path, err, errlen) < 0)
+	if (recv_replies(sk, &p, save_fd, (uint32_t)family, req->save_path, err, errlen) < 0) {
+		*kerr = p.error;
 		goto out;
+	}
 	/*
 	 * A callback that stopped early leaves this dump running on the socket,
 	 * its replies queued: the caller asks for nothing more on it (the
@@ -242,6 +252,27 @@ static int dump_family(struct nl_sock *sk, int family, const struct sockdiag_req
 out:
 	nlmsg_free(msg);
 	return rc;
+}
+
+/*
+ * A family's dump with the bytecode, and without it if the kernel refused
+ * the program before sending any socket (an older kernel that lacks one of
+ * its tests answers EINVAL): the filter in user space decides alone then.
+ */
+static int dump_family_bc(struct nl_sock *sk, int family, const struct sockdiag_req *req,
+			  int save_fd, sockdiag_fn fn, void *arg, struct sockdiag_stats *stats,
+			  char *err, size_t errlen)
+{
+	int use_bc = req->bytecode_len > 0 && save_fd < 0 && !stats->bc_refused;
+	uint64_t before = stats->sockets;
+	int kerr = 0;
+	int r = dump_family(sk, family, req, use_bc, save_fd, fn, arg, stats, &kerr, err, errlen);
+
+	if (r < 0 && use_bc && kerr && stats->sockets == before) {
+		stats->bc_refused = kerr;
+		r = dump_family(sk, family, req, 0, save_fd, fn, arg, stats, &kerr, err, errlen);
+	}
+	return r;
 }
 
 int sockdiag_dump(const struct sockdiag_req *req, sockdiag_fn fn, void *arg,
@@ -269,7 +300,7 @@ int sockdiag_dump(const struct sockdiag_req *req, sockdiag_fn fn, void *arg,
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		if (req->family && req->family != families[i])
 			continue;
-		int r = dump_family(sk, families[i], req, save_fd, fn, arg, stats, err, errlen);
+		int r = dump_family_bc(sk, families[i], req, save_fd, fn, arg, stats, err, errlen);
 		if (r < 0)
 			goto out;
 		if (r > 0)

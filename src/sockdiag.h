@@ -25,6 +25,7 @@ struct sockdiag_stats {
 	uint64_t malformed;  /* messages too short or with bad attributes */
 	uint64_t info_short; /* tcp_info shorter than our struct (zero-filled) */
 	int intr;	     /* NLM_F_DUMP_INTR seen: the table changed under us */
+	int bc_refused;	     /* errno the kernel refused the bytecode with (redone without) */
 };
 
 /*
@@ -65,6 +66,15 @@ struct sockdiag_req {
 	int want_info;	       /* ask for tcp_info */
 	const char *save_path; /* record the raw replies here, if set */
 	const char *load_path; /* replay recorded replies instead of the kernel */
+	/*
+	 * A filter program for the kernel (filterbc.h), or NULL.  It only
+	 * narrows the dump: the caller still filters every row.  If the kernel
+	 * refuses it, the dump is done again without it (stats->bc_refused).
+	 * A dump being saved asks for every socket, so the file holds the
+	 * whole table whatever the filter.
+	 */
+	const uint8_t *bytecode;
+	size_t bytecode_len;
 };
 
 /*
