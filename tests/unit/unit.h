@@ -12,6 +12,10 @@
 #include <string.h>
 
 extern int unit_failed;
+/* Why the running test was skipped, or NULL: set it with unit_skip(). */
+extern const char *unit_skipped;
+/* Skip the running test, visibly: tests/run counts a SKIP line with the reason. */
+void unit_skip(const char *why);
 
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
@@ -65,6 +69,6 @@ struct unit_test {
 extern const struct unit_test state_tests[], filter_tests[], diagmsg_tests[], procmap_tests[],
 	out_tests[], engine_tests[], decode_tests[], topmodel_tests[], savefile_tests[],
 	capture_tests[], sysctl_tests[], rollback_tests[], census_tests[], knobs_tests[],
-	sure_tests[];
+	sure_tests[], filterbc_tests[];
 
 #endif
