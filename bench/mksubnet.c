@@ -48,18 +48,26 @@ static struct sockaddr_in v4(const char *addr, int port)
 	return sa;
 }
 
-/* The listener, with a backlog that holds a whole batch of connects. */
-static int listener(void)
+/* A non-blocking TCP socket bound to sa (SO_REUSEADDR: a rerun may find
+ * TIME-WAIT leftovers on these addresses). */
+static int bound(struct sockaddr_in sa)
 {
-	struct sockaddr_in sa = v4("127.4.0.1", SERVER_PORT);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
-		die("socket(listener)");
+		die("socket");
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int)) < 0)
 		die("SO_REUSEADDR");
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		die("bind(listener)");
+		die("bind");
+	return fd;
+}
+
+/* The listener, with a backlog that holds a whole batch of connects. */
+static int listener(void)
+{
+	int fd = bound(v4("127.4.0.1", SERVER_PORT));
+
 	if (listen(fd, 65535) < 0)
 		die("listen");
 	return fd;
@@ -67,16 +75,9 @@ static int listener(void)
 
 static void client(int i)
 {
-	struct sockaddr_in src = v4("127.3.0.1", CLIENT_PORT0 + i);
 	struct sockaddr_in dst = v4("127.4.0.1", SERVER_PORT);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = bound(v4("127.3.0.1", CLIENT_PORT0 + i));
 
-	if (fd < 0)
-		die("socket(client)");
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int)) < 0)
-		die("SO_REUSEADDR");
-	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
-		die("bind(client)");
 	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 && errno != EINPROGRESS)
 		die("connect");
 }
@@ -141,7 +142,6 @@ int main(int argc, char **argv)
 		if (r == 0 || (r < 0 && errno != EINTR))
 			return 0;
 	}
-
 
 usage:
 	fprintf(stderr, "usage: mksubnet K    (0 <= K <= %d)\n", MAX_PAIRS);
