@@ -27,6 +27,7 @@
 #include "cmd.h"
 #include "cmd_wire.h"
 #include "filter.h"
+#include "filterbc.h"
 #include "netns.h"
 #include "out.h"
 #include "sockdiag.h"
@@ -49,6 +50,7 @@ enum {
 	O_GROUP,
 	O_JSON,
 	O_NO_WIRE,
+	O_NO_KFILTER,
 };
 
 static const struct opt_def top_opts[] = {
@@ -71,6 +73,8 @@ static const struct opt_def top_opts[] = {
 	{O_JSON, 'j', "json", NULL, "with -b: print each frame as one line of JSON", COMPLETE_NONE},
 	{O_NO_WIRE, 0, "no-wire", NULL,
 	 "capture nothing (by default top captures on any when it may)", COMPLETE_NONE},
+	{O_NO_KFILTER, 0, "no-kernel-filter", NULL,
+	 "filter in user space only: send the kernel no bytecode", COMPLETE_NONE},
 	WIRE_OPTS_COMMON,
 	{0, 0, NULL, NULL, NULL, COMPLETE_NONE},
 };
@@ -132,6 +136,7 @@ struct top {
 	int batch;
 	int json;	  /* batch frames as JSON lines */
 	int no_wire;	  /* --no-wire */
+	int no_kfilter;	  /* --no-kernel-filter */
 	int wire_default; /* no source named: capturing on any, as top does when it may */
 	long frames;	  /* 0: until stopped */
 	long rows_max;	  /* batch: rows per frame, 0 for all */
@@ -157,6 +162,10 @@ struct top {
 	} rate;
 	/* what is shown (states, filter, sort, grouping), and the screen */
 	struct topscreen v;
+	/* What of v's filter the kernel runs, and the filter it was compiled from. */
+	struct filterbc bc;
+	const struct filter *bc_filter;
+	char bc_text[sizeof(((struct topscreen *)0)->filter_text)];
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -191,6 +200,9 @@ static int on_opt(void *st, int id, const char *arg)
 		return 0;
 	case O_NO_WIRE:
 		t->no_wire = 1;
+		return 0;
+	case O_NO_KFILTER:
+		t->no_kfilter = 1;
 		return 0;
 	case O_FRAMES:
 		if (parse_long(arg, 1, 1000000000, &n) < 0)
@@ -289,6 +301,28 @@ static void pump_wire(struct top *t, int timeout_ms, char *err, size_t errlen)
 		snprintf(t->wire_note, sizeof(t->wire_note), "replay stopped: %s", err);
 }
 
+/*
+ * Compile the filter for the kernel when it has changed (the / prompt).
+ * The kernel then sends only sockets that may match, so sockets that a new
+ * filter lets in were not missing before: the model takes the next refresh
+ * as a first one, and neither counts them as new connections nor gives
+ * them ages it cannot know.  0, or -1 out of memory.
+ */
+static int kernel_filter(struct top *t)
+{
+	if (t->no_kfilter ||
+	    (t->v.filter == t->bc_filter && strcmp(t->v.filter_text, t->bc_text) == 0))
+		return 0;
+	filterbc_free(&t->bc);
+	t->bc_filter = NULL;
+	if (t->v.filter && filterbc_compile(t->v.filter, SM_ALL, FILTERBC_MAX, &t->bc) < 0)
+		return -1;
+	t->bc_filter = t->v.filter;
+	snprintf(t->bc_text, sizeof(t->bc_text), "%s", t->v.filter_text);
+	topmodel_rebase(t->model);
+	return 0;
+}
+
 static int refresh_data(struct top *t, char *err, size_t errlen)
 {
 	struct sockdiag_req req;
@@ -296,6 +330,12 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 
 	memset(&req, 0, sizeof(req));
 	req.states = SM_ALL;
+	if (kernel_filter(t) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	req.bytecode = t->bc.code;
+	req.bytecode_len = t->bc.len;
 	/*
 	 * tcp_info costs the kernel a socket lock and ~230 bytes per socket,
 	 * a fifth more than the bare dump.  Only the rows on screen show it,
@@ -805,6 +845,7 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 		free(t.json_out);
 		topmodel_free(t.model);
 		filter_free(t.v.filter);
+		filterbc_free(&t.bc);
 		return rc;
 	}
 	struct sigaction sa;
@@ -827,6 +868,7 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	free(t.json_out);
 	topmodel_free(t.model);
 	filter_free(t.v.filter);
+	filterbc_free(&t.bc);
 	if (t.pipe_closed)
 		return cmd_output_failed(cmd, EPIPE);
 	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;

@@ -134,9 +134,10 @@ static struct frag join(struct compiler *c, struct frag a, size_t gap, struct fr
 {
 	struct frag r = frag_alloc(c, a.len + gap + b.len);
 
-	if (r.kind == F_CODE) {
+	if (r.kind == F_CODE) { /* b may be empty (not's), with no buffer at all */
 		memcpy(r.b, a.b, a.len);
-		memcpy(r.b + a.len + gap, b.b, b.len);
+		if (b.len)
+			memcpy(r.b + a.len + gap, b.b, b.len);
 	}
 	free(a.b);
 	free(b.b);

@@ -92,6 +92,7 @@ struct topmodel {
 	uint64_t gen; /* rows changed (a refresh began, the wire's joined): a top_pick's miss is
 			 stale */
 	int first;
+	int rebase; /* the next refresh is taken as a first one (topmodel_rebase) */
 	uint64_t last_scan_us, last_refresh_us;
 	struct top_stats st;
 	struct ring_event *ring;
@@ -407,7 +408,8 @@ void topmodel_begin(struct topmodel *m, uint64_t now_us)
 	m->unknown = 0;
 	m->now_us = now_us;
 	m->gen++;
-	m->first = m->last_refresh_us == 0;
+	m->first = m->last_refresh_us == 0 || m->rebase;
+	m->rebase = 0;
 
 	struct top_stats *st = &m->st;
 	long range[2];
@@ -554,6 +556,11 @@ int topmodel_add(struct topmodel *m, const struct sock_rec *rec)
 void topmodel_abort(struct topmodel *m)
 {
 	m->nprev = m->nrows;
+}
+
+void topmodel_rebase(struct topmodel *m)
+{
+	m->rebase = 1;
 }
 
 void topmodel_end(struct topmodel *m, uint64_t rescan_us, const char *procroot)

@@ -105,6 +105,12 @@ int topmodel_add(struct topmodel *m, const struct sock_rec *rec);
 void topmodel_end(struct topmodel *m, uint64_t rescan_us, const char *procroot);
 /* A refresh that cannot be finished (the dump failed): keep what arrived, consistently. */
 void topmodel_abort(struct topmodel *m);
+/*
+ * The next refresh sees sockets that were there before but not asked for
+ * (the kernel's filter changed): take it as a first refresh, so they are
+ * neither new connections nor given ages.
+ */
+void topmodel_rebase(struct topmodel *m);
 
 /* Join with the wire engine (optional): call after topmodel_end. */
 void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us);

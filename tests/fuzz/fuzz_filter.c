@@ -1,11 +1,16 @@
 /*
- * fuzz_filter.c - fuzz target: the ss filter language (filter.c).
+ * fuzz_filter.c - fuzz target: the ss filter language (filter.c) and its
+ * compiler to kernel bytecode (filterbc.c).
  *
  * The input is split on spaces into argv words, as a shell would hand them
  * to `tcpstate list`, and parsed.  A filter that parses is matched against
  * a few fixed sockets in every state, and each match is checked against
  * filter_states(): the dump request asks the kernel only for those states,
  * so a socket the filter accepts in a state outside that set would be lost.
+ * It is then compiled: the program must pass the kernel's audit, accept
+ * every socket the filter accepts (the kernel would otherwise drop it), and
+ * accept exactly those when it says it is exact.  The raw input is also
+ * handed to the audit as a program: one it passes must run within bounds.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -15,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "filter.h"
+#include "filterbc.h"
 #include "state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -56,6 +62,44 @@ static void init_recs(void)
 	recs_ready = 1;
 }
 
+/* The compiled program against the filter, on every fixed socket in every state asked for. */
+static void check_program(const struct filter *f, state_mask states)
+{
+	struct filterbc bc;
+
+	if (filterbc_compile(f, states, FILTERBC_MAX, &bc) < 0)
+		return; /* out of memory */
+	check(!bc.refused, "the compiler made a program the audit refuses");
+	check(!bc.len || filterbc_audit(bc.code, bc.len, 0) == 0, "program fails the audit");
+	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]) && bc.len; i++) {
+		struct sock_rec r = recs[i];
+		for (int st = TS_ESTABLISHED; st < TS_NEW_SYN_RECV; st++) {
+			if (!(states & SM(st)))
+				continue;
+			r.state = (uint8_t)st;
+			struct filterbc_entry e;
+			filterbc_entry_of(&e, &r);
+			int m = filter_match(f, &r), k = filterbc_run(bc.code, bc.len, &e);
+			check(k >= 0, "a compiled program runs out of bounds");
+			check(!m || k, "the program refuses a socket the filter accepts");
+			check(!bc.exact || m == k, "an exact program disagrees with the filter");
+		}
+	}
+	filterbc_free(&bc);
+}
+
+/* The input as a program: whatever the audit passes runs within bounds. */
+static void check_raw_program(const uint8_t *data, size_t size)
+{
+	if (filterbc_audit(data, size, 1) != 0)
+		return;
+	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+		struct filterbc_entry e;
+		filterbc_entry_of(&e, &recs[i]);
+		check(filterbc_run(data, size, &e) >= 0, "an audited program runs out of bounds");
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *argv[MAX_WORDS];
@@ -67,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (!recs_ready)
 		init_recs();
+	check_raw_program(data, size);
 	/* An exact-size copy: words end at spaces and at the final NUL. */
 	char *buf = malloc(size + 1);
 	if (!buf)
@@ -108,6 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sink += (uint64_t)m;
 		}
 	}
+	check_program(f, states);
 	for (const char *const *k = filter_keywords(); *k; k++)
 		sink += strlen(*k);
 	filter_free(f);

@@ -295,8 +295,7 @@ static const char *const states_w[] = {"established", "syn-sent",   "time-wait",
 				       "close-wait",  "fin-wait-1", "connected", "bucket"};
 static const char *const ops_w[] = {"=", "!=", "<", "<=", ">", ">=", "eq", "ne", "lt", "ge"};
 static const int ports[] = {0, 1, 22, 80, 443, 1023, 1024, 8080, 32768, 65535};
-static const char *const v4[] = {"198.18.0.1", "198.18.1.7", "10.0.0.9", "127.0.0.1",
-				 "0.0.0.0"};
+static const char *const v4[] = {"198.18.0.1", "198.18.1.7", "10.0.0.9", "127.0.0.1", "0.0.0.0"};
 static const char *const v6[] = {"fd00::1", "fd00::2", "::1", "::ffff:198.18.0.1", "::"};
 
 static void gen_pred(char *buf, size_t len)

@@ -280,6 +280,37 @@ static void join_follows_any_order(void)
 }
 
 /*
+ * Sockets a new kernel filter lets in were there before: after
+ * topmodel_rebase they are not new connections (which would feed the
+ * census's connection rate), and their ages stay lower bounds.  Without it
+ * they are new, as sockets that appear between two refreshes are.
+ */
+static void rebase_takes_next_refresh_as_first(void)
+{
+	struct topmodel *m = topmodel_new();
+	struct sock_rec s[3];
+
+	for (int i = 0; i < 3; i++)
+		s[i] = unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 41000 + i, "198.18.0.2", 443);
+	CHECK(m && unit_top_refresh(m, s, 1, 1000000, NULL) == 0);
+	CHECK(unit_top_refresh(m, s, 2, 2000000, NULL) == 0);
+	const struct top_row *r = by_lport(m, 41001);
+	CHECK(r && r->is_new); /* appeared between refreshes: a new connection */
+	topmodel_rebase(m);
+	CHECK(unit_top_refresh(m, s, 3, 3000000, NULL) == 0);
+	r = by_lport(m, 41002);
+	CHECK(r && !r->is_new && !r->since_exact);
+	r = by_lport(m, 41001);
+	CHECK(r && !r->is_new && r->since_us == 2000000); /* known rows keep their age */
+	/* Only the one refresh: a socket after it is new again. */
+	s[2].lport = 41003;
+	CHECK(unit_top_refresh(m, s, 3, 4000000, NULL) == 0);
+	r = by_lport(m, 41003);
+	CHECK(r && r->is_new);
+	topmodel_free(m);
+}
+
+/*
  * An owner carries over to the same socket and to the TIME-WAIT socket
  * that follows it, not to a new socket that reuses the tuple.
  */
@@ -1014,6 +1045,8 @@ const struct unit_test topmodel_tests[] = {
 	{"topmodel: groups by process, host and state, biggest first", groups_by_process_and_host},
 	{"topmodel: grouped by process, what no process holds says what holds it",
 	 groups_say_who_holds},
+	{"topmodel: a rebase takes the next refresh as a first one",
+	 rebase_takes_next_refresh_as_first},
 	{"topview: the column table writes the table's title and rows", view_columns},
 	{"topjson: rows as list --json spells them, the wire's view or null", json_frames},
 	{NULL, NULL},
