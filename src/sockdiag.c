@@ -220,14 +220,25 @@ static struct nl_msg *dump_request(int family, const struct sockdiag_req *req, i
 		states |= SM(TS_NEW_SYN_RECV);
 	if (req->want_info)
 		ext |= 1u << (INET_DIAG_INFO - 1);
+	/*
+	 * Sized for the bytecode: libnl's default message is one page, and a
+	 * program of more than about 4 KiB did not fit (a 250-address filter).
+	 */
+	size_t size = NLMSG_SPACE(sizeof(struct inet_diag_req_v2) + sizeof(struct inet_diag_req)) +
+		      (use_bc ? (size_t)nla_total_size((int)req->bytecode_len) : 0);
+	msg = nlmsg_alloc_size(size);
+	if (!msg)
+		return NULL;
 	if (family == AF_UNSPEC) {
 		struct inet_diag_req r;
 		memset(&r, 0, sizeof(r));
 		r.idiag_family = AF_UNSPEC;
 		r.idiag_ext = (uint8_t)ext;
 		r.idiag_states = states;
-		msg = nlmsg_alloc_simple(TCPDIAG_GETSOCK, NLM_F_REQUEST | NLM_F_DUMP);
-		e = msg ? nlmsg_append(msg, &r, sizeof(r), NLMSG_ALIGNTO) : -1;
+		e = nlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, TCPDIAG_GETSOCK, 0,
+			      NLM_F_REQUEST | NLM_F_DUMP)
+			    ? nlmsg_append(msg, &r, sizeof(r), NLMSG_ALIGNTO)
+			    : -1;
 	} else {
 		struct inet_diag_req_v2 r;
 		memset(&r, 0, sizeof(r));
@@ -235,8 +246,10 @@ static struct nl_msg *dump_request(int family, const struct sockdiag_req *req, i
 		r.sdiag_protocol = IPPROTO_TCP;
 		r.idiag_ext = (uint8_t)ext;
 		r.idiag_states = states;
-		msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP);
-		e = msg ? nlmsg_append(msg, &r, sizeof(r), NLMSG_ALIGNTO) : -1;
+		e = nlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, SOCK_DIAG_BY_FAMILY, 0,
+			      NLM_F_REQUEST | NLM_F_DUMP)
+			    ? nlmsg_append(msg, &r, sizeof(r), NLMSG_ALIGNTO)
+			    : -1;
 	}
 	if (e >= 0 && use_bc)
 		e = nla_put(msg, INET_DIAG_REQ_BYTECODE, (int)req->bytecode_len, req->bytecode);
