@@ -561,6 +561,8 @@ void topmodel_abort(struct topmodel *m)
 void topmodel_rebase(struct topmodel *m)
 {
 	m->rebase = 1;
+	/* The counts so far were of other sockets: a bar across the change would fall or rise. */
+	m->st.nhistory = 0;
 }
 
 void topmodel_end(struct topmodel *m, uint64_t rescan_us, const char *procroot)

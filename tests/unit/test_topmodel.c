@@ -282,7 +282,8 @@ static void join_follows_any_order(void)
 /*
  * Sockets a new kernel filter lets in were there before: after
  * topmodel_rebase they are not new connections (which would feed the
- * census's connection rate), and their ages stay lower bounds.  Without it
+ * census's connection rate), their ages stay lower bounds, and the state
+ * history starts again.  Without it
  * they are new, as sockets that appear between two refreshes are.
  */
 static void rebase_takes_next_refresh_as_first(void)
@@ -296,8 +297,12 @@ static void rebase_takes_next_refresh_as_first(void)
 	CHECK(unit_top_refresh(m, s, 2, 2000000, NULL) == 0);
 	const struct top_row *r = by_lport(m, 41001);
 	CHECK(r && r->is_new); /* appeared between refreshes: a new connection */
+	CHECK(topmodel_stats(m)->nhistory == 2);
 	topmodel_rebase(m);
 	CHECK(unit_top_refresh(m, s, 3, 3000000, NULL) == 0);
+	/* The history starts again: it counted other sockets before. */
+	CHECK(topmodel_stats(m)->nhistory == 1 &&
+	      topmodel_stats(m)->history[TS_ESTABLISHED][0] == 3);
 	r = by_lport(m, 41002);
 	CHECK(r && !r->is_new && !r->since_exact);
 	r = by_lport(m, 41001);
