@@ -965,18 +965,14 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 		return run_wire(cmd, &o, nargs);
 	if (o.wire_only)
 		return cmd_usage_error(cmd, "capture options (-f, --at, --zeek, ...) need -r FILE");
-	if (nargs > 0) {
-		filter = filter_parse(nargs, args, err, sizeof(err));
-		if (!filter)
-			return cmd_usage_error(cmd, "%s", err);
-	}
 	if (o.netns && o.load)
 		return cmd_usage_error(cmd, "-N and --load-dump cannot be used together");
 	dev.offline = o.load != NULL;
-	if (o.netns && (rc = cmd_enter_netns(cmd, o.netns)) != 0) {
-		filter_free(filter);
+	/* The filter after -N: a device name is that namespace's, as in ss. */
+	if (o.netns && (rc = cmd_enter_netns(cmd, o.netns)) != 0)
 		return rc;
-	}
+	if (nargs > 0 && !(filter = filter_parse(nargs, args, err, sizeof(err))))
+		return cmd_usage_error(cmd, "%s", err);
 
 	/*
 	 * Which states to ask the kernel for: a filter that names states
