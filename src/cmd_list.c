@@ -107,6 +107,8 @@ const struct cmd_entry cmd_list_entry = {
 		"                                  all connected synchronized bucket big\n"
 		"  sport|dport [OP] :PORT          OP: = != < <= > >= (or eq ne lt le gt ge)\n"
 		"  src|dst ADDR[/PREFIX][:PORT]    IPv6 with a port in brackets: [::1]:80\n"
+		"  dev [OP] NAME|INDEX             bound device; OP: = or != (eq ne); 0: none\n"
+		"  cgroup [OP] PATH                the owner's cgroup v2, under its mount\n"
 		"  and, or, not, ( )               and/or group left to right, as in ss\n"
 		"Leading state words combine as in ss: 'state A state B' shows both.\n"
 		"Example: tcpstate list -p state close-wait '(' dport = :443 or dport = :80 ')'\n",
