@@ -155,6 +155,16 @@ static int new_node(struct parser *p, enum node_kind kind)
 	return f->n++;
 }
 
+/* A NOT node over node a: "exclude", "not", and the != of dev and cgroup. */
+static int not_node(struct parser *p, int a)
+{
+	int id = new_node(p, N_NOT);
+
+	if (id >= 0)
+		p->f->nodes[id].a = a;
+	return id;
+}
+
 static int parse_expr(struct parser *p, int depth);
 
 static int parse_port(struct parser *p, const char *t, uint16_t *port)
@@ -347,14 +357,7 @@ static int parse_id_pred(struct parser *p, enum node_kind kind)
 	if (kind == N_DEV ? parse_dev(p, t, &n->ifindex) : parse_cgroup(p, t, &n->cgroup_id))
 		return -1;
 	p->pos++;
-	if (ne) {
-		int nid = new_node(p, N_NOT);
-		if (nid < 0)
-			return -1;
-		p->f->nodes[nid].a = id;
-		id = nid;
-	}
-	return id;
+	return ne ? not_node(p, id) : id;
 }
 
 static int parse_pred(struct parser *p)
@@ -384,14 +387,7 @@ static int parse_pred(struct parser *p)
 		if ((id = new_node(p, N_STATE)) < 0)
 			return -1;
 		p->f->nodes[id].mask = m;
-		if (excl) {
-			int nid = new_node(p, N_NOT);
-			if (nid < 0)
-				return -1;
-			p->f->nodes[nid].a = id;
-			id = nid;
-		}
-		return id;
+		return excl ? not_node(p, id) : id;
 	}
 	if (strcmp(t, "sport") == 0 || strcmp(t, "dport") == 0) {
 		enum node_kind k = t[0] == 's' ? N_SPORT : N_DPORT;
@@ -466,13 +462,7 @@ static int parse_factor(struct parser *p, int depth)
 	}
 	if (eat(p, "not", "!", NULL)) {
 		int a = parse_factor(p, depth + 1);
-		if (a < 0)
-			return -1;
-		int id = new_node(p, N_NOT);
-		if (id < 0)
-			return -1;
-		p->f->nodes[id].a = a;
-		return id;
+		return a < 0 ? -1 : not_node(p, a);
 	}
 	if (eat(p, "(", NULL, NULL)) {
 		int a = parse_expr(p, depth + 1);
