@@ -4,8 +4,8 @@ as the oracle.
 
 Root only.  A namespace holds a veth pair, one end with 198.18.5.1/24 and
 fd00:5::1/64, and sockets bound to that end with SO_BINDTODEVICE: two IPv4
-listeners, an IPv6 one, and a connection that stays in SYN-SENT (no one
-answers for 198.18.5.9);
+listeners, an IPv6 one, and a connection that stays in SYN-SENT (its SYNs
+go to a MAC address no one has);
 beside them, sockets bound to no device.  `dev = NAME` must list exactly the
 bound ones, as `ss -tanH dev = NAME` does in the namespace; the name is the
 namespace's (the host has no such device), for list and for top.
@@ -215,6 +215,10 @@ def dev_cases(rep, ns):
         ns.exec(["ip", "link", "set", d, "up"], check=True)
     ns.add_addr("198.18.5.1/24", DEV)
     ns.add_addr("fd00:5::1/64", DEV)
+    # A neighbour that never answers but is never found missing either: an
+    # unresolved one would fail the connect with EHOSTUNREACH after a while.
+    ns.exec(["ip", "neigh", "add", "198.18.5.9", "lladdr", "02:00:00:00:05:09", "dev", DEV,
+             "nud", "permanent"], check=True)
     ns.spawn(BOUND, DEV)
     for name in DEV_NAMES:
         rep.case(name, globals()[name], ns)
