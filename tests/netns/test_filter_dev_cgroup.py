@@ -19,6 +19,10 @@ listener accepted for the outsider (an accepted socket takes its listener's
 cgroup), no others, as ss does.  The process is moved out and killed and the
 directory removed, whatever happened.
 
+Each filter runs twice: as list sends it, the kernel's bytecode first
+(INET_DIAG_BC_DEV_COND, _CGROUP_COND), and with --no-kernel-filter, in user
+space alone on each record's ifindex and cgroup id; both must give ss's rows.
+
 Env: TCPSTATE = path of the binary (default <repo>/tcpstate).
 Prints PASS/FAIL/SKIP lines; exits 1 if any FAIL.
 """
@@ -125,10 +129,14 @@ def same(got, want, what):
 
 
 def filtered(ns, words):
-    """tcpstate list -a WORDS in the namespace, checked against ss; the rows."""
+    """tcpstate list -a WORDS in the namespace, checked against ss, and the
+    same filter in user space alone (--no-kernel-filter: the record's
+    ifindex and cgroup id, not the kernel's bytecode); the rows."""
     res, got = tcpstate_rows(["-N", ns.name, "-a", "-H"] + words)
     same(got, ss_rows(ns, words), "`%s` vs `%s`" % (fmt_cmd(res.argv),
                                                    fmt_cmd(ss_argv(ns, ["-a"] + words))))
+    res, user = tcpstate_rows(["-N", ns.name, "-a", "-H", "--no-kernel-filter"] + words)
+    same(user, got, "`%s` vs the kernel's filter" % fmt_cmd(res.argv))
     return got
 
 
