@@ -85,4 +85,11 @@ static inline uint32_t get_h32(const struct cursor *c, size_t off)
 	return v;
 }
 
+static inline uint64_t get_h64(const struct cursor *c, size_t off)
+{
+	uint64_t v;
+	memcpy(&v, c->p + off, sizeof(v));
+	return v;
+}
+
 #endif

@@ -107,6 +107,8 @@ const struct cmd_entry cmd_list_entry = {
 		"                                  all connected synchronized bucket big\n"
 		"  sport|dport [OP] :PORT          OP: = != < <= > >= (or eq ne lt le gt ge)\n"
 		"  src|dst ADDR[/PREFIX][:PORT]    IPv6 with a port in brackets: [::1]:80\n"
+		"  dev [OP] NAME|INDEX             bound device; OP: = or != (eq ne); 0: none\n"
+		"  cgroup [OP] PATH                the owner's cgroup v2, under its mount\n"
 		"  and, or, not, ( )               and/or group left to right, as in ss\n"
 		"Leading state words combine as in ss: 'state A state B' shows both.\n"
 		"Example: tcpstate list -p state close-wait '(' dport = :443 or dport = :80 ')'\n",
@@ -965,18 +967,14 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 		return run_wire(cmd, &o, nargs);
 	if (o.wire_only)
 		return cmd_usage_error(cmd, "capture options (-f, --at, --zeek, ...) need -r FILE");
-	if (nargs > 0) {
-		filter = filter_parse(nargs, args, err, sizeof(err));
-		if (!filter)
-			return cmd_usage_error(cmd, "%s", err);
-	}
 	if (o.netns && o.load)
 		return cmd_usage_error(cmd, "-N and --load-dump cannot be used together");
 	dev.offline = o.load != NULL;
-	if (o.netns && (rc = cmd_enter_netns(cmd, o.netns)) != 0) {
-		filter_free(filter);
+	/* The filter after -N: a device name is that namespace's, as in ss. */
+	if (o.netns && (rc = cmd_enter_netns(cmd, o.netns)) != 0)
 		return rc;
-	}
+	if (nargs > 0 && !(filter = filter_parse(nargs, args, err, sizeof(err))))
+		return cmd_usage_error(cmd, "%s", err);
 
 	/*
 	 * Which states to ask the kernel for: a filter that names states

@@ -777,11 +777,21 @@ static int open_wire(const struct cmd_entry *cmd, struct top *t)
 	return 0;
 }
 
-/* Start: the filter, the terminal, the namespace.  0, or an exit status (printed). */
+/* Start: the namespace, the filter, the terminal.  0, or an exit status (printed). */
 static int set_up(const struct cmd_entry *cmd, struct top *t, int nargs, char **args)
 {
 	char err[512];
 
+	/* The namespace first: a device name in the filter is that namespace's, as in ss. */
+	if (t->netns) {
+		int r = netns_enter(t->netns, err, sizeof(err));
+		if (r == -2)
+			return cmd_usage_error(cmd, "%s", err);
+		if (r < 0) {
+			cmd_error(cmd, "%s", err);
+			return EXIT_RUNTIME;
+		}
+	}
 	if (nargs) {
 		t->v.filter = filter_parse(nargs, args, err, sizeof(err));
 		if (!t->v.filter)
@@ -796,15 +806,6 @@ static int set_up(const struct cmd_entry *cmd, struct top *t, int nargs, char **
 	if (!t->batch && termcheck(err, sizeof(err)) < 0) {
 		cmd_error(cmd, "%s", err);
 		return EXIT_RUNTIME;
-	}
-	if (t->netns) {
-		int r = netns_enter(t->netns, err, sizeof(err));
-		if (r == -2)
-			return cmd_usage_error(cmd, "%s", err);
-		if (r < 0) {
-			cmd_error(cmd, "%s", err);
-			return EXIT_RUNTIME;
-		}
 	}
 	t->model = topmodel_new();
 	t->v.model = t->model;

@@ -87,6 +87,7 @@ int sockdiag_parse_msg(const uint8_t *buf, size_t len, struct sock_rec *rec, int
 	rec->v6only = 0;
 	rec->spare = 0;
 	rec->spare2 = 0;
+	rec->cgroup_id = 0;
 	memset(&rec->info, 0, sizeof(rec->info));
 	if (!cur_has(&c, 0, DM_SIZE))
 		return -1;
@@ -132,6 +133,14 @@ int sockdiag_parse_msg(const uint8_t *buf, size_t len, struct sock_rec *rec, int
 		 */
 		if ((atype & 0x3fff) == INET_DIAG_SKV6ONLY && alen > RTA_HDR)
 			rec->v6only = get_u8(&c, RTA_HDR) != 0;
+		/*
+		 * Also unasked (inet_diag_msg_attrs_fill puts it for every full
+		 * socket since 5.7, with no idiag_ext bit): the owner's cgroup v2
+		 * id.  TIME-WAIT and request sockets lack it and keep 0, which is
+		 * also what the kernel's bytecode compares for them.
+		 */
+		if ((atype & 0x3fff) == INET_DIAG_CGROUP_ID && alen >= RTA_HDR + 8)
+			rec->cgroup_id = get_h64(&c, RTA_HDR);
 		if (cur_skip(&c, ALIGN4(alen)) < 0)
 			break; /* the last attribute may lack its padding */
 	}

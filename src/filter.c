@@ -9,6 +9,8 @@
 #include "filter.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -18,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "cgroupid.h"
 #include "filter_int.h"
 
 #define MAX_TOKENS 1024
@@ -32,8 +35,8 @@ struct parser {
 	int failed;
 };
 
-static const char *const keywords[] = {"state", "exclude", "sport", "dport", "src",
-				       "dst",	"and",	   "or",    "not",   NULL};
+static const char *const keywords[] = {"state", "exclude", "sport", "dport", "src", "dst",
+				       "dev",	"cgroup",  "and",   "or",    "not", NULL};
 
 const char *const *filter_keywords(void)
 {
@@ -152,6 +155,16 @@ static int new_node(struct parser *p, enum node_kind kind)
 	return f->n++;
 }
 
+/* A NOT node over node a: "exclude", "not", and the != of dev and cgroup. */
+static int not_node(struct parser *p, int a)
+{
+	int id = new_node(p, N_NOT);
+
+	if (id >= 0)
+		p->f->nodes[id].a = a;
+	return id;
+}
+
 static int parse_expr(struct parser *p, int depth);
 
 static int parse_port(struct parser *p, const char *t, uint16_t *port)
@@ -264,6 +277,89 @@ static int parse_hostcond(struct parser *p, struct node *n, const char *t)
 	return 0;
 }
 
+/*
+ * DEV: a device name, looked up in the network namespace the process is in
+ * now (the caller enters -N's before parsing); a number, taken as an
+ * ifindex as it is (0: bound to no device); or "ifN", as list prints a
+ * device it cannot name.
+ */
+static int parse_dev(struct parser *p, const char *t, uint32_t *ifindex)
+{
+	char *end;
+	unsigned long v;
+
+	if (isdigit((unsigned char)*t)) {
+		errno = 0;
+		v = strtoul(t, &end, 10);
+		if (*end != '\0' || errno || v > INT32_MAX) {
+			fail(p, "device index must be a number from 0 to %d", INT32_MAX);
+			return -1;
+		}
+		*ifindex = (uint32_t)v;
+		return 0;
+	}
+	*ifindex = if_nametoindex(t);
+	if (*ifindex)
+		return 0;
+	if (strncmp(t, "if", 2) == 0 && isdigit((unsigned char)t[2])) {
+		errno = 0;
+		v = strtoul(t + 2, &end, 10);
+		if (*end == '\0' && !errno && v > 0 && v <= INT32_MAX) {
+			*ifindex = (uint32_t)v;
+			return 0;
+		}
+	}
+	fail(p, "no such device");
+	return -1;
+}
+
+/* PATH under the cgroup2 mount, which is looked up in /proc/self/mountinfo. */
+static int parse_cgroup(struct parser *p, const char *t, uint64_t *id)
+{
+	char mnt[4096];
+
+	if (cgroup2_mount("/proc/self/mountinfo", mnt, sizeof(mnt)) < 0) {
+		fail(p, "no cgroup2 file system is mounted (%s)", strerror(errno));
+		return -1;
+	}
+	if (cgroup2_id(mnt, t, id) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			fail(p, "no such cgroup under %s", mnt);
+		else if (errno == EMEDIUMTYPE)
+			fail(p, "%s is not a cgroup2 file system", mnt);
+		else
+			fail(p, "cgroup under %s: %s", mnt, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * "dev [OP] DEV" and "cgroup [OP] PATH", OP one of = == eq (the default) or
+ * != ne neq, which is "not" over the equal test (as ss compiles it).
+ */
+static int parse_id_pred(struct parser *p, enum node_kind kind)
+{
+	int ne = 0, id;
+
+	p->pos++;
+	if (!eat(p, "=", "==", "eq"))
+		ne = eat(p, "!=", "ne", "neq");
+	const char *t = peek(p);
+	if (!t) {
+		fail(p,
+		     kind == N_DEV ? "expected a device name or index" : "expected a cgroup path");
+		return -1;
+	}
+	if ((id = new_node(p, kind)) < 0)
+		return -1;
+	struct node *n = &p->f->nodes[id];
+	if (kind == N_DEV ? parse_dev(p, t, &n->ifindex) : parse_cgroup(p, t, &n->cgroup_id))
+		return -1;
+	p->pos++;
+	return ne ? not_node(p, id) : id;
+}
+
 static int parse_pred(struct parser *p)
 {
 	const char *t = peek(p);
@@ -291,14 +387,7 @@ static int parse_pred(struct parser *p)
 		if ((id = new_node(p, N_STATE)) < 0)
 			return -1;
 		p->f->nodes[id].mask = m;
-		if (excl) {
-			int nid = new_node(p, N_NOT);
-			if (nid < 0)
-				return -1;
-			p->f->nodes[nid].a = id;
-			id = nid;
-		}
-		return id;
+		return excl ? not_node(p, id) : id;
 	}
 	if (strcmp(t, "sport") == 0 || strcmp(t, "dport") == 0) {
 		enum node_kind k = t[0] == 's' ? N_SPORT : N_DPORT;
@@ -347,7 +436,11 @@ static int parse_pred(struct parser *p)
 		p->pos++;
 		return id;
 	}
-	fail(p, "expected state, exclude, sport, dport, src, dst, not or (");
+	if (strcmp(t, "dev") == 0)
+		return parse_id_pred(p, N_DEV);
+	if (strcmp(t, "cgroup") == 0)
+		return parse_id_pred(p, N_CGROUP);
+	fail(p, "expected state, exclude, sport, dport, src, dst, dev, cgroup, not or (");
 	return -1;
 }
 
@@ -369,13 +462,7 @@ static int parse_factor(struct parser *p, int depth)
 	}
 	if (eat(p, "not", "!", NULL)) {
 		int a = parse_factor(p, depth + 1);
-		if (a < 0)
-			return -1;
-		int id = new_node(p, N_NOT);
-		if (id < 0)
-			return -1;
-		p->f->nodes[id].a = a;
-		return id;
+		return a < 0 ? -1 : not_node(p, a);
 	}
 	if (eat(p, "(", NULL, NULL)) {
 		int a = parse_expr(p, depth + 1);
@@ -581,8 +668,9 @@ static int eval(const struct filter *f, int i, const struct sock_rec *r)
 	case N_DST:
 		return match_host(n, r->family, r->raddr, r->rport);
 	case N_DEV:
+		return r->ifindex == n->ifindex;
 	case N_CGROUP:
-		return 0; /* not parsed yet */
+		return r->cgroup_id == n->cgroup_id;
 	}
 	return 0;
 }

@@ -8,11 +8,16 @@
  *   pred    := "state" STATE | "exclude" STATE
  *            | ("sport" | "dport") [OP] PORT
  *            | ("src" | "dst") ADDR[/PREFIX][:PORT]
+ *            | "dev" [EQOP] (NAME | INDEX | "if"INDEX)     (INDEX 0: bound to none)
+ *            | "cgroup" [EQOP] PATH              (under the cgroup2 mount; "/" optional)
  *   OP      := = | == | != | < | <= | > | >= | eq | neq | ne | lt | le | leq | gt | ge | geq
+ *   EQOP    := = | == | eq | != | ne | neq       (the last three: "not" over the test)
  *
  * A filter is parsed once and then matched against each socket.  It also
  * says which states could possibly match, so the kernel can be asked for
- * those alone (the dump request's state mask).
+ * those alone (the dump request's state mask).  Device names and cgroup
+ * paths are resolved while parsing, in the network namespace the process
+ * is in then: parse after entering the one to be listed.
  */
 #ifndef TCPSTATE_FILTER_H
 #define TCPSTATE_FILTER_H

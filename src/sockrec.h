@@ -46,6 +46,7 @@ struct sock_rec {
 	uint32_t expires_ms;
 	uint32_t spare2; /* zero, as spare */
 	uint64_t cookie;
+	uint64_t cgroup_id; /* cgroup v2 id of a full socket's owner (INET_DIAG_CGROUP_ID), or 0 */
 	struct sock_info info;
 };
 

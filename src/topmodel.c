@@ -26,8 +26,8 @@
 #define EVENT_RING 262144u
 
 /* Rows are compared whole (memcmp): no padding bytes, whose values are undefined. */
-_Static_assert(sizeof(struct sock_rec) == 120, "struct sock_rec has padding");
-_Static_assert(sizeof(struct top_row) == 176, "struct top_row has padding");
+_Static_assert(sizeof(struct sock_rec) == 128, "struct sock_rec has padding");
+_Static_assert(sizeof(struct top_row) == 184, "struct top_row has padding");
 
 struct ring_event {
 	uint32_t conn_id;

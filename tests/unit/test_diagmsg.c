@@ -318,6 +318,37 @@ static void v6only_attribute(void)
 	CHECK(g.recs[0].spare == 0 && g.recs[0].spare2 == 0);
 }
 
+/*
+ * INET_DIAG_CGROUP_ID, also sent unasked, for full sockets only: the
+ * owner's cgroup v2 id (the filter's "cgroup PATH" compares it).  A record
+ * without it, or with a payload too short for a u64, has 0, as a TIME-WAIT
+ * socket has; a value never carries over from the message before.
+ */
+static void cgroup_id_attribute(void)
+{
+	struct diag_payload d;
+	struct got g = {.n = 0};
+	struct sockdiag_stats st;
+	char err[128];
+	struct unit_buf b = {.n = 0};
+	uint64_t id = 0x123456789abcdef0ull;
+	uint32_t half = 77;
+
+	diag_init(&d, AF_INET, TS_ESTABLISHED, 7000, 41000);
+	diag_attr(&d, INET_DIAG_CGROUP_ID, &id, sizeof(id));
+	diag_msg(&b, &d, 77, 1234, NLM_F_MULTI);
+	diag_init(&d, AF_INET, TS_TIME_WAIT, 7001, 41001); /* none, as the kernel sends it */
+	diag_msg(&b, &d, 77, 1234, NLM_F_MULTI);
+	diag_init(&d, AF_INET6, TS_LISTEN, 7002, 0);
+	diag_attr(&d, INET_DIAG_CGROUP_ID, &half, sizeof(half)); /* too short: ignored */
+	diag_msg(&b, &d, 77, 1234, NLM_F_MULTI);
+	done_msg(&b, 77, 1234);
+	CHECK(run(&b, &g, &st, err) == 1 && g.n == 3 && st.malformed == 0);
+	CHECK(g.recs[0].cgroup_id == id);
+	CHECK(g.recs[1].cgroup_id == 0 && g.recs[2].cgroup_id == 0);
+	CHECK(g.recs[0].lport == 7000 && g.recs[2].lport == 7002);
+}
+
 static void dump_intr_and_stop(void)
 {
 	struct unit_buf b = {.n = 0};
@@ -469,6 +500,7 @@ const struct unit_test diagmsg_tests[] = {
 	{"diagmsg: malformed payloads counted", malformed_payloads_counted},
 	{"diagmsg: tcp_info longer and shorter", tcp_info_any_length},
 	{"diagmsg: IPV6_V6ONLY of a listener", v6only_attribute},
+	{"diagmsg: the owner's cgroup id", cgroup_id_attribute},
 	{"diagmsg: DUMP_INTR noted, callback stops", dump_intr_and_stop},
 	{"diagmsg: recorded kernel dump replays", recorded_dump_replays},
 	{"diagmsg: bad dump files", bad_dump_files},

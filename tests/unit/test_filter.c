@@ -1,8 +1,13 @@
 /* Unit tests: the filter language, valid and invalid, and its state mask. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "cgroupid.h"
 #include "filter.h"
 #include "unit.h"
 
@@ -173,7 +178,21 @@ static void errors_name_the_token(void)
 		{"src [::1]:80:90", "port must be a number"},
 		{"( state listen", "at end: expected )"},
 		{"state listen )", "token 3 \")\": unexpected token"},
-		{"dev eth0", "token 1 \"dev\": expected state, exclude"},
+		{"bogus 1",
+		 "token 1 \"bogus\": expected state, exclude, sport, dport, src, dst, dev, cgroup, "
+		 "not or ("},
+		{"dev tcpst-nodev0", "token 2 \"tcpst-nodev0\": no such device"},
+		{"dev = tcpst-nodev0", "token 3 \"tcpst-nodev0\": no such device"},
+		{"dev != tcpst-nodev0 or dev lo", "token 3 \"tcpst-nodev0\": no such device"},
+		{"dev", "at end: expected a device name or index"},
+		{"dev =", "at end: expected a device name or index"},
+		{"dev 2147483648", "token 2 \"2147483648\": device index must be a number"},
+		{"dev 99999999999999999999", "device index must be a number from 0 to 2147483647"},
+		{"dev 3x", "token 2 \"3x\": device index must be a number"},
+		{"dev < 3", "token 2 \"<\": no such device"},
+		{"dev if0", "token 2 \"if0\": no such device"},
+		{"cgroup", "at end: expected a cgroup path"},
+		{"cgroup ne", "at end: expected a cgroup path"},
 		{"and", "token 1 \"and\""},
 		{"state listen or", "at end: expected a condition"},
 		{"not", "at end: expected a condition"},
@@ -199,6 +218,156 @@ static void errors_name_the_token(void)
 	/* An empty expression is an error, not "match all". */
 	f = filter_parse(0, argv, err, sizeof(err));
 	CHECK(f == NULL && strstr(err, "empty"));
+}
+
+/*
+ * "dev": the record's ifindex against a name (looked up now: lo, which is 1
+ * in every namespace), an index, or "ifN"; != ne neq are "not dev".
+ */
+static void dev_condition(void)
+{
+	struct sock_rec none = unit_sockrow(TS_LISTEN, "0.0.0.0", 22, "*", 0);
+	struct sock_rec on_lo = none, on_7 = none;
+	on_lo.ifindex = if_nametoindex("lo");
+	on_7.ifindex = 7;
+	static const struct {
+		const char *expr;
+		int none, lo, seven;
+	} cases[] = {
+		{"dev 0", 1, 0, 0},
+		{"dev = 0", 1, 0, 0},
+		{"dev lo", 0, 1, 0},
+		{"dev == lo", 0, 1, 0},
+		{"dev eq lo", 0, 1, 0},
+		{"dev=lo", 0, 1, 0},
+		{"dev 7", 0, 0, 1},
+		{"dev if7", 0, 0, 1},
+		{"dev != 7", 1, 1, 0},
+		{"dev ne 0", 0, 1, 1},
+		{"dev neq lo", 1, 0, 1},
+		{"dev!=lo", 1, 0, 1},
+		{"not dev 0", 0, 1, 1},
+		{"dev lo or dev 7", 0, 1, 1},
+		{"dev 7 and sport = :22", 0, 0, 1},
+		{"( dev != 0 ) and not dev 7", 0, 1, 0},
+	};
+	CHECK(on_lo.ifindex != 0 && on_lo.ifindex != 7);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got[3] = {matches(cases[i].expr, &none), matches(cases[i].expr, &on_lo),
+			      matches(cases[i].expr, &on_7)};
+		int want[3] = {cases[i].none, cases[i].lo, cases[i].seven};
+		if (memcmp(got, want, sizeof(got)) != 0) {
+			printf("  \"%s\": got %d%d%d want %d%d%d\n", cases[i].expr, got[0], got[1],
+			       got[2], want[0], want[1], want[2]);
+			unit_failed = 1;
+		}
+	}
+	/* No state named: every state stays possible. */
+	char err[256];
+	struct filter *f = parse("dev lo", err, sizeof(err));
+	CHECK(f && filter_states(f) == SM_ALL && !filter_has_state(f));
+	filter_free(f);
+}
+
+/* A mountinfo file with the given text; its path into path (a mkstemp template). */
+static int mountinfo_file(char *path, const char *text)
+{
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* The first cgroup2 mount, past cgroup v1 ones and optional fields; \040 unescaped. */
+static void cgroup2_mount_point(void)
+{
+	static const struct {
+		const char *text, *want; /* want NULL: none */
+	} cases[] = {
+		{"31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+		 "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+		 "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n",
+		 "/sys/fs/cgroup/unified"},
+		{"30 23 0:26 / /sys/fs/cgroup rw,nosuid shared:4 master:1 - cgroup2 cgroup2 rw\n"
+		 "50 23 0:40 / /mnt/other rw - cgroup2 cgroup2 rw\n",
+		 "/sys/fs/cgroup"},
+		{"30 23 0:26 / /mnt/my\\040cg\\134x rw - cgroup2 none rw\n", "/mnt/my cg\\x"},
+		/* "cgroup2" as a mount point or source is not the file system type */
+		{"30 23 0:26 / /cgroup2 rw - tmpfs cgroup2 rw\n", NULL},
+		{"32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n", NULL},
+		{"", NULL},
+		{"garbage\n1 2 3\n", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[] = "/tmp/tcpstate-mountinfo-XXXXXX", got[64] = "";
+		CHECK(mountinfo_file(path, cases[i].text) == 0);
+		int rc = cgroup2_mount(path, got, sizeof(got));
+		int want_rc = cases[i].want ? 0 : -1;
+		if (rc != want_rc || (cases[i].want && strcmp(got, cases[i].want) != 0) ||
+		    (!cases[i].want && errno != ENOENT)) {
+			printf("  case %zu: got %d \"%s\", want %s\n", i, rc, got,
+			       cases[i].want ? cases[i].want : "ENOENT");
+			unit_failed = 1;
+		}
+		unlink(path);
+	}
+	char small[8];
+	CHECK(cgroup2_mount("/nonexistent/mountinfo", small, sizeof(small)) < 0 && errno == ENOENT);
+	char path[] = "/tmp/tcpstate-mountinfo-XXXXXX";
+	CHECK(mountinfo_file(path, cases[0].text) == 0);
+	CHECK(cgroup2_mount(path, small, sizeof(small)) < 0 && errno == ENAMETOOLONG);
+	unlink(path);
+}
+
+/*
+ * "cgroup PATH" on this machine's cgroup2 mount, if it has one: the root's
+ * id is the mount's inode number (kernfs gives a cgroup its id as inode
+ * number where ino_t is 64 bits, as here), with or without the '/'; files,
+ * paths that leave the mount and missing ones are no cgroup; a directory
+ * on another file system is refused even though its handle is 8 bytes.
+ */
+static void cgroup_condition(void)
+{
+	char mnt[4096], err[256];
+	struct stat st;
+	uint64_t id = 0, id2 = 0;
+
+	char tmp[] = "/tmp/tcpstate-cg-XXXXXX";
+	CHECK(mkdtemp(tmp) != NULL);
+	CHECK(cgroup2_id(tmp, "/", &id) < 0 && errno == EMEDIUMTYPE);
+	rmdir(tmp);
+	if (cgroup2_mount("/proc/self/mountinfo", mnt, sizeof(mnt)) < 0) {
+		printf("  (no cgroup2 mount here: its lookups not tried)\n");
+		struct filter *f = parse("cgroup /", err, sizeof(err));
+		CHECK(!f && strstr(err, "token 2 \"/\": no cgroup2 file system is mounted"));
+		filter_free(f);
+		return;
+	}
+	CHECK(stat(mnt, &st) == 0);
+	CHECK(cgroup2_id(mnt, "/", &id) == 0 && id == (uint64_t)st.st_ino);
+	CHECK(cgroup2_id(mnt, "", &id2) == 0 && id2 == id);
+	CHECK(cgroup2_id(mnt, "//", &id2) == 0 && id2 == id);
+	CHECK(cgroup2_id(mnt, "cgroup.procs", &id2) < 0 && errno == ENOENT);
+	CHECK(cgroup2_id(mnt, "../..", &id2) < 0 && errno == ENOENT);
+	CHECK(cgroup2_id(mnt, "/tcpstate-no-such-cgroup", &id2) < 0 && errno == ENOENT);
+
+	struct sock_rec in_root = unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 1, "198.18.0.2", 2);
+	struct sock_rec tw = unit_sockrow(TS_TIME_WAIT, "198.18.0.1", 3, "198.18.0.2", 4);
+	in_root.cgroup_id = id;
+	CHECK(matches("cgroup /", &in_root) == 1 && matches("cgroup /", &tw) == 0);
+	CHECK(matches("cgroup = /", &in_root) == 1 && matches("cgroup == /", &in_root) == 1);
+	CHECK(matches("cgroup eq /", &in_root) == 1 && matches("cgroup=/", &in_root) == 1);
+	CHECK(matches("cgroup != /", &in_root) == 0 && matches("cgroup != /", &tw) == 1);
+	CHECK(matches("cgroup ne /", &tw) == 1 && matches("cgroup neq /", &in_root) == 0);
+	CHECK(matches("not cgroup / and state time-wait", &tw) == 1);
+	struct filter *f = parse("cgroup /tcpstate-no-such-cgroup", err, sizeof(err));
+	CHECK(!f && strstr(err, "token 2 \"/tcpstate-no-such-cgroup\": no such cgroup under "));
+	filter_free(f);
+	f = parse("cgroup = cgroup.procs", err, sizeof(err));
+	CHECK(!f && strstr(err, "token 3 \"cgroup.procs\": no such cgroup under "));
+	filter_free(f);
 }
 
 static void state_mask_for_kernel(void)
@@ -243,5 +412,8 @@ const struct unit_test filter_tests[] = {
 	{"filter: matching", matching},
 	{"filter: errors name the token", errors_name_the_token},
 	{"filter: kernel state mask", state_mask_for_kernel},
+	{"filter: dev", dev_condition},
+	{"filter: cgroup2 mount from mountinfo", cgroup2_mount_point},
+	{"filter: cgroup", cgroup_condition},
 	{NULL, NULL},
 };
