@@ -471,6 +471,7 @@ void filterbc_entry_of(struct filterbc_entry *e, const struct sock_rec *r)
 	e->sport = r->lport;
 	e->dport = r->rport;
 	e->ifindex = r->ifindex;
+	e->cgroup_id = r->cgroup_id;
 }
 
 static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};

@@ -38,7 +38,7 @@ static void check(int ok, const char *what)
 	}
 }
 
-static struct sock_rec recs[5];
+static struct sock_rec recs[6];
 static int recs_ready;
 
 static void make_rec(struct sock_rec *r, int family, const char *l, int lp, const char *rm, int rp)
@@ -59,6 +59,10 @@ static void init_recs(void)
 	make_rec(&recs[2], AF_INET6, "fd00::1", 5000, "fd00::2", 41000);
 	make_rec(&recs[3], AF_INET6, "::ffff:198.18.0.1", 8080, "::ffff:10.0.0.9", 1);
 	make_rec(&recs[4], AF_INET, "127.0.0.1", 65535, "255.255.255.255", 80);
+	/* Bound to a device, in a cgroup: for dev and cgroup conditions. */
+	make_rec(&recs[5], AF_INET6, "fd00::7", 443, "fd00::8", 50000);
+	recs[5].ifindex = 2;
+	recs[5].cgroup_id = 1;
 	recs_ready = 1;
 }
 

@@ -94,6 +94,13 @@ static void test_bc_layout_leaf(void)
 	memcpy(&h, bc.code + 4, sizeof(h));
 	CHECK(h.family == AF_INET6 && h.prefix_len == 64 && h.port == 80);
 	filterbc_free(&bc);
+	/* A device: its ifindex after the instruction. */
+	CHECK(compile("dev 3", SM_ALL, FILTERBC_MAX, &bc) == 0);
+	uint32_t ifindex = 0;
+	if (bc.len == 8)
+		memcpy(&ifindex, bc.code + 4, sizeof(ifindex));
+	CHECK(bc.len == 8 && op_at(&bc, 0).code == INET_DIAG_BC_DEV_COND && ifindex == 3);
+	filterbc_free(&bc);
 	/* Any address with a port: AF_UNSPEC, no address bytes. */
 	CHECK(compile("dst *:22", SM_ALL, FILTERBC_MAX, &bc) == 0);
 	memcpy(&h, bc.code + 4, sizeof(h));
@@ -302,7 +309,10 @@ static void gen_pred(char *buf, size_t len)
 {
 	int port = ports[rnd(10)];
 
-	switch (rnd(6)) {
+	switch (rnd(7)) {
+	case 6:
+		snprintf(buf, len, "dev %s %u", rnd(2) ? "=" : "!=", rnd(3));
+		return;
 	case 0:
 		snprintf(buf, len, "%s %s", rnd(2) ? "state" : "exclude", states_w[rnd(8)]);
 		return;
@@ -367,6 +377,7 @@ static void gen_recs(struct sock_rec *r)
 		inet_pton(r[i].family, pool[rnd(5)], r[i].raddr);
 		r[i].lport = (uint16_t)(rnd(4) ? (unsigned)ports[rnd(10)] : rnd(65536));
 		r[i].rport = (uint16_t)(rnd(4) ? (unsigned)ports[rnd(10)] : rnd(65536));
+		r[i].ifindex = rnd(3);
 	}
 }
 
