@@ -197,11 +197,6 @@ static struct nl_sock *open_diag(char *err, size_t errlen)
 }
 
 /*
- * One family's dump, with the request's bytecode when use_bc.  Returns 0,
- * 1 if the callback stopped it, or -1 with a message in err and, when the
- * kernel answered with an error, its errno in *kerr.
- */
-/*
  * The dump request.  For one family, SOCK_DIAG_BY_FAMILY with an
  * inet_diag_req_v2.  For both (AF_UNSPEC), the older TCPDIAG_GETSOCK with
  * an inet_diag_req: the kernel then walks its tables once for both
@@ -229,28 +224,30 @@ static struct nl_msg *dump_request(int family, const struct sockdiag_req *req, i
 	msg = nlmsg_alloc_size(size);
 	if (!msg)
 		return NULL;
+	union {
+		struct inet_diag_req v1;
+		struct inet_diag_req_v2 v2;
+	} r;
+	void *body = &r.v2;
+	size_t blen = sizeof(r.v2);
+	int type = SOCK_DIAG_BY_FAMILY;
+	memset(&r, 0, sizeof(r));
 	if (family == AF_UNSPEC) {
-		struct inet_diag_req r;
-		memset(&r, 0, sizeof(r));
-		r.idiag_family = AF_UNSPEC;
-		r.idiag_ext = (uint8_t)ext;
-		r.idiag_states = states;
-		e = nlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, TCPDIAG_GETSOCK, 0,
-			      NLM_F_REQUEST | NLM_F_DUMP)
-			    ? nlmsg_append(msg, &r, sizeof(r), NLMSG_ALIGNTO)
-			    : -1;
+		r.v1.idiag_family = AF_UNSPEC;
+		r.v1.idiag_ext = (uint8_t)ext;
+		r.v1.idiag_states = states;
+		body = &r.v1;
+		blen = sizeof(r.v1);
+		type = TCPDIAG_GETSOCK;
 	} else {
-		struct inet_diag_req_v2 r;
-		memset(&r, 0, sizeof(r));
-		r.sdiag_family = (uint8_t)family;
-		r.sdiag_protocol = IPPROTO_TCP;
-		r.idiag_ext = (uint8_t)ext;
-		r.idiag_states = states;
-		e = nlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, SOCK_DIAG_BY_FAMILY, 0,
-			      NLM_F_REQUEST | NLM_F_DUMP)
-			    ? nlmsg_append(msg, &r, sizeof(r), NLMSG_ALIGNTO)
-			    : -1;
+		r.v2.sdiag_family = (uint8_t)family;
+		r.v2.sdiag_protocol = IPPROTO_TCP;
+		r.v2.idiag_ext = (uint8_t)ext;
+		r.v2.idiag_states = states;
 	}
+	e = nlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, type, 0, NLM_F_REQUEST | NLM_F_DUMP)
+		    ? nlmsg_append(msg, body, blen, NLMSG_ALIGNTO)
+		    : -1;
 	if (e >= 0 && use_bc)
 		e = nla_put(msg, INET_DIAG_REQ_BYTECODE, (int)req->bytecode_len, req->bytecode);
 	if (e < 0) {
