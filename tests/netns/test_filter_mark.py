@@ -44,6 +44,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nslib  # noqa: E402
 from nslib import Fail, canon_addr, fmt_cmd  # noqa: E402
+# Its checks against ss, with and without the kernel's filter, serve here as they are.
+from test_filter_dev_cgroup import filtered, same, tcpstate_rows  # noqa: E402
 
 NAMES = ["mark_as_ss", "mark_not_as_ss", "mark_top", "mark_time_wait", "mark_needs_net_admin",
          "mark_bad_is_usage"]
@@ -84,58 +86,6 @@ a.close()
 print("ready %d %d %d %d" % (p1, p2, p3, p4), flush=True)
 sys.stdin.read()
 '''
-
-
-def row_key(state, local, peer):
-    laddr, _dev, lport = nslib.split_endpoint(local)
-    laddr = canon_addr("::" if laddr == "*" else laddr)
-    if peer.endswith(":*"):
-        return (state, laddr, int(lport), "*", 0)
-    paddr, _pdev, pport = nslib.split_endpoint(peer)
-    return (state, laddr, int(lport), canon_addr(paddr), int(pport))
-
-
-def ss_argv(ns, words):
-    return ["ip", "netns", "exec", ns.name, "ss", "-tanH", "-a"] + list(words)
-
-
-def ss_rows(ns, words):
-    r = nslib.run(ss_argv(ns, words))
-    if r.returncode != 0 or r.stderr.strip():
-        raise RuntimeError("%s: rc=%d %s" % (fmt_cmd(r.args), r.returncode, r.stderr.strip()))
-    rows = collections.Counter()
-    for line in r.stdout.splitlines():
-        f = line.split()
-        rows[row_key(nslib.SS_STATE[f[0]], f[3], f[4])] += 1
-    return rows
-
-
-def tcpstate_rows(args):
-    res = nslib.run_tcpstate(args)
-    if res.rc != 0 or res.stderr:
-        raise Fail("%s, expected rc=0 and nothing on stderr" % res.describe())
-    rows = collections.Counter()
-    for line in res.stdout.splitlines():
-        state, _rq, _sq, local, peer = line.split()
-        rows[row_key(state, local, peer)] += 1
-    return res, rows
-
-
-def same(got, want, what):
-    if got != want:
-        raise Fail("%s: missing %s; unexpected %s" % (
-            what, sorted((want - got).elements()), sorted((got - want).elements())))
-
-
-def filtered(ns, words):
-    """tcpstate list -a WORDS in the namespace, checked against ss, and the
-    same filter with --no-kernel-filter; the rows."""
-    res, got = tcpstate_rows(["-N", ns.name, "-a", "-H"] + words)
-    same(got, ss_rows(ns, words), "`%s` vs `%s`" % (fmt_cmd(res.argv),
-                                                   fmt_cmd(ss_argv(ns, words))))
-    res, user = tcpstate_rows(["-N", ns.name, "-a", "-H", "--no-kernel-filter"] + words)
-    same(user, got, "`%s` vs the kernel's filter" % fmt_cmd(res.argv))
-    return got
 
 
 def kernel_reports_tw_mark():
@@ -281,7 +231,7 @@ def body(rep, ns, _tmp):
 
 
 def main():
-    rep = nslib.begin("filter_mark", NAMES)
+    rep = nslib.begin("filter_mark", NAMES, tools=nslib.NETNS_TOOLS + ("nsenter",))
     nslib.in_netns(rep, NAMES, lambda ns, tmp: body(rep, ns, tmp))
 
 
