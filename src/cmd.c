@@ -7,13 +7,16 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "filter.h"
 #include "netns.h"
@@ -105,6 +108,25 @@ int cmd_enter_netns(const struct cmd_entry *cmd, const char *name)
 		return EXIT_RUNTIME;
 	}
 	return 0;
+}
+
+int cmd_has_cap(int cap)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	if (cap < 0 || cap >= 64 || syscall(SYS_capget, &h, d) < 0)
+		return 1;
+	return d[cap / 32].effective >> (cap % 32) & 1;
+}
+
+int cmd_check_mark_filter(const struct cmd_entry *cmd, const struct filter *f)
+{
+	if (!filter_has_mark(f) || cmd_has_cap(CAP_NET_ADMIN))
+		return 0;
+	cmd_error(cmd, "fwmark needs CAP_NET_ADMIN: the kernel reports socket marks only to it");
+	return EXIT_RUNTIME;
 }
 
 int parse_long(const char *s, long min, long max, long *out)

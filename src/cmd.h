@@ -133,6 +133,22 @@ int cmd_flush_stdout(const struct cmd_entry *cmd);
  */
 int cmd_enter_netns(const struct cmd_entry *cmd, const char *name);
 
+/*
+ * Whether capability `cap` (CAP_*) is in the effective set (capget(2)).
+ * 1 when that cannot be told: the operation that needs it then fails with
+ * the kernel's own error.
+ */
+int cmd_has_cap(int cap);
+
+struct filter;
+/*
+ * A filter with a fwmark condition needs CAP_NET_ADMIN: the kernel reports
+ * socket marks, and runs a program that tests them, only for it, so without
+ * it the filter cannot be evaluated at all.  Returns 0, or EXIT_RUNTIME
+ * after saying why.
+ */
+int cmd_check_mark_filter(const struct cmd_entry *cmd, const struct filter *f);
+
 /* Number parsing with full range checks, as OpenBSD's strtonum. */
 int parse_long(const char *s, long min, long max, long *out);
 

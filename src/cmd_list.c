@@ -109,6 +109,8 @@ const struct cmd_entry cmd_list_entry = {
 		"  src|dst ADDR[/PREFIX][:PORT]    IPv6 with a port in brackets: [::1]:80\n"
 		"  dev [OP] NAME|INDEX             bound device; OP: = or != (eq ne); 0: none\n"
 		"  cgroup [OP] PATH                the owner's cgroup v2, under its mount\n"
+		"  fwmark [OP] MARK[/MASK]         (mark & MASK) == MARK; OP: = or !=;\n"
+		"                                  needs CAP_NET_ADMIN (the kernel's rule)\n"
 		"  and, or, not, ( )               and/or group left to right, as in ss\n"
 		"Leading state words combine as in ss: 'state A state B' shows both.\n"
 		"Example: tcpstate list -p state close-wait '(' dport = :443 or dport = :80 ')'\n",
@@ -999,6 +1001,9 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 			rc = cmd_output_failed(cmd, errno);
 		goto done;
 	}
+	/* A saved dump holds the marks it was given; a live one needs the privilege. */
+	if (!o.load && (rc = cmd_check_mark_filter(cmd, filter)) != 0)
+		goto done;
 	if (!o.proc && !o.summary && (o.fmt == FMT_JSON || o.fmt == FMT_CSV)) {
 		rc = stream(cmd, &o, &c);
 		goto done;

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -684,18 +683,6 @@ static int batch_loop(struct top *t, char *err, size_t errlen)
 	return 0;
 }
 
-/* Whether a live capture may be opened: CAP_NET_RAW in the effective set. */
-static int may_capture(void)
-{
-	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-	struct __user_cap_data_struct d[2];
-
-	memset(d, 0, sizeof(d));
-	if (syscall(SYS_capget, &h, d) < 0)
-		return 1; /* not known: a capture that fails is then an error */
-	return d[CAP_NET_RAW / 32].effective >> (CAP_NET_RAW % 32) & 1;
-}
-
 /* The options' combinations: 0, or the exit status of a usage error (printed). */
 static int check_opts(const struct cmd_entry *cmd, const struct top *t)
 {
@@ -747,7 +734,8 @@ static int open_wire(const struct cmd_entry *cmd, struct top *t)
 	}
 	t->w.keep_caps = keep;
 	t->w.nkeep_caps = 3;
-	int privileged = t->w.file || may_capture();
+	/* A live capture needs CAP_NET_RAW (not known: 1, and a failure is then an error). */
+	int privileged = t->w.file || cmd_has_cap(CAP_NET_RAW);
 	t->wire = wire_open(&t->w, &hooks, err, sizeof(err), &usage);
 	t->v.wire = t->wire != NULL;
 	if (t->wire) {
@@ -796,6 +784,9 @@ static int set_up(const struct cmd_entry *cmd, struct top *t, int nargs, char **
 		t->v.filter = filter_parse(nargs, args, err, sizeof(err));
 		if (!t->v.filter)
 			return cmd_usage_error(cmd, "%s", err);
+		int rc = cmd_check_mark_filter(cmd, t->v.filter);
+		if (rc)
+			return rc;
 		size_t o = 0;
 		for (int i = 0; i < nargs && o < sizeof(t->v.filter_text) - 1; i++)
 			o += (size_t)snprintf(t->v.filter_text + o, sizeof(t->v.filter_text) - o,

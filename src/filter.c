@@ -35,8 +35,8 @@ struct parser {
 	int failed;
 };
 
-static const char *const keywords[] = {"state", "exclude", "sport", "dport", "src", "dst",
-				       "dev",	"cgroup",  "and",   "or",    "not", NULL};
+static const char *const keywords[] = {"state",	 "exclude", "sport", "dport", "src", "dst", "dev",
+				       "cgroup", "fwmark",  "and",   "or",    "not", NULL};
 
 const char *const *filter_keywords(void)
 {
@@ -155,7 +155,7 @@ static int new_node(struct parser *p, enum node_kind kind)
 	return f->n++;
 }
 
-/* A NOT node over node a: "exclude", "not", and the != of dev and cgroup. */
+/* A NOT node over node a: "exclude", "not", and the != of dev, cgroup and fwmark. */
 static int not_node(struct parser *p, int a)
 {
 	int id = new_node(p, N_NOT);
@@ -335,26 +335,84 @@ static int parse_cgroup(struct parser *p, const char *t, uint64_t *id)
 }
 
 /*
- * "dev [OP] DEV" and "cgroup [OP] PATH", OP one of = == eq (the default) or
- * != ne neq, which is "not" over the equal test (as ss compiles it).
+ * One number of a mark: decimal or 0x hex, 32 bits.  ss reads these with
+ * %i, which takes a leading 0 as octal: "010" is refused rather than read
+ * as ten where ss reads eight.  A sign is refused too (%i takes "-1").
+ */
+static int parse_mark_number(struct parser *p, const char *s, const char *what, uint32_t *v)
+{
+	int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	const char *digits = hex ? s + 2 : s;
+	unsigned long long n;
+	char *end;
+
+	if (!hex && s[0] == '0' && s[1] != '\0') {
+		fail(p, "the %s has a leading 0 (octal to ss): write it in decimal or 0x hex",
+		     what);
+		return -1;
+	}
+	errno = 0;
+	n = strtoull(digits, &end, hex ? 16 : 10);
+	if (!(hex ? isxdigit((unsigned char)*digits) : isdigit((unsigned char)*digits)) ||
+	    *end != '\0' || errno || n > UINT32_MAX) {
+		fail(p, "the %s must be a number from 0 to 0xffffffff (decimal or 0x hex)", what);
+		return -1;
+	}
+	*v = (uint32_t)n;
+	return 0;
+}
+
+/* MARK[/MASK], as ss's parse_markmask: the mask is all ones when not given. */
+static int parse_mark(struct parser *p, const char *t, struct node *n)
+{
+	char buf[64];
+	char *slash;
+
+	if (strlen(t) >= sizeof(buf)) {
+		fail(p, "mark too long");
+		return -1;
+	}
+	strcpy(buf, t);
+	n->markmask = UINT32_MAX;
+	slash = strchr(buf, '/');
+	if (slash) {
+		*slash = '\0';
+		if (parse_mark_number(p, slash + 1, "mask", &n->markmask) < 0)
+			return -1;
+	}
+	p->f->has_mark = 1;
+	return parse_mark_number(p, buf, "mark", &n->mark);
+}
+
+/*
+ * "dev [OP] DEV", "cgroup [OP] PATH" and "fwmark [OP] MARK[/MASK]", OP one
+ * of = == eq (the default) or != ne neq, which is "not" over the equal test
+ * (as ss compiles it).
  */
 static int parse_id_pred(struct parser *p, enum node_kind kind)
 {
-	int ne = 0, id;
+	int ne = 0, id, rc;
 
 	p->pos++;
 	if (!eat(p, "=", "==", "eq"))
 		ne = eat(p, "!=", "ne", "neq");
 	const char *t = peek(p);
 	if (!t) {
-		fail(p,
-		     kind == N_DEV ? "expected a device name or index" : "expected a cgroup path");
+		fail(p, kind == N_DEV	   ? "expected a device name or index"
+			: kind == N_CGROUP ? "expected a cgroup path"
+					   : "expected a mark (MARK or MARK/MASK)");
 		return -1;
 	}
 	if ((id = new_node(p, kind)) < 0)
 		return -1;
 	struct node *n = &p->f->nodes[id];
-	if (kind == N_DEV ? parse_dev(p, t, &n->ifindex) : parse_cgroup(p, t, &n->cgroup_id))
+	if (kind == N_DEV)
+		rc = parse_dev(p, t, &n->ifindex);
+	else if (kind == N_CGROUP)
+		rc = parse_cgroup(p, t, &n->cgroup_id);
+	else
+		rc = parse_mark(p, t, n);
+	if (rc < 0)
 		return -1;
 	p->pos++;
 	return ne ? not_node(p, id) : id;
@@ -440,7 +498,9 @@ static int parse_pred(struct parser *p)
 		return parse_id_pred(p, N_DEV);
 	if (strcmp(t, "cgroup") == 0)
 		return parse_id_pred(p, N_CGROUP);
-	fail(p, "expected state, exclude, sport, dport, src, dst, dev, cgroup, not or (");
+	if (strcmp(t, "fwmark") == 0)
+		return parse_id_pred(p, N_MARK);
+	fail(p, "expected state, exclude, sport, dport, src, dst, dev, cgroup, fwmark, not or (");
 	return -1;
 }
 
@@ -671,6 +731,8 @@ static int eval(const struct filter *f, int i, const struct sock_rec *r)
 		return r->ifindex == n->ifindex;
 	case N_CGROUP:
 		return r->cgroup_id == n->cgroup_id;
+	case N_MARK: /* the kernel's INET_DIAG_BC_MARK_COND */
+		return (r->mark & n->markmask) == n->mark;
 	}
 	return 0;
 }
@@ -730,4 +792,9 @@ state_mask filter_states(const struct filter *f)
 int filter_has_state(const struct filter *f)
 {
 	return f && f->has_state;
+}
+
+int filter_has_mark(const struct filter *f)
+{
+	return f && f->has_mark;
 }

@@ -10,6 +10,8 @@
  *            | ("src" | "dst") ADDR[/PREFIX][:PORT]
  *            | "dev" [EQOP] (NAME | INDEX | "if"INDEX)     (INDEX 0: bound to none)
  *            | "cgroup" [EQOP] PATH              (under the cgroup2 mount; "/" optional)
+ *            | "fwmark" [EQOP] MARK["/"MASK]     ((mark & MASK) == MARK; MASK 0xffffffff;
+ *                                               numbers decimal or 0x hex, 32 bits)
  *   OP      := = | == | != | < | <= | > | >= | eq | neq | ne | lt | le | leq | gt | ge | geq
  *   EQOP    := = | == | eq | != | ne | neq       (the last three: "not" over the test)
  *
@@ -43,6 +45,13 @@ int filter_match(const struct filter *f, const struct sock_rec *rec);
 state_mask filter_states(const struct filter *f);
 /* 1 if the filter names a state ("state" or "exclude"). */
 int filter_has_state(const struct filter *f);
+
+/*
+ * 1 if the filter tests socket marks ("fwmark").  The kernel reports a
+ * socket's mark, and runs a program that tests it, only for a requester
+ * with CAP_NET_ADMIN: without it such a filter cannot be evaluated.
+ */
+int filter_has_mark(const struct filter *f);
 
 /* Keywords, for completion. */
 const char *const *filter_keywords(void);

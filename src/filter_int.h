@@ -24,6 +24,7 @@ enum node_kind {
 	N_DST,	  /* as N_SRC */
 	N_DEV,	  /* ifindex: the device the socket is bound to (0: none) */
 	N_CGROUP, /* cgroup_id: the cgroup v2 id of the socket's owner */
+	N_MARK,	  /* mark, markmask: (socket mark & markmask) == mark */
 };
 
 enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
@@ -40,6 +41,7 @@ struct node {
 	uint8_t addr[16];
 	uint32_t ifindex;
 	uint64_t cgroup_id;
+	uint32_t mark, markmask;
 };
 
 struct filter {
@@ -47,6 +49,7 @@ struct filter {
 	int n, cap;
 	int root;
 	int has_state;
+	int has_mark; /* a fwmark condition: marks are reported to CAP_NET_ADMIN only */
 };
 
 #endif

@@ -44,7 +44,7 @@ struct sock_rec {
 	uint32_t uid;
 	uint32_t inode;
 	uint32_t expires_ms;
-	uint32_t spare2; /* zero, as spare */
+	uint32_t mark; /* SO_MARK (INET_DIAG_MARK: reported to CAP_NET_ADMIN only), or 0 */
 	uint64_t cookie;
 	uint64_t cgroup_id; /* cgroup v2 id of a full socket's owner (INET_DIAG_CGROUP_ID), or 0 */
 	struct sock_info info;

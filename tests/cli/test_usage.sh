@@ -116,11 +116,14 @@ dport = :99999|token 3 ":99999": port must be a number from 0 to 65535
 src not.an.address|token 2 "not.an.address": "not.an.address" is not a numeric
 ( state listen|at end: expected \)
 state listen ) |token 3 "\)": unexpected token
-bogus 1|token 1 "bogus": expected state, exclude, sport, dport, src, dst, dev, cgroup, not or \(
+bogus 1|token 1 "bogus": expected state, exclude, sport, dport, src, dst, dev, cgroup, fwmark, not or \(
 dev tcpst-none0|token 2 "tcpst-none0": no such device 
 dev = 2147483648|token 3 "2147483648": device index must be a number from 0 to 2147483647
 cgroup /tcpstate-none|token 2 "/tcpstate-none": no (such cgroup under |cgroup2 file system is mounted)
 cgroup|at end: expected a cgroup path
+fwmark != 0x10/0xf0g|token 3 "0x10/0xf0g": the mask must be a number from 0 to 0xffffffff \(decimal or 0x hex\)
+fwmark 0777|token 2 "0777": the mark has a leading 0 \(octal to ss\): write it in decimal or 0x hex
+fwmark =|at end: expected a mark \(MARK or MARK/MASK\)
 src [fe80::1]%d0:7000|token 2 "\[fe80::1\]%d0:7000": "%d0:7000" after \] is not :port or /prefix
 src [::]xyz:6000|token 2 "\[::\]xyz:6000": "xyz:6000" after \] is not :port or /prefix
 LIST

@@ -180,7 +180,7 @@ static void errors_name_the_token(void)
 		{"state listen )", "token 3 \")\": unexpected token"},
 		{"bogus 1",
 		 "token 1 \"bogus\": expected state, exclude, sport, dport, src, dst, dev, cgroup, "
-		 "not or ("},
+		 "fwmark, not or ("},
 		{"dev tcpst-nodev0", "token 2 \"tcpst-nodev0\": no such device"},
 		{"dev = tcpst-nodev0", "token 3 \"tcpst-nodev0\": no such device"},
 		{"dev != tcpst-nodev0 or dev lo", "token 3 \"tcpst-nodev0\": no such device"},
@@ -193,6 +193,25 @@ static void errors_name_the_token(void)
 		{"dev if0", "token 2 \"if0\": no such device"},
 		{"cgroup", "at end: expected a cgroup path"},
 		{"cgroup ne", "at end: expected a cgroup path"},
+		{"fwmark", "at end: expected a mark (MARK or MARK/MASK)"},
+		{"fwmark !=", "at end: expected a mark"},
+		{"fwmark 0x", "token 2 \"0x\": the mark must be a number from 0 to 0xffffffff"},
+		{"fwmark 0x1/", "token 2 \"0x1/\": the mask must be a number from 0 to 0xffffffff"},
+		{"fwmark /0xff", "token 2 \"/0xff\": the mark must be a number"},
+		{"fwmark 1/2/3", "token 2 \"1/2/3\": the mask must be a number"},
+		{"fwmark = 0x100000000", "token 3 \"0x100000000\": the mark must be a number"},
+		{"fwmark 4294967296", "the mark must be a number from 0 to 0xffffffff"},
+		{"fwmark 99999999999999999999999", "the mark must be a number"},
+		{"fwmark -1", "token 2 \"-1\": the mark must be a number"},
+		{"fwmark +1", "token 2 \"+1\": the mark must be a number"},
+		{"fwmark 0x-1", "token 2 \"0x-1\": the mark must be a number"},
+		{"fwmark 12z", "token 2 \"12z\": the mark must be a number"},
+		{"fwmark 0xfg", "token 2 \"0xfg\": the mark must be a number"},
+		/* %i in ss reads these as octal: refused rather than read another way. */
+		{"fwmark 010", "token 2 \"010\": the mark has a leading 0 (octal to ss)"},
+		{"fwmark 1/0377", "token 2 \"1/0377\": the mask has a leading 0 (octal to ss)"},
+		{"fwmark < 3", "token 2 \"<\": the mark must be a number"},
+		{"fwmark 1 or fwmark", "at end: expected a mark"},
 		{"and", "token 1 \"and\""},
 		{"state listen or", "at end: expected a condition"},
 		{"not", "at end: expected a condition"},
@@ -220,53 +239,123 @@ static void errors_name_the_token(void)
 	CHECK(f == NULL && strstr(err, "empty"));
 }
 
+/* A filter against three records: the truths it should have on each. */
+struct three_case {
+	const char *expr;
+	int want[3];
+};
+
+static void check_three(const struct three_case *cases, size_t n, const struct sock_rec *r)
+{
+	for (size_t i = 0; i < n; i++) {
+		int got[3] = {matches(cases[i].expr, &r[0]), matches(cases[i].expr, &r[1]),
+			      matches(cases[i].expr, &r[2])};
+		if (memcmp(got, cases[i].want, sizeof(got)) != 0) {
+			printf("  \"%s\": got %d%d%d want %d%d%d\n", cases[i].expr, got[0], got[1],
+			       got[2], cases[i].want[0], cases[i].want[1], cases[i].want[2]);
+			unit_failed = 1;
+		}
+	}
+}
+
 /*
  * "dev": the record's ifindex against a name (looked up now: lo, which is 1
  * in every namespace), an index, or "ifN"; != ne neq are "not dev".
  */
 static void dev_condition(void)
 {
-	struct sock_rec none = unit_sockrow(TS_LISTEN, "0.0.0.0", 22, "*", 0);
-	struct sock_rec on_lo = none, on_7 = none;
-	on_lo.ifindex = if_nametoindex("lo");
-	on_7.ifindex = 7;
-	static const struct {
-		const char *expr;
-		int none, lo, seven;
-	} cases[] = {
-		{"dev 0", 1, 0, 0},
-		{"dev = 0", 1, 0, 0},
-		{"dev lo", 0, 1, 0},
-		{"dev == lo", 0, 1, 0},
-		{"dev eq lo", 0, 1, 0},
-		{"dev=lo", 0, 1, 0},
-		{"dev 7", 0, 0, 1},
-		{"dev if7", 0, 0, 1},
-		{"dev != 7", 1, 1, 0},
-		{"dev ne 0", 0, 1, 1},
-		{"dev neq lo", 1, 0, 1},
-		{"dev!=lo", 1, 0, 1},
-		{"not dev 0", 0, 1, 1},
-		{"dev lo or dev 7", 0, 1, 1},
-		{"dev 7 and sport = :22", 0, 0, 1},
-		{"( dev != 0 ) and not dev 7", 0, 1, 0},
+	struct sock_rec r[3]; /* bound to none, to lo, to 7 */
+	r[0] = r[1] = r[2] = unit_sockrow(TS_LISTEN, "0.0.0.0", 22, "*", 0);
+	r[1].ifindex = if_nametoindex("lo");
+	r[2].ifindex = 7;
+	static const struct three_case cases[] = {
+		{"dev 0", {1, 0, 0}},
+		{"dev = 0", {1, 0, 0}},
+		{"dev lo", {0, 1, 0}},
+		{"dev == lo", {0, 1, 0}},
+		{"dev eq lo", {0, 1, 0}},
+		{"dev=lo", {0, 1, 0}},
+		{"dev 7", {0, 0, 1}},
+		{"dev if7", {0, 0, 1}},
+		{"dev != 7", {1, 1, 0}},
+		{"dev ne 0", {0, 1, 1}},
+		{"dev neq lo", {1, 0, 1}},
+		{"dev!=lo", {1, 0, 1}},
+		{"not dev 0", {0, 1, 1}},
+		{"dev lo or dev 7", {0, 1, 1}},
+		{"dev 7 and sport = :22", {0, 0, 1}},
+		{"( dev != 0 ) and not dev 7", {0, 1, 0}},
 	};
-	CHECK(on_lo.ifindex != 0 && on_lo.ifindex != 7);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int got[3] = {matches(cases[i].expr, &none), matches(cases[i].expr, &on_lo),
-			      matches(cases[i].expr, &on_7)};
-		int want[3] = {cases[i].none, cases[i].lo, cases[i].seven};
-		if (memcmp(got, want, sizeof(got)) != 0) {
-			printf("  \"%s\": got %d%d%d want %d%d%d\n", cases[i].expr, got[0], got[1],
-			       got[2], want[0], want[1], want[2]);
-			unit_failed = 1;
-		}
-	}
+	CHECK(r[1].ifindex != 0 && r[1].ifindex != 7);
+	check_three(cases, sizeof(cases) / sizeof(cases[0]), r);
 	/* No state named: every state stays possible. */
 	char err[256];
 	struct filter *f = parse("dev lo", err, sizeof(err));
 	CHECK(f && filter_states(f) == SM_ALL && !filter_has_state(f));
 	filter_free(f);
+}
+
+/*
+ * "fwmark MARK[/MASK]": (the socket's mark & MASK) == MARK, as the kernel's
+ * INET_DIAG_BC_MARK_COND; MASK all ones by default; != ne neq are "not".
+ */
+static void mark_condition(void)
+{
+	struct sock_rec r[3]; /* marked 0, 0x24, 0xffff0013 */
+	r[0] = r[1] = r[2] = unit_sockrow(TS_ESTABLISHED, "198.18.0.1", 40000, "198.18.0.2", 80);
+	r[1].mark = 0x24;
+	r[2].mark = 0xffff0013;
+	static const struct three_case cases[] = {
+		{"fwmark 0", {1, 0, 0}},
+		{"fwmark 36", {0, 1, 0}},
+		{"fwmark = 0x24", {0, 1, 0}},
+		{"fwmark == 0X24", {0, 1, 0}},
+		{"fwmark eq 0x24/0xffffffff", {0, 1, 0}},
+		{"fwmark=36", {0, 1, 0}},
+		{"fwmark 0x20/0xf0", {0, 1, 0}},
+		{"fwmark 0x10/0xf0", {0, 0, 1}},
+		{"fwmark 0x4/0x4", {0, 1, 0}},
+		{"fwmark 0/0", {1, 1, 1}},
+		{"fwmark 0/0xff", {1, 0, 0}},
+		{"fwmark 0xffff0000/0xffff0000", {0, 0, 1}},
+		{"fwmark 4294901779", {0, 0, 1}},
+		{"fwmark 0xffff0013/0xffffffff", {0, 0, 1}},
+		/* Bits of the mark outside the mask: never true, as in the kernel. */
+		{"fwmark 0x24/0xf", {0, 0, 0}},
+		{"fwmark != 0x24", {1, 0, 1}},
+		{"fwmark ne 0", {0, 1, 1}},
+		{"fwmark neq 0x13/0xff", {1, 1, 0}},
+		{"fwmark!=0", {0, 1, 1}},
+		{"not fwmark 0", {0, 1, 1}},
+		{"fwmark 0x24 or fwmark 0x13/0xff", {0, 1, 1}},
+		{"fwmark != 0 and dport = :80", {0, 1, 1}},
+		{"fwmark 0 and dport = :81", {0, 0, 0}},
+	};
+	check_three(cases, sizeof(cases) / sizeof(cases[0]), r);
+	/* Whether the commands must check CAP_NET_ADMIN; no state named. */
+	static const struct {
+		const char *expr;
+		int has_mark;
+	} marks[] = {
+		{"fwmark 1", 1},
+		{"not ( dport = :80 or fwmark != 0x1/0x1 )", 1},
+		{"state listening fwmark 2", 1},
+		{"dev lo or dport = :80", 0},
+		{"state established", 0},
+	};
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		char err[256];
+		struct filter *f = parse(marks[i].expr, err, sizeof(err));
+		CHECK(f && filter_has_mark(f) == marks[i].has_mark);
+		if (f && i == 0)
+			CHECK(filter_states(f) == SM_ALL && !filter_has_state(f));
+		filter_free(f);
+	}
+	CHECK(filter_has_mark(NULL) == 0);
+	int kw = 0;
+	for (const char *const *k = filter_keywords(); *k; k++)
+		kw += strcmp(*k, "fwmark") == 0;
+	CHECK(kw == 1);
 }
 
 /* A mountinfo file with the given text; its path into path (a mkstemp template). */
@@ -413,6 +502,7 @@ const struct unit_test filter_tests[] = {
 	{"filter: errors name the token", errors_name_the_token},
 	{"filter: kernel state mask", state_mask_for_kernel},
 	{"filter: dev", dev_condition},
+	{"filter: fwmark", mark_condition},
 	{"filter: cgroup2 mount from mountinfo", cgroup2_mount_point},
 	{"filter: cgroup", cgroup_condition},
 	{NULL, NULL},
