@@ -15,6 +15,7 @@
 
 #include "cmd.h"
 
+#include <linux/capability.h>
 #include <locale.h>
 #include <readline/history.h>
 #include <readline/readline.h>
@@ -108,6 +109,13 @@ static void apply_filter(struct topscreen *t, const char *text)
 	struct filter *f = filter_parse(1, argv, err, sizeof(err));
 	if (!f) {
 		topscreen_status(t, "%s", err);
+		return;
+	}
+	/* Without it every mark reads 0: the filter would match silently wrong. */
+	if (filter_has_mark(f) && !cmd_has_cap(CAP_NET_ADMIN)) {
+		filter_free(f);
+		topscreen_status(t, "filter: fwmark needs CAP_NET_ADMIN: the kernel reports socket "
+				    "marks only to it");
 		return;
 	}
 	filter_free(t->filter);

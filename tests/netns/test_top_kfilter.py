@@ -5,7 +5,9 @@ a namespace of its own:
    bytecode and without it (--no-kernel-filter);
  - a filter typed at / is compiled again: after one port's filter, another
    port's shows that port's sockets (with the first program still in the
-   kernel it would show none), and clearing it shows every socket again."""
+   kernel it would show none), and clearing it shows every socket again;
+ - as nobody, a fwmark filter typed at / is refused with the reason (the
+   kernel tells marks only to CAP_NET_ADMIN: every mark would read 0)."""
 import collections, json, subprocess, time
 
 import nslib
@@ -13,7 +15,8 @@ from toplib import Tmux, rows
 
 TCPSTATE = nslib.TCPSTATE
 CASES = ["batch_filtered_rows_match_ss", "batch_no_kernel_filter_same_rows",
-         "tmux_new_filter_recompiled", "tmux_cleared_filter_shows_all"]
+         "tmux_new_filter_recompiled", "tmux_cleared_filter_shows_all",
+         "tmux_fwmark_refused_without_net_admin"]
 rep = nslib.begin(None, CASES, watchdog=None, tools=("tmux", "ip", "ss"))
 report = rep.check
 
@@ -91,11 +94,27 @@ def tmux_cases(ns, tm):
     tm.keys("t", "q")
 
 
+def tmux_fwmark_nobody(ns, tm):
+    tm.new("n", f"ip netns exec {ns.name} setpriv --reuid=65534 --regid=65534 --clear-groups "
+                f"--inh-caps=-all {TCPSTATE} top --no-wire -d 0.3; sleep 60")
+    tm.wait(lambda s: "Recv-Q" in s, 10, "n")
+    tm.keys("n", "/")
+    time.sleep(0.3)
+    tm.keys("n", "fwmark 0", "Enter")
+    s = tm.wait(lambda s: "fwmark needs CAP_NET_ADMIN" in s, 5, "n")
+    lines = s.splitlines()
+    report("fwmark needs CAP_NET_ADMIN" in s and "filter:" not in lines[0],
+           "tmux_fwmark_refused_without_net_admin",
+           f"title {lines[0] if lines else ''!r}, status {lines[-1] if lines else ''!r}")
+    tm.keys("n", "q")
+
+
 def cases(ns, tmp):
     ns.spawn(HOLDER)
     batch_cases(ns)
     with Tmux() as tm:
         tmux_cases(ns, tm)
+        tmux_fwmark_nobody(ns, tm)
 
 
 nslib.in_netns(rep, CASES, cases)
