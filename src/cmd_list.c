@@ -820,7 +820,9 @@ static int stream_one(const struct sock_rec *rec, void *arg)
 {
 	struct streamer *st = arg;
 
-	if (!(st->states & SM(rec->state)) || !filter_match(st->filter, rec))
+	/* A dump of both families replayed with -4 or -6 holds the other's too. */
+	if (!(st->states & SM(rec->state)) || !filter_match(st->filter, rec) ||
+	    (st->v->o->family && rec->family != st->v->o->family))
 		return 0;
 	if (st->v->o->fmt == FMT_JSON) {
 		out_str(st->out, st->n ? ",\n" : "\n");
@@ -977,6 +979,13 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 		return rc;
 	if (nargs > 0 && !(filter = filter_parse(nargs, args, err, sizeof(err))))
 		return cmd_usage_error(cmd, "%s", err);
+	if (o.load && filter_names_device(filter)) {
+		filter_free(filter);
+		return cmd_usage_error(cmd,
+				       "with --load-dump, name a device by its index or ifN: "
+				       "a name is looked up on this host, not where the dump was "
+				       "taken");
+	}
 
 	/*
 	 * Which states to ask the kernel for: a filter that names states
@@ -991,6 +1000,8 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 		c.states = state_default_mask();
 	c.states &= filter_states(filter);
 	c.filter = filter;
+	/* Checked per row too: a replayed dump of both families holds the other's. */
+	c.family = o.family;
 	/* The kernel gets what it can test of the filter, and sends only what may match. */
 	if (filter && !o.no_kfilter && filterbc_compile(filter, c.states, FILTERBC_MAX, &bc) < 0)
 		goto oom;
@@ -1011,7 +1022,6 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	if (o.summary) {
 		if (list_port_range(&c.lo, &c.hi) < 0)
 			c.lo = c.hi = 0;
-		c.family = o.family;
 		c.census = census_new();
 		if (!c.census)
 			goto oom;

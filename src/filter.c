@@ -283,14 +283,26 @@ static int parse_hostcond(struct parser *p, struct node *n, const char *t)
  * ifindex as it is (0: bound to no device); or "ifN", as list prints a
  * device it cannot name.
  */
-static int parse_dev(struct parser *p, const char *t, uint32_t *ifindex)
+/*
+ * A device: a name first, as ss looks it up (a device may be called "2"),
+ * then an index (decimal, 0x hex or 0 octal, as ss's strtoul(..., 0) reads
+ * it), then "ifN", as list prints a device it cannot name.  *by_name says
+ * the first: a name means nothing in a dump taken elsewhere.
+ */
+static int parse_dev(struct parser *p, const char *t, uint32_t *ifindex, int *by_name)
 {
 	char *end;
 	unsigned long v;
 
+	*by_name = 0;
+	*ifindex = if_nametoindex(t);
+	if (*ifindex) {
+		*by_name = 1;
+		return 0;
+	}
 	if (isdigit((unsigned char)*t)) {
 		errno = 0;
-		v = strtoul(t, &end, 10);
+		v = strtoul(t, &end, 0);
 		if (*end != '\0' || errno || v > INT32_MAX) {
 			fail(p, "device index must be a number from 0 to %d", INT32_MAX);
 			return -1;
@@ -298,9 +310,6 @@ static int parse_dev(struct parser *p, const char *t, uint32_t *ifindex)
 		*ifindex = (uint32_t)v;
 		return 0;
 	}
-	*ifindex = if_nametoindex(t);
-	if (*ifindex)
-		return 0;
 	if (strncmp(t, "if", 2) == 0 && isdigit((unsigned char)t[2])) {
 		errno = 0;
 		v = strtoul(t + 2, &end, 10);
@@ -407,7 +416,7 @@ static int parse_id_pred(struct parser *p, enum node_kind kind)
 		return -1;
 	struct node *n = &p->f->nodes[id];
 	if (kind == N_DEV)
-		rc = parse_dev(p, t, &n->ifindex);
+		rc = parse_dev(p, t, &n->ifindex, &n->dev_by_name);
 	else if (kind == N_CGROUP)
 		rc = parse_cgroup(p, t, &n->cgroup_id);
 	else
@@ -797,4 +806,12 @@ int filter_has_state(const struct filter *f)
 int filter_has_mark(const struct filter *f)
 {
 	return f && f->has_mark;
+}
+
+int filter_names_device(const struct filter *f)
+{
+	for (int i = 0; f && i < f->n; i++)
+		if (f->nodes[i].kind == N_DEV && f->nodes[i].dev_by_name)
+			return 1;
+	return 0;
 }

@@ -52,6 +52,12 @@ int filter_has_state(const struct filter *f);
  * with CAP_NET_ADMIN: without it such a filter cannot be evaluated.
  */
 int filter_has_mark(const struct filter *f);
+/*
+ * 1 if a "dev" condition names its device: the name was looked up in the
+ * namespace the filter was parsed in, which a dump taken elsewhere
+ * (--load-dump) does not share.
+ */
+int filter_names_device(const struct filter *f);
 
 /* Keywords, for completion. */
 const char *const *filter_keywords(void);

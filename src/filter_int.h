@@ -40,6 +40,7 @@ struct node {
 	unsigned plen;
 	uint8_t addr[16];
 	uint32_t ifindex;
+	int dev_by_name; /* N_DEV: ifindex came from a name looked up on this host */
 	uint64_t cgroup_id;
 	uint32_t mark, markmask;
 };

@@ -32,6 +32,8 @@
  * per recv() chunk: u32 family, u32 seq, u32 port id, u32 length (host
  * order), and the chunk's bytes.  Chunks of one request share family and
  * seq, so a replay feeds each request's parser exactly what the kernel sent.
+ * Family 0 is a request for both families (dump_request), which is what a
+ * dump without -4 or -6 saves, in the order the kernel sent its sockets.
  */
 static const char dump_magic[8] = {'t', 'c', 'p', 's', 'd', 'm', 'p', '1'};
 
@@ -106,7 +108,8 @@ static int replay_dump(const struct sockdiag_req *req, sockdiag_fn fn, void *arg
 			FAIL("out of memory");
 		if (fread(buf, 1, h.len, f) != h.len)
 			FAIL("%s: truncated chunk", req->load_path);
-		if (req->family && h.family != (uint32_t)req->family)
+		/* Family 0: a dump of both families in one request (the caller sorts them). */
+		if (req->family && h.family && h.family != (uint32_t)req->family)
 			continue;
 		if (!have_parser || h.family != cur_family || h.seq != cur_seq) {
 			if (have_parser && !p.done && !p.stopped)
@@ -326,11 +329,12 @@ static int dump_family_bc(struct nl_sock *sk, int family, const struct sockdiag_
  * when the kernel will not do it (it refused the request before any
  * socket came): the caller then asks for each family.
  */
-static int dump_both(struct nl_sock *sk, const struct sockdiag_req *req, sockdiag_fn fn, void *arg,
-		     struct sockdiag_stats *stats, char *err, size_t errlen)
+static int dump_both(struct nl_sock *sk, const struct sockdiag_req *req, int save_fd,
+		     sockdiag_fn fn, void *arg, struct sockdiag_stats *stats, char *err,
+		     size_t errlen)
 {
 	int kerr = 0;
-	int r = dump_family_bc(sk, AF_UNSPEC, req, -1, fn, arg, stats, &kerr, err, errlen);
+	int r = dump_family_bc(sk, AF_UNSPEC, req, save_fd, fn, arg, stats, &kerr, err, errlen);
 
 	if (r < 0 && kerr) {
 		stats->bc_refused = 0; /* the request was refused, perhaps not the bytecode */
@@ -361,13 +365,20 @@ int sockdiag_dump(const struct sockdiag_req *req, sockdiag_fn fn, void *arg,
 			goto out;
 		}
 	}
-	/* A saved dump keeps its chunks per family, as replay_dump reads them. */
-	if (!req->family && save_fd < 0) {
-		int r = dump_both(sk, req, fn, arg, stats, err, errlen);
+	/* Both families in one walk; a saved dump records it as family 0. */
+	if (!req->family) {
+		off_t mark = save_fd >= 0 ? lseek(save_fd, 0, SEEK_CUR) : 0;
+		int r = dump_both(sk, req, save_fd, fn, arg, stats, err, errlen);
 		if (r == -1)
 			goto out;
 		if (r >= 0) {
 			rc = 0;
+			goto out;
+		}
+		/* Refused: the file must not keep the refusal, which a replay would fail on. */
+		if (save_fd >= 0 &&
+		    (ftruncate(save_fd, mark) < 0 || lseek(save_fd, mark, SEEK_SET) < 0)) {
+			snprintf(err, errlen, "%s: %s", req->save_path, strerror(errno));
 			goto out;
 		}
 	}
