@@ -458,13 +458,15 @@ static void pod_logs(int rootfd, const char *uid, struct found *f)
 	if (!d)
 		return;
 	while (!f->pod[0] && (e = readdir(d)) != NULL) {
-		char *u1 = strchr(e->d_name, '_'), *u2 = u1 ? strchr(u1 + 1, '_') : NULL;
-		if (!u2 || u1 == e->d_name || u2 == u1 + 1 || strcmp(u2 + 1, uid) != 0)
+		char n[sizeof(e->d_name)];
+		snprintf(n, sizeof(n), "%s", e->d_name); /* readdir's entry is not ours to cut */
+		char *u1 = strchr(n, '_'), *u2 = u1 ? strchr(u1 + 1, '_') : NULL;
+		if (!u2 || u1 == n || u2 == u1 + 1 || strcmp(u2 + 1, uid) != 0)
 			continue;
 		*u1 = '/';
 		*u2 = '\0';
-		if (name_ok(e->d_name))
-			snprintf(f->pod, sizeof(f->pod), "%s", e->d_name);
+		if (name_ok(n))
+			snprintf(f->pod, sizeof(f->pod), "%s", n);
 	}
 	closedir(d);
 }
