@@ -75,10 +75,10 @@ void unit_written(void (*fn)(struct out *, void *), void *arg, char *got, size_t
 int main(int argc, char **argv)
 {
 	const struct unit_test *const tables[] = {
-		state_tests,	filter_tests,  diagmsg_tests, procmap_tests,
-		out_tests,	engine_tests,  decode_tests,  topmodel_tests,
-		savefile_tests, capture_tests, sysctl_tests,  rollback_tests,
-		census_tests,	knobs_tests,   sure_tests,    filterbc_tests};
+		state_tests,	filter_tests,	diagmsg_tests,	procmap_tests,	out_tests,
+		engine_tests,	decode_tests,	topmodel_tests, savefile_tests, capture_tests,
+		sysctl_tests,	rollback_tests, census_tests,	knobs_tests,	sure_tests,
+		filterbc_tests, nsall_tests};
 	int failures = 0;
 
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
