@@ -288,8 +288,7 @@ static int add_own(struct nsall *a, const char *procroot)
 	return 0; /* not known: every namespace is then entered */
 }
 
-int nsall_scan(struct nsall *a, const char *rundir, const char *procroot, char *err,
-	       size_t errlen)
+int nsall_scan(struct nsall *a, const char *rundir, const char *procroot, char *err, size_t errlen)
 {
 	memset(a, 0, sizeof(*a));
 	if (add_own(a, procroot) < 0 || scan_named(a, rundir) < 0) {

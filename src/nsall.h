@@ -18,9 +18,9 @@
 #define NSALL_COMM 17 /* TASK_COMM_LEN and its NUL */
 
 struct nsall_ns {
-	uint64_t dev, ino; /* the namespace's identity */
-	char *name;	   /* its name in the run dir (the first by sort order), or NULL */
-	pid_t pid;	   /* the lowest pid in it, or 0 when none */
+	uint64_t dev, ino;     /* the namespace's identity */
+	char *name;	       /* its name in the run dir (the first by sort order), or NULL */
+	pid_t pid;	       /* the lowest pid in it, or 0 when none */
 	char comm[NSALL_COMM]; /* that process's name ("" when it could not be read) */
 	int own;	       /* the namespace of the thread that scanned */
 	int fd;		       /* open (O_RDONLY | O_CLOEXEC): keeps it alive, enters it */
@@ -40,8 +40,7 @@ struct nsall {
  * message in err (procroot unreadable, out of memory); a entry that cannot
  * be opened or is not a network namespace is skipped.
  */
-int nsall_scan(struct nsall *a, const char *rundir, const char *procroot, char *err,
-	       size_t errlen);
+int nsall_scan(struct nsall *a, const char *rundir, const char *procroot, char *err, size_t errlen);
 /* Close every descriptor and free; a is then empty. */
 void nsall_free(struct nsall *a);
 
