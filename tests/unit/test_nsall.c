@@ -36,12 +36,7 @@ static void write_file(const char *rel, const char *text)
 {
 	char p[256];
 	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	FILE *f = fopen(p, "w");
-	CHECK(f != NULL);
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
+	unit_write_file(p, text);
 }
 
 /* A process of the fake /proc: its ns/net links to target, its comm is comm. */

@@ -53,6 +53,17 @@ void unit_put8(struct unit_buf *u, unsigned v)
 	unit_put(u, &b, 1);
 }
 
+void unit_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	CHECK(f != NULL);
+	if (f) {
+		fputs(text, f);
+		CHECK(fclose(f) == 0);
+	}
+}
+
 void unit_written(void (*fn)(struct out *, void *), void *arg, char *got, size_t len)
 {
 	FILE *f = tmpfile();
