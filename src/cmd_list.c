@@ -1015,23 +1015,32 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	c.store = &store;
 	o.header = 1;
 	wire_opts_init(&o.wire);
+	/* From here every way out is through done: --ns patterns are malloc'd. */
 	rc = cmd_parse(cmd, argc, argv, on_opt, &o, &nargs, &args);
-	if (rc)
-		return rc < 0 ? EXIT_OK : rc;
-	if (o.wire.file)
-		return run_wire(cmd, &o, nargs);
+	if (rc) {
+		rc = rc < 0 ? EXIT_OK : rc;
+		goto done;
+	}
+	if (o.wire.file) {
+		rc = run_wire(cmd, &o, nargs);
+		goto done;
+	}
 	if (o.wire_only)
-		return cmd_usage_error(cmd, "capture options (-f, --at, --zeek, ...) need -r FILE");
-	if (o.netns && o.load)
-		return cmd_usage_error(cmd, "-N and --load-dump cannot be used together");
-	if ((rc = list_ns_check_opts(cmd, &o)) != 0)
+		rc = cmd_usage_error(cmd, "capture options (-f, --at, --zeek, ...) need -r FILE");
+	else if (o.netns && o.load)
+		rc = cmd_usage_error(cmd, "-N and --load-dump cannot be used together");
+	else
+		rc = list_ns_check_opts(cmd, &o);
+	if (rc)
 		goto done;
 	dev.offline = o.load != NULL;
 	/* The filter after -N: a device name is that namespace's, as in ss. */
 	if (o.netns && (rc = cmd_enter_netns(cmd, o.netns)) != 0)
-		return rc;
-	if (nargs > 0 && !(filter = filter_parse(nargs, args, err, sizeof(err))))
-		return cmd_usage_error(cmd, "%s", err);
+		goto done;
+	if (nargs > 0 && !(filter = filter_parse(nargs, args, err, sizeof(err)))) {
+		rc = cmd_usage_error(cmd, "%s", err);
+		goto done;
+	}
 
 	/*
 	 * Which states to ask the kernel for: a filter that names states

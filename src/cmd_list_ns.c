@@ -72,7 +72,8 @@ int list_ns_pattern(const struct cmd_entry *cmd, struct list_opts *o, const char
 int list_ns_check_opts(const struct cmd_entry *cmd, const struct list_opts *o)
 {
 	if (!o->all_ns)
-		return o->nns ? cmd_usage_error(cmd, "--ns picks among namespaces: it needs -A") : 0;
+		return o->nns ? cmd_usage_error(cmd, "--ns picks among namespaces: it needs -A")
+			      : 0;
 	if (o->netns)
 		return cmd_usage_error(cmd, "-A reads every namespace, -N one: not both");
 	if (o->load || o->save)
@@ -352,8 +353,7 @@ static void csv_total_prefix(struct out *out, const void *arg)
 static void print_one_summary(struct out *out, const struct list_opts *o, const struct store *s,
 			      const struct ns_view *nv, size_t i)
 {
-	struct list_sum sm = {s, nv->first, nv->end, nv->census, nv->lo, nv->hi, 1,
-			      csv_prefix, nv};
+	struct list_sum sm = {s, nv->first, nv->end, nv->census, nv->lo, nv->hi, 1, csv_prefix, nv};
 	char raw[CONTAINER_MAX + 32], esc[4 * (CONTAINER_MAX + 32) + 1];
 
 	label_raw(nv, raw, sizeof(raw));
