@@ -76,8 +76,7 @@ static const struct opt_def list_opts[] = {
 	{O_ALLNS, 'A', "all-namespaces", NULL,
 	 "every network namespace: the named ones and every one a process is in", COMPLETE_NONE},
 	{O_NS, 0, "ns", "PATTERN",
-	 "with -A, only namespaces whose name, container, comm[pid] or inode match the glob "
-	 "PATTERN (repeatable)",
+	 "with -A: namespaces whose name, container, comm[pid] or inode match (a glob)",
 	 COMPLETE_NETNS},
 	{O_TCP, 't', "tcp", NULL, "TCP sockets: the default, accepted for ss habits",
 	 COMPLETE_NONE},
