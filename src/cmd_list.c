@@ -992,6 +992,45 @@ static int stream(const struct cmd_entry *cmd, const struct list_opts *o, struct
 	return rc;
 }
 
+/* The rows: of every namespace with -A, else of this one (and its census for -s). */
+static int gather(const struct cmd_entry *cmd, const struct list_opts *o, struct collect *c,
+		  struct list_ns **ns)
+{
+	if (o->all_ns)
+		return list_ns_dump(cmd, o, c, ns);
+	if (o->summary) {
+		if (list_port_range(&c->lo, &c->hi) < 0)
+			c->lo = c->hi = 0;
+		c->census = census_new();
+		if (!c->census) {
+			cmd_error(cmd, "out of memory");
+			return EXIT_RUNTIME;
+		}
+	}
+	return list_dump(cmd, o, c, -1, NULL);
+}
+
+/* -p: the owners of every row's socket, in one pass over /proc (all namespaces at once). */
+static int owners(const struct cmd_entry *cmd, const struct store *store, struct procmap **out)
+{
+	struct procmap *pm = procmap_new(store->n);
+
+	*out = pm;
+	if (!pm)
+		goto oom;
+	for (size_t i = 0; i < store->n; i++)
+		if (procmap_want(pm, store_at(store, i)->inode) < 0)
+			goto oom;
+	if (procmap_scan(pm, "/proc") < 0) {
+		cmd_error(cmd, "/proc: %s (is /proc mounted?)", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+oom:
+	cmd_error(cmd, "out of memory");
+	return EXIT_RUNTIME;
+}
+
 static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 {
 	struct list_opts o;
@@ -1072,34 +1111,11 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 		goto done;
 	}
 	c.family = o.family;
-	if (o.all_ns) {
-		rc = list_ns_dump(cmd, &o, &c, &ns);
-	} else {
-		if (o.summary) {
-			if (list_port_range(&c.lo, &c.hi) < 0)
-				c.lo = c.hi = 0;
-			c.census = census_new();
-			if (!c.census)
-				goto oom;
-		}
-		rc = list_dump(cmd, &o, &c, -1, NULL);
-	}
-	if (rc)
+	if ((rc = gather(cmd, &o, &c, &ns)) != 0)
 		goto done;
 
-	if (o.proc && !o.summary) {
-		pm = procmap_new(store.n);
-		if (!pm)
-			goto oom;
-		for (size_t i = 0; i < store.n; i++)
-			if (procmap_want(pm, store_at(&store, i)->inode) < 0)
-				goto oom;
-		if (procmap_scan(pm, "/proc") < 0) {
-			cmd_error(cmd, "/proc: %s (is /proc mounted?)", strerror(errno));
-			rc = EXIT_RUNTIME;
-			goto done;
-		}
-	}
+	if (o.proc && !o.summary && (rc = owners(cmd, &store, &pm)) != 0)
+		goto done;
 
 	out = malloc(sizeof(*out));
 	if (!out)
