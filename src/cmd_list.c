@@ -49,6 +49,9 @@ enum {
 	O_ZEEK,
 	O_NO_KFILTER,
 	O_DEBUG_FILTER,
+	O_ALLNS,
+	O_NS,
+	O_ROOTFS,
 };
 
 static const struct opt_def list_opts[] = {
@@ -71,6 +74,13 @@ static const struct opt_def list_opts[] = {
 	 COMPLETE_NONE},
 	{O_NETNS, 'N', "netns", "NAME", "query the named network namespace, as ss -N does",
 	 COMPLETE_NETNS},
+	{O_ALLNS, 'A', "all-namespaces", NULL,
+	 "every network namespace: the named ones and every one a process is in", COMPLETE_NONE},
+	{O_NS, 0, "ns", "PATTERN",
+	 "with -A: namespaces whose name, container, comm[pid] or inode match (a glob)",
+	 COMPLETE_NETNS},
+	{O_ROOTFS, 0, "rootfs", "DIR",
+	 "with -A: read processes' cgroups and container runtimes' files under DIR", COMPLETE_FILE},
 	{O_TCP, 't', "tcp", NULL, "TCP sockets: the default, accepted for ss habits",
 	 COMPLETE_NONE},
 	{O_NUMERIC, 'n', "numeric", NULL,
@@ -113,7 +123,13 @@ const struct cmd_entry cmd_list_entry = {
 		"                                  needs CAP_NET_ADMIN (the kernel's rule)\n"
 		"  and, or, not, ( )               and/or group left to right, as in ss\n"
 		"Leading state words combine as in ss: 'state A state B' shows both.\n"
-		"Example: tcpstate list -p state close-wait '(' dport = :443 or dport = :80 ')'\n",
+		"Example: tcpstate list -p state close-wait '(' dport = :443 or dport = :80 ')'\n"
+		"\n"
+		"With -A every network namespace is read, the same filter in each; rows carry\n"
+		"their namespace (Netns: its /run/netns name, (host) for tcpstate's own, else\n"
+		"comm[pid] of the lowest process in it, else ino:N); -s counts each namespace\n"
+		"and the total.  A namespace that cannot be entered is skipped with a warning.\n"
+		"Example: tcpstate list -A --ns 'web*' --ns 4026532520 state established\n",
 	.opts = list_opts,
 	.min_args = 0,
 	.max_args = -1,
@@ -177,6 +193,14 @@ static int on_opt(void *st, int id, const char *arg)
 	case O_DEBUG_FILTER:
 		o->debug_filter = 1;
 		break;
+	case O_ALLNS:
+		o->all_ns = 1;
+		break;
+	case O_NS:
+		return list_ns_pattern(&cmd_list_entry, o, arg);
+	case O_ROOTFS:
+		o->rootfs = arg;
+		break;
 	case O_AT:
 		o->at = arg;
 		o->wire_only = 1;
@@ -206,9 +230,9 @@ static int run_wire(const struct cmd_entry *cmd, const struct list_opts *o, int 
 		return cmd_usage_error(cmd, "filters apply to the kernel view, not to -r; "
 					    "use -f EXPR for a capture filter");
 	if (o->proc || o->timers || o->info || o->ext || o->netns || o->save || o->load ||
-	    o->listen || o->family || o->no_kfilter || o->debug_filter)
+	    o->listen || o->family || o->no_kfilter || o->debug_filter || o->all_ns || o->nns)
 		return cmd_usage_error(
-			cmd, "-r reads a capture: -p, -o, -i, -e, -l, -4, -6, -N, the "
+			cmd, "-r reads a capture: -p, -o, -i, -e, -l, -4, -6, -N, -A, --ns, the "
 			     "dump and the kernel filter options are for the kernel view");
 	memset(&lw, 0, sizeof(lw));
 	lw.w = o->wire;
@@ -246,6 +270,7 @@ oom:
 /* ---- cells -------------------------------------------------------------- */
 
 enum col {
+	C_NETNS,
 	C_STATE,
 	C_RECVQ,
 	C_SENDQ,
@@ -268,11 +293,12 @@ static const struct {
 	const char *title;
 	int right; /* right-aligned (numbers) */
 } cols[C_MAX] = {
-	[C_STATE] = {"State", 0}, [C_RECVQ] = {"Recv-Q", 1},	[C_SENDQ] = {"Send-Q", 1},
-	[C_LOCAL] = {"Local", 0}, [C_PEER] = {"Peer", 0},	[C_TIMER] = {"Timer", 0},
-	[C_UID] = {"UID", 1},	  [C_INODE] = {"Inode", 1},	[C_RTT] = {"RTT/var ms", 1},
-	[C_CWND] = {"Cwnd", 1},	  [C_RETRANS] = {"Retrans", 1}, [C_ACKED] = {"Acked", 1},
-	[C_RCVD] = {"Rcvd", 1},	  [C_RATE] = {"Rate", 1},	[C_PROC] = {"Process", 0},
+	[C_NETNS] = {"Netns", 0},    [C_STATE] = {"State", 0}, [C_RECVQ] = {"Recv-Q", 1},
+	[C_SENDQ] = {"Send-Q", 1},   [C_LOCAL] = {"Local", 0}, [C_PEER] = {"Peer", 0},
+	[C_TIMER] = {"Timer", 0},    [C_UID] = {"UID", 1},     [C_INODE] = {"Inode", 1},
+	[C_RTT] = {"RTT/var ms", 1}, [C_CWND] = {"Cwnd", 1},   [C_RETRANS] = {"Retrans", 1},
+	[C_ACKED] = {"Acked", 1},    [C_RCVD] = {"Rcvd", 1},   [C_RATE] = {"Rate", 1},
+	[C_PROC] = {"Process", 0},
 };
 
 static const char *timer_name(int t)
@@ -334,6 +360,7 @@ struct view {
 	const struct list_opts *o;
 	const struct procmap *pm;
 	struct devnames *dev;
+	struct list_ns *ns; /* -A: the namespaces, at the row being shown (list_ns_seek) */
 };
 
 /* The device the socket is bound to (ss's %dev), into buf; NULL when none. */
@@ -343,6 +370,8 @@ static const char *dev_name(const struct view *v, uint32_t ifindex, char *buf)
 
 	if (!ifindex)
 		return NULL;
+	if (v->ns) /* the device is the row's namespace's */
+		return list_ns_ifname(v->ns, ifindex, buf);
 	if (!d->tried && !d->offline) {
 		d->names = netns_ifnames();
 		d->tried = 1;
@@ -394,6 +423,8 @@ static size_t cell(const struct view *v, const struct sock_rec *r, enum col c, c
 	int n = 0;
 
 	switch (c) {
+	case C_NETNS:
+		return list_ns_label(v->ns, buf, CELL_MAX);
 	case C_STATE:
 		n = snprintf(buf, CELL_MAX, "%s", state_name(r->state));
 		break;
@@ -510,6 +541,8 @@ static size_t choose_cols(const struct list_opts *o, enum col *cs)
 {
 	size_t n = 0;
 
+	if (o->all_ns)
+		cs[n++] = C_NETNS;
 	cs[n++] = C_STATE;
 	cs[n++] = C_RECVQ;
 	cs[n++] = C_SENDQ;
@@ -546,6 +579,7 @@ static void print_table(struct out *out, const struct view *v, const struct stor
 		width[c] = v->o->header ? strlen(cols[cs[c]].title) : 1;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct sock_rec *r = store_at(s, i);
+		list_ns_seek(v->ns, i);
 		for (size_t c = 0; c < ncols; c++) {
 			size_t k = cell(v, r, cs[c], buf);
 			if (k > width[c])
@@ -579,6 +613,7 @@ static void print_table(struct out *out, const struct view *v, const struct stor
 	/* Pass 2: print. */
 	for (size_t i = 0; i < s->n; i++) {
 		const struct sock_rec *r = store_at(s, i);
+		list_ns_seek(v->ns, i);
 		for (size_t c = 0; c < ncols; c++) {
 			size_t k = cell(v, r, cs[c], buf), w = width[c];
 			if (limit && c == last && k > limit) {
@@ -708,6 +743,8 @@ static void print_json_rec(struct out *out, const struct view *v, const struct s
 		}
 		out_char(out, ']');
 	}
+	if (v->ns)
+		list_ns_json(out, v->ns);
 	out_char(out, '}');
 }
 
@@ -716,6 +753,7 @@ static void print_json(struct out *out, const struct view *v, const struct store
 	out_char(out, '[');
 	for (size_t i = 0; i < s->n; i++) {
 		out_str(out, i ? ",\n" : "\n");
+		list_ns_seek(v->ns, i);
 		print_json_rec(out, v, store_at(s, i));
 	}
 	out_str(out, s->n ? "\n]\n" : "]\n");
@@ -735,6 +773,8 @@ static void print_csv_header(struct out *out, const struct view *v)
 				     "bytes_received,delivery_rate");
 		if (v->o->proc)
 			out_str(out, ",processes");
+		if (v->ns)
+			out_str(out, ",netns,netns_inode,container,netns_pid");
 		out_char(out, '\n');
 	}
 }
@@ -793,14 +833,18 @@ static void print_csv_rec(struct out *out, const struct view *v, const struct so
 		out_char(out, ',');
 		out_csv_field(out, buf);
 	}
+	if (v->ns)
+		list_ns_csv(out, v->ns);
 	out_char(out, '\n');
 }
 
 static void print_csv(struct out *out, const struct view *v, const struct store *s)
 {
 	print_csv_header(out, v);
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++) {
+		list_ns_seek(v->ns, i);
 		print_csv_rec(out, v, store_at(s, i));
+	}
 }
 
 /*
@@ -851,13 +895,17 @@ static void list_req(struct sockdiag_req *req, const struct list_opts *o, const 
 	req->load_path = o->load;
 }
 
-static int dump(const struct cmd_entry *cmd, const struct list_opts *o, struct collect *c)
+int list_dump(const struct cmd_entry *cmd, const struct list_opts *o, struct collect *c, int nsfd,
+	      struct list_skip *skip)
 {
 	struct sockdiag_req req;
 	struct sockdiag_stats stats;
+	size_t first = c->store->n;
 	char err[256];
 
 	list_req(&req, o, c);
+	req.use_netns = nsfd >= 0;
+	req.netns_fd = nsfd;
 	if (c->census) { /* every listener, whatever is counted */
 		req.states = SM_ALL;
 		req.family = 0;
@@ -867,12 +915,19 @@ static int dump(const struct cmd_entry *cmd, const struct list_opts *o, struct c
 	 * so a socket may be missing or doubled: ask again a few times.
 	 */
 	for (int attempt = 0;; attempt++) {
-		store_clear(c->store);
+		store_truncate(c->store, first);
 		if (c->census)
 			census_begin(c->census, c->lo, c->hi);
 		if (sockdiag_dump(&req, collect_one, c, &stats, err, sizeof(err)) < 0) {
-			cmd_error(cmd, "%s", err);
-			return EXIT_RUNTIME;
+			if (!skip) {
+				cmd_error(cmd, "%s", err);
+				return EXIT_RUNTIME;
+			}
+			/* One namespace that went or refused us: the others' rows stay. */
+			skip->err = errno;
+			snprintf(skip->msg, sizeof(skip->msg), "%s", err);
+			store_truncate(c->store, first);
+			return LIST_SKIPPED;
 		}
 		if (c->oom || (c->census && census_end(c->census) < 0)) {
 			cmd_error(cmd, "out of memory after %zu sockets", c->store->n);
@@ -881,8 +936,10 @@ static int dump(const struct cmd_entry *cmd, const struct list_opts *o, struct c
 		if (!stats.intr || o->load)
 			break;
 		if (attempt == 2) {
-			cmd_error(cmd, "warning: the socket table kept changing during the dump; "
-				       "rows may be missing or repeated");
+			cmd_error(cmd,
+				  "warning: %s%sthe socket table kept changing during the dump; "
+				  "rows may be missing or repeated",
+				  skip ? skip->label : "", skip ? ": " : "");
 			break;
 		}
 	}
@@ -898,7 +955,7 @@ static int stream(const struct cmd_entry *cmd, const struct list_opts *o, struct
 	struct sockdiag_req req;
 	struct sockdiag_stats stats;
 	struct devnames dev = {NULL, 0, o->load != NULL};
-	struct view v = {o, NULL, &dev};
+	struct view v = {o, NULL, &dev, NULL};
 	struct out *out = malloc(sizeof(*out));
 	struct streamer st;
 	char err[256];
@@ -943,6 +1000,45 @@ static int stream(const struct cmd_entry *cmd, const struct list_opts *o, struct
 	return rc;
 }
 
+/* The rows: of every namespace with -A, else of this one (and its census for -s). */
+static int gather(const struct cmd_entry *cmd, const struct list_opts *o, struct collect *c,
+		  struct list_ns **ns)
+{
+	if (o->all_ns)
+		return list_ns_dump(cmd, o, c, ns);
+	if (o->summary) {
+		if (list_port_range(&c->lo, &c->hi) < 0)
+			c->lo = c->hi = 0;
+		c->census = census_new();
+		if (!c->census) {
+			cmd_error(cmd, "out of memory");
+			return EXIT_RUNTIME;
+		}
+	}
+	return list_dump(cmd, o, c, -1, NULL);
+}
+
+/* -p: the owners of every row's socket, in one pass over /proc (all namespaces at once). */
+static int owners(const struct cmd_entry *cmd, const struct store *store, struct procmap **out)
+{
+	struct procmap *pm = procmap_new(store->n);
+
+	*out = pm;
+	if (!pm)
+		goto oom;
+	for (size_t i = 0; i < store->n; i++)
+		if (procmap_want(pm, store_at(store, i)->inode) < 0)
+			goto oom;
+	if (procmap_scan(pm, "/proc") < 0) {
+		cmd_error(cmd, "/proc: %s (is /proc mounted?)", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+oom:
+	cmd_error(cmd, "out of memory");
+	return EXIT_RUNTIME;
+}
+
 static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 {
 	struct list_opts o;
@@ -950,6 +1046,7 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	struct store store;
 	struct procmap *pm = NULL;
 	struct devnames dev = {NULL, 0, 0};
+	struct list_ns *ns = NULL;
 	struct collect c;
 	struct filterbc bc;
 	struct out *out = NULL;
@@ -964,27 +1061,38 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	c.store = &store;
 	o.header = 1;
 	wire_opts_init(&o.wire);
+	/* From here every way out is through done: --ns patterns are malloc'd. */
 	rc = cmd_parse(cmd, argc, argv, on_opt, &o, &nargs, &args);
-	if (rc)
-		return rc < 0 ? EXIT_OK : rc;
-	if (o.wire.file)
-		return run_wire(cmd, &o, nargs);
+	if (rc) {
+		rc = rc < 0 ? EXIT_OK : rc;
+		goto done;
+	}
+	if (o.wire.file) {
+		rc = run_wire(cmd, &o, nargs);
+		goto done;
+	}
 	if (o.wire_only)
-		return cmd_usage_error(cmd, "capture options (-f, --at, --zeek, ...) need -r FILE");
-	if (o.netns && o.load)
-		return cmd_usage_error(cmd, "-N and --load-dump cannot be used together");
+		rc = cmd_usage_error(cmd, "capture options (-f, --at, --zeek, ...) need -r FILE");
+	else if (o.netns && o.load)
+		rc = cmd_usage_error(cmd, "-N and --load-dump cannot be used together");
+	else
+		rc = list_ns_check_opts(cmd, &o);
+	if (rc)
+		goto done;
 	dev.offline = o.load != NULL;
 	/* The filter after -N: a device name is that namespace's, as in ss. */
 	if (o.netns && (rc = cmd_enter_netns(cmd, o.netns)) != 0)
-		return rc;
-	if (nargs > 0 && !(filter = filter_parse(nargs, args, err, sizeof(err))))
-		return cmd_usage_error(cmd, "%s", err);
-	if (o.load && filter_names_device(filter)) {
-		filter_free(filter);
-		return cmd_usage_error(cmd,
-				       "with --load-dump, name a device by its index or ifN: "
-				       "a name is looked up on this host, not where the dump was "
-				       "taken");
+		goto done;
+	if (nargs > 0 && !(filter = filter_parse(nargs, args, err, sizeof(err)))) {
+		rc = cmd_usage_error(cmd, "%s", err);
+		goto done;
+	}
+	if ((o.load || o.all_ns) && filter_names_device(filter)) {
+		rc = cmd_usage_error(cmd,
+				     "with %s, name a device by its index or ifN: a name is "
+				     "looked up in this namespace, not where the sockets are",
+				     o.load ? "--load-dump" : "-A");
+		goto done;
 	}
 
 	/*
@@ -1015,42 +1123,27 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	/* A saved dump holds the marks it was given; a live one needs the privilege. */
 	if (!o.load && (rc = cmd_check_mark_filter(cmd, filter)) != 0)
 		goto done;
-	if (!o.proc && !o.summary && (o.fmt == FMT_JSON || o.fmt == FMT_CSV)) {
+	if (!o.proc && !o.summary && !o.all_ns && (o.fmt == FMT_JSON || o.fmt == FMT_CSV)) {
 		rc = stream(cmd, &o, &c);
 		goto done;
 	}
-	if (o.summary) {
-		if (list_port_range(&c.lo, &c.hi) < 0)
-			c.lo = c.hi = 0;
-		c.census = census_new();
-		if (!c.census)
-			goto oom;
-	}
-	rc = dump(cmd, &o, &c);
-	if (rc)
+	c.family = o.family;
+	if ((rc = gather(cmd, &o, &c, &ns)) != 0)
 		goto done;
 
-	if (o.proc && !o.summary) {
-		pm = procmap_new(store.n);
-		if (!pm)
-			goto oom;
-		for (size_t i = 0; i < store.n; i++)
-			if (procmap_want(pm, store_at(&store, i)->inode) < 0)
-				goto oom;
-		if (procmap_scan(pm, "/proc") < 0) {
-			cmd_error(cmd, "/proc: %s (is /proc mounted?)", strerror(errno));
-			rc = EXIT_RUNTIME;
-			goto done;
-		}
-	}
+	if (o.proc && !o.summary && (rc = owners(cmd, &store, &pm)) != 0)
+		goto done;
 
 	out = malloc(sizeof(*out));
 	if (!out)
 		goto oom;
 	out_init(out, STDOUT_FILENO);
-	struct view v = {&o, pm, &dev};
-	if (o.summary) {
-		list_print_summary(out, &o, &store, &c);
+	struct view v = {&o, pm, &dev, ns};
+	if (o.summary && ns) {
+		list_ns_print_summary(out, &o, &store, ns);
+	} else if (o.summary) {
+		struct list_sum sm = {&store, 0, store.n, c.census, c.lo, c.hi, 0, NULL, NULL};
+		list_print_summary(out, &o, &sm);
 	} else if (o.fmt == FMT_JSON) {
 		print_json(out, &v, &store);
 	} else if (o.fmt == FMT_CSV) {
@@ -1067,6 +1160,8 @@ oom:
 done:
 	netns_ifnames_free(dev.names);
 	free(out);
+	list_ns_free(ns);
+	free(o.ns_pats);
 	census_free(c.census);
 	procmap_free(pm);
 	store_free(&store);

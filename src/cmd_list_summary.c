@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "cmd_list_int.h"
+#include "state.h"
 #include "sysctl.h"
 
 int list_port_range(long *lo, long *hi)
@@ -45,42 +46,79 @@ static void print_busiest(struct out *out, const struct census_dest *top, size_t
 			   top[i].in_use, top[i].time_wait, 100.0 * top[i].in_use / (double)range);
 }
 
-void list_print_summary(struct out *out, const struct list_opts *o, const struct store *s,
-			const struct collect *c)
+/* Sockets of rows [first, end) by state and family (f6: 0 IPv4, 1 IPv6). */
+void list_count_states(const struct store *s, size_t first, size_t end, uint64_t count[TS_MAX][2],
+		       uint64_t total[2])
 {
-	uint64_t count[TS_MAX][2] = {{0}}, total[2] = {0, 0};
-	long lo = c->lo, hi = c->hi;
-	int have_range = lo > 0;
-	const struct census_totals *ct = census_totals(c->census);
-	uint64_t in_use = ct->in_use, tw = ct->time_wait;
-	struct census_dest top[TOP_DESTS];
-	size_t ntop = census_busiest(c->census, top, TOP_DESTS);
-
-	for (size_t i = 0; i < s->n; i++) {
+	for (size_t i = first; i < end; i++) {
 		const struct sock_rec *r = store_at(s, i);
 		int f6 = r->family == AF_INET6;
 		count[r->state][f6]++;
 		total[f6]++;
 	}
+}
+
+/* The states object of list -s --json: {"LISTEN":{"ipv4":N,"ipv6":N},...} */
+void list_json_states(struct out *out, uint64_t count[TS_MAX][2])
+{
+	int first = 1;
+
+	out_char(out, '{');
+	for (int st = 1; st < TS_MAX; st++) {
+		if (st == TS_NEW_SYN_RECV)
+			continue;
+		out_printf(out, "%s\"%s\":{\"ipv4\":%llu,\"ipv6\":%llu}", first ? "" : ",",
+			   state_name(st), (unsigned long long)count[st][0],
+			   (unsigned long long)count[st][1]);
+		first = 0;
+	}
+	out_char(out, '}');
+}
+
+/* The text table of states, after its "TCP sockets:" line. */
+void list_text_states(struct out *out, const struct list_opts *o, uint64_t count[TS_MAX][2],
+		      const uint64_t total[2])
+{
+	out_printf(out, "TCP sockets: %llu (IPv4 %llu, IPv6 %llu)\n\n",
+		   (unsigned long long)(total[0] + total[1]), (unsigned long long)total[0],
+		   (unsigned long long)total[1]);
+	if (o->header)
+		out_printf(out, "%-13s %8s %8s %8s\n", "State", "IPv4", "IPv6", "Total");
+	for (int st = 1; st < TS_MAX; st++) {
+		if (st == TS_NEW_SYN_RECV)
+			continue;
+		out_printf(out, "%-13s %8llu %8llu %8llu\n", state_name(st),
+			   (unsigned long long)count[st][0], (unsigned long long)count[st][1],
+			   (unsigned long long)(count[st][0] + count[st][1]));
+	}
+}
+
+void list_print_summary(struct out *out, const struct list_opts *o, const struct list_sum *sm)
+{
+	uint64_t count[TS_MAX][2] = {{0}}, total[2] = {0, 0};
+	long lo = sm->lo, hi = sm->hi;
+	int have_range = lo > 0 && sm->census;
+	/* No census (the CSV total of list -A -s): states only. */
+	static const struct census_totals none;
+	const struct census_totals *ct = sm->census ? census_totals(sm->census) : &none;
+	uint64_t in_use = ct->in_use, tw = ct->time_wait;
+	struct census_dest top[TOP_DESTS];
+	size_t ntop = sm->census ? census_busiest(sm->census, top, TOP_DESTS) : 0;
+	const char *end = sm->nested ? "}" : "}\n";
+
+	list_count_states(sm->s, sm->first, sm->end, count, total);
 	long range = hi - lo + 1;
 	char buf[ADDR_STRLEN];
 
 	if (o->fmt == FMT_JSON) {
-		out_printf(out, "{\"total\":%llu,\"ipv4\":%llu,\"ipv6\":%llu,\"states\":{",
+		out_printf(out, "{\"total\":%llu,\"ipv4\":%llu,\"ipv6\":%llu,\"states\":",
 			   (unsigned long long)(total[0] + total[1]), (unsigned long long)total[0],
 			   (unsigned long long)total[1]);
-		int first = 1;
-		for (int st = 1; st < TS_MAX; st++) {
-			if (st == TS_NEW_SYN_RECV)
-				continue;
-			out_printf(out, "%s\"%s\":{\"ipv4\":%llu,\"ipv6\":%llu}", first ? "" : ",",
-				   state_name(st), (unsigned long long)count[st][0],
-				   (unsigned long long)count[st][1]);
-			first = 0;
-		}
-		out_str(out, "},\"ephemeral\":");
+		list_json_states(out, count);
+		out_str(out, ",\"ephemeral\":");
 		if (!have_range) {
-			out_str(out, "null}\n");
+			out_str(out, "null");
+			out_str(out, end);
 			return;
 		}
 		out_printf(
@@ -101,15 +139,18 @@ void list_print_summary(struct out *out, const struct list_opts *o, const struct
 			out_printf(out, ",\"in_use\":%u,\"time_wait\":%u}", top[i].in_use,
 				   top[i].time_wait);
 		}
-		out_str(out, "]}}\n");
+		out_str(out, "]}");
+		out_str(out, end);
 		return;
 	}
 	if (o->fmt == FMT_CSV) {
-		if (o->header)
+		if (o->header && !sm->nested)
 			out_str(out, "state,ipv4,ipv6,total\n");
 		for (int st = 1; st < TS_MAX; st++) {
 			if (st == TS_NEW_SYN_RECV)
 				continue;
+			if (sm->csv_prefix)
+				sm->csv_prefix(out, sm->prefix_arg);
 			out_printf(out, "%s,%llu,%llu,%llu\n", state_name(st),
 				   (unsigned long long)count[st][0],
 				   (unsigned long long)count[st][1],
@@ -117,18 +158,7 @@ void list_print_summary(struct out *out, const struct list_opts *o, const struct
 		}
 		return;
 	}
-	out_printf(out, "TCP sockets: %llu (IPv4 %llu, IPv6 %llu)\n\n",
-		   (unsigned long long)(total[0] + total[1]), (unsigned long long)total[0],
-		   (unsigned long long)total[1]);
-	if (o->header)
-		out_printf(out, "%-13s %8s %8s %8s\n", "State", "IPv4", "IPv6", "Total");
-	for (int st = 1; st < TS_MAX; st++) {
-		if (st == TS_NEW_SYN_RECV)
-			continue;
-		out_printf(out, "%-13s %8llu %8llu %8llu\n", state_name(st),
-			   (unsigned long long)count[st][0], (unsigned long long)count[st][1],
-			   (unsigned long long)(count[st][0] + count[st][1]));
-	}
+	list_text_states(out, o, count, total);
 	if (!have_range) {
 		out_str(out, "\nEphemeral ports: ip_local_port_range unreadable\n");
 		return;

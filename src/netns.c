@@ -1,5 +1,6 @@
 /*
- * netns.c - setns() into a named network namespace; its interface names.
+ * netns.c - setns() into a named network namespace, or into one for a call
+ * and back; the interface names of a namespace.
  */
 #define _GNU_SOURCE
 #include "netns.h"
@@ -46,6 +47,43 @@ int netns_enter(const char *name, char *err, size_t errlen)
 	return 0;
 }
 
+int netns_call_in(int nsfd, int (*fn)(void *), void *arg, char *err, size_t errlen)
+{
+	/* thread-self: setns moves the thread, and it is the thread that must come back. */
+	int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+
+	if (home < 0)
+		home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (home < 0) {
+		snprintf(err, errlen, "cannot open this thread's network namespace: %s",
+			 strerror(errno));
+		return -1;
+	}
+	if (setns(nsfd, CLONE_NEWNET) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot enter the network namespace: %s", strerror(e));
+		close(home);
+		errno = e;
+		return -1;
+	}
+	int r = fn(arg);
+	int e = errno;
+	/*
+	 * Coming back cannot fail for a thread that left from there (it held
+	 * the privilege a moment ago); if it ever did, every later socket
+	 * would be made in the wrong namespace and its rows given the wrong
+	 * name: stopping is the only honest answer.
+	 */
+	if (setns(home, CLONE_NEWNET) < 0) {
+		fprintf(stderr, "tcpstate: cannot return to the original network namespace: %s\n",
+			strerror(errno));
+		abort();
+	}
+	close(home);
+	errno = e;
+	return r;
+}
+
 struct ifnames {
 	struct if_nameindex *v; /* as if_nameindex() gave it, sorted by index */
 	size_t n;
@@ -74,6 +112,22 @@ struct ifnames *netns_ifnames(void)
 	for (n->n = 0; n->v[n->n].if_index; n->n++)
 		;
 	qsort(n->v, n->n, sizeof(n->v[0]), by_index);
+	return n;
+}
+
+static int ifnames_call(void *arg)
+{
+	*(struct ifnames **)arg = netns_ifnames();
+	return 0;
+}
+
+struct ifnames *netns_ifnames_in(int nsfd)
+{
+	struct ifnames *n = NULL;
+	char err[128];
+
+	if (netns_call_in(nsfd, ifnames_call, &n, err, sizeof(err)) < 0)
+		return NULL;
 	return n;
 }
 

@@ -1,6 +1,7 @@
 /*
  * netns.h - entering a named network namespace (/run/netns/NAME), as
- * "ip netns exec" and "ss -N" do; the names of its interfaces.
+ * "ip netns exec" and "ss -N" do; doing one thing inside a namespace given
+ * by a descriptor and coming back; the names of its interfaces.
  */
 #ifndef TCPSTATE_NETNS_H
 #define TCPSTATE_NETNS_H
@@ -15,12 +16,23 @@
 int netns_enter(const char *name, char *err, size_t errlen);
 
 /*
+ * Call fn(arg) with this thread in the network namespace nsfd, then move
+ * the thread back where it was.  What fn makes there stays there (a socket
+ * keeps the namespace it was made in).  Returns fn's value, or -1 with a
+ * message in err when the namespace cannot be entered (gone, EPERM: errno
+ * says which); fn is then not called.  Only the calling thread moves.
+ */
+int netns_call_in(int nsfd, int (*fn)(void *), void *arg, char *err, size_t errlen);
+
+/*
  * The interface names of the network namespace this process is in, by
  * index (sockets bound to a device carry only its index), read once with
  * if_nameindex().  NULL when they cannot be read.
  */
 struct ifnames;
 struct ifnames *netns_ifnames(void);
+/* The same for the network namespace nsfd; NULL also when it cannot be entered. */
+struct ifnames *netns_ifnames_in(int nsfd);
 void netns_ifnames_free(struct ifnames *n);
 
 /* Room for an interface name, or for "if" and an index. */

@@ -8,6 +8,7 @@
  * replayed, so the parser is tested on real replies without root.
  */
 #include "sockdiag.h"
+#include "netns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -199,6 +200,32 @@ static struct nl_sock *open_diag(char *err, size_t errlen)
 	return sk;
 }
 
+struct diag_in {
+	struct nl_sock *sk;
+	char *err;
+	size_t errlen;
+};
+
+static int open_diag_call(void *arg)
+{
+	struct diag_in *d = arg;
+
+	d->sk = open_diag(d->err, d->errlen);
+	return d->sk ? 0 : -1;
+}
+
+/* A sock_diag socket of the request's namespace (sockdiag_req.use_netns). */
+static struct nl_sock *open_diag_req(const struct sockdiag_req *req, char *err, size_t errlen)
+{
+	struct diag_in d = {NULL, err, errlen};
+
+	if (!req->use_netns)
+		return open_diag(err, errlen);
+	if (netns_call_in(req->netns_fd, open_diag_call, &d, err, errlen) < 0)
+		return NULL;
+	return d.sk;
+}
+
 /*
  * The dump request.  For one family, SOCK_DIAG_BY_FAMILY with an
  * inet_diag_req_v2.  For both (AF_UNSPEC), the older TCPDIAG_GETSOCK with
@@ -354,7 +381,7 @@ int sockdiag_dump(const struct sockdiag_req *req, sockdiag_fn fn, void *arg,
 	if (req->load_path)
 		return replay_dump(req, fn, arg, stats, err, errlen);
 
-	sk = open_diag(err, errlen);
+	sk = open_diag_req(req, err, errlen);
 	if (!sk)
 		return -1;
 	if (req->save_path) {

@@ -75,10 +75,19 @@ struct sockdiag_req {
 	 */
 	const uint8_t *bytecode;
 	size_t bytecode_len;
+	/*
+	 * use_netns: dump the network namespace netns_fd (an nsfs descriptor)
+	 * rather than this thread's.  The netlink socket is made inside it
+	 * (netns_call_in) and answers for it from then on.  Zero: this
+	 * thread's namespace, so a zeroed request means what it always did.
+	 */
+	int use_netns;
+	int netns_fd;
 };
 
 /*
- * Dump the table, IPv4 then IPv6.  Returns 0, or -1 with a message in err.
+ * Dump the table, IPv4 then IPv6.  Returns 0, or -1 with a message in err
+ * (a namespace that cannot be entered: "cannot enter ...", errno kept).
  * A dump the kernel marked NLM_F_DUMP_INTR (the table changed while it was
  * walked) still delivers its sockets and sets stats->intr: only the caller
  * knows whether it can throw away what it was given and ask again.

@@ -23,6 +23,12 @@ void store_init(struct store *s);
 struct sock_rec *store_add(struct store *s);
 /* Forget every record but keep the blocks for reuse. */
 void store_clear(struct store *s);
+/* Forget the records from n on (a namespace's rows dumped again, or dropped). */
+static inline void store_truncate(struct store *s, size_t n)
+{
+	if (n < s->n)
+		s->n = n;
+}
 void store_free(struct store *s);
 
 static inline struct sock_rec *store_at(const struct store *s, size_t i)

@@ -104,6 +104,17 @@ expect "list: namespace name with a slash" 2 '^tcpstate list: -N: invalid namesp
 run "$TCPSTATE" list -N x --load-dump tests/data/ns1.nldump
 expect "list: -N with --load-dump" 2 'cannot be used together'
 
+run "$TCPSTATE" list -A -N x
+expect "list: -A with -N" 2 '^tcpstate list: -A reads every namespace, -N one: not both'
+run "$TCPSTATE" list -A --load-dump tests/data/ns1.nldump
+expect "list: -A with --load-dump" 2 '^tcpstate list: -A cannot be used with --load-dump or --save-dump'
+run "$TCPSTATE" list -A --ns ''
+expect "list: --ns with an empty pattern" 2 '^tcpstate list: --ns: an empty pattern names no namespace'
+run "$TCPSTATE" list --ns 'web*'
+expect "list: --ns without -A" 2 '^tcpstate list: --ns picks among namespaces: it needs -A'
+run "$TCPSTATE" list -A -r tests/data/ns1.nldump
+expect "list: -A with -r" 2 '^tcpstate list: -r reads a capture: .*-A'
+
 # Bad filters: exit 2, one line naming the token, nothing on stdout.
 while IFS='|' read -r filter re; do
 	# shellcheck disable=SC2086

@@ -28,14 +28,10 @@ static void link_fd(const char *pid, int fd, const char *target)
 
 static void write_comm(const char *pid, const char *comm)
 {
-	char p[256];
+	char p[256], line[64];
 	snprintf(p, sizeof(p), "%s/%s/comm", root, pid);
-	FILE *f = fopen(p, "w");
-	CHECK(f != NULL);
-	if (f) {
-		fprintf(f, "%s\n", comm);
-		fclose(f);
-	}
+	snprintf(line, sizeof(line), "%s\n", comm);
+	unit_write_file(p, line);
 }
 
 static void fake_proc(void)

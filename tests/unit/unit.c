@@ -53,6 +53,17 @@ void unit_put8(struct unit_buf *u, unsigned v)
 	unit_put(u, &b, 1);
 }
 
+void unit_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	CHECK(f != NULL);
+	if (f) {
+		fputs(text, f);
+		CHECK(fclose(f) == 0);
+	}
+}
+
 void unit_written(void (*fn)(struct out *, void *), void *arg, char *got, size_t len)
 {
 	FILE *f = tmpfile();
@@ -78,7 +89,7 @@ int main(int argc, char **argv)
 		state_tests,	filter_tests,	diagmsg_tests,	procmap_tests,	out_tests,
 		engine_tests,	decode_tests,	topmodel_tests, savefile_tests, capture_tests,
 		sysctl_tests,	rollback_tests, census_tests,	knobs_tests,	sure_tests,
-		filterbc_tests, jsonpick_tests, nsname_tests};
+		filterbc_tests, jsonpick_tests, nsname_tests,	nsall_tests};
 	int failures = 0;
 
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {

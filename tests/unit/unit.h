@@ -45,6 +45,9 @@ struct sock_rec unit_sockrow(int state, const char *la, int lport, const char *r
 int unit_top_refresh(struct topmodel *m, const struct sock_rec *r, size_t n, uint64_t now_us,
 		     const char *procroot);
 
+/* Make a file of a fake tree (a /proc, a run dir) holding text; a failure fails the test. */
+void unit_write_file(const char *path, const char *text);
+
 struct out;
 /* What fn wrote through a struct out, read back from a temporary file into got. */
 void unit_written(void (*fn)(struct out *, void *), void *arg, char *got, size_t len);
@@ -69,6 +72,6 @@ struct unit_test {
 extern const struct unit_test state_tests[], filter_tests[], diagmsg_tests[], procmap_tests[],
 	out_tests[], engine_tests[], decode_tests[], topmodel_tests[], savefile_tests[],
 	capture_tests[], sysctl_tests[], rollback_tests[], census_tests[], knobs_tests[],
-	sure_tests[], filterbc_tests[], jsonpick_tests[], nsname_tests[];
+	sure_tests[], filterbc_tests[], jsonpick_tests[], nsname_tests[], nsall_tests[];
 
 #endif
