@@ -408,6 +408,8 @@ def churn_exit_0(out):
                                                        bad[0].describe()))
     if out["during"] < 1:
         raise Fail("no run of list -A met the churn")
+    print("note: %d runs of list -A, %d of them while the churn ran"
+          % (len(out["runs"]), out["during"]), flush=True)
 
 
 def churn_no_row_lost(spaces, out):
