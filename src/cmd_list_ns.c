@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,11 @@ struct ns_view {
 	long lo, hi;		       /* its ip_local_port_range, or lo 0 */
 	struct ifnames *ifn;	       /* its devices, read when a row needs one */
 	int ifn_tried;
+	/* The parallel dump's result: how it went, and its rows in a worker's store. */
+	int status; /* EXIT_OK, LIST_SKIPPED or EXIT_RUNTIME */
+	struct list_skip skip;
+	char label[CONTAINER_MAX + 32];
+	size_t worker, wfirst, wend;
 };
 
 struct list_ns {
@@ -159,44 +165,149 @@ static int prepare_summary(struct ns_view *nv)
 	return 0;
 }
 
-/* Dump one namespace into the store: EXIT_OK, LIST_SKIPPED (said), or EXIT_RUNTIME. */
-static int dump_one(const struct cmd_entry *cmd, const struct list_opts *o, struct collect *c,
-		    struct ns_view *nv, size_t *nperm)
-{
-	struct list_skip skip;
-	char label[CONTAINER_MAX + 32];
-	int rc;
+/*
+ * The namespaces are dumped by a few threads at once.  Each dump is the
+ * kernel walking its whole TCP hash, which namespaces made from the host
+ * share (a 262,144-bucket walk for each, however few sockets it holds):
+ * that walk is nearly all of -A's time, and it is CPU-bound, so it scales
+ * with the CPUs.  Each worker has its own store; the rows are then copied
+ * in namespace order, and warnings said in that order too.
+ */
+#define MAX_WORKERS 8
 
-	label_raw(nv, label, sizeof(label));
-	memset(&skip, 0, sizeof(skip));
-	skip.label = label;
-	if (o->summary && prepare_summary(nv) < 0) {
-		cmd_error(cmd, "out of memory");
-		return EXIT_RUNTIME;
-	}
-	c->census = nv->census;
-	c->lo = nv->lo;
-	c->hi = nv->hi;
-	nv->first = c->store->n;
+struct worker {
+	const struct cmd_entry *cmd;
+	const struct list_opts *o;
+	const struct collect *proto; /* filter, program, states, family */
+	struct list_ns *ns;
+	size_t *next; /* the next namespace to take (atomic) */
+	size_t id;
+	struct store store;
+};
+
+/* Dump one namespace into w's store; nv gets the outcome. */
+static void dump_one(struct worker *w, struct ns_view *nv)
+{
+	struct collect c = *w->proto;
+
+	c.store = &w->store;
+	c.census = nv->census;
+	c.lo = nv->lo;
+	c.hi = nv->hi;
+	c.oom = 0;
+	memset(&nv->skip, 0, sizeof(nv->skip));
+	nv->skip.label = nv->label;
+	nv->worker = w->id;
+	nv->wfirst = w->store.n;
 	/* The own namespace needs no setns: an unprivileged user still reads it. */
-	rc = list_dump(cmd, o, c, nv->e->own ? -1 : nv->e->fd, &skip);
-	c->census = NULL; /* nv's, freed with it */
-	nv->end = c->store->n;
-	if (rc != LIST_SKIPPED)
-		return rc;
-	if (skip.err == EPERM)
-		(*nperm)++; /* said once for all of them */
-	else
-		cmd_error(cmd, "warning: netns %s (inode %llu): %s; skipped", label,
-			  (unsigned long long)nv->e->ino, skip.msg);
-	return LIST_SKIPPED;
+	nv->status = list_dump(w->cmd, w->o, &c, nv->e->own ? -1 : nv->e->fd, &nv->skip);
+	nv->wend = w->store.n;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	for (;;) {
+		size_t i = __atomic_fetch_add(w->next, 1, __ATOMIC_RELAXED);
+		if (i >= w->ns->n)
+			return NULL;
+		dump_one(w, &w->ns->v[i]);
+	}
+}
+
+/* Run the workers over ns->v[0..n); with one, or if threads fail, on this thread. */
+static void dump_all(struct worker *w, size_t nw)
+{
+	pthread_t tid[MAX_WORKERS];
+	size_t started = 0;
+
+	for (size_t k = 1; k < nw; k++) {
+		if (pthread_create(&tid[k], NULL, worker_main, &w[k]) != 0)
+			break;
+		started = k;
+	}
+	worker_main(&w[0]);
+	for (size_t k = 1; k <= started; k++)
+		pthread_join(tid[k], NULL);
+}
+
+static size_t worker_count(size_t n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nw = cpus > 0 ? (size_t)cpus : 1;
+
+	nw = nw > MAX_WORKERS ? MAX_WORKERS : nw;
+	return nw > n ? (n ? n : 1) : nw;
+}
+
+/*
+ * After the workers: each namespace's rows into the store, in order, and
+ * what went wrong said in that order.  Skipped namespaces leave ns->v.
+ */
+static int gather_rows(const struct cmd_entry *cmd, struct list_ns *ns, struct collect *c,
+		       struct worker *w, size_t *nperm)
+{
+	size_t kept = 0;
+	int rc = EXIT_OK;
+
+	for (size_t i = 0; i < ns->n; i++) {
+		struct ns_view *nv = &ns->v[i];
+		if (nv->status == LIST_SKIPPED) {
+			if (nv->skip.err == EPERM)
+				(*nperm)++; /* said once for all of them */
+			else
+				cmd_error(cmd, "warning: netns %s (inode %llu): %s; skipped",
+					  nv->label, (unsigned long long)nv->e->ino, nv->skip.msg);
+			census_free(nv->census);
+			continue;
+		}
+		if (nv->status != EXIT_OK)
+			rc = nv->status;
+		nv->first = c->store->n;
+		for (size_t r = nv->wfirst; r < nv->wend; r++) {
+			struct sock_rec *slot = store_add(c->store);
+			if (!slot) {
+				cmd_error(cmd, "out of memory");
+				rc = EXIT_RUNTIME;
+				break;
+			}
+			*slot = *store_at(&w[nv->worker].store, r);
+		}
+		nv->end = c->store->n;
+		ns->v[kept++] = *nv;
+	}
+	ns->n = kept;
+	return rc;
+}
+
+/* The namespaces --ns picks, with their containers and (-s) their port ranges. */
+static int pick_views(const struct cmd_entry *cmd, const struct list_opts *o, struct list_ns *ns)
+{
+	for (size_t i = 0; i < ns->all.n; i++) {
+		struct ns_view *nv = &ns->v[ns->n];
+		memset(nv, 0, sizeof(*nv));
+		nv->e = &ns->all.v[i];
+		if (nv->e->pid)
+			container_of(o, nv->e->pid, nv->container, sizeof(nv->container));
+		if (!picked(o, nv))
+			continue;
+		label_raw(nv, nv->label, sizeof(nv->label));
+		ns->n++; /* before a failure: what it holds is freed with the rest */
+		if (o->summary && prepare_summary(nv) < 0) {
+			cmd_error(cmd, "out of memory");
+			return EXIT_RUNTIME;
+		}
+	}
+	return EXIT_OK;
 }
 
 int list_ns_dump(const struct cmd_entry *cmd, const struct list_opts *o, struct collect *c,
 		 struct list_ns **out)
 {
 	struct list_ns *ns = calloc(1, sizeof(*ns));
-	size_t nperm = 0;
+	struct worker w[MAX_WORKERS];
+	size_t nperm = 0, next = 0;
 	char err[256];
 
 	*out = ns;
@@ -209,23 +320,20 @@ int list_ns_dump(const struct cmd_entry *cmd, const struct list_opts *o, struct 
 		cmd_error(cmd, "out of memory");
 		return EXIT_RUNTIME;
 	}
-	for (size_t i = 0; i < ns->all.n; i++) {
-		struct ns_view *nv = &ns->v[ns->n];
-		memset(nv, 0, sizeof(*nv));
-		nv->e = &ns->all.v[i];
-		if (nv->e->pid)
-			container_of(o, nv->e->pid, nv->container, sizeof(nv->container));
-		if (!picked(o, nv))
-			continue;
-		int rc = dump_one(cmd, o, c, nv, &nperm);
-		if (rc == LIST_SKIPPED) {
-			census_free(nv->census);
-			continue;
-		}
-		ns->n++; /* before a failure: what it holds is freed with the rest */
-		if (rc)
-			return rc;
+	int rc = pick_views(cmd, o, ns);
+	if (rc)
+		return rc;
+	size_t nw = worker_count(ns->n);
+	for (size_t k = 0; k < nw; k++) {
+		w[k] = (struct worker){cmd, o, c, ns, &next, k, {NULL, 0, 0, 0}};
+		store_init(&w[k].store);
 	}
+	dump_all(w, nw);
+	rc = gather_rows(cmd, ns, c, w, &nperm);
+	for (size_t k = 0; k < nw; k++)
+		store_free(&w[k].store);
+	if (rc)
+		return rc;
 	if (nperm)
 		cmd_error(cmd,
 			  "warning: %zu network namespace%s skipped: entering one needs "
