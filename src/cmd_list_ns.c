@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,6 +320,15 @@ int list_ns_dump(const struct cmd_entry *cmd, const struct list_opts *o, struct 
 	if (!ns->v) {
 		cmd_error(cmd, "out of memory");
 		return EXIT_RUNTIME;
+	}
+	if (o->rootfs) { /* a typo would otherwise name nothing, unseen */
+		struct stat st;
+		const char *why = stat(o->rootfs, &st) < 0 ? strerror(errno)
+				  : !S_ISDIR(st.st_mode)   ? "not a directory"
+							   : NULL;
+		if (why)
+			cmd_error(cmd, "warning: --rootfs %s: %s; containers are not named",
+				  o->rootfs, why);
 	}
 	int rc = pick_views(cmd, o, ns);
 	if (rc)

@@ -267,9 +267,12 @@ def rootfs_needs_all_ns(root):
 
 
 def rootfs_without_names(holders, rootfs):
-    """A rootfs that names nothing: exit 0, null containers, comm[pid] shown."""
-    _, rows = list_json(["-a", "--rootfs", rootfs])
+    """A rootfs that names nothing: exit 0, null containers, comm[pid] shown,
+    and one warning naming the rootfs (a typo must not pass unseen)."""
+    res, rows = list_json(["-a", "--rootfs", rootfs])
     containers_are(holders, rows, lambda h: None)
+    if ("warning: --rootfs %s:" % rootfs) not in res.stderr:
+        raise Fail("no warning about --rootfs %s: stderr %r" % (rootfs, res.stderr[:300]))
     netns_column(holders, ["--rootfs", rootfs], lambda h: h.comm)
 
 
