@@ -776,9 +776,11 @@ static int open_wire(const struct cmd_entry *cmd, struct top *t)
 	t->wire = wire_open(&t->w, &hooks, err, sizeof(err), &usage);
 	t->v.wire = t->wire != NULL;
 	if (t->wire) {
-		snprintf(t->wire_note, sizeof(t->wire_note), "%s %s",
+		/* -A: the capture is still the host namespace's (containers' veth peers). */
+		snprintf(t->wire_note, sizeof(t->wire_note), "%s %s%s",
 			 t->w.iface ? "capturing on" : "replaying",
-			 t->w.iface ? t->w.iface : t->w.file);
+			 t->w.iface ? t->w.iface : t->w.file,
+			 t->ns.on && t->w.iface ? " (host namespace only)" : "");
 		return 0;
 	}
 	/*
