@@ -45,8 +45,7 @@ int top_ns_check(const struct cmd_entry *cmd, const struct top_allns *a, const c
 }
 
 /* The container of the namespace's lowest process ("" when none applies): nsname.c. */
-static void container_of(const struct top_allns *a, const struct nsall_ns *e, char *buf,
-			 size_t len)
+static void container_of(const struct top_allns *a, const struct nsall_ns *e, char *buf, size_t len)
 {
 	buf[0] = '\0';
 	if (!e->pid || nsname_container(a->rootfs ? a->rootfs : "", e->pid, buf, len) != 1)

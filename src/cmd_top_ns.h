@@ -17,12 +17,12 @@
 struct cmd_entry;
 
 struct top_allns {
-	int on;		       /* -A */
-	const char *rootfs;    /* --rootfs: where containers are named from (NULL: /) */
-	const char **pats;     /* --ns PATTERN..., malloc'd (the strings are argv's) */
+	int on;		    /* -A */
+	const char *rootfs; /* --rootfs: where containers are named from (NULL: /) */
+	const char **pats;  /* --ns PATTERN..., malloc'd (the strings are argv's) */
 	size_t npats;
-	struct nsall scan;     /* the last refresh's namespaces: k enters their descriptors */
-	size_t skipped;	       /* namespaces the last refresh could not enter */
+	struct nsall scan; /* the last refresh's namespaces: k enters their descriptors */
+	size_t skipped;	   /* namespaces the last refresh could not enter */
 };
 
 /* --ns PATTERN: 0, or the exit status of an error (printed). */
