@@ -56,20 +56,6 @@ static const char *container_of(const struct list_opts *o, pid_t pid, char *buf,
 	return NULL;
 }
 
-int list_ns_pattern(const struct cmd_entry *cmd, struct list_opts *o, const char *pat)
-{
-	if (!*pat)
-		return cmd_usage_error(cmd, "--ns: an empty pattern names no namespace");
-	const char **v = realloc(o->ns_pats, (o->nns + 1) * sizeof(*v));
-	if (!v) {
-		cmd_error(cmd, "out of memory");
-		return EXIT_RUNTIME;
-	}
-	v[o->nns++] = pat;
-	o->ns_pats = v;
-	return 0;
-}
-
 int list_ns_check_opts(const struct cmd_entry *cmd, const struct list_opts *o)
 {
 	if (!o->all_ns && o->rootfs)

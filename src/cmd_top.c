@@ -63,13 +63,7 @@ static const struct opt_def top_opts[] = {
 	 COMPLETE_NONE},
 	{O_FRAMES, 'n', "frames", "COUNT", "stop after COUNT frames", COMPLETE_NONE},
 	{O_NETNS, 'N', "netns", "NAME", "watch the named network namespace", COMPLETE_NETNS},
-	{O_ALLNS, 'A', "all-namespaces", NULL,
-	 "every network namespace: the named ones and every one a process is in", COMPLETE_NONE},
-	{O_NS, 0, "ns", "PATTERN",
-	 "with -A: namespaces whose name, container, comm[pid] or inode match (a glob)",
-	 COMPLETE_NETNS},
-	{O_ROOTFS, 0, "rootfs", "DIR",
-	 "with -A: read processes' cgroups and container runtimes' files under DIR", COMPLETE_FILE},
+	CMD_OPTS_ALL_NS(O_ALLNS, O_NS, O_ROOTFS),
 	WIRE_OPT_IFACE,
 	WIRE_OPT_FILE,
 	{O_SPEED, 0, "speed", "N", "with -r: replay N times faster than captured", COMPLETE_NONE},
@@ -234,7 +228,7 @@ static int on_opt(void *st, int id, const char *arg)
 		t->ns.on = 1;
 		return 0;
 	case O_NS:
-		return top_ns_pattern(&cmd_top_entry, &t->ns, arg);
+		return cmd_ns_pattern(&cmd_top_entry, &t->ns.pats, &t->ns.npats, arg);
 	case O_ROOTFS:
 		t->ns.rootfs = arg;
 		return 0;

@@ -19,20 +19,6 @@
 #define PROC_ROOT "/proc"
 #define CONTAINER_MAX 256
 
-int top_ns_pattern(const struct cmd_entry *cmd, struct top_allns *a, const char *pat)
-{
-	if (!*pat)
-		return cmd_usage_error(cmd, "--ns: an empty pattern names no namespace");
-	const char **v = realloc(a->pats, (a->npats + 1) * sizeof(*v));
-	if (!v) {
-		cmd_error(cmd, "out of memory");
-		return EXIT_RUNTIME;
-	}
-	v[a->npats++] = pat;
-	a->pats = v;
-	return 0;
-}
-
 int top_ns_check(const struct cmd_entry *cmd, const struct top_allns *a, const char *netns)
 {
 	if (!a->on && a->rootfs)

@@ -25,8 +25,6 @@ struct top_allns {
 	size_t skipped;	   /* namespaces the last refresh could not enter */
 };
 
-/* --ns PATTERN: 0, or the exit status of an error (printed). */
-int top_ns_pattern(const struct cmd_entry *cmd, struct top_allns *a, const char *pat);
 /* -A's options together: 0, or the exit status of a usage error (printed). */
 int top_ns_check(const struct cmd_entry *cmd, const struct top_allns *a, const char *netns);
 /*

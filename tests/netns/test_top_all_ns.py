@@ -3,8 +3,8 @@
 
 Root only.  Three named namespaces and two unnamed ones (a process that
 unshares its network namespace, as container runtimes make them); two named
-ones and one unnamed one hold the SAME 4-tuples (a listener on
-127.0.0.1:41100 and a connection to it), the others tuples of their own.
+ones hold the SAME 4-tuples (a listener on 127.0.0.1:41100 and a
+connection to it from 127.0.0.1:41101), the others tuples of their own.
 The machine may hold other sessions' namespaces: every check looks only at
 the namespaces made here, by inode.
 
@@ -31,7 +31,6 @@ Env: TCPSTATE = path of the binary (default <repo>/tcpstate).
 Prints PASS/FAIL/SKIP lines; exits 1 if any FAIL.
 """
 
-import collections
 import json
 import os
 import re
@@ -43,6 +42,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nslib  # noqa: E402
 from nslib import Fail  # noqa: E402
+# list -A's test: its unnamed namespaces (a listener and a connection on a port of their own).
+from test_list_all_basic import Unnamed, by_inode as rows_by_inode, inode_of  # noqa: E402
 from toplib import Tmux  # noqa: E402
 
 CASES = ["rows_equal_ss", "join_keeps_apart", "group_netns", "ns_select", "usage_errors",
@@ -83,35 +84,6 @@ for line in sys.stdin:
 '''
 
 
-def inode_of(path):
-    return os.stat(path).st_ino
-
-
-class Unnamed:
-    """A process in a network namespace of its own that no name pins."""
-
-    def __init__(self, port):
-        self.p = subprocess.Popen(
-            ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" -c "$1" "$2"',
-             sys.executable, SCRIPT, str(port)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        if self.p.stdout.readline().strip() != "ready":
-            raise RuntimeError("an unshared process did not get ready")
-        self.pid = self.p.pid
-        self.inode = inode_of("/proc/%d/ns/net" % self.pid)
-
-    def ss(self):
-        r = nslib.run(["nsenter", "-t", str(self.pid), "-n", "ss", "-tanH"], check=True)
-        return nslib.parse_ss(r.stdout)
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.stdin.close()
-            self.p.kill()
-        self.p.wait()
-        self.p.stdout.close()
-
-
 class World:
     def __init__(self):
         self.named = []    # (Netns, inode)
@@ -120,7 +92,7 @@ class World:
             ns = nslib.Netns()
             ns.spawn(SCRIPT, port)
             self.named.append((ns, inode_of("/run/netns/" + ns.name)))
-        for port in (SAME_PORT, 41300):
+        for port in (41300, 41310):
             self.unnamed.append(Unnamed(port))
 
     def mine(self):
@@ -155,13 +127,7 @@ def frames(args, n):
 
 
 def by_inode(frame):
-    rows = collections.defaultdict(list)
-    for o in frame["rows"]:
-        for k in ("netns", "netns_inode", "container", "netns_pid"):
-            if k not in o:
-                raise Fail("row lacks %r: %r" % (k, o))
-        rows[o["netns_inode"]].append(o)
-    return rows
+    return rows_by_inode(frame["rows"])
 
 
 class TopStream:
