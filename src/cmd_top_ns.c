@@ -63,7 +63,9 @@ static int enter_model(const struct top_allns *a, struct topns *tab, const struc
 	ns.container = container[0] ? container : NULL;
 	nsall_label(e, container, raw, sizeof(raw));
 	fmt_text(ns.label, sizeof(ns.label), raw);
-	return topns_new(tab, &ns) < 0 ? -1 : 1;
+	/* Past TOP_NS_MAX at once, the rest are not shown. */
+	int rc = topns_new(tab, &ns);
+	return rc == -2 ? 0 : rc < 0 ? -1 : 1;
 }
 
 int top_ns_dump(struct top_allns *a, struct topmodel *m, struct sockdiag_req *req, sockdiag_fn fn,
@@ -73,7 +75,6 @@ int top_ns_dump(struct top_allns *a, struct topmodel *m, struct sockdiag_req *re
 	struct sockdiag_stats st;
 
 	nsall_free(&a->scan);
-	a->skipped = 0;
 	if (nsall_scan(&a->scan, RUN_NETNS, PROC_ROOT, err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < a->scan.n; i++) {
@@ -88,11 +89,9 @@ int top_ns_dump(struct top_allns *a, struct topmodel *m, struct sockdiag_req *re
 		/* The own namespace needs no setns: an unprivileged user still reads it. */
 		req->use_netns = !e->own;
 		req->netns_fd = e->fd;
-		if (sockdiag_dump(req, fn, arg, &st, err, errlen) < 0) {
-			if (e->own)
-				return -1;
-			a->skipped++; /* EPERM, or gone: the others are still shown */
-		}
+		/* Another namespace that fails (EPERM, gone) is skipped: the others are shown. */
+		if (sockdiag_dump(req, fn, arg, &st, err, errlen) < 0 && e->own)
+			return -1;
 	}
 	return 0;
 }

@@ -22,7 +22,6 @@ struct top_allns {
 	const char **pats;  /* --ns PATTERN..., malloc'd (the strings are argv's) */
 	size_t npats;
 	struct nsall scan; /* the last refresh's namespaces: k enters their descriptors */
-	size_t skipped;	   /* namespaces the last refresh could not enter */
 };
 
 /* -A's options together: 0, or the exit status of a usage error (printed). */
@@ -31,7 +30,7 @@ int top_ns_check(const struct cmd_entry *cmd, const struct top_allns *a, const c
  * One refresh's dump of every namespace --ns picks, with req (its filter,
  * want_info) and fn(arg) for each socket, between topmodel_begin and
  * topmodel_end.  A namespace that cannot be entered, or has gone, is
- * skipped (counted in a->skipped).  0, or -1 with a message in err: the
+ * skipped quietly.  0, or -1 with a message in err: the
  * namespace list cannot be read, out of memory, or top's own namespace
  * failed to dump.
  */

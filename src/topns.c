@@ -65,7 +65,7 @@ int topns_new(struct topns *t, const struct top_ns *ns)
 
 	t->cur = TOP_NS_NONE;
 	if (!e)
-		return -1;
+		return t->n == TOP_NS_MAX ? -2 : -1;
 	*e = *ns;
 	e->name = ns->name ? strdup(ns->name) : NULL;
 	e->container = ns->container ? strdup(ns->container) : NULL;

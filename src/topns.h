@@ -25,7 +25,7 @@ struct topns {
 void topns_begin(struct topns *t);
 /* Make (dev, ino) current if it is known: 1, else 0. */
 int topns_find(struct topns *t, uint64_t dev, uint64_t ino);
-/* Add ns (copied) and make it current: 0, or -1 (out of memory, TOP_NS_MAX). */
+/* Add ns (copied) and make it current: 0, -1 out of memory, -2 TOP_NS_MAX already. */
 int topns_new(struct topns *t, const struct top_ns *ns);
 /* A refresh ends: the entries of namespaces it did not dump are freed. */
 void topns_end(struct topns *t);
