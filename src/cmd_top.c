@@ -866,10 +866,12 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	t.v.sort = SORT_AGE;
 	wire_opts_init(&t.w);
 	rc = cmd_parse(cmd, argc, argv, on_opt, &t, &nargs, &args);
-	if (rc)
+	if (!rc)
+		rc = check_opts(cmd, &t);
+	if (rc) {
+		top_ns_free(&t.ns); /* --ns's patterns */
 		return rc < 0 ? EXIT_OK : rc;
-	if ((rc = check_opts(cmd, &t)) != 0)
-		return rc;
+	}
 	if ((rc = set_up(cmd, &t, nargs, args)) != 0) {
 		wire_close(t.wire);
 		free(t.json_out);
