@@ -65,6 +65,20 @@ int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int cmd_ns_pattern(const struct cmd_entry *cmd, const char ***pats, size_t *n, const char *pat)
+{
+	if (!*pat)
+		return cmd_usage_error(cmd, "--ns: an empty pattern names no namespace");
+	const char **v = realloc(*pats, (*n + 1) * sizeof(*v));
+	if (!v) {
+		cmd_error(cmd, "out of memory");
+		return EXIT_RUNTIME;
+	}
+	v[(*n)++] = pat;
+	*pats = v;
+	return 0;
+}
+
 int cmd_output_failed(const struct cmd_entry *cmd, int err)
 {
 	sigset_t pipe;

@@ -95,6 +95,32 @@ int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * -A, --ns PATTERN and --rootfs DIR, as list and top have them (doc/namespaces.md),
+ * with the commands' own option ids.
+ */
+#define CMD_OPTS_ALL_NS(ALL, NS, ROOTFS)                                                           \
+	{ALL,                                                                                      \
+	 'A',                                                                                      \
+	 "all-namespaces",                                                                         \
+	 NULL,                                                                                     \
+	 "every network namespace: the named ones and every one a process is in",                  \
+	 COMPLETE_NONE},                                                                           \
+		{NS,                                                                               \
+		 0,                                                                                \
+		 "ns",                                                                             \
+		 "PATTERN",                                                                        \
+		 "with -A: namespaces whose name, container, comm[pid] or inode match (a glob)",   \
+		 COMPLETE_NETNS},                                                                  \
+	{                                                                                          \
+		ROOTFS, 0, "rootfs", "DIR",                                                        \
+			"with -A: read processes' cgroups and container runtimes' files under "    \
+			"DIR",                                                                     \
+			COMPLETE_FILE                                                              \
+	}
+/* --ns PATTERN: append it to *pats (realloc'd; n of them).  0, or an exit status (printed). */
+int cmd_ns_pattern(const struct cmd_entry *cmd, const char ***pats, size_t *n, const char *pat);
+
+/*
  * Completion candidates for a command line: words[0..n-1], the last one the
  * word being completed (possibly empty).  fn gets each candidate; "@file"
  * means "complete a file name".

@@ -74,13 +74,7 @@ static const struct opt_def list_opts[] = {
 	 COMPLETE_NONE},
 	{O_NETNS, 'N', "netns", "NAME", "query the named network namespace, as ss -N does",
 	 COMPLETE_NETNS},
-	{O_ALLNS, 'A', "all-namespaces", NULL,
-	 "every network namespace: the named ones and every one a process is in", COMPLETE_NONE},
-	{O_NS, 0, "ns", "PATTERN",
-	 "with -A: namespaces whose name, container, comm[pid] or inode match (a glob)",
-	 COMPLETE_NETNS},
-	{O_ROOTFS, 0, "rootfs", "DIR",
-	 "with -A: read processes' cgroups and container runtimes' files under DIR", COMPLETE_FILE},
+	CMD_OPTS_ALL_NS(O_ALLNS, O_NS, O_ROOTFS),
 	{O_TCP, 't', "tcp", NULL, "TCP sockets: the default, accepted for ss habits",
 	 COMPLETE_NONE},
 	{O_NUMERIC, 'n', "numeric", NULL,
@@ -197,7 +191,7 @@ static int on_opt(void *st, int id, const char *arg)
 		o->all_ns = 1;
 		break;
 	case O_NS:
-		return list_ns_pattern(&cmd_list_entry, o, arg);
+		return cmd_ns_pattern(&cmd_list_entry, &o->ns_pats, &o->nns, arg);
 	case O_ROOTFS:
 		o->rootfs = arg;
 		break;

@@ -73,8 +73,6 @@ int list_dump(const struct cmd_entry *cmd, const struct list_opts *o, struct col
 
 /* ---- cmd_list_ns.c: -A ---- */
 struct list_ns;
-/* --ns PATTERN: 0, or EXIT_USAGE / EXIT_RUNTIME after saying why. */
-int list_ns_pattern(const struct cmd_entry *cmd, struct list_opts *o, const char *pat);
 /* -A's usage errors (with -N, with dumps; --ns without -A): 0 or EXIT_USAGE. */
 int list_ns_check_opts(const struct cmd_entry *cmd, const struct list_opts *o);
 /*

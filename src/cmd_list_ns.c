@@ -6,7 +6,6 @@
  * --ns selection, and the summaries per namespace with their total.
  */
 #include <errno.h>
-#include <fnmatch.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -64,20 +63,6 @@ static const char *container_of(const struct list_opts *o, pid_t pid, char *buf,
 	return NULL;
 }
 
-int list_ns_pattern(const struct cmd_entry *cmd, struct list_opts *o, const char *pat)
-{
-	if (!*pat)
-		return cmd_usage_error(cmd, "--ns: an empty pattern names no namespace");
-	const char **v = realloc(o->ns_pats, (o->nns + 1) * sizeof(*v));
-	if (!v) {
-		cmd_error(cmd, "out of memory");
-		return EXIT_RUNTIME;
-	}
-	v[o->nns++] = pat;
-	o->ns_pats = v;
-	return 0;
-}
-
 int list_ns_check_opts(const struct cmd_entry *cmd, const struct list_opts *o)
 {
 	if (!o->all_ns && o->rootfs)
@@ -93,52 +78,16 @@ int list_ns_check_opts(const struct cmd_entry *cmd, const struct list_opts *o)
 	return 0;
 }
 
-/* "comm[pid]" of the namespace's lowest process, or "" when none. */
-static void proc_text(const struct nsall_ns *e, char *buf, size_t len)
-{
-	buf[0] = '\0';
-	if (e->pid)
-		snprintf(buf, len, "%s[%d]", e->comm, (int)e->pid);
-}
-
 /* The Netns cell, unescaped: name, (host), container, comm[pid], ino:N. */
 static void label_raw(const struct ns_view *nv, char *buf, size_t len)
 {
-	const struct nsall_ns *e = nv->e;
-
-	if (e->name)
-		snprintf(buf, len, "%s", e->name);
-	else if (e->own)
-		snprintf(buf, len, "(host)");
-	else if (nv->container[0])
-		snprintf(buf, len, "%s", nv->container);
-	else if (e->pid)
-		proc_text(e, buf, len);
-	else
-		snprintf(buf, len, "ino:%llu", (unsigned long long)e->ino);
+	nsall_label(nv->e, nv->container, buf, len);
 }
 
 /* Whether --ns picks it: any pattern matching any of its names. */
 static int picked(const struct list_opts *o, const struct ns_view *nv)
 {
-	char what[4][CONTAINER_MAX + 32];
-	const struct nsall_ns *e = nv->e;
-
-	if (!o->nns)
-		return 1;
-	snprintf(what[0], sizeof(what[0]), "%s", e->name ? e->name : "");
-	snprintf(what[1], sizeof(what[1]), "%s", nv->container);
-	proc_text(e, what[2], sizeof(what[2]));
-	snprintf(what[3], sizeof(what[3]), "%llu", (unsigned long long)e->ino);
-	for (size_t p = 0; p < o->nns; p++)
-		for (int k = 0; k < 4; k++)
-			if (what[k][0] && fnmatch(o->ns_pats[p], what[k], 0) == 0)
-				return 1;
-	/* "(host)" is a name too, for the own namespace. */
-	for (size_t p = 0; p < o->nns; p++)
-		if (e->own && fnmatch(o->ns_pats[p], "(host)", 0) == 0)
-			return 1;
-	return 0;
+	return nsall_picked(nv->e, nv->container, o->ns_pats, o->nns);
 }
 
 static int read_range(void *arg)

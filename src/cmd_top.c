@@ -24,6 +24,7 @@
 
 #include "addr.h"
 #include "cmd.h"
+#include "cmd_top_ns.h"
 #include "cmd_wire.h"
 #include "filter.h"
 #include "filterbc.h"
@@ -50,6 +51,9 @@ enum {
 	O_JSON,
 	O_NO_WIRE,
 	O_NO_KFILTER,
+	O_ALLNS,
+	O_NS,
+	O_ROOTFS,
 };
 
 static const struct opt_def top_opts[] = {
@@ -59,6 +63,7 @@ static const struct opt_def top_opts[] = {
 	 COMPLETE_NONE},
 	{O_FRAMES, 'n', "frames", "COUNT", "stop after COUNT frames", COMPLETE_NONE},
 	{O_NETNS, 'N', "netns", "NAME", "watch the named network namespace", COMPLETE_NETNS},
+	CMD_OPTS_ALL_NS(O_ALLNS, O_NS, O_ROOTFS),
 	WIRE_OPT_IFACE,
 	WIRE_OPT_FILE,
 	{O_SPEED, 0, "speed", "N", "with -r: replay N times faster than captured", COMPLETE_NONE},
@@ -67,8 +72,8 @@ static const struct opt_def top_opts[] = {
 	 COMPLETE_OWN},
 	{O_ROWS, 0, "rows", "N",
 	 "with -b: print the first N rows (or groups) of each frame (default all)", COMPLETE_NONE},
-	{O_GROUP, 0, "group", "BY", "group rows by process, host or state, as the g key does",
-	 COMPLETE_OWN},
+	{O_GROUP, 0, "group", "BY",
+	 "group rows by process, host, state or (with -A) netns, as the g key does", COMPLETE_OWN},
 	{O_JSON, 'j', "json", NULL, "with -b: print each frame as one line of JSON", COMPLETE_NONE},
 	{O_NO_WIRE, 0, "no-wire", NULL,
 	 "capture nothing (by default top captures on any when it may)", COMPLETE_NONE},
@@ -81,8 +86,10 @@ static const struct opt_def top_opts[] = {
 static int run_top(const struct cmd_entry *cmd, int argc, char **argv);
 
 /* --group's words (no grouping is the default). */
-static const char *const group_words[TOP_GROUP_MAX] = {
-	[TOP_GROUP_PROCESS] = "process", [TOP_GROUP_HOST] = "host", [TOP_GROUP_STATE] = "state"};
+static const char *const group_words[TOP_GROUP_MAX] = {[TOP_GROUP_PROCESS] = "process",
+						       [TOP_GROUP_HOST] = "host",
+						       [TOP_GROUP_STATE] = "state",
+						       [TOP_GROUP_NETNS] = "netns"};
 
 /* --sort's columns, as the model names them; --group's words. */
 static void complete_words(const struct cmd_completion *c)
@@ -103,7 +110,8 @@ const struct cmd_entry cmd_top_entry = {
 	.help_tail =
 		"Keys: arrows PgUp PgDn Home End move; < > or F6 choose the sort column, I\n"
 		"reverses it; / filters (as tcpstate list); 1-9 and 0 show or hide a state, s\n"
-		"cycles state presets; g groups by process, remote host or state (as --group);\n"
+		"cycles state presets; g groups by process, remote host, state or, with -A,\n"
+		"namespace (as --group);\n"
 		"Enter shows one connection; k closes it (SOCK_DESTROY); Space or Z pauses;\n"
 		"h ? F1 help; q F10 quit.\n"
 		"Grouped by process, sockets a process closed count as ~name[pid], and those\n"
@@ -117,6 +125,10 @@ const struct cmd_entry cmd_top_entry = {
 		"implies for the local end and for the peer, and rows where the kernel and the\n"
 		"wire disagree are marked with !.  A connection the capture picked up\n"
 		"mid-stream has guessed states, marked with ? and never with !.\n"
+		"With -A every network namespace is dumped at each refresh (found again each\n"
+		"time), its label in a first column, Netns; the header counts all of them. The\n"
+		"capture stays on the host namespace's interfaces (and sees containers'\n"
+		"traffic on their veth peers). See doc/namespaces.md.\n"
 		"The screen needs a terminal TERM names, with cursor addressing; elsewhere\n"
 		"top says so and exits 1: use -b.\n",
 	.opts = top_opts,
@@ -140,6 +152,7 @@ struct top {
 	long frames;	  /* 0: until stopped */
 	long rows_max;	  /* batch: rows per frame, 0 for all */
 	const char *netns;
+	struct top_allns ns; /* -A */
 	double speed;
 	struct wire_opts w;
 	/* data */
@@ -211,6 +224,14 @@ static int on_opt(void *st, int id, const char *arg)
 	case O_NETNS:
 		t->netns = arg;
 		return 0;
+	case O_ALLNS:
+		t->ns.on = 1;
+		return 0;
+	case O_NS:
+		return cmd_ns_pattern(&cmd_top_entry, &t->ns.pats, &t->ns.npats, arg);
+	case O_ROOTFS:
+		t->ns.rootfs = arg;
+		return 0;
 	case O_ROWS:
 		if (parse_long(arg, 1, 1000000000, &n) < 0)
 			return cmd_usage_error(&cmd_top_entry, "--rows: invalid count \"%s\"", arg);
@@ -230,9 +251,9 @@ static int on_opt(void *st, int id, const char *arg)
 				t->v.group = (enum top_group_by)g;
 				return 0;
 			}
-		return cmd_usage_error(&cmd_top_entry,
-				       "--group: unknown grouping \"%s\" (process, host, state)",
-				       arg);
+		return cmd_usage_error(
+			&cmd_top_entry,
+			"--group: unknown grouping \"%s\" (process, host, state, netns)", arg);
 	case O_SPEED:
 		errno = 0;
 		v = strtod(arg, &end);
@@ -342,7 +363,11 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 	 * needs it: a sort by rtt or retransmits, or batch output of every row.
 	 */
 	size_t last = topmodel_nrows(t->model); /* 0 before the first refresh */
-	req.want_info = topmodel_sort_needs_info(t->v.sort) ||
+	/*
+	 * With -A too: a row's tcp_info is asked for in the host namespace,
+	 * where another namespace's socket is not found.
+	 */
+	req.want_info = t->ns.on || topmodel_sort_needs_info(t->v.sort) ||
 			(t->batch && t->v.group == TOP_GROUP_NONE &&
 			 (!t->rows_max || (last && (size_t)t->rows_max >= last)));
 	t->refresh_now = 0;
@@ -351,7 +376,8 @@ static int refresh_data(struct top *t, char *err, size_t errlen)
 	t->refreshed_us = now;
 	t->oom = 0;
 	topmodel_begin(t->model, now);
-	if (sockdiag_dump(&req, take_sock, t, &st, err, errlen) < 0) {
+	if (t->ns.on ? top_ns_dump(&t->ns, t->model, &req, take_sock, t, err, errlen) < 0
+		     : sockdiag_dump(&req, take_sock, t, &st, err, errlen) < 0) {
 		topmodel_abort(t->model);
 		return -1;
 	}
@@ -575,7 +601,7 @@ static void kill_selected(struct top *t)
 
 	if (!r)
 		topscreen_status(&t->v, "the socket is gone");
-	else if (sockdiag_destroy(&r->s, err, sizeof(err)) == 0)
+	else if (top_ns_destroy(&t->ns, t->model, r, err, sizeof(err)) == 0)
 		topscreen_status(&t->v, "closed");
 	else
 		topscreen_status(&t->v, "%s", err);
@@ -698,6 +724,11 @@ static int check_opts(const struct cmd_entry *cmd, const struct top *t)
 		return cmd_usage_error(cmd, "--json applies to batch mode (-b)");
 	if (t->json && t->v.group != TOP_GROUP_NONE)
 		return cmd_usage_error(cmd, "--json prints rows: it cannot be used with --group");
+	if (t->v.group == TOP_GROUP_NETNS && !t->ns.on)
+		return cmd_usage_error(cmd, "--group netns needs -A: without it every row is in "
+					    "one namespace");
+	if ((rc = top_ns_check(cmd, &t->ns, t->netns)) != 0)
+		return rc;
 	if (t->no_wire && (t->w.iface || t->w.file))
 		return cmd_usage_error(cmd, "--no-wire and %s cannot be used together",
 				       t->w.iface ? "-i" : "-r");
@@ -739,9 +770,11 @@ static int open_wire(const struct cmd_entry *cmd, struct top *t)
 	t->wire = wire_open(&t->w, &hooks, err, sizeof(err), &usage);
 	t->v.wire = t->wire != NULL;
 	if (t->wire) {
-		snprintf(t->wire_note, sizeof(t->wire_note), "%s %s",
+		/* -A: the capture is still the host namespace's (containers' veth peers). */
+		snprintf(t->wire_note, sizeof(t->wire_note), "%s %s%s",
 			 t->w.iface ? "capturing on" : "replaying",
-			 t->w.iface ? t->w.iface : t->w.file);
+			 t->w.iface ? t->w.iface : t->w.file,
+			 t->ns.on && t->w.iface ? " (host namespace only)" : "");
 		return 0;
 	}
 	/*
@@ -787,6 +820,11 @@ static int set_up(const struct cmd_entry *cmd, struct top *t, int nargs, char **
 		int rc = cmd_check_mark_filter(cmd, t->v.filter);
 		if (rc)
 			return rc;
+		if (t->ns.on && filter_names_device(t->v.filter))
+			return cmd_usage_error(cmd,
+					       "with -A, name a device by its index or ifN: a "
+					       "name is looked up in this namespace, not where "
+					       "the sockets are");
 		size_t o = 0;
 		for (int i = 0; i < nargs && o < sizeof(t->v.filter_text) - 1; i++)
 			o += (size_t)snprintf(t->v.filter_text + o, sizeof(t->v.filter_text) - o,
@@ -828,16 +866,19 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	t.v.sort = SORT_AGE;
 	wire_opts_init(&t.w);
 	rc = cmd_parse(cmd, argc, argv, on_opt, &t, &nargs, &args);
-	if (rc)
+	if (!rc)
+		rc = check_opts(cmd, &t);
+	if (rc) {
+		top_ns_free(&t.ns); /* --ns's patterns */
 		return rc < 0 ? EXIT_OK : rc;
-	if ((rc = check_opts(cmd, &t)) != 0)
-		return rc;
+	}
 	if ((rc = set_up(cmd, &t, nargs, args)) != 0) {
 		wire_close(t.wire);
 		free(t.json_out);
 		topmodel_free(t.model);
 		filter_free(t.v.filter);
 		filterbc_free(&t.bc);
+		top_ns_free(&t.ns);
 		return rc;
 	}
 	struct sigaction sa;
@@ -861,6 +902,7 @@ static int run_top(const struct cmd_entry *cmd, int argc, char **argv)
 	topmodel_free(t.model);
 	filter_free(t.v.filter);
 	filterbc_free(&t.bc);
+	top_ns_free(&t.ns);
 	if (t.pipe_closed)
 		return cmd_output_failed(cmd, EPIPE);
 	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,4 +315,46 @@ void nsall_free(struct nsall *a)
 	}
 	free(a->v);
 	memset(a, 0, sizeof(*a));
+}
+
+/* "comm[pid]" of the namespace's lowest process, or "" when none. */
+static void proc_text(const struct nsall_ns *e, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (e->pid)
+		snprintf(buf, len, "%s[%d]", e->comm, (int)e->pid);
+}
+
+void nsall_label(const struct nsall_ns *e, const char *container, char *buf, size_t len)
+{
+	if (e->name)
+		snprintf(buf, len, "%s", e->name);
+	else if (e->own)
+		snprintf(buf, len, "(host)");
+	else if (container && container[0])
+		snprintf(buf, len, "%s", container);
+	else if (e->pid)
+		proc_text(e, buf, len);
+	else
+		snprintf(buf, len, "ino:%llu", (unsigned long long)e->ino);
+}
+
+int nsall_picked(const struct nsall_ns *e, const char *container, const char *const *pats, size_t n)
+{
+	char what[5][NSALL_COMM + 32];
+	const char *whole[2] = {e->name ? e->name : "", container ? container : ""};
+
+	if (!n)
+		return 1;
+	proc_text(e, what[2], sizeof(what[2]));
+	snprintf(what[3], sizeof(what[3]), "%llu", (unsigned long long)e->ino);
+	/* "(host)" is a name too, for the own namespace. */
+	snprintf(what[4], sizeof(what[4]), "%s", e->own ? "(host)" : "");
+	for (size_t p = 0; p < n; p++)
+		for (int k = 0; k < 5; k++) {
+			const char *s = k < 2 ? whole[k] : what[k];
+			if (s[0] && fnmatch(pats[p], s, 0) == 0)
+				return 1;
+		}
+	return 0;
 }

@@ -41,6 +41,18 @@ struct nsall {
  * be opened or is not a network namespace is skipped.
  */
 int nsall_scan(struct nsall *a, const char *rundir, const char *procroot, char *err, size_t errlen);
+/*
+ * The Netns label of e, unescaped: its name, "(host)" for the own
+ * namespace, the container (NULL or "": none), "comm[pid]", or "ino:N".
+ */
+void nsall_label(const struct nsall_ns *e, const char *container, char *buf, size_t len);
+/*
+ * Whether --ns patterns pats[0..n) pick e: any glob (fnmatch, no flags)
+ * matching any of its name, container, comm[pid], inode in decimal, or
+ * "(host)" for the own namespace.  n 0 picks every namespace.
+ */
+int nsall_picked(const struct nsall_ns *e, const char *container, const char *const *pats,
+		 size_t n);
 /* Close every descriptor and free; a is then empty. */
 void nsall_free(struct nsall *a);
 

@@ -1,7 +1,7 @@
 /*
  * topgroup.c - the monitor's model, grouped: the rows a view shows, counted
  * by process (or, for sockets no process holds, by what holds them), by
- * remote host or by state (top's g key and --group), and the two
+ * remote host, by state or by namespace (top -A) (top's g key and --group), and the two
  * questions about a row that the grouping and the table both ask (has it a
  * peer, which process holds it).
  */
@@ -78,9 +78,16 @@ static const char *no_owner_key(const struct top_row *r)
  * remembered) is "~name[pid]", as the table marks it: held before by that
  * process, by the kernel now, not counted as the process's own.
  */
-static void group_key(char *key, size_t len, const struct top_row *r, enum top_group_by by)
+static void group_key(char *key, size_t len, const struct topmodel *m, const struct top_row *r,
+		      enum top_group_by by)
 {
-	if (by == TOP_GROUP_PROCESS && r->pid)
+	const struct top_ns *ns;
+
+	if (by == TOP_GROUP_NETNS) {
+		ns = topmodel_ns_of(m, r);
+		/* Only rows the wire alone sees are in no namespace. */
+		snprintf(key, len, "%s", ns ? ns->label : r->wire_only ? "(wire only)" : "-");
+	} else if (by == TOP_GROUP_PROCESS && r->pid)
 		top_proc_text(key, len, r, 1);
 	else if (by == TOP_GROUP_PROCESS)
 		snprintf(key, len, "%s", no_owner_key(r));
@@ -115,7 +122,7 @@ size_t topmodel_groups(const struct topmodel *m, state_mask states, const struct
 		const struct top_row *r = topmodel_row(m, i);
 		if (!(states & SM(r->s.state)) || !filter_match(f, &r->s))
 			continue;
-		group_key(key, sizeof(key), r, by);
+		group_key(key, sizeof(key), m, r, by);
 		size_t k;
 		for (k = 0; k < ng; k++)
 			if (strcmp(g[k].key, key) == 0)

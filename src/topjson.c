@@ -92,6 +92,38 @@ static void put_process(struct out *o, const struct top_row *r)
 	out_char(o, '}');
 }
 
+/* A string, or null. */
+static void put_str(struct out *o, const char *key, const char *v)
+{
+	out_printf(o, ",\"%s\":", key);
+	if (v)
+		out_json_str(o, v);
+	else
+		out_str(o, "null");
+}
+
+/*
+ * top -A: the row's namespace as list -A gives it (netns, netns_inode,
+ * container, netns_pid), all null for a row only the wire sees.
+ */
+static void put_netns(struct out *o, const struct topmodel *m, const struct top_row *r)
+{
+	const struct top_ns *ns = topmodel_ns_of(m, r);
+
+	if (!topmodel_stats(m)->namespaces)
+		return;
+	put_str(o, "netns", ns ? ns->name : NULL);
+	if (ns)
+		out_printf(o, ",\"netns_inode\":%llu", (unsigned long long)ns->ino);
+	else
+		out_str(o, ",\"netns_inode\":null");
+	put_str(o, "container", ns ? ns->container : NULL);
+	if (ns && ns->pid)
+		out_printf(o, ",\"netns_pid\":%d", (int)ns->pid);
+	else
+		out_str(o, ",\"netns_pid\":null");
+}
+
 void topjson_row(struct out *o, const struct topmodel *m, const struct top_row *r)
 {
 	const struct sock_rec *s = &r->s;
@@ -112,6 +144,7 @@ void topjson_row(struct out *o, const struct topmodel *m, const struct top_row *
 			   s->info.total_retrans);
 	else
 		out_str(o, ",\"rtt_us\":null,\"total_retrans\":null");
+	put_netns(o, m, r);
 	out_char(o, '}');
 }
 
@@ -180,6 +213,8 @@ void topjson_frame(struct out *o, const struct topmodel *m, uint64_t ts_us,
 	out_str(o, "{\"ts\":");
 	put_seconds(o, ts_us);
 	put_capture(o, w);
+	if (topmodel_stats(m)->namespaces) /* top -A */
+		out_printf(o, ",\"namespaces\":%u", topmodel_stats(m)->namespaces);
 	out_printf(o, ",\"rows_matching\":%llu,\"rows\":[", (unsigned long long)matching);
 	for (size_t i = 0; i < n; i++) {
 		if (i)

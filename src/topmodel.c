@@ -22,6 +22,7 @@
 #include "hash.h"
 #include "procmap.h"
 #include "sysctl.h"
+#include "topns.h"
 
 #define EVENT_RING 262144u
 
@@ -100,6 +101,7 @@ struct topmodel {
 	/* destination rates, smoothed */
 	struct top_dest prev_dest[3];
 	int nprev_dest;
+	struct topns ns; /* top -A: the rows' namespaces */
 };
 
 static size_t tuple_hash(int family, const uint8_t *la, uint16_t lp, const uint8_t *ra, uint16_t rp)
@@ -125,6 +127,12 @@ static int same_socket(const struct sock_rec *a, const struct sock_rec *b)
 	return a->family == b->family && a->lport == b->lport && a->rport == b->rport &&
 	       memcmp(a->laddr, b->laddr, 16) == 0 && memcmp(a->raddr, b->raddr, 16) == 0 &&
 	       (!a->inode || !b->inode || a->inode == b->inode);
+}
+
+/* The same socket in the same namespace (two containers may both have 10.0.0.2:80). */
+static int same_row(const struct top_row *r, const struct sock_rec *k, uint16_t ns)
+{
+	return r->ns == ns && same_socket(&r->s, k);
 }
 
 static size_t rec_hash(const struct sock_rec *r)
@@ -162,7 +170,7 @@ static const struct top_row *match_prev(struct topmodel *m, const struct sock_re
 {
 	/* Where the cursor expects it, or just past sockets that went away. */
 	for (size_t d = 0; d < 4 && m->cursor + d < m->nprev; d++)
-		if (same_socket(&m->prev[m->cursor + d].s, k)) {
+		if (same_row(&m->prev[m->cursor + d], k, m->ns.cur)) {
 			m->cursor += d + 1;
 			return &m->prev[m->cursor - 1];
 		}
@@ -171,7 +179,7 @@ static const struct top_row *match_prev(struct topmodel *m, const struct sock_re
 	for (size_t i = rec_hash(k) & (m->index_cap - 1); m->index[i];
 	     i = (i + 1) & (m->index_cap - 1)) {
 		size_t p = m->index[i] - 1;
-		if (same_socket(&m->prev[p].s, k)) {
+		if (same_row(&m->prev[p], k, m->ns.cur)) {
 			if (p >= m->cursor) /* many went away at once: follow */
 				m->cursor = p + 1;
 			return &m->prev[p];
@@ -210,6 +218,7 @@ void topmodel_free(struct topmodel *m)
 	census_free(m->census);
 	free(m->cw);
 	free(m->ring);
+	topns_free(&m->ns);
 	free(m);
 }
 
@@ -410,6 +419,7 @@ void topmodel_begin(struct topmodel *m, uint64_t now_us)
 	m->gen++;
 	m->first = m->last_refresh_us == 0 || m->rebase;
 	m->rebase = 0;
+	topns_begin(&m->ns);
 
 	struct top_stats *st = &m->st;
 	long range[2];
@@ -454,7 +464,7 @@ int topmodel_add(struct topmodel *m, const struct sock_rec *rec)
 	size_t i = m->nrows;
 
 	/* In place while the socket is where the last refresh had it. */
-	if (m->inplace && !(i < m->nprev && same_socket(&m->prev[i].s, rec))) {
+	if (m->inplace && !(i < m->nprev && same_row(&m->prev[i], rec, m->ns.cur))) {
 		if (i < m->nprev) {
 			if (switch_to_copy(m) < 0)
 				return -1;
@@ -510,7 +520,7 @@ int topmodel_add(struct topmodel *m, const struct sock_rec *rec)
 	nr.wire_only = 0;
 	nr.info_asked = 0;
 	nr.wire_unsure = 0;
-	nr.spare2 = 0;
+	nr.ns = m->ns.cur;
 	nr.conn_id = 0;
 	/*
 	 * The owner carries over to the same socket (same inode), and to the
@@ -556,6 +566,7 @@ int topmodel_add(struct topmodel *m, const struct sock_rec *rec)
 void topmodel_abort(struct topmodel *m)
 {
 	m->nprev = m->nrows;
+	topns_end(&m->ns);
 }
 
 void topmodel_rebase(struct topmodel *m)
@@ -577,6 +588,8 @@ void topmodel_end(struct topmodel *m, uint64_t rescan_us, const char *procroot)
 	/* Out of memory: no ephemeral figures rather than wrong ones. */
 	if (census_end(m->census) < 0)
 		m->st.port_lo = m->st.port_hi = -1;
+	m->st.namespaces = m->ns.seen;
+	topns_end(&m->ns);
 	header_stats(m, dt);
 	/* Rows the wire adds after this are not the kernel's: not matched next time. */
 	m->nprev = m->nrows;
@@ -747,6 +760,7 @@ void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us)
 		r->wire[1] = k->state[1];
 		r->wire_unsure = (uint8_t)(k->unsure[0] | k->unsure[1] << 1);
 		r->wire_only = 1;
+		r->ns = TOP_NS_NONE;
 		r->conn_id = k->id;
 		r->since_us = k->since[0];
 		set_v(m, m->nrows - 1, r, wnow > k->since[0] ? wnow - k->since[0] : 0);
@@ -797,6 +811,7 @@ const struct top_row *topmodel_row(const struct topmodel *m, size_t i)
 void top_pick_row(struct top_pick *p, const struct topmodel *m, size_t i)
 {
 	p->key = m->rows[i].s;
+	p->ns = m->rows[i].ns;
 	p->at = i;
 	p->have = 1;
 	p->missed = 0;
@@ -810,18 +825,28 @@ long top_pick_find(struct top_pick *p, const struct topmodel *m)
 	p->missed = 0;
 	if (p->at < m->nrows) {
 		p->compared++;
-		if (same_socket(&m->rows[p->at].s, &p->key))
+		if (same_row(&m->rows[p->at], &p->key, p->ns))
 			return (long)p->at;
 	}
 	for (size_t i = 0; i < m->nrows; i++) {
 		p->compared++;
-		if (same_socket(&m->rows[i].s, &p->key)) {
+		if (same_row(&m->rows[i], &p->key, p->ns)) {
 			p->at = i;
 			return (long)i;
 		}
 	}
 	p->missed = 1;
 	return -1;
+}
+
+struct topns *topmodel_nstab(struct topmodel *m)
+{
+	return &m->ns;
+}
+
+const struct top_ns *topmodel_ns_of(const struct topmodel *m, const struct top_row *r)
+{
+	return topns_get(&m->ns, r->ns);
 }
 
 uint64_t topmodel_age(const struct topmodel *m, const struct top_row *r)

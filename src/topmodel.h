@@ -38,11 +38,31 @@ struct top_row {
 	uint8_t wire_only;   /* seen on the wire, no kernel socket (s holds orig -> resp) */
 	uint8_t info_asked;  /* tcp_info was asked for since the dump (see sockdiag_info) */
 	uint8_t wire_unsure; /* wire[] guessed (picked up mid-stream): 1 local, 2 peer; no '!' */
-	uint16_t spare2;
-	uint32_t conn_id; /* engine connection, or 0 */
+	uint16_t ns;	     /* its namespace (topmodel_ns_of), TOP_NS_NONE without -A */
+	uint32_t conn_id;    /* engine connection, or 0 */
 	pid_t pid;
 	int fd;
 	char comm[16];
+};
+
+/*
+ * The network namespace a row's socket is in (top -A).  A row holds only
+ * a 2-byte id; the model keeps one entry per namespace, from the first
+ * refresh that dumps it until the first that does not.  Within a refresh
+ * the caller tells namespaces apart by its scan; across refreshes they
+ * are told apart by (dev, ino) alone: a namespace that dies and whose
+ * inode a new one takes between two refreshes is taken for the same.
+ */
+#define TOP_NS_NONE 0xffff
+#define TOP_NS_MAX 0xfffe /* namespaces at once; more are not shown */
+#define TOP_NS_LABEL 48	  /* bytes of a label, escaped (fmt_text) and cut */
+struct top_ns {
+	uint64_t dev, ino;
+	pid_t pid;		  /* its lowest process when first seen, or 0 */
+	char *name;		  /* its /run/netns name, or NULL (JSON: raw) */
+	char *container;	  /* its container, or NULL */
+	char label[TOP_NS_LABEL]; /* as the Netns column and grouping show it */
+	uint8_t used, seen;	  /* an entry; dumped in this refresh */
 };
 
 struct top_event {
@@ -84,6 +104,7 @@ struct top_stats {
 	int ndest;
 	struct top_holder holder[3];
 	int nholder;
+	uint32_t namespaces; /* namespaces dumped in this refresh (0: top without -A) */
 };
 
 struct topmodel;
@@ -112,6 +133,16 @@ void topmodel_abort(struct topmodel *m);
  */
 void topmodel_rebase(struct topmodel *m);
 
+/*
+ * top -A: the table of the rows' namespaces (topns.h).  Between
+ * topmodel_begin and topmodel_end, before a namespace's sockets are added,
+ * topns_find or topns_new makes it the current one; sockets added when
+ * none is (topns_new failed, or top without -A) are in none.
+ */
+struct topns *topmodel_nstab(struct topmodel *m);
+/* The namespace of a row, or NULL (top without -A, a row only the wire sees). */
+const struct top_ns *topmodel_ns_of(const struct topmodel *m, const struct top_row *r);
+
 /* Join with the wire engine (optional): call after topmodel_end. */
 void topmodel_join(struct topmodel *m, struct engine *e, uint64_t now_us);
 /* Record an engine event (hook it to the engine's event callback). */
@@ -135,6 +166,7 @@ const struct top_stats *topmodel_stats(const struct topmodel *m);
  */
 struct top_pick {
 	struct sock_rec key; /* the row's: its family, addresses, ports and inode are compared */
+	uint16_t ns;	     /* and its namespace */
 	size_t at;	     /* where it was last found */
 	uint64_t gen;	     /* the version of the model's rows it was last looked for in */
 	uint64_t compared;   /* rows compared so far: what finding it has cost */
@@ -217,11 +249,12 @@ enum top_group_by {
 	TOP_GROUP_PROCESS,
 	TOP_GROUP_HOST,
 	TOP_GROUP_STATE,
+	TOP_GROUP_NETNS, /* top -A: by the Netns label */
 	TOP_GROUP_MAX
 };
 
 struct top_group {
-	/* "name[pid]" (escaped), or what holds sockets no process does; a host; a state */
+	/* "name[pid]" (escaped), or what holds sockets no process does; a host; a state; a netns */
 	char key[4 * 16 + 1 + 16];
 	uint32_t count;
 	uint32_t by_state[TS_MAX];

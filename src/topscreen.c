@@ -334,7 +334,8 @@ static void draw_help(void)
 		"  1-9 0                        show or hide ESTAB SYN-S SYN-R FIN-W1 FIN-W2",
 		"                               TIME-W CLOSE-W LAST-A LISTEN CLOSING",
 		"  s                            cycle state presets",
-		"  g                            group by process, remote host, state, or none",
+		"  g                            group by process, remote host, state, namespace "
+		"(-A)",
 		"  Enter                        details and timeline of the selected connection",
 		"  k                            close the selected socket (SOCK_DESTROY)",
 		"  Space Z                      pause / resume",
@@ -524,8 +525,8 @@ static void draw_rows(const struct topscreen *t, const struct topscreen_frame *f
 			attron(A_REVERSE);
 		mvaddnstr(top + (int)i, 0, buf, COLS);
 		if (t->color && !sel) {
-			mvchgat(top + (int)i, 0, f->w.w[TV_STATE], A_NORMAL,
-				(short)state_pair(r->s.state), NULL);
+			mvchgat(top + (int)i, topview_col_start(&f->w, TV_STATE), f->w.w[TV_STATE],
+				A_NORMAL, (short)state_pair(r->s.state), NULL);
 			if (r->disagree)
 				mvchgat(top + (int)i, topview_col_start(&f->w, TV_WIRE),
 					f->w.w[TV_WIRE], A_BOLD, C_BAD, NULL);
@@ -723,6 +724,9 @@ static int handle_key(struct topscreen *t, int ch)
 		break;
 	case 'g':
 		t->group = (enum top_group_by)((t->group + 1) % TOP_GROUP_MAX);
+		/* By namespace only with -A: without it every row is in one. */
+		if (t->group == TOP_GROUP_NETNS && !topmodel_stats(t->model)->namespaces)
+			t->group = TOP_GROUP_NONE;
 		t->cursor = t->offset = 0;
 		if (t->group == TOP_GROUP_NONE)
 			topscreen_status(t, "no grouping");

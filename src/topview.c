@@ -129,16 +129,20 @@ static int dest_text(char *buf, size_t len, const struct top_dest *d, long range
 /* The first line: the time of day, the total, the cadence, a pause and a filter. */
 static void title_line(char *line, const struct top_stats *st, const struct topview_header *h)
 {
-	char text[TEXT_SHOWN(256)], clock[16];
+	char text[TEXT_SHOWN(256)], clock[16], nss[48] = "";
 	time_t now = (time_t)(h->now_us / 1000000);
 	struct tm tm;
 
 	localtime_r(&now, &tm);
 	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
 	fmt_text(text, sizeof(text), h->filter_text ? h->filter_text : "");
+	/* top -A: the counts below are over every namespace dumped. */
+	if (st->namespaces)
+		snprintf(nss, sizeof(nss), " in %u namespace%s", st->namespaces,
+			 st->namespaces == 1 ? "" : "s");
 	snprintf(line, TOPVIEW_HDR_LINE,
-		 "tcpstate top - %s - %llu socket%s - every %.1fs%s%s%.120s", clock,
-		 (unsigned long long)st->total, st->total == 1 ? "" : "s",
+		 "tcpstate top - %s - %llu socket%s%s - every %.1fs%s%s%.120s", clock,
+		 (unsigned long long)st->total, st->total == 1 ? "" : "s", nss,
 		 (double)h->delay_us / 1e6, h->paused ? " - PAUSED" : "",
 		 h->filter_text ? " - filter: " : "", text);
 }
@@ -345,6 +349,26 @@ static size_t copy(char *buf, const char *s)
 	return n;
 }
 
+/*
+ * top -A: the namespace's label, cut to NETNS_MAX cells with a ~ last (the
+ * column's widest: a table at 80 columns keeps room for the tuple).
+ */
+#define NETNS_MAX 16
+static size_t cell_netns(char *buf, const struct topmodel *m, const struct top_row *r)
+{
+	const struct top_ns *ns = topmodel_ns_of(m, r);
+	size_t n;
+
+	if (!ns)
+		return copy(buf, "-");
+	n = strlen(ns->label);
+	if (n <= NETNS_MAX)
+		return copy(buf, ns->label);
+	memcpy(buf, ns->label, NETNS_MAX - 1);
+	buf[NETNS_MAX - 1] = '~';
+	return NETNS_MAX;
+}
+
 static size_t cell_state(char *buf, const struct topmodel *m, const struct top_row *r)
 {
 	(void)m;
@@ -427,21 +451,30 @@ static size_t cell_retrans(char *buf, const struct topmodel *m, const struct top
 }
 
 /* How wide r's cell may want its column; the column's width is the widest, up to max. */
-typedef int measure_fn(const struct top_row *r);
+typedef int measure_fn(const struct topmodel *m, const struct top_row *r);
 
-static int measure_local(const struct top_row *r)
+static int measure_netns(const struct topmodel *m, const struct top_row *r)
 {
+	const struct top_ns *ns = topmodel_ns_of(m, r);
+	return ns ? (int)strlen(ns->label) : 1;
+}
+
+static int measure_local(const struct topmodel *m, const struct top_row *r)
+{
+	(void)m;
 	return (int)addr_port_len(r->s.family, r->s.laddr, r->s.lport);
 }
 
-static int measure_peer(const struct top_row *r)
+static int measure_peer(const struct topmodel *m, const struct top_row *r)
 {
+	(void)m;
 	return (int)addr_port_len(r->s.family, r->s.raddr, r->s.rport);
 }
 
 /* The name as shown, and room for ~, a pid of 7 digits and []. */
-static int measure_process(const struct top_row *r)
+static int measure_process(const struct topmodel *m, const struct top_row *r)
 {
+	(void)m;
 	char name[TEXT_SHOWN(sizeof(r->comm))];
 	return r->pid ? (int)fmt_text(name, sizeof(name), r->comm) + 10 : 0;
 }
@@ -455,6 +488,8 @@ static const struct column {
 	measure_fn *measure; /* NULL: the width is fixed */
 	cell_fn *text;
 } columns[TV_NCOLS] = {
+	/* Only with -A (a negative width: not shown). */
+	[TV_NETNS] = {"Netns", 0, 5, 0, NETNS_MAX, measure_netns, cell_netns},
 	[TV_STATE] = {"State", 0, 12, 0, 0, NULL, cell_state},
 	[TV_LOCAL] = {"Local", 0, 5, 0, 0, measure_local, cell_local},
 	[TV_PEER] = {"Peer", 0, 4, 0, 0, measure_peer, cell_peer},
@@ -474,10 +509,12 @@ void topview_widths(const struct topmodel *m, const uint32_t *idx, size_t n, int
 	for (int c = 0; c < TV_NCOLS; c++) {
 		const struct column *col = &columns[c];
 		w->w[c] = wire && col->wire_width ? col->wire_width : col->width;
-		if (!col->measure)
+		if (c == TV_NETNS && !topmodel_stats(m)->namespaces)
+			w->w[c] = -1;
+		if (!col->measure || w->w[c] < 0)
 			continue;
 		for (size_t i = 0; i < n; i++) {
-			int k = col->measure(topmodel_row(m, idx[i]));
+			int k = col->measure(m, topmodel_row(m, idx[i]));
 			if (k > w->w[c])
 				w->w[c] = col->max && k > col->max ? col->max : k;
 		}
@@ -495,11 +532,14 @@ static void put_cells(struct line *l, const struct topview_widths *w, const stru
 		      const struct top_row *r)
 {
 	char aside[CELL];
+	int shown = 0;
 
 	for (int c = 0; c < TV_NCOLS; c++) {
 		const struct column *col = &columns[c];
 		int width = w->w[c];
-		if (c)
+		if (width < 0)
+			continue; /* not in this table */
+		if (shown++)
 			put(l, " ", 1);
 		int in_place = l->cap - 1 - l->n >= CELL + (size_t)(width > 0 ? width : 0);
 		char *at = in_place ? l->b + l->n : aside;
@@ -539,7 +579,7 @@ int topview_col_start(const struct topview_widths *w, enum topview_col c)
 {
 	int x = 0;
 	for (int i = 0; i < (int)c; i++)
-		x += w->w[i] + 1;
+		x += w->w[i] < 0 ? 0 : w->w[i] + 1;
 	return x;
 }
 
@@ -592,7 +632,8 @@ void topview_group(const struct top_group *g, size_t keyw, char *buf, size_t len
 
 const char *topview_group_name(enum top_group_by by)
 {
-	static const char *const n[] = {"", "process", "remote host", "state"};
+	static const char *const n[TOP_GROUP_MAX] = {"", "process", "remote host", "state",
+						     "namespace"};
 	return n[by];
 }
 

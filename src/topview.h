@@ -54,6 +54,7 @@ int topview_header(const struct top_stats *st, const struct topview_header *h,
 
 /* The table's columns, in the order shown. */
 enum topview_col {
+	TV_NETNS, /* top -A only */
 	TV_STATE,
 	TV_LOCAL,
 	TV_PEER,
@@ -69,7 +70,7 @@ enum topview_col {
 
 /* The width of each column for the rows of one frame. */
 struct topview_widths {
-	int w[TV_NCOLS];
+	int w[TV_NCOLS]; /* < 0: the column is not shown (Netns without -A) */
 };
 
 /* Widths that fit rows idx[0..n) of m; wire: a capture runs (its column is wider). */

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.." || exit 1
 
 run "$TCPSTATE" top -b -n 1 --group frob
 expect "top: --group with an unknown word names the words" 2 \
-	'^tcpstate top: --group: unknown grouping "frob" \(process, host, state\)'
+	'^tcpstate top: --group: unknown grouping "frob" \(process, host, state, netns\)'
 [ -z "$out" ] && pass "top: bad --group prints nothing on stdout" ||
 	fail "top: bad --group prints nothing on stdout" "stdout not empty"
 
@@ -26,6 +26,6 @@ for by in process host state; do
 done
 
 run "$TCPSTATE" __complete top --group ''
-[ "$(printf '%s\n' "$out" | tr '\n' ' ')" = "process host state " ] &&
+[ "$(printf '%s\n' "$out" | tr '\n' ' ')" = "process host state netns " ] &&
 	pass "top: --group completes its words" || fail "top: --group completes its words" "got '$out'"
 finish
