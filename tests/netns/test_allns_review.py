@@ -32,6 +32,7 @@ Env: TCPSTATE = path of the binary (default <repo>/tcpstate).
 Prints PASS/FAIL/SKIP lines; exits 1 if any FAIL.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -131,25 +132,28 @@ def cases(rep, spaces, tmp):
     rep.case("utf8_name_aligned", utf8_aligned, spaces[1:])
 
 
+def destroy(spaces):
+    for sp in spaces:
+        try:
+            sp.destroy()
+        except Exception as e:
+            print("cleanup of %s: %s" % (sp.label(), e), file=sys.stderr)
+
+
 def main():
     why = nslib.cannot_run(TOOLS)
     rep = nslib.begin("allns_review", CASES, watchdog=60, ready=lambda: not why, why=why)
     spaces = []
-    tmp = tempfile.mkdtemp(prefix="tcpstate-allns_review.")
-    try:
-        cases(rep, spaces, tmp)
-    except BaseException as e:
-        rep.fail_rest(CASES, "%s: %s" % (type(e).__name__, e))
-        if not isinstance(e, Exception):
-            raise
-    finally:
-        nslib.stop_watchdog()
-        for sp in spaces:
-            try:
-                sp.destroy()
-            except Exception as e:
-                print("cleanup of %s: %s" % (sp.label(), e), file=sys.stderr)
-        shutil.rmtree(tmp, ignore_errors=True)
+    # Undone last to first, on failure and on a signal (SystemExit) too.
+    with contextlib.ExitStack() as undo:
+        tmp = tempfile.mkdtemp(prefix="tcpstate-allns_review.")
+        undo.callback(shutil.rmtree, tmp, ignore_errors=True)
+        undo.callback(destroy, spaces)
+        undo.callback(nslib.stop_watchdog)
+        try:
+            cases(rep, spaces, tmp)
+        except Exception as e:
+            rep.fail_rest(CASES, "%s: %s" % (type(e).__name__, e))
     rep.exit()
 
 
