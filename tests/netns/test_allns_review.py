@@ -22,7 +22,12 @@ Cases:
     sets no limit): container is that name, not null;
   * utf8_name_aligned: in the table, every line's State cell starts in the
     same terminal column as the header's State (each character here is one
-    column wide): the Netns cells are padded by characters, not by bytes.
+    column wide): the Netns cells are padded by characters, not by bytes;
+  * empty_run_netns: /run/netns that exists with no name in it (what
+    `ip netns del` of the last name leaves), made in a private mount
+    namespace (an empty tmpfs over it, seen by nobody else): exit 0 and
+    nothing on stderr.  nsall.c sorted the empty list with qsort(NULL, 0),
+    which the sanitizer build stops at (run it with SANITIZE=1).
 
 Other sessions' namespaces exist on this machine: rows are selected by
 inode or by --ns with our names, never counted as a whole.  Everything
@@ -46,8 +51,9 @@ from nslib import Fail, fmt_cmd  # noqa: E402
 from test_list_all_ns import Space, by_inode, list_json  # noqa: E402
 
 TCPSTATE = nslib.TCPSTATE
-CASES = ["k8s_pod_at_max_lengths", "docker_long_name", "utf8_name_aligned"]
-TOOLS = ("ip", "unshare")
+CASES = ["k8s_pod_at_max_lengths", "docker_long_name", "utf8_name_aligned",
+         "empty_run_netns"]
+TOOLS = ("ip", "unshare", "mount")
 
 CID = "ab" * 32
 K8S_NS = "n" * 63
@@ -118,6 +124,17 @@ def utf8_aligned(spaces):
                    % (fmt_cmd(argv), col, len(bad), len(lines) - 1, bad[:2]))
 
 
+def empty_run_netns():
+    nslib.need_tcpstate()
+    script = 'mount -t tmpfs tcpstate-review /run/netns && exec "$0" list -A -l'
+    argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, TCPSTATE]
+    res = nslib.run_result(argv, 30)
+    if res.rc != 0 or res.stderr:
+        raise Fail("%s; expected rc=0 and nothing on stderr" % res.describe())
+    if not res.stdout.startswith("Netns"):
+        raise Fail("`%s`: no table: %r" % (fmt_cmd(argv), res.stdout[:200]))
+
+
 def cases(rep, spaces, tmp):
     tag = os.getpid()
     spaces += [Space(40, None), Space(41, "tcpst-rv-%d-é-ü" % tag),
@@ -130,6 +147,7 @@ def cases(rep, spaces, tmp):
     rep.case("k8s_pod_at_max_lengths", k8s_pod, spaces[0], tmp)
     rep.case("docker_long_name", docker_long, spaces[0], tmp)
     rep.case("utf8_name_aligned", utf8_aligned, spaces[1:])
+    rep.case("empty_run_netns", empty_run_netns)
 
 
 def destroy(spaces):
