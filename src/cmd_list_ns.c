@@ -24,7 +24,7 @@
 #define RUN_NETNS "/run/netns"
 #define PROC_ROOT "/proc"
 
-#define CONTAINER_MAX 256
+#define CONTAINER_MAX NSNAME_MAX /* a pod at Kubernetes' limits is 63 + 1 + 253 */
 
 /* One namespace that was dumped, and its rows [first, end) of the store. */
 struct ns_view {

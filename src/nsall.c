@@ -127,7 +127,8 @@ static int list_names(const char *dir, char ***out, size_t *n)
 		(*n)++;
 	}
 	closedir(d);
-	qsort(v, *n, sizeof(*v), by_name);
+	if (*n) /* qsort(NULL, 0) is undefined: an empty run dir has no array */
+		qsort(v, *n, sizeof(*v), by_name);
 	*out = v;
 	return 0;
 oom:
