@@ -575,9 +575,9 @@ static void print_table(struct out *out, const struct view *v, const struct stor
 		const struct sock_rec *r = store_at(s, i);
 		list_ns_seek(v->ns, i);
 		for (size_t c = 0; c < ncols; c++) {
-			size_t k = cell(v, r, cs[c], buf);
-			if (k > width[c])
-				width[c] = k;
+			size_t k = cell(v, r, cs[c], buf), dw = text_width(buf, k);
+			if (dw > width[c])
+				width[c] = dw;
 		}
 	}
 	/* On a terminal the last column (processes, or the widest) is cut to fit. */
@@ -609,14 +609,16 @@ static void print_table(struct out *out, const struct view *v, const struct stor
 		const struct sock_rec *r = store_at(s, i);
 		list_ns_seek(v->ns, i);
 		for (size_t c = 0; c < ncols; c++) {
-			size_t k = cell(v, r, cs[c], buf), w = width[c];
-			if (limit && c == last && k > limit) {
-				k = limit;
+			/* Widths are in characters (a Netns name may be UTF-8), k in bytes. */
+			size_t k = cell(v, r, cs[c], buf), w = width[c], dw = text_width(buf, k);
+			if (limit && c == last && dw > limit) {
+				k = limit; /* the last column: processes, ASCII but for comm */
 				if (k > 3)
 					memcpy(buf + k - 3, "...", 3);
+				dw = text_width(buf, k);
 			}
 			if (cols[cs[c]].right)
-				out_pad(out, w - k);
+				out_pad(out, w - dw);
 			if (color && cs[c] == C_STATE) {
 				out_str(out, state_color(r->state));
 				out_write(out, buf, k);
@@ -626,7 +628,7 @@ static void print_table(struct out *out, const struct view *v, const struct stor
 			}
 			if (c != last) {
 				if (!cols[cs[c]].right)
-					out_pad(out, w - k);
+					out_pad(out, w - dw);
 				out_char(out, ' ');
 			}
 		}

@@ -141,6 +141,15 @@ void out_printf(struct out *o, const char *fmt, ...)
 	out_write(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
+size_t text_width(const char *s, size_t n)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n; i++)
+		w += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return w;
+}
+
 /* Length of the valid UTF-8 sequence at p (RFC 3629), or 0. */
 static size_t utf8_len(const unsigned char *p)
 {

@@ -47,6 +47,12 @@ void out_csv_field(struct out *o, const char *s);
  * the length.  The escaping of table and CSV text; JSON has its own.
  */
 size_t fmt_text(char *buf, size_t len, const char *s);
+/*
+ * The columns n bytes of text fmt_text made take on a terminal: one per
+ * character (UTF-8 continuation bytes take none).  East Asian wide
+ * characters are counted as one.
+ */
+size_t text_width(const char *s, size_t n);
 /* Flush; returns 0, or -1 with o->err set. */
 int out_flush(struct out *o);
 

@@ -594,22 +594,13 @@ size_t topview_peer(char *buf, const struct sock_rec *s)
 
 /* ---- grouped ---- */
 
-/* Columns a UTF-8 string takes: its characters (continuation bytes take none). */
-static size_t text_width(const char *s)
-{
-	size_t w = 0;
-	for (; *s; s++)
-		w += ((unsigned char)*s & 0xc0) != 0x80;
-	return w;
-}
-
 /* The key column: wide enough for every key, so that none pushes its row out of line. */
 size_t topview_group_key_width(const struct top_group *g, size_t ng)
 {
 	size_t w = 30;
 	for (size_t i = 0; i < ng; i++)
-		if (text_width(g[i].key) > w)
-			w = text_width(g[i].key);
+		if (text_width(g[i].key, strlen(g[i].key)) > w)
+			w = text_width(g[i].key, strlen(g[i].key));
 	return w;
 }
 
@@ -622,8 +613,8 @@ void topview_group(const struct top_group *g, size_t keyw, char *buf, size_t len
 	if (g->lower)
 		memcpy(age, ">=", 3);
 	topview_age(age + strlen(age), sizeof(age) - strlen(age), g->max_age);
-	o = snprintf(buf, len, "%s%*s %7u  oldest %-8s ", g->key, (int)(keyw - text_width(g->key)),
-		     "", g->count, age);
+	o = snprintf(buf, len, "%s%*s %7u  oldest %-8s ", g->key,
+		     (int)(keyw - text_width(g->key, strlen(g->key))), "", g->count, age);
 	for (int s = 1; s < TS_MAX && o > 0 && (size_t)o < len; s++)
 		if (g->by_state[s])
 			o += snprintf(buf + o, len - (size_t)o, " %s %u", abbrev(s),
