@@ -11,6 +11,11 @@
                            with ONE connection 127.0.0.1:41101 ->
                            127.0.0.1:41100 are 1 port in use, not 2 (a port
                            is in use in one namespace's table, not in all)
+  no_named_netns           /run/netns empty (no `ip netns add` yet, the usual
+                           host): top -A exits 0 with nothing on stderr (the
+                           ASan/UBSan build: qsort(NULL, 0) in nsall.c is a
+                           sanitizer error and exit 1); in a mount namespace
+                           of its own, an empty tmpfs on /run/netns
 
 Root only; its own namespaces only (other sessions' may exist: --ns picks
 ours by name).
@@ -26,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nslib  # noqa: E402
 from nslib import Fail  # noqa: E402
 
-CASES = ["wire_on_sees_namespaces", "ephemeral_per_netns"]
+CASES = ["wire_on_sees_namespaces", "ephemeral_per_netns", "no_named_netns"]
 PORT = 41100
 
 # A listener on PORT and one connection to it from PORT+1; "ready", then wait.
@@ -79,8 +84,16 @@ def ephemeral_per_netns(rep, nss):
               % (len(nss), PORT, re.findall(r"^Ephemeral.*$", out, re.M)))
 
 
+def no_named_netns(rep, nss):
+    sh = ("mount --make-rprivate / && mount -t tmpfs none /run/netns && "
+          "exec \"$0\" top -b -A -n 2 -d 0.1 --no-wire --rows 1")
+    res = nslib.run_result(["unshare", "-m", "sh", "-c", sh, nslib.TCPSTATE], timeout=60)
+    rep.check(res.rc == 0 and not res.stderr and "tcpstate top" in res.stdout,
+              "no_named_netns", "%s: want exit 0, frames and no message" % res.describe())
+
+
 def main():
-    rep = nslib.begin("topns_review", CASES, watchdog=200, tools=("ip", "ss"))
+    rep = nslib.begin("topns_review", CASES, watchdog=200, tools=("ip", "ss", "unshare"))
     nss = []
     try:
         for _ in range(2):
