@@ -747,8 +747,13 @@ static int check_opts(const struct cmd_entry *cmd, const struct top *t)
  */
 static int open_wire(const struct cmd_entry *cmd, struct top *t)
 {
-	/* As nobody, top still reads other users' /proc/PID/fd and may close sockets. */
-	static const int keep[] = {CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN};
+	/*
+	 * As nobody, top still reads other users' /proc/PID/fd and may close
+	 * sockets; with -A it still enters every namespace (setns needs
+	 * CAP_SYS_ADMIN: without it top -A showed the host's sockets alone).
+	 */
+	static const int keep[] = {CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN,
+				   CAP_SYS_ADMIN};
 	struct engine_hooks hooks = {on_event, NULL, t};
 	char err[512];
 	int usage;
@@ -764,7 +769,7 @@ static int open_wire(const struct cmd_entry *cmd, struct top *t)
 		t->w.clock_us = cmd_wall_us; /* as -i sets it */
 	}
 	t->w.keep_caps = keep;
-	t->w.nkeep_caps = 3;
+	t->w.nkeep_caps = t->ns.on ? 4 : 3;
 	/* A live capture needs CAP_NET_RAW (not known: 1, and a failure is then an error). */
 	int privileged = t->w.file || cmd_has_cap(CAP_NET_RAW);
 	t->wire = wire_open(&t->w, &hooks, err, sizeof(err), &usage);

@@ -292,8 +292,14 @@ int topview_header(const struct top_stats *st, const struct topview_header *h,
 	 * TIME-WAIT line gives way first: its count is in the lines above.
 	 * Ephemeral ports, CLOSE-WAIT holders and the Wire line come after.
 	 */
+	/*
+	 * With -A each namespace has its own port range, budgets and TIME-WAIT
+	 * limit, which counts over all of them would misstate (one source port
+	 * counted once per namespace): list -A -s gives them per namespace.
+	 */
+	int per_ns = st->namespaces > 1;
 	if (n + 1 + (st->port_lo > 0) + 2 <= maxlines) {
-		if (st->tw_max > 0)
+		if (st->tw_max > 0 && !per_ns)
 			snprintf(lines[n++], TOPVIEW_HDR_LINE,
 				 "TIME-WAIT %u of tcp_max_tw_buckets %ld (%.1f%%)",
 				 st->count[TS_TIME_WAIT], st->tw_max,
@@ -302,7 +308,11 @@ int topview_header(const struct top_stats *st, const struct topview_header *h,
 			snprintf(lines[n++], TOPVIEW_HDR_LINE, "TIME-WAIT %u",
 				 st->count[TS_TIME_WAIT]);
 	}
-	if (n < maxlines - 1 && st->port_lo > 0)
+	if (n < maxlines - 1 && per_ns)
+		snprintf(lines[n++], TOPVIEW_HDR_LINE,
+			 "Ephemeral ports and TIME-WAIT limits are per namespace: "
+			 "tcpstate list -A -s");
+	else if (n < maxlines - 1 && st->port_lo > 0)
 		ephemeral_line(lines[n++], st);
 	if (n < maxlines - 1)
 		close_wait_line(lines[n++], st, h->now_us);

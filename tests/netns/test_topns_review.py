@@ -77,11 +77,24 @@ def wire_on_sees_namespaces(rep, nss):
 
 
 def ephemeral_per_netns(rep, nss):
+    """Each namespace has its own port range and budgets: top -A must not
+    add them up (one source port counted once per namespace), and says
+    where the per-namespace figures are; list -A -s gives each namespace's."""
     out = top(["--no-wire", "--rows", "1"])
-    m = re.search(r"^Ephemeral ports: busiest 127\.0\.0\.1:%d (\d+) of" % PORT, out, re.M)
-    rep.check(m is not None and m.group(1) == "1", "ephemeral_per_netns",
-              "%d namespaces, each one connection to 127.0.0.1:%d: header says %r"
-              % (len(nss), PORT, re.findall(r"^Ephemeral.*$", out, re.M)))
+    summed = re.findall(r"^Ephemeral ports: busiest.*$", out, re.M)
+    pointed = re.search(r"^Ephemeral ports and TIME-WAIT limits are per namespace", out, re.M)
+    res = nslib.run_result([nslib.TCPSTATE, "list", "-A", "-s", "--json"]
+                           + sum((["--ns", ns.name] for ns in nss), []))
+    per = []
+    if res.rc == 0:
+        for n in json.loads(res.stdout)["namespaces"]:
+            d = n["summary"]["ephemeral"]["destinations"]
+            per.append([x["in_use"] for x in d if x["port"] == PORT])
+    rep.check(not summed and pointed is not None and per == [[1]] * len(nss),
+              "ephemeral_per_netns",
+              "%d namespaces, each one connection to 127.0.0.1:%d: top's header %r, "
+              "list -A -s per namespace %r (%s)"
+              % (len(nss), PORT, summed or pointed, per, res.describe()))
 
 
 def no_named_netns(rep, nss):
