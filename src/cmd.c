@@ -79,6 +79,18 @@ int cmd_ns_pattern(const struct cmd_entry *cmd, const char ***pats, size_t *n, c
 	return 0;
 }
 
+int cmd_ns_check(const struct cmd_entry *cmd, int all, const char *rootfs, size_t npats,
+		 const char *netns)
+{
+	if (!all && rootfs)
+		return cmd_usage_error(cmd, "--rootfs names containers of namespaces: it needs -A");
+	if (!all && npats)
+		return cmd_usage_error(cmd, "--ns picks among namespaces: it needs -A");
+	if (all && netns)
+		return cmd_usage_error(cmd, "-A reads every namespace, -N one: not both");
+	return 0;
+}
+
 int cmd_output_failed(const struct cmd_entry *cmd, int err)
 {
 	sigset_t pipe;

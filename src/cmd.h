@@ -119,6 +119,12 @@ int cmd_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
 	}
 /* --ns PATTERN: append it to *pats (realloc'd; n of them).  0, or an exit status (printed). */
 int cmd_ns_pattern(const struct cmd_entry *cmd, const char ***pats, size_t *n, const char *pat);
+/*
+ * The usage errors -A's options share in list and top: --rootfs or --ns
+ * without -A, -A with -N.  0, or EXIT_USAGE after saying which.
+ */
+int cmd_ns_check(const struct cmd_entry *cmd, int all, const char *rootfs, size_t npats,
+		 const char *netns);
 
 /*
  * Completion candidates for a command line: words[0..n-1], the last one the

@@ -18,13 +18,9 @@
 #include "cmd_list_int.h"
 #include "netns.h"
 #include "nsall.h"
-#include "nsname.h"
 #include "out.h"
 
-#define RUN_NETNS "/run/netns"
-#define PROC_ROOT "/proc"
-
-#define CONTAINER_MAX NSNAME_MAX /* a pod at Kubernetes' limits is 63 + 1 + 253 */
+#define CONTAINER_MAX NSALL_CONTAINER_MAX
 
 /* One namespace that was dumped, and its rows [first, end) of the store. */
 struct ns_view {
@@ -49,29 +45,12 @@ struct list_ns {
 	size_t cur; /* the current namespace (list_ns_seek) */
 };
 
-/*
- * The container whose namespace pid is in, from its cgroup and the
- * runtime's state files under the root (--rootfs, or /): nsname.c.  NULL
- * when none applies or they cannot be read (the column then shows the
- * process).
- */
-static const char *container_of(const struct list_opts *o, pid_t pid, char *buf, size_t len)
-{
-	if (nsname_container(o->rootfs ? o->rootfs : "", pid, buf, len) == 1)
-		return buf;
-	buf[0] = '\0';
-	return NULL;
-}
-
 int list_ns_check_opts(const struct cmd_entry *cmd, const struct list_opts *o)
 {
-	if (!o->all_ns && o->rootfs)
-		return cmd_usage_error(cmd, "--rootfs names containers of namespaces: it needs -A");
-	if (!o->all_ns)
-		return o->nns ? cmd_usage_error(cmd, "--ns picks among namespaces: it needs -A")
-			      : 0;
-	if (o->netns)
-		return cmd_usage_error(cmd, "-A reads every namespace, -N one: not both");
+	int rc = cmd_ns_check(cmd, o->all_ns, o->rootfs, o->nns, o->netns);
+
+	if (rc || !o->all_ns)
+		return rc;
 	if (o->load || o->save)
 		return cmd_usage_error(cmd, "-A cannot be used with --load-dump or --save-dump: "
 					    "a dump file holds one namespace");
@@ -238,8 +217,7 @@ static int pick_views(const struct cmd_entry *cmd, const struct list_opts *o, st
 		struct ns_view *nv = &ns->v[ns->n];
 		memset(nv, 0, sizeof(*nv));
 		nv->e = &ns->all.v[i];
-		if (nv->e->pid)
-			container_of(o, nv->e->pid, nv->container, sizeof(nv->container));
+		nsall_container(nv->e, o->rootfs, nv->container, sizeof(nv->container));
 		if (!picked(o, nv))
 			continue;
 		label_raw(nv, nv->label, sizeof(nv->label));
@@ -261,7 +239,7 @@ int list_ns_dump(const struct cmd_entry *cmd, const struct list_opts *o, struct 
 	char err[256];
 
 	*out = ns;
-	if (!ns || nsall_scan(&ns->all, RUN_NETNS, PROC_ROOT, err, sizeof(err)) < 0) {
+	if (!ns || nsall_scan(&ns->all, NSALL_RUN_NETNS, NSALL_PROC_ROOT, err, sizeof(err)) < 0) {
 		cmd_error(cmd, "%s", ns ? err : "out of memory");
 		return EXIT_RUNTIME;
 	}

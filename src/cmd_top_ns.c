@@ -12,30 +12,14 @@
 
 #include "cmd.h"
 #include "netns.h"
-#include "nsname.h"
 #include "out.h"
 
-#define RUN_NETNS "/run/netns"
-#define PROC_ROOT "/proc"
-#define CONTAINER_MAX 256
+/* A long name (a pod at Kubernetes' limits) was dropped in a 256-byte buffer. */
+#define CONTAINER_MAX NSALL_CONTAINER_MAX
 
 int top_ns_check(const struct cmd_entry *cmd, const struct top_allns *a, const char *netns)
 {
-	if (!a->on && a->rootfs)
-		return cmd_usage_error(cmd, "--rootfs names containers of namespaces: it needs -A");
-	if (!a->on && a->npats)
-		return cmd_usage_error(cmd, "--ns picks among namespaces: it needs -A");
-	if (a->on && netns)
-		return cmd_usage_error(cmd, "-A reads every namespace, -N one: not both");
-	return 0;
-}
-
-/* The container of the namespace's lowest process ("" when none applies): nsname.c. */
-static void container_of(const struct top_allns *a, const struct nsall_ns *e, char *buf, size_t len)
-{
-	buf[0] = '\0';
-	if (!e->pid || nsname_container(a->rootfs ? a->rootfs : "", e->pid, buf, len) != 1)
-		buf[0] = '\0';
+	return cmd_ns_check(cmd, a->on, a->rootfs, a->npats, netns);
 }
 
 /*
@@ -52,7 +36,7 @@ static int enter_model(const struct top_allns *a, struct topns *tab, const struc
 	/* Picked when it was first seen, and --ns does not change. */
 	if (topns_find(tab, e->dev, e->ino))
 		return 1;
-	container_of(a, e, container, sizeof(container));
+	nsall_container(e, a->rootfs, container, sizeof(container));
 	if (!nsall_picked(e, container, a->pats, a->npats))
 		return 0;
 	memset(&ns, 0, sizeof(ns));
@@ -75,7 +59,7 @@ int top_ns_dump(struct top_allns *a, struct topmodel *m, struct sockdiag_req *re
 	struct sockdiag_stats st;
 
 	nsall_free(&a->scan);
-	if (nsall_scan(&a->scan, RUN_NETNS, PROC_ROOT, err, errlen) < 0)
+	if (nsall_scan(&a->scan, NSALL_RUN_NETNS, NSALL_PROC_ROOT, err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < a->scan.n; i++) {
 		const struct nsall_ns *e = &a->scan.v[i];

@@ -22,6 +22,8 @@
 #include <linux/magic.h>
 #include <linux/nsfs.h>
 
+#include "nsname.h"
+
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
 #endif
@@ -324,6 +326,15 @@ static void proc_text(const struct nsall_ns *e, char *buf, size_t len)
 	buf[0] = '\0';
 	if (e->pid)
 		snprintf(buf, len, "%s[%d]", e->comm, (int)e->pid);
+}
+
+_Static_assert(NSALL_CONTAINER_MAX == NSNAME_MAX, "a container name fits");
+
+const char *nsall_container(const struct nsall_ns *e, const char *rootfs, char *buf, size_t len)
+{
+	if (!e->pid || nsname_container(rootfs ? rootfs : "", e->pid, buf, len) != 1)
+		buf[0] = '\0';
+	return buf;
 }
 
 void nsall_label(const struct nsall_ns *e, const char *container, char *buf, size_t len)

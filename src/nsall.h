@@ -46,6 +46,17 @@ int nsall_scan(struct nsall *a, const char *rundir, const char *procroot, char *
  * namespace, the container (NULL or "": none), "comm[pid]", or "ino:N".
  */
 void nsall_label(const struct nsall_ns *e, const char *container, char *buf, size_t len);
+/* Where the commands look: the named namespaces, and the processes. */
+#define NSALL_RUN_NETNS "/run/netns"
+#define NSALL_PROC_ROOT "/proc"
+/* Room for a container name (nsname.h's NSNAME_MAX: a pod at Kubernetes' limits fits). */
+#define NSALL_CONTAINER_MAX 512
+/*
+ * The container of e's lowest process into buf (NSALL_CONTAINER_MAX), read
+ * under rootfs (NULL or "": /) by nsname.c; "" when e has no process, none
+ * applies, or it cannot be read.  Returns buf.
+ */
+const char *nsall_container(const struct nsall_ns *e, const char *rootfs, char *buf, size_t len);
 /*
  * Whether --ns patterns pats[0..n) pick e: any glob (fnmatch, no flags)
  * matching any of its name, container, comm[pid], inode in decimal, or

@@ -51,8 +51,8 @@ from nslib import Fail, fmt_cmd  # noqa: E402
 from test_list_all_ns import Space, by_inode, list_json  # noqa: E402
 
 TCPSTATE = nslib.TCPSTATE
-CASES = ["k8s_pod_at_max_lengths", "docker_long_name", "utf8_name_aligned",
-         "empty_run_netns"]
+CASES = ["k8s_pod_at_max_lengths", "docker_long_name", "top_docker_long_name",
+         "utf8_name_aligned", "empty_run_netns"]
 TOOLS = ("ip", "unshare", "mount")
 
 CID = "ab" * 32
@@ -107,6 +107,24 @@ def docker_long(sp, tmp):
                    % (fmt_cmd(res.argv), bad[0], len(bad), len(got), len(DOCKER_NAME)))
 
 
+def top_docker_long(sp, tmp):
+    """top -A names the same long container as list -A (it kept names in a
+    buffer of its own, 256 bytes, and dropped longer ones)."""
+    root = os.path.join(tmp, "docker-top")
+    docker_root(root, sp.pid, {"Name": "/" + DOCKER_NAME})
+    argv = [nslib.TCPSTATE, "top", "-A", "-b", "--json", "-n", "1", "--no-wire",
+            "--rootfs", root, "--ns", str(sp.inode)]
+    res = nslib.run_result(argv, 60)
+    if res.rc != 0:
+        raise Fail("%s, expected rc=0" % res.describe())
+    rows = [r for l in res.stdout.splitlines() if l.strip()
+            for r in json.loads(l)["rows"] if r.get("netns_inode") == sp.inode]
+    bad = [r["container"] for r in rows if r["container"] != DOCKER_NAME]
+    if not rows or bad:
+        raise Fail("`%s`: %d rows, container %r, want the %d-character name"
+                   % (fmt_cmd(argv), len(rows), bad[0] if bad else None, len(DOCKER_NAME)))
+
+
 def utf8_aligned(spaces):
     nslib.need_tcpstate()
     argv = [TCPSTATE, "list", "-A", "-a"] + sum((["--ns", sp.name] for sp in spaces), [])
@@ -146,6 +164,7 @@ def cases(rep, spaces, tmp):
         sp.ready(deadline)
     rep.case("k8s_pod_at_max_lengths", k8s_pod, spaces[0], tmp)
     rep.case("docker_long_name", docker_long, spaces[0], tmp)
+    rep.case("top_docker_long_name", top_docker_long, spaces[0], tmp)
     rep.case("utf8_name_aligned", utf8_aligned, spaces[1:])
     rep.case("empty_run_netns", empty_run_netns)
 
