@@ -17,7 +17,7 @@ PKG_CONFIG ?= pkg-config
 VERSION := 0.1.0
 
 # Every library comes through pkg-config.
-PKGS := libnl-3.0 libpcap ncursesw readline
+PKGS := libnl-3.0 libpcap ncursesw readline libmicrohttpd
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
         -Wpointer-arith -Wvla -Wundef
