@@ -60,7 +60,7 @@ LIB_SRCS := src/state.c src/filter.c src/filterbc.c src/diagmsg.c src/sockdiag.c
             src/nsname.c src/jsonpick.c
 CLI_SRCS := src/main.c src/cmd.c src/cmdtab.c src/cmd_wire.c src/cmd_list.c src/cmd_list_summary.c src/cmd_list_ns.c src/cmd_top_ns.c src/cmd_watch.c \
             src/listwire.c src/cmd_top.c src/cmd_tune.c src/cmd_tune_change.c src/cmd_shell.c \
-            src/cmd_explain.c src/termcheck.c src/topscreen.c
+            src/cmd_explain.c src/cmd_export.c src/cmd_export_http.c src/termcheck.c src/topscreen.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(O)/%.o)
