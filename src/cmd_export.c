@@ -48,22 +48,19 @@ enum {
 
 static const struct opt_def export_opts[] = {
 	{O_LISTEN, 0, "listen", "ADDR:PORT",
-	 "serve /metrics at ADDR:PORT (default " EXPORT_LISTEN_DEFAULT
-	 "; [::1]:PORT, or :PORT for every address)",
+	 "serve /metrics at ADDR:PORT, [ADDR]:PORT or :PORT (default " EXPORT_LISTEN_DEFAULT ")",
 	 COMPLETE_NONE},
 	{O_TEXTFILE, 0, "textfile", "PATH",
-	 "write the metrics to PATH for node_exporter's textfile collector, instead of serving",
-	 COMPLETE_FILE},
+	 "write the metrics to PATH, for node_exporter's textfile collector", COMPLETE_FILE},
 	{O_INTERVAL, 0, "interval", "SECONDS",
 	 "with --textfile: rewrite it every SECONDS (default: write once and exit)", COMPLETE_NONE},
 	{O_NETNS, 'N', "netns", "NAME", "read the named network namespace", COMPLETE_NETNS},
 	CMD_OPTS_ALL_NS(O_ALLNS, O_NS, O_ROOTFS),
 	{O_TOPK, 0, "top-k", "N",
-	 "series kept per namespace for processes, destinations and listeners (default " WIRE_STR(
-		 METRICS_TOP_K) ")",
+	 "series per namespace in each bounded family (default " WIRE_STR(METRICS_TOP_K) ")",
 	 COMPLETE_NONE},
 	{O_OWNER_INTERVAL, 0, "owner-interval", "SECONDS",
-	 "look up owners of new CLOSE-WAIT sockets at most every SECONDS (default " WIRE_STR(
+	 "look up new CLOSE-WAIT sockets' owners every SECONDS at most (default " WIRE_STR(
 		 EXPORT_OWNER_S) ")",
 	 COMPLETE_NONE},
 	WIRE_OPT_IFACE,
