@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <linux/capability.h>
 #include <poll.h>
@@ -27,6 +28,7 @@
 #include "cmd_prom.h"
 #include "cmd_wire.h"
 #include "metrics.h"
+#include "netns.h"
 #include "privdrop.h"
 #include "sysctl.h"
 #include "wire.h"
@@ -455,27 +457,77 @@ static int open_wire_and_drop(const struct cmd_entry *cmd, struct exporter *x)
 	return 0;
 }
 
+struct listen_call {
+	struct exporter *x;
+	char *err;
+	size_t errlen;
+	int fd;
+};
+
+/* The listening socket, made in whichever namespace this thread is in (netns_call_in). */
+static int listen_in(void *arg)
+{
+	struct listen_call *c = arg;
+
+	c->fd = export_listen(&c->x->addr, c->x->listen, c->err, c->errlen);
+	return c->fd < 0 ? -1 : 0;
+}
+
 /*
- * Everything before the loop, in the order privileges need: the port
- * (bound in the namespace export starts in, so -N's metrics are served on
- * the host), -N, the collector, the capture and the drop, then the
- * server's threads (which run as the user).  0, or an exit status (printed).
+ * -N, then the port, bound in the namespace export started in (so that
+ * -N's metrics are served on the host, and a wrong -N is said before a
+ * port in use).  *fd: the listening descriptor (-1 for --textfile).  0,
+ * or an exit status (printed).
+ */
+static int enter_and_listen(const struct cmd_entry *cmd, struct exporter *x, int *fd)
+{
+	char err[600], nserr[300];
+	struct listen_call c = {x, err, sizeof(err), -1};
+	int home = -1, rc;
+
+	err[0] = '\0';
+	if (x->netns) {
+		home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (home < 0) {
+			cmd_error(cmd, "cannot open this thread's network namespace: %s",
+				  strerror(errno));
+			return EXIT_RUNTIME;
+		}
+		if ((rc = cmd_enter_netns(cmd, x->netns)) != 0) {
+			close(home);
+			return rc;
+		}
+	}
+	if (!x->textfile) {
+		if (home < 0)
+			(void)listen_in(&c);
+		else if (netns_call_in(home, listen_in, &c, nserr, sizeof(nserr)) < 0 && !err[0])
+			snprintf(err, sizeof(err), "%s", nserr); /* home could not be entered */
+		if (c.fd < 0)
+			cmd_error(cmd, "%s", err);
+	}
+	if (home >= 0)
+		close(home);
+	*fd = c.fd;
+	return !x->textfile && c.fd < 0 ? EXIT_RUNTIME : 0;
+}
+
+/*
+ * Everything before the loop, in the order privileges need: -N and the
+ * port, the collector, the capture and the drop, then the server's threads
+ * (which run as the user).  0, or an exit status (printed).
  */
 static int set_up(const struct cmd_entry *cmd, struct exporter *x)
 {
 	char err[600];
-	int fd = -1, rc;
+	int fd, rc;
 
 	if (x->textfile && textfile_dir_ok(x->textfile, err, sizeof(err)) < 0) {
 		cmd_error(cmd, "%s", err);
 		return EXIT_RUNTIME;
 	}
-	if (!x->textfile && (fd = export_listen(&x->addr, x->listen, err, sizeof(err))) < 0) {
-		cmd_error(cmd, "%s", err);
-		return EXIT_RUNTIME;
-	}
-	if (x->netns && (rc = cmd_enter_netns(cmd, x->netns)) != 0)
-		goto fail;
+	if ((rc = enter_and_listen(cmd, x, &fd)) != 0)
+		return rc;
 	struct prom_source src = {x->all_ns, x->pats, x->rootfs, x->top_k, x->owner_us};
 	x->pc = prom_collector_new(&src, err, sizeof(err));
 	if (!x->pc) {
@@ -487,8 +539,7 @@ static int set_up(const struct cmd_entry *cmd, struct exporter *x)
 		goto fail;
 	if (fd >= 0) {
 		x->http = export_http_start(fd, wake_fd, err, sizeof(err));
-		fd = -1; /* taken over, even on failure */
-		if (!x->http) {
+		if (!x->http) { /* fd was taken over, even so */
 			cmd_error(cmd, "%s", err);
 			return EXIT_RUNTIME;
 		}
