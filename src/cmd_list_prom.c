@@ -21,16 +21,18 @@ static int check_opts(const struct cmd_entry *cmd, const struct list_opts *o, in
 	if (!o->prom)
 		return cmd_usage_error(cmd, "--top-k needs --prom");
 	if (nargs > 0)
-		return cmd_usage_error(cmd, "--prom takes no filter: the metrics count every socket");
+		return cmd_usage_error(cmd,
+				       "--prom takes no filter: the metrics count every socket");
 	if (o->wire.file || o->wire_only)
 		return cmd_usage_error(cmd, "--prom reads the kernel: -r and the capture options "
 					    "cannot be used with it");
 	if (o->all || o->listen || o->proc || o->timers || o->info || o->ext || o->family ||
 	    !o->header || o->summary || o->fmt != FMT_TABLE || o->save || o->load ||
 	    o->no_kfilter || o->debug_filter)
-		return cmd_usage_error(cmd, "--prom prints every socket's metrics in one format: "
-					    "-a, -l, -p, -o, -i, -e, -4, -6, -H, -s, --json, --csv, "
-					    "the dump and the kernel filter options do not apply");
+		return cmd_usage_error(cmd,
+				       "--prom prints every socket's metrics in one format: "
+				       "-a, -l, -p, -o, -i, -e, -4, -6, -H, -s, --json, --csv, "
+				       "the dump and the kernel filter options do not apply");
 	return cmd_ns_check(cmd, o->all_ns, o->rootfs, o->nns, o->netns);
 }
 

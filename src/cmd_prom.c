@@ -34,8 +34,7 @@ struct prom_collector {
 	size_t nnames;
 };
 
-struct prom_collector *prom_collector_new(const struct prom_source *src, char *err,
-					  size_t errlen)
+struct prom_collector *prom_collector_new(const struct prom_source *src, char *err, size_t errlen)
 {
 	struct prom_collector *pc = calloc(1, sizeof(*pc));
 	struct metrics_config cfg = {src->top_k, src->all_ns};
@@ -151,7 +150,7 @@ static void remember(struct prom_collector *pc, struct ns_name *v, size_t n)
 }
 
 struct allns_run {
-	size_t denied;	 /* namespaces that could not be entered */
+	size_t denied; /* namespaces that could not be entered */
 	int denied_errno;
 	int failed; /* a dump failed part-way */
 	char msg[320];

@@ -475,7 +475,8 @@ static int cw_groups(struct metrics *m)
 		if (i && cw_by_ns_process(&m->cw[i - 1], e) == 0) {
 			struct cw_group *last = &g[ng - 1];
 			last->count++;
-			last->first_us = e->first_us < last->first_us ? e->first_us : last->first_us;
+			last->first_us =
+				e->first_us < last->first_us ? e->first_us : last->first_us;
 		} else {
 			struct cw_group *ng_ = &g[ng++];
 			snprintf(ng_->process, sizeof(ng_->process), "%s", cw_process(e));

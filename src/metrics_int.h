@@ -14,14 +14,7 @@
 #include "state.h"
 
 /* The series a top-K cut leaves out are counted per family (tcpstate_truncated_series_total). */
-enum trunc_family {
-	TR_CW_SOCKETS,
-	TR_CW_OLDEST,
-	TR_EPHEMERAL,
-	TR_LQ_LENGTH,
-	TR_LQ_LIMIT,
-	TR_MAX
-};
+enum trunc_family { TR_CW_SOCKETS, TR_CW_OLDEST, TR_EPHEMERAL, TR_LQ_LENGTH, TR_LQ_LIMIT, TR_MAX };
 
 /* Room for a comm (15 bytes and a NUL), and for "(accept queue)". */
 #define METRICS_PROC_LEN 16

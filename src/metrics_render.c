@@ -21,8 +21,9 @@
 
 const char *metrics_content_type(enum metrics_format f)
 {
-	return f == METRICS_OPENMETRICS ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
-					: "text/plain; version=0.0.4; charset=utf-8";
+	return f == METRICS_OPENMETRICS
+		       ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+		       : "text/plain; version=0.0.4; charset=utf-8";
 }
 
 /* Whether one media range of an Accept header ("type/sub;q=0.5") names OpenMetrics, q > 0. */
@@ -258,8 +259,9 @@ static void render_wire(struct promtext *pt, const struct metrics *m)
 
 	pt_family(pt, "tcpstate_wire_packets", PT_COUNTER, "Packets taken from the kernel.");
 	pt_sample_u64(pt, NULL, 0, w->w.packets);
-	pt_family(pt, "tcpstate_wire_drops", PT_COUNTER,
-		  "Packets lost: kernel, its ring was full; tcpstate, the reader's queue was full.");
+	pt_family(
+		pt, "tcpstate_wire_drops", PT_COUNTER,
+		"Packets lost: kernel, its ring was full; tcpstate, the reader's queue was full.");
 	l = (struct pt_label){"where", "kernel"};
 	pt_sample_u64(pt, &l, 1, w->w.kernel_dropped);
 	l = (struct pt_label){"where", "tcpstate"};

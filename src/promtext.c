@@ -64,7 +64,7 @@ static const char *suffix(const struct promtext *pt, enum pt_type t, int sample)
 void pt_family(struct promtext *pt, const char *name, enum pt_type type, const char *help)
 {
 	const char *sfx = suffix(pt, type, 0);
-	const char *tname = type == PT_COUNTER		? "counter"
+	const char *tname = type == PT_COUNTER			 ? "counter"
 			    : type == PT_INFO && pt->openmetrics ? "info"
 								 : "gauge";
 
@@ -137,7 +137,8 @@ void pt_sample(struct promtext *pt, const struct pt_label *ls, size_t n, double 
 	else if (v > DBL_MAX || v < -DBL_MAX)
 		snprintf(num, sizeof(num), " %s\n", v > 0 ? "+Inf" : "-Inf");
 	else if (v > -1e15 && v < 1e15 && v == (double)(int64_t)v)
-		snprintf(num, sizeof(num), " %.0f\n", v); /* whole numbers as integers: 0, not 0e+00 */
+		snprintf(num, sizeof(num), " %.0f\n",
+			 v); /* whole numbers as integers: 0, not 0e+00 */
 	else
 		snprintf(num, sizeof(num), " %.15g\n", v); /* 15 digits: 0.1 stays 0.1 */
 	puts_(pt, num);

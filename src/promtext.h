@@ -16,7 +16,7 @@
 enum pt_type {
 	PT_GAUGE,
 	PT_COUNTER, /* samples NAME_total; the text format's TYPE line names NAME_total too */
-	PT_INFO,    /* OpenMetrics' info (samples NAME_info); a gauge NAME_info in the text format */
+	PT_INFO, /* OpenMetrics' info (samples NAME_info); a gauge NAME_info in the text format */
 };
 
 struct pt_label {
