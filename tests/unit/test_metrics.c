@@ -366,13 +366,14 @@ static void top_k_and_truncated_counter(void)
 	CHECK_LINES(t, "tcpstate_close_wait_sockets",
 		    "tcpstate_close_wait_sockets{process=\"a\"} 2\n"
 		    "tcpstate_close_wait_sockets{process=\"(accept queue)\"} 1\n");
-	CHECK_LINES(t, "tcpstate_truncated",
-		    "tcpstate_truncated_series_total{family=\"tcpstate_close_wait_sockets\"} 2\n"
-		    "tcpstate_truncated_series_total{family=\"tcpstate_close_wait_oldest_seconds\"} "
-		    "2\n"
-		    "tcpstate_truncated_series_total{family=\"tcpstate_ephemeral_ports_in_use\"} 2\n"
-		    "tcpstate_truncated_series_total{family=\"tcpstate_listen_queue_length\"} 2\n"
-		    "tcpstate_truncated_series_total{family=\"tcpstate_listen_queue_limit\"} 2\n");
+	CHECK_LINES(
+		t, "tcpstate_truncated",
+		"tcpstate_truncated_series_total{family=\"tcpstate_close_wait_sockets\"} 2\n"
+		"tcpstate_truncated_series_total{family=\"tcpstate_close_wait_oldest_seconds\"} "
+		"2\n"
+		"tcpstate_truncated_series_total{family=\"tcpstate_ephemeral_ports_in_use\"} 2\n"
+		"tcpstate_truncated_series_total{family=\"tcpstate_listen_queue_length\"} 2\n"
+		"tcpstate_truncated_series_total{family=\"tcpstate_listen_queue_limit\"} 2\n");
 	free(t);
 	metrics_free(m);
 	proc_remove();
@@ -399,17 +400,21 @@ static void namespace_labels_escaped(void)
 	CHECK(metrics_end(m, proc_root, 0) == 0);
 	char *t = render(m, METRICS_TEXT, 0);
 	CHECK_LINES(t, "tcpstate_close_wait_sockets{",
-		    "tcpstate_close_wait_sockets{netns=\"web\",container=\"pod\\\\a\\\"b\\nc\xef\xbf\xbd\","
+		    "tcpstate_close_wait_sockets{netns=\"web\",container="
+		    "\"pod\\\\a\\\"b\\nc\xef\xbf\xbd\","
 		    "netns_inode=\"4026532000\",process=\"we\\\"ird\\\\\"} 1\n");
-	CHECK_LINES(t, "tcpstate_sockets{netns=\"\",container=\"\",netns_inode=\"4026532001\",state=\"es",
-		    "tcpstate_sockets{netns=\"\",container=\"\",netns_inode=\"4026532001\","
-		    "state=\"established\"} 0\n");
+	CHECK_LINES(
+		t,
+		"tcpstate_sockets{netns=\"\",container=\"\",netns_inode=\"4026532001\",state=\"es",
+		"tcpstate_sockets{netns=\"\",container=\"\",netns_inode=\"4026532001\","
+		"state=\"established\"} 0\n");
 	/* A range or limit not known: no series for that namespace. */
 	CHECK_LINES(t, "tcpstate_ephemeral_port_range_size",
 		    "tcpstate_ephemeral_port_range_size{netns=\"web\",container=\"pod\\\\a\\\"b\\nc"
 		    "\xef\xbf\xbd\",netns_inode=\"4026532000\"} 1\n");
 	CHECK_LINES(t, "tcpstate_time_wait_limit{",
-		    "tcpstate_time_wait_limit{netns=\"web\",container=\"pod\\\\a\\\"b\\nc\xef\xbf\xbd\","
+		    "tcpstate_time_wait_limit{netns=\"web\",container="
+		    "\"pod\\\\a\\\"b\\nc\xef\xbf\xbd\","
 		    "netns_inode=\"4026532000\"} 10\n");
 	CHECK_LINES(t, "tcpstate_namespaces ", "tcpstate_namespaces 2\n");
 	free(t);
@@ -435,7 +440,8 @@ static void openmetrics_total_and_eof(void)
 	CHECK_LINES(t, "tcpstate_collect_errors", "tcpstate_collect_errors_total 1\n");
 	CHECK_LINES(t, "# TYPE tcpstate_truncated", "# TYPE tcpstate_truncated_series counter\n");
 	CHECK_LINES(t, "# TYPE tcpstate_build", "# TYPE tcpstate_build info\n");
-	CHECK_LINES(t, "tcpstate_build", "tcpstate_build_info{version=\"" TCPSTATE_VERSION "\"} 1\n");
+	CHECK_LINES(t, "tcpstate_build",
+		    "tcpstate_build_info{version=\"" TCPSTATE_VERSION "\"} 1\n");
 	size_t len = strlen(t);
 	CHECK(len > 6 && strcmp(t + len - 6, "# EOF\n") == 0);
 	free(t);
