@@ -382,8 +382,7 @@ static void top_k_and_truncated_counter(void)
 /*
  * With -A every kernel-view series has netns, container and netns_inode;
  * label values escape `\`, `"` and newline, and a byte that is not UTF-8
- * becomes U+FFFD.  A namespace's truncated counter carries over only to
- * the same namespace.
+ * becomes U+FFFD.
  */
 static void namespace_labels_escaped(void)
 {
@@ -420,6 +419,58 @@ static void namespace_labels_escaped(void)
 	free(t);
 	metrics_free(m);
 	proc_remove();
+}
+
+/* One collection: namespaces inos[0..n), each with two destinations, --top-k 1. */
+static void collect_two_pairs(struct metrics *m, const uint64_t *inos, size_t n)
+{
+	metrics_begin(m, S(1));
+	for (size_t i = 0; i < n; i++) {
+		CHECK(metrics_ns_begin(m, inos[i], NULL, NULL, 32768, 60999, -1) == 0);
+		add(m, unit_sockrow(TS_ESTABLISHED, "10.0.0.1", 40000, "10.0.0.9", 80));
+		add(m, unit_sockrow(TS_ESTABLISHED, "10.0.0.1", 40001, "10.0.0.8", 80));
+		metrics_ns_end(m);
+	}
+	CHECK(metrics_end(m, NULL, 0) == 0);
+}
+
+/*
+ * The truncated counter goes on per namespace: one that appears later
+ * starts from 0, one that was missed in a collection starts again.
+ */
+static void truncated_counter_per_namespace(void)
+{
+	struct metrics *m = new_metrics(1, 1);
+	const uint64_t a[] = {1}, ab[] = {2, 1}, b[] = {2};
+	collect_two_pairs(m, a, 1);
+	collect_two_pairs(m, ab, 2);
+	char *t = render(m, METRICS_TEXT, 0);
+	CHECK_LINES(t,
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"1\","
+		    "family=\"tcpstate_eph",
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"1\","
+		    "family=\"tcpstate_ephemeral_ports_in_use\"} 2\n");
+	CHECK_LINES(t,
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"2\","
+		    "family=\"tcpstate_eph",
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"2\","
+		    "family=\"tcpstate_ephemeral_ports_in_use\"} 1\n");
+	free(t);
+	collect_two_pairs(m, b, 1);
+	collect_two_pairs(m, ab, 2);
+	t = render(m, METRICS_TEXT, 0);
+	CHECK_LINES(t,
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"1\","
+		    "family=\"tcpstate_eph",
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"1\","
+		    "family=\"tcpstate_ephemeral_ports_in_use\"} 1\n");
+	CHECK_LINES(t,
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"2\","
+		    "family=\"tcpstate_eph",
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"2\","
+		    "family=\"tcpstate_ephemeral_ports_in_use\"} 3\n");
+	free(t);
+	metrics_free(m);
 }
 
 /*
@@ -534,6 +585,7 @@ const struct unit_test metrics_tests[] = {
 	 owners_rescanned_at_most_every_interval},
 	{"metrics: top-K and the truncated counter", top_k_and_truncated_counter},
 	{"metrics: namespace labels, escaping", namespace_labels_escaped},
+	{"metrics: the truncated counter per namespace", truncated_counter_per_namespace},
 	{"metrics: OpenMetrics _total and # EOF", openmetrics_total_and_eof},
 	{"metrics: wire counters", wire_counters},
 	{"metrics: Accept header", accept_header_picks_format},
