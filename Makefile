@@ -57,10 +57,10 @@ LIB_SRCS := src/state.c src/filter.c src/filterbc.c src/diagmsg.c src/sockdiag.c
             src/netns.c src/store.c src/decode.c $(ENGINE_SRCS) src/topmodel.c src/savefile.c \
             src/capture.c src/wire.c src/knobs.c src/sysctl.c src/rollback.c src/privdrop.c \
             src/census.c src/nsall.c src/topgroup.c src/topns.c src/topview.c src/topjson.c src/cgroupid.c \
-            src/nsname.c src/jsonpick.c
-CLI_SRCS := src/main.c src/cmd.c src/cmdtab.c src/cmd_wire.c src/cmd_list.c src/cmd_list_summary.c src/cmd_list_ns.c src/cmd_top_ns.c src/cmd_watch.c \
+            src/nsname.c src/jsonpick.c src/promtext.c src/metrics.c src/metrics_render.c
+CLI_SRCS := src/main.c src/cmd.c src/cmdtab.c src/cmd_wire.c src/cmd_list.c src/cmd_list_summary.c src/cmd_list_ns.c src/cmd_list_prom.c src/cmd_prom.c src/cmd_top_ns.c src/cmd_watch.c \
             src/listwire.c src/cmd_top.c src/cmd_tune.c src/cmd_tune_change.c src/cmd_shell.c \
-            src/cmd_explain.c src/termcheck.c src/topscreen.c
+            src/cmd_explain.c src/cmd_export.c src/cmd_export_http.c src/termcheck.c src/topscreen.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(O)/%.o)

@@ -52,6 +52,8 @@ enum {
 	O_ALLNS,
 	O_NS,
 	O_ROOTFS,
+	O_PROM,
+	O_TOPK,
 };
 
 static const struct opt_def list_opts[] = {
@@ -75,6 +77,10 @@ static const struct opt_def list_opts[] = {
 	{O_NETNS, 'N', "netns", "NAME", "query the named network namespace, as ss -N does",
 	 COMPLETE_NETNS},
 	CMD_OPTS_ALL_NS(O_ALLNS, O_NS, O_ROOTFS),
+	{O_PROM, 0, "prom", NULL, "print the exporter's metrics once (Prometheus text format)",
+	 COMPLETE_NONE},
+	{O_TOPK, 0, "top-k", "N", "with --prom: series kept per namespace in each bounded family",
+	 COMPLETE_NONE},
 	{O_TCP, 't', "tcp", NULL, "TCP sockets: the default, accepted for ss habits",
 	 COMPLETE_NONE},
 	{O_NUMERIC, 'n', "numeric", NULL,
@@ -194,6 +200,12 @@ static int on_opt(void *st, int id, const char *arg)
 		return cmd_ns_pattern(&cmd_list_entry, &o->ns_pats, &o->nns, arg);
 	case O_ROOTFS:
 		o->rootfs = arg;
+		break;
+	case O_PROM:
+		o->prom = 1;
+		break;
+	case O_TOPK:
+		o->top_k = arg;
 		break;
 	case O_AT:
 		o->at = arg;
@@ -1061,6 +1073,10 @@ static int run_list(const struct cmd_entry *cmd, int argc, char **argv)
 	rc = cmd_parse(cmd, argc, argv, on_opt, &o, &nargs, &args);
 	if (rc) {
 		rc = rc < 0 ? EXIT_OK : rc;
+		goto done;
+	}
+	if (o.prom || o.top_k) {
+		rc = list_prom_run(cmd, &o, nargs);
 		goto done;
 	}
 	if (o.wire.file) {

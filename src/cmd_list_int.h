@@ -8,6 +8,7 @@
  *                       census
  *   cmd_list_ns.c       list -A: every network namespace, its rows, its
  *                       column and fields, its summaries
+ *   cmd_list_prom.c     list --prom: one collection of the exporter's metrics
  */
 #ifndef TCPSTATE_CMD_LIST_INT_H
 #define TCPSTATE_CMD_LIST_INT_H
@@ -34,6 +35,8 @@ struct list_opts {
 	const char *rootfs;   /* --rootfs: where cgroups and runtime state are read */
 	const char **ns_pats; /* --ns PATTERN..., malloc'd (the strings are argv's) */
 	size_t nns;
+	int prom;	   /* --prom */
+	const char *top_k; /* --top-k N, unparsed, or NULL */
 };
 
 struct collect {
@@ -82,6 +85,8 @@ int list_ns_check_opts(const struct cmd_entry *cmd, const struct list_opts *o);
 int list_ns_dump(const struct cmd_entry *cmd, const struct list_opts *o, struct collect *c,
 		 struct list_ns **out);
 void list_ns_free(struct list_ns *ns);
+/* A --rootfs that is no directory: a typo would otherwise name nothing, unseen (a warning). */
+void list_rootfs_check(const struct cmd_entry *cmd, const char *rootfs);
 /* Make row's namespace the current one (rows are in namespace order); ns may be NULL. */
 void list_ns_seek(struct list_ns *ns, size_t row);
 /* The current namespace's Netns cell, escaped for a terminal; its length. */
@@ -94,6 +99,10 @@ const char *list_ns_ifname(struct list_ns *ns, unsigned ifindex, char *buf);
 /* list -A -s: a summary per namespace, then the total. */
 void list_ns_print_summary(struct out *out, const struct list_opts *o, const struct store *s,
 			   const struct list_ns *ns);
+
+/* ---- cmd_list_prom.c: --prom ---- */
+/* list --prom (or a --top-k without it): an exit status. */
+int list_prom_run(const struct cmd_entry *cmd, const struct list_opts *o, int nargs);
 
 /* ip_local_port_range: 0, or -1 if it cannot be read or makes no sense. */
 int list_port_range(long *lo, long *hi);

@@ -57,6 +57,19 @@ int list_ns_check_opts(const struct cmd_entry *cmd, const struct list_opts *o)
 	return 0;
 }
 
+void list_rootfs_check(const struct cmd_entry *cmd, const char *rootfs)
+{
+	struct stat st;
+
+	if (!rootfs)
+		return;
+	const char *why = stat(rootfs, &st) < 0	 ? strerror(errno)
+			  : !S_ISDIR(st.st_mode) ? "not a directory"
+						 : NULL;
+	if (why)
+		cmd_error(cmd, "warning: --rootfs %s: %s; containers are not named", rootfs, why);
+}
+
 /* The Netns cell, unescaped: name, (host), container, comm[pid], ino:N. */
 static void label_raw(const struct ns_view *nv, char *buf, size_t len)
 {
@@ -248,15 +261,7 @@ int list_ns_dump(const struct cmd_entry *cmd, const struct list_opts *o, struct 
 		cmd_error(cmd, "out of memory");
 		return EXIT_RUNTIME;
 	}
-	if (o->rootfs) { /* a typo would otherwise name nothing, unseen */
-		struct stat st;
-		const char *why = stat(o->rootfs, &st) < 0 ? strerror(errno)
-				  : !S_ISDIR(st.st_mode)   ? "not a directory"
-							   : NULL;
-		if (why)
-			cmd_error(cmd, "warning: --rootfs %s: %s; containers are not named",
-				  o->rootfs, why);
-	}
+	list_rootfs_check(cmd, o->rootfs);
 	int rc = pick_views(cmd, o, ns);
 	if (rc)
 		return rc;

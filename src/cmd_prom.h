@@ -15,17 +15,16 @@
 #include "metrics.h"
 
 struct prom_source {
-	int all_ns;		/* -A */
+	int all_ns;		 /* -A */
 	const char *const *pats; /* --ns patterns (NULL-terminated), or NULL: every namespace */
-	const char *rootfs;	/* --rootfs, or NULL */
-	unsigned top_k;		/* --top-k (0: METRICS_TOP_K) */
-	uint64_t rescan_us;	/* owners of new CLOSE-WAIT sockets looked up at most this often */
+	const char *rootfs;	 /* --rootfs, or NULL */
+	unsigned top_k;		 /* --top-k (0: METRICS_TOP_K) */
+	uint64_t rescan_us;	 /* owners of new CLOSE-WAIT sockets looked up at most this often */
 };
 
 struct prom_collector;
 
-struct prom_collector *prom_collector_new(const struct prom_source *src, char *err,
-					  size_t errlen);
+struct prom_collector *prom_collector_new(const struct prom_source *src, char *err, size_t errlen);
 void prom_collector_free(struct prom_collector *pc);
 /*
  * Collect now (now_us: wall clock).  A namespace that vanishes mid-way is

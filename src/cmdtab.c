@@ -10,13 +10,15 @@ extern const struct cmd_entry cmd_top_entry;
 extern const struct cmd_entry cmd_tune_entry;
 extern const struct cmd_entry cmd_shell_entry;
 extern const struct cmd_entry cmd_explain_entry;
+extern const struct cmd_entry cmd_export_entry;
 
 const struct cmd_entry *const cmd_table[] = {
-	&cmd_top_entry,
+	&cmd_top_entry, /* the order of `tcpstate --help` */
 	&cmd_list_entry,
 	&cmd_watch_entry,
 	&cmd_tune_entry,
 	&cmd_explain_entry,
+	&cmd_export_entry,
 	&cmd_shell_entry,
 	NULL,
 };

@@ -87,6 +87,14 @@ void metrics_ns_end(struct metrics *m);
  */
 int metrics_end(struct metrics *m, const char *procroot, uint64_t rescan_us);
 
+/*
+ * This collection failed or is incomplete (a namespace that could not be
+ * entered, a dump that failed): counted once per collection in
+ * tcpstate_collect_errors_total, whenever between metrics_begin and the
+ * next metrics_begin it is called.  metrics_end counts its own failures.
+ */
+void metrics_collect_error(struct metrics *m);
+
 /* The wire engine's side (export -i); not called: no wire families. */
 void metrics_wire_event(struct metrics *m, const struct engine_event *ev);
 void metrics_wire_stats(struct metrics *m, const struct metrics_wire *w);

@@ -150,8 +150,7 @@ size_t text_width(const char *s, size_t n)
 	return w;
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629), or 0. */
-static size_t utf8_len(const unsigned char *p)
+size_t utf8_seq_len(const unsigned char *p)
 {
 	unsigned char lo = 0x80, hi = 0xbf;
 	size_t n;
@@ -206,7 +205,7 @@ static char named_escape(unsigned char c)
 static size_t text_step(const unsigned char *p, char esc[8], const unsigned char **from, size_t *n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t k = utf8_len(p);
+	size_t k = utf8_seq_len(p);
 
 	*from = p;
 	/* A C1 control (U+0080..U+009F) is C2 80..C2 9F in UTF-8. */
@@ -263,7 +262,7 @@ void out_json_str(struct out *o, const char *s)
 
 	out_char(o, '"');
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t k = utf8_len(p);
+		size_t k = utf8_seq_len(p);
 		unsigned char c = k == 2 && p[0] == 0xc2 && p[1] < 0xa0 ? p[1] : p[0];
 
 		if (k == 0) {

@@ -53,6 +53,12 @@ size_t fmt_text(char *buf, size_t len, const char *s);
  * characters are counted as one.
  */
 size_t text_width(const char *s, size_t n);
+/*
+ * Length of the valid UTF-8 sequence at p (RFC 3629), or 0 when p does not
+ * begin one (overlong forms, surrogates and code points past U+10FFFF are
+ * not valid).
+ */
+size_t utf8_seq_len(const unsigned char *p);
 /* Flush; returns 0, or -1 with o->err set. */
 int out_flush(struct out *o);
 

@@ -39,6 +39,29 @@ static const char *const shortname[TS_MAX] = {
 	[TS_NEW_SYN_RECV] = "syn-recv",
 };
 
+/* node_exporter's tcpstat collector's spellings: dashboards and rules use them. */
+static const char *const metricname[TS_MAX] = {
+	[TS_ESTABLISHED] = "established",
+	[TS_SYN_SENT] = "syn_sent",
+	[TS_SYN_RECV] = "syn_recv",
+	[TS_FIN_WAIT1] = "fin_wait1",
+	[TS_FIN_WAIT2] = "fin_wait2",
+	[TS_TIME_WAIT] = "time_wait",
+	[TS_CLOSE] = "close",
+	[TS_CLOSE_WAIT] = "close_wait",
+	[TS_LAST_ACK] = "last_ack",
+	[TS_LISTEN] = "listen",
+	[TS_CLOSING] = "closing",
+	[TS_NEW_SYN_RECV] = "syn_recv",
+};
+
+const char *state_metric_name(int state)
+{
+	if (state <= TS_NONE || state >= TS_MAX)
+		return NULL;
+	return metricname[state];
+}
+
 const char *state_name(int state)
 {
 	if (state <= TS_NONE || state >= TS_MAX)

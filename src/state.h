@@ -42,6 +42,12 @@ const char *state_name(int state);
 const char *state_short(int state);
 
 /*
+ * node_exporter's spelling, as metric labels carry it ("syn_recv", "close"):
+ * request sockets count as syn_recv.  NULL for TS_NONE and out of range.
+ */
+const char *state_metric_name(int state);
+
+/*
  * Parse a state or group name in any common spelling.  Returns 0 and sets
  * *mask, or -1 if the word is not a state.
  */

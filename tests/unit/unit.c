@@ -89,7 +89,8 @@ int main(int argc, char **argv)
 		state_tests,	filter_tests,	diagmsg_tests,	procmap_tests,	out_tests,
 		engine_tests,	decode_tests,	topmodel_tests, savefile_tests, capture_tests,
 		sysctl_tests,	rollback_tests, census_tests,	knobs_tests,	sure_tests,
-		filterbc_tests, jsonpick_tests, nsname_tests,	nsall_tests,	topns_tests};
+		filterbc_tests, jsonpick_tests, nsname_tests,	nsall_tests,	topns_tests,
+		metrics_tests};
 	int failures = 0;
 
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {

@@ -73,6 +73,6 @@ extern const struct unit_test state_tests[], filter_tests[], diagmsg_tests[], pr
 	out_tests[], engine_tests[], decode_tests[], topmodel_tests[], savefile_tests[],
 	capture_tests[], sysctl_tests[], rollback_tests[], census_tests[], knobs_tests[],
 	sure_tests[], filterbc_tests[], jsonpick_tests[], nsname_tests[], nsall_tests[],
-	topns_tests[];
+	topns_tests[], metrics_tests[];
 
 #endif
