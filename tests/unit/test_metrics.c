@@ -366,13 +366,14 @@ static void top_k_and_truncated_counter(void)
 	CHECK_LINES(t, "tcpstate_close_wait_sockets",
 		    "tcpstate_close_wait_sockets{process=\"a\"} 2\n"
 		    "tcpstate_close_wait_sockets{process=\"(accept queue)\"} 1\n");
-	CHECK_LINES(t, "tcpstate_truncated",
-		    "tcpstate_truncated_series_total{family=\"tcpstate_close_wait_sockets\"} 2\n"
-		    "tcpstate_truncated_series_total{family=\"tcpstate_close_wait_oldest_seconds\"} "
-		    "2\n"
-		    "tcpstate_truncated_series_total{family=\"tcpstate_ephemeral_ports_in_use\"} 2\n"
-		    "tcpstate_truncated_series_total{family=\"tcpstate_listen_queue_length\"} 2\n"
-		    "tcpstate_truncated_series_total{family=\"tcpstate_listen_queue_limit\"} 2\n");
+	CHECK_LINES(
+		t, "tcpstate_truncated",
+		"tcpstate_truncated_series_total{family=\"tcpstate_close_wait_sockets\"} 2\n"
+		"tcpstate_truncated_series_total{family=\"tcpstate_close_wait_oldest_seconds\"} "
+		"2\n"
+		"tcpstate_truncated_series_total{family=\"tcpstate_ephemeral_ports_in_use\"} 2\n"
+		"tcpstate_truncated_series_total{family=\"tcpstate_listen_queue_length\"} 2\n"
+		"tcpstate_truncated_series_total{family=\"tcpstate_listen_queue_limit\"} 2\n");
 	free(t);
 	metrics_free(m);
 	proc_remove();
@@ -381,8 +382,7 @@ static void top_k_and_truncated_counter(void)
 /*
  * With -A every kernel-view series has netns, container and netns_inode;
  * label values escape `\`, `"` and newline, and a byte that is not UTF-8
- * becomes U+FFFD.  A namespace's truncated counter carries over only to
- * the same namespace.
+ * becomes U+FFFD.
  */
 static void namespace_labels_escaped(void)
 {
@@ -399,22 +399,78 @@ static void namespace_labels_escaped(void)
 	CHECK(metrics_end(m, proc_root, 0) == 0);
 	char *t = render(m, METRICS_TEXT, 0);
 	CHECK_LINES(t, "tcpstate_close_wait_sockets{",
-		    "tcpstate_close_wait_sockets{netns=\"web\",container=\"pod\\\\a\\\"b\\nc\xef\xbf\xbd\","
+		    "tcpstate_close_wait_sockets{netns=\"web\",container="
+		    "\"pod\\\\a\\\"b\\nc\xef\xbf\xbd\","
 		    "netns_inode=\"4026532000\",process=\"we\\\"ird\\\\\"} 1\n");
-	CHECK_LINES(t, "tcpstate_sockets{netns=\"\",container=\"\",netns_inode=\"4026532001\",state=\"es",
-		    "tcpstate_sockets{netns=\"\",container=\"\",netns_inode=\"4026532001\","
-		    "state=\"established\"} 0\n");
+	CHECK_LINES(
+		t,
+		"tcpstate_sockets{netns=\"\",container=\"\",netns_inode=\"4026532001\",state=\"es",
+		"tcpstate_sockets{netns=\"\",container=\"\",netns_inode=\"4026532001\","
+		"state=\"established\"} 0\n");
 	/* A range or limit not known: no series for that namespace. */
 	CHECK_LINES(t, "tcpstate_ephemeral_port_range_size",
 		    "tcpstate_ephemeral_port_range_size{netns=\"web\",container=\"pod\\\\a\\\"b\\nc"
 		    "\xef\xbf\xbd\",netns_inode=\"4026532000\"} 1\n");
 	CHECK_LINES(t, "tcpstate_time_wait_limit{",
-		    "tcpstate_time_wait_limit{netns=\"web\",container=\"pod\\\\a\\\"b\\nc\xef\xbf\xbd\","
+		    "tcpstate_time_wait_limit{netns=\"web\",container="
+		    "\"pod\\\\a\\\"b\\nc\xef\xbf\xbd\","
 		    "netns_inode=\"4026532000\"} 10\n");
 	CHECK_LINES(t, "tcpstate_namespaces ", "tcpstate_namespaces 2\n");
 	free(t);
 	metrics_free(m);
 	proc_remove();
+}
+
+/* One collection: namespaces inos[0..n), each with two destinations, --top-k 1. */
+static void collect_two_pairs(struct metrics *m, const uint64_t *inos, size_t n)
+{
+	metrics_begin(m, S(1));
+	for (size_t i = 0; i < n; i++) {
+		CHECK(metrics_ns_begin(m, inos[i], NULL, NULL, 32768, 60999, -1) == 0);
+		add(m, unit_sockrow(TS_ESTABLISHED, "10.0.0.1", 40000, "10.0.0.9", 80));
+		add(m, unit_sockrow(TS_ESTABLISHED, "10.0.0.1", 40001, "10.0.0.8", 80));
+		metrics_ns_end(m);
+	}
+	CHECK(metrics_end(m, NULL, 0) == 0);
+}
+
+/*
+ * The truncated counter goes on per namespace: one that appears later
+ * starts from 0, one that was missed in a collection starts again.
+ */
+static void truncated_counter_per_namespace(void)
+{
+	struct metrics *m = new_metrics(1, 1);
+	const uint64_t a[] = {1}, ab[] = {2, 1}, b[] = {2};
+	collect_two_pairs(m, a, 1);
+	collect_two_pairs(m, ab, 2);
+	char *t = render(m, METRICS_TEXT, 0);
+	CHECK_LINES(t,
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"1\","
+		    "family=\"tcpstate_eph",
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"1\","
+		    "family=\"tcpstate_ephemeral_ports_in_use\"} 2\n");
+	CHECK_LINES(t,
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"2\","
+		    "family=\"tcpstate_eph",
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"2\","
+		    "family=\"tcpstate_ephemeral_ports_in_use\"} 1\n");
+	free(t);
+	collect_two_pairs(m, b, 1);
+	collect_two_pairs(m, ab, 2);
+	t = render(m, METRICS_TEXT, 0);
+	CHECK_LINES(t,
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"1\","
+		    "family=\"tcpstate_eph",
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"1\","
+		    "family=\"tcpstate_ephemeral_ports_in_use\"} 1\n");
+	CHECK_LINES(t,
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"2\","
+		    "family=\"tcpstate_eph",
+		    "tcpstate_truncated_series_total{netns=\"\",container=\"\",netns_inode=\"2\","
+		    "family=\"tcpstate_ephemeral_ports_in_use\"} 3\n");
+	free(t);
+	metrics_free(m);
 }
 
 /*
@@ -435,7 +491,8 @@ static void openmetrics_total_and_eof(void)
 	CHECK_LINES(t, "tcpstate_collect_errors", "tcpstate_collect_errors_total 1\n");
 	CHECK_LINES(t, "# TYPE tcpstate_truncated", "# TYPE tcpstate_truncated_series counter\n");
 	CHECK_LINES(t, "# TYPE tcpstate_build", "# TYPE tcpstate_build info\n");
-	CHECK_LINES(t, "tcpstate_build", "tcpstate_build_info{version=\"" TCPSTATE_VERSION "\"} 1\n");
+	CHECK_LINES(t, "tcpstate_build",
+		    "tcpstate_build_info{version=\"" TCPSTATE_VERSION "\"} 1\n");
 	size_t len = strlen(t);
 	CHECK(len > 6 && strcmp(t + len - 6, "# EOF\n") == 0);
 	free(t);
@@ -528,6 +585,7 @@ const struct unit_test metrics_tests[] = {
 	 owners_rescanned_at_most_every_interval},
 	{"metrics: top-K and the truncated counter", top_k_and_truncated_counter},
 	{"metrics: namespace labels, escaping", namespace_labels_escaped},
+	{"metrics: the truncated counter per namespace", truncated_counter_per_namespace},
 	{"metrics: OpenMetrics _total and # EOF", openmetrics_total_and_eof},
 	{"metrics: wire counters", wire_counters},
 	{"metrics: Accept header", accept_header_picks_format},
