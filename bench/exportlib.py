@@ -4,9 +4,11 @@ and Ctrl-C, with every process started in it), programs run in it, HTTP
 scrapes timed from inside it, and a process's RSS.
 
 Scrapes are made by one child Python in the namespace (so `ip netns exec`
-costs nothing per scrape) that reads requests as JSON lines on stdin and
-answers with the wall time of the whole GET (connect to last byte of the
-body), its status, the body's length and its sample lines.
+costs nothing per scrape), from 127.0.0.9 and ports 3000-8999 of its own
+(mksockets binds its clients to every port from 10000 up, which leaves no
+ephemeral port free at 500k sockets).  It reads requests as JSON lines on
+stdin and answers with the wall time of the whole GET (connect to last
+byte of the body), its status, the body's length and its sample lines.
 """
 
 import json
@@ -22,11 +24,17 @@ ROOT = os.path.dirname(HERE)
 
 SCRAPER_SRC = r'''
 import http.client, json, sys, time
+n = 0
 for line in sys.stdin:
     c = json.loads(line)
+    n += 1
+    # From 127.0.0.9 and a port of its own below mksockets' (10000 up):
+    # at 500k sockets mksockets has bound every port of the ephemeral range.
+    src = ("127.0.0.9", 3000 + n % 6000)
     t0 = time.perf_counter()
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", c["port"], timeout=c.get("timeout", 300))
+        conn = http.client.HTTPConnection("127.0.0.1", c["port"], timeout=c.get("timeout", 300),
+                                          source_address=src)
         conn.request("GET", c.get("path", "/metrics"))
         r = conn.getresponse()
         body = r.read()
@@ -207,6 +215,7 @@ class Scraper:
     """GETs from inside the namespace, timed there."""
 
     def __init__(self, ns):
+        self.ns = ns
         self.p = ns.popen([sys.executable, "-u", "-c", SCRAPER_SRC],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
@@ -219,7 +228,10 @@ class Scraper:
             raise RuntimeError("the scraper in the namespace died")
         return json.loads(line)
 
-    def wait_up(self, port, proc, what, tries=300):
+    def wait_up(self, port, proc, what, log, tries=300):
+        """Until GET /metrics answers 200; RuntimeError with what the
+        program said (TMP/log) if it exits first or never answers."""
+        r = None
         for _ in range(tries):
             if proc.poll() is not None:
                 break
@@ -227,7 +239,9 @@ class Scraper:
             if r["ok"] and r["status"] == 200:
                 return r
             time.sleep(0.1)
-        raise RuntimeError("%s never answered GET /metrics on port %d" % (what, port))
+        raise RuntimeError("%s never answered GET /metrics on port %d (%s; last: %s): %s" % (
+            what, port, "running" if proc.poll() is None else "exited %d" % proc.returncode,
+            r and (r.get("error") or r.get("status")), self.ns.log_tail(log)))
 
 
 def start_export(ns, tcpstate, port, *extra):
