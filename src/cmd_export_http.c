@@ -314,15 +314,27 @@ static enum MHD_Result reply_metrics(struct export_http *h, struct MHD_Connectio
 	"per state, CLOSE-WAIT owners and ages, ephemeral ports per destination, accept "          \
 	"queues.</p>\n</body></html>\n"
 
-/* Every request, on a server thread: answered at once (no request body is read). */
+/*
+ * Every request, on a server thread.  libmicrohttpd calls this first with
+ * the headers alone, and a response queued then closes the connection
+ * (Connection: close): every scrape would open a new one and leave a
+ * TIME-WAIT socket in the namespace being counted.  So the first call
+ * only marks the request, and the answer is queued on the second (any
+ * request body is read and ignored).
+ */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
 {
+	static int seen; /* a marker's address; never written */
+
 	(void)version;
 	(void)upload;
-	(void)upload_size;
-	(void)con_cls;
+	if (!*con_cls) {
+		*con_cls = &seen;
+		return MHD_YES;
+	}
+	*upload_size = 0;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply_fixed(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
 				   "method not allowed: GET or HEAD\n", MHD_HTTP_HEADER_ALLOW,
