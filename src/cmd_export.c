@@ -131,20 +131,6 @@ static void on_signal(int sig)
 	errno = e;
 }
 
-/* Seconds, fractions allowed, within [min, max], into microseconds. */
-static int parse_secs(const char *s, double min, double max, uint64_t *us)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (!*s || errno || *end || !(v >= min && v <= max))
-		return -1;
-	*us = (uint64_t)(v * 1e6 + 0.5);
-	return 0;
-}
-
 static int on_opt(void *st, int id, const char *arg)
 {
 	const struct cmd_entry *cmd = &cmd_export_entry;
@@ -164,7 +150,7 @@ static int on_opt(void *st, int id, const char *arg)
 		x->textfile = arg;
 		return 0;
 	case O_INTERVAL:
-		if (parse_secs(arg, 0.1, 86400, &x->interval_us) < 0)
+		if (cmd_parse_seconds(arg, 0.1, 86400, &x->interval_us) < 0)
 			return cmd_usage_error(
 				cmd, "--interval: invalid interval \"%s\" (0.1 to 86400 s)", arg);
 		return 0;
@@ -186,7 +172,7 @@ static int on_opt(void *st, int id, const char *arg)
 		x->top_k = (unsigned)n;
 		return 0;
 	case O_OWNER_INTERVAL:
-		if (parse_secs(arg, 0, 3600, &x->owner_us) < 0)
+		if (cmd_parse_seconds(arg, 0, 3600, &x->owner_us) < 0)
 			return cmd_usage_error(
 				cmd, "--owner-interval: invalid interval \"%s\" (0 to 3600 s)",
 				arg);

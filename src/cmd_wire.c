@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-/* Seconds, fractions allowed, within [min, max]. */
-static int parse_seconds(const char *s, double min, double max, uint64_t *us)
+/* Seconds, fractions allowed, within [min, max], into microseconds (cmd_wire.h). */
+int cmd_parse_seconds(const char *s, double min, double max, uint64_t *us)
 {
 	char *end;
 	double v;
@@ -52,12 +52,12 @@ int cmd_wire_opt(const struct cmd_entry *cmd, struct wire_opts *o, int id, const
 		o->ecfg.verify_checksums = 1;
 		return 0;
 	case WO_TIMEWAIT:
-		if (parse_seconds(arg, 0.001, 86400, &o->ecfg.time_wait_us) < 0)
+		if (cmd_parse_seconds(arg, 0.001, 86400, &o->ecfg.time_wait_us) < 0)
 			return cmd_usage_error(
 				cmd, "--time-wait: invalid duration \"%s\" (seconds)", arg);
 		return 0;
 	case WO_IDLE:
-		if (parse_seconds(arg, 1, 30 * 86400, &o->ecfg.idle_timeout_us) < 0)
+		if (cmd_parse_seconds(arg, 1, 30 * 86400, &o->ecfg.idle_timeout_us) < 0)
 			return cmd_usage_error(
 				cmd, "--idle-timeout: invalid duration \"%s\" (seconds)", arg);
 		return 0;

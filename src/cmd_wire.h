@@ -92,6 +92,8 @@ enum {
  * is not a wire option.
  */
 int cmd_wire_opt(const struct cmd_entry *cmd, struct wire_opts *o, int id, const char *arg);
+/* An option's SECONDS (fractions allowed) within [min, max], into microseconds: 0, or -1. */
+int cmd_parse_seconds(const char *s, double min, double max, uint64_t *us);
 /* Check the combination (exactly one of -i and -r).  0 or EXIT_USAGE. */
 int cmd_wire_check(const struct cmd_entry *cmd, const struct wire_opts *o, int need_source);
 
